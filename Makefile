@@ -1,0 +1,111 @@
+# sstream: one non-recursive Makefile.
+#   make               build libsstream (static + shared) and the tools
+#   make check         install missing Debian packages, build, run every test
+#   make check SANITIZE=1   the same under ASan + UBSan (in build-san/)
+#   make bench         benchmarks, as ratios against reference tools
+#   make demo          query the bundled example tree
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+DESTDIR ?=
+VERSION := 0.1.0
+SOVER   := 0
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+BUILD   ?= build
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ifeq ($(WERROR),1)
+WFLAGS  := -Werror
+endif
+
+PKGS     = libcurl jansson libpcre2-8
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(WFLAGS) $(CFLAGS) $(SANFLAGS) -Ilib $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+LIBS     = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  = $(wildcard lib/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS    = sstream-query
+TOOL_BIN = $(TOOLS:%=$(BUILD)/bin/%)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+# Goals that need the Debian packages install them first.
+ifneq ($(filter check demo bench,$(MAKECMDGOALS)),)
+DEPS_STAMP := $(BUILD)/.deps-ok
+endif
+
+all: $(BUILD)/libsstream.a $(BUILD)/libsstream.so $(TOOL_BIN)
+
+$(BUILD)/.deps-ok: scripts/install-deps.sh
+	@mkdir -p $(@D)
+	sh scripts/install-deps.sh
+	@touch $@
+
+$(BUILD)/%.o: %.c lib/sstream.h lib/internal.h lib/model_internal.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libsstream.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsstream.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libsstream.so.$(SOVER) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Tools link the static library: they run from the build tree as installed.
+$(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(BUILD)/libsstream.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsstream.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsstream.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+check: all $(UNIT_BIN)
+	BUILD=$(BUILD) sh tests/run.sh
+
+bench: all $(BENCH_BIN)
+	BUILD=$(BUILD) sh bench/run.sh
+
+demo: all
+	@echo '$$ sstream-query examples/foocloud arch=amd64 --max 1'
+	@$(BUILD)/bin/sstream-query examples/foocloud arch=amd64 --max 1
+	@echo '$$ sstream-query --format "%(version_name)s %(item_url)s" examples/foocloud ftype=disk1.img'
+	@$(BUILD)/bin/sstream-query --format '%(version_name)s %(item_url)s' examples/foocloud ftype=disk1.img
+
+$(BUILD)/sstream.pc: Makefile
+	@mkdir -p $(@D)
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: sstream\nDescription: simplestreams library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lsstream\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
+
+install: all $(BUILD)/sstream.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libsstream.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libsstream.so $(DESTDIR)$(LIBDIR)/libsstream.so.$(VERSION)
+	ln -sf libsstream.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsstream.so.$(SOVER)
+	ln -sf libsstream.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libsstream.so
+	install -m 644 lib/sstream.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(BUILD)/sstream.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check bench demo install clean
+.SECONDARY:

@@ -1,0 +1,65 @@
+/* Error reporting: every failure becomes one line in a caller-owned struct. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void ss_error_clear(struct ss_error *err)
+{
+	if (!err)
+		return;
+	err->code = SS_OK;
+	err->sys_errno = 0;
+	err->http_status = 0;
+	err->msg[0] = '\0';
+}
+
+static void set_msg(struct ss_error *err, const char *fmt, va_list ap)
+{
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	/* One line, always: a newline in a server's message would break logs. */
+	for (char *p = err->msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+int ssi_err(struct ss_error *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	set_msg(err, fmt, ap);
+	va_end(ap);
+	err->code = code;
+	err->sys_errno = 0;
+	return code;
+}
+
+int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	set_msg(err, fmt, ap);
+	va_end(ap);
+	size_t n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
+	err->code = code;
+	err->sys_errno = errnum;
+	return code;
+}
+
+char *ssi_strndup(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}

@@ -1,0 +1,239 @@
+/*
+ * Fetching whole documents: the only libcurl user.  Local paths and file://
+ * URLs are read directly; http(s) goes through a curl easy handle with a
+ * size cap, timeouts and redirects restricted to http/https.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "internal.h"
+
+#define SS_USER_AGENT "sstream/0.1"
+
+int ss_is_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ||
+	       strncmp(s, "file://", 7) == 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* file:///a/b%20c -> /a/b c; NULL when not a local file URL. */
+static char *file_url_path(const char *url)
+{
+	const char *p = url + 7;
+	if (strncmp(p, "localhost/", 10) == 0)
+		p += 9;
+	if (*p != '/')
+		return NULL;
+	char *out = malloc(strlen(p) + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (; *p; p++) {
+		int h, l;
+		if (*p == '%' && (h = hexval(p[1])) >= 0 && (l = hexval(p[2])) >= 0) {
+			*o++ = (char)(h * 16 + l);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int read_local(const char *path, size_t cap, char **data, size_t *len,
+		      struct ss_error *err)
+{
+	int rc = SS_FATAL;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		ssi_err_sys(err, SS_FATAL, errno, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ssi_err(err, SS_FATAL, "cannot read '%s': not a regular file", path);
+		goto out;
+	}
+	if ((size_t)st.st_size > cap) {
+		ssi_err(err, SS_FATAL, "cannot read '%s': larger than %zu bytes", path, cap);
+		goto out;
+	}
+	size_t size = (size_t)st.st_size, got = 0;
+	buf = malloc(size + 1);
+	if (!buf) {
+		ssi_err(err, SS_FATAL, "cannot read '%s': out of memory", path);
+		goto out;
+	}
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break; /* shrank while we read: take what is there */
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	buf = NULL;
+	rc = SS_OK;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct membuf {
+	char *data;
+	size_t len, alloc, cap;
+	int over;
+};
+
+static size_t mem_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct membuf *m = ud;
+	size_t n = size * nmemb;
+	if (m->len + n > m->cap) {
+		m->over = 1;
+		return 0; /* makes curl abort with CURLE_WRITE_ERROR */
+	}
+	if (m->len + n + 1 > m->alloc) {
+		size_t na = m->alloc ? m->alloc : 65536;
+		while (na < m->len + n + 1)
+			na *= 2;
+		char *nd = realloc(m->data, na);
+		if (!nd)
+			return 0;
+		m->data = nd;
+		m->alloc = na;
+	}
+	memcpy(m->data + m->len, ptr, n);
+	m->len += n;
+	return n;
+}
+
+/* Transient failures are worth retrying later (exit 75); the rest are not. */
+static int curl_code_class(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return SS_TEMPFAIL;
+	default:
+		return SS_FATAL;
+	}
+}
+
+static int fetch_http(const char *url, size_t cap, char **data, size_t *len,
+		      struct ss_error *err)
+{
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", url);
+	CURL *h = curl_easy_init();
+	if (!h)
+		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
+	struct membuf m = { .cap = cap };
+	char ebuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, SS_USER_AGENT);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* A stalled server: less than 1 byte/s for 60 s ends the transfer. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+
+	int rc = SS_OK;
+	CURLcode c = curl_easy_perform(h);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (err)
+		err->http_status = status;
+	if (m.over) {
+		rc = ssi_err(err, SS_FATAL, "cannot fetch '%s': larger than %zu bytes", url, cap);
+	} else if (c != CURLE_OK) {
+		rc = ssi_err(err, curl_code_class(c), "cannot fetch '%s': %s", url,
+			     ebuf[0] ? ebuf : curl_easy_strerror(c));
+	} else if (status >= 400) {
+		rc = ssi_err(err, status >= 500 || status == 429 ? SS_TEMPFAIL : SS_FATAL,
+			     "cannot fetch '%s': HTTP %ld", url, status);
+	}
+	if (err)
+		err->http_status = status;
+	curl_easy_cleanup(h);
+	if (rc != SS_OK) {
+		free(m.data);
+		return rc;
+	}
+	if (!m.data && !(m.data = malloc(1)))
+		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
+	m.data[m.len] = '\0';
+	*data = m.data;
+	*len = m.len;
+	return SS_OK;
+}
+
+int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
+	     struct ss_error *err)
+{
+	if (strncmp(location, "file://", 7) == 0) {
+		char *path = file_url_path(location);
+		if (!path)
+			return ssi_err(err, SS_FATAL, "cannot fetch '%s': not a local file URL", location);
+		int rc = read_local(path, cap, data, len, err);
+		free(path);
+		return rc;
+	}
+	if (ss_is_url(location))
+		return fetch_http(location, cap, data, len, err);
+	return read_local(location, cap, data, len, err);
+}

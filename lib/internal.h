@@ -1,0 +1,22 @@
+/* Helpers shared between the library's own files (prefix ssi_); not public. */
+#ifndef SSTREAM_INTERNAL_H
+#define SSTREAM_INTERNAL_H
+
+#include "sstream.h"
+
+#if defined(__GNUC__)
+#define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SSI_PRINTF(a, b)
+#endif
+
+/* Fills ERR (which may be NULL) and returns CODE. */
+int ssi_err(struct ss_error *err, int code, const char *fmt, ...) SSI_PRINTF(3, 4);
+/* Same, appending ": strerror(errno)" and recording errno. */
+int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...)
+	SSI_PRINTF(4, 5);
+
+/* malloc'd copy of the first N bytes of S, NUL-terminated. */
+char *ssi_strndup(const char *s, size_t n);
+
+#endif

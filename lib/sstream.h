@@ -1,0 +1,241 @@
+/*
+ * libsstream: read, filter, query and write simplestreams trees.
+ *
+ * The one public header of the library.  No dependency's type appears here:
+ * every handle is opaque.  The library never prints and never exits; a
+ * function that can fail returns a result code (or NULL) and fills the
+ * caller's struct ss_error.
+ *
+ * Ownership: the _new, _load, _parse and _dump functions return memory the
+ * caller releases with the matching _free function (which accepts NULL) or
+ * free(3) for plain strings; _get and accessor functions return borrowed pointers that live
+ * as long as the object they came from.
+ */
+#ifndef SSTREAM_H
+#define SSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Result codes.  They double as the exit codes of every sstream tool, so
+ * the table is append-only.
+ */
+enum ss_result {
+	SS_OK = 0,         /* everything done */
+	SS_PARTIAL = 1,    /* some items failed or warnings; the tree is consistent */
+	SS_FATAL = 2,      /* nothing done; the target is untouched */
+	SS_INTEGRITY = 3,  /* checksum or signature mismatch */
+	SS_USAGE = 64,     /* bad command line, bad filter */
+	SS_TEMPFAIL = 75,  /* network down, server error, lock held: try later */
+};
+
+struct ss_error {
+	int code;           /* an enum ss_result, SS_OK when nothing failed */
+	int sys_errno;      /* errno of the failing system call, or 0 */
+	long http_status;   /* HTTP status of the failing transfer, or 0 */
+	char msg[1024];     /* "what 'subject': reason", one line */
+};
+
+/* Clears an error struct (code SS_OK, empty message). */
+void ss_error_clear(struct ss_error *err);
+
+/* ---- Fetching (http, https, file URLs and local paths) ---------------- */
+
+/* Largest metadata document the loaders accept, in bytes. */
+#define SS_METADATA_CAP ((size_t)256 << 20)
+
+/*
+ * Reads a whole resource into memory.  LOCATION is an http(s):// or file://
+ * URL or a local path.  More than CAP bytes is an error.  On success *DATA
+ * is a malloc'd, NUL-terminated buffer of *LEN bytes (the caller frees it).
+ * Returns SS_OK, SS_FATAL (not found, not readable, too large, 4xx) or
+ * SS_TEMPFAIL (connection failure, timeout, 5xx).
+ */
+int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
+	     struct ss_error *err);
+
+/* True when LOCATION is an http://, https:// or file:// URL. */
+int ss_is_url(const char *location);
+
+/*
+ * Joins ROOT (a directory or URL, with or without a trailing slash) and a
+ * tree-relative PATH.  For URLs the path is percent-encoded (':' and '/' are
+ * kept).  Returns a malloc'd string, or NULL when out of memory.
+ */
+char *ss_join(const char *root, const char *path);
+
+/* ---- Paths -------------------------------------------------------------- */
+
+/*
+ * Checks that PATH is safe to write below a tree root: not empty, relative,
+ * no "." or ".." segment, no empty segment, no backslash, no control
+ * character.  ':' and other printable characters are fine.  Returns SS_OK
+ * or SS_FATAL with a message naming the path.
+ */
+int ss_path_check(const char *path, struct ss_error *err);
+
+/* ---- Signed documents --------------------------------------------------- */
+
+/*
+ * True when DATA starts an OpenPGP clearsigned message.
+ */
+int ss_is_clearsigned(const char *data, size_t len);
+
+/*
+ * Extracts the signed text of a clearsigned message (dash-escaping removed,
+ * line endings as signed).  Does NOT check the signature.  *OUT is malloc'd
+ * and NUL-terminated.  Returns SS_OK or SS_FATAL (malformed armor).
+ */
+int ss_clearsign_body(const char *data, size_t len, char **out, size_t *outlen,
+		      struct ss_error *err);
+
+/* ---- Products files and their items ------------------------------------- */
+
+struct ss_products;  /* one products:1.0 document */
+struct ss_item;      /* one item, seen flattened (FORMAT.md section 3) */
+
+/*
+ * Parses a products:1.0 document (plain JSON or clearsigned).  NAME names
+ * the source in error messages.  DEFAULT_CONTENT_ID is used when the
+ * document has no content_id (may be NULL).  Returns NULL on error.
+ */
+struct ss_products *ss_products_parse(const char *data, size_t len,
+				      const char *name,
+				      const char *default_content_id,
+				      struct ss_error *err);
+void ss_products_free(struct ss_products *p);
+
+const char *ss_products_content_id(const struct ss_products *p);
+
+/* Number of items, and the I-th one (borrowed), in document order. */
+size_t ss_products_count(const struct ss_products *p);
+const struct ss_item *ss_products_item(const struct ss_products *p, size_t i);
+
+/*
+ * Checks every path in the document with ss_path_check.  Returns SS_OK or
+ * SS_FATAL naming the first unsafe path and its item.
+ */
+int ss_products_check_paths(const struct ss_products *p, struct ss_error *err);
+
+/* Serialisation flags. */
+#define SS_WRITE_CONDENSE 0x1  /* move values shared by all children up a level */
+
+/*
+ * Serialises deterministically: sorted keys, one-space indentation, a
+ * trailing newline.  Returns a malloc'd string (its length in *LEN when LEN
+ * is not NULL), or NULL when out of memory.
+ */
+char *ss_products_dump(const struct ss_products *p, int flags, size_t *len);
+
+/* True when the two documents hold the same flattened items with the same
+ * values (so a condensed and an expanded form compare equal). */
+int ss_products_same(const struct ss_products *a, const struct ss_products *b);
+
+/* Names of the item's place in its tree (borrowed). */
+const char *ss_item_content_id(const struct ss_item *it);
+const char *ss_item_product(const struct ss_item *it);
+const char *ss_item_version(const struct ss_item *it);
+const char *ss_item_name(const struct ss_item *it);
+const struct ss_products *ss_item_products(const struct ss_item *it);
+
+/*
+ * Looks KEY up in the flattened item.  Strings are returned as they are
+ * (borrowed); numbers, booleans (True/False) and null (None) are formatted
+ * into BUF the way the upstream Python tools print them; lists and objects
+ * as compact JSON (truncated to BUFSZ).  Returns NULL when the key is
+ * absent.
+ */
+const char *ss_item_get(const struct ss_item *it, const char *key, char *buf,
+			size_t bufsz);
+
+/* Integer value of KEY (e.g. "size"), or -1 when absent or not a number. */
+long long ss_item_get_int(const struct ss_item *it, const char *key);
+
+/*
+ * The flattened item as a compact JSON object with sorted keys, values of
+ * their real JSON types.  Each (EXTRA[2i], EXTRA[2i+1]) pair of the
+ * NULL-terminated EXTRA list (may be NULL) adds a string field.  Returns a
+ * malloc'd string, or NULL when out of memory.
+ */
+char *ss_item_json(const struct ss_item *it, const char *const *extra);
+
+/* ---- Filters ------------------------------------------------------------- */
+
+struct ss_filter;  /* several KEY op VALUE expressions, ANDed */
+
+/*
+ * Parses N expressions of the form KEY=V, KEY!=V, KEY~RE, KEY!~RE (KEY is
+ * [A-Za-z0-9_|-]+; regexes are Python-style, searched unanchored).  N may
+ * be 0 (matches everything).  Returns NULL with SS_USAGE and a message
+ * naming the bad expression.
+ */
+struct ss_filter *ss_filter_parse(const char *const *exprs, int n,
+				  struct ss_error *err);
+void ss_filter_free(struct ss_filter *f);
+
+/* True when IT satisfies every expression (a missing key is ""). */
+int ss_filter_match(const struct ss_filter *f, const struct ss_item *it);
+
+/* ---- Trees (an index and the products files it names) -------------------- */
+
+struct ss_tree;
+
+/*
+ * Loads SOURCE: a tree root (directory or URL; streams/v1/index.json is
+ * read, or index.sjson when there is no index.json), or a direct path or
+ * URL of an index (nested indexes are followed) or of a products file.
+ * Every products file named by the index is loaded.  Returns NULL on error
+ * (SS_FATAL, or SS_TEMPFAIL for network trouble).
+ */
+struct ss_tree *ss_tree_load(const char *source, struct ss_error *err);
+void ss_tree_free(struct ss_tree *t);
+
+/* The root every item path is relative to (a directory or URL, borrowed). */
+const char *ss_tree_root(const struct ss_tree *t);
+
+/* Products files of the tree, in index order. */
+size_t ss_tree_nproducts(const struct ss_tree *t);
+const struct ss_products *ss_tree_products(const struct ss_tree *t, size_t i);
+
+/* ---- Selection ----------------------------------------------------------- */
+
+/* Byte-wise comparison of version names (the simplestreams order). */
+int ss_version_cmp(const char *a, const char *b);
+
+struct ss_selection {
+	const struct ss_item **items;  /* borrowed from the tree */
+	size_t count;
+};
+
+/*
+ * Selects the items of T matching F (NULL: all), ordered by content id,
+ * product, version newest first, item name.  With MAX > 0 only the MAX
+ * newest versions of each product that have a matching item are kept.
+ * Fills SEL (release with ss_selection_free).  Returns SS_OK or SS_FATAL
+ * when out of memory.
+ */
+int ss_select(const struct ss_tree *t, const struct ss_filter *f, int max,
+	      struct ss_selection *sel, struct ss_error *err);
+void ss_selection_free(struct ss_selection *sel);
+
+/* ---- Atomic files --------------------------------------------------------- */
+
+/*
+ * Writes LEN bytes to PATH so that a reader sees either the old file or the
+ * whole new one: a temporary file in the same directory, fsync, rename,
+ * fsync of the directory.  Missing parent directories are created.  Returns
+ * SS_OK or SS_FATAL (nothing at PATH changed).
+ */
+int ss_write_atomic(const char *path, const void *data, size_t len,
+		    struct ss_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

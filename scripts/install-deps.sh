@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages sstream builds and tests with; does nothing
+# when they are all present.  Needs root (or sudo) only when something is
+# missing.
+set -eu
+PKGS="build-essential pkg-config
+libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev liblzma-dev
+libzstd-dev libgit2-dev libyaml-dev libgpgme-dev libpcre2-dev
+python3 python3-jsonschema gnupg gpgv curl ca-certificates"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
