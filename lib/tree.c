@@ -111,6 +111,11 @@ static int load_doc(struct ss_tree *t, json_t *doc, const char *loc, const char 
 	struct ss_products *p = ssi_products_from_json(doc, loc, cid, err);
 	if (!p)
 		return SS_FATAL;
+	/* A tree whose paths could escape its root is refused whole. */
+	if (ss_products_check_paths(p, err) != SS_OK) {
+		ss_products_free(p);
+		return SS_FATAL;
+	}
 	return add_products(t, p, err);
 }
 
@@ -152,7 +157,9 @@ struct ss_tree *ss_tree_load(const char *source, struct ss_error *err)
 		err = &local;
 	ss_error_clear(err);
 	struct stat st;
-	int doc = ss_is_url(source) ? is_document(source) : !(stat(source, &st) == 0 && S_ISDIR(st.st_mode));
+	/* A document is named by its extension, or is an existing plain file. */
+	int doc = is_document(source) ||
+		  (!ss_is_url(source) && stat(source, &st) == 0 && !S_ISDIR(st.st_mode));
 	json_t *j = NULL;
 	char *loc = NULL;
 	if (doc) {

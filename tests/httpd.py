@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""A test HTTP server for sstream: serves a directory on 127.0.0.1.
+
+usage: httpd.py ROOT PORTFILE [--tls CERT KEY]
+
+Writes the port it listens on to PORTFILE.  Honours Range (206).  Faults are
+asked for in the URL: /_fault/MODE/rest/of/path serves rest/of/path with
+MODE applied:
+  404, 500         that status
+  500x2            500 for the first 2 requests of this URL, then normal
+  truncate         announces the full length, sends half, closes
+  stall            sends half, then stops sending for 30 s
+  norange          ignores Range (always 200 and the whole body)
+  reset            closes the connection without answering
+  slow             sends the body in small chunks with pauses
+Every request is logged to ROOT/../httpd.log as "METHOD PATH RANGE".
+"""
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.abspath(sys.argv[1])
+PORTFILE = sys.argv[2]
+LOG = os.path.join(os.path.dirname(ROOT), "httpd.log")
+COUNTS = {}
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_HEAD(self):
+        self.serve(head=True)
+
+    def do_GET(self):
+        self.serve(head=False)
+
+    def serve(self, head):
+        raw = urllib.parse.urlsplit(self.path).path
+        with open(LOG, "a") as log:
+            log.write("%s %s %s\n" % (self.command, raw, self.headers.get("Range", "-")))
+        mode = ""
+        if raw.startswith("/_fault/"):
+            _, _, mode, rest = raw.split("/", 3)
+            raw = "/" + rest
+        if mode.startswith("500x"):
+            with LOCK:
+                n = COUNTS.get(self.path, 0)
+                COUNTS[self.path] = n + 1
+            mode = "500" if n < int(mode[4:]) else ""
+        if mode in ("404", "500"):
+            return self.fail(int(mode))
+        if mode == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            self.close_connection = True
+            return
+        path = os.path.normpath(os.path.join(ROOT, urllib.parse.unquote(raw).lstrip("/")))
+        if not path.startswith(ROOT) or not os.path.isfile(path):
+            return self.fail(404)
+        with open(path, "rb") as f:
+            data = f.read()
+        start, end, status = 0, len(data), 200
+        rng = self.headers.get("Range")
+        if rng and mode != "norange" and rng.startswith("bytes=") and "," not in rng:
+            a, _, b = rng[6:].partition("-")
+            if a:
+                start = int(a)
+                end = min(int(b) + 1, len(data)) if b else len(data)
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", "bytes */%d" % len(data))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        body = data[start:end]
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Last-Modified", self.date_time_string(os.path.getmtime(path)))
+        if status == 206:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, len(data)))
+        if mode in ("truncate", "stall"):
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if head:
+            return
+        if mode == "truncate":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if mode == "stall":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            time.sleep(30)
+            self.close_connection = True
+            return
+        if mode == "slow":
+            for i in range(0, len(body), 4096):
+                self.wfile.write(body[i:i + 4096])
+                self.wfile.flush()
+                time.sleep(0.01)
+            return
+        self.wfile.write(body)
+
+    def fail(self, code):
+        msg = b"error\n"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(msg)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(msg)
+
+
+def main():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    if len(sys.argv) > 3 and sys.argv[3] == "--tls":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    tmp = PORTFILE + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(tmp, PORTFILE)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+# Shared helpers for the command-line tests (sourced, POSIX sh + bash).
+# Each script: . tests/lib.sh; checks...; finish
+set -u
+: "${BUILD:=build}"
+TOP=$(pwd)
+BIN=$TOP/$BUILD/bin
+FIXTURES=${SS_FIXTURES:-$TOP/../shared/fixtures}
+TESTDATA=$TOP/tests/fixtures
+PY=/usr/bin/python3
+PASS=0
+FAIL=0
+T=$(mktemp -d /tmp/sstest.XXXXXX)
+HTTPD_PIDS=""
+
+cleanup() {
+	for p in $HTTPD_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+pass() { PASS=$((PASS + 1)); }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
+
+# run CMD...: runs it with stdout in $T/out and stderr in $T/err; sets RC.
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	RC=$?
+}
+
+# expect RC DESC CMD...: runs CMD and checks its exit status.
+expect() {
+	want=$1 desc=$2
+	shift 2
+	run "$@"
+	if [ "$RC" -eq "$want" ]; then pass; else
+		fail "$desc: exit $RC, wanted $want"
+		sed 's/^/    stderr: /' "$T/err" | head -5 >&2
+	fi
+}
+
+# check DESC CONDITION...: a shell condition that must hold.
+check() {
+	desc=$1
+	shift
+	if "$@"; then pass; else fail "$desc"; fi
+}
+
+out_has() { grep -q -- "$1" "$T/out"; }
+err_has() { grep -q -- "$1" "$T/err"; }
+out_lines() { wc -l <"$T/out" | tr -d ' '; }
+err_lines() { wc -l <"$T/err" | tr -d ' '; }
+
+# httpd_start DIR: serves DIR over http on 127.0.0.1; sets HTTP_URL.
+httpd_start() {
+	portfile=$T/port.$$.$RANDOM
+	"$PY" "$TOP/tests/httpd.py" "$1" "$portfile" "${@:2}" &
+	HTTPD_PIDS="$HTTPD_PIDS $!"
+	i=0
+	while [ ! -s "$portfile" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -s "$portfile" ] || { echo "httpd did not start" >&2; exit 1; }
+	HTTP_PORT=$(cat "$portfile")
+	HTTP_URL=http://127.0.0.1:$HTTP_PORT
+}
+
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}

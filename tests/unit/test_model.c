@@ -1,0 +1,293 @@
+/* The products model: parsing, flattening, writing, round trips. */
+#include <jansson.h>
+
+#include "sstream.h"
+#include "harness.h"
+
+static struct ss_products *load(const char *path, struct ss_error *err)
+{
+	char *data;
+	size_t len;
+	ss_error_clear(err);
+	if (ss_fetch(path, SS_METADATA_CAP, &data, &len, err) != SS_OK)
+		return NULL;
+	struct ss_products *p = ss_products_parse(data, len, path, NULL, err);
+	free(data);
+	return p;
+}
+
+/* Distinct products and versions, counted through the public API. */
+static void count(const struct ss_products *p, size_t *np, size_t *nv)
+{
+	*np = *nv = 0;
+	const char *lp = NULL, *lv = NULL;
+	for (size_t i = 0; i < ss_products_count(p); i++) {
+		const struct ss_item *it = ss_products_item(p, i);
+		if (!lp || strcmp(lp, ss_item_product(it))) {
+			(*np)++;
+			lv = NULL;
+		}
+		if (!lv || strcmp(lv, ss_item_version(it)))
+			(*nv)++;
+		lp = ss_item_product(it);
+		lv = ss_item_version(it);
+	}
+}
+
+static void test_real_counts(void)
+{
+	static const struct {
+		const char *file;
+		size_t products, versions, items;
+	} real[] = {
+		{ "real/lxc-images-20230424.json", 428, 1284, 5435 },
+		{ "real/lxc-images-20230703.json", 232, 695, 3096 },
+		{ "real/ubuntu-minimal-released-download-20231115.json", 14, 407, 2971 },
+		{ "real/ubuntu-released-download-trimmed.json", 15, 23, 45 },
+		{ "real/incus-chr-vm-images.json", 20, 20, 40 },
+		{ "real/juju-otc-imageids.json", 2, 2, 2 },
+		{ "real/juju-openstack-imagemetadata.json", 2, 2, 2 },
+	};
+	for (size_t i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
+		struct ss_error err;
+		struct ss_products *p = load(SHARED(real[i].file), &err);
+		CHECK(p != NULL);
+		if (!p) {
+			fprintf(stderr, "  %s\n", err.msg);
+			continue;
+		}
+		size_t np, nv;
+		count(p, &np, &nv);
+		CHECK(np == real[i].products);
+		CHECK(nv == real[i].versions);
+		CHECK(ss_products_count(p) == real[i].items);
+		CHECK(ss_products_check_paths(p, &err) == SS_OK);
+		ss_products_free(p);
+	}
+}
+
+static void test_inheritance(void)
+{
+	struct ss_error err;
+	char buf[64];
+	struct ss_products *p = load(SHARED("examples/foocloud/streams/v1/com.example.foovendor:released:download.json"), &err);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_STR(ss_products_content_id(p), "com.example.foovendor:released:download");
+	const struct ss_item *it = ss_products_item(p, 0);
+	/* product scalars reach the item, and so do the root's */
+	CHECK(ss_item_get(it, "arch", buf, sizeof(buf)) != NULL);
+	CHECK_STR(ss_item_get(it, "format", buf, sizeof(buf)), "products:1.0");
+	CHECK_STR(ss_item_get(it, "content_id", buf, sizeof(buf)), "com.example.foovendor:released:download");
+	CHECK_STR(ss_item_get(it, "product_name", buf, sizeof(buf)), ss_item_product(it));
+	CHECK_STR(ss_item_get(it, "version_name", buf, sizeof(buf)), ss_item_version(it));
+	CHECK_STR(ss_item_get(it, "item_name", buf, sizeof(buf)), ss_item_name(it));
+	/* lists and objects are not inherited: "versions" is an object */
+	CHECK(ss_item_get(it, "versions", buf, sizeof(buf)) == NULL);
+	CHECK(ss_item_get(it, "products", buf, sizeof(buf)) == NULL);
+	CHECK(ss_item_get(it, "no-such-key", buf, sizeof(buf)) == NULL);
+	CHECK(ss_item_get_int(it, "size") > 0);
+	ss_products_free(p);
+}
+
+static const struct ss_item *find(const struct ss_products *p, const char *iname)
+{
+	for (size_t i = 0; i < ss_products_count(p); i++)
+		if (strcmp(ss_item_name(ss_products_item(p, i)), iname) == 0)
+			return ss_products_item(p, i);
+	return NULL;
+}
+
+static void test_aliases_and_types(void)
+{
+	struct ss_error err;
+	char buf[64];
+	struct ss_products *p = load(TESTDATA("aliases.json"), &err);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	const struct ss_item *us = find(p, "usee1"), *eu = find(p, "euw1"), *other = find(p, "other");
+	CHECK(us && eu && other);
+	if (!us || !eu || !other)
+		goto out;
+	CHECK_STR(ss_item_get(us, "endpoint", buf, sizeof(buf)), "https://ec2.us-east-1.example.com");
+	CHECK_STR(ss_item_get(us, "region", buf, sizeof(buf)), "us-east-1");
+	/* the item's own field wins over what the alias gives it */
+	CHECK_STR(ss_item_get(eu, "endpoint", buf, sizeof(buf)), "https://override.example.com");
+	CHECK_STR(ss_item_get(eu, "region", buf, sizeof(buf)), "eu-west-1");
+	CHECK(ss_item_get(other, "endpoint", buf, sizeof(buf)) == NULL);
+	/* version scalar inherited, item overrides */
+	CHECK_STR(ss_item_get(us, "label", buf, sizeof(buf)), "release");
+	CHECK_STR(ss_item_get(other, "label", buf, sizeof(buf)), "daily");
+	/* types, formatted as the upstream tools print them */
+	CHECK_STR(ss_item_get(us, "supported", buf, sizeof(buf)), "True");
+	CHECK_STR(ss_item_get(us, "release_num", buf, sizeof(buf)), "24.04");
+	CHECK_STR(ss_item_get(us, "build_count", buf, sizeof(buf)), "7");
+	CHECK_STR(ss_item_get(us, "nothing", buf, sizeof(buf)), "None");
+	CHECK(ss_item_get(us, "tags", buf, sizeof(buf)) == NULL); /* product list: not inherited */
+	CHECK_STR(ss_item_get(other, "extra", buf, sizeof(buf)), "{\"k\":[1,2]}");
+	/* the JSON form keeps real types */
+	char *js = ss_item_json(us, NULL);
+	json_t *o = json_loads(js, 0, NULL);
+	CHECK(json_is_true(json_object_get(o, "supported")));
+	CHECK(json_is_real(json_object_get(o, "release_num")));
+	CHECK(json_integer_value(json_object_get(o, "build_count")) == 7);
+	CHECK(json_is_null(json_object_get(o, "nothing")));
+	CHECK(json_object_get(o, "tags") == NULL);
+	CHECK_STR(json_string_value(json_object_get(o, "endpoint")), "https://ec2.us-east-1.example.com");
+	CHECK_STR(json_string_value(json_object_get(o, "item_name")), "usee1");
+	json_decref(o);
+	free(js);
+	const char *extra[] = { "item_url", "http://x/y", NULL };
+	js = ss_item_json(us, extra);
+	CHECK(js && strstr(js, "\"item_url\":\"http://x/y\""));
+	free(js);
+out:
+	ss_products_free(p);
+}
+
+/* With $SS_DUMPDIR set, what the library writes is kept there for
+ * tests/cli/schemas.sh to validate with an independent validator. */
+static void keep_dump(const char *path, int flags, const char *s, size_t len)
+{
+	const char *dir = getenv("SS_DUMPDIR");
+	if (!dir)
+		return;
+	const char *base = strrchr(path, '/');
+	char out[4096];
+	snprintf(out, sizeof(out), "%s/%s%s", dir, flags ? "condensed-" : "", base ? base + 1 : path);
+	struct ss_error err;
+	CHECK(ss_write_atomic(out, s, len, &err) == SS_OK);
+}
+
+/* load -> dump -> load gives the same model; dumping is deterministic. */
+static void roundtrip(const char *path)
+{
+	struct ss_error err;
+	struct ss_products *a = load(path, &err);
+	CHECK(a != NULL);
+	if (!a) {
+		fprintf(stderr, "  %s: %s\n", path, err.msg);
+		return;
+	}
+	for (int flags = 0; flags <= SS_WRITE_CONDENSE; flags++) {
+		size_t len;
+		char *s = ss_products_dump(a, flags, &len);
+		CHECK(s && len > 0 && s[len - 1] == '\n');
+		keep_dump(path, flags, s, len);
+		struct ss_products *b = ss_products_parse(s, len, "dump", NULL, &err);
+		CHECK(b != NULL);
+		if (b) {
+			CHECK(ss_products_same(a, b));
+			CHECK(ss_products_count(a) == ss_products_count(b));
+			size_t len2;
+			char *s2 = ss_products_dump(b, flags, &len2);
+			CHECK(s2 && len2 == len && memcmp(s, s2, len) == 0);
+			free(s2);
+		}
+		ss_products_free(b);
+		free(s);
+	}
+	ss_products_free(a);
+}
+
+static void test_roundtrip(void)
+{
+	static const char *files[] = {
+		"real/lxc-images-20230424.json", "real/lxc-images-20230703.json",
+		"real/ubuntu-minimal-released-download-20231115.json",
+		"real/ubuntu-released-download-trimmed.json", "real/incus-chr-vm-images.json",
+		"real/juju-otc-imageids.json", "real/juju-openstack-imagemetadata.json",
+		"real/cirros-released-download.json", "real/cirros-devel-download.json",
+		"examples/foocloud/streams/v1/com.example.foovendor:released:aws.json",
+		"examples/foocloud/streams/v1/com.example.foovendor:released:download.json",
+		"examples/minimal/streams/v1/download.json",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		roundtrip(SHARED(files[i]));
+	roundtrip(TESTDATA("aliases.json"));
+}
+
+static void test_condense(void)
+{
+	struct ss_error err;
+	/* every item of the juju stream repeats region and endpoint */
+	struct ss_products *p = load(SHARED("real/juju-openstack-imagemetadata.json"), &err);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	size_t plain, condensed;
+	char *a = ss_products_dump(p, 0, &plain), *b = ss_products_dump(p, SS_WRITE_CONDENSE, &condensed);
+	CHECK(condensed < plain);
+	json_t *j = json_loads(b, 0, NULL);
+	json_t *prod = json_object_get(json_object_get(j, "products"), "com.ubuntu.cloud:server:16.04:amd64");
+	json_t *ver = json_object_get(json_object_get(prod, "versions"), "20181107");
+	json_t *item = json_object_get(json_object_get(ver, "items"), "6d8ead17-50b7-426c-ab10-b43b95521856");
+	CHECK_STR(json_string_value(json_object_get(prod, "region")), "RegionOne");
+	CHECK(item && json_object_get(item, "region") == NULL);
+	json_decref(j);
+	free(a);
+	free(b);
+	ss_products_free(p);
+
+	/* "path", "size" and hashes never move up, even when shared */
+	p = load(TESTDATA("nested/streams/v1/sub/leaf.json"), &err);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	b = ss_products_dump(p, SS_WRITE_CONDENSE, NULL);
+	j = json_loads(b, 0, NULL);
+	prod = json_object_get(json_object_get(j, "products"), "com.example:leaf:amd64");
+	CHECK_STR(json_string_value(json_object_get(prod, "ftype")), "text");
+	CHECK(json_object_get(prod, "path") == NULL && json_object_get(prod, "size") == NULL);
+	json_decref(j);
+	free(b);
+	ss_products_free(p);
+}
+
+static void test_bad_documents(void)
+{
+	static const struct {
+		const char *file, *needle;
+	} bad[] = {
+		{ "bad/truncated.json", "cannot parse" },
+		{ "bad/notjson.json", "line 1" },
+		{ "bad/wrongformat.json", "products:1.0" },
+		{ "bad/array.json", "not a JSON object" },
+		{ "bad/itemnotobject.json", "item 'p/v/i' is not an object" },
+		{ "hostile/nul.json", "cannot parse" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ss_error err;
+		const char *path = TESTDATA(bad[i].file);
+		struct ss_products *p = load(path, &err);
+		CHECK(p == NULL);
+		CHECK(err.code == SS_FATAL);
+		CHECK(strstr(err.msg, bad[i].needle) != NULL);
+		CHECK(strstr(err.msg, path) != NULL); /* names the file */
+		ss_products_free(p);
+	}
+	static const char *hostile[] = { "hostile/dotdot.json", "hostile/absolute.json",
+					 "hostile/backslash.json", "hostile/empty.json" };
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		struct ss_error err;
+		struct ss_products *p = load(TESTDATA(hostile[i]), &err);
+		CHECK(p != NULL);
+		if (!p)
+			continue;
+		CHECK(ss_products_check_paths(p, &err) == SS_FATAL);
+		CHECK(strstr(err.msg, "unsafe path") && strstr(err.msg, "p/20260101/evil"));
+		ss_products_free(p);
+	}
+	struct ss_error err;
+	CHECK(ss_fetch(TESTDATA("no-such-file.json"), 100, &(char *){ NULL }, &(size_t){ 0 }, &err) == SS_FATAL);
+	CHECK(strstr(err.msg, "no-such-file.json") && err.sys_errno != 0);
+	char *d;
+	size_t n;
+	CHECK(ss_fetch(SHARED("real/lxc-images-20230424.json"), 1000, &d, &n, &err) == SS_FATAL);
+	CHECK(strstr(err.msg, "larger than") != NULL);
+}
+
+TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_condense,
+	  test_bad_documents)

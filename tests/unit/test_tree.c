@@ -1,0 +1,113 @@
+/* Trees: roots, direct index and products files, nested indexes, selection. */
+#include "sstream.h"
+#include "harness.h"
+
+static size_t total_items(const struct ss_tree *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ss_tree_nproducts(t); i++)
+		n += ss_products_count(ss_tree_products(t, i));
+	return n;
+}
+
+static void test_sources(void)
+{
+	struct ss_error err;
+	struct ss_tree *t = ss_tree_load(SHARED("examples/foocloud"), &err);
+	CHECK(t != NULL);
+	if (t) {
+		CHECK(ss_tree_nproducts(t) == 2);
+		CHECK(strstr(ss_tree_root(t), "examples/foocloud") != NULL);
+	}
+	ss_tree_free(t);
+	/* a direct index: the root is what precedes streams/v1/ */
+	t = ss_tree_load(SHARED("examples/cirros/streams/v1/index.json"), &err);
+	CHECK(t && ss_tree_nproducts(t) == 2);
+	if (t) {
+		const char *r = ss_tree_root(t);
+		CHECK(strlen(r) > 7 && strcmp(r + strlen(r) - 7, "cirros/") == 0);
+	}
+	ss_tree_free(t);
+	/* a direct products file outside streams/v1: the root is its directory */
+	t = ss_tree_load(SHARED("real/lxc-images-20230424.json"), &err);
+	CHECK(t && ss_tree_nproducts(t) == 1 && total_items(t) == 5435);
+	ss_tree_free(t);
+	/* a signed tree root: no index.json, so index.sjson */
+	t = ss_tree_load(SHARED("signed/examples/minimal"), &err);
+	CHECK(t && ss_tree_nproducts(t) == 1 && total_items(t) == 2);
+	ss_tree_free(t);
+	/* nested index */
+	t = ss_tree_load(TESTDATA("nested"), &err);
+	CHECK(t && ss_tree_nproducts(t) == 1 && total_items(t) == 3);
+	if (t) /* no content_id in the file: the index key names it */
+		CHECK_STR(ss_products_content_id(ss_tree_products(t, 0)), "com.example:leaf");
+	ss_tree_free(t);
+	/* errors name the file */
+	ss_error_clear(&err);
+	t = ss_tree_load(TESTDATA("no-such-tree"), &err);
+	CHECK(t == NULL && err.code == SS_FATAL && strstr(err.msg, "no-such-tree/streams/v1/index.sjson"));
+	t = ss_tree_load(TESTDATA("bad/truncated.json"), &err);
+	CHECK(t == NULL && err.code == SS_FATAL && strstr(err.msg, "truncated.json"));
+	/* an index naming a products file that is missing */
+	t = ss_tree_load(SHARED("real/juju-otc-index.json"), &err);
+	CHECK(t == NULL && strstr(err.msg, "com.ubuntu.cloud-released-otc.sjson"));
+}
+
+static void test_select(void)
+{
+	struct ss_error err;
+	struct ss_tree *t = ss_tree_load(SHARED("real/lxc-images-20230424.json"), &err);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	struct ss_selection sel;
+	CHECK(ss_select(t, NULL, 0, &sel, &err) == SS_OK);
+	CHECK(sel.count == 5435);
+	int ordered = 1;
+	for (size_t i = 1; i < sel.count; i++) {
+		const struct ss_item *a = sel.items[i - 1], *b = sel.items[i];
+		int pc = strcmp(ss_item_product(a), ss_item_product(b));
+		if (pc > 0 || (pc == 0 && ss_version_cmp(ss_item_version(a), ss_item_version(b)) < 0))
+			ordered = 0;
+	}
+	CHECK(ordered);
+	ss_selection_free(&sel);
+
+	const char *exprs[] = { "arch=amd64", "release~(jammy|noble)", "ftype=squashfs" };
+	struct ss_filter *f = ss_filter_parse(exprs, 3, &err);
+	CHECK(ss_select(t, f, 1, &sel, &err) == SS_OK);
+	CHECK(sel.count > 0);
+	for (size_t i = 0; i < sel.count; i++) {
+		char buf[64];
+		CHECK_STR(ss_item_get(sel.items[i], "arch", buf, sizeof(buf)), "amd64");
+		CHECK_STR(ss_item_get(sel.items[i], "ftype", buf, sizeof(buf)), "squashfs");
+		/* one version per product */
+		if (i)
+			CHECK(strcmp(ss_item_product(sel.items[i - 1]), ss_item_product(sel.items[i])) != 0);
+	}
+	ss_selection_free(&sel);
+	ss_filter_free(f);
+	ss_tree_free(t);
+
+	/* --max counts only versions with a matching item */
+	t = ss_tree_load(SHARED("examples/foocloud"), &err);
+	const char *beta[] = { "label=beta2", "arch=amd64", "ftype=disk1.img" };
+	f = ss_filter_parse(beta, 3, &err);
+	CHECK(ss_select(t, f, 1, &sel, &err) == SS_OK);
+	CHECK(sel.count == 1);
+	if (sel.count)
+		CHECK_STR(ss_item_version(sel.items[0]), "20120328");
+	ss_selection_free(&sel);
+	ss_filter_free(f);
+	CHECK(ss_select(t, NULL, 2, &sel, &err) == SS_OK);
+	for (size_t i = 0; i < sel.count; i++)
+		CHECK(strcmp(ss_item_version(sel.items[i]), "20120328") != 0); /* third newest */
+	ss_selection_free(&sel);
+	ss_tree_free(t);
+
+	CHECK(ss_version_cmp("20230421_23:27", "20230421") > 0);
+	CHECK(ss_version_cmp("a", "b") < 0 && ss_version_cmp("b", "b") == 0);
+	CHECK(ss_version_cmp("\xc3\xa9", "z") > 0); /* bytes, unsigned */
+}
+
+TEST_MAIN(test_sources, test_select)
