@@ -4,7 +4,7 @@ set -u
 : "${BUILD:=build}"
 TOP=$(pwd)
 BIN=$TOP/$BUILD/bin
-FIXTURES=${SS_FIXTURES:-$TOP/../shared/fixtures}
+FIXTURES=${SS_FIXTURES:-$TOP/tests/fixtures/upstream}
 TESTDATA=$TOP/tests/fixtures
 PY=/usr/bin/python3
 PASS=0

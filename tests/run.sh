@@ -3,7 +3,7 @@
 # total "N passed, N failed" line.  Exit 1 when anything failed or a test
 # program died before printing its summary.
 : "${BUILD:=build}"
-SS_FIXTURES=${SS_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/shared/fixtures}
+SS_FIXTURES=${SS_FIXTURES:-$(pwd)/tests/fixtures/upstream}
 SS_TESTDATA=$(pwd)/tests/fixtures
 export BUILD SS_FIXTURES SS_TESTDATA
 if [ ! -d "$SS_FIXTURES/real" ]; then

@@ -44,7 +44,7 @@ static inline const char *fixture(const char *env, const char *fallback, const c
 	snprintf(out, sizeof(buf[0]), "%s/%s", base ? base : fallback, rel);
 	return out;
 }
-#define SHARED(rel) fixture("SS_FIXTURES", "../shared/fixtures", rel)
+#define SHARED(rel) fixture("SS_FIXTURES", "tests/fixtures/upstream", rel)
 #define TESTDATA(rel) fixture("SS_TESTDATA", "tests/fixtures", rel)
 
 #define TEST_MAIN(...)                                                   \

@@ -1,0 +1,8 @@
+#!/bin/sh
+# make bench: every benchmark, each a ratio against a reference measured
+# side by side in the same run.
+: "${BUILD:=build}"
+FIX=${SS_FIXTURES:-$(pwd)/tests/fixtures/upstream}
+set -e
+echo "== stream model"
+"$BUILD/bench/bench_load" "$FIX/real/lxc-images-20230424.json" 30
