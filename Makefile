@@ -25,7 +25,7 @@ ifeq ($(WERROR),1)
 WFLAGS  := -Werror
 endif
 
-PKGS     = libcurl jansson libpcre2-8
+PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))

@@ -49,6 +49,8 @@ void ss_products_free(struct ss_products *p)
 	json_decref(p->root);
 	free(p->name);
 	free(p->content_id);
+	free(p->relpath);
+	json_decref(p->entry);
 	free(p->items);
 	free(p);
 }
@@ -154,6 +156,11 @@ struct ss_products *ss_products_parse(const char *data, size_t len, const char *
 const char *ss_products_content_id(const struct ss_products *p)
 {
 	return p->content_id;
+}
+
+const char *ss_products_path(const struct ss_products *p)
+{
+	return p->relpath;
 }
 
 size_t ss_products_count(const struct ss_products *p)

@@ -17,6 +17,8 @@ struct ss_products {
 	json_t *aliases;                 /* root "_aliases" object or NULL */
 	char *name;                      /* where it came from, for messages */
 	char *content_id;
+	char *relpath;                   /* tree-relative path, set by the tree loader */
+	json_t *entry;                   /* its index entry (a reference), or NULL */
 	struct ss_item *items;
 	size_t nitems;
 };

@@ -94,6 +94,27 @@ int ss_is_clearsigned(const char *data, size_t len);
 int ss_clearsign_body(const char *data, size_t len, char **out, size_t *outlen,
 		      struct ss_error *err);
 
+/* ---- Signatures ----------------------------------------------------------- */
+
+struct ss_verifier;  /* checks clearsigned documents against one keyring */
+
+/*
+ * A verifier trusting exactly the public keys in the file KEYRING (binary
+ * or armored), in a private GnuPG home.  Returns NULL with SS_FATAL when
+ * the keyring cannot be read or holds no key.
+ */
+struct ss_verifier *ss_verifier_new(const char *keyring, struct ss_error *err);
+void ss_verifier_free(struct ss_verifier *v);
+
+/*
+ * Verifies the clearsigned document DATA (NAME is for messages).  On
+ * success *BODY (malloc'd, NUL-terminated) holds the signed text.  Returns
+ * SS_OK, SS_INTEGRITY (not signed, bad signature, unknown, expired or
+ * revoked key) or SS_FATAL.
+ */
+int ss_verifier_check(struct ss_verifier *v, const char *data, size_t len, const char *name,
+		      char **body, size_t *bodylen, struct ss_error *err);
+
 /* ---- Products files and their items ------------------------------------- */
 
 struct ss_products;  /* one products:1.0 document */
@@ -111,6 +132,8 @@ struct ss_products *ss_products_parse(const char *data, size_t len,
 void ss_products_free(struct ss_products *p);
 
 const char *ss_products_content_id(const struct ss_products *p);
+/* The tree-relative path it was read from (NULL when parsed from memory). */
+const char *ss_products_path(const struct ss_products *p);
 
 /* Number of items, and the I-th one (borrowed), in document order. */
 size_t ss_products_count(const struct ss_products *p);
@@ -193,6 +216,14 @@ struct ss_tree;
  * (SS_FATAL, or SS_TEMPFAIL for network trouble).
  */
 struct ss_tree *ss_tree_load(const char *source, struct ss_error *err);
+
+/*
+ * The same, but every document must be clearsigned and verify with V (a
+ * tree root starts at streams/v1/index.sjson).  Returns NULL with
+ * SS_INTEGRITY when a signature is missing or bad.
+ */
+struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
+				      struct ss_error *err);
 void ss_tree_free(struct ss_tree *t);
 
 /* The root every item path is relative to (a directory or URL, borrowed). */
@@ -201,6 +232,14 @@ const char *ss_tree_root(const struct ss_tree *t);
 /* Products files of the tree, in index order. */
 size_t ss_tree_nproducts(const struct ss_tree *t);
 const struct ss_products *ss_tree_products(const struct ss_tree *t, size_t i);
+
+/*
+ * The documents read (indexes and products files), in reading order: the
+ * I-th one's tree-relative path is returned, its bytes as served in *DATA,
+ * *LEN (borrowed).  NULL past the end.
+ */
+size_t ss_tree_ndocs(const struct ss_tree *t);
+const char *ss_tree_doc(const struct ss_tree *t, size_t i, const char **data, size_t *len);
 
 /* ---- Selection ----------------------------------------------------------- */
 
@@ -222,6 +261,43 @@ struct ss_selection {
 int ss_select(const struct ss_tree *t, const struct ss_filter *f, int max,
 	      struct ss_selection *sel, struct ss_error *err);
 void ss_selection_free(struct ss_selection *sel);
+
+/* ---- Hashing ------------------------------------------------------------- */
+
+#define SS_HASH_SHA256 0x1
+#define SS_HASH_SHA512 0x2
+#define SS_HASH_MD5    0x4
+
+struct ss_digest {
+	long long size;
+	int kinds;          /* which of the hex strings below are set */
+	char sha256[65];
+	char sha512[129];
+	char md5[33];
+};
+
+struct ss_hasher;  /* several hashes fed by one pass over the data */
+
+/* A hasher computing the KINDS (SS_HASH_* bits); NULL when out of memory. */
+struct ss_hasher *ss_hasher_new(int kinds);
+/* Starts over (size 0).  Returns SS_OK or SS_FATAL. */
+int ss_hasher_reset(struct ss_hasher *h);
+void ss_hasher_update(struct ss_hasher *h, const void *data, size_t len);
+void ss_hasher_final(struct ss_hasher *h, struct ss_digest *out);
+void ss_hasher_free(struct ss_hasher *h);
+
+/* Hashes a whole file in one read pass.  Returns SS_OK or SS_FATAL. */
+int ss_hash_file(const char *path, int kinds, struct ss_digest *out, struct ss_error *err);
+
+/* The SS_HASH_* kinds the item gives. */
+int ss_item_hash_kinds(const struct ss_item *it);
+
+/*
+ * Checks a digest against the item's size (when given) and every hash it
+ * gives.  Returns SS_OK, or SS_INTEGRITY naming the path, what was found
+ * and what was expected.
+ */
+int ss_item_check(const struct ss_item *it, const struct ss_digest *d, struct ss_error *err);
 
 /* ---- Atomic files --------------------------------------------------------- */
 

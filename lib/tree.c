@@ -1,6 +1,9 @@
 /*
  * Trees: resolving a SOURCE to its root, reading index:1.0 documents
- * (nested ones included) and loading every products file they name.
+ * (nested ones included) and loading every products file they name.  With a
+ * verifier, every document must be clearsigned and verify, and what is
+ * parsed is the verified text.  The raw bytes of every document are kept
+ * so that a mirror can republish them verbatim.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,10 +14,19 @@
 
 #define MAX_INDEX_DEPTH 4
 
+struct doc {
+	char *relpath;
+	char *data;
+	size_t len;
+};
+
 struct ss_tree {
 	char *root;
+	struct ss_verifier *verifier;   /* borrowed, only while loading */
 	struct ss_products **products;
 	size_t nproducts, alloc;
+	struct doc *docs;
+	size_t ndocs, docs_alloc;
 };
 
 void ss_tree_free(struct ss_tree *t)
@@ -23,6 +35,11 @@ void ss_tree_free(struct ss_tree *t)
 		return;
 	for (size_t i = 0; i < t->nproducts; i++)
 		ss_products_free(t->products[i]);
+	for (size_t i = 0; i < t->ndocs; i++) {
+		free(t->docs[i].relpath);
+		free(t->docs[i].data);
+	}
+	free(t->docs);
 	free(t->products);
 	free(t->root);
 	free(t);
@@ -30,93 +47,128 @@ void ss_tree_free(struct ss_tree *t)
 
 const char *ss_tree_root(const struct ss_tree *t) { return t->root; }
 size_t ss_tree_nproducts(const struct ss_tree *t) { return t->nproducts; }
+size_t ss_tree_ndocs(const struct ss_tree *t) { return t->ndocs; }
 
 const struct ss_products *ss_tree_products(const struct ss_tree *t, size_t i)
 {
 	return i < t->nproducts ? t->products[i] : NULL;
 }
 
-static int add_products(struct ss_tree *t, struct ss_products *p, struct ss_error *err)
+const char *ss_tree_doc(const struct ss_tree *t, size_t i, const char **data, size_t *len)
 {
-	if (t->nproducts == t->alloc) {
-		size_t na = t->alloc ? 2 * t->alloc : 8;
-		struct ss_products **np = realloc(t->products, na * sizeof(*np));
-		if (!np) {
-			ss_products_free(p);
-			return ssi_err(err, SS_FATAL, "out of memory");
-		}
-		t->products = np;
-		t->alloc = na;
-	}
-	t->products[t->nproducts++] = p;
-	return SS_OK;
+	if (i >= t->ndocs)
+		return NULL;
+	*data = t->docs[i].data;
+	*len = t->docs[i].len;
+	return t->docs[i].relpath;
 }
 
-static json_t *fetch_json(const char *loc, struct ss_error *err)
+static int grow(void **arr, size_t *alloc, size_t n, size_t elem)
 {
-	char *data;
-	size_t len;
+	if (n < *alloc)
+		return 0;
+	size_t na = *alloc ? 2 * *alloc : 8;
+	void *p = realloc(*arr, na * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*alloc = na;
+	return 0;
+}
+
+/* Reads, verifies (with a verifier) and parses the document at RELPATH. */
+static json_t *fetch_json(struct ss_tree *t, const char *relpath, struct ss_error *err)
+{
+	char *loc = ss_join(t->root, relpath);
+	char *data = NULL, *body = NULL, *rp = strdup(relpath);
+	size_t len, blen;
+	json_t *root = NULL;
+	if (!loc || !rp || grow((void **)&t->docs, &t->docs_alloc, t->ndocs, sizeof(*t->docs))) {
+		ssi_err(err, SS_FATAL, "out of memory");
+		goto out;
+	}
 	if (ss_fetch(loc, SS_METADATA_CAP, &data, &len, err) != SS_OK)
-		return NULL;
-	json_t *root = ssi_json_parse(data, len, loc, err);
+		goto out;
+	if (t->verifier) {
+		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
+			goto out;
+		root = ssi_json_parse(body, blen, loc, err);
+	} else {
+		root = ssi_json_parse(data, len, loc, err);
+	}
+	if (root) {
+		t->docs[t->ndocs++] = (struct doc){ rp, data, len };
+		rp = data = NULL;
+	}
+out:
+	free(body);
 	free(data);
+	free(rp);
+	free(loc);
 	return root;
 }
 
-static int load_doc(struct ss_tree *t, json_t *doc, const char *loc, const char *cid, int depth,
-		    struct ss_error *err);
+static int load_doc(struct ss_tree *t, json_t *doc, const char *relpath, const char *cid,
+		    json_t *entry, int depth, struct ss_error *err);
 
-static int load_index(struct ss_tree *t, json_t *doc, const char *loc, int depth,
+static int load_index(struct ss_tree *t, json_t *doc, const char *relpath, int depth,
 		      struct ss_error *err)
 {
 	json_t *index = json_object_get(doc, "index");
 	if (!json_is_object(index))
-		return ssi_err(err, SS_FATAL, "invalid index '%s': no \"index\" object", loc);
+		return ssi_err(err, SS_FATAL, "invalid index '%s': no \"index\" object", relpath);
 	if (depth > MAX_INDEX_DEPTH)
-		return ssi_err(err, SS_FATAL, "invalid index '%s': indexes nested too deep", loc);
+		return ssi_err(err, SS_FATAL, "invalid index '%s': indexes nested too deep", relpath);
 	const char *cid;
 	json_t *entry;
 	json_object_foreach(index, cid, entry) {
 		if (!json_is_object(entry))
-			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s' is not an object", loc, cid);
+			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s' is not an object",
+				       relpath, cid);
 		const char *path = json_string_value(json_object_get(entry, "path"));
 		if (!path)
-			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s' has no path", loc, cid);
+			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s' has no path", relpath, cid);
 		struct ss_error e;
 		ss_error_clear(&e);
 		if (ss_path_check(path, &e) != SS_OK)
-			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s': %s", loc, cid, e.msg);
-		char *sub = ss_join(t->root, path);
-		if (!sub)
-			return ssi_err(err, SS_FATAL, "out of memory");
-		json_t *subdoc = fetch_json(sub, err);
-		int rc = subdoc ? load_doc(t, subdoc, sub, cid, depth + 1, err) : err->code;
-		free(sub);
+			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s': %s", relpath, cid, e.msg);
+		json_t *subdoc = fetch_json(t, path, err);
+		if (!subdoc)
+			return err->code;
+		int rc = load_doc(t, subdoc, path, cid, entry, depth + 1, err);
 		if (rc != SS_OK)
 			return rc;
 	}
 	return SS_OK;
 }
 
-/* Takes DOC, an index or a products document read from LOC. */
-static int load_doc(struct ss_tree *t, json_t *doc, const char *loc, const char *cid, int depth,
-		    struct ss_error *err)
+/* Takes DOC, an index or a products document read from RELPATH. */
+static int load_doc(struct ss_tree *t, json_t *doc, const char *relpath, const char *cid,
+		    json_t *entry, int depth, struct ss_error *err)
 {
 	const char *format = json_string_value(json_object_get(doc, "format"));
 	if (format && strcmp(format, "index:1.0") == 0) {
-		int rc = load_index(t, doc, loc, depth, err);
+		int rc = load_index(t, doc, relpath, depth, err);
 		json_decref(doc);
 		return rc;
 	}
-	struct ss_products *p = ssi_products_from_json(doc, loc, cid, err);
+	char *loc = ss_join(t->root, relpath);
+	struct ss_products *p = loc ? ssi_products_from_json(doc, loc, cid, err) : NULL;
+	free(loc);
 	if (!p)
 		return SS_FATAL;
+	p->relpath = strdup(relpath);
+	p->entry = json_incref(entry);
 	/* A tree whose paths could escape its root is refused whole. */
-	if (ss_products_check_paths(p, err) != SS_OK) {
+	if (!p->relpath || ss_products_check_paths(p, err) != SS_OK ||
+	    grow((void **)&t->products, &t->alloc, t->nproducts, sizeof(*t->products))) {
+		if (!err->msg[0])
+			ssi_err(err, SS_FATAL, "out of memory");
 		ss_products_free(p);
 		return SS_FATAL;
 	}
-	return add_products(t, p, err);
+	t->products[t->nproducts++] = p;
+	return SS_OK;
 }
 
 static int is_document(const char *s)
@@ -126,17 +178,25 @@ static int is_document(const char *s)
 	       (n > 6 && strcmp(s + n - 6, ".sjson") == 0);
 }
 
-/* The tree root of a document location: what precedes "streams/v1/", or
- * else the document's directory. */
-static char *root_of_document(const char *loc)
+/* Splits a document location into the tree root (what precedes
+ * "streams/v1/", or else the document's directory) and its relative path. */
+static int split_document(const char *loc, char **root, char **rel)
 {
 	const char *sv = strstr(loc, "streams/v1/");
-	if (sv && (sv == loc || sv[-1] == '/'))
-		return sv == loc ? strdup(".") : ssi_strndup(loc, (size_t)(sv - loc));
+	while (sv && sv != loc && sv[-1] != '/')
+		sv = strstr(sv + 1, "streams/v1/");
 	const char *slash = strrchr(loc, '/');
-	if (!slash)
-		return strdup(".");
-	return ssi_strndup(loc, (size_t)(slash - loc + 1));
+	if (sv) {
+		*root = sv == loc ? strdup(".") : ssi_strndup(loc, (size_t)(sv - loc));
+		*rel = strdup(sv);
+	} else if (slash) {
+		*root = ssi_strndup(loc, (size_t)(slash - loc + 1));
+		*rel = strdup(slash + 1);
+	} else {
+		*root = strdup(".");
+		*rel = strdup(loc);
+	}
+	return *root && *rel ? 0 : -1;
 }
 
 /* A missing index.json at a root: worth trying index.sjson next. */
@@ -145,52 +205,57 @@ static int not_found(const struct ss_error *e)
 	return e->http_status == 404 || e->sys_errno == ENOENT;
 }
 
-struct ss_tree *ss_tree_load(const char *source, struct ss_error *err)
+struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
+				      struct ss_error *err)
 {
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
 	struct ss_tree *t = calloc(1, sizeof(*t));
 	if (!t) {
 		ssi_err(err, SS_FATAL, "out of memory");
 		return NULL;
 	}
-	struct ss_error local;
-	if (!err)
-		err = &local;
-	ss_error_clear(err);
+	t->verifier = v;
 	struct stat st;
 	/* A document is named by its extension, or is an existing plain file. */
 	int doc = is_document(source) ||
 		  (!ss_is_url(source) && stat(source, &st) == 0 && !S_ISDIR(st.st_mode));
 	json_t *j = NULL;
-	char *loc = NULL;
+	char *rel = NULL;
 	if (doc) {
-		t->root = root_of_document(source);
-		loc = strdup(source);
-		if (!t->root || !loc)
+		if (split_document(source, &t->root, &rel))
 			goto oom;
-		j = fetch_json(loc, err);
+		j = fetch_json(t, rel, err);
 	} else {
-		t->root = strdup(source);
-		loc = ss_join(source, "streams/v1/index.json");
-		if (!t->root || !loc)
+		/* Signed trees start at index.sjson; otherwise index.json, or
+		 * index.sjson where a tree has only that. */
+		if (!(t->root = strdup(source)) || !(rel = strdup(v ? "streams/v1/index.sjson" : "streams/v1/index.json")))
 			goto oom;
-		j = fetch_json(loc, err);
-		if (!j && not_found(err)) {
-			free(loc);
-			loc = ss_join(source, "streams/v1/index.sjson");
-			if (!loc)
+		j = fetch_json(t, rel, err);
+		if (!j && !v && not_found(err)) {
+			free(rel);
+			if (!(rel = strdup("streams/v1/index.sjson")))
 				goto oom;
 			ss_error_clear(err);
-			j = fetch_json(loc, err);
+			j = fetch_json(t, rel, err);
 		}
 	}
-	if (!j || load_doc(t, j, loc, NULL, 0, err) != SS_OK)
+	if (!j || load_doc(t, j, rel, NULL, NULL, 0, err) != SS_OK)
 		goto fail;
-	free(loc);
+	free(rel);
+	t->verifier = NULL;
 	return t;
 oom:
 	ssi_err(err, SS_FATAL, "out of memory");
 fail:
-	free(loc);
+	free(rel);
 	ss_tree_free(t);
 	return NULL;
+}
+
+struct ss_tree *ss_tree_load(const char *source, struct ss_error *err)
+{
+	return ss_tree_load_verified(source, NULL, err);
 }
