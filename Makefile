@@ -35,7 +35,7 @@ LIBS     = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  = $(wildcard lib/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
-TOOLS    = sstream-query
+TOOLS    = sstream-query sstream-mirror
 TOOL_BIN = $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -54,7 +54,7 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	sh scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c lib/sstream.h lib/internal.h lib/model_internal.h | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -116,6 +116,12 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int ssi_curl_init(void)
+{
+	pthread_once(&curl_once, curl_init);
+	return curl_init_rc == CURLE_OK ? 0 : -1;
+}
+
 struct membuf {
 	char *data;
 	size_t len, alloc, cap;
@@ -168,8 +174,7 @@ static int curl_code_class(CURLcode c)
 static int fetch_http(const char *url, size_t cap, char **data, size_t *len,
 		      struct ss_error *err)
 {
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
+	if (ssi_curl_init() != 0)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", url);
 	CURL *h = curl_easy_init();
 	if (!h)

@@ -152,3 +152,8 @@ int ss_filter_match(const struct ss_filter *f, const struct ss_item *it)
 	}
 	return 1;
 }
+
+int ss_filter_count(const struct ss_filter *f)
+{
+	return f ? f->n : 0;
+}

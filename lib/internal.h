@@ -8,6 +8,9 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
+/* curl_global_init, once per process; 0 on success. */
+int ssi_curl_init(void);
+
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
@@ -22,6 +25,9 @@ int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...
 
 /* malloc'd copy of the first N bytes of S, NUL-terminated. */
 char *ssi_strndup(const char *s, size_t n);
+
+/* curl_global_init, once per process; 0 on success. */
+int ssi_curl_init(void);
 
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,

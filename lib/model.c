@@ -286,6 +286,12 @@ const char *ss_item_get(const struct ss_item *it, const char *key, char *buf, si
 	return v ? value_str(v, buf, bufsz) : NULL;
 }
 
+const char *ss_item_str(const struct ss_item *it, const char *key)
+{
+	const char *name = name_field(it, key);
+	return name ? name : json_string_value(item_lookup(it, key));
+}
+
 long long ss_item_get_int(const struct ss_item *it, const char *key)
 {
 	json_t *v = item_lookup(it, key);

@@ -176,6 +176,9 @@ const struct ss_products *ss_item_products(const struct ss_item *it);
 const char *ss_item_get(const struct ss_item *it, const char *key, char *buf,
 			size_t bufsz);
 
+/* The string value of KEY (borrowed), or NULL when absent or not a string. */
+const char *ss_item_str(const struct ss_item *it, const char *key);
+
 /* Integer value of KEY (e.g. "size"), or -1 when absent or not a number. */
 long long ss_item_get_int(const struct ss_item *it, const char *key);
 
@@ -186,6 +189,31 @@ long long ss_item_get_int(const struct ss_item *it, const char *key);
  * malloc'd string, or NULL when out of memory.
  */
 char *ss_item_json(const struct ss_item *it, const char *const *extra);
+
+/* ---- Writing trees -------------------------------------------------------- */
+
+struct ss_subset;        /* a products document being built from chosen items */
+struct ss_index_writer;  /* an index:1.0 document being built */
+
+/*
+ * A new, empty products document with BASE's top-level fields (content_id,
+ * datatype, _aliases, ...).  BASE must outlive it.  NULL when out of memory.
+ */
+struct ss_subset *ss_subset_new(const struct ss_products *base);
+void ss_subset_free(struct ss_subset *s);
+/* Adds IT (from BASE or another document) with its product's and version's
+ * own fields.  Adding an item twice is a no-op.  Returns SS_OK or SS_FATAL. */
+int ss_subset_add(struct ss_subset *s, const struct ss_item *it);
+size_t ss_subset_count(const struct ss_subset *s);
+/* Deterministic serialisation, as ss_products_dump. */
+char *ss_subset_dump(const struct ss_subset *s, size_t *len);
+
+struct ss_index_writer *ss_index_new(void);
+void ss_index_free(struct ss_index_writer *w);
+/* Lists S, to be written at tree-relative PATH, under its content id; the
+ * entry keeps the fields of the source's index entry.  SS_OK or SS_FATAL. */
+int ss_index_add(struct ss_index_writer *w, const struct ss_subset *s, const char *path);
+char *ss_index_dump(const struct ss_index_writer *w, size_t *len);
 
 /* ---- Filters ------------------------------------------------------------- */
 
@@ -298,6 +326,70 @@ int ss_item_hash_kinds(const struct ss_item *it);
  * and what was expected.
  */
 int ss_item_check(const struct ss_item *it, const struct ss_digest *d, struct ss_error *err);
+
+/* ---- Mirroring ------------------------------------------------------------ */
+
+enum ss_mirror_event_type {
+	SS_EV_ADD,       /* an item will be / was added (path, size) */
+	SS_EV_REUSE,     /* an item was taken from a file already in the tree */
+	SS_EV_REMOVE,    /* a file will be / was removed (path, size or -1) */
+	SS_EV_FAIL,      /* an item failed (path, msg); the run goes on */
+	SS_EV_WARN,      /* something worth telling (msg) */
+	SS_EV_PROGRESS,  /* transfer progress (bytes, done, total) */
+};
+
+struct ss_mirror_event {
+	enum ss_mirror_event_type type;
+	const char *path;
+	long long size;
+	const char *msg;
+	long long bytes;
+	size_t done, total;
+};
+
+struct ss_mirror_opts {
+	const char *source;               /* tree root, index or products URL/path */
+	const char *target;               /* local directory */
+	const struct ss_filter *filter;   /* NULL: every item */
+	int max;                          /* newest N versions per product, 0: all */
+	int keep;                         /* keep versions gone upstream while fewer than MAX */
+	const char *keyring;              /* verify every document against it */
+	int dry_run;                      /* plan only: events, no change */
+	int no_items;                     /* metadata only */
+	int check_existing;               /* re-hash files already in the tree */
+	int jobs, retries;
+	long timeout;                     /* seconds: connect and stall limit */
+	long long limit_rate;             /* bytes/s, 0: unlimited */
+	const char *ca_file;
+	const char *const *mirrors;       /* fallback roots for items */
+	int nmirrors;
+	long long grace;                  /* seconds a dropped file stays on disk */
+	void (*event)(void *ud, const struct ss_mirror_event *ev);
+	void *ud;
+};
+
+struct ss_mirror_stats {
+	size_t items;            /* items published */
+	size_t added, reused, failed, removed;
+	long long bytes_added;   /* size of the items added */
+	long long bytes_fetched; /* bytes received from the network */
+	long long bytes_removed;
+	int metadata_written;    /* 1 when an index or products file changed */
+	int verbatim;            /* 1 when the upstream documents were kept as they are */
+	double seconds;
+};
+
+/*
+ * Mirrors O->source into O->target (FORMAT.md section 9; see README).
+ * Returns SS_OK; SS_PARTIAL when some items failed (the tree lists only
+ * what it has); SS_FATAL or SS_INTEGRITY (bad signature) with the target
+ * untouched; SS_TEMPFAIL for network trouble or when another run holds the
+ * target's lock.  STATS is filled in every case.
+ */
+int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, struct ss_error *err);
+
+/* Number of expressions in a filter (0 for NULL). */
+int ss_filter_count(const struct ss_filter *f);
 
 /* ---- Atomic files --------------------------------------------------------- */
 

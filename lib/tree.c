@@ -242,6 +242,9 @@ struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
 			j = fetch_json(t, rel, err);
 		}
 	}
+	/* Under a keyring a missing signed index is a missing signature. */
+	if (!j && v && !doc && not_found(err))
+		ssi_err(err, SS_INTEGRITY, "no signed index: %s", err->msg);
 	if (!j || load_doc(t, j, rel, NULL, NULL, 0, err) != SS_OK)
 		goto fail;
 	free(rel);

@@ -13,6 +13,11 @@ MODE applied:
   norange          ignores Range (always 200 and the whole body)
   reset            closes the connection without answering
   slow             sends the body in small chunks with pauses
+  corrupt          flips the body's first byte (a wrong hash, right size)
+  longer           appends bytes to the body (a wrong size)
+Faults can also be set without changing URLs: each line "MODE SUBSTRING" of
+the file ROOT/../faults applies MODE to every path containing SUBSTRING
+(read at each request, so a test can change it between runs).
 Every request is logged to ROOT/../httpd.log as "METHOD PATH RANGE".
 """
 import os
@@ -29,6 +34,18 @@ PORTFILE = sys.argv[2]
 LOG = os.path.join(os.path.dirname(ROOT), "httpd.log")
 COUNTS = {}
 LOCK = threading.Lock()
+
+
+def rule_for(path):
+    try:
+        with open(os.path.join(os.path.dirname(ROOT), "faults")) as f:
+            for line in f:
+                parts = line.split(None, 1)
+                if len(parts) == 2 and parts[1].strip() in urllib.parse.unquote(path):
+                    return parts[0]
+    except FileNotFoundError:
+        pass
+    return ""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -51,6 +68,8 @@ class Handler(BaseHTTPRequestHandler):
         if raw.startswith("/_fault/"):
             _, _, mode, rest = raw.split("/", 3)
             raw = "/" + rest
+        if not mode:
+            mode = rule_for(raw)
         if mode.startswith("500x"):
             with LOCK:
                 n = COUNTS.get(self.path, 0)
@@ -82,6 +101,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
             status = 206
         body = data[start:end]
+        if mode == "corrupt" and body:
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        if mode == "longer":
+            body += b"tail"
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
@@ -121,9 +144,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(msg)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that hang up (stall and reset tests) are expected
+
+
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", 0), Handler)
     if len(sys.argv) > 3 and sys.argv[3] == "--tls":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(sys.argv[4], sys.argv[5])

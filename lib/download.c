@@ -1,0 +1,481 @@
+/*
+ * Parallel, resumable, verified downloads: the item transfers of a mirror.
+ * One curl multi handle drives up to JOBS transfers (HTTP/2 multiplexed
+ * where the server offers it).  Each item is written to its own temporary
+ * file while every hash the stream gives is computed on the fly, so a file
+ * is read from the network once and never re-read.  A partial file from an
+ * earlier run is continued with a Range request when the server answers
+ * 206, and restarted from zero when it answers 200.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "download.h"
+
+enum { ST_QUEUED, ST_ACTIVE, ST_DONE };
+
+struct xfer {
+	struct ssi_dl *dl;
+	int state;
+	int fd;
+	struct ss_hasher *h;
+	long long have;         /* bytes in the file (all hashed) */
+	long long range_from;   /* what we asked for, or 0 */
+	int url_idx;
+	int tries;              /* transient failures on this URL */
+	int restarts;           /* from-zero restarts after a bad hash */
+	double not_before;
+	int checked_status;
+	int abort_why;          /* set by a callback that stopped the transfer */
+	long long content_range_start;
+	CURL *easy;
+	char ebuf[CURL_ERROR_SIZE];
+};
+
+enum { ABORT_NONE, ABORT_TOO_BIG, ABORT_WRITE, ABORT_BAD_RANGE };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int restart_from_zero(struct xfer *x)
+{
+	x->have = 0;
+	if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
+		return -1;
+	return ss_hasher_reset(x->h) == SS_OK ? 0 : -1;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t len = size * n;
+	if (len > 14 && strncasecmp(buf, "Content-Range:", 14) == 0) {
+		const char *p = buf + 14;
+		while (*p == ' ')
+			p++;
+		if (strncasecmp(p, "bytes ", 6) == 0)
+			x->content_range_start = strtoll(p + 6, NULL, 10);
+	}
+	return len;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t len = size * n;
+	if (!x->checked_status) {
+		x->checked_status = 1;
+		long status = 0;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (x->range_from > 0 && status == 200) {
+			/* The server ignored Range: it sends the whole file. */
+			if (restart_from_zero(x) < 0) {
+				x->abort_why = ABORT_WRITE;
+				return 0;
+			}
+		} else if (x->range_from > 0 && status == 206 && x->content_range_start != x->range_from) {
+			x->abort_why = ABORT_BAD_RANGE;
+			return 0;
+		}
+	}
+	if (x->dl->size >= 0 && x->have + (long long)len > x->dl->size) {
+		x->abort_why = ABORT_TOO_BIG;
+		return 0;
+	}
+	const char *p = ptr;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(x->fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			x->dl->err.sys_errno = errno;
+			x->abort_why = ABORT_WRITE;
+			return 0;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	ss_hasher_update(x->h, ptr, len);
+	x->have += (long long)len;
+	x->dl->bytes += (long long)len;
+	return len;
+}
+
+/* Opens the partial file and hashes what it already holds. */
+static int open_part(struct xfer *x)
+{
+	struct ssi_dl *dl = x->dl;
+	if (x->fd < 0) {
+		x->fd = open(dl->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (x->fd < 0)
+			return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot write '%s'", dl->part);
+	}
+	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))
+		return ssi_err(&dl->err, SS_FATAL, "out of memory");
+	struct stat st;
+	if (fstat(x->fd, &st) < 0)
+		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot stat '%s'", dl->part);
+	ss_hasher_reset(x->h);
+	x->have = 0;
+	if (lseek(x->fd, 0, SEEK_SET) < 0)
+		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
+	if (st.st_size > 0 && (dl->size < 0 || st.st_size <= dl->size)) {
+		if (ssi_hash_fd(x->fd, x->h, st.st_size, dl->part, &dl->err) != SS_OK)
+			return SS_FATAL;
+		x->have = st.st_size;
+	} else if (st.st_size > 0 && restart_from_zero(x) < 0) {
+		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot truncate '%s'", dl->part);
+	}
+	return SS_OK;
+}
+
+/* Copies a local source file into the partial file (no resume needed). */
+static int copy_local(struct xfer *x, const char *src)
+{
+	struct ssi_dl *dl = x->dl;
+	if (restart_from_zero(x) < 0)
+		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot truncate '%s'", dl->part);
+	const char *path = strncmp(src, "file://", 7) == 0 ? src + 7 : src;
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot open '%s'", path);
+	enum { BUFSZ = 1 << 20 };
+	char *buf = malloc(BUFSZ);
+	int rc = buf ? SS_OK : ssi_err(&dl->err, SS_FATAL, "out of memory");
+	while (rc == SS_OK) {
+		ssize_t n = read(in, buf, BUFSZ);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot read '%s'", path);
+		if (n <= 0)
+			break;
+		if (dl->size >= 0 && x->have + n > dl->size) {
+			rc = ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes",
+				     dl->path, dl->size);
+			break;
+		}
+		x->easy = NULL;
+		x->checked_status = 1;
+		if (write_cb(buf, 1, (size_t)n, x) != (size_t)n)
+			rc = ssi_err_sys(&dl->err, SS_FATAL, dl->err.sys_errno, "cannot write '%s'", dl->part);
+	}
+	free(buf);
+	close(in);
+	return rc;
+}
+
+static void finish(struct xfer *x, int result)
+{
+	x->dl->result = result;
+	x->state = ST_DONE;
+	if (x->fd >= 0) {
+		if (result == SS_OK && fsync(x->fd) < 0)
+			x->dl->result = ssi_err_sys(&x->dl->err, SS_FATAL, errno, "cannot write '%s'", x->dl->part);
+		close(x->fd);
+		x->fd = -1;
+	}
+}
+
+/* The whole file is there: check size and every hash. */
+static void verify(struct xfer *x, int *requeue)
+{
+	struct ss_digest d;
+	ss_hasher_final(x->h, &d);
+	ss_error_clear(&x->dl->err);
+	int rc = ss_item_check(x->dl->item, &d, &x->dl->err);
+	if (rc == SS_OK) {
+		finish(x, SS_OK);
+		return;
+	}
+	/* A mismatch is retried once from zero, then the item fails. */
+	if (x->restarts == 0 && restart_from_zero(x) == 0) {
+		x->restarts = 1;
+		*requeue = 1;
+		return;
+	}
+	finish(x, rc);
+}
+
+static int transient(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *url)
+{
+	CURL *e = curl_easy_init();
+	if (!e)
+		return NULL;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "sstream/0.1");
+	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, o->timeout > 0 ? o->timeout : 30L);
+	/* The stall limit: under 1 byte/s for TIMEOUT seconds ends a transfer. */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->timeout > 0 ? o->timeout : 30L);
+	if (o->limit_rate > 0)
+		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
+				 (curl_off_t)(o->limit_rate / (o->jobs > 0 ? o->jobs : 1)));
+	if (o->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->ebuf);
+	return e;
+}
+
+/* Starts (or restarts) X.  Returns 1 when a transfer was added to M. */
+static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
+{
+	struct ssi_dl *dl = x->dl;
+	if (open_part(x) != SS_OK) {
+		finish(x, SS_FATAL);
+		return 0;
+	}
+	const char *url = dl->urls[x->url_idx];
+	if (!ss_is_url(url) || strncmp(url, "file://", 7) == 0) {
+		int rc = copy_local(x, url);
+		if (rc == SS_OK) {
+			int requeue = 0;
+			verify(x, &requeue);
+			if (requeue) /* a local file reads the same twice */
+				finish(x, SS_INTEGRITY);
+		} else {
+			finish(x, rc);
+		}
+		return 0;
+	}
+	if (dl->size >= 0 && x->have == dl->size) {
+		int requeue = 0;
+		verify(x, &requeue);
+		if (!requeue)
+			return 0;
+	}
+	x->easy = make_easy(x, o, url);
+	if (!x->easy) {
+		ssi_err(&dl->err, SS_FATAL, "out of memory");
+		finish(x, SS_FATAL);
+		return 0;
+	}
+	char range[64];
+	x->range_from = x->have;
+	x->content_range_start = -1;
+	x->checked_status = 0;
+	x->abort_why = ABORT_NONE;
+	x->ebuf[0] = '\0';
+	if (x->have > 0) {
+		snprintf(range, sizeof(range), "%lld-", x->have);
+		curl_easy_setopt(x->easy, CURLOPT_RANGE, range);
+	}
+	if (lseek(x->fd, x->have, SEEK_SET) < 0) {
+		ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
+		finish(x, SS_FATAL);
+		return 0;
+	}
+	curl_multi_add_handle(m, x->easy);
+	x->state = ST_ACTIVE;
+	return 1;
+}
+
+/* Decides what a finished transfer means: done, retry later, next URL or failed. */
+static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
+{
+	struct ssi_dl *dl = x->dl;
+	long status = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	const char *url = dl->urls[x->url_idx];
+	int requeue = 0, next_url = 0, fail = SS_OK;
+	if (c == CURLE_OK) {
+		verify(x, &requeue);
+		if (x->state == ST_DONE)
+			return;
+	} else if (x->abort_why == ABORT_TOO_BIG) {
+		ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes", dl->path, dl->size);
+		if (x->restarts++ == 0 && restart_from_zero(x) == 0)
+			requeue = 1;
+		else
+			fail = SS_INTEGRITY;
+	} else if (x->abort_why == ABORT_WRITE) {
+		ssi_err_sys(&dl->err, SS_FATAL, dl->err.sys_errno ? dl->err.sys_errno : EIO,
+			    "cannot write '%s'", dl->part);
+		fail = SS_FATAL;
+	} else if (x->abort_why == ABORT_BAD_RANGE || status == 416) {
+		/* The server's idea of the file differs from ours: start over. */
+		if (restart_from_zero(x) == 0 && x->restarts++ == 0)
+			requeue = 1;
+		else
+			fail = ssi_err(&dl->err, SS_TEMPFAIL, "cannot fetch '%s': bad range reply", url);
+	} else if (c == CURLE_HTTP_RETURNED_ERROR && status < 500 && status != 429) {
+		ssi_err(&dl->err, SS_FATAL, "cannot fetch '%s': HTTP %ld", url, status);
+		dl->err.http_status = status;
+		next_url = 1;
+	} else if (c == CURLE_HTTP_RETURNED_ERROR || transient(c)) {
+		if (c == CURLE_HTTP_RETURNED_ERROR)
+			ssi_err(&dl->err, SS_TEMPFAIL, "cannot fetch '%s': HTTP %ld", url, status);
+		else
+			ssi_err(&dl->err, SS_TEMPFAIL, "cannot fetch '%s': %s", url,
+				x->ebuf[0] ? x->ebuf : curl_easy_strerror(c));
+		dl->err.http_status = status;
+		if (x->tries++ < o->retries) {
+			/* back off 0.5 s, 1 s, 2 s ... up to 10 s; the partial file stays */
+			double wait = 0.5 * (double)(1 << (x->tries - 1 < 5 ? x->tries - 1 : 5));
+			x->not_before = now_s() + (wait > 10 ? 10 : wait);
+			requeue = 1;
+		} else {
+			next_url = 1;
+		}
+	} else {
+		ssi_err(&dl->err, SS_FATAL, "cannot fetch '%s': %s", url,
+			x->ebuf[0] ? x->ebuf : curl_easy_strerror(c));
+		next_url = 1;
+	}
+	if (next_url) {
+		if (x->url_idx + 1 < dl->nurls) {
+			x->url_idx++;
+			x->tries = 0;
+			requeue = 1;
+		} else {
+			fail = dl->err.code;
+		}
+	}
+	if (requeue && fail == SS_OK)
+		x->state = ST_QUEUED;
+	else
+		finish(x, fail == SS_OK ? SS_FATAL : fail);
+}
+
+int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, struct ss_error *err)
+{
+	if (n == 0)
+		return SS_OK;
+	if (ssi_curl_init() != 0)
+		return ssi_err(err, SS_FATAL, "libcurl initialisation failed");
+	struct xfer *xs = calloc(n, sizeof(*xs));
+	CURLM *m = curl_multi_init();
+	if (!xs || !m) {
+		free(xs);
+		if (m)
+			curl_multi_cleanup(m);
+		return ssi_err(err, SS_FATAL, "out of memory");
+	}
+	int jobs = o->jobs > 0 ? o->jobs : 4;
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)jobs);
+	for (size_t i = 0; i < n; i++) {
+		xs[i].dl = &dls[i];
+		xs[i].fd = -1;
+		xs[i].state = ST_QUEUED;
+		dls[i].result = SS_OK;
+		ss_error_clear(&dls[i].err);
+	}
+	size_t done = 0, first = 0; /* everything before FIRST is done */
+	int active = 0;
+	double last_progress = 0;
+	while (done < n) {
+		/* Fill free slots with queued transfers whose wait is over. */
+		double t = now_s(), soonest = t + 1;
+		for (size_t k = first; k < n && active < jobs; k++) {
+			struct xfer *x = &xs[k];
+			if (k == first && x->state == ST_DONE)
+				first++;
+			if (x->state != ST_QUEUED)
+				continue;
+			if (x->not_before > t) {
+				if (x->not_before < soonest)
+					soonest = x->not_before;
+				continue;
+			}
+			if (start(x, m, o))
+				active++;
+			else if (x->state == ST_DONE)
+				done++;
+		}
+		if (done >= n)
+			break;
+		int running = 0;
+		curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct xfer *x;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			CURLcode c = msg->data.result;
+			curl_multi_remove_handle(m, msg->easy_handle);
+			active--;
+			on_done(x, c, o);
+			curl_easy_cleanup(x->easy);
+			x->easy = NULL;
+			if (x->state == ST_DONE)
+				done++;
+		}
+		if (o->progress && t - last_progress > 0.5) {
+			long long bytes = 0;
+			for (size_t i = 0; i < n; i++)
+				bytes += dls[i].bytes;
+			o->progress(o->ud, bytes, done, n);
+			last_progress = t;
+		}
+		if (done >= n)
+			break;
+		int wait_ms = (int)((soonest - now_s()) * 1000);
+		if (active == 0 && wait_ms > 0) {
+			struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		} else if (active > 0) {
+			curl_multi_poll(m, NULL, 0, wait_ms > 0 && wait_ms < 1000 ? wait_ms : 1000, NULL);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (xs[i].easy) {
+			curl_multi_remove_handle(m, xs[i].easy);
+			curl_easy_cleanup(xs[i].easy);
+		}
+		if (xs[i].fd >= 0)
+			close(xs[i].fd);
+		ss_hasher_free(xs[i].h);
+	}
+	curl_multi_cleanup(m);
+	free(xs);
+	return SS_OK;
+}

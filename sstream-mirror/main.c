@@ -1,0 +1,311 @@
+/* sstream-mirror: mirror a simplestreams tree into a local directory. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sstream.h"
+
+static const char usage_text[] =
+	"usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...]\n"
+	"\n"
+	"Mirror the simplestreams tree at SOURCE (http(s) or file URL, or a directory;\n"
+	"a tree root or an index or products file) into the directory TARGET,\n"
+	"incrementally.  FILTER is KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX.\n"
+	"\n"
+	"  -m, --max N            keep the N newest versions of each product\n"
+	"      --keep             keep versions gone upstream while fewer than N remain\n"
+	"      --keyring FILE     every index and products file must be signed by a key\n"
+	"                         in FILE (tree roots start at streams/v1/index.sjson)\n"
+	"      --no-verify        do not check signatures even with --keyring\n"
+	"  -n, --dry-run          print what would be added and removed, change nothing\n"
+	"      --no-item-download mirror the metadata only\n"
+	"      --check-existing   re-hash files already in TARGET\n"
+	"  -j, --jobs N           parallel transfers (default 4)\n"
+	"      --mirror URL       a fallback source for items (repeatable)\n"
+	"      --limit-rate RATE  bytes/s for all transfers (suffix k, m, g)\n"
+	"      --retries N        retries of a failing transfer (default 3)\n"
+	"      --timeout SECONDS  connect timeout and stall limit (default 30)\n"
+	"      --ca-file FILE     trust these CA certificates for https\n"
+	"      --grace DURATION   how long a file dropped from the index stays\n"
+	"                         (default 1h; s, m, h, d suffixes)\n"
+	"      --report FILE      write a JSON summary to FILE\n"
+	"  -v, --verbose          print each added and removed file\n"
+	"  -q, --quiet            print nothing but errors\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Exit status: 0 ok; 1 partial (some items failed, the tree is consistent);\n"
+	"2 fatal (TARGET untouched); 3 integrity (bad signature); 64 usage;\n"
+	"75 temporary (network, server error, another run holds TARGET's lock).\n";
+
+static void usage_error(const char *msg)
+{
+	fprintf(stderr, "sstream-mirror: %s\n", msg);
+	fprintf(stderr, "usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...] (see --help)\n");
+	exit(SS_USAGE);
+}
+
+static long long parse_number(const char *s, const char *what, const char *suffixes,
+			      const long long *mult)
+{
+	char *end;
+	long long n = strtoll(s, &end, 10);
+	if (end == s || n < 0) {
+		fprintf(stderr, "sstream-mirror: %s: not a number: '%s'\n", what, s);
+		exit(SS_USAGE);
+	}
+	if (*end) {
+		const char *k = strchr(suffixes, *end);
+		if (!k || end[1]) {
+			fprintf(stderr, "sstream-mirror: %s: bad suffix in '%s'\n", what, s);
+			exit(SS_USAGE);
+		}
+		n *= mult[k - suffixes];
+	}
+	return n;
+}
+
+struct ui {
+	int verbose, quiet, tty;
+	FILE *report;
+	int nfail;
+	char **fails;
+};
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void on_event(void *ud, const struct ss_mirror_event *ev)
+{
+	struct ui *u = ud;
+	switch (ev->type) {
+	case SS_EV_ADD:
+		if (u->verbose)
+			printf("+ %s (%lld bytes)\n", ev->path, ev->size);
+		break;
+	case SS_EV_REUSE:
+		if (u->verbose)
+			printf("= %s (from %s)\n", ev->path, ev->msg);
+		break;
+	case SS_EV_REMOVE:
+		if (u->verbose)
+			printf("- %s\n", ev->path);
+		break;
+	case SS_EV_FAIL: {
+		fprintf(stderr, "sstream-mirror: FAIL %s: %s\n", ev->path ? ev->path : "", ev->msg);
+		char **nf = realloc(u->fails, (size_t)(u->nfail + 1) * sizeof(*nf));
+		if (nf) {
+			u->fails = nf;
+			size_t n = strlen(ev->path ? ev->path : "") + strlen(ev->msg) + 3;
+			if ((nf[u->nfail] = malloc(n)))
+				snprintf(nf[u->nfail++], n, "%s: %s", ev->path ? ev->path : "", ev->msg);
+		}
+		break;
+	}
+	case SS_EV_WARN:
+		if (!u->quiet)
+			fprintf(stderr, "sstream-mirror: warning: %s\n", ev->msg);
+		break;
+	case SS_EV_PROGRESS:
+		if (u->tty && !u->quiet)
+			fprintf(stderr, "\r%zu/%zu files, %.1f MiB ", ev->done, ev->total,
+				(double)ev->bytes / 1048576.0);
+		break;
+	}
+}
+
+/* The dry-run plan: each added and removed item with its size, and totals. */
+static void on_plan(void *ud, const struct ss_mirror_event *ev)
+{
+	(void)ud;
+	if (ev->type == SS_EV_ADD)
+		printf("add    %12lld  %s\n", ev->size, ev->path);
+	else if (ev->type == SS_EV_REUSE)
+		printf("reuse  %12lld  %s (from %s)\n", ev->size, ev->path, ev->msg);
+	else if (ev->type == SS_EV_REMOVE)
+		printf("remove %12lld  %s\n", ev->size, ev->path);
+	else if (ev->type == SS_EV_WARN || ev->type == SS_EV_FAIL)
+		fprintf(stderr, "sstream-mirror: %s%s%s\n", ev->path ? ev->path : "", ev->path ? ": " : "",
+			ev->msg);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_KEEP = 256, O_KEYRING, O_NOVERIFY, O_NOITEMS, O_CHECK, O_MIRROR, O_RATE, O_RETRIES,
+	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT };
+	static const struct option opts[] = {
+		{ "max", required_argument, NULL, 'm' },
+		{ "keep", no_argument, NULL, O_KEEP },
+		{ "keyring", required_argument, NULL, O_KEYRING },
+		{ "no-verify", no_argument, NULL, O_NOVERIFY },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "no-item-download", no_argument, NULL, O_NOITEMS },
+		{ "check-existing", no_argument, NULL, O_CHECK },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "mirror", required_argument, NULL, O_MIRROR },
+		{ "limit-rate", required_argument, NULL, O_RATE },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "grace", required_argument, NULL, O_GRACE },
+		{ "report", required_argument, NULL, O_REPORT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const long long bytes_mult[] = { 1024, 1024, 1048576, 1048576, 1073741824, 1073741824 };
+	static const long long time_mult[] = { 1, 60, 3600, 86400 };
+	struct ss_mirror_opts o = { .jobs = 4, .retries = 3, .timeout = 30, .grace = 3600 };
+	struct ui u = { 0 };
+	const char *report = NULL;
+	int no_verify = 0, c;
+	const char **mirrors = calloc((size_t)argc, sizeof(*mirrors));
+	if (!mirrors)
+		return SS_FATAL;
+	while ((c = getopt_long(argc, argv, "m:nj:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o.max = (int)parse_number(optarg, "--max", "", NULL);
+			break;
+		case O_KEEP:
+			o.keep = 1;
+			break;
+		case O_KEYRING:
+			o.keyring = optarg;
+			break;
+		case O_NOVERIFY:
+			no_verify = 1;
+			break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case O_NOITEMS:
+			o.no_items = 1;
+			break;
+		case O_CHECK:
+			o.check_existing = 1;
+			break;
+		case 'j':
+			o.jobs = (int)parse_number(optarg, "--jobs", "", NULL);
+			if (o.jobs < 1 || o.jobs > 64)
+				usage_error("--jobs is 1 to 64");
+			break;
+		case O_MIRROR:
+			mirrors[o.nmirrors++] = optarg;
+			break;
+		case O_RATE:
+			o.limit_rate = parse_number(optarg, "--limit-rate", "kKmMgG", bytes_mult);
+			break;
+		case O_RETRIES:
+			o.retries = (int)parse_number(optarg, "--retries", "", NULL);
+			break;
+		case O_TIMEOUT:
+			o.timeout = (long)parse_number(optarg, "--timeout", "", NULL);
+			if (o.timeout < 1)
+				usage_error("--timeout is at least 1 second");
+			break;
+		case O_CA:
+			o.ca_file = optarg;
+			break;
+		case O_GRACE:
+			o.grace = parse_number(optarg, "--grace", "smhd", time_mult);
+			break;
+		case O_REPORT:
+			report = optarg;
+			break;
+		case 'v':
+			u.verbose = 1;
+			u.quiet = 0;
+			break;
+		case 'q':
+			u.quiet = 1;
+			u.verbose = 0;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			free(mirrors);
+			return SS_OK;
+		default:
+			usage_error("unknown option");
+		}
+	}
+	if (argc - optind < 2)
+		usage_error("missing SOURCE or TARGET");
+	o.source = argv[optind];
+	o.target = argv[optind + 1];
+	o.mirrors = mirrors;
+	if (no_verify)
+		o.keyring = NULL;
+	struct ss_error err;
+	ss_error_clear(&err);
+	struct ss_filter *f = ss_filter_parse((const char *const *)argv + optind + 2, argc - optind - 2, &err);
+	if (!f) {
+		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
+		free(mirrors);
+		return err.code;
+	}
+	o.filter = f;
+	u.tty = isatty(2);
+	o.event = o.dry_run ? on_plan : on_event;
+	o.ud = &u;
+	struct ss_mirror_stats st;
+	int rc = ss_mirror(&o, &st, &err);
+	if (u.tty && !u.quiet && !o.dry_run)
+		fputs("\r\033[K", stderr);
+	if (rc != SS_OK)
+		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
+	if (o.dry_run && (rc == SS_OK || rc == SS_PARTIAL))
+		printf("total: add %zu items (%lld bytes), reuse %zu, remove %zu files (%lld bytes)\n",
+		       st.added, st.bytes_added, st.reused, st.removed, st.bytes_removed);
+	else if (u.verbose)
+		printf("%zu items: %zu added (%lld bytes, %lld fetched), %zu reused, %zu removed, %zu failed, %.1f s\n",
+		       st.items, st.added, st.bytes_added, st.bytes_fetched, st.reused, st.removed, st.failed,
+		       st.seconds);
+	if (report) {
+		FILE *rf = fopen(report, "w");
+		if (!rf) {
+			perror(report);
+		} else {
+			fprintf(rf, "{\"result\": %d, \"items\": %zu, \"added\": %zu, \"reused\": %zu, "
+				    "\"removed\": %zu, \"failed\": %zu, \"bytes_added\": %lld, "
+				    "\"bytes_fetched\": %lld, \"bytes_removed\": %lld, \"seconds\": %.3f, "
+				    "\"verbatim\": %s, \"dry_run\": %s, \"error\": ",
+				rc, st.items, st.added, st.reused, st.removed, st.failed, st.bytes_added,
+				st.bytes_fetched, st.bytes_removed, st.seconds, st.verbatim ? "true" : "false",
+				o.dry_run ? "true" : "false");
+			if (rc != SS_OK)
+				json_str(rf, err.msg);
+			else
+				fputs("null", rf);
+			fputs(", \"failures\": [", rf);
+			for (int i = 0; i < u.nfail; i++) {
+				if (i)
+					fputs(", ", rf);
+				json_str(rf, u.fails[i]);
+			}
+			fputs("]}\n", rf);
+			if (fclose(rf) != 0)
+				perror(report);
+		}
+	}
+	for (int i = 0; i < u.nfail; i++)
+		free(u.fails[i]);
+	free(u.fails);
+	ss_filter_free(f);
+	free(mirrors);
+	return rc;
+}
