@@ -186,14 +186,27 @@ static char *tpath(const struct run *r, const char *rel)
 	return ss_join(r->o->target, rel);
 }
 
+static int mkparents(const char *file)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", file);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
 static int lock_target(struct run *r)
 {
 	char path[PATH_MAX];
-	if (mkdir(r->o->target, 0755) < 0 && errno != EEXIST)
-		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot create '%s'", r->o->target);
-	if (mkdir(r->dot, 0755) < 0 && errno != EEXIST)
-		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot create '%s'", r->dot);
 	snprintf(path, sizeof(path), "%s/lock", r->dot);
+	if (mkparents(path) < 0)
+		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot create '%s'", r->dot);
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (r->lock_fd < 0)
 		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot open '%s'", path);
@@ -500,21 +513,6 @@ static int plan(struct run *r)
 }
 
 /* ---- fetching ------------------------------------------------------------------ */
-
-static int mkparents(const char *file)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", file);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
 
 /* The temporary name of PATH's transfer: stable across runs, for resume. */
 static char *part_name(const struct run *r, const char *path)

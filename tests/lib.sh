@@ -12,7 +12,10 @@ FAIL=0
 T=$(mktemp -d /tmp/sstest.XXXXXX)
 HTTPD_PIDS=""
 
+EXTRA_CLEANUP=""
+
 cleanup() {
+	[ -z "$EXTRA_CLEANUP" ] || $EXTRA_CLEANUP
 	for p in $HTTPD_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	rm -rf "$T"
 }
