@@ -6,3 +6,4 @@ FIX=${SS_FIXTURES:-$(pwd)/tests/fixtures/upstream}
 set -e
 echo "== stream model"
 "$BUILD/bench/bench_load" "$FIX/real/lxc-images-20230424.json" 30
+bash bench/mirror.sh

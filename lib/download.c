@@ -38,7 +38,13 @@ struct xfer {
 	long long content_range_start;
 	CURL *easy;
 	char ebuf[CURL_ERROR_SIZE];
+	/* libcurl hands over at most 16 KiB at a time; writing that to the
+	 * file each time costs more than the transfer itself */
+	char *wbuf;
+	size_t wlen;
 };
+
+#define WBUF_SIZE ((size_t)1 << 20)
 
 enum { ABORT_NONE, ABORT_TOO_BIG, ABORT_WRITE, ABORT_BAD_RANGE };
 
@@ -52,6 +58,7 @@ static double now_s(void)
 static int restart_from_zero(struct xfer *x)
 {
 	x->have = 0;
+	x->wlen = 0;
 	if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
 		return -1;
 	return ss_hasher_reset(x->h) == SS_OK ? 0 : -1;
@@ -69,6 +76,30 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 			x->content_range_start = strtoll(p + 6, NULL, 10);
 	}
 	return len;
+}
+
+static int write_all(struct xfer *x, const char *p, size_t left)
+{
+	while (left) {
+		ssize_t w = write(x->fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			x->dl->err.sys_errno = errno;
+			x->abort_why = ABORT_WRITE;
+			return -1;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	return 0;
+}
+
+static int flush_wbuf(struct xfer *x)
+{
+	int rc = write_all(x, x->wbuf, x->wlen);
+	x->wlen = 0;
+	return rc;
 }
 
 static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
@@ -94,19 +125,14 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 		x->abort_why = ABORT_TOO_BIG;
 		return 0;
 	}
-	const char *p = ptr;
-	size_t left = len;
-	while (left) {
-		ssize_t w = write(x->fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			x->dl->err.sys_errno = errno;
-			x->abort_why = ABORT_WRITE;
+	if (x->wlen + len > WBUF_SIZE && flush_wbuf(x) < 0)
+		return 0;
+	if (len >= WBUF_SIZE) {
+		if (write_all(x, ptr, len) < 0)
 			return 0;
-		}
-		p += w;
-		left -= (size_t)w;
+	} else {
+		memcpy(x->wbuf + x->wlen, ptr, len);
+		x->wlen += len;
 	}
 	ss_hasher_update(x->h, ptr, len);
 	x->have += (long long)len;
@@ -125,6 +151,9 @@ static int open_part(struct xfer *x)
 	}
 	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
+	if (!x->wbuf && !(x->wbuf = malloc(WBUF_SIZE)))
+		return ssi_err(&dl->err, SS_FATAL, "out of memory");
+	x->wlen = 0;
 	struct stat st;
 	if (fstat(x->fd, &st) < 0)
 		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot stat '%s'", dl->part);
@@ -175,6 +204,8 @@ static int copy_local(struct xfer *x, const char *src)
 	}
 	free(buf);
 	close(in);
+	if (rc == SS_OK && flush_wbuf(x) < 0)
+		rc = ssi_err_sys(&dl->err, SS_FATAL, dl->err.sys_errno, "cannot write '%s'", dl->part);
 	return rc;
 }
 
@@ -182,10 +213,14 @@ static void finish(struct xfer *x, int result)
 {
 	x->dl->result = result;
 	x->state = ST_DONE;
+	free(x->wbuf);
+	x->wbuf = NULL;
+	/* No fsync here: the mirror syncs the whole filesystem once, before
+	 * any document names the file, which costs far less than a wait per
+	 * file.  close() still reports a failed delayed write. */
 	if (x->fd >= 0) {
-		if (result == SS_OK && fsync(x->fd) < 0)
+		if (close(x->fd) < 0 && result == SS_OK)
 			x->dl->result = ssi_err_sys(&x->dl->err, SS_FATAL, errno, "cannot write '%s'", x->dl->part);
-		close(x->fd);
 		x->fd = -1;
 	}
 }
@@ -324,6 +359,9 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	const char *url = dl->urls[x->url_idx];
 	int requeue = 0, next_url = 0, fail = SS_OK;
+	/* What arrived goes to the file first: to be checked, or resumed. */
+	if (x->abort_why == ABORT_NONE && flush_wbuf(x) < 0)
+		c = CURLE_WRITE_ERROR;
 	if (c == CURLE_OK) {
 		verify(x, &requeue);
 		if (x->state == ST_DONE)
@@ -474,6 +512,7 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 		if (xs[i].fd >= 0)
 			close(xs[i].fd);
 		ss_hasher_free(xs[i].h);
+		free(xs[i].wbuf);
 	}
 	curl_multi_cleanup(m);
 	free(xs);

@@ -146,6 +146,7 @@ struct run {
 	char *dot;               /* TARGET/.sstream */
 	int lock_fd;
 	struct ss_tree *src, *old;
+	int old_is_src;          /* the target holds the source's documents */
 	struct ss_selection sel;
 	struct want *w;
 	size_t nw;
@@ -306,7 +307,28 @@ static int load_old(struct run *r)
 	if (!exists)
 		return SS_OK;
 	struct ss_error e;
-	r->old = ss_tree_load(r->o->target, &e);
+	/* A tree that holds upstream's documents byte for byte (an unchanged
+	 * full mirror, the usual cron rerun) is the source tree: no need to
+	 * parse it twice. */
+	r->old_is_src = 1;
+	int found_index = 0;
+	for (size_t i = 0; r->old_is_src && i < ss_tree_ndocs(r->src); i++) {
+		const char *data;
+		size_t len;
+		const char *rel = ss_tree_doc(r->src, i, &data, &len);
+		char *file = tpath(r, rel), *have = NULL;
+		size_t hlen;
+		if (!file || ss_fetch(file, SS_METADATA_CAP, &have, &hlen, &e) != SS_OK || hlen != len ||
+		    memcmp(have, data, len) != 0)
+			r->old_is_src = 0;
+		found_index |= strcmp(rel, "streams/v1/index.json") == 0;
+		free(file);
+		free(have);
+	}
+	if (r->old_is_src && found_index)
+		r->old = r->src;
+	else
+		r->old_is_src = 0, r->old = ss_tree_load(r->o->target, &e);
 	if (!r->old) {
 		/* Not fatal: the run rewrites it.  Nothing is pruned this time. */
 		event(r, SS_EV_WARN, NULL, -1, e.msg);
@@ -1020,7 +1042,8 @@ out:
 	strset_free(&r.new_refs);
 	strset_free(&r.old_refs);
 	ss_selection_free(&r.sel);
-	ss_tree_free(r.old);
+	if (!r.old_is_src)
+		ss_tree_free(r.old);
 	ss_tree_free(r.src);
 	ss_verifier_free(v);
 	if (r.lock_fd >= 0)
