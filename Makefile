@@ -84,6 +84,13 @@ bench: all $(BENCH_BIN)
 	BUILD=$(BUILD) sh bench/run.sh
 
 demo: all
+	@rm -rf $(BUILD)/demo-mirror
+	@echo '$$ sstream-mirror -v --max 1 examples/foocloud $(BUILD)/demo-mirror arch=amd64'
+	@$(BUILD)/bin/sstream-mirror -v --max 1 examples/foocloud $(BUILD)/demo-mirror arch=amd64
+	@echo '$$ sstream-mirror -v --max 1 examples/foocloud $(BUILD)/demo-mirror arch=amd64   # again: nothing to do'
+	@$(BUILD)/bin/sstream-mirror -v --max 1 examples/foocloud $(BUILD)/demo-mirror arch=amd64
+	@echo '$$ sstream-query $(BUILD)/demo-mirror'
+	@$(BUILD)/bin/sstream-query $(BUILD)/demo-mirror
 	@echo '$$ sstream-query examples/foocloud arch=amd64 --max 1'
 	@$(BUILD)/bin/sstream-query examples/foocloud arch=amd64 --max 1
 	@echo '$$ sstream-query --format "%(version_name)s %(item_url)s" examples/foocloud ftype=disk1.img'

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -171,9 +172,10 @@ static int curl_code_class(CURLcode c)
 	}
 }
 
-static int fetch_http(const char *url, size_t cap, char **data, size_t *len,
-		      struct ss_error *err)
+static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o, char **data,
+		      size_t *len, struct ss_error *err)
 {
+	long timeout = o && o->timeout > 0 ? o->timeout : 30;
 	if (ssi_curl_init() != 0)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", url);
 	CURL *h = curl_easy_init();
@@ -188,10 +190,12 @@ static int fetch_http(const char *url, size_t cap, char **data, size_t *len,
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, SS_USER_AGENT);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* A stalled server: less than 1 byte/s for 60 s ends the transfer. */
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout);
+	/* A stalled server: less than 1 byte/s for TIMEOUT s ends the transfer. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
+	if (o && o->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
@@ -230,6 +234,12 @@ static int fetch_http(const char *url, size_t cap, char **data, size_t *len,
 int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
 	     struct ss_error *err)
 {
+	return ss_fetch_ex(location, cap, NULL, data, len, err);
+}
+
+int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o, char **data,
+		size_t *len, struct ss_error *err)
+{
 	if (strncmp(location, "file://", 7) == 0) {
 		char *path = file_url_path(location);
 		if (!path)
@@ -238,7 +248,17 @@ int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
 		free(path);
 		return rc;
 	}
-	if (ss_is_url(location))
-		return fetch_http(location, cap, data, len, err);
+	if (ss_is_url(location)) {
+		/* Temporary failures are retried after 0.5 s, 1 s, 2 s ... (10 s at most). */
+		int rc, tries = 0;
+		while ((rc = fetch_http(location, cap, o, data, len, err)) == SS_TEMPFAIL && o &&
+		       tries < o->retries) {
+			unsigned ms = 500u << (tries < 5 ? tries : 5);
+			struct timespec ts = { (ms > 10000 ? 10000 : ms) / 1000, (long)((ms > 10000 ? 0 : ms % 1000) * 1000000L) };
+			nanosleep(&ts, NULL);
+			tries++;
+		}
+		return rc;
+	}
 	return read_local(location, cap, data, len, err);
 }

@@ -986,7 +986,8 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		rc = err->code;
 		goto out;
 	}
-	if (!(r.src = ss_tree_load_verified(o->source, v, err))) {
+	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout, .retries = o->retries };
+	if (!(r.src = ss_tree_load_ex(o->source, v, &fo, err))) {
 		rc = err->code;
 		goto out;
 	}

@@ -59,6 +59,17 @@ void ss_error_clear(struct ss_error *err);
 int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
 	     struct ss_error *err);
 
+/* How remote documents are fetched; a NULL pointer means the defaults. */
+struct ss_fetch_opts {
+	const char *ca_file;  /* CA certificates for https, NULL: the system's */
+	long timeout;         /* connect timeout and stall limit, s (0: 30) */
+	int retries;          /* retries after 5xx, resets, timeouts (backoff) */
+};
+
+/* ss_fetch with options (O may be NULL). */
+int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o,
+		char **data, size_t *len, struct ss_error *err);
+
 /* True when LOCATION is an http://, https:// or file:// URL. */
 int ss_is_url(const char *location);
 
@@ -246,12 +257,13 @@ struct ss_tree;
 struct ss_tree *ss_tree_load(const char *source, struct ss_error *err);
 
 /*
- * The same, but every document must be clearsigned and verify with V (a
- * tree root starts at streams/v1/index.sjson).  Returns NULL with
+ * The same, fetching with FO (may be NULL); with a verifier V, every
+ * document must be clearsigned and verify (a tree root starts at
+ * streams/v1/index.sjson).  Returns NULL with
  * SS_INTEGRITY when a signature is missing or bad.
  */
-struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
-				      struct ss_error *err);
+struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
+				const struct ss_fetch_opts *fo, struct ss_error *err);
 void ss_tree_free(struct ss_tree *t);
 
 /* The root every item path is relative to (a directory or URL, borrowed). */

@@ -23,6 +23,7 @@ struct doc {
 struct ss_tree {
 	char *root;
 	struct ss_verifier *verifier;   /* borrowed, only while loading */
+	const struct ss_fetch_opts *fo; /* borrowed, only while loading */
 	struct ss_products **products;
 	size_t nproducts, alloc;
 	struct doc *docs;
@@ -87,7 +88,7 @@ static json_t *fetch_json(struct ss_tree *t, const char *relpath, struct ss_erro
 		ssi_err(err, SS_FATAL, "out of memory");
 		goto out;
 	}
-	if (ss_fetch(loc, SS_METADATA_CAP, &data, &len, err) != SS_OK)
+	if (ss_fetch_ex(loc, SS_METADATA_CAP, t->fo, &data, &len, err) != SS_OK)
 		goto out;
 	if (t->verifier) {
 		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
@@ -205,8 +206,8 @@ static int not_found(const struct ss_error *e)
 	return e->http_status == 404 || e->sys_errno == ENOENT;
 }
 
-struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
-				      struct ss_error *err)
+struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
+				const struct ss_fetch_opts *fo, struct ss_error *err)
 {
 	struct ss_error local;
 	if (!err)
@@ -218,6 +219,7 @@ struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
 		return NULL;
 	}
 	t->verifier = v;
+	t->fo = fo;
 	struct stat st;
 	/* A document is named by its extension, or is an existing plain file. */
 	int doc = is_document(source) ||
@@ -249,6 +251,7 @@ struct ss_tree *ss_tree_load_verified(const char *source, struct ss_verifier *v,
 		goto fail;
 	free(rel);
 	t->verifier = NULL;
+	t->fo = NULL;
 	return t;
 oom:
 	ssi_err(err, SS_FATAL, "out of memory");
@@ -260,5 +263,5 @@ fail:
 
 struct ss_tree *ss_tree_load(const char *source, struct ss_error *err)
 {
-	return ss_tree_load_verified(source, NULL, err);
+	return ss_tree_load_ex(source, NULL, NULL, err);
 }

@@ -15,6 +15,7 @@ MODE applied:
   slow             sends the body in small chunks with pauses
   corrupt          flips the body's first byte (a wrong hash, right size)
   longer           appends bytes to the body (a wrong size)
+  tofile           redirects to file:///etc/passwd (must be refused)
 Faults can also be set without changing URLs: each line "MODE SUBSTRING" of
 the file ROOT/../faults applies MODE to every path containing SUBSTRING
 (read at each request, so a test can change it between runs).
@@ -77,6 +78,12 @@ class Handler(BaseHTTPRequestHandler):
             mode = "500" if n < int(mode[4:]) else ""
         if mode in ("404", "500"):
             return self.fail(int(mode))
+        if mode == "tofile":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if mode == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
             self.close_connection = True

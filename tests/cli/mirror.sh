@@ -183,6 +183,26 @@ expect 1 "connection reset: the item fails" "$M" --retries 1 "$U/foocloud" "$T/f
 check "reset: consistent" $CHECK "$T/freset"
 : >"$F"
 
+echo "tofile amd64-disk1.img" >"$F"
+expect 1 "a redirect to file:// is refused" "$M" "$U/foocloud" "$T/ftofile"
+check "redirect refused: consistent" $CHECK "$T/ftofile"
+check "redirect refused: nothing from /etc" sh -c "! grep -rq root: '$T/ftofile/files'"
+echo "500x2 foocloud/streams/v1/index.json" >"$F"
+expect 0 "a 5xx on the index is retried" "$M" --retries 2 "$U/foocloud" "$T/findex"
+: >"$F"
+
+# https: certificates are verified; --ca-file trusts a private CA
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+httpd_start "$W" --tls "$T/cert.pem" "$T/key.pem"
+S=$HTTP_URL
+S=https${S#http}
+expect 2 "https with an unknown certificate is refused" "$M" "$S/foocloud" "$T/tls-bad"
+check "certificate problem named" err_has "certificate"
+check "unknown certificate: target untouched" test ! -e "$T/tls-bad/streams"
+expect 0 "https with --ca-file" "$M" --ca-file "$T/cert.pem" "$S/foocloud" "$T/tls"
+check "https mirror verifies" $CHECK "$T/tls"
+
 # --mirror: a fallback source for items
 D=$T/fallback
 mkdir -p "$W/broken/streams/v1"
