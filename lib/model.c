@@ -489,3 +489,32 @@ int ss_products_same(const struct ss_products *a, const struct ss_products *b)
 	}
 	return 1;
 }
+
+int ss_products_check_index(const struct ss_products *p, struct ss_error *err)
+{
+	json_t *listed = json_object_get(p->entry, "products");
+	json_t *products = json_object_get(p->root, "products");
+	if (!p->entry)
+		return SS_OK;
+	if (!json_is_array(listed))
+		return ssi_err(err, SS_INTEGRITY, "index entry '%s' has no products list", p->content_id);
+	size_t i;
+	json_t *v;
+	json_array_foreach(listed, i, v) {
+		const char *name = json_string_value(v);
+		if (!name || !json_object_get(products, name))
+			return ssi_err(err, SS_INTEGRITY, "the index lists product '%s' that '%s' lacks",
+				       name ? name : "?", p->name);
+	}
+	const char *pn;
+	json_t *prod;
+	json_object_foreach(products, pn, prod) {
+		int found = 0;
+		json_array_foreach(listed, i, v)
+			if (json_is_string(v) && strcmp(json_string_value(v), pn) == 0)
+				found = 1;
+		if (!found)
+			return ssi_err(err, SS_INTEGRITY, "product '%s' of '%s' is not in the index", pn, p->name);
+	}
+	return SS_OK;
+}

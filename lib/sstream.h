@@ -156,6 +156,13 @@ const struct ss_item *ss_products_item(const struct ss_products *p, size_t i);
  */
 int ss_products_check_paths(const struct ss_products *p, struct ss_error *err);
 
+/*
+ * Checks that the index entry that named this file lists exactly its
+ * products.  Returns SS_OK (also when it was not read through an index) or
+ * SS_INTEGRITY naming the first product listed on one side only.
+ */
+int ss_products_check_index(const struct ss_products *p, struct ss_error *err);
+
 /* Serialisation flags. */
 #define SS_WRITE_CONDENSE 0x1  /* move values shared by all children up a level */
 
@@ -402,6 +409,56 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 
 /* Number of expressions in a filter (0 for NULL). */
 int ss_filter_count(const struct ss_filter *f);
+
+/* ---- Verifying ------------------------------------------------------------ */
+
+enum ss_verify_status { SS_V_OK, SS_V_FAIL, SS_V_ORPHAN, SS_V_UNKNOWN };
+
+struct ss_verify_result {
+	enum ss_verify_status status;
+	const char *path;     /* tree-relative, or the file given */
+	const char *reason;   /* why it failed; for --files OK, the item's path */
+};
+
+struct ss_verify_opts {
+	const char *source;   /* tree root, index or products file: directory or URL */
+	const char *keyring;  /* every document must verify against it */
+	const char *ca_file;
+	long timeout;
+	int orphans;          /* report files nothing references (local trees) */
+	int deep;             /* remote: stream every file through its hashes */
+	int jobs;             /* threads, 0: one per core */
+	void (*result)(void *ud, const struct ss_verify_result *r);
+	void *ud;
+};
+
+struct ss_verify_stats {
+	size_t files, ok, failed, orphans, unknown;
+	long long bytes;      /* bytes hashed */
+	double seconds;
+};
+
+/*
+ * Checks a tree: documents (and signatures, with a keyring), index against
+ * products, every item file's size and hashes, LXD/Incus combined
+ * fingerprints and metadata/root pairing, delta bases, orphans.  Results
+ * go to O->result in path order.  Returns SS_OK; SS_PARTIAL (orphans
+ * only); SS_INTEGRITY (any failure); SS_FATAL or SS_TEMPFAIL (the tree
+ * cannot be read).
+ */
+int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, struct ss_error *err);
+
+/*
+ * Checks downloaded FILES against the tree at O->source: each is matched to
+ * an item by sha256, else by path or name.  Returns SS_OK, SS_PARTIAL (some
+ * unknown), SS_INTEGRITY (some failed) or an error loading the tree.
+ */
+int ss_verify_files(const struct ss_verify_opts *o, const char *const *files, int n,
+		    struct ss_verify_stats *st, struct ss_error *err);
+
+/* The LXD fingerprint: sha256 of META's bytes then ROOT's (NULL for a
+ * unified image).  OUT gets 64 hex digits.  SS_OK or SS_FATAL. */
+int ss_image_fingerprint(const char *meta, const char *root, char out[65], struct ss_error *err);
 
 /* ---- Atomic files --------------------------------------------------------- */
 

@@ -292,6 +292,7 @@ sleep 1
 kill -9 $BG
 wait $BG 2>/dev/null
 check "after kill -9: the tree is consistent" sh -c "! test -e '$D/streams/v1/index.json' || $CHECK '$D' >/dev/null"
+check "after kill -9: sstream-verify accepts it" sh -c "! test -e '$D/streams/v1/index.json' || '$BIN/sstream-verify' '$D'"
 : >"$F"
 expect 0 "after kill -9: the next run finishes" "$M" "$U/current" "$D"
 check "after kill -9: complete" $CHECK "$D"
@@ -304,6 +305,7 @@ sleep 1.5
 kill -9 $BG
 wait $BG 2>/dev/null
 check "killed mid-update: consistent" $CHECK "$D"
+expect 0 "killed mid-update: sstream-verify accepts it" "$BIN/sstream-verify" "$D"
 : >"$F"
 expect 0 "killed mid-update: the next run finishes" "$M" "$U/current" "$D" --grace 0
 check "killed mid-update: complete" $CHECK "$D"

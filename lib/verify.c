@@ -1,0 +1,749 @@
+/*
+ * Verifying trees, downloads and images against what the streams say.
+ *
+ * Every file is read once, on one of JOBS threads, through all the hashes
+ * its items give; a root file of an LXD image is also fed to the hashers of
+ * the combined fingerprints that pair it with its metadata file (seeded
+ * with the metadata bytes), so that checking a fingerprint costs no second
+ * read of the large file.  Remote trees are checked by HEAD requests, or
+ * streamed through the hashes without being stored (deep).
+ */
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "internal.h"
+
+/* Root ftype -> the field on the metadata item holding sha256(meta || root). */
+static const struct {
+	const char *ftype, *field;
+} combined_fields[] = {
+	{ "squashfs", "combined_squashfs_sha256" },
+	{ "root.tar.xz", "combined_rootxz_sha256" },
+	{ "root.tar.xz", "combined_sha256" },
+	{ "disk-kvm.img", "combined_disk-kvm-img_sha256" },
+	{ "disk1.img", "combined_disk1-img_sha256" },
+	{ "uefi1.img", "combined_uefi1-img_sha256" },
+};
+#define NCOMBINED (sizeof(combined_fields) / sizeof(combined_fields[0]))
+
+static int is_metadata(const char *ftype)
+{
+	return ftype && (strcmp(ftype, "lxd.tar.xz") == 0 || strcmp(ftype, "incus.tar.xz") == 0);
+}
+
+struct combo {
+	struct ss_hasher *h;
+	const char *field, *expect, *meta_path;
+};
+
+struct vjob {
+	const char *path;             /* tree-relative */
+	char *loc;                    /* local file or URL */
+	const struct ss_item **items; /* every item naming this path */
+	size_t nitems;
+	int kinds;
+	struct combo *combos;
+	size_t ncombos;
+	/* results */
+	int failed;
+	char reason[1024];
+	long long bytes;
+};
+
+struct vrun {
+	const struct ss_verify_opts *o;
+	struct ss_verify_stats *st;
+	struct ss_error *err;
+	struct ss_tree *t;
+	int remote;
+	struct vjob *jobs;
+	size_t njobs;
+	size_t next;                  /* next job for a worker (atomic) */
+	/* problems found while planning, reported with the rest */
+	struct problem {
+		char *path, *reason;
+	} *probs;
+	size_t nprobs, aprobs;
+};
+
+static void problem(struct vrun *r, const char *path, const char *fmt, ...) SSI_PRINTF(3, 4);
+static void problem(struct vrun *r, const char *path, const char *fmt, ...)
+{
+	if (r->nprobs == r->aprobs) {
+		size_t na = r->aprobs ? 2 * r->aprobs : 16;
+		struct problem *np = realloc(r->probs, na * sizeof(*np));
+		if (!np)
+			return;
+		r->probs = np;
+		r->aprobs = na;
+	}
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	r->probs[r->nprobs].path = strdup(path);
+	r->probs[r->nprobs].reason = strdup(buf);
+	r->nprobs++;
+}
+
+static void report(const struct vrun *r, enum ss_verify_status s, const char *path, const char *reason)
+{
+	if (!r->o->result)
+		return;
+	struct ss_verify_result res = { s, path, reason };
+	r->o->result(r->o->ud, &res);
+}
+
+/* ---- the workers ---------------------------------------------------------- */
+
+static void feed(struct vjob *j, struct ss_hasher *h, const void *data, size_t len)
+{
+	ss_hasher_update(h, data, len);
+	for (size_t i = 0; i < j->ncombos; i++)
+		if (j->combos[i].h)
+			ss_hasher_update(j->combos[i].h, data, len);
+	j->bytes += (long long)len;
+}
+
+static void hash_local(struct vjob *j, struct ss_hasher *h)
+{
+	int fd = open(j->loc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		j->failed = 1;
+		snprintf(j->reason, sizeof(j->reason), "%s", errno == ENOENT ? "missing" : strerror(errno));
+		return;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	enum { BUFSZ = 1 << 20 };
+	char *buf = malloc(BUFSZ);
+	for (;;) {
+		ssize_t n = buf ? read(fd, buf, BUFSZ) : -1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			j->failed = 1;
+			snprintf(j->reason, sizeof(j->reason), "cannot read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		feed(j, h, buf, (size_t)n);
+	}
+	free(buf);
+	close(fd);
+}
+
+struct curl_ctx {
+	struct vjob *j;
+	struct ss_hasher *h;
+};
+
+static size_t curl_feed(char *ptr, size_t size, size_t n, void *ud)
+{
+	struct curl_ctx *c = ud;
+	feed(c->j, c->h, ptr, size * n);
+	return size * n;
+}
+
+/* HEAD (existence and size) or, deep, GET streamed through the hashes. */
+static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, int deep)
+{
+	CURL *e = curl_easy_init();
+	if (!e) {
+		j->failed = 1;
+		snprintf(j->reason, sizeof(j->reason), "out of memory");
+		return;
+	}
+	struct curl_ctx c = { j, h };
+	char ebuf[CURL_ERROR_SIZE] = "";
+	long timeout = r->o->timeout > 0 ? r->o->timeout : 30;
+	curl_easy_setopt(e, CURLOPT_URL, j->loc);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "sstream/0.1");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
+	if (r->o->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, r->o->ca_file);
+	if (deep) {
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_feed);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+	} else {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	}
+	CURLcode rc = curl_easy_perform(e);
+	long status = 0;
+	curl_off_t clen = -1;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	if (rc != CURLE_OK) {
+		j->failed = 1;
+		if (rc == CURLE_HTTP_RETURNED_ERROR)
+			snprintf(j->reason, sizeof(j->reason), "HTTP %ld", status);
+		else
+			snprintf(j->reason, sizeof(j->reason), "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+	} else if (!deep) {
+		long long want = ss_item_get_int(j->items[0], "size");
+		if (want >= 0 && clen >= 0 && (long long)clen != want) {
+			j->failed = 1;
+			snprintf(j->reason, sizeof(j->reason), "size %lld, expected %lld", (long long)clen, want);
+		}
+	}
+	curl_easy_cleanup(e);
+}
+
+static void run_job(struct vrun *r, struct vjob *j)
+{
+	struct ss_hasher *h = ss_hasher_new(j->kinds);
+	if (!h) {
+		j->failed = 1;
+		snprintf(j->reason, sizeof(j->reason), "out of memory");
+		return;
+	}
+	int deep = !r->remote || r->o->deep;
+	if (r->remote)
+		check_remote(r, j, h, r->o->deep);
+	else
+		hash_local(j, h);
+	if (!j->failed && deep) {
+		struct ss_digest d;
+		ss_hasher_final(h, &d);
+		for (size_t i = 0; i < j->nitems && !j->failed; i++) {
+			struct ss_error e;
+			ss_error_clear(&e);
+			if (ss_item_check(j->items[i], &d, &e) != SS_OK) {
+				j->failed = 1;
+				/* the message starts with the quoted path: keep the reason */
+				const char *why = strstr(e.msg, "': ");
+				snprintf(j->reason, sizeof(j->reason), "%s", why ? why + 3 : e.msg);
+			}
+		}
+		for (size_t i = 0; i < j->ncombos && !j->failed; i++) {
+			struct combo *c = &j->combos[i];
+			if (!c->h)
+				continue;
+			struct ss_digest cd;
+			ss_hasher_final(c->h, &cd);
+			if (strcasecmp(cd.sha256, c->expect) != 0) {
+				j->failed = 1;
+				snprintf(j->reason, sizeof(j->reason), "%s (with %s) is %s, expected %s", c->field,
+					 c->meta_path, cd.sha256, c->expect);
+			}
+		}
+	}
+	ss_hasher_free(h);
+}
+
+static void *worker(void *arg)
+{
+	struct vrun *r = arg;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+		if (i >= r->njobs)
+			break;
+		run_job(r, &r->jobs[i]);
+	}
+	return NULL;
+}
+
+static int run_all(struct vrun *r)
+{
+	long n = r->o->jobs > 0 ? r->o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
+	if (r->remote && r->o->jobs <= 0)
+		n = 8; /* waiting on the network, not on a core */
+	if (n < 1)
+		n = 1;
+	if ((size_t)n > r->njobs)
+		n = r->njobs ? (long)r->njobs : 1;
+	if (r->remote && ssi_curl_init() != 0)
+		return ssi_err(r->err, SS_FATAL, "libcurl initialisation failed");
+	pthread_t *th = calloc((size_t)n, sizeof(*th));
+	if (!th)
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	long started = 0;
+	for (; started < n; started++)
+		if (pthread_create(&th[started], NULL, worker, r) != 0)
+			break;
+	if (started == 0)
+		worker(r);
+	for (long i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	return SS_OK;
+}
+
+/* ---- planning -------------------------------------------------------------- */
+
+struct bypath {
+	const char *path;
+	const struct ss_item *it;
+};
+
+static int cmp_bypath(const void *a, const void *b)
+{
+	const struct bypath *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x->it < y->it ? -1 : x->it > y->it);
+}
+
+static struct vjob *job_for(struct vrun *r, const char *path)
+{
+	size_t lo = 0, hi = r->njobs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(r->jobs[mid].path, path);
+		if (c == 0)
+			return &r->jobs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* One job per distinct path, with every item that names it. */
+static int make_jobs(struct vrun *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ss_tree_nproducts(r->t); i++)
+		n += ss_products_count(ss_tree_products(r->t, i));
+	struct bypath *bp = calloc(n ? n : 1, sizeof(*bp));
+	r->jobs = calloc(n ? n : 1, sizeof(*r->jobs));
+	if (!bp || !r->jobs) {
+		free(bp);
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < ss_tree_nproducts(r->t); i++) {
+		const struct ss_products *p = ss_tree_products(r->t, i);
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			const struct ss_item *it = ss_products_item(p, k);
+			const char *path = ss_item_str(it, "path");
+			if (path)
+				bp[m++] = (struct bypath){ path, it };
+		}
+	}
+	qsort(bp, m, sizeof(*bp), cmp_bypath);
+	int rc = SS_OK;
+	for (size_t i = 0; i < m && rc == SS_OK; i++) {
+		struct vjob *j = r->njobs ? &r->jobs[r->njobs - 1] : NULL;
+		if (!j || strcmp(j->path, bp[i].path) != 0) {
+			j = &r->jobs[r->njobs++];
+			j->path = bp[i].path;
+			j->loc = ss_join(ss_tree_root(r->t), j->path);
+			j->items = calloc(1, sizeof(*j->items));
+			if (!j->loc || !j->items) {
+				rc = ssi_err(r->err, SS_FATAL, "out of memory");
+				break;
+			}
+		} else {
+			const struct ss_item **ni = realloc(j->items, (j->nitems + 1) * sizeof(*ni));
+			if (!ni) {
+				rc = ssi_err(r->err, SS_FATAL, "out of memory");
+				break;
+			}
+			j->items = ni;
+		}
+		j->items[j->nitems++] = bp[i].it;
+		j->kinds |= ss_item_hash_kinds(bp[i].it);
+	}
+	free(bp);
+	return rc;
+}
+
+/* Reads a (small) metadata file whole, to seed combined-fingerprint hashers. */
+static char *read_meta(struct vrun *r, const char *path, size_t *len)
+{
+	char *loc = ss_join(ss_tree_root(r->t), path), *data = NULL;
+	struct ss_error e;
+	struct ss_fetch_opts fo = { .ca_file = r->o->ca_file, .timeout = r->o->timeout };
+	if (loc && ss_fetch_ex(loc, (size_t)64 << 20, &fo, &data, len, &e) != SS_OK)
+		data = NULL;
+	free(loc);
+	return data;
+}
+
+static int add_combo(struct vrun *r, const struct ss_item *meta, const char *field, const struct ss_item *root)
+{
+	const char *mpath = ss_item_str(meta, "path"), *rpath = ss_item_str(root, "path");
+	const char *expect = ss_item_str(meta, field);
+	struct vjob *j = rpath ? job_for(r, rpath) : NULL;
+	if (!mpath || !j || !expect)
+		return SS_OK;
+	struct combo *nc = realloc(j->combos, (j->ncombos + 1) * sizeof(*nc));
+	if (!nc)
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	j->combos = nc;
+	struct combo *c = &j->combos[j->ncombos++];
+	*c = (struct combo){ NULL, field, expect, mpath };
+	size_t len;
+	char *data = read_meta(r, mpath, &len);
+	if (data && (c->h = ss_hasher_new(SS_HASH_SHA256)))
+		ss_hasher_update(c->h, data, len);
+	free(data);
+	return SS_OK;
+}
+
+/* The LXD/Incus rules of one version, whose items are B..E-1 of P: every
+ * metadata item pairs with a root item, every root item has its combined
+ * fingerprint on each metadata item, and every fingerprint is checked. */
+static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t b, size_t e)
+{
+	int rc = SS_OK;
+	for (size_t i = b; i < e && rc == SS_OK; i++) {
+		const struct ss_item *m = ss_products_item(p, i);
+		if (!is_metadata(ss_item_str(m, "ftype")))
+			continue;
+		const char *mpath = ss_item_str(m, "path");
+		int paired = 0;
+		for (size_t f = 0; f < NCOMBINED; f++) {
+			const char *field = combined_fields[f].field;
+			const struct ss_item *root = NULL;
+			for (size_t k = b; k < e && !root; k++) {
+				const char *ft = ss_item_str(ss_products_item(p, k), "ftype");
+				if (ft && strcmp(ft, combined_fields[f].ftype) == 0)
+					root = ss_products_item(p, k);
+			}
+			const char *value = ss_item_str(m, field);
+			if (root)
+				paired = 1;
+			if (value && !root)
+				problem(r, mpath ? mpath : ss_item_name(m), "%s names no %s item in version %s", field,
+					combined_fields[f].ftype, ss_item_version(m));
+			else if (!value && root && strcmp(field, "combined_sha256") != 0)
+				problem(r, mpath ? mpath : ss_item_name(m), "no %s for the %s item '%s'", field,
+					combined_fields[f].ftype, ss_item_name(root));
+			else if (value && root)
+				rc = add_combo(r, m, field, root);
+		}
+		if (!paired)
+			problem(r, mpath ? mpath : ss_item_name(m), "metadata item without a root item in version %s",
+				ss_item_version(m));
+	}
+	return rc;
+}
+
+/*
+ * Whether a delta's base version is a problem.  Real streams keep a rolling
+ * window of versions, and the oldest one's delta names a version already
+ * gone (clients use a delta only when they hold its base): a base older
+ * than every listed version is fine.  A missing base inside the window, or
+ * a delta from a version to itself, is not.
+ */
+static int bad_delta_base(const struct ss_products *p, const struct ss_item *it, const char *base)
+{
+	const char *product = ss_item_product(it), *oldest = NULL;
+	if (strcmp(base, ss_item_version(it)) >= 0)
+		return 1;
+	for (size_t i = 0; i < ss_products_count(p); i++) {
+		const struct ss_item *o = ss_products_item(p, i);
+		if (strcmp(ss_item_product(o), product) != 0)
+			continue;
+		if (strcmp(ss_item_version(o), base) == 0)
+			return 0;
+		if (!oldest || ss_version_cmp(ss_item_version(o), oldest) < 0)
+			oldest = ss_item_version(o);
+	}
+	return oldest && ss_version_cmp(base, oldest) > 0;
+}
+
+static int check_structure(struct vrun *r)
+{
+	int rc = SS_OK;
+	for (size_t i = 0; i < ss_tree_nproducts(r->t) && rc == SS_OK; i++) {
+		const struct ss_products *p = ss_tree_products(r->t, i);
+		struct ss_error e;
+		ss_error_clear(&e);
+		if (ss_products_check_index(p, &e) != SS_OK)
+			problem(r, ss_products_path(p), "%s", e.msg);
+		size_t n = ss_products_count(p), b = 0;
+		for (size_t k = 0; k < n && rc == SS_OK; k++) {
+			const struct ss_item *it = ss_products_item(p, k);
+			const char *base = ss_item_str(it, "delta_base");
+			if (base && bad_delta_base(p, it, base))
+				problem(r, ss_item_str(it, "path") ? ss_item_str(it, "path") : ss_item_name(it),
+					"delta_base '%s' is not an older version of %s", base, ss_item_product(it));
+			const struct ss_item *next = k + 1 < n ? ss_products_item(p, k + 1) : NULL;
+			if (next && strcmp(ss_item_product(next), ss_item_product(it)) == 0 &&
+			    strcmp(ss_item_version(next), ss_item_version(it)) == 0)
+				continue;
+			rc = check_lxd_version(r, p, b, k + 1);
+			b = k + 1;
+		}
+	}
+	return rc;
+}
+
+/* ---- orphans --------------------------------------------------------------- */
+
+static struct vrun *orphan_run;   /* nftw has no user pointer */
+static size_t orphan_root_len;
+static struct {
+	char **v;
+	size_t n, a;
+} orphan_list;
+
+static int orphan_visit(const char *fpath, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	const char *rel = fpath + orphan_root_len;
+	while (*rel == '/')
+		rel++;
+	if (flag == FTW_D && (strcmp(rel, ".sstream") == 0 || strcmp(rel, ".git") == 0))
+		return FTW_SKIP_SUBTREE;
+	if (flag != FTW_F)
+		return FTW_CONTINUE;
+	struct vrun *r = orphan_run;
+	if (job_for(r, rel))
+		return FTW_CONTINUE;
+	for (size_t i = 0; i < ss_tree_ndocs(r->t); i++) {
+		const char *d;
+		size_t l;
+		const char *doc = ss_tree_doc(r->t, i, &d, &l);
+		size_t dl = strlen(doc);
+		/* the document itself, or its detached signature */
+		if (strncmp(rel, doc, dl) == 0 && (rel[dl] == '\0' || strcmp(rel + dl, ".gpg") == 0))
+			return FTW_CONTINUE;
+	}
+	/* the plain and signed views of the same index and products files */
+	if (strncmp(rel, "streams/v1/", 11) == 0 && strchr(rel + 11, '/') == NULL &&
+	    (strstr(rel, ".json") || strstr(rel, ".sjson")))
+		return FTW_CONTINUE;
+	if (orphan_list.n == orphan_list.a) {
+		size_t na = orphan_list.a ? 2 * orphan_list.a : 16;
+		char **nv = realloc(orphan_list.v, na * sizeof(*nv));
+		if (!nv)
+			return FTW_STOP;
+		orphan_list.v = nv;
+		orphan_list.a = na;
+	}
+	orphan_list.v[orphan_list.n++] = strdup(rel);
+	return FTW_CONTINUE;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void find_orphans(struct vrun *r)
+{
+	orphan_run = r;
+	orphan_root_len = strlen(ss_tree_root(r->t));
+	memset(&orphan_list, 0, sizeof(orphan_list));
+	nftw(ss_tree_root(r->t), orphan_visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
+	qsort(orphan_list.v, orphan_list.n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < orphan_list.n; i++) {
+		report(r, SS_V_ORPHAN, orphan_list.v[i], "referenced by nothing");
+		r->st->orphans++;
+		free(orphan_list.v[i]);
+	}
+	free(orphan_list.v);
+	memset(&orphan_list, 0, sizeof(orphan_list));
+	orphan_run = NULL;
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void free_run(struct vrun *r)
+{
+	for (size_t i = 0; i < r->njobs; i++) {
+		free(r->jobs[i].loc);
+		free(r->jobs[i].items);
+		for (size_t k = 0; k < r->jobs[i].ncombos; k++)
+			ss_hasher_free(r->jobs[i].combos[k].h);
+		free(r->jobs[i].combos);
+	}
+	free(r->jobs);
+	for (size_t i = 0; i < r->nprobs; i++) {
+		free(r->probs[i].path);
+		free(r->probs[i].reason);
+	}
+	free(r->probs);
+	ss_tree_free(r->t);
+}
+
+static int load(struct vrun *r)
+{
+	const struct ss_verify_opts *o = r->o;
+	struct ss_verifier *v = NULL;
+	if (o->keyring && !(v = ss_verifier_new(o->keyring, r->err)))
+		return r->err->code;
+	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout };
+	r->t = ss_tree_load_ex(o->source, v, &fo, r->err);
+	ss_verifier_free(v);
+	if (!r->t)
+		return r->err->code;
+	const char *root = ss_tree_root(r->t);
+	r->remote = ss_is_url(root) && strncmp(root, "file://", 7) != 0;
+	return make_jobs(r);
+}
+
+int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, struct ss_error *err)
+{
+	double t0 = now_s();
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	memset(st, 0, sizeof(*st));
+	struct vrun r = { .o = o, .st = st, .err = err };
+	int rc = load(&r);
+	if (rc == SS_OK)
+		rc = check_structure(&r);
+	if (rc == SS_OK)
+		rc = run_all(&r);
+	if (rc != SS_OK) {
+		free_run(&r);
+		return rc;
+	}
+	for (size_t i = 0; i < r.nprobs; i++) {
+		report(&r, SS_V_FAIL, r.probs[i].path, r.probs[i].reason);
+		st->failed++;
+	}
+	for (size_t i = 0; i < r.njobs; i++) {
+		struct vjob *j = &r.jobs[i];
+		st->files++;
+		st->bytes += j->bytes;
+		if (j->failed) {
+			st->failed++;
+			report(&r, SS_V_FAIL, j->path, j->reason);
+		} else {
+			st->ok++;
+			report(&r, SS_V_OK, j->path, NULL);
+		}
+	}
+	if (o->orphans && !r.remote)
+		find_orphans(&r);
+	free_run(&r);
+	st->seconds = now_s() - t0;
+	if (st->failed)
+		return ssi_err(err, SS_INTEGRITY, "%zu problems", st->failed);
+	return st->orphans ? SS_PARTIAL : SS_OK;
+}
+
+/* --files: each file is matched to an item by its strongest hash, then by
+ * path, then by name. */
+int ss_verify_files(const struct ss_verify_opts *o, const char *const *files, int n,
+		    struct ss_verify_stats *st, struct ss_error *err)
+{
+	double t0 = now_s();
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	memset(st, 0, sizeof(*st));
+	struct vrun r = { .o = o, .st = st, .err = err };
+	int rc = load(&r);
+	if (rc != SS_OK) {
+		free_run(&r);
+		return rc;
+	}
+	for (int i = 0; i < n; i++) {
+		struct ss_digest d;
+		struct ss_error e;
+		st->files++;
+		if (ss_hash_file(files[i], SS_HASH_SHA256 | SS_HASH_SHA512 | SS_HASH_MD5, &d, &e) != SS_OK) {
+			st->failed++;
+			report(&r, SS_V_FAIL, files[i], e.msg);
+			continue;
+		}
+		st->bytes += d.size;
+		const char *base = strrchr(files[i], '/');
+		base = base ? base + 1 : files[i];
+		const struct ss_item *by_hash = NULL, *by_name = NULL;
+		for (size_t k = 0; k < r.njobs && !by_hash; k++) {
+			struct vjob *j = &r.jobs[k];
+			for (size_t m = 0; m < j->nitems && !by_hash; m++) {
+				const char *sha256 = ss_item_str(j->items[m], "sha256");
+				const char *sha512 = ss_item_str(j->items[m], "sha512");
+				const char *md5 = ss_item_str(j->items[m], "md5");
+				if ((sha256 && strcasecmp(sha256, d.sha256) == 0) ||
+				    (sha512 && strcasecmp(sha512, d.sha512) == 0) ||
+				    (!sha256 && !sha512 && md5 && strcasecmp(md5, d.md5) == 0))
+					by_hash = j->items[m];
+			}
+			const char *jb = strrchr(j->path, '/');
+			jb = jb ? jb + 1 : j->path;
+			size_t fl = strlen(files[i]), pl = strlen(j->path);
+			int path_match = fl >= pl && strcmp(files[i] + fl - pl, j->path) == 0 &&
+					 (fl == pl || files[i][fl - pl - 1] == '/');
+			if (!by_name && (path_match || strcmp(jb, base) == 0))
+				by_name = j->items[0];
+		}
+		const struct ss_item *it = by_hash ? by_hash : by_name;
+		if (!it) {
+			st->unknown++;
+			report(&r, SS_V_UNKNOWN, files[i], "named by no item, and no item has its sha256");
+			continue;
+		}
+		ss_error_clear(&e);
+		if (ss_item_check(it, &d, &e) == SS_OK) {
+			st->ok++;
+			report(&r, SS_V_OK, files[i], ss_item_str(it, "path"));
+		} else {
+			st->failed++;
+			const char *why = strstr(e.msg, "': ");
+			report(&r, SS_V_FAIL, files[i], why ? why + 3 : e.msg);
+		}
+	}
+	free_run(&r);
+	st->seconds = now_s() - t0;
+	if (st->failed)
+		return ssi_err(err, SS_INTEGRITY, "%zu of %zu files failed", st->failed, st->files);
+	return st->unknown ? SS_PARTIAL : SS_OK;
+}
+
+int ss_image_fingerprint(const char *meta, const char *root, char out[65], struct ss_error *err)
+{
+	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
+	if (!h)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	int rc = SS_OK;
+	const char *files[2] = { meta, root };
+	for (int i = 0; i < 2 && rc == SS_OK && files[i]; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", files[i]);
+			break;
+		}
+		rc = ssi_hash_fd(fd, h, -1, files[i], err);
+		close(fd);
+	}
+	if (rc == SS_OK) {
+		struct ss_digest d;
+		ss_hasher_final(h, &d);
+		memcpy(out, d.sha256, 65);
+	}
+	ss_hasher_free(h);
+	return rc;
+}
