@@ -7,3 +7,4 @@ set -e
 echo "== stream model"
 "$BUILD/bench/bench_load" "$FIX/real/lxc-images-20230424.json" 30
 bash bench/mirror.sh
+bash bench/verify.sh

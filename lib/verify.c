@@ -405,6 +405,41 @@ static int add_combo(struct vrun *r, const struct ss_item *meta, const char *fie
 	return SS_OK;
 }
 
+/* Architecture names the LXD and Incus clients know (others are skipped). */
+static const char *const lxd_arches[] = {
+	"amd64", "arm64", "i386", "armhf", "armel", "ppc64el", "s390x", "riscv64", "powerpc", "mips",
+	"mipsel", "mips64el", "loong64", "x86_64", "aarch64", "i686", "armv6l", "armv7l", "armv8l",
+	"ppc", "ppc64", "ppc64le", "mips64", "riscv32", "loongarch64", NULL,
+};
+
+/* The first 8 characters of an LXD version key must be a date YYYYMMDD. */
+static int lxd_version_ok(const char *v)
+{
+	for (int i = 0; i < 8; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+	int month = (v[4] - '0') * 10 + (v[5] - '0'), day = (v[6] - '0') * 10 + (v[7] - '0');
+	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+/* What makes the clients skip an image silently: an unknown architecture
+ * or a version key that is not a date.  Checked on versions that hold an
+ * LXD/Incus metadata item. */
+static void check_lxd_listing(struct vrun *r, const struct ss_item *m)
+{
+	const char *where = ss_item_str(m, "path") ? ss_item_str(m, "path") : ss_item_name(m);
+	const char *arch = ss_item_str(m, "arch");
+	int known = 0;
+	for (int i = 0; arch && lxd_arches[i]; i++)
+		known |= strcmp(arch, lxd_arches[i]) == 0;
+	if (!known)
+		problem(r, where, "architecture '%s' of %s is unknown to LXD and Incus: the image is not listed",
+			arch ? arch : "", ss_item_product(m));
+	if (!lxd_version_ok(ss_item_version(m)))
+		problem(r, where, "version key '%s' does not start with a date YYYYMMDD: the image is not listed",
+			ss_item_version(m));
+}
+
 /* The LXD/Incus rules of one version, whose items are B..E-1 of P: every
  * metadata item pairs with a root item, every root item has its combined
  * fingerprint on each metadata item, and every fingerprint is checked. */
@@ -417,6 +452,7 @@ static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t
 			continue;
 		const char *mpath = ss_item_str(m, "path");
 		int paired = 0;
+		check_lxd_listing(r, m);
 		for (size_t f = 0; f < NCOMBINED; f++) {
 			const char *field = combined_fields[f].field;
 			const struct ss_item *root = NULL;

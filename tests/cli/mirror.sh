@@ -63,6 +63,15 @@ check "dry run lists additions with sizes" out_has "^add  *59  files/release-201
 check "dry run totals" out_has "^total: add 9 items (546 bytes)"
 check "dry run changes nothing" test ! -e "$D/streams"
 
+# ---- files already there are trusted, or re-checked with --check-existing ----
+D=$T/full
+printf 'X' | dd of="$D/files/beta-2/foovendor-6.1-beta2-server-cloudimg-amd64.tar.gz" bs=1 seek=2 conv=notrunc 2>/dev/null
+expect 0 "a rerun trusts what it has" "$M" "$U/foocloud" "$D"
+expect 3 "... which verify catches" "$BIN/sstream-verify" "$D"
+expect 0 "--check-existing re-hashes and repairs" "$M" -v --check-existing "$U/foocloud" "$D"
+check "repaired file fetched again" out_has "^+ files/beta-2/foovendor-6.1-beta2-server-cloudimg-amd64.tar.gz"
+expect 0 "repaired: verify accepts it" "$BIN/sstream-verify" "$D"
+
 # ---- metadata only, then items ------------------------------------------------
 D=$T/meta
 expect 0 "--no-item-download" "$M" --no-item-download "$U/foocloud" "$D"

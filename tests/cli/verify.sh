@@ -100,6 +100,22 @@ json.dump(d, open(f, "w"))
 expect 3 "a delta_base naming no version" "$V" "$D"
 check "delta: named" out_has "vcdiff: FAIL delta_base '.*' is not an older version of alpine:3.17:amd64:default"
 
+for change in arch version; do
+	D=$(fresh lxd$change lxc)
+	"$PY" -c '
+import json, sys
+f, change = sys.argv[1], sys.argv[2]; d = json.load(open(f))
+p = d["products"]["alpine:3.17:amd64:default"]
+if change == "arch":
+    p["arch"] = "vax"
+else:
+    v = p["versions"]; newest = sorted(v)[-1]; v["v" + newest] = v.pop(newest)
+json.dump(d, open(f, "w"))
+' "$D/streams/v1/images.json" $change
+	expect 3 "LXD would skip the image: bad $change" "$V" "$D"
+	check "bad $change: named" out_has "FAIL .*the image is not listed"
+done
+
 D=$(fresh notindexed foocloud)
 sed -i '/"com.example.foovendor:pinky:server:i386"/d; s/"com.example.foovendor:pinky:server:amd64", /"com.example.foovendor:pinky:server:amd64"/' "$D/streams/v1/index.json"
 expect 3 "a product missing from the index" "$V" "$D"
