@@ -16,8 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
+#include "curl_internal.h"
 #include "download.h"
 
 enum { ST_QUEUED, ST_ACTIVE, ST_DONE };
@@ -245,56 +244,23 @@ static void verify(struct xfer *x, int *requeue)
 	finish(x, rc);
 }
 
-static int transient(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *url)
 {
-	CURL *e = curl_easy_init();
+	CURL *e = ssi_curl_easy(url, o->timeout, o->ca_file, x->ebuf);
 	if (!e)
 		return NULL;
-	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sstream/0.1");
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, o->timeout > 0 ? o->timeout : 30L);
-	/* The stall limit: under 1 byte/s for TIMEOUT seconds ends a transfer. */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->timeout > 0 ? o->timeout : 30L);
 	if (o->limit_rate > 0)
 		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
 				 (curl_off_t)(o->limit_rate / (o->jobs > 0 ? o->jobs : 1)));
-	if (o->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->ebuf);
 	return e;
 }
 
@@ -386,7 +352,7 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 		ssi_err(&dl->err, SS_FATAL, "cannot fetch '%s': HTTP %ld", url, status);
 		dl->err.http_status = status;
 		next_url = 1;
-	} else if (c == CURLE_HTTP_RETURNED_ERROR || transient(c)) {
+	} else if (c == CURLE_HTTP_RETURNED_ERROR || ssi_curl_transient(c)) {
 		if (c == CURLE_HTTP_RETURNED_ERROR)
 			ssi_err(&dl->err, SS_TEMPFAIL, "cannot fetch '%s': HTTP %ld", url, status);
 		else

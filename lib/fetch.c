@@ -15,8 +15,7 @@
 #include <curl/curl.h>
 
 #include "internal.h"
-
-#define SS_USER_AGENT "sstream/0.1"
+#include "curl_internal.h"
 
 int ss_is_url(const char *s)
 {
@@ -152,8 +151,7 @@ static size_t mem_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Transient failures are worth retrying later (exit 75); the rest are not. */
-static int curl_code_class(CURLcode c)
+int ssi_curl_transient(CURLcode c)
 {
 	switch (c) {
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -166,41 +164,54 @@ static int curl_code_class(CURLcode c)
 	case CURLE_GOT_NOTHING:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		return SS_TEMPFAIL;
+	case CURLE_SSL_CONNECT_ERROR:
+		return 1;
 	default:
-		return SS_FATAL;
+		return 0;
 	}
 }
 
-static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o, char **data,
-		      size_t *len, struct ss_error *err)
+CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *ebuf)
 {
-	long timeout = o && o->timeout > 0 ? o->timeout : 30;
-	if (ssi_curl_init() != 0)
-		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", url);
 	CURL *h = curl_easy_init();
 	if (!h)
-		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
-	struct membuf m = { .cap = cap };
-	char ebuf[CURL_ERROR_SIZE] = "";
+		return NULL;
+	if (timeout <= 0)
+		timeout = 30;
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	/* Never let a server send us to file:// or any other scheme. */
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, SS_USER_AGENT);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout);
 	/* A stalled server: less than 1 byte/s for TIMEOUT s ends the transfer. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
-	if (o && o->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+	if (ebuf) {
+		ebuf[0] = '\0';
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	}
+	return h;
+}
+
+static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o, char **data,
+		      size_t *len, struct ss_error *err)
+{
+	if (ssi_curl_init() != 0)
+		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", url);
+	char ebuf[CURL_ERROR_SIZE];
+	CURL *h = ssi_curl_easy(url, o ? o->timeout : 0, o ? o->ca_file : NULL, ebuf);
+	if (!h)
+		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
+	struct membuf m = { .cap = cap };
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-
 	int rc = SS_OK;
 	CURLcode c = curl_easy_perform(h);
 	long status = 0;
@@ -210,7 +221,7 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	if (m.over) {
 		rc = ssi_err(err, SS_FATAL, "cannot fetch '%s': larger than %zu bytes", url, cap);
 	} else if (c != CURLE_OK) {
-		rc = ssi_err(err, curl_code_class(c), "cannot fetch '%s': %s", url,
+		rc = ssi_err(err, ssi_curl_transient(c) ? SS_TEMPFAIL : SS_FATAL, "cannot fetch '%s': %s", url,
 			     ebuf[0] ? ebuf : curl_easy_strerror(c));
 	} else if (status >= 400) {
 		rc = ssi_err(err, status >= 500 || status == 429 ? SS_TEMPFAIL : SS_FATAL,

@@ -437,19 +437,9 @@ static void condense(json_t *root)
 	}
 }
 
-char *ss_products_dump(const struct ss_products *p, int flags, size_t *len)
+char *ssi_json_dump(json_t *root, size_t *len)
 {
-	json_t *root = p->root;
-	if (flags & SS_WRITE_CONDENSE) {
-		root = json_deep_copy(p->root);
-		if (!root)
-			return NULL;
-		condense(root);
-	} else {
-		json_incref(root);
-	}
 	char *s = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
-	json_decref(root);
 	if (!s)
 		return NULL;
 	size_t n = strlen(s);
@@ -462,6 +452,19 @@ char *ss_products_dump(const struct ss_products *p, int flags, size_t *len)
 	out[n + 1] = '\0';
 	if (len)
 		*len = n + 1;
+	return out;
+}
+
+char *ss_products_dump(const struct ss_products *p, int flags, size_t *len)
+{
+	if (!(flags & SS_WRITE_CONDENSE))
+		return ssi_json_dump(p->root, len);
+	json_t *root = json_deep_copy(p->root);
+	if (!root)
+		return NULL;
+	condense(root);
+	char *out = ssi_json_dump(root, len);
+	json_decref(root);
 	return out;
 }
 

@@ -34,4 +34,8 @@ struct ss_products *ssi_products_from_json(json_t *root, const char *name,
 					   const char *default_content_id,
 					   struct ss_error *err);
 
+/* Deterministic text of ROOT: sorted keys, one-space indentation, a
+ * trailing newline.  malloc'd; NULL when out of memory. */
+char *ssi_json_dump(json_t *root, size_t *len);
+
 #endif

@@ -23,8 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
+#include "curl_internal.h"
 #include "internal.h"
 
 /* Root ftype -> the field on the metadata item holding sha256(meta || root). */
@@ -163,28 +162,15 @@ static size_t curl_feed(char *ptr, size_t size, size_t n, void *ud)
 /* HEAD (existence and size) or, deep, GET streamed through the hashes. */
 static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, int deep)
 {
-	CURL *e = curl_easy_init();
+	char ebuf[CURL_ERROR_SIZE];
+	CURL *e = ssi_curl_easy(j->loc, r->o->timeout, r->o->ca_file, ebuf);
 	if (!e) {
 		j->failed = 1;
 		snprintf(j->reason, sizeof(j->reason), "out of memory");
 		return;
 	}
 	struct curl_ctx c = { j, h };
-	char ebuf[CURL_ERROR_SIZE] = "";
-	long timeout = r->o->timeout > 0 ? r->o->timeout : 30;
-	curl_easy_setopt(e, CURLOPT_URL, j->loc);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sstream/0.1");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
-	if (r->o->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, r->o->ca_file);
 	if (deep) {
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_feed);
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);

@@ -78,11 +78,7 @@ int ss_subset_add(struct ss_subset *s, const struct ss_item *it)
 
 char *ss_subset_dump(const struct ss_subset *s, size_t *len)
 {
-	json_t *tmp = json_incref(s->root);
-	struct ss_products fake = { .root = tmp };
-	char *out = ss_products_dump(&fake, 0, len);
-	json_decref(tmp);
-	return out;
+	return ssi_json_dump(s->root, len);
 }
 
 struct ss_index_writer {
@@ -159,9 +155,5 @@ int ss_index_add(struct ss_index_writer *w, const struct ss_subset *s, const cha
 
 char *ss_index_dump(const struct ss_index_writer *w, size_t *len)
 {
-	json_t *tmp = json_incref(w->root);
-	struct ss_products fake = { .root = tmp };
-	char *out = ss_products_dump(&fake, 0, len);
-	json_decref(tmp);
-	return out;
+	return ssi_json_dump(w->root, len);
 }

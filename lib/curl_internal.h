@@ -1,0 +1,21 @@
+/* libcurl helpers shared by the files that transfer (internal). */
+#ifndef SSTREAM_CURL_INTERNAL_H
+#define SSTREAM_CURL_INTERNAL_H
+
+#include <curl/curl.h>
+
+#define SS_USER_AGENT "sstream/0.1"
+
+/*
+ * An easy handle for URL with the options every transfer shares: http and
+ * https only (redirects too), timeouts and stall limit of TIMEOUT seconds
+ * (<= 0: 30), CA_FILE when not NULL, error text in EBUF (CURL_ERROR_SIZE)
+ * when not NULL.  NULL when out of memory.
+ */
+CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *ebuf);
+
+/* Network trouble worth retrying later (and exit 75), as opposed to a
+ * failure that will happen again. */
+int ssi_curl_transient(CURLcode c);
+
+#endif
