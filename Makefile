@@ -25,7 +25,7 @@ ifeq ($(WERROR),1)
 WFLAGS  := -Werror
 endif
 
-PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme
+PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme libarchive yaml-0.1
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -35,7 +35,7 @@ LIBS     = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  = $(wildcard lib/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
-TOOLS    = sstream-query sstream-mirror sstream-verify
+TOOLS    = sstream-query sstream-mirror sstream-verify sstream-publish
 TOOL_BIN = $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

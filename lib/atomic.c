@@ -8,25 +8,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-/* mkdir -p of the directory part of PATH. */
-static int make_parents(const char *path, struct ss_error *err)
+int ssi_mkparents(const char *path)
 {
 	char buf[PATH_MAX];
-	if (strlen(path) >= sizeof(buf))
-		return ssi_err(err, SS_FATAL, "cannot write '%s': path too long", path);
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	strcpy(buf, path);
 	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return ssi_err_sys(err, SS_FATAL, errno, "cannot create directory '%s'", buf);
+			return -1;
 		*p = '/';
+	}
+	return 0;
+}
+
+int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	if (ssi_mkparents(path) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", dir);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", path);
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return ssi_err(err, SS_TEMPFAIL, "'%s': another run holds its lock", dir);
+		return ssi_err_sys(err, SS_FATAL, e, "cannot lock '%s'", path);
 	}
 	return SS_OK;
 }
@@ -52,8 +74,8 @@ static int fsync_dir_of(const char *path)
 
 int ss_write_atomic(const char *path, const void *data, size_t len, struct ss_error *err)
 {
-	if (make_parents(path, err) != SS_OK)
-		return SS_FATAL;
+	if (ssi_mkparents(path) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot create the directories of '%s'", path);
 	char tmp[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	int dl = slash ? (int)(slash - path + 1) : 0;

@@ -8,6 +8,13 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
+/* mkdir -p of the directories above PATH; 0, or -1 with errno. */
+int ssi_mkparents(const char *path);
+
+/* Takes the lock DIR/lock (creating DIR), without waiting: SS_TEMPFAIL
+ * when another process holds it.  *FD keeps it until closed. */
+int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err);
+
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);
 
@@ -25,6 +32,13 @@ int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...
 
 /* malloc'd copy of the first N bytes of S, NUL-terminated. */
 char *ssi_strndup(const char *s, size_t n);
+
+/* mkdir -p of the directories above PATH; 0, or -1 with errno. */
+int ssi_mkparents(const char *path);
+
+/* Takes the lock DIR/lock (creating DIR), without waiting: SS_TEMPFAIL
+ * when another process holds it.  *FD keeps it until closed. */
+int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err);
 
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);

@@ -187,36 +187,12 @@ static char *tpath(const struct run *r, const char *rel)
 	return ss_join(r->o->target, rel);
 }
 
-static int mkparents(const char *file)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", file);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
 static int lock_target(struct run *r)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/lock", r->dot);
-	if (mkparents(path) < 0)
-		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot create '%s'", r->dot);
-	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (r->lock_fd < 0)
-		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot open '%s'", path);
-	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return ssi_err(r->err, SS_TEMPFAIL, "target '%s': another run holds its lock", r->o->target);
-		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot lock '%s'", path);
-	}
-	return SS_OK;
+	int rc = ssi_lock_dir(r->dot, &r->lock_fd, r->err);
+	if (rc == SS_TEMPFAIL)
+		ssi_err(r->err, SS_TEMPFAIL, "target '%s': another run holds its lock", r->o->target);
+	return rc;
 }
 
 /* ---- state file: "P <epoch> <path>" (pending removal), "M <path>" (metadata) */
@@ -557,7 +533,7 @@ static int reuse(struct run *r, struct want *w)
 {
 	char *src = tpath(r, w->reuse_from), *dest = tpath(r, w->path);
 	char *part = part_name(r, w->path);
-	int ok = src && dest && part && mkparents(dest) == 0 && mkparents(part) == 0;
+	int ok = src && dest && part && ssi_mkparents(dest) == 0 && ssi_mkparents(part) == 0;
 	if (ok) {
 		unlink(part);
 		ok = link(src, part) == 0 && rename(part, dest) == 0;
@@ -644,7 +620,7 @@ static int place(struct run *r)
 		struct ssi_dl *dl = &r->dls[w->dl];
 		r->st->bytes_fetched += dl->bytes;
 		char *dest = tpath(r, w->path);
-		if (dl->result == SS_OK && dest && mkparents(dest) == 0 && rename(dl->part, dest) == 0) {
+		if (dl->result == SS_OK && dest && ssi_mkparents(dest) == 0 && rename(dl->part, dest) == 0) {
 			w->status = W_PRESENT;
 			r->st->added++;
 			r->st->bytes_added += size > 0 ? size : 0;

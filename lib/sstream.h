@@ -460,6 +460,64 @@ int ss_verify_files(const struct ss_verify_opts *o, const char *const *files, in
  * unified image).  OUT gets 64 hex digits.  SS_OK or SS_FATAL. */
 int ss_image_fingerprint(const char *meta, const char *root, char out[65], struct ss_error *err);
 
+/* ---- LXD image files ----------------------------------------------------- */
+
+struct ss_image_meta;  /* an image's metadata.yaml */
+
+/*
+ * Reads metadata.yaml out of the tarball PATH (any compression), without
+ * unpacking it.  When IS_UNIFIED is not NULL the whole archive is scanned
+ * and *IS_UNIFIED tells whether it also holds rootfs/.  Returns NULL with
+ * SS_FATAL naming the file and the missing or bad field.
+ */
+struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, struct ss_error *err);
+void ss_image_meta_free(struct ss_image_meta *m);
+const char *ss_image_meta_architecture(const struct ss_image_meta *m);
+long long ss_image_meta_creation_date(const struct ss_image_meta *m);
+long long ss_image_meta_expiry_date(const struct ss_image_meta *m);   /* 0: none */
+/* A value of the properties map (borrowed), or NULL. */
+const char *ss_image_meta_property(const struct ss_image_meta *m, const char *key);
+
+enum ss_root_kind { SS_ROOT_UNKNOWN, SS_ROOT_SQUASHFS, SS_ROOT_QCOW2, SS_ROOT_TARBALL };
+
+/* What an image root file is, by its content; SS_ROOT_UNKNOWN with ERR set. */
+int ss_image_root_kind(const char *path, struct ss_error *err);
+
+/* ---- Publishing -------------------------------------------------------------- */
+
+/*
+ * Adds an image to the LXD/Incus tree TREE (created when missing): FILES is
+ * one unified tarball, or a metadata tarball and a root file (squashfs,
+ * rootfs tarball or qcow2 VM disk).  The files are copied under images/
+ * with content-derived names, and streams/v1/images.json and index.json
+ * are rewritten atomically.  ALIASES are added to the default
+ * {os}/{release}/{variant}.  The fingerprint goes to FP.  *CHANGED is 0
+ * when the tree already held the image.  Returns SS_OK, SS_FATAL (bad
+ * image, the target untouched) or SS_TEMPFAIL (the tree's lock is held).
+ */
+int ss_publish_add(const char *tree, const char *const *files, int nfiles,
+		   const char *const *aliases, int naliases, char fp[65], int *changed,
+		   struct ss_error *err);
+
+/*
+ * Removes from TREE's streams the image whose fingerprint starts with WHAT,
+ * or every image of the product carrying the alias WHAT.  *REMOVED counts
+ * the versions removed (0: nothing matched, SS_FATAL).  Files stay until a
+ * prune.
+ */
+int ss_publish_remove(const char *tree, const char *what, int *removed, struct ss_error *err);
+
+struct ss_image_info {
+	const char *product, *version, *aliases, *fingerprint, *os, *release, *variant, *arch;
+	const char *type;        /* CONTAINER or VIRTUAL-MACHINE */
+	long long size;          /* bytes of all its files */
+};
+
+/* Calls CB for every image TREE lists (a metadata item paired with a root
+ * item, or a unified item).  Returns SS_OK or the tree's load error. */
+int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_image_info *),
+		  void *ud);
+
 /* ---- Atomic files --------------------------------------------------------- */
 
 /*

@@ -36,8 +36,8 @@ def main():
     out = sys.argv[1]
     meta = tarball([("metadata.yaml", b"architecture: x86_64\ncreation_date: 1795910400\n"
                      b"properties:\n  os: testos\n  release: one\n  description: testos one\n", 0o644)])
-    root = tarball([("rootfs", None, 0o755), ("rootfs/bin", None, 0o755),
-                    ("rootfs/bin/hello", b"#!/bin/sh\necho hello\n", 0o755)])
+    # a split image's rootfs tarball holds the filesystem at its root
+    root = tarball([("bin", None, 0o755), ("bin/hello", b"#!/bin/sh\necho hello\n", 0o755)])
     rel = "images/testos/one/amd64/default/%s/" % VERSION
     os.makedirs(os.path.join(out, rel), exist_ok=True)
     os.makedirs(os.path.join(out, "streams/v1"), exist_ok=True)

@@ -1,0 +1,541 @@
+/*
+ * Publishing LXD/Incus images as a static simplestreams tree (FORMAT.md
+ * sections 7-8).  Each image file is read exactly once: copied into the
+ * tree while its own sha256 and the image's fingerprint are computed.
+ * Payload files first, images.json next, index.json last, each atomically,
+ * under the tree's lock.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model_internal.h"
+
+static const struct {
+	const char *kernel, *lxd;
+} arch_names[] = {
+	{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "i386" }, { "armv7l", "armhf" },
+	{ "armv6l", "armel" }, { "ppc64le", "ppc64el" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
+	{ "loongarch64", "loong64" },
+};
+
+/* The Debian-style name the clients list images under. */
+static const char *lxd_arch(const char *arch)
+{
+	for (size_t i = 0; i < sizeof(arch_names) / sizeof(arch_names[0]); i++)
+		if (strcmp(arch, arch_names[i].kernel) == 0)
+			return arch_names[i].lxd;
+	return arch;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+struct input {
+	const char *path;
+	char sha256[65];
+	long long size;
+	char *tmp;              /* its copy in TREE/.sstream/tmp */
+};
+
+/*
+ * Copies IN into a temporary file under DOT, hashing it on the way into
+ * its own hasher and, when not NULL, into FP (the fingerprint).
+ */
+static int copy_hash(const char *dot, struct input *in, struct ss_hasher *fp, struct ss_error *err)
+{
+	char tmpl[PATH_MAX];
+	snprintf(tmpl, sizeof(tmpl), "%s/tmp/add.XXXXXX", dot);
+	int out = mkostemp(tmpl, O_CLOEXEC), src = open(in->path, O_RDONLY | O_CLOEXEC);
+	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
+	char *buf = malloc(1 << 20);
+	int rc = SS_OK;
+	if (out < 0 || src < 0 || !h || !buf) {
+		rc = ssi_err_sys(err, SS_FATAL, errno ? errno : ENOMEM, "cannot copy '%s'", in->path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(src, buf, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", in->path);
+			break;
+		}
+		if (n == 0)
+			break;
+		ss_hasher_update(h, buf, (size_t)n);
+		if (fp)
+			ss_hasher_update(fp, buf, (size_t)n);
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", tmpl);
+				goto out;
+			}
+			off += w;
+		}
+	}
+	if (rc == SS_OK && (fchmod(out, 0644) < 0 || fsync(out) < 0))
+		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", tmpl);
+	if (rc == SS_OK) {
+		struct ss_digest d;
+		ss_hasher_final(h, &d);
+		memcpy(in->sha256, d.sha256, 65);
+		in->size = d.size;
+		in->tmp = strdup(tmpl);
+	}
+out:
+	if (out >= 0) {
+		close(out);
+		if (rc != SS_OK)
+			unlink(tmpl);
+	}
+	if (src >= 0)
+		close(src);
+	ss_hasher_free(h);
+	free(buf);
+	return rc;
+}
+
+static json_t *load_products(const char *file, struct ss_error *err)
+{
+	char *data;
+	size_t len;
+	struct ss_error e;
+	if (ss_fetch(file, SS_METADATA_CAP, &data, &len, &e) != SS_OK) {
+		if (e.sys_errno == ENOENT)
+			return json_pack("{s:s, s:s, s:s, s:{}}", "format", "products:1.0", "content_id", "images",
+					 "datatype", "image-downloads", "products");
+		ssi_err(err, SS_FATAL, "%s", e.msg);
+		return NULL;
+	}
+	json_t *root = ssi_json_parse(data, len, file, err);
+	free(data);
+	if (root && !json_is_object(json_object_get(root, "products"))) {
+		json_decref(root);
+		ssi_err(err, SS_FATAL, "invalid products '%s': no \"products\" object", file);
+		return NULL;
+	}
+	return root;
+}
+
+static json_t *index_for(json_t *products)
+{
+	json_t *names = json_array();
+	const char *pn;
+	json_t *p;
+	json_object_foreach(json_object_get(products, "products"), pn, p)
+		json_array_append_new(names, json_string(pn));
+	return json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:o}}}", "format", "index:1.0", "index", "images",
+			 "datatype", "image-downloads", "format", "products:1.0", "path",
+			 "streams/v1/images.json", "products", names);
+}
+
+/* Writes images.json, then index.json, each only when it changed. */
+static int write_streams(const char *tree, json_t *products, int *changed, struct ss_error *err)
+{
+	json_t *index = index_for(products);
+	const char *names[2] = { "streams/v1/images.json", "streams/v1/index.json" };
+	json_t *docs[2] = { products, index };
+	int rc = index ? SS_OK : ssi_err(err, SS_FATAL, "out of memory");
+	for (int i = 0; i < 2 && rc == SS_OK; i++) {
+		size_t len, olen;
+		char *text = ssi_json_dump(docs[i], &len), *file = ss_join(tree, names[i]), *old = NULL;
+		struct ss_error e;
+		if (!text || !file) {
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+		} else if (ss_fetch(file, SS_METADATA_CAP, &old, &olen, &e) != SS_OK || olen != len ||
+			   memcmp(old, text, len) != 0) {
+			rc = ss_write_atomic(file, text, len, err);
+			*changed = 1;
+		}
+		free(old);
+		free(text);
+		free(file);
+	}
+	json_decref(index);
+	return rc;
+}
+
+static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct ss_error *err)
+{
+	snprintf(dot, dotsz, "%s/.sstream/tmp/x", tree);
+	if (ssi_mkparents(dot) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", dot);
+	snprintf(dot, dotsz, "%s/.sstream", tree);
+	return ssi_lock_dir(dot, fd, err);
+}
+
+/* Whether PRODUCTS already lists PATH with this sha256. */
+static int listed(json_t *products, const char *path, const char *sha256)
+{
+	const char *pn, *vn, *in;
+	json_t *p, *v, *it;
+	json_object_foreach(json_object_get(products, "products"), pn, p)
+		json_object_foreach(json_object_get(p, "versions"), vn, v)
+			json_object_foreach(json_object_get(v, "items"), in, it) {
+				const char *ip = json_string_value(json_object_get(it, "path"));
+				const char *is = json_string_value(json_object_get(it, "sha256"));
+				if (ip && is && strcmp(ip, path) == 0 && strcmp(is, sha256) == 0)
+					return 1;
+			}
+	return 0;
+}
+
+/* The items of one version, as LXD and Incus want them. */
+static json_t *image_items(int kind, int unified, const struct input *meta, const struct input *root,
+			   const char *fp, const char *dir)
+{
+	char mpath[PATH_MAX], rpath[PATH_MAX];
+	json_t *items = json_object();
+	if (unified) {
+		snprintf(mpath, sizeof(mpath), "%s/image.tar", dir);
+		json_t *it = json_pack("{s:s, s:s, s:I, s:s}", "ftype", "lxd_combined.tar.gz", "path", mpath,
+				       "size", (json_int_t)meta->size, "sha256", meta->sha256);
+		json_object_set_new(items, "lxd_combined.tar.gz", it);
+		json_t *inc = json_deep_copy(it);
+		json_object_set_new(inc, "ftype", json_string("incus_combined.tar.gz"));
+		json_object_set_new(items, "incus_combined.tar.gz", inc);
+		return items;
+	}
+	static const struct {
+		const char *item, *ftype, *file, *field;
+	} kinds[] = {
+		[SS_ROOT_SQUASHFS] = { "root.squashfs", "squashfs", "rootfs.squashfs", "combined_squashfs_sha256" },
+		[SS_ROOT_TARBALL] = { "root.tar.xz", "root.tar.xz", "rootfs.tar", "combined_rootxz_sha256" },
+		[SS_ROOT_QCOW2] = { "disk.qcow2", "disk-kvm.img", "disk.qcow2", "combined_disk-kvm-img_sha256" },
+	};
+	snprintf(mpath, sizeof(mpath), "%s/meta.tar", dir);
+	snprintf(rpath, sizeof(rpath), "%s/%s", dir, kinds[kind].file);
+	json_t *m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "ftype", "lxd.tar.xz", "path", mpath, "size",
+			      (json_int_t)meta->size, "sha256", meta->sha256, kinds[kind].field, fp);
+	if (kind == SS_ROOT_TARBALL) /* what LXD before 4.x reads */
+		json_object_set_new(m, "combined_sha256", json_string(fp));
+	json_t *inc = json_deep_copy(m);
+	json_object_set_new(inc, "ftype", json_string("incus.tar.xz"));
+	json_object_set_new(items, "lxd.tar.xz", m);
+	json_object_set_new(items, "incus.tar.xz", inc);
+	json_object_set_new(items, kinds[kind].item,
+			    json_pack("{s:s, s:s, s:I, s:s}", "ftype", kinds[kind].ftype, "path", rpath, "size",
+				      (json_int_t)root->size, "sha256", root->sha256));
+	return items;
+}
+
+static int has_alias(const char *list, const char *alias)
+{
+	size_t n = strlen(alias);
+	for (const char *p = list; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && strncmp(p, alias, n) == 0)
+			return 1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
+}
+
+int ss_publish_add(const char *tree, const char *const *files, int nfiles, const char *const *aliases,
+		   int naliases, char fp_out[65], int *changed, struct ss_error *err)
+{
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	*changed = 0;
+	if (nfiles < 1 || nfiles > 2)
+		return ssi_err(err, SS_USAGE, "an image is one unified tarball, or a metadata tarball and a root file");
+	/* Which file holds metadata.yaml, and what the other one is. */
+	struct input in[2] = { { .path = files[0] }, { .path = nfiles > 1 ? files[1] : NULL } };
+	int unified = 0, kind = SS_ROOT_UNKNOWN;
+	struct ss_image_meta *meta = ss_image_meta_read(in[0].path, nfiles == 1 ? &unified : NULL, err);
+	if (!meta && nfiles == 2) {
+		struct ss_error e2;
+		ss_error_clear(&e2);
+		meta = ss_image_meta_read(in[1].path, NULL, &e2);
+		if (meta) {
+			struct input t = in[0];
+			in[0] = in[1];
+			in[1] = t;
+		}
+	}
+	if (!meta)
+		return err->code ? err->code : SS_FATAL;
+	ss_error_clear(err);
+	if (nfiles == 1 && !unified) {
+		ss_image_meta_free(meta);
+		return ssi_err(err, SS_FATAL, "invalid image '%s': no rootfs/ (a split image needs its root file too)",
+			       in[0].path);
+	}
+	if (nfiles == 2 && (kind = ss_image_root_kind(in[1].path, err)) == SS_ROOT_UNKNOWN) {
+		ss_image_meta_free(meta);
+		return SS_FATAL;
+	}
+	char dot[PATH_MAX];
+	int lock_fd = -1, rc;
+	json_t *products = NULL;
+	struct ss_hasher *fph = ss_hasher_new(SS_HASH_SHA256);
+	if ((rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err)) != SS_OK || !fph)
+		goto out;
+	if ((rc = copy_hash(dot, &in[0], fph, err)) != SS_OK ||
+	    (nfiles == 2 && (rc = copy_hash(dot, &in[1], fph, err)) != SS_OK))
+		goto out;
+	struct ss_digest fpd;
+	ss_hasher_final(fph, &fpd);
+	memcpy(fp_out, fpd.sha256, 65);
+
+	/* product and version from metadata.yaml */
+	char os[128], release[128], variant[128], product[512], version[32], dir[128], alias[1024];
+	const char *arch = lxd_arch(ss_image_meta_architecture(meta));
+	snprintf(os, sizeof(os), "%s", ss_image_meta_property(meta, "os") ? ss_image_meta_property(meta, "os") : "unknown");
+	snprintf(release, sizeof(release), "%s",
+		 ss_image_meta_property(meta, "release") ? ss_image_meta_property(meta, "release") : "unknown");
+	snprintf(variant, sizeof(variant), "%s",
+		 ss_image_meta_property(meta, "variant") ? ss_image_meta_property(meta, "variant") : "default");
+	snprintf(product, sizeof(product), "%s:%s:%s:%s", os, release, arch, variant);
+	lower(product);
+	time_t created = (time_t)ss_image_meta_creation_date(meta);
+	struct tm tm;
+	gmtime_r(&created, &tm);
+	strftime(version, sizeof(version), "%Y%m%d_%H%M", &tm);
+	snprintf(dir, sizeof(dir), "images/%s", fp_out);
+	int n = snprintf(alias, sizeof(alias), "%s/%s/%s", os, release, variant);
+	lower(alias);
+	for (int i = 0; i < naliases && n < (int)sizeof(alias); i++)
+		n += snprintf(alias + n, sizeof(alias) - (size_t)n, ",%s", aliases[i]);
+
+	/* files into place, under their content-derived names */
+	char *tfile = ss_join(tree, "streams/v1/images.json");
+	products = tfile ? load_products(tfile, err) : NULL;
+	free(tfile);
+	if (!products) {
+		rc = err->code ? err->code : SS_FATAL;
+		goto out;
+	}
+	json_t *items = image_items(kind, unified, &in[0], &in[1], fp_out, dir);
+	for (int i = 0; i < nfiles; i++) {
+		const char *name = NULL, *k;
+		json_t *it;
+		json_object_foreach(items, k, it) {
+			const char *sha = json_string_value(json_object_get(it, "sha256"));
+			if (sha && strcmp(sha, in[i].sha256) == 0)
+				name = json_string_value(json_object_get(it, "path"));
+		}
+		char *dest = name ? ss_join(tree, name) : NULL;
+		struct stat st;
+		if (dest && stat(dest, &st) == 0 && listed(products, name, in[i].sha256)) {
+			/* already published with this content: leave it untouched */
+			unlink(in[i].tmp);
+		} else if (!dest || ssi_mkparents(dest) < 0 || rename(in[i].tmp, dest) < 0) {
+			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot place '%s'", name ? name : in[i].path);
+			free(dest);
+			json_decref(items);
+			goto out;
+		}
+		free(dest);
+		free(in[i].tmp);
+		in[i].tmp = NULL;
+	}
+	json_t *prods = json_object_get(products, "products");
+	json_t *prod = json_object_get(prods, product);
+	if (!prod) {
+		prod = json_object();
+		json_object_set_new(prods, product, prod);
+		json_object_set_new(prod, "versions", json_object());
+	}
+	json_object_set_new(prod, "arch", json_string(arch));
+	json_object_set_new(prod, "os", json_string(os));
+	json_object_set_new(prod, "release", json_string(release));
+	const char *title = ss_image_meta_property(meta, "release_title");
+	json_object_set_new(prod, "release_title", json_string(title ? title : release));
+	json_object_set_new(prod, "variant", json_string(variant));
+	/* aliases accumulate: the ones the product had, then the new ones */
+	const char *had = json_string_value(json_object_get(prod, "aliases"));
+	char merged[2048];
+	snprintf(merged, sizeof(merged), "%s", had ? had : "");
+	for (char *a = strtok(alias, ","); a; a = strtok(NULL, ",")) {
+		if (has_alias(merged, a))
+			continue;
+		size_t ml = strlen(merged);
+		snprintf(merged + ml, sizeof(merged) - ml, "%s%s", ml ? "," : "", a);
+	}
+	json_object_set_new(prod, "aliases", json_string(merged));
+	if (!json_object_get(prod, "requirements"))
+		json_object_set_new(prod, "requirements", json_object());
+	if (!json_object_get(prod, "lxd_requirements"))
+		json_object_set_new(prod, "lxd_requirements", json_object());
+	json_t *versions = json_object_get(prod, "versions");
+	json_t *ver = json_object_get(versions, version);
+	json_t *olditems = json_object_get(ver, "items");
+	if (olditems && !json_equal(olditems, items)) {
+		/* another image of the same minute: a VM beside a container, say */
+		const char *k;
+		json_t *it;
+		json_object_foreach(items, k, it) {
+			json_t *same = json_object_get(olditems, k);
+			if (same && !json_equal(same, it)) {
+				json_decref(items);
+				rc = ssi_err(err, SS_FATAL, "version %s of %s already holds a different '%s'", version,
+					     product, k);
+				goto out;
+			}
+			json_object_set(olditems, k, it);
+		}
+		json_decref(items);
+	} else if (!olditems) {
+		json_object_set_new(versions, version, json_pack("{s:o}", "items", items));
+	} else {
+		json_decref(items);
+	}
+	rc = write_streams(tree, products, changed, err);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i].tmp)
+			unlink(in[i].tmp);
+		free(in[i].tmp);
+	}
+	json_decref(products);
+	ss_hasher_free(fph);
+	ss_image_meta_free(meta);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
+}
+
+/* The fingerprint of a version's image: a combined field or a unified sha256. */
+static const char *version_fp(json_t *items)
+{
+	const char *k;
+	json_t *it;
+	json_object_foreach(items, k, it) {
+		const char *ft = json_string_value(json_object_get(it, "ftype"));
+		if (ft && strstr(ft, "_combined."))
+			return json_string_value(json_object_get(it, "sha256"));
+		const char *kk;
+		json_t *v;
+		json_object_foreach(it, kk, v)
+			if (strncmp(kk, "combined_", 9) == 0 && json_is_string(v))
+				return json_string_value(v);
+	}
+	return NULL;
+}
+
+int ss_publish_remove(const char *tree, const char *what, int *removed, struct ss_error *err)
+{
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	*removed = 0;
+	char dot[PATH_MAX];
+	int lock_fd = -1, changed = 0;
+	int rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err);
+	char *file = ss_join(tree, "streams/v1/images.json");
+	json_t *products = rc == SS_OK && file ? load_products(file, err) : NULL;
+	free(file);
+	if (!products) {
+		rc = rc != SS_OK ? rc : (err->code ? err->code : SS_FATAL);
+		goto out;
+	}
+	json_t *prods = json_object_get(products, "products");
+	const char *pn;
+	json_t *prod;
+	void *tmp;
+	json_object_foreach_safe(prods, tmp, pn, prod) {
+		int by_alias = has_alias(json_string_value(json_object_get(prod, "aliases")), what);
+		json_t *versions = json_object_get(prod, "versions");
+		const char *vn;
+		json_t *ver;
+		void *tmp2;
+		json_object_foreach_safe(versions, tmp2, vn, ver) {
+			const char *fp = version_fp(json_object_get(ver, "items"));
+			if (by_alias || (fp && strlen(what) >= 4 && strncmp(fp, what, strlen(what)) == 0)) {
+				json_object_del(versions, vn);
+				(*removed)++;
+			}
+		}
+		if (json_object_size(versions) == 0)
+			json_object_del(prods, pn);
+	}
+	if (*removed == 0)
+		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
+	else
+		rc = write_streams(tree, products, &changed, err);
+out:
+	json_decref(products);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
+}
+
+int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_image_info *), void *ud)
+{
+	for (size_t i = 0; i < ss_tree_nproducts(t); i++) {
+		const struct ss_products *p = ss_tree_products(t, i);
+		const char *pn;
+		json_t *prod;
+		json_object_foreach(json_object_get(p->root, "products"), pn, prod) {
+			const char *vn;
+			json_t *ver;
+			json_object_foreach(json_object_get(prod, "versions"), vn, ver) {
+				json_t *items = json_object_get(ver, "items");
+				const char *k;
+				json_t *it;
+				json_object_foreach(items, k, it) {
+					const char *ft = json_string_value(json_object_get(it, "ftype"));
+					long long msize = json_integer_value(json_object_get(it, "size"));
+					struct ss_image_info info = {
+						.product = pn,
+						.version = vn,
+						.aliases = json_string_value(json_object_get(prod, "aliases")),
+						.os = json_string_value(json_object_get(prod, "os")),
+						.release = json_string_value(json_object_get(prod, "release")),
+						.variant = json_string_value(json_object_get(prod, "variant")),
+						.arch = json_string_value(json_object_get(prod, "arch")),
+						.type = "CONTAINER",
+					};
+					if (ft && strcmp(ft, "lxd_combined.tar.gz") == 0) {
+						info.fingerprint = json_string_value(json_object_get(it, "sha256"));
+						info.size = msize;
+						if (info.fingerprint)
+							cb(ud, &info);
+						continue;
+					}
+					if (!ft || strcmp(ft, "lxd.tar.xz") != 0)
+						continue;
+					/* one image per root item this metadata pairs with */
+					const char *rk;
+					json_t *root;
+					json_object_foreach(items, rk, root) {
+						const char *rft = json_string_value(json_object_get(root, "ftype"));
+						char field[64];
+						if (!rft || (strcmp(rft, "squashfs") && strcmp(rft, "root.tar.xz") &&
+							     strcmp(rft, "disk-kvm.img")))
+							continue;
+						snprintf(field, sizeof(field), "combined_%s_sha256",
+							 strcmp(rft, "squashfs") == 0 ? "squashfs"
+							 : strcmp(rft, "root.tar.xz") == 0 ? "rootxz" : "disk-kvm-img");
+						info.fingerprint = json_string_value(json_object_get(it, field));
+						info.size = msize + json_integer_value(json_object_get(root, "size"));
+						info.type = strcmp(rft, "disk-kvm.img") == 0 ? "VIRTUAL-MACHINE" : "CONTAINER";
+						if (info.fingerprint)
+							cb(ud, &info);
+					}
+				}
+			}
+		}
+	}
+	return SS_OK;
+}

@@ -1,0 +1,146 @@
+/* sstream-publish: turn LXD/Incus image files into a static simplestreams site. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sstream.h"
+
+static const char usage_text[] =
+	"usage: sstream-publish add TREE FILE... [--alias A]...\n"
+	"       sstream-publish remove TREE FINGERPRINT|ALIAS\n"
+	"       sstream-publish list TREE [--format table|json|csv]\n"
+	"\n"
+	"add     adds an image: one unified tarball, or a metadata tarball and its\n"
+	"        root file (squashfs, rootfs tarball or qcow2 VM disk); prints its\n"
+	"        fingerprint.  Adding the same image again changes nothing.\n"
+	"remove  drops the image with that fingerprint (or prefix), or every image\n"
+	"        of the product with that alias, from the streams.\n"
+	"list    lists the images like 'lxc image list'.\n"
+	"\n"
+	"  -a, --alias A      an extra alias (add; repeatable)\n"
+	"  -f, --format FMT   table, json or csv (list)\n"
+	"  -q, --quiet        print nothing on success\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Exit status: 0 ok; 2 fatal (bad image or tree, nothing changed);\n"
+	"64 usage; 75 another run holds the tree's lock.\n";
+
+static void usage_error(const char *msg)
+{
+	fprintf(stderr, "sstream-publish: %s\n", msg);
+	fprintf(stderr, "usage: sstream-publish add|remove|list TREE ... (see --help)\n");
+	exit(SS_USAGE);
+}
+
+struct list_out {
+	const char *format;
+	int n;
+};
+
+static void print_image(void *ud, const struct ss_image_info *im)
+{
+	struct list_out *o = ud;
+	char desc[512];
+	snprintf(desc, sizeof(desc), "%s %s %s (%s) (%s)", im->os ? im->os : "", im->release ? im->release : "",
+		 im->arch ? im->arch : "", im->variant ? im->variant : "", im->version);
+	if (strcmp(o->format, "json") == 0) {
+		printf("%s{\"aliases\": \"%s\", \"fingerprint\": \"%s\", \"description\": \"%s\", "
+		       "\"architecture\": \"%s\", \"type\": \"%s\", \"size\": %lld, \"version\": \"%s\", "
+		       "\"product\": \"%s\"}",
+		       o->n ? ",\n" : "", im->aliases ? im->aliases : "", im->fingerprint, desc,
+		       im->arch ? im->arch : "", im->type, im->size, im->version, im->product);
+	} else if (strcmp(o->format, "csv") == 0) {
+		printf("\"%s\",%.12s,\"%s\",%s,%s,%lld,%s\n", im->aliases ? im->aliases : "", im->fingerprint, desc,
+		       im->arch ? im->arch : "", im->type, im->size, im->version);
+	} else {
+		if (o->n == 0)
+			printf("%-40s %-12s %-50s %-8s %-15s %10s %s\n", "ALIASES", "FINGERPRINT", "DESCRIPTION",
+			       "ARCH", "TYPE", "SIZE", "VERSION");
+		printf("%-40s %.12s %-50s %-8s %-15s %10lld %s\n", im->aliases ? im->aliases : "",
+		       im->fingerprint, desc, im->arch ? im->arch : "", im->type, im->size, im->version);
+	}
+	o->n++;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "alias", required_argument, NULL, 'a' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char **aliases = calloc((size_t)argc, sizeof(*aliases));
+	const char *format = "table";
+	int naliases = 0, quiet = 0, c;
+	if (!aliases)
+		return SS_FATAL;
+	while ((c = getopt_long(argc, argv, "a:f:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			aliases[naliases++] = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv"))
+				usage_error("--format is table, json or csv");
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			free(aliases);
+			return SS_OK;
+		default:
+			usage_error("unknown option");
+		}
+	}
+	if (argc - optind < 2)
+		usage_error("missing command or TREE");
+	const char *cmd = argv[optind], *tree = argv[optind + 1];
+	char **rest = argv + optind + 2;
+	int nrest = argc - optind - 2;
+	struct ss_error err;
+	ss_error_clear(&err);
+	int rc;
+	if (strcmp(cmd, "add") == 0) {
+		if (nrest < 1 || nrest > 2)
+			usage_error("add TREE FILE [FILE]");
+		char fp[65];
+		int changed;
+		rc = ss_publish_add(tree, (const char *const *)rest, nrest, aliases, naliases, fp, &changed, &err);
+		if (rc == SS_OK && !quiet)
+			printf("%s%s\n", fp, changed ? "" : " (already published)");
+	} else if (strcmp(cmd, "remove") == 0) {
+		if (nrest != 1)
+			usage_error("remove TREE FINGERPRINT|ALIAS");
+		int removed;
+		rc = ss_publish_remove(tree, rest[0], &removed, &err);
+		if (rc == SS_OK && !quiet)
+			printf("removed %d image%s\n", removed, removed == 1 ? "" : "s");
+	} else if (strcmp(cmd, "list") == 0) {
+		if (nrest != 0)
+			usage_error("list TREE");
+		struct ss_tree *t = ss_tree_load(tree, &err);
+		rc = t ? SS_OK : err.code;
+		if (t) {
+			struct list_out o = { format, 0 };
+			if (strcmp(format, "json") == 0)
+				printf("[");
+			rc = ss_image_list(t, print_image, &o);
+			if (strcmp(format, "json") == 0)
+				printf("%s]\n", o.n ? "\n" : "");
+			ss_tree_free(t);
+		}
+	} else {
+		usage_error("the commands are add, remove and list");
+	}
+	if (rc != SS_OK)
+		fprintf(stderr, "sstream-publish: %s\n", err.msg);
+	free(aliases);
+	return rc;
+}

@@ -1,0 +1,145 @@
+# sstream-publish: add (split tarball, split squashfs, unified, VM), list,
+# remove, idempotence, bad images; then the real client: the LXD daemon
+# lists, copies and unpacks each image from the published tree over HTTPS.
+. tests/lib.sh
+P=$BIN/sstream-publish
+V=$BIN/sstream-verify
+I=$T/img
+mkdir -p "$I/meta" "$I/rootfs/rootfs/bin" "$I/unified" "$I/vmmeta"
+cat >"$I/meta/metadata.yaml" <<'YAML'
+architecture: x86_64
+creation_date: 1795910400
+properties:
+  os: TestOS
+  release: two
+  variant: default
+  description: TestOS two
+YAML
+printf '#!/bin/sh\necho hello\n' >"$I/rootfs/rootfs/bin/hello"
+chmod 755 "$I/rootfs/rootfs/bin/hello"
+tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
+tar -C "$I/rootfs/rootfs" -cJf "$I/root.tar.xz" .  # a split rootfs: the filesystem at its root
+mksquashfs "$I/rootfs/rootfs" "$I/root.squashfs" -quiet -noappend -all-root >/dev/null
+sed 's/release: two/release: three/' "$I/meta/metadata.yaml" >"$I/unified/metadata.yaml"
+cp -r "$I/rootfs/rootfs" "$I/unified/"
+tar -C "$I/unified" -czf "$I/unified.tar.gz" metadata.yaml rootfs
+sed 's/release: two/release: vm/' "$I/meta/metadata.yaml" >"$I/vmmeta/metadata.yaml"
+tar -C "$I/vmmeta" -cf "$I/vmmeta.tar" metadata.yaml
+printf 'QFI\373' >"$I/disk.qcow2"
+head -c 4096 /dev/zero >>"$I/disk.qcow2"
+D=$T/www/site
+
+# ---- add ------------------------------------------------------------------------------
+expect 0 "add a split image (rootfs tarball)" "$P" add "$D" "$I/meta.tar.xz" "$I/root.tar.xz" --alias mine/tar
+FP_TAR=$(cut -d' ' -f1 "$T/out")
+check "fingerprint = sha256(meta || root)" test "$FP_TAR" = "$(cat "$I/meta.tar.xz" "$I/root.tar.xz" | sha256sum | cut -d' ' -f1)"
+snap() { (cd "$D" && find . -path ./.sstream -prune -o -type f -printf '%p %s %T@\n' | sort); }
+snap >"$T/s1"
+sleep 1
+expect 0 "adding the same image again" "$P" add "$D" "$I/meta.tar.xz" "$I/root.tar.xz" --alias mine/tar
+check "... says so" out_has "already published"
+snap >"$T/s2"
+check "... and changes nothing" cmp -s "$T/s1" "$T/s2"
+expect 0 "add files in the other order" "$P" add -q "$D" "$I/root.tar.xz" "$I/meta.tar.xz"
+expect 0 "add a unified image" "$P" add "$D" "$I/unified.tar.gz"
+FP_UNI=$(cut -d' ' -f1 "$T/out")
+check "unified fingerprint = sha256(file)" test "$FP_UNI" = "$(sha256sum <"$I/unified.tar.gz" | cut -d' ' -f1)"
+expect 0 "add a VM image (qcow2)" "$P" add "$D" "$I/vmmeta.tar" "$I/disk.qcow2"
+FP_VM=$(cut -d' ' -f1 "$T/out")
+expect 0 "the tree verifies (hashes, combined fingerprints)" "$V" "$D"
+expect 0 "the tree is valid for LXD" "$PY" -W ignore tests/validate.py lxd-profile.schema.json "$D/streams/v1/images.json"
+expect 0 "the index is valid" "$PY" -W ignore tests/validate.py index.schema.json "$D/streams/v1/index.json"
+check "both metadata items" sh -c "grep -q '\"incus.tar.xz\"' '$D/streams/v1/images.json' && grep -q '\"lxd.tar.xz\"' '$D/streams/v1/images.json'"
+check "requirements and lxd_requirements" sh -c "grep -q '\"requirements\"' '$D/streams/v1/images.json' && grep -q '\"lxd_requirements\"' '$D/streams/v1/images.json'"
+check "x86_64 published as amd64" sh -c "grep -q '\"testos:two:amd64:default\"' '$D/streams/v1/images.json'"
+check "version key from creation_date" sh -c "grep -q '\"20261129_0000\"' '$D/streams/v1/images.json'"
+
+# ---- list --------------------------------------------------------------------------------
+expect 0 "list" "$P" list "$D"
+check "list: the split image with its aliases" out_has "^testos/two/default,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
+check "list: the VM" out_has "VIRTUAL-MACHINE"
+expect 0 "list json" "$P" list "$D" --format json
+check "list json parses" "$PY" -c 'import json,sys; l=json.load(open(sys.argv[1])); assert len(l) == 3, l' "$T/out"
+
+# ---- bad images -----------------------------------------------------------------------
+printf 'architecture: x86_64\n' >"$T/metadata.yaml"
+tar -C "$T" -cf "$T/nodate.tar" metadata.yaml
+printf 'creation_date: 1\n' >"$T/metadata.yaml"
+tar -C "$T" -cf "$T/noarch.tar" metadata.yaml
+printf 'architecture: [x86_64\n' >"$T/metadata.yaml"
+tar -C "$T" -cf "$T/badyaml.tar" metadata.yaml
+echo "not a tarball" >"$T/plain.txt"
+snap >"$T/s3"
+expect 2 "metadata without creation_date" "$P" add "$D" "$T/nodate.tar" "$I/root.tar.xz"
+check "named" err_has "nodate.tar': metadata.yaml has no creation_date"
+expect 2 "metadata without architecture" "$P" add "$D" "$T/noarch.tar" "$I/root.tar.xz"
+check "named" err_has "noarch.tar': metadata.yaml has no architecture"
+expect 2 "bad YAML" "$P" add "$D" "$T/badyaml.tar" "$I/root.tar.xz"
+check "named with its line" err_has "badyaml.tar': metadata.yaml line"
+expect 2 "not a tarball" "$P" add "$D" "$T/plain.txt"
+expect 2 "a root file of unknown kind" "$P" add "$D" "$I/meta.tar.xz" "$T/plain.txt"
+check "named" err_has "plain.txt' is not a squashfs, qcow2 or tar image"
+expect 2 "a split metadata tarball alone" "$P" add "$D" "$I/meta.tar.xz"
+snap >"$T/s4"
+check "bad images leave the tree as it was" cmp -s "$T/s3" "$T/s4"
+
+# ---- remove ------------------------------------------------------------------------------
+cp -r "$D" "$T/rm"
+expect 0 "remove by fingerprint prefix" "$P" remove "$T/rm" "${FP_VM%"${FP_VM#????????????}"}"
+expect 0 "list after remove" "$P" list "$T/rm" --format csv
+check "the VM is gone" sh -c "! grep -q VIRTUAL '$T/out'"
+expect 0 "remove by alias" "$P" remove "$T/rm" mine/tar
+expect 2 "remove what is not there" "$P" remove "$T/rm" nothing-like-this
+
+# ---- the real client ---------------------------------------------------------------------
+if [ "$(id -u)" -ne 0 ] || ! command -v lxd >/dev/null; then
+	fail "the LXD part needs root and the lxd package (scripts/install-deps.sh installs it)"
+	finish
+	exit 1
+fi
+export LXD_DIR=$T/lxd LXD_CONF=$T/lxdconf HOME=$T
+mkdir -p "$LXD_DIR" "$LXD_CONF/servercerts"
+stop_lxd() {
+	lxc delete -f c-tar c-sq c-uni >/dev/null 2>&1
+	timeout 30 lxd shutdown >/dev/null 2>&1 || kill "$LXD_PID" 2>/dev/null
+	wait "$LXD_PID" 2>/dev/null
+}
+lxd --group root --logfile "$LXD_DIR/lxd.log" >"$LXD_DIR/out" 2>&1 &
+LXD_PID=$!
+EXTRA_CLEANUP=stop_lxd
+expect 0 "the LXD daemon starts" timeout 60 lxd waitready
+# the squashfs image goes in a tree of its own (same version key as the tarball one)
+D2=$T/www/site2
+expect 0 "add a split image (squashfs)" "$P" add "$D2" "$I/meta.tar.xz" "$I/root.squashfs" --alias mine/sq
+FP_SQ=$(cut -d' ' -f1 "$T/out")
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+cp "$T/cert.pem" "$LXD_CONF/servercerts/site.crt"
+cp "$T/cert.pem" "$LXD_CONF/servercerts/site2.crt"
+httpd_start "$D" --tls "$T/cert.pem" "$T/key.pem"
+expect 0 "remote add site" lxc remote add site "https://127.0.0.1:$HTTP_PORT" --protocol=simplestreams --public
+httpd_start "$D2" --tls "$T/cert.pem" "$T/key.pem"
+expect 0 "remote add site2" lxc remote add site2 "https://127.0.0.1:$HTTP_PORT" --protocol=simplestreams --public
+expect 0 "lxc image list site:" lxc image list site: --format csv -c lf
+short() { printf '%.12s' "$1"; }
+check "listed: the tarball image with its alias" out_has "mine/tar.*,$(short "$FP_TAR")$"
+check "listed: the unified image" out_has ",$(short "$FP_UNI")$"
+expect 0 "lxc image list site2:" lxc image list site2: --format csv -c lf
+check "listed: the squashfs image" out_has "mine/sq.*,$(short "$FP_SQ")$"
+expect 0 "copy the tarball image (fingerprint re-checked)" lxc image copy site:mine/tar local:
+expect 0 "copy the squashfs image" lxc image copy site2:mine/sq local:
+expect 0 "copy the unified image" lxc image copy "site:$FP_UNI" local:
+expect 0 "local images" lxc image list local: --format csv -c f
+for fp in "$FP_TAR" "$FP_SQ" "$FP_UNI"; do
+	check "local image $(short "$fp")" out_has "^$(short "$fp")$"
+done
+expect 0 "a storage pool" lxc storage create default dir
+expect 0 "a default profile disk" lxc profile device add default root disk path=/ pool=default
+expect 0 "lxc init from the tarball image" lxc init "$FP_TAR" c-tar
+expect 0 "lxc init from the squashfs image" lxc init "$FP_SQ" c-sq
+expect 0 "lxc init from the unified image" lxc init "$FP_UNI" c-uni
+for c in c-tar c-sq c-uni; do
+	check "$c: the rootfs was unpacked" test -x "$LXD_DIR/storage-pools/default/containers/$c/rootfs/bin/hello"
+done
+
+finish
