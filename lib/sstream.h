@@ -483,6 +483,28 @@ enum ss_root_kind { SS_ROOT_UNKNOWN, SS_ROOT_SQUASHFS, SS_ROOT_QCOW2, SS_ROOT_TA
 /* What an image root file is, by its content; SS_ROOT_UNKNOWN with ERR set. */
 int ss_image_root_kind(const char *path, struct ss_error *err);
 
+struct ss_build_opts {
+	const char *rootfs;       /* directory: the image's root filesystem */
+	const char *metadata;     /* metadata.yaml */
+	const char *templates;    /* directory of templates, or NULL */
+	const char *outdir;
+	const char *compression;  /* xz (default), zstd, gzip, none */
+	int level;                /* compression level, 0: the default */
+	int unified;              /* one tarball instead of metadata + rootfs */
+	int keep_owners;          /* keep uid/gid instead of 0 */
+};
+
+/*
+ * Builds an image from a directory, reproducibly (sorted entries, owners 0,
+ * mtimes clamped to $SOURCE_DATE_EPOCH when set): OUTDIR/meta.tar.EXT and
+ * OUTDIR/rootfs.tar.EXT (split, the filesystem at the rootfs tarball's
+ * root), or OUTDIR/image.tar.EXT (unified, rootfs/ inside).  The paths go
+ * to META_OUT and ROOT_OUT ("" when unified), the fingerprint to FP.
+ * Returns SS_OK, SS_USAGE or SS_FATAL (bad metadata: nothing left behind).
+ */
+int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out, size_t outsz,
+		   char fp[65], struct ss_error *err);
+
 /* ---- Publishing -------------------------------------------------------------- */
 
 /*

@@ -8,10 +8,17 @@
 #include "sstream.h"
 
 static const char usage_text[] =
-	"usage: sstream-publish add TREE FILE... [--alias A]...\n"
+	"usage: sstream-publish build ROOTFS_DIR --metadata FILE -o OUTDIR [--templates DIR]\n"
+	"                             [--unified|--split] [--compression xz|zstd|gzip|none]\n"
+	"                             [--level N] [--keep-owners]\n"
+	"       sstream-publish add TREE FILE... [--alias A]...\n"
 	"       sstream-publish remove TREE FINGERPRINT|ALIAS\n"
 	"       sstream-publish list TREE [--format table|json|csv]\n"
 	"\n"
+	"build   packs ROOTFS_DIR and metadata.yaml into an image (split: meta.tar.*\n"
+	"        and rootfs.tar.*; --unified: image.tar.*), reproducibly: sorted\n"
+	"        entries, owners 0, mtimes clamped to $SOURCE_DATE_EPOCH; prints the\n"
+	"        fingerprint.\n"
 	"add     adds an image: one unified tarball, or a metadata tarball and its\n"
 	"        root file (squashfs, rootfs tarball or qcow2 VM disk); prints its\n"
 	"        fingerprint.  Adding the same image again changes nothing.\n"
@@ -70,16 +77,51 @@ int main(int argc, char **argv)
 		{ "alias", required_argument, NULL, 'a' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "metadata", required_argument, NULL, 'M' },
+		{ "templates", required_argument, NULL, 'T' },
+		{ "unified", no_argument, NULL, 'U' },
+		{ "split", no_argument, NULL, 'S' },
+		{ "compression", required_argument, NULL, 'C' },
+		{ "level", required_argument, NULL, 'L' },
+		{ "keep-owners", no_argument, NULL, 'K' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char **aliases = calloc((size_t)argc, sizeof(*aliases));
 	const char *format = "table";
 	int naliases = 0, quiet = 0, c;
+	struct ss_build_opts bo = { 0 };
 	if (!aliases)
 		return SS_FATAL;
-	while ((c = getopt_long(argc, argv, "a:f:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:f:qho:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'M':
+			bo.metadata = optarg;
+			break;
+		case 'T':
+			bo.templates = optarg;
+			break;
+		case 'U':
+			bo.unified = 1;
+			break;
+		case 'S':
+			bo.unified = 0;
+			break;
+		case 'C':
+			bo.compression = optarg;
+			break;
+		case 'L':
+			bo.level = atoi(optarg);
+			if (bo.level < 1 || bo.level > 22)
+				usage_error("--level is 1 to 22");
+			break;
+		case 'K':
+			bo.keep_owners = 1;
+			break;
+		case 'o':
+			bo.outdir = optarg;
+			break;
 		case 'a':
 			aliases[naliases++] = optarg;
 			break;
@@ -98,6 +140,21 @@ int main(int argc, char **argv)
 		default:
 			usage_error("unknown option");
 		}
+	}
+	if (argc - optind == 2 && strcmp(argv[optind], "build") == 0) {
+		if (!bo.metadata || !bo.outdir)
+			usage_error("build needs --metadata FILE and -o OUTDIR");
+		bo.rootfs = argv[optind + 1];
+		char meta[4096], root[4096], fp[65];
+		struct ss_error err;
+		ss_error_clear(&err);
+		int rc = ss_image_build(&bo, meta, root, sizeof(meta), fp, &err);
+		if (rc != SS_OK)
+			fprintf(stderr, "sstream-publish: %s\n", err.msg);
+		else if (!quiet)
+			printf("%s  %s%s%s\n", fp, meta, root[0] ? " " : "", root);
+		free(aliases);
+		return rc;
 	}
 	if (argc - optind < 2)
 		usage_error("missing command or TREE");
@@ -137,7 +194,7 @@ int main(int argc, char **argv)
 			ss_tree_free(t);
 		}
 	} else {
-		usage_error("the commands are add, remove and list");
+		usage_error("the commands are build, add, remove and list");
 	}
 	if (rc != SS_OK)
 		fprintf(stderr, "sstream-publish: %s\n", err.msg);

@@ -54,6 +54,42 @@ check "requirements and lxd_requirements" sh -c "grep -q '\"requirements\"' '$D/
 check "x86_64 published as amd64" sh -c "grep -q '\"testos:two:amd64:default\"' '$D/streams/v1/images.json'"
 check "version key from creation_date" sh -c "grep -q '\"20261129_0000\"' '$D/streams/v1/images.json'"
 
+# ---- build: reproducible images from a directory ----------------------------------------
+R=$T/buildroot
+mkdir -p "$R/bin" "$R/dev" "$T/tpl"
+printf '#!/bin/sh\necho built\n' >"$R/bin/hello"
+chmod 755 "$R/bin/hello"
+ln -s hello "$R/bin/link"
+ln "$R/bin/hello" "$R/bin/hard"
+mknod "$R/dev/null2" c 1 3
+echo '{{ container.name }}' >"$T/tpl/hostname.tpl"
+sed 's/release: two/release: built/' "$I/meta/metadata.yaml" >"$T/built.yaml"
+export SOURCE_DATE_EPOCH=1795910400
+expect 0 "build a split image" "$P" build "$R" --metadata "$T/built.yaml" --templates "$T/tpl" -o "$T/b1"
+FP_B1=$(cut -d' ' -f1 "$T/out")
+touch "$R/bin/hello"
+expect 0 "build it again" "$P" build "$R" --metadata "$T/built.yaml" --templates "$T/tpl" -o "$T/b2"
+check "same input, same fingerprint (SOURCE_DATE_EPOCH)" test "$(cut -d' ' -f1 "$T/out")" = "$FP_B1"
+check "same bytes" cmp -s "$T/b1/rootfs.tar.xz" "$T/b2/rootfs.tar.xz"
+check "fingerprint of what was built" test "$FP_B1" = "$(cat "$T/b1/meta.tar.xz" "$T/b1/rootfs.tar.xz" | sha256sum | cut -d' ' -f1)"
+tar -tvf "$T/b1/rootfs.tar.xz" >"$T/listing" 2>/dev/null
+check "symlink kept" grep -q 'bin/link -> hello' "$T/listing"
+check "hard link kept" grep -q 'bin/hello link to bin/hard' "$T/listing"
+check "device node kept" grep -q '^crw.* 1,3 .*dev/null2' "$T/listing"
+check "owners 0" sh -c "! grep -v ' root/root ' '$T/listing'"
+check "mtimes clamped" sh -c "! grep -v ' 2026-11-29 ' '$T/listing'"
+check "the rootfs tarball holds the filesystem at its root" grep -q ' bin/hello' "$T/listing"
+tar -tf "$T/b1/meta.tar.xz" >"$T/listing"
+check "metadata tarball: metadata.yaml and templates" sh -c "grep -qx metadata.yaml '$T/listing' && grep -qx templates/hostname.tpl '$T/listing'"
+expect 0 "build a unified zstd image" "$P" build "$R" --metadata "$T/built.yaml" --unified --compression zstd -o "$T/b3"
+check "unified: rootfs/ inside" sh -c "tar --zstd -tf '$T/b3/image.tar.zst' | grep -qx rootfs/bin/hello"
+echo "just some text" >"$T/notyaml.yaml"
+expect 2 "build with bad metadata" "$P" build "$R" --metadata "$T/notyaml.yaml" -o "$T/b4"
+check "bad metadata: named" err_has "metadata.yaml is not a mapping"
+check "bad metadata: nothing left behind" test -z "$(ls "$T/b4")"
+expect 64 "build without -o" "$P" build "$R" --metadata "$T/built.yaml"
+unset SOURCE_DATE_EPOCH
+
 # ---- list --------------------------------------------------------------------------------
 expect 0 "list" "$P" list "$D"
 check "list: the split image with its aliases" out_has "^testos/two/default,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
@@ -100,7 +136,7 @@ fi
 export LXD_DIR=$T/lxd LXD_CONF=$T/lxdconf HOME=$T
 mkdir -p "$LXD_DIR" "$LXD_CONF/servercerts"
 stop_lxd() {
-	lxc delete -f c-tar c-sq c-uni >/dev/null 2>&1
+	lxc delete -f c-tar c-sq c-uni c-built >/dev/null 2>&1
 	timeout 30 lxd shutdown >/dev/null 2>&1 || kill "$LXD_PID" 2>/dev/null
 	wait "$LXD_PID" 2>/dev/null
 }
@@ -138,6 +174,14 @@ expect 0 "a default profile disk" lxc profile device add default root disk path=
 expect 0 "lxc init from the tarball image" lxc init "$FP_TAR" c-tar
 expect 0 "lxc init from the squashfs image" lxc init "$FP_SQ" c-sq
 expect 0 "lxc init from the unified image" lxc init "$FP_UNI" c-uni
+D3=$T/www/site3
+expect 0 "publish the built image" "$P" add "$D3" "$T/b1/meta.tar.xz" "$T/b1/rootfs.tar.xz" --alias built
+cp "$T/cert.pem" "$LXD_CONF/servercerts/site3.crt"
+httpd_start "$D3" --tls "$T/cert.pem" "$T/key.pem"
+expect 0 "remote add site3" lxc remote add site3 "https://127.0.0.1:$HTTP_PORT" --protocol=simplestreams --public
+expect 0 "copy the built image" lxc image copy site3:built local:
+expect 0 "lxc init from the built image" lxc init "$FP_B1" c-built
+check "c-built: unpacked, symlink and device node there" sh -c "test -x '$LXD_DIR/storage-pools/default/containers/c-built/rootfs/bin/hello' && test -L '$LXD_DIR/storage-pools/default/containers/c-built/rootfs/bin/link' && test -c '$LXD_DIR/storage-pools/default/containers/c-built/rootfs/dev/null2'"
 for c in c-tar c-sq c-uni; do
 	check "$c: the rootfs was unpacked" test -x "$LXD_DIR/storage-pools/default/containers/$c/rootfs/bin/hello"
 done
