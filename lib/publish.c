@@ -132,6 +132,22 @@ static json_t *load_products(const char *file, struct ss_error *err)
 	return root;
 }
 
+static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct ss_error *err)
+{
+	snprintf(dot, dotsz, "%s/.sstream/tmp/x", tree);
+	if (ssi_mkparents(dot) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", dot);
+	snprintf(dot, dotsz, "%s/.sstream", tree);
+	return ssi_lock_dir(dot, fd, err);
+}
+
+static const char *sign_key;
+
+void ss_publish_set_sign_key(const char *keyid)
+{
+	sign_key = keyid;
+}
+
 static json_t *index_for(json_t *products)
 {
 	json_t *names = json_array();
@@ -144,39 +160,230 @@ static json_t *index_for(json_t *products)
 			 "streams/v1/images.json", "products", names);
 }
 
-/* Writes images.json, then index.json, each only when it changed. */
+/* Writes TEXT at TREE/REL unless it holds exactly that already. */
+static int put(const char *tree, const char *rel, const char *text, size_t len, int *changed,
+	       struct ss_error *err)
+{
+	char *file = ss_join(tree, rel), *old = NULL;
+	size_t olen;
+	struct ss_error e;
+	int rc = SS_OK;
+	if (!file)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	if (ss_fetch(file, SS_METADATA_CAP, &old, &olen, &e) != SS_OK || olen != len ||
+	    memcmp(old, text, len) != 0) {
+		rc = ss_write_atomic(file, text, len, err);
+		*changed = 1;
+	}
+	free(old);
+	free(file);
+	return rc;
+}
+
+/* DOC at REL as JSON and, when signing, clearsigned at the .sjson name. */
+static int put_doc(const char *tree, const char *rel, json_t *doc, int *changed, struct ss_error *err)
+{
+	size_t len;
+	char *text = ssi_json_dump(doc, &len);
+	int rc = text ? put(tree, rel, text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
+	if (rc == SS_OK && sign_key) {
+		char srel[PATH_MAX], *signed_text;
+		size_t slen, n = strlen(rel);
+		snprintf(srel, sizeof(srel), "%.*s.sjson", (int)(n > 5 ? n - 5 : n), rel);
+		/* the signature is only remade when the document changed */
+		char *sfile = ss_join(tree, srel);
+		struct stat st;
+		int have = sfile && stat(sfile, &st) == 0;
+		free(sfile);
+		if (!have || *changed) {
+			rc = ss_clearsign(sign_key, text, len, &signed_text, &slen, err);
+			if (rc == SS_OK) {
+				rc = put(tree, srel, signed_text, slen, changed, err);
+				free(signed_text);
+			}
+		}
+	}
+	free(text);
+	return rc;
+}
+
+/*
+ * Writes the products documents of DOCS (tree-relative path -> document),
+ * then the index: index.sjson (naming the .sjson products) before
+ * index.json, each only when it changed.
+ */
+static int write_tree_docs(const char *tree, json_t *docs, json_t *index, int *changed, struct ss_error *err)
+{
+	const char *rel;
+	json_t *doc;
+	int rc = SS_OK, any = 0;
+	json_object_foreach(docs, rel, doc) {
+		int ch = 0;
+		if ((rc = put_doc(tree, rel, doc, &ch, err)) != SS_OK)
+			return rc;
+		any |= ch;
+	}
+	if (sign_key) {
+		json_t *sidx = json_deep_copy(index);
+		const char *cid;
+		json_t *e;
+		json_object_foreach(json_object_get(sidx, "index"), cid, e) {
+			const char *path = json_string_value(json_object_get(e, "path"));
+			char spath[PATH_MAX];
+			size_t n = path ? strlen(path) : 0;
+			snprintf(spath, sizeof(spath), "%.*s.sjson", (int)(n > 5 ? n - 5 : n), path ? path : "");
+			json_object_set_new(e, "path", json_string(spath));
+		}
+		size_t len, slen;
+		char *text = ssi_json_dump(sidx, &len), *signed_text = NULL;
+		char *sfile = ss_join(tree, "streams/v1/index.sjson");
+		struct stat st;
+		int have = sfile && stat(sfile, &st) == 0;
+		free(sfile);
+		if (!text)
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+		else if (!have || any)
+			rc = ss_clearsign(sign_key, text, len, &signed_text, &slen, err);
+		if (rc == SS_OK && signed_text)
+			rc = put(tree, "streams/v1/index.sjson", signed_text, slen, &any, err);
+		free(signed_text);
+		free(text);
+		json_decref(sidx);
+		if (rc != SS_OK)
+			return rc;
+	}
+	size_t len;
+	char *text = ssi_json_dump(index, &len);
+	rc = text ? put(tree, "streams/v1/index.json", text, len, &any, err) : ssi_err(err, SS_FATAL, "out of memory");
+	free(text);
+	*changed |= any;
+	return rc;
+}
+
+/* Writes images.json, then the index. */
 static int write_streams(const char *tree, json_t *products, int *changed, struct ss_error *err)
 {
-	json_t *index = index_for(products);
-	const char *names[2] = { "streams/v1/images.json", "streams/v1/index.json" };
-	json_t *docs[2] = { products, index };
-	int rc = index ? SS_OK : ssi_err(err, SS_FATAL, "out of memory");
-	for (int i = 0; i < 2 && rc == SS_OK; i++) {
-		size_t len, olen;
-		char *text = ssi_json_dump(docs[i], &len), *file = ss_join(tree, names[i]), *old = NULL;
-		struct ss_error e;
-		if (!text || !file) {
-			rc = ssi_err(err, SS_FATAL, "out of memory");
-		} else if (ss_fetch(file, SS_METADATA_CAP, &old, &olen, &e) != SS_OK || olen != len ||
-			   memcmp(old, text, len) != 0) {
-			rc = ss_write_atomic(file, text, len, err);
-			*changed = 1;
-		}
-		free(old);
-		free(text);
-		free(file);
-	}
+	json_t *index = index_for(products), *docs = json_object();
+	json_object_set(docs, "streams/v1/images.json", products);
+	int rc = index ? write_tree_docs(tree, docs, index, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
+	json_decref(docs);
 	json_decref(index);
 	return rc;
 }
 
-static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct ss_error *err)
+int ss_publish_import(const char *tree, const char *items_file, int *changed, struct ss_error *err)
 {
-	snprintf(dot, dotsz, "%s/.sstream/tmp/x", tree);
-	if (ssi_mkparents(dot) < 0)
-		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", dot);
-	snprintf(dot, dotsz, "%s/.sstream", tree);
-	return ssi_lock_dir(dot, fd, err);
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	*changed = 0;
+	char *data;
+	size_t len;
+	if (ss_fetch(items_file, SS_METADATA_CAP, &data, &len, err) != SS_OK)
+		return err->code;
+	json_error_t je;
+	json_t *list = json_loadb(data, len, 0, &je);
+	free(data);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		return ssi_err(err, SS_FATAL, "cannot import '%s': %s", items_file,
+			       list ? "not a JSON list of items" : je.text);
+	}
+	static const char *const names[] = { "content_id", "product_name", "version_name", "item_name" };
+	json_t *docs = json_object(), *index = NULL;
+	char dot[PATH_MAX];
+	int lock_fd = -1, rc = SS_OK;
+	size_t i;
+	json_t *rec;
+	json_array_foreach(list, i, rec) {
+		const char *key[4];
+		for (int k = 0; k < 4; k++)
+			if (!(key[k] = json_string_value(json_object_get(rec, names[k])))) {
+				rc = ssi_err(err, SS_FATAL, "cannot import '%s': item %zu has no %s", items_file, i, names[k]);
+				goto out;
+			}
+		const char *path = json_string_value(json_object_get(rec, "path"));
+		struct ss_error pe;
+		if (path && ss_path_check(path, &pe) != SS_OK) {
+			rc = ssi_err(err, SS_FATAL, "cannot import '%s': item %zu: %s", items_file, i, pe.msg);
+			goto out;
+		}
+		char rel[PATH_MAX];
+		snprintf(rel, sizeof(rel), "streams/v1/%s.json", key[0]);
+		if (ss_path_check(rel, &pe) != SS_OK || strchr(key[0], '/')) {
+			rc = ssi_err(err, SS_FATAL, "cannot import '%s': content id '%s' is not a file name", items_file, key[0]);
+			goto out;
+		}
+		json_t *doc = json_object_get(docs, rel);
+		if (!doc) {
+			doc = json_pack("{s:s, s:s, s:s, s:{}}", "format", "products:1.0", "content_id", key[0],
+					"datatype", path ? "image-downloads" : "image-ids", "products");
+			json_object_set_new(docs, rel, doc);
+		}
+		json_t *prods = json_object_get(doc, "products"), *prod = json_object_get(prods, key[1]);
+		if (!prod)
+			json_object_set_new(prods, key[1], prod = json_pack("{s:{}}", "versions"));
+		json_t *vers = json_object_get(prod, "versions"), *ver = json_object_get(vers, key[2]);
+		if (!ver)
+			json_object_set_new(vers, key[2], ver = json_pack("{s:{}}", "items"));
+		json_t *item = json_object();
+		const char *k;
+		json_t *v;
+		json_object_foreach(rec, k, v)
+			if (strcmp(k, "content_id") && strcmp(k, "product_name") && strcmp(k, "version_name") &&
+			    strcmp(k, "item_name"))
+				json_object_set(item, k, v);
+		json_object_set_new(json_object_get(ver, "items"), key[3], item);
+	}
+	if ((rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err)) != SS_OK)
+		goto out;
+	/* the index keeps its other entries */
+	char *ifile = ss_join(tree, "streams/v1/index.json");
+	struct ss_error ie;
+	char *idata;
+	size_t ilen;
+	if (ifile && ss_fetch(ifile, SS_METADATA_CAP, &idata, &ilen, &ie) == SS_OK) {
+		index = ssi_json_parse(idata, ilen, ifile, &ie);
+		free(idata);
+	}
+	free(ifile);
+	if (!json_is_object(json_object_get(index, "index"))) {
+		json_decref(index);
+		index = json_pack("{s:s, s:{}}", "format", "index:1.0", "index");
+	}
+	const char *rel;
+	json_t *doc;
+	json_t *condensed = json_object();
+	json_object_foreach(docs, rel, doc) {
+		/* condensed as upstream json2streams writes it */
+		struct ss_error pe;
+		struct ss_products *p = ssi_products_from_json(json_incref(doc), rel, NULL, &pe);
+		size_t dlen;
+		char *text = p ? ss_products_dump(p, SS_WRITE_CONDENSE, &dlen) : NULL;
+		json_t *c = text ? json_loadb(text, dlen, 0, NULL) : NULL;
+		free(text);
+		ss_products_free(p);
+		json_object_set_new(condensed, rel, c ? c : json_incref(doc));
+		json_t *pnames = json_array();
+		const char *pn;
+		json_t *pv;
+		json_object_foreach(json_object_get(doc, "products"), pn, pv)
+			json_array_append_new(pnames, json_string(pn));
+		json_object_set_new(json_object_get(index, "index"), json_string_value(json_object_get(doc, "content_id")),
+				    json_pack("{s:s, s:s, s:s, s:o}", "format", "products:1.0", "datatype",
+					      json_string_value(json_object_get(doc, "datatype")), "path", rel,
+					      "products", pnames));
+	}
+	rc = write_tree_docs(tree, condensed, index, changed, err);
+	json_decref(condensed);
+out:
+	json_decref(index);
+	json_decref(docs);
+	json_decref(list);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
 }
 
 /* Whether PRODUCTS already lists PATH with this sha256. */

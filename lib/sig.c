@@ -181,3 +181,50 @@ out:
 	gpgme_data_release(plain);
 	return rc;
 }
+
+int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
+		 struct ss_error *err)
+{
+	pthread_once(&gpgme_once, gpgme_init);
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	gpgme_data_t plain = NULL, sig = NULL;
+	int rc = SS_FATAL;
+	gpgme_error_t ge = gpgme_new(&ctx);
+	if (!ge)
+		ge = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+	if (ge) {
+		ssi_err(err, SS_FATAL, "cannot start GnuPG: %s", gpgme_strerror(ge));
+		goto out;
+	}
+	gpgme_set_armor(ctx, 1);
+	gpgme_set_textmode(ctx, 1);
+	if ((ge = gpgme_get_key(ctx, keyid, &key, 1))) {
+		ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid, gpgme_strerror(ge));
+		goto out;
+	}
+	if ((ge = gpgme_signers_add(ctx, key)) || (ge = gpgme_data_new_from_mem(&plain, data, len, 0)) ||
+	    (ge = gpgme_data_new(&sig)) || (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
+		ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
+		goto out;
+	}
+	size_t n;
+	char *mem = gpgme_data_release_and_get_mem(sig, &n);
+	sig = NULL;
+	*out = mem ? ssi_strndup(mem, n) : NULL;
+	gpgme_free(mem);
+	if (!*out) {
+		ssi_err(err, SS_FATAL, "out of memory");
+		goto out;
+	}
+	*outlen = n;
+	rc = SS_OK;
+out:
+	gpgme_data_release(plain);
+	gpgme_data_release(sig);
+	if (key)
+		gpgme_key_unref(key);
+	if (ctx)
+		gpgme_release(ctx);
+	return rc;
+}

@@ -126,6 +126,14 @@ void ss_verifier_free(struct ss_verifier *v);
 int ss_verifier_check(struct ss_verifier *v, const char *data, size_t len, const char *name,
 		      char **body, size_t *bodylen, struct ss_error *err);
 
+/*
+ * Clearsigns DATA with the secret key KEYID from the user's GnuPG keyring
+ * ($GNUPGHOME).  *OUT is malloc'd.  Returns SS_OK or SS_FATAL (no such
+ * secret key, GnuPG failure).
+ */
+int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
+		 struct ss_error *err);
+
 /* ---- Products files and their items ------------------------------------- */
 
 struct ss_products;  /* one products:1.0 document */
@@ -528,6 +536,22 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles,
  * prune.
  */
 int ss_publish_remove(const char *tree, const char *what, int *removed, struct ss_error *err);
+
+/*
+ * Signing for the publish calls: with a key set (NULL: none), every
+ * products file and index written is also written clearsigned as .sjson,
+ * the signed index naming the signed products files.
+ */
+void ss_publish_set_sign_key(const char *keyid);
+
+/*
+ * Turns ITEMS (a JSON array of flat item records: content_id,
+ * product_name, version_name, item_name, path, size, sha256, ...) into a
+ * products file per content id (streams/v1/<content_id>.json, condensed)
+ * and the index, keeping the index's other entries.  Every path must be
+ * safe.  Returns SS_OK or SS_FATAL naming the bad record.
+ */
+int ss_publish_import(const char *tree, const char *items, int *changed, struct ss_error *err);
 
 struct ss_image_info {
 	const char *product, *version, *aliases, *fingerprint, *os, *release, *variant, *arch;

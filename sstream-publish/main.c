@@ -14,6 +14,7 @@ static const char usage_text[] =
 	"       sstream-publish add TREE FILE... [--alias A]...\n"
 	"       sstream-publish remove TREE FINGERPRINT|ALIAS\n"
 	"       sstream-publish list TREE [--format table|json|csv]\n"
+	"       sstream-publish import TREE ITEMS.json\n"
 	"\n"
 	"build   packs ROOTFS_DIR and metadata.yaml into an image (split: meta.tar.*\n"
 	"        and rootfs.tar.*; --unified: image.tar.*), reproducibly: sorted\n"
@@ -25,9 +26,14 @@ static const char usage_text[] =
 	"remove  drops the image with that fingerprint (or prefix), or every image\n"
 	"        of the product with that alias, from the streams.\n"
 	"list    lists the images like 'lxc image list'.\n"
+	"import  turns a JSON list of flat item records (content_id, product_name,\n"
+	"        version_name, item_name, path, size, sha256, ...) into products files\n"
+	"        and the index, like the upstream json2streams.\n"
 	"\n"
 	"  -a, --alias A      an extra alias (add; repeatable)\n"
 	"  -f, --format FMT   table, json or csv (list)\n"
+	"      --sign-key ID  also write clearsigned .sjson files, signed with the\n"
+	"                     secret key ID of $GNUPGHOME (add, remove, import)\n"
 	"  -q, --quiet        print nothing on success\n"
 	"  -h, --help         this help\n"
 	"\n"
@@ -85,6 +91,7 @@ int main(int argc, char **argv)
 		{ "level", required_argument, NULL, 'L' },
 		{ "keep-owners", no_argument, NULL, 'K' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "sign-key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,6 +128,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			bo.outdir = optarg;
+			break;
+		case 'k':
+			ss_publish_set_sign_key(optarg);
 			break;
 		case 'a':
 			aliases[naliases++] = optarg;
@@ -179,6 +189,13 @@ int main(int argc, char **argv)
 		rc = ss_publish_remove(tree, rest[0], &removed, &err);
 		if (rc == SS_OK && !quiet)
 			printf("removed %d image%s\n", removed, removed == 1 ? "" : "s");
+	} else if (strcmp(cmd, "import") == 0) {
+		if (nrest != 1)
+			usage_error("import TREE ITEMS.json");
+		int changed;
+		rc = ss_publish_import(tree, rest[0], &changed, &err);
+		if (rc == SS_OK && !quiet && !changed)
+			printf("nothing changed\n");
 	} else if (strcmp(cmd, "list") == 0) {
 		if (nrest != 0)
 			usage_error("list TREE");
@@ -194,7 +211,7 @@ int main(int argc, char **argv)
 			ss_tree_free(t);
 		}
 	} else {
-		usage_error("the commands are build, add, remove and list");
+		usage_error("the commands are build, add, remove, list and import");
 	}
 	if (rc != SS_OK)
 		fprintf(stderr, "sstream-publish: %s\n", err.msg);

@@ -127,6 +127,56 @@ check "the VM is gone" sh -c "! grep -q VIRTUAL '$T/out'"
 expect 0 "remove by alias" "$P" remove "$T/rm" mine/tar
 expect 2 "remove what is not there" "$P" remove "$T/rm" nothing-like-this
 
+# ---- import: flat item records into products files (json2streams) -----------------------
+D4=$T/imported
+mkdir -p "$D4/files"
+echo one >"$D4/files/one.txt"
+echo two >"$D4/files/two.txt"
+"$PY" - "$D4" >"$T/items.json" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+def rec(v, name):
+    data = open(os.path.join(d, "files", name), "rb").read()
+    return {"content_id": "com.example:files", "product_name": "com.example:files:amd64", "version_name": v,
+            "item_name": name, "path": "files/" + name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "arch": "amd64", "ftype": "text"}
+items = [rec("20261101", "one.txt"), rec("20261102", "two.txt"),
+         {"content_id": "com.example:ids", "product_name": "com.example:ids:amd64", "version_name": "20261101",
+          "item_name": "region1", "id": "ami-1", "region": "r1"}]
+print(json.dumps(items))
+PY
+expect 0 "import items" "$P" import "$D4" "$T/items.json"
+expect 0 "imported tree verifies" "$V" "$D4"
+expect 0 "imported: query" "$BIN/sstream-query" -f '%(content_id)s %(version_name)s %(item_name)s %(arch)s' "$D4"
+check "imported: all items, fields kept" sh -c "grep -q '^com.example:files 20261102 two.txt amd64$' '$T/out' && grep -q '^com.example:ids 20261101 region1 $' '$T/out'"
+check "imported: condensed (arch moved up)" sh -c "! grep -A3 '\"one.txt\": {' '$D4/streams/v1/com.example:files.json' | grep -q arch"
+expect 0 "imported products are valid" "$PY" -W ignore tests/validate.py products.schema.json "$D4/streams/v1/com.example:files.json" "$D4/streams/v1/com.example:ids.json"
+expect 0 "import again" "$P" import "$D4" "$T/items.json"
+check "import again: nothing changed" out_has "nothing changed"
+echo '[{"content_id": "x", "product_name": "p", "version_name": "v", "item_name": "i", "path": "../escape"}]' >"$T/evil.json"
+expect 2 "import refuses unsafe paths" "$P" import "$T/imp2" "$T/evil.json"
+check "unsafe path named" err_has "unsafe path '../escape'"
+echo '[{"content_id": "x"}]' >"$T/short.json"
+expect 2 "import needs every name" "$P" import "$T/imp2" "$T/short.json"
+check "missing field named" err_has "item 0 has no product_name"
+
+# ---- signing -------------------------------------------------------------------------------
+export GNUPGHOME=$T/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'Publisher <pub@example.invalid>' rsa2048 sign never 2>/dev/null
+gpg --batch --quiet --export pub@example.invalid >"$T/pub.gpg"
+D5=$T/signedsite
+expect 0 "add with --sign-key" "$P" add --sign-key pub@example.invalid "$D5" "$I/meta.tar.xz" "$I/root.tar.xz"
+check "signed products and index written" test -s "$D5/streams/v1/images.sjson" -a -s "$D5/streams/v1/index.sjson"
+check "the signed index names the signed products" grep -q 'streams/v1/images.sjson' "$D5/streams/v1/index.sjson"
+expect 0 "gpgv accepts the signature" gpgv --keyring "$T/pub.gpg" "$D5/streams/v1/index.sjson"
+expect 0 "sstream-verify --keyring accepts the tree" "$V" --keyring "$T/pub.gpg" "$D5"
+expect 0 "sstream-mirror --keyring mirrors it" "$BIN/sstream-mirror" --keyring "$T/pub.gpg" "$D5" "$T/signedmirror"
+expect 0 "... and the mirror verifies" "$V" --keyring "$T/pub.gpg" "$T/signedmirror"
+expect 2 "signing with a key that is not there" "$P" add --sign-key nobody@example.invalid "$T/nokey" "$I/meta.tar.xz" "$I/root.tar.xz"
+check "missing key named" err_has "no secret key 'nobody@example.invalid'"
+unset GNUPGHOME
+
 # ---- the real client ---------------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ] || ! command -v lxd >/dev/null; then
 	fail "the LXD part needs root and the lxd package (scripts/install-deps.sh installs it)"
