@@ -6,6 +6,7 @@
  * under the tree's lock.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -745,4 +746,206 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
 		}
 	}
 	return SS_OK;
+}
+
+/* ---- prune ------------------------------------------------------------------ */
+
+struct pending {
+	char **path;
+	long long *since;
+	size_t n, alloc;
+};
+
+static int pending_add(struct pending *p, const char *path, long long since)
+{
+	if (p->n == p->alloc) {
+		size_t na = p->alloc ? 2 * p->alloc : 32;
+		char **np = realloc(p->path, na * sizeof(*np));
+		long long *ns = np ? realloc(p->since, na * sizeof(*ns)) : NULL;
+		if (np)
+			p->path = np;
+		if (!ns)
+			return -1;
+		p->since = ns;
+		p->alloc = na;
+	}
+	if (!(p->path[p->n] = strdup(path)))
+		return -1;
+	p->since[p->n++] = since;
+	return 0;
+}
+
+static long long pending_since(const struct pending *p, const char *path)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->path[i], path) == 0)
+			return p->since[i];
+	return -1;
+}
+
+static void pending_free(struct pending *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->path[i]);
+	free(p->path);
+	free(p->since);
+}
+
+/* Every file path any item of PRODUCTS names. */
+static int referenced(json_t *products, const char *path)
+{
+	const char *pn, *vn, *in;
+	json_t *p, *v, *it;
+	json_object_foreach(json_object_get(products, "products"), pn, p)
+		json_object_foreach(json_object_get(p, "versions"), vn, v)
+			json_object_foreach(json_object_get(v, "items"), in, it) {
+				const char *ip = json_string_value(json_object_get(it, "path"));
+				if (ip && strcmp(ip, path) == 0)
+					return 1;
+			}
+	return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	return -strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Files under TREE/images, tree-relative, appended to OUT. */
+static void list_images(const char *tree, const char *rel, struct pending *out)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/%s", tree, rel);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
+		char full[PATH_MAX * 2];
+		snprintf(full, sizeof(full), "%s/%s", tree, sub);
+		struct stat st;
+		if (lstat(full, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			list_images(tree, sub, out);
+		else
+			pending_add(out, sub, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
+int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
+		     void (*cb)(void *ud, const char *what, const char *path), void *ud,
+		     struct ss_error *err)
+{
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	char dot[PATH_MAX], state[PATH_MAX + 16];
+	int lock_fd = -1, changed = 0, rc = SS_OK;
+	struct pending old = { 0 }, files = { 0 }, next = { 0 };
+	json_t *products = NULL;
+	if (!dry_run && (rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err)) != SS_OK)
+		return rc;
+	snprintf(dot, sizeof(dot), "%s/.sstream", tree);
+	snprintf(state, sizeof(state), "%s/unreferenced", dot);
+	char *file = ss_join(tree, "streams/v1/images.json");
+	products = file ? load_products(file, err) : NULL;
+	free(file);
+	if (!products) {
+		rc = err->code ? err->code : SS_FATAL;
+		goto out;
+	}
+	/* versions beyond the newest KEEP of each product leave the streams */
+	const char *pn;
+	json_t *prod;
+	void *tmp;
+	json_object_foreach_safe(json_object_get(products, "products"), tmp, pn, prod) {
+		json_t *versions = json_object_get(prod, "versions");
+		size_t n = json_object_size(versions), i = 0;
+		if (keep <= 0 || n <= (size_t)keep)
+			continue;
+		const char **names = calloc(n, sizeof(*names));
+		const char *vn;
+		json_t *v;
+		json_object_foreach(versions, vn, v)
+			names[i++] = vn;
+		qsort(names, n, sizeof(*names), cmp_desc);
+		for (i = (size_t)keep; i < n; i++) {
+			char what[1024];
+			snprintf(what, sizeof(what), "%s/%s", pn, names[i]);
+			if (cb)
+				cb(ud, "version", what);
+		}
+		for (i = (size_t)keep; i < n; i++)
+			json_object_del(versions, names[i]);
+		free(names);
+	}
+	if (!dry_run && (rc = write_streams(tree, products, &changed, err)) != SS_OK)
+		goto out;
+	/* files nothing references: deleted once unreferenced for GRACE */
+	char *data;
+	size_t len;
+	struct ss_error se;
+	if (ss_fetch(state, SS_METADATA_CAP, &data, &len, &se) == SS_OK) {
+		for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+			char *sp = strchr(line, ' ');
+			if (sp)
+				pending_add(&old, sp + 1, strtoll(line, NULL, 10));
+		}
+		free(data);
+	}
+	list_images(tree, "images", &files);
+	long long now = (long long)time(NULL);
+	size_t cap = 64;
+	for (size_t i = 0; i < files.n; i++) {
+		if (referenced(products, files.path[i]))
+			continue;
+		long long since = pending_since(&old, files.path[i]);
+		if (since < 0)
+			since = now;
+		if (now - since < grace) {
+			pending_add(&next, files.path[i], since);
+			cap += strlen(files.path[i]) + 24;
+			continue;
+		}
+		if (cb)
+			cb(ud, "file", files.path[i]);
+		if (dry_run)
+			continue;
+		char *f = ss_join(tree, files.path[i]);
+		if (f && unlink(f) == 0) {
+			char *slash;
+			while ((slash = strrchr(f, '/')) && (size_t)(slash - f) > strlen(tree)) {
+				*slash = '\0';
+				if (rmdir(f) < 0)
+					break;
+			}
+		}
+		free(f);
+	}
+	if (!dry_run) {
+		char *buf = malloc(cap), *p = buf;
+		if (!buf) {
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+			goto out;
+		}
+		*p = '\0';
+		for (size_t i = 0; i < next.n; i++)
+			p += sprintf(p, "%lld %s\n", next.since[i], next.path[i]);
+		rc = put(tree, ".sstream/unreferenced", buf, (size_t)(p - buf), &changed, err);
+		free(buf);
+	}
+out:
+	pending_free(&old);
+	pending_free(&files);
+	pending_free(&next);
+	json_decref(products);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
 }

@@ -538,6 +538,18 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles,
 int ss_publish_remove(const char *tree, const char *what, int *removed, struct ss_error *err);
 
 /*
+ * Keeps the KEEP newest versions of each product of TREE (0: all) and
+ * deletes files under images/ that nothing references once they have been
+ * unreferenced for GRACE seconds (clients cache indexes), with the
+ * directories they leave empty.  CB hears of each version ("version",
+ * "product/version") and file ("file", path) removed - or, with DRY_RUN,
+ * that would be, and nothing changes.  SS_OK, SS_FATAL or SS_TEMPFAIL.
+ */
+int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
+		     void (*cb)(void *ud, const char *what, const char *path), void *ud,
+		     struct ss_error *err);
+
+/*
  * Signing for the publish calls: with a key set (NULL: none), every
  * products file and index written is also written clearsigned as .sjson,
  * the signed index naming the signed products files.

@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"       sstream-publish remove TREE FINGERPRINT|ALIAS\n"
 	"       sstream-publish list TREE [--format table|json|csv]\n"
 	"       sstream-publish import TREE ITEMS.json\n"
+	"       sstream-publish prune TREE --keep N [--grace DURATION] [--dry-run]\n"
 	"\n"
 	"build   packs ROOTFS_DIR and metadata.yaml into an image (split: meta.tar.*\n"
 	"        and rootfs.tar.*; --unified: image.tar.*), reproducibly: sorted\n"
@@ -26,6 +27,9 @@ static const char usage_text[] =
 	"remove  drops the image with that fingerprint (or prefix), or every image\n"
 	"        of the product with that alias, from the streams.\n"
 	"list    lists the images like 'lxc image list'.\n"
+	"prune   keeps the N newest versions of each product, and deletes files\n"
+	"        nothing references once unreferenced for the grace period\n"
+	"        (default 1h: clients cache the index).\n"
 	"import  turns a JSON list of flat item records (content_id, product_name,\n"
 	"        version_name, item_name, path, size, sha256, ...) into products files\n"
 	"        and the index, like the upstream json2streams.\n"
@@ -77,6 +81,17 @@ static void print_image(void *ud, const struct ss_image_info *im)
 	o->n++;
 }
 
+struct prune_out {
+	int dry_run, quiet;
+};
+
+static void on_prune(void *ud, const char *what, const char *path)
+{
+	const struct prune_out *o = ud;
+	if (!o->quiet || o->dry_run)
+		printf("%s %s %s\n", o->dry_run ? "would remove" : "removed", what, path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -92,6 +107,9 @@ int main(int argc, char **argv)
 		{ "keep-owners", no_argument, NULL, 'K' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "sign-key", required_argument, NULL, 'k' },
+		{ "keep", required_argument, NULL, 'N' },
+		{ "grace", required_argument, NULL, 'G' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -99,9 +117,11 @@ int main(int argc, char **argv)
 	const char *format = "table";
 	int naliases = 0, quiet = 0, c;
 	struct ss_build_opts bo = { 0 };
+	int keep = -1, dry_run = 0;
+	long long grace = 3600;
 	if (!aliases)
 		return SS_FATAL;
-	while ((c = getopt_long(argc, argv, "a:f:qho:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:f:qho:n", opts, NULL)) != -1) {
 		switch (c) {
 		case 'M':
 			bo.metadata = optarg;
@@ -131,6 +151,23 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			ss_publish_set_sign_key(optarg);
+			break;
+		case 'N':
+			keep = atoi(optarg);
+			if (keep < 1)
+				usage_error("--keep is at least 1");
+			break;
+		case 'G': {
+			char *end;
+			grace = strtoll(optarg, &end, 10);
+			long long mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1;
+			if (end == optarg || grace < 0 || (*end && (end[1] || !strchr("smhd", *end))))
+				usage_error("--grace is a duration: 30s, 10m, 1h, 2d");
+			grace *= mult;
+			break;
+		}
+		case 'n':
+			dry_run = 1;
 			break;
 		case 'a':
 			aliases[naliases++] = optarg;
@@ -189,6 +226,11 @@ int main(int argc, char **argv)
 		rc = ss_publish_remove(tree, rest[0], &removed, &err);
 		if (rc == SS_OK && !quiet)
 			printf("removed %d image%s\n", removed, removed == 1 ? "" : "s");
+	} else if (strcmp(cmd, "prune") == 0) {
+		if (nrest != 0 || keep < 1)
+			usage_error("prune TREE --keep N [--grace DURATION] [--dry-run]");
+		struct prune_out po = { dry_run, quiet };
+		rc = ss_publish_prune(tree, keep, grace, dry_run, on_prune, &po, &err);
 	} else if (strcmp(cmd, "import") == 0) {
 		if (nrest != 1)
 			usage_error("import TREE ITEMS.json");

@@ -127,6 +127,30 @@ check "the VM is gone" sh -c "! grep -q VIRTUAL '$T/out'"
 expect 0 "remove by alias" "$P" remove "$T/rm" mine/tar
 expect 2 "remove what is not there" "$P" remove "$T/rm" nothing-like-this
 
+# ---- prune: keep the newest N versions, files go after the grace period ----------------------
+D6=$T/prunesite
+for day in 1 2 3; do
+	mkdir -p "$T/p$day"
+	sed "s/creation_date: 1795910400/creation_date: $((1795910400 + day * 86400))/" "$I/meta/metadata.yaml" >"$T/p$day/metadata.yaml"
+	tar -C "$T/p$day" -cJf "$T/p$day/meta.tar.xz" metadata.yaml
+	expect 0 "add version $day" "$P" add -q "$D6" "$T/p$day/meta.tar.xz" "$I/root.tar.xz"
+done
+expect 0 "list: 3 versions" "$P" list "$D6" --format csv
+check "3 versions listed" test "$(out_lines)" -eq 3
+expect 0 "prune --dry-run" "$P" prune "$D6" --keep 1 --dry-run
+check "dry run names the versions" sh -c "grep -q 'would remove version testos:two:amd64:default/20261130_0000' '$T/out' && grep -q 'would remove version testos:two:amd64:default/20261201_0000' '$T/out'"
+expect 0 "dry run changed nothing" "$P" list "$D6" --format csv
+check "still 3 versions" test "$(out_lines)" -eq 3
+expect 0 "prune --keep 1 (default grace)" "$P" prune "$D6" --keep 1
+expect 0 "pruned list" "$P" list "$D6" --format csv
+check "1 version left, the newest" sh -c "test \$(wc -l <'$T/out') -eq 1 && grep -q 20261202_0000 '$T/out'"
+check "files stay during the grace period" test "$(find "$D6/images" -type f | wc -l)" -eq 6
+expect 0 "the pruned tree verifies" "$V" "$D6"
+expect 0 "prune after the grace period" "$P" prune "$D6" --keep 1 --grace 0
+check "old files deleted, and their directories" test "$(find "$D6/images" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 1
+expect 0 "--orphans finds nothing left" "$V" --orphans "$D6"
+expect 64 "prune without --keep" "$P" prune "$D6"
+
 # ---- import: flat item records into products files (json2streams) -----------------------
 D4=$T/imported
 mkdir -p "$D4/files"
