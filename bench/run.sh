@@ -8,3 +8,4 @@ echo "== stream model"
 "$BUILD/bench/bench_load" "$FIX/real/lxc-images-20230424.json" 30
 bash bench/mirror.sh
 bash bench/verify.sh
+bash bench/publish.sh
