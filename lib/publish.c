@@ -6,6 +6,8 @@
  * under the tree's lock.
  */
 #include <ctype.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #include "model_internal.h"
+
+extern char **environ;
 
 static const struct {
 	const char *kernel, *lxd;
@@ -143,10 +147,88 @@ static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct 
 }
 
 static const char *sign_key;
+static int make_deltas;
 
 void ss_publish_set_sign_key(const char *keyid)
 {
 	sign_key = keyid;
+}
+
+void ss_publish_set_delta(int on)
+{
+	make_deltas = on;
+}
+
+/* Runs xdelta3 to encode NEW against BASE into OUT; 0 on success. */
+static int run_xdelta3(const char *base, const char *new_file, const char *out)
+{
+	char *const argv[] = { "xdelta3", "-e", "-f", "-q", "-s", (char *)base, (char *)new_file, (char *)out, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, "xdelta3", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return -1;
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * A squashfs.vcdiff item from the product's previous version with a
+ * squashfs (FORMAT.md section 7), added to ITEMS; LXD uses it to update a
+ * cached image cheaply.  No xdelta3, no previous squashfs: no delta.
+ */
+static int add_delta(const char *tree, json_t *versions, const char *version, json_t *items, const char *dir,
+		     struct ss_error *err)
+{
+	json_t *root = json_object_get(items, "root.squashfs");
+	const char *new_path = json_string_value(json_object_get(root, "path"));
+	const char *base = NULL, *base_path = NULL, *vn;
+	json_t *v;
+	json_object_foreach(versions, vn, v) {
+		if (strcmp(vn, version) >= 0 || (base && strcmp(vn, base) <= 0))
+			continue;
+		const char *p = json_string_value(json_object_get(json_object_get(json_object_get(v, "items"), "root.squashfs"), "path"));
+		if (p) {
+			base = vn;
+			base_path = p;
+		}
+	}
+	if (!new_path || !base)
+		return SS_OK;
+	char rel[PATH_MAX], key[128];
+	snprintf(rel, sizeof(rel), "%s/delta-%s.vcdiff", dir, base);
+	snprintf(key, sizeof(key), "delta-%s.vcdiff", base);
+	char *bf = ss_join(tree, base_path), *nf = ss_join(tree, new_path), *out = ss_join(tree, rel);
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out ? out : "");
+	int rc = SS_OK;
+	if (!bf || !nf || !out) {
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+	} else if (run_xdelta3(bf, nf, tmp) != 0) {
+		unlink(tmp);
+		rc = ssi_err(err, SS_FATAL, "cannot make a delta from '%s' (is xdelta3 installed?)", base_path);
+	} else {
+		struct ss_digest d;
+		if ((rc = ss_hash_file(tmp, SS_HASH_SHA256, &d, err)) == SS_OK && rename(tmp, out) < 0)
+			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot place '%s'", rel);
+		if (rc == SS_OK)
+			json_object_set_new(items, key,
+					    json_pack("{s:s, s:s, s:I, s:s, s:s}", "ftype", "squashfs.vcdiff", "path", rel,
+						      "size", (json_int_t)d.size, "sha256", d.sha256, "delta_base", base));
+		else
+			unlink(tmp);
+	}
+	free(bf);
+	free(nf);
+	free(out);
+	return rc;
 }
 
 static json_t *index_for(json_t *products)
@@ -587,6 +669,11 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	json_t *versions = json_object_get(prod, "versions");
 	json_t *ver = json_object_get(versions, version);
 	json_t *olditems = json_object_get(ver, "items");
+	if (make_deltas && kind == SS_ROOT_SQUASHFS && !olditems &&
+	    (rc = add_delta(tree, versions, version, items, dir, err)) != SS_OK) {
+		json_decref(items);
+		goto out;
+	}
 	if (olditems && !json_equal(olditems, items)) {
 		/* another image of the same minute: a VM beside a container, say */
 		const char *k;

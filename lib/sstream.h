@@ -557,6 +557,12 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 void ss_publish_set_sign_key(const char *keyid);
 
 /*
+ * With ON, adding a squashfs image also publishes a squashfs.vcdiff item
+ * (xdelta3) from the product's previous squashfs, with delta_base.
+ */
+void ss_publish_set_delta(int on);
+
+/*
  * Turns ITEMS (a JSON array of flat item records: content_id,
  * product_name, version_name, item_name, path, size, sha256, ...) into a
  * products file per content id (streams/v1/<content_id>.json, condensed)

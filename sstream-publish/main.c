@@ -35,6 +35,8 @@ static const char usage_text[] =
 	"        and the index, like the upstream json2streams.\n"
 	"\n"
 	"  -a, --alias A      an extra alias (add; repeatable)\n"
+	"      --delta        add: also publish an xdelta3 squashfs.vcdiff from the\n"
+	"                     product's previous squashfs\n"
 	"  -f, --format FMT   table, json or csv (list)\n"
 	"      --sign-key ID  also write clearsigned .sjson files, signed with the\n"
 	"                     secret key ID of $GNUPGHOME (add, remove, import)\n"
@@ -110,6 +112,7 @@ int main(int argc, char **argv)
 		{ "keep", required_argument, NULL, 'N' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "delta", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -168,6 +171,9 @@ int main(int argc, char **argv)
 		}
 		case 'n':
 			dry_run = 1;
+			break;
+		case 'D':
+			ss_publish_set_delta(1);
 			break;
 		case 'a':
 			aliases[naliases++] = optarg;

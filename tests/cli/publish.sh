@@ -151,6 +151,22 @@ check "old files deleted, and their directories" test "$(find "$D6/images" -mind
 expect 0 "--orphans finds nothing left" "$V" --orphans "$D6"
 expect 64 "prune without --keep" "$P" prune "$D6"
 
+# ---- deltas: a squashfs.vcdiff from the previous version ------------------------------------
+D7=$T/deltasite
+mkdir -p "$T/r2/bin"
+cp -r "$I/rootfs/rootfs/." "$T/r2/"
+echo "new file" >"$T/r2/bin/new"
+mksquashfs "$T/r2" "$T/root2.squashfs" -quiet -noappend -all-root >/dev/null
+expect 0 "add version 1 (squashfs)" "$P" add -q "$D7" "$T/p1/meta.tar.xz" "$I/root.squashfs"
+expect 0 "add version 2 with --delta" "$P" add -q --delta "$D7" "$T/p2/meta.tar.xz" "$T/root2.squashfs"
+check "a squashfs.vcdiff item with its delta_base" sh -c "grep -q '\"squashfs.vcdiff\"' '$D7/streams/v1/images.json' && grep -q '\"delta_base\": \"20261130_0000\"' '$D7/streams/v1/images.json'"
+DELTA=$(find "$D7/images" -name 'delta-*.vcdiff')
+BASE=$(find "$D7/images" -name rootfs.squashfs | while read -r f; do cmp -s "$f" "$I/root.squashfs" && echo "$f"; done)
+expect 0 "the delta rebuilds the new squashfs from the old" xdelta3 -d -f -s "$BASE" "$DELTA" "$T/rebuilt.squashfs"
+check "rebuilt = new" cmp -s "$T/rebuilt.squashfs" "$T/root2.squashfs"
+expect 0 "the tree with a delta verifies" "$V" "$D7"
+expect 0 "... and is valid for LXD" "$PY" -W ignore tests/validate.py lxd-profile.schema.json "$D7/streams/v1/images.json"
+
 # ---- import: flat item records into products files (json2streams) -----------------------
 D4=$T/imported
 mkdir -p "$D4/files"
