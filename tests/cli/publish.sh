@@ -255,8 +255,9 @@ check "listed: the squashfs image" out_has "mine/sq.*,$(short "$FP_SQ")$"
 expect 0 "copy the tarball image (fingerprint re-checked)" lxc image copy site:mine/tar local:
 expect 0 "copy the squashfs image" lxc image copy site2:mine/sq local:
 expect 0 "copy the unified image" lxc image copy "site:$FP_UNI" local:
+expect 0 "copy the VM image with --vm" lxc image copy "site:$FP_VM" local: --vm
 expect 0 "local images" lxc image list local: --format csv -c f
-for fp in "$FP_TAR" "$FP_SQ" "$FP_UNI"; do
+for fp in "$FP_TAR" "$FP_SQ" "$FP_UNI" "$FP_VM"; do
 	check "local image $(short "$fp")" out_has "^$(short "$fp")$"
 done
 expect 0 "a storage pool" lxc storage create default dir
