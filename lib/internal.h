@@ -8,20 +8,6 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
-/* mkdir -p of the directories above PATH; 0, or -1 with errno. */
-int ssi_mkparents(const char *path);
-
-/* Takes the lock DIR/lock (creating DIR), without waiting: SS_TEMPFAIL
- * when another process holds it.  *FD keeps it until closed. */
-int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err);
-
-/* curl_global_init, once per process; 0 on success. */
-int ssi_curl_init(void);
-
-/* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
-int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
-		struct ss_error *err);
-
 #endif
 
 /* Fills ERR (which may be NULL) and returns CODE. */

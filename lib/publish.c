@@ -263,6 +263,33 @@ static int put(const char *tree, const char *rel, const char *text, size_t len, 
 	return rc;
 }
 
+/* "streams/v1/x.json" -> "streams/v1/x.sjson" */
+static void sjson_name(const char *rel, char *out, size_t outsz)
+{
+	size_t n = strlen(rel);
+	snprintf(out, outsz, "%.*s.sjson", (int)(n > 5 ? n - 5 : n), rel);
+}
+
+/* TEXT clearsigned at SREL: remade when the plain document changed
+ * (CHANGED) or when there is none yet; a signature is not free. */
+static int sign_put(const char *tree, const char *srel, const char *text, size_t len, int *changed,
+		    struct ss_error *err)
+{
+	char *sfile = ss_join(tree, srel), *signed_text;
+	struct stat st;
+	int have = sfile && stat(sfile, &st) == 0;
+	free(sfile);
+	if (have && !*changed)
+		return SS_OK;
+	size_t slen;
+	int rc = ss_clearsign(sign_key, text, len, &signed_text, &slen, err);
+	if (rc == SS_OK) {
+		rc = put(tree, srel, signed_text, slen, changed, err);
+		free(signed_text);
+	}
+	return rc;
+}
+
 /* DOC at REL as JSON and, when signing, clearsigned at the .sjson name. */
 static int put_doc(const char *tree, const char *rel, json_t *doc, int *changed, struct ss_error *err)
 {
@@ -270,21 +297,9 @@ static int put_doc(const char *tree, const char *rel, json_t *doc, int *changed,
 	char *text = ssi_json_dump(doc, &len);
 	int rc = text ? put(tree, rel, text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
 	if (rc == SS_OK && sign_key) {
-		char srel[PATH_MAX], *signed_text;
-		size_t slen, n = strlen(rel);
-		snprintf(srel, sizeof(srel), "%.*s.sjson", (int)(n > 5 ? n - 5 : n), rel);
-		/* the signature is only remade when the document changed */
-		char *sfile = ss_join(tree, srel);
-		struct stat st;
-		int have = sfile && stat(sfile, &st) == 0;
-		free(sfile);
-		if (!have || *changed) {
-			rc = ss_clearsign(sign_key, text, len, &signed_text, &slen, err);
-			if (rc == SS_OK) {
-				rc = put(tree, srel, signed_text, slen, changed, err);
-				free(signed_text);
-			}
-		}
+		char srel[PATH_MAX];
+		sjson_name(rel, srel, sizeof(srel));
+		rc = sign_put(tree, srel, text, len, changed, err);
 	}
 	free(text);
 	return rc;
@@ -311,25 +326,14 @@ static int write_tree_docs(const char *tree, json_t *docs, json_t *index, int *c
 		const char *cid;
 		json_t *e;
 		json_object_foreach(json_object_get(sidx, "index"), cid, e) {
-			const char *path = json_string_value(json_object_get(e, "path"));
 			char spath[PATH_MAX];
-			size_t n = path ? strlen(path) : 0;
-			snprintf(spath, sizeof(spath), "%.*s.sjson", (int)(n > 5 ? n - 5 : n), path ? path : "");
+			sjson_name(json_string_value(json_object_get(e, "path")), spath, sizeof(spath));
 			json_object_set_new(e, "path", json_string(spath));
 		}
-		size_t len, slen;
-		char *text = ssi_json_dump(sidx, &len), *signed_text = NULL;
-		char *sfile = ss_join(tree, "streams/v1/index.sjson");
-		struct stat st;
-		int have = sfile && stat(sfile, &st) == 0;
-		free(sfile);
-		if (!text)
-			rc = ssi_err(err, SS_FATAL, "out of memory");
-		else if (!have || any)
-			rc = ss_clearsign(sign_key, text, len, &signed_text, &slen, err);
-		if (rc == SS_OK && signed_text)
-			rc = put(tree, "streams/v1/index.sjson", signed_text, slen, &any, err);
-		free(signed_text);
+		size_t len;
+		char *text = ssi_json_dump(sidx, &len);
+		rc = text ? sign_put(tree, "streams/v1/index.sjson", text, len, &any, err)
+			  : ssi_err(err, SS_FATAL, "out of memory");
 		free(text);
 		json_decref(sidx);
 		if (rc != SS_OK)
