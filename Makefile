@@ -29,7 +29,7 @@ PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme libarchive yaml-0.1
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(WFLAGS) $(CFLAGS) $(SANFLAGS) -Ilib $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(WFLAGS) $(CFLAGS) $(SANFLAGS) -Ilib -Itools $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LIBS     = $(PKG_LIBS) -lpthread -lm
 
@@ -54,7 +54,7 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	sh scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -66,7 +66,7 @@ $(BUILD)/libsstream.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libsstream.so.$(SOVER) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Tools link the static library: they run from the build tree as installed.
-$(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(BUILD)/libsstream.a
+$(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(BUILD)/tools/tool.o $(BUILD)/libsstream.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "sstream.h"
+#include "tool.h"
 
 static const char usage_text[] =
 	"usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...]\n"
@@ -72,21 +73,6 @@ struct ui {
 	int nfail;
 	char **fails;
 };
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
 
 static void on_event(void *ud, const struct ss_mirror_event *ev)
 {
@@ -288,14 +274,14 @@ int main(int argc, char **argv)
 				st.bytes_fetched, st.bytes_removed, st.seconds, st.verbatim ? "true" : "false",
 				o.dry_run ? "true" : "false");
 			if (rc != SS_OK)
-				json_str(rf, err.msg);
+				tool_json_str(rf, err.msg);
 			else
 				fputs("null", rf);
 			fputs(", \"failures\": [", rf);
 			for (int i = 0; i < u.nfail; i++) {
 				if (i)
 					fputs(", ", rf);
-				json_str(rf, u.fails[i]);
+				tool_json_str(rf, u.fails[i]);
 			}
 			fputs("]}\n", rf);
 			if (fclose(rf) != 0)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "sstream.h"
+#include "tool.h"
 
 static const char usage_text[] =
 	"usage: sstream-publish build ROOTFS_DIR --metadata FILE -o OUTDIR [--templates DIR]\n"
@@ -65,11 +66,17 @@ static void print_image(void *ud, const struct ss_image_info *im)
 	snprintf(desc, sizeof(desc), "%s %s %s (%s) (%s)", im->os ? im->os : "", im->release ? im->release : "",
 		 im->arch ? im->arch : "", im->variant ? im->variant : "", im->version);
 	if (strcmp(o->format, "json") == 0) {
-		printf("%s{\"aliases\": \"%s\", \"fingerprint\": \"%s\", \"description\": \"%s\", "
-		       "\"architecture\": \"%s\", \"type\": \"%s\", \"size\": %lld, \"version\": \"%s\", "
-		       "\"product\": \"%s\"}",
-		       o->n ? ",\n" : "", im->aliases ? im->aliases : "", im->fingerprint, desc,
-		       im->arch ? im->arch : "", im->type, im->size, im->version, im->product);
+		const char *keys[] = { "aliases", "fingerprint", "description", "architecture", "type", "version",
+				       "product" };
+		const char *vals[] = { im->aliases ? im->aliases : "", im->fingerprint, desc, im->arch ? im->arch : "",
+				       im->type, im->version, im->product };
+		fputs(o->n ? ",\n{" : "{", stdout);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			printf("\"%s\": ", keys[i]);
+			tool_json_str(stdout, vals[i]);
+			fputs(", ", stdout);
+		}
+		printf("\"size\": %lld}", im->size);
 	} else if (strcmp(o->format, "csv") == 0) {
 		printf("\"%s\",%.12s,\"%s\",%s,%s,%lld,%s\n", im->aliases ? im->aliases : "", im->fingerprint, desc,
 		       im->arch ? im->arch : "", im->type, im->size, im->version);

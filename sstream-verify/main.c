@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "sstream.h"
+#include "tool.h"
 
 static const char usage_text[] =
 	"usage: sstream-verify [OPTIONS] TREE|URL\n"
@@ -75,21 +76,6 @@ static void on_result(void *ud, const struct ss_verify_result *r)
 		printf("%s: FAIL %s\n", r->path, r->reason ? r->reason : "");
 	else
 		printf("%s: %s\n", r->path, status_word(r->status));
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
 }
 
 static int image_cmd(int argc, char **argv)
@@ -220,10 +206,10 @@ int main(int argc, char **argv)
 		       rc, st.files, st.ok, st.failed, st.orphans, st.unknown, st.bytes, st.seconds);
 		for (size_t i = 0; i < out.n; i++) {
 			printf("%s{\"path\": ", i ? ", " : "");
-			json_str(out.kept[i].path);
+			tool_json_str(stdout, out.kept[i].path);
 			printf(", \"status\": \"%s\", \"reason\": ", status_word(out.kept[i].status));
 			if (out.kept[i].reason)
-				json_str(out.kept[i].reason);
+				tool_json_str(stdout, out.kept[i].reason);
 			else
 				fputs("null", stdout);
 			putchar('}');

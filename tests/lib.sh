@@ -65,6 +65,35 @@ httpd_start() {
 	HTTP_URL=http://127.0.0.1:$HTTP_PORT
 }
 
+# tls_cert: a self-signed certificate for 127.0.0.1 in $T/cert.pem, $T/key.pem.
+tls_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+}
+
+# lxd_start: the LXD daemon, as root, in a temporary LXD_DIR, LXD_CONF and
+# HOME; stopped (after deleting the instances named in $LXD_INSTANCES) when
+# the script ends.  Without root or the lxd package the test fails.
+lxd_start() {
+	if [ "$(id -u)" -ne 0 ] || ! command -v lxd >/dev/null; then
+		fail "the LXD test needs root and the lxd package (scripts/install-deps.sh installs it)"
+		finish
+		exit 1
+	fi
+	export LXD_DIR=$T/lxd LXD_CONF=$T/lxdconf HOME=$T
+	mkdir -p "$LXD_DIR" "$LXD_CONF/servercerts"
+	lxd --group root --logfile "$LXD_DIR/lxd.log" >"$LXD_DIR/out" 2>&1 &
+	LXD_PID=$!
+	EXTRA_CLEANUP=lxd_stop
+	expect 0 "the LXD daemon starts" timeout 60 lxd waitready
+}
+
+lxd_stop() {
+	[ -z "${LXD_INSTANCES:-}" ] || lxc delete -f $LXD_INSTANCES >/dev/null 2>&1
+	timeout 30 lxd shutdown >/dev/null 2>&1 || kill "$LXD_PID" 2>/dev/null
+	wait "$LXD_PID" 2>/dev/null
+}
+
 finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

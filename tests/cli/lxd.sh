@@ -4,21 +4,7 @@
 # certificate.
 . tests/lib.sh
 M=$BIN/sstream-mirror
-if [ "$(id -u)" -ne 0 ] || ! command -v lxd >/dev/null; then
-	fail "the LXD test needs root and the lxd package (scripts/install-deps.sh installs it)"
-	finish
-	exit 1
-fi
-export LXD_DIR=$T/lxd LXD_CONF=$T/lxdconf HOME=$T
-mkdir -p "$LXD_DIR" "$LXD_CONF/servercerts"
-stop_lxd() {
-	timeout 30 lxd shutdown >/dev/null 2>&1 || kill "$LXD_PID" 2>/dev/null
-	wait "$LXD_PID" 2>/dev/null
-}
-lxd --group root --logfile "$LXD_DIR/lxd.log" >"$LXD_DIR/out" 2>&1 &
-LXD_PID=$!
-EXTRA_CLEANUP=stop_lxd
-expect 0 "the LXD daemon starts" timeout 60 lxd waitready
+lxd_start
 
 FP=$("$PY" tests/mklxdtree.py "$T/upstream")
 mkdir -p "$T/www"
@@ -26,8 +12,7 @@ mkdir -p "$T/www"
 httpd_start "$T/upstream"
 UP=$HTTP_URL
 expect 0 "mirror the image tree" "$M" "$UP" "$T/www/mirror" arch=amd64
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+tls_cert
 httpd_start "$T/www/mirror" --tls "$T/cert.pem" "$T/key.pem"
 cp "$T/cert.pem" "$LXD_CONF/servercerts/mirror.crt"
 expect 0 "lxc remote add" lxc remote add mirror "https://127.0.0.1:$HTTP_PORT" --protocol=simplestreams --public

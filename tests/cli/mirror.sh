@@ -201,8 +201,7 @@ expect 0 "a 5xx on the index is retried" "$M" --retries 2 "$U/foocloud" "$T/find
 : >"$F"
 
 # https: certificates are verified; --ca-file trusts a private CA
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+tls_cert
 httpd_start "$W" --tls "$T/cert.pem" "$T/key.pem"
 S=$HTTP_URL
 S=https${S#http}

@@ -218,28 +218,13 @@ check "missing key named" err_has "no secret key 'nobody@example.invalid'"
 unset GNUPGHOME
 
 # ---- the real client ---------------------------------------------------------------------
-if [ "$(id -u)" -ne 0 ] || ! command -v lxd >/dev/null; then
-	fail "the LXD part needs root and the lxd package (scripts/install-deps.sh installs it)"
-	finish
-	exit 1
-fi
-export LXD_DIR=$T/lxd LXD_CONF=$T/lxdconf HOME=$T
-mkdir -p "$LXD_DIR" "$LXD_CONF/servercerts"
-stop_lxd() {
-	lxc delete -f c-tar c-sq c-uni c-built >/dev/null 2>&1
-	timeout 30 lxd shutdown >/dev/null 2>&1 || kill "$LXD_PID" 2>/dev/null
-	wait "$LXD_PID" 2>/dev/null
-}
-lxd --group root --logfile "$LXD_DIR/lxd.log" >"$LXD_DIR/out" 2>&1 &
-LXD_PID=$!
-EXTRA_CLEANUP=stop_lxd
-expect 0 "the LXD daemon starts" timeout 60 lxd waitready
+LXD_INSTANCES="c-tar c-sq c-uni c-built"
+lxd_start
 # the squashfs image goes in a tree of its own (same version key as the tarball one)
 D2=$T/www/site2
 expect 0 "add a split image (squashfs)" "$P" add "$D2" "$I/meta.tar.xz" "$I/root.squashfs" --alias mine/sq
 FP_SQ=$(cut -d' ' -f1 "$T/out")
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+tls_cert
 cp "$T/cert.pem" "$LXD_CONF/servercerts/site.crt"
 cp "$T/cert.pem" "$LXD_CONF/servercerts/site2.crt"
 httpd_start "$D" --tls "$T/cert.pem" "$T/key.pem"

@@ -1,0 +1,10 @@
+/* The small helpers the sstream command-line tools share (not the library). */
+#ifndef SSTREAM_TOOL_H
+#define SSTREAM_TOOL_H
+
+#include <stdio.h>
+
+/* Writes S to F as a JSON string literal, quotes included. */
+void tool_json_str(FILE *f, const char *s);
+
+#endif
