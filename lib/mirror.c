@@ -991,11 +991,23 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	if ((rc = publish(&r)) != SS_OK)
 		goto out;
 	clean_tmp(&r);
+	/* The history never fails a run: a damaged repository is a warning. */
+	int history_failed = 0;
+	if (!o->no_history && stats->metadata_written) {
+		struct ss_error he;
+		int committed;
+		if (ss_history_record(o->target, "sstream-mirror", &committed, &he) != SS_OK) {
+			event(&r, SS_EV_WARN, NULL, -1, he.msg);
+			history_failed = 1;
+		}
+	}
 	if (stats->failed)
 		rc = r.failed_temp && !r.failed_other && stats->added == 0 && stats->reused == 0 ? SS_TEMPFAIL
 											   : SS_PARTIAL;
 	if (rc != SS_OK)
 		ssi_err(err, rc, "%zu of %zu items failed", stats->failed, r.nw);
+	else if (history_failed)
+		rc = ssi_err(err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
 out:
 	stats->seconds = now_s() - t0;
 	for (size_t i = 0; i < r.ndl; i++) {

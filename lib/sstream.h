@@ -391,6 +391,7 @@ struct ss_mirror_opts {
 	const char *const *mirrors;       /* fallback roots for items */
 	int nmirrors;
 	long long grace;                  /* seconds a dropped file stays on disk */
+	int no_history;                   /* do not record TARGET's metadata in git */
 	void (*event)(void *ud, const struct ss_mirror_event *ev);
 	void *ud;
 };
@@ -581,6 +582,45 @@ struct ss_image_info {
  * item, or a unified item).  Returns SS_OK or the tree's load error. */
 int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_image_info *),
 		  void *ud);
+
+/* ---- History (libgit2) ------------------------------------------------------- */
+
+/*
+ * Records TREE's streams/ as one commit of TREE/.sstream/history.git
+ * (created when missing), authored by TOOL, its message a summary line
+ * (versions and items added and removed, item count, bytes) and the
+ * versions added (+) and removed (-).  No commit when nothing changed
+ * (*COMMITTED 0).  Returns SS_OK or SS_FATAL (a damaged repository).
+ */
+int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err);
+
+struct ss_history_entry {
+	const char *id;       /* commit id, hex */
+	long long time;       /* UNIX time */
+	const char *tool, *summary, *message;
+};
+
+/* The records of TREE, newest first (MAX > 0: at most MAX). */
+int ss_history_log(const char *tree, int max, void (*cb)(void *ud, const struct ss_history_entry *e), void *ud,
+		   struct ss_error *err);
+
+/*
+ * What changed from record REV_A to REV_B (git revisions: ids, HEAD~1, ...):
+ * CB gets '+' or '-', "version" or "item", and "product version [item]".
+ */
+int ss_history_diff(const char *tree, const char *rev_a, const char *rev_b,
+		    void (*cb)(void *ud, char sign, const char *what, const char *key), void *ud,
+		    struct ss_error *err);
+
+/*
+ * Restores the streams/ files of record REV atomically (products, then
+ * indexes) - only when every file it names is in TREE and verifies;
+ * otherwise MISSING hears of each, and SS_FATAL.  The caller records the
+ * rollback.
+ */
+int ss_history_rollback(const char *tree, const char *rev,
+			void (*missing)(void *ud, const char *path, const char *why), void *ud,
+			struct ss_error *err);
 
 /* ---- Atomic files --------------------------------------------------------- */
 

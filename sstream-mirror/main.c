@@ -32,6 +32,7 @@ static const char usage_text[] =
 	"      --grace DURATION   how long a file dropped from the index stays\n"
 	"                         (default 1h; s, m, h, d suffixes)\n"
 	"      --report FILE      write a JSON summary to FILE\n"
+	"      --no-history       do not record the metadata in TARGET/.sstream/history.git\n"
 	"  -v, --verbose          print each added and removed file\n"
 	"  -q, --quiet            print nothing but errors\n"
 	"  -h, --help             this help\n"
@@ -131,7 +132,7 @@ static void on_plan(void *ud, const struct ss_mirror_event *ev)
 int main(int argc, char **argv)
 {
 	enum { O_KEEP = 256, O_KEYRING, O_NOVERIFY, O_NOITEMS, O_CHECK, O_MIRROR, O_RATE, O_RETRIES,
-	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT };
+	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY };
 	static const struct option opts[] = {
 		{ "max", required_argument, NULL, 'm' },
 		{ "keep", no_argument, NULL, O_KEEP },
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 		{ "ca-file", required_argument, NULL, O_CA },
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "report", required_argument, NULL, O_REPORT },
+		{ "no-history", no_argument, NULL, O_NOHISTORY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -212,6 +214,9 @@ int main(int argc, char **argv)
 			break;
 		case O_REPORT:
 			report = optarg;
+			break;
+		case O_NOHISTORY:
+			o.no_history = 1;
 			break;
 		case 'v':
 			u.verbose = 1;

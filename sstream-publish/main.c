@@ -17,6 +17,9 @@ static const char usage_text[] =
 	"       sstream-publish list TREE [--format table|json|csv]\n"
 	"       sstream-publish import TREE ITEMS.json\n"
 	"       sstream-publish prune TREE --keep N [--grace DURATION] [--dry-run]\n"
+	"       sstream-publish history TREE [-n N] [--format json]\n"
+	"       sstream-publish diff TREE [REV [REV]]\n"
+	"       sstream-publish rollback TREE REV\n"
 	"\n"
 	"build   packs ROOTFS_DIR and metadata.yaml into an image (split: meta.tar.*\n"
 	"        and rootfs.tar.*; --unified: image.tar.*), reproducibly: sorted\n"
@@ -31,6 +34,12 @@ static const char usage_text[] =
 	"prune   keeps the N newest versions of each product, and deletes files\n"
 	"        nothing references once unreferenced for the grace period\n"
 	"        (default 1h: clients cache the index).\n"
+	"history the metadata changes recorded in TREE/.sstream/history.git (every\n"
+	"        sstream-mirror and sstream-publish run that changed the streams)\n"
+	"diff    what changed between two records (default: the last change),\n"
+	"        by version and item\n"
+	"rollback restores a record's metadata atomically, if every file it names\n"
+	"        is still here and verifies; the rollback is recorded too\n"
 	"import  turns a JSON list of flat item records (content_id, product_name,\n"
 	"        version_name, item_name, path, size, sha256, ...) into products files\n"
 	"        and the index, like the upstream json2streams.\n"
@@ -41,6 +50,8 @@ static const char usage_text[] =
 	"  -f, --format FMT   table, json or csv (list)\n"
 	"      --sign-key ID  also write clearsigned .sjson files, signed with the\n"
 	"                     secret key ID of $GNUPGHOME (add, remove, import)\n"
+	"  -n N               history: the N newest records\n"
+	"      --no-history   do not record the change in the tree's history\n"
 	"  -q, --quiet        print nothing on success\n"
 	"  -h, --help         this help\n"
 	"\n"
@@ -90,6 +101,45 @@ static void print_image(void *ud, const struct ss_image_info *im)
 	o->n++;
 }
 
+struct log_out {
+	int json, n;
+};
+
+static void on_log(void *ud, const struct ss_history_entry *e)
+{
+	struct log_out *o = ud;
+	char date[32];
+	time_t t = (time_t)e->time;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+	if (o->json) {
+		printf("%s{\"id\": \"%s\", \"date\": \"%s\", \"time\": %lld, \"tool\": ", o->n ? ",\n" : "", e->id,
+		       date, e->time);
+		tool_json_str(stdout, e->tool);
+		fputs(", \"summary\": ", stdout);
+		tool_json_str(stdout, e->summary);
+		fputs(", \"message\": ", stdout);
+		tool_json_str(stdout, e->message);
+		putchar('}');
+	} else {
+		printf("%.12s %s %s\n", e->id, date, e->summary);
+	}
+	o->n++;
+}
+
+static void on_diff(void *ud, char sign, const char *what, const char *key)
+{
+	(void)ud;
+	printf("%c %-7s %s\n", sign, what, key);
+}
+
+static void on_missing(void *ud, const char *path, const char *why)
+{
+	(void)ud;
+	fprintf(stderr, "sstream-publish: %s: %s\n", path, why);
+}
+
 struct prune_out {
 	int dry_run, quiet;
 };
@@ -118,8 +168,9 @@ int main(int argc, char **argv)
 		{ "sign-key", required_argument, NULL, 'k' },
 		{ "keep", required_argument, NULL, 'N' },
 		{ "grace", required_argument, NULL, 'G' },
-		{ "dry-run", no_argument, NULL, 'n' },
+		{ "dry-run", no_argument, NULL, 'R' },
 		{ "delta", no_argument, NULL, 'D' },
+		{ "no-history", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,11 +178,11 @@ int main(int argc, char **argv)
 	const char *format = "table";
 	int naliases = 0, quiet = 0, c;
 	struct ss_build_opts bo = { 0 };
-	int keep = -1, dry_run = 0;
+	int keep = -1, dry_run = 0, no_history = 0, max_log = 0;
 	long long grace = 3600;
 	if (!aliases)
 		return SS_FATAL;
-	while ((c = getopt_long(argc, argv, "a:f:qho:n", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:f:qho:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'M':
 			bo.metadata = optarg;
@@ -177,10 +228,16 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'n':
+			max_log = atoi(optarg);
+			break;
+		case 'R':
 			dry_run = 1;
 			break;
 		case 'D':
 			ss_publish_set_delta(1);
+			break;
+		case 'H':
+			no_history = 1;
 			break;
 		case 'a':
 			aliases[naliases++] = optarg;
@@ -223,12 +280,11 @@ int main(int argc, char **argv)
 	int nrest = argc - optind - 2;
 	struct ss_error err;
 	ss_error_clear(&err);
-	int rc;
+	int rc, changed = 0;
 	if (strcmp(cmd, "add") == 0) {
 		if (nrest < 1 || nrest > 2)
 			usage_error("add TREE FILE [FILE]");
 		char fp[65];
-		int changed;
 		rc = ss_publish_add(tree, (const char *const *)rest, nrest, aliases, naliases, fp, &changed, &err);
 		if (rc == SS_OK && !quiet)
 			printf("%s%s\n", fp, changed ? "" : " (already published)");
@@ -237,6 +293,7 @@ int main(int argc, char **argv)
 			usage_error("remove TREE FINGERPRINT|ALIAS");
 		int removed;
 		rc = ss_publish_remove(tree, rest[0], &removed, &err);
+		changed = rc == SS_OK;
 		if (rc == SS_OK && !quiet)
 			printf("removed %d image%s\n", removed, removed == 1 ? "" : "s");
 	} else if (strcmp(cmd, "prune") == 0) {
@@ -244,10 +301,29 @@ int main(int argc, char **argv)
 			usage_error("prune TREE --keep N [--grace DURATION] [--dry-run]");
 		struct prune_out po = { dry_run, quiet };
 		rc = ss_publish_prune(tree, keep, grace, dry_run, on_prune, &po, &err);
+		changed = rc == SS_OK && !dry_run;
+	} else if (strcmp(cmd, "history") == 0) {
+		if (nrest != 0)
+			usage_error("history TREE [-n N]");
+		struct log_out lo = { strcmp(format, "json") == 0, 0 };
+		if (lo.json)
+			putchar('[');
+		rc = ss_history_log(tree, max_log, on_log, &lo, &err);
+		if (lo.json)
+			printf("%s]\n", lo.n ? "\n" : "");
+	} else if (strcmp(cmd, "diff") == 0) {
+		if (nrest > 2)
+			usage_error("diff TREE [REV [REV]]");
+		const char *a = nrest >= 1 ? rest[0] : "HEAD~1", *b = nrest == 2 ? rest[1] : "HEAD";
+		rc = ss_history_diff(tree, a, b, on_diff, NULL, &err);
+	} else if (strcmp(cmd, "rollback") == 0) {
+		if (nrest != 1)
+			usage_error("rollback TREE REV");
+		rc = ss_history_rollback(tree, rest[0], on_missing, NULL, &err);
+		changed = rc == SS_OK;
 	} else if (strcmp(cmd, "import") == 0) {
 		if (nrest != 1)
 			usage_error("import TREE ITEMS.json");
-		int changed;
 		rc = ss_publish_import(tree, rest[0], &changed, &err);
 		if (rc == SS_OK && !quiet && !changed)
 			printf("nothing changed\n");
@@ -270,6 +346,16 @@ int main(int argc, char **argv)
 	}
 	if (rc != SS_OK)
 		fprintf(stderr, "sstream-publish: %s\n", err.msg);
+	/* The change goes into the tree's history; a damaged history is a
+	 * warning (exit 1), never a failed publish. */
+	if (rc == SS_OK && changed && !no_history) {
+		int committed;
+		struct ss_error he;
+		if (ss_history_record(tree, "sstream-publish", &committed, &he) != SS_OK) {
+			fprintf(stderr, "sstream-publish: warning: %s\n", he.msg);
+			rc = SS_PARTIAL;
+		}
+	}
 	free(aliases);
 	return rc;
 }

@@ -1,0 +1,474 @@
+/*
+ * The history of a tree's metadata, in a bare git repository kept beside
+ * it (TREE/.sstream/history.git), written with libgit2: one commit per run
+ * that changed streams/, whose message says what was added and removed.
+ * The history never breaks a run: callers turn its errors into warnings.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <git2.h>
+
+#include "internal.h"
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void git_init(void)
+{
+	git_libgit2_init();
+}
+
+static int git_fail(struct ss_error *err, const char *what, const char *tree)
+{
+	const git_error *e = git_error_last();
+	return ssi_err(err, SS_FATAL, "history of '%s': %s: %s", tree, what, e && e->message ? e->message : "failed");
+}
+
+static int open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err)
+{
+	pthread_once(&git_once, git_init);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/.sstream/history.git", tree);
+	struct stat st;
+	if (stat(path, &st) == 0)
+		return git_repository_open_bare(repo, path) == 0 ? SS_OK : git_fail(err, "cannot open", tree);
+	if (!create)
+		return ssi_err(err, SS_FATAL, "history of '%s': none recorded", tree);
+	if (ssi_mkparents(path) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "history of '%s': cannot create '%s'", tree, path);
+	return git_repository_init(repo, path, 1) == 0 ? SS_OK : git_fail(err, "cannot create", tree);
+}
+
+/* A git tree of the regular files below DIR; *EMPTY when there are none. */
+static int build_tree(git_repository *repo, const char *dir, git_oid *out, int *empty)
+{
+	git_treebuilder *b = NULL;
+	DIR *d = opendir(dir);
+	int rc = -1, n = 0;
+	if (!d || git_treebuilder_new(&b, repo, NULL) != 0)
+		goto out;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue; /* ".", "..", and temporary files of atomic writes */
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0)
+			goto out;
+		git_oid oid;
+		if (S_ISDIR(st.st_mode)) {
+			int sub_empty;
+			if (build_tree(repo, p, &oid, &sub_empty) != 0)
+				goto out;
+			if (sub_empty)
+				continue;
+			if (git_treebuilder_insert(NULL, b, e->d_name, &oid, GIT_FILEMODE_TREE) != 0)
+				goto out;
+		} else if (S_ISREG(st.st_mode)) {
+			if (git_blob_create_from_disk(&oid, repo, p) != 0 ||
+			    git_treebuilder_insert(NULL, b, e->d_name, &oid, GIT_FILEMODE_BLOB) != 0)
+				goto out;
+		} else {
+			continue;
+		}
+		n++;
+	}
+	*empty = n == 0;
+	rc = git_treebuilder_write(out, b);
+out:
+	if (d)
+		closedir(d);
+	git_treebuilder_free(b);
+	return rc;
+}
+
+/* ---- what changed between two states, from their products files ---------- */
+
+struct keys {
+	char **v;
+	size_t n, a;
+};
+
+static void keys_add(struct keys *k, const char *s)
+{
+	if (k->n == k->a) {
+		size_t na = k->a ? 2 * k->a : 64;
+		char **nv = realloc(k->v, na * sizeof(*nv));
+		if (!nv)
+			return;
+		k->v = nv;
+		k->a = na;
+	}
+	if ((k->v[k->n] = strdup(s)))
+		k->n++;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void keys_free(struct keys *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->v[i]);
+	free(k->v);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Items ("product version item<TAB>sha256") and versions of the products
+ * files (the .json files of streams/v1) of a git tree; items and bytes
+ * counted. */
+struct state {
+	struct keys items, versions;
+	size_t nitems;
+	long long bytes;
+};
+
+static void state_free(struct state *s)
+{
+	keys_free(&s->items);
+	keys_free(&s->versions);
+}
+
+static void read_state(git_repository *repo, const git_tree *root, struct state *s)
+{
+	memset(s, 0, sizeof(*s));
+	git_tree_entry *v1e = NULL;
+	git_tree *v1 = NULL;
+	if (!root || git_tree_entry_bypath(&v1e, root, "streams/v1") != 0 ||
+	    git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) != 0)
+		goto out;
+	for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(v1, i);
+		const char *name = git_tree_entry_name(e);
+		size_t nl = strlen(name);
+		if (nl < 5 || strcmp(name + nl - 5, ".json") != 0 || strcmp(name, "index.json") == 0)
+			continue;
+		git_blob *blob;
+		if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
+			continue;
+		struct ss_error err;
+		struct ss_products *p = ss_products_parse(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob),
+							  name, NULL, &err);
+		for (size_t k = 0; p && k < ss_products_count(p); k++) {
+			const struct ss_item *it = ss_products_item(p, k);
+			char key[2048];
+			snprintf(key, sizeof(key), "%s %s", ss_item_product(it), ss_item_version(it));
+			keys_add(&s->versions, key);
+			const char *sha = ss_item_str(it, "sha256");
+			snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it),
+				 ss_item_name(it), sha ? sha : "");
+			keys_add(&s->items, key);
+			s->nitems++;
+			long long size = ss_item_get_int(it, "size");
+			s->bytes += size > 0 ? size : 0;
+		}
+		ss_products_free(p);
+		git_blob_free(blob);
+	}
+	qsort(s->versions.v, s->versions.n, sizeof(char *), cmp_key);
+	size_t o = 0;
+	for (size_t i = 0; i < s->versions.n; i++) {
+		if (o && strcmp(s->versions.v[o - 1], s->versions.v[i]) == 0)
+			free(s->versions.v[i]);
+		else
+			s->versions.v[o++] = s->versions.v[i];
+	}
+	s->versions.n = o;
+	qsort(s->items.v, s->items.n, sizeof(char *), cmp_key);
+out:
+	git_tree_free(v1);
+	git_tree_entry_free(v1e);
+}
+
+/* Calls CB for what is in B and not in A (+) and in A and not in B (-). */
+static void compare(const struct keys *a, const struct keys *b, const char *what,
+		    void (*cb)(void *ud, char sign, const char *what, const char *key), void *ud,
+		    size_t *added, size_t *removed)
+{
+	size_t i = 0, j = 0;
+	while (i < a->n || j < b->n) {
+		int c = i >= a->n ? 1 : j >= b->n ? -1 : strcmp(a->v[i], b->v[j]);
+		if (c == 0) {
+			i++, j++;
+			continue;
+		}
+		char key[2048];
+		snprintf(key, sizeof(key), "%s", c < 0 ? a->v[i] : b->v[j]);
+		char *tab = strchr(key, '\t');
+		if (tab)
+			*tab = '\0';
+		if (cb)
+			cb(ud, c < 0 ? '-' : '+', what, key);
+		if (c < 0)
+			(*removed)++, i++;
+		else
+			(*added)++, j++;
+	}
+}
+
+static int commit_tree(git_repository *repo, const char *rev, git_commit **commit, git_tree **tree)
+{
+	git_object *obj = NULL;
+	*commit = NULL;
+	*tree = NULL;
+	if (git_revparse_single(&obj, repo, rev) != 0)
+		return -1;
+	int rc = git_commit_lookup(commit, repo, git_object_id(obj));
+	git_object_free(obj);
+	if (rc == 0)
+		rc = git_commit_tree(tree, *commit);
+	return rc;
+}
+
+int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err)
+{
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	ss_error_clear(err);
+	*committed = 0;
+	git_repository *repo = NULL;
+	git_tree *new_tree = NULL, *old_tree = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	int rc = open_repo(tree, 1, &repo, err);
+	if (rc != SS_OK)
+		return rc;
+	/* the tree: streams/ of TREE */
+	char streams[PATH_MAX];
+	snprintf(streams, sizeof(streams), "%s/streams", tree);
+	git_oid streams_oid, root_oid, commit_oid;
+	git_treebuilder *b = NULL;
+	int empty = 1;
+	if (build_tree(repo, streams, &streams_oid, &empty) != 0 || git_treebuilder_new(&b, repo, NULL) != 0 ||
+	    (!empty && git_treebuilder_insert(NULL, b, "streams", &streams_oid, GIT_FILEMODE_TREE) != 0) ||
+	    git_treebuilder_write(&root_oid, b) != 0 || git_tree_lookup(&new_tree, repo, &root_oid) != 0) {
+		rc = git_fail(err, "cannot record", tree);
+		goto out;
+	}
+	if (commit_tree(repo, "HEAD", &parent, &old_tree) != 0) {
+		git_commit_free(parent);
+		parent = NULL;
+	}
+	if (old_tree && git_oid_equal(git_tree_id(old_tree), &root_oid))
+		goto out; /* nothing changed: no commit */
+	struct state before, after;
+	read_state(repo, old_tree, &before);
+	read_state(repo, new_tree, &after);
+	size_t va = 0, vr = 0, ia = 0, ir = 0;
+	compare(&before.versions, &after.versions, "version", NULL, NULL, &va, &vr);
+	compare(&before.items, &after.items, "item", NULL, NULL, &ia, &ir);
+	/* the message: a one-line summary, then the versions added and removed */
+	size_t cap = 512 + 64 * (va + vr), len;
+	char *msg = malloc(cap);
+	if (msg) {
+		len = (size_t)snprintf(msg, cap, "%s: +%zu -%zu versions, +%zu -%zu items; %zu items, %lld bytes\n\n",
+				       tool, va, vr, ia, ir, after.nitems, after.bytes);
+		size_t i = 0, j = 0;
+		const struct keys *a = &before.versions, *bv = &after.versions;
+		while ((i < a->n || j < bv->n) && len < cap) {
+			int c = i >= a->n ? 1 : j >= bv->n ? -1 : strcmp(a->v[i], bv->v[j]);
+			if (c == 0) {
+				i++, j++;
+				continue;
+			}
+			len += (size_t)snprintf(msg + len, cap - len, "%c %s\n", c < 0 ? '-' : '+',
+						c < 0 ? a->v[i++] : bv->v[j++]);
+		}
+	}
+	state_free(&before);
+	state_free(&after);
+	const git_commit *parents[1] = { parent };
+	if (!msg || git_signature_now(&sig, tool, "sstream@localhost") != 0 ||
+	    git_commit_create(&commit_oid, repo, "HEAD", sig, sig, NULL, msg, new_tree, parent ? 1 : 0, parents) != 0)
+		rc = git_fail(err, "cannot commit", tree);
+	else
+		*committed = 1;
+	free(msg);
+out:
+	git_treebuilder_free(b);
+	git_signature_free(sig);
+	git_commit_free(parent);
+	git_tree_free(old_tree);
+	git_tree_free(new_tree);
+	git_repository_free(repo);
+	return rc;
+}
+
+int ss_history_log(const char *tree, int max, void (*cb)(void *ud, const struct ss_history_entry *e), void *ud,
+		   struct ss_error *err)
+{
+	git_repository *repo = NULL;
+	git_revwalk *walk = NULL;
+	int rc = open_repo(tree, 0, &repo, err);
+	if (rc != SS_OK)
+		return rc;
+	if (git_revwalk_new(&walk, repo) != 0 || git_revwalk_push_head(walk) != 0) {
+		rc = git_fail(err, "cannot read", tree);
+		goto out;
+	}
+	git_oid oid;
+	for (int n = 0; (max <= 0 || n < max) && git_revwalk_next(&oid, walk) == 0; n++) {
+		git_commit *c;
+		if (git_commit_lookup(&c, repo, &oid) != 0)
+			continue;
+		char id[GIT_OID_HEXSZ + 1];
+		git_oid_tostr(id, sizeof(id), &oid);
+		struct ss_history_entry e = {
+			.id = id,
+			.time = (long long)git_commit_time(c),
+			.tool = git_commit_author(c)->name,
+			.summary = git_commit_summary(c),
+			.message = git_commit_message(c),
+		};
+		cb(ud, &e);
+		git_commit_free(c);
+	}
+out:
+	git_revwalk_free(walk);
+	git_repository_free(repo);
+	return rc;
+}
+
+int ss_history_diff(const char *tree, const char *rev_a, const char *rev_b,
+		    void (*cb)(void *ud, char sign, const char *what, const char *key), void *ud,
+		    struct ss_error *err)
+{
+	git_repository *repo = NULL;
+	git_commit *ca = NULL, *cb_ = NULL;
+	git_tree *ta = NULL, *tb = NULL;
+	int rc = open_repo(tree, 0, &repo, err);
+	if (rc != SS_OK)
+		return rc;
+	if (commit_tree(repo, rev_a, &ca, &ta) != 0 || commit_tree(repo, rev_b, &cb_, &tb) != 0) {
+		rc = ssi_err(err, SS_USAGE, "history of '%s': no record '%s'", tree,
+			     ta ? rev_b : rev_a);
+		goto out;
+	}
+	struct state a, b;
+	read_state(repo, ta, &a);
+	read_state(repo, tb, &b);
+	size_t add = 0, rem = 0;
+	compare(&a.versions, &b.versions, "version", cb, ud, &add, &rem);
+	compare(&a.items, &b.items, "item", cb, ud, &add, &rem);
+	state_free(&a);
+	state_free(&b);
+out:
+	git_tree_free(ta);
+	git_tree_free(tb);
+	git_commit_free(ca);
+	git_commit_free(cb_);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* Writes every blob of TREE_OBJ under PREFIX into ROOT, products before
+ * indexes (index.json and index.sjson last). */
+static int restore(git_repository *repo, const git_tree *t, const char *root, const char *prefix, int indexes,
+		   struct ss_error *err)
+{
+	for (size_t i = 0; i < git_tree_entrycount(t); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		char rel[PATH_MAX];
+		snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", git_tree_entry_name(e));
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+			git_tree *sub;
+			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) != 0)
+				return git_fail(err, "cannot read", root);
+			int rc = restore(repo, sub, root, rel, indexes, err);
+			git_tree_free(sub);
+			if (rc != SS_OK)
+				return rc;
+			continue;
+		}
+		int is_index = strncmp(git_tree_entry_name(e), "index.", 6) == 0;
+		if (is_index != indexes)
+			continue;
+		git_blob *blob;
+		if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
+			return git_fail(err, "cannot read", root);
+		char *file = ss_join(root, rel);
+		int rc = file ? ss_write_atomic(file, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), err)
+			      : ssi_err(err, SS_FATAL, "out of memory");
+		free(file);
+		git_blob_free(blob);
+		if (rc != SS_OK)
+			return rc;
+	}
+	return SS_OK;
+}
+
+int ss_history_rollback(const char *tree, const char *rev, void (*missing)(void *ud, const char *path, const char *why),
+			void *ud, struct ss_error *err)
+{
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int rc = open_repo(tree, 0, &repo, err);
+	if (rc != SS_OK)
+		return rc;
+	if (commit_tree(repo, rev, &c, &t) != 0) {
+		rc = ssi_err(err, SS_USAGE, "history of '%s': no record '%s'", tree, rev);
+		goto out;
+	}
+	/* Every file the record names must be here and verify. */
+	size_t bad = 0;
+	git_tree_entry *v1e = NULL;
+	git_tree *v1 = NULL;
+	if (git_tree_entry_bypath(&v1e, t, "streams/v1") == 0 && git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) == 0) {
+		for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(v1, i);
+			const char *name = git_tree_entry_name(e);
+			size_t nl = strlen(name);
+			git_blob *blob;
+			if (nl < 5 || strcmp(name + nl - 5, ".json") || !strcmp(name, "index.json") ||
+			    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
+				continue;
+			struct ss_error pe;
+			struct ss_products *p = ss_products_parse(git_blob_rawcontent(blob),
+								  (size_t)git_blob_rawsize(blob), name, NULL, &pe);
+			for (size_t k = 0; p && k < ss_products_count(p); k++) {
+				const struct ss_item *it = ss_products_item(p, k);
+				const char *path = ss_item_str(it, "path");
+				char *file = path ? ss_join(tree, path) : NULL;
+				struct ss_digest d;
+				struct ss_error he;
+				ss_error_clear(&he);
+				if (file && (ss_hash_file(file, ss_item_hash_kinds(it), &d, &he) != SS_OK ||
+					     ss_item_check(it, &d, &he) != SS_OK)) {
+					bad++;
+					if (missing)
+						missing(ud, path, he.sys_errno == ENOENT ? "missing" : he.msg);
+				}
+				free(file);
+			}
+			ss_products_free(p);
+			git_blob_free(blob);
+		}
+	}
+	git_tree_free(v1);
+	git_tree_entry_free(v1e);
+	if (bad) {
+		rc = ssi_err(err, SS_FATAL, "history of '%s': cannot roll back to '%s': %zu files missing or wrong",
+			     tree, rev, bad);
+		goto out;
+	}
+	/* products first, then the indexes: readers never see an index naming
+	 * a products file that is not there */
+	if ((rc = restore(repo, t, tree, "", 0, err)) == SS_OK)
+		rc = restore(repo, t, tree, "", 1, err);
+out:
+	git_tree_free(t);
+	git_commit_free(c);
+	git_repository_free(repo);
+	return rc;
+}

@@ -1,0 +1,82 @@
+# Metadata history (libgit2): records across mirror runs shaped like
+# lxc-images 20230424 -> 20230703, history and diff output, rollback that
+# works and rollback refused, a damaged history, no record on a no-op run.
+. tests/lib.sh
+M=$BIN/sstream-mirror
+P=$BIN/sstream-publish
+V=$BIN/sstream-verify
+W=$T/www
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$W/up1" '^(alpine|ubuntu):[^:]*:amd64:' --index
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230703.json" "$W/up2" '^(alpine|ubuntu):[^:]*:amd64:' --index
+ln -s up1 "$W/current"
+count() { "$P" history "$1" | wc -l | tr -d ' '; }
+
+D=$T/mirror
+expect 0 "first mirror" "$M" --max 2 "$W/current" "$D"
+check "one record" test "$(count "$D")" -eq 1
+expect 0 "no-op rerun" "$M" --max 2 "$W/current" "$D"
+check "no record for a no-op run" test "$(count "$D")" -eq 1
+rm "$W/current"; ln -s up2 "$W/current"
+expect 0 "upstream update" "$M" --max 2 "$W/current" "$D"
+check "two records" test "$(count "$D")" -eq 2
+expect 0 "history" "$P" history "$D"
+check "newest first, with the tool and what changed" sh -c "head -n 1 '$T/out' | grep -q 'sstream-mirror: +[0-9]* -[0-9]* versions'"
+expect 0 "history -n 1 --format json" "$P" history "$D" -n 1 --format json
+check "json: one record with its versions" "$PY" -c '
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert len(l) == 1 and l[0]["tool"] == "sstream-mirror", l
+assert "+ ubuntu:mantic:amd64:default" in l[0]["message"] and "- ubuntu:kinetic:amd64:default" in l[0]["message"], l[0]["message"]
+' "$T/out"
+expect 0 "diff of the last change" "$P" diff "$D"
+check "diff: a version added" out_has "^+ version ubuntu:mantic:amd64:default 20230"
+check "diff: a version removed" out_has "^- version ubuntu:kinetic:amd64:default 20230"
+check "diff: items too" out_has "^+ item  *ubuntu:mantic:amd64:default 20230.* root.squashfs$"
+expect 0 "diff between named records" "$P" diff "$D" HEAD HEAD~1
+check "diff reversed" out_has "^- version ubuntu:mantic:amd64:default"
+expect 64 "diff of a record that does not exist" "$P" diff "$D" nosuchrev HEAD
+
+# rollback: files still here (grace period) -> works, and is recorded
+expect 0 "rollback to the first record" "$P" rollback "$D" HEAD~1
+check "rollback recorded" test "$(count "$D")" -eq 3
+expect 0 "the rolled-back tree verifies" "$V" "$D"
+expect 0 "the rolled-back tree lists the old versions" "$BIN/sstream-query" -f '%(version_name)s' "$D" product_name=ubuntu:kinetic:amd64:default ftype=squashfs
+check "kinetic is back" test "$(out_lines)" -eq 2
+
+# rollback refused: the files of the old record were pruned
+D2=$T/pruned
+rm "$W/current"; ln -s up1 "$W/current"
+expect 0 "mirror (grace 0)" "$M" --max 1 --grace 0 "$W/current" "$D2" 'release~^(jammy|3.17)$'
+rm "$W/current"; ln -s up2 "$W/current"
+expect 0 "update (grace 0): old files deleted" "$M" --max 1 --grace 0 "$W/current" "$D2" 'release~^(jammy|3.17)$'
+snap() { (cd "$1" && find . -path ./.sstream -prune -o -type f -printf '%p %s %T@\n' | sort); }
+snap "$D2" >"$T/s1"
+expect 2 "rollback refused" "$P" rollback "$D2" HEAD~1
+check "the missing files are listed" err_has "images/ubuntu/jammy/amd64/.*: missing"
+check "refused: nothing changed" sh -c "snap() { (cd '$D2' && find . -path ./.sstream -prune -o -type f -printf '%p %s %T@\n' | sort); }; snap | cmp -s - '$T/s1'"
+check "refused: not recorded" test "$(count "$D2")" -eq 2
+
+# publish records too
+D3=$T/site
+FP=$("$PY" tests/mklxdtree.py "$T/img")
+MD=$(find "$T/img" -name lxd.tar.xz)
+RT=$(find "$T/img" -name rootfs.tar.xz)
+expect 0 "publish add" "$P" add "$D3" "$MD" "$RT"
+check "publish recorded" sh -c "'$P' history '$D3' | grep -q 'sstream-publish: +1 -0 versions'"
+expect 0 "publish add again" "$P" add "$D3" "$MD" "$RT"
+check "no record for nothing" test "$(count "$D3")" -eq 1
+expect 0 "--no-history" "$P" add --no-history "$T/nohist" "$MD" "$RT"
+check "no history repository" test ! -e "$T/nohist/.sstream/history.git"
+expect 0 "mirror --no-history" "$M" --no-history "$W/current" "$T/nohist2" --max 1 'release=3.17'
+check "no history repository for the mirror" test ! -e "$T/nohist2/.sstream/history.git"
+
+# a damaged history never breaks a run: exit 1 with a warning, the tree complete
+D4=$T/damaged
+expect 0 "mirror" "$M" --max 1 "$W/up1" "$D4" 'release=3.17'
+echo "garbage" >"$D4/.sstream/history.git/HEAD"
+expect 1 "a run with a damaged history" "$M" --max 1 "$W/up2" "$D4" 'release=3.17'
+check "warned" err_has "warning: history of"
+expect 0 "the tree is complete all the same" "$V" "$D4"
+expect 2 "history of a damaged repository" "$P" history "$D4"
+
+finish
