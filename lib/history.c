@@ -174,7 +174,8 @@ static void read_state(git_repository *repo, const git_tree *root, struct state 
 		ss_products_free(p);
 		git_blob_free(blob);
 	}
-	qsort(s->versions.v, s->versions.n, sizeof(char *), cmp_key);
+	if (s->versions.n)
+		qsort(s->versions.v, s->versions.n, sizeof(char *), cmp_key);
 	size_t o = 0;
 	for (size_t i = 0; i < s->versions.n; i++) {
 		if (o && strcmp(s->versions.v[o - 1], s->versions.v[i]) == 0)
@@ -183,7 +184,8 @@ static void read_state(git_repository *repo, const git_tree *root, struct state 
 			s->versions.v[o++] = s->versions.v[i];
 	}
 	s->versions.n = o;
-	qsort(s->items.v, s->items.n, sizeof(char *), cmp_key);
+	if (s->items.n)
+		qsort(s->items.v, s->items.n, sizeof(char *), cmp_key);
 out:
 	git_tree_free(v1);
 	git_tree_entry_free(v1e);

@@ -576,7 +576,8 @@ static void find_orphans(struct vrun *r)
 	orphan_root_len = strlen(ss_tree_root(r->t));
 	memset(&orphan_list, 0, sizeof(orphan_list));
 	nftw(ss_tree_root(r->t), orphan_visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
-	qsort(orphan_list.v, orphan_list.n, sizeof(char *), cmp_str);
+	if (orphan_list.n)
+		qsort(orphan_list.v, orphan_list.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < orphan_list.n; i++) {
 		report(r, SS_V_ORPHAN, orphan_list.v[i], "referenced by nothing");
 		r->st->orphans++;
