@@ -490,6 +490,40 @@ static int bad_delta_base(const struct ss_products *p, const struct ss_item *it,
 	return oldest && ss_version_cmp(base, oldest) > 0;
 }
 
+static int is_hex(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return i == n;
+}
+
+/* What schemas/products.schema.json says of an item, checked directly:
+ * hashes of the right length in hex, a size that is a whole number, a
+ * path on every item of a download stream. */
+static void check_item_fields(struct vrun *r, const struct ss_item *it)
+{
+	static const struct {
+		const char *key;
+		size_t len;
+	} hashes[] = { { "sha256", 64 }, { "sha512", 128 }, { "md5", 32 } };
+	const char *path = ss_item_str(it, "path");
+	const char *where = path ? path : ss_item_name(it);
+	char buf[64];
+	for (size_t i = 0; i < 3; i++) {
+		const char *h = ss_item_get(it, hashes[i].key, buf, sizeof(buf));
+		if (h && !is_hex(h, hashes[i].len))
+			problem(r, where, "%s is not %zu hex digits", hashes[i].key, hashes[i].len);
+	}
+	if (ss_item_get(it, "size", buf, sizeof(buf)) && ss_item_get_int(it, "size") < 0)
+		problem(r, where, "size is not a whole number of bytes");
+	const char *dt = ss_item_str(it, "datatype");
+	if (!path && dt && strcmp(dt, "image-downloads") == 0)
+		problem(r, where, "an item of a download stream without a path (%s %s)", ss_item_product(it),
+			ss_item_version(it));
+}
+
 static int check_structure(struct vrun *r)
 {
 	int rc = SS_OK;
@@ -502,6 +536,7 @@ static int check_structure(struct vrun *r)
 		size_t n = ss_products_count(p), b = 0;
 		for (size_t k = 0; k < n && rc == SS_OK; k++) {
 			const struct ss_item *it = ss_products_item(p, k);
+			check_item_fields(r, it);
 			const char *base = ss_item_str(it, "delta_base");
 			if (base && bad_delta_base(p, it, base))
 				problem(r, ss_item_str(it, "path") ? ss_item_str(it, "path") : ss_item_name(it),

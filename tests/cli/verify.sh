@@ -116,6 +116,13 @@ json.dump(d, open(f, "w"))
 	check "bad $change: named" out_has "FAIL .*the image is not listed"
 done
 
+D=$(fresh badhash foocloud)
+sed -i '0,/"md5": "[0-9a-f]*"/s//"md5": "not-hex"/' "$D/streams/v1/com.example.foovendor:released:download.json"
+expect 3 "a hash that is not hex (what the schema says)" "$V" "$D"
+check "bad hash field named" out_has "FAIL md5 is not 32 hex digits"
+expect 3 "a download stream without paths (the trimmed Ubuntu fixture)" "$V" "$FIXTURES/real/ubuntu-released-download-trimmed.json"
+check "no path named" out_has "FAIL an item of a download stream without a path"
+
 D=$(fresh notindexed foocloud)
 sed -i '/"com.example.foovendor:pinky:server:i386"/d; s/"com.example.foovendor:pinky:server:amd64", /"com.example.foovendor:pinky:server:amd64"/' "$D/streams/v1/index.json"
 expect 3 "a product missing from the index" "$V" "$D"
