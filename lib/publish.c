@@ -146,18 +146,7 @@ static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct 
 	return ssi_lock_dir(dot, fd, err);
 }
 
-static const char *sign_key;
-static int make_deltas;
-
-void ss_publish_set_sign_key(const char *keyid)
-{
-	sign_key = keyid;
-}
-
-void ss_publish_set_delta(int on)
-{
-	make_deltas = on;
-}
+static const struct ss_publish_opts no_opts = { NULL, 0 };
 
 /* Runs xdelta3 to encode NEW against BASE into OUT; 0 on success. */
 static int run_xdelta3(const char *base, const char *new_file, const char *out)
@@ -272,7 +261,7 @@ static void sjson_name(const char *rel, char *out, size_t outsz)
 
 /* TEXT clearsigned at SREL: remade when the plain document changed
  * (CHANGED) or when there is none yet; a signature is not free. */
-static int sign_put(const char *tree, const char *srel, const char *text, size_t len, int *changed,
+static int sign_put(const struct ss_publish_opts *po, const char *tree, const char *srel, const char *text, size_t len, int *changed,
 		    struct ss_error *err)
 {
 	char *sfile = ss_join(tree, srel), *signed_text;
@@ -282,7 +271,7 @@ static int sign_put(const char *tree, const char *srel, const char *text, size_t
 	if (have && !*changed)
 		return SS_OK;
 	size_t slen;
-	int rc = ss_clearsign(sign_key, text, len, &signed_text, &slen, err);
+	int rc = ss_clearsign(po->sign_key, text, len, &signed_text, &slen, err);
 	if (rc == SS_OK) {
 		rc = put(tree, srel, signed_text, slen, changed, err);
 		free(signed_text);
@@ -291,15 +280,15 @@ static int sign_put(const char *tree, const char *srel, const char *text, size_t
 }
 
 /* DOC at REL as JSON and, when signing, clearsigned at the .sjson name. */
-static int put_doc(const char *tree, const char *rel, json_t *doc, int *changed, struct ss_error *err)
+static int put_doc(const struct ss_publish_opts *po, const char *tree, const char *rel, json_t *doc, int *changed, struct ss_error *err)
 {
 	size_t len;
 	char *text = ssi_json_dump(doc, &len);
 	int rc = text ? put(tree, rel, text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
-	if (rc == SS_OK && sign_key) {
+	if (rc == SS_OK && po->sign_key) {
 		char srel[PATH_MAX];
 		sjson_name(rel, srel, sizeof(srel));
-		rc = sign_put(tree, srel, text, len, changed, err);
+		rc = sign_put(po, tree, srel, text, len, changed, err);
 	}
 	free(text);
 	return rc;
@@ -310,18 +299,18 @@ static int put_doc(const char *tree, const char *rel, json_t *doc, int *changed,
  * then the index: index.sjson (naming the .sjson products) before
  * index.json, each only when it changed.
  */
-static int write_tree_docs(const char *tree, json_t *docs, json_t *index, int *changed, struct ss_error *err)
+static int write_tree_docs(const struct ss_publish_opts *po, const char *tree, json_t *docs, json_t *index, int *changed, struct ss_error *err)
 {
 	const char *rel;
 	json_t *doc;
 	int rc = SS_OK, any = 0;
 	json_object_foreach(docs, rel, doc) {
 		int ch = 0;
-		if ((rc = put_doc(tree, rel, doc, &ch, err)) != SS_OK)
+		if ((rc = put_doc(po, tree, rel, doc, &ch, err)) != SS_OK)
 			return rc;
 		any |= ch;
 	}
-	if (sign_key) {
+	if (po->sign_key) {
 		json_t *sidx = json_deep_copy(index);
 		const char *cid;
 		json_t *e;
@@ -332,7 +321,7 @@ static int write_tree_docs(const char *tree, json_t *docs, json_t *index, int *c
 		}
 		size_t len;
 		char *text = ssi_json_dump(sidx, &len);
-		rc = text ? sign_put(tree, "streams/v1/index.sjson", text, len, &any, err)
+		rc = text ? sign_put(po, tree, "streams/v1/index.sjson", text, len, &any, err)
 			  : ssi_err(err, SS_FATAL, "out of memory");
 		free(text);
 		json_decref(sidx);
@@ -348,18 +337,21 @@ static int write_tree_docs(const char *tree, json_t *docs, json_t *index, int *c
 }
 
 /* Writes images.json, then the index. */
-static int write_streams(const char *tree, json_t *products, int *changed, struct ss_error *err)
+static int write_streams(const struct ss_publish_opts *po, const char *tree, json_t *products, int *changed, struct ss_error *err)
 {
 	json_t *index = index_for(products), *docs = json_object();
 	json_object_set(docs, "streams/v1/images.json", products);
-	int rc = index ? write_tree_docs(tree, docs, index, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
+	int rc = index ? write_tree_docs(po, tree, docs, index, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
 	json_decref(docs);
 	json_decref(index);
 	return rc;
 }
 
-int ss_publish_import(const char *tree, const char *items_file, int *changed, struct ss_error *err)
+int ss_publish_import(const char *tree, const char *items_file, const struct ss_publish_opts *po, int *changed,
+		      struct ss_error *err)
 {
+	if (!po)
+		po = &no_opts;
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -462,7 +454,7 @@ int ss_publish_import(const char *tree, const char *items_file, int *changed, st
 					      json_string_value(json_object_get(doc, "datatype")), "path", rel,
 					      "products", pnames));
 	}
-	rc = write_tree_docs(tree, condensed, index, changed, err);
+	rc = write_tree_docs(po, tree, condensed, index, changed, err);
 	json_decref(condensed);
 out:
 	json_decref(index);
@@ -542,8 +534,11 @@ static int has_alias(const char *list, const char *alias)
 }
 
 int ss_publish_add(const char *tree, const char *const *files, int nfiles, const char *const *aliases,
-		   int naliases, char fp_out[65], int *changed, struct ss_error *err)
+		   int naliases, const struct ss_publish_opts *po, char fp_out[65], int *changed,
+		   struct ss_error *err)
 {
+	if (!po)
+		po = &no_opts;
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -673,7 +668,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	json_t *versions = json_object_get(prod, "versions");
 	json_t *ver = json_object_get(versions, version);
 	json_t *olditems = json_object_get(ver, "items");
-	if (make_deltas && kind == SS_ROOT_SQUASHFS && !olditems &&
+	if (po->delta && kind == SS_ROOT_SQUASHFS && !olditems &&
 	    (rc = add_delta(tree, versions, version, items, dir, err)) != SS_OK) {
 		json_decref(items);
 		goto out;
@@ -698,7 +693,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	} else {
 		json_decref(items);
 	}
-	rc = write_streams(tree, products, changed, err);
+	rc = write_streams(po, tree, products, changed, err);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i].tmp)
@@ -731,8 +726,11 @@ static const char *version_fp(json_t *items)
 	return NULL;
 }
 
-int ss_publish_remove(const char *tree, const char *what, int *removed, struct ss_error *err)
+int ss_publish_remove(const char *tree, const char *what, const struct ss_publish_opts *po, int *removed,
+		      struct ss_error *err)
 {
+	if (!po)
+		po = &no_opts;
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -771,7 +769,7 @@ int ss_publish_remove(const char *tree, const char *what, int *removed, struct s
 	if (*removed == 0)
 		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
 	else
-		rc = write_streams(tree, products, &changed, err);
+		rc = write_streams(po, tree, products, &changed, err);
 out:
 	json_decref(products);
 	if (lock_fd >= 0)
@@ -929,9 +927,11 @@ static void list_images(const char *tree, const char *rel, struct pending *out)
 }
 
 int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
-		     void (*cb)(void *ud, const char *what, const char *path), void *ud,
-		     struct ss_error *err)
+		     const struct ss_publish_opts *po, void (*cb)(void *ud, const char *what, const char *path),
+		     void *ud, struct ss_error *err)
 {
+	if (!po)
+		po = &no_opts;
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -976,7 +976,7 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 			json_object_del(versions, names[i]);
 		free(names);
 	}
-	if (!dry_run && (rc = write_streams(tree, products, &changed, err)) != SS_OK)
+	if (!dry_run && (rc = write_streams(po, tree, products, &changed, err)) != SS_OK)
 		goto out;
 	/* files nothing references: deleted once unreferenced for GRACE */
 	char *data;

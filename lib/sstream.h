@@ -516,6 +516,14 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 
 /* ---- Publishing -------------------------------------------------------------- */
 
+/* How the publish calls write (NULL: the defaults, all off). */
+struct ss_publish_opts {
+	const char *sign_key;  /* also write clearsigned .sjson files, the signed index
+				* naming the signed products (a secret key of $GNUPGHOME) */
+	int delta;             /* add: a squashfs.vcdiff (xdelta3) from the product's
+				* previous squashfs, with delta_base */
+};
+
 /*
  * Adds an image to the LXD/Incus tree TREE (created when missing): FILES is
  * one unified tarball, or a metadata tarball and a root file (squashfs,
@@ -527,8 +535,8 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
  * image, the target untouched) or SS_TEMPFAIL (the tree's lock is held).
  */
 int ss_publish_add(const char *tree, const char *const *files, int nfiles,
-		   const char *const *aliases, int naliases, char fp[65], int *changed,
-		   struct ss_error *err);
+		   const char *const *aliases, int naliases, const struct ss_publish_opts *po,
+		   char fp[65], int *changed, struct ss_error *err);
 
 /*
  * Removes from TREE's streams the image whose fingerprint starts with WHAT,
@@ -536,7 +544,8 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles,
  * the versions removed (0: nothing matched, SS_FATAL).  Files stay until a
  * prune.
  */
-int ss_publish_remove(const char *tree, const char *what, int *removed, struct ss_error *err);
+int ss_publish_remove(const char *tree, const char *what, const struct ss_publish_opts *po,
+		      int *removed, struct ss_error *err);
 
 /*
  * Keeps the KEEP newest versions of each product of TREE (0: all) and
@@ -547,21 +556,9 @@ int ss_publish_remove(const char *tree, const char *what, int *removed, struct s
  * that would be, and nothing changes.  SS_OK, SS_FATAL or SS_TEMPFAIL.
  */
 int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
+		     const struct ss_publish_opts *po,
 		     void (*cb)(void *ud, const char *what, const char *path), void *ud,
 		     struct ss_error *err);
-
-/*
- * Signing for the publish calls: with a key set (NULL: none), every
- * products file and index written is also written clearsigned as .sjson,
- * the signed index naming the signed products files.
- */
-void ss_publish_set_sign_key(const char *keyid);
-
-/*
- * With ON, adding a squashfs image also publishes a squashfs.vcdiff item
- * (xdelta3) from the product's previous squashfs, with delta_base.
- */
-void ss_publish_set_delta(int on);
 
 /*
  * Turns ITEMS (a JSON array of flat item records: content_id,
@@ -570,7 +567,8 @@ void ss_publish_set_delta(int on);
  * and the index, keeping the index's other entries.  Every path must be
  * safe.  Returns SS_OK or SS_FATAL naming the bad record.
  */
-int ss_publish_import(const char *tree, const char *items, int *changed, struct ss_error *err);
+int ss_publish_import(const char *tree, const char *items, const struct ss_publish_opts *po,
+		      int *changed, struct ss_error *err);
 
 struct ss_image_info {
 	const char *product, *version, *aliases, *fingerprint, *os, *release, *variant, *arch;

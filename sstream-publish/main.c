@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 	const char *format = "table";
 	int naliases = 0, quiet = 0, c;
 	struct ss_build_opts bo = { 0 };
+	struct ss_publish_opts po = { 0 };
 	int keep = -1, dry_run = 0, no_history = 0, max_log = 0;
 	long long grace = 3600;
 	if (!aliases)
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
 			bo.outdir = optarg;
 			break;
 		case 'k':
-			ss_publish_set_sign_key(optarg);
+			po.sign_key = optarg;
 			break;
 		case 'N':
 			keep = atoi(optarg);
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
 			dry_run = 1;
 			break;
 		case 'D':
-			ss_publish_set_delta(1);
+			po.delta = 1;
 			break;
 		case 'H':
 			no_history = 1;
@@ -285,22 +286,23 @@ int main(int argc, char **argv)
 		if (nrest < 1 || nrest > 2)
 			usage_error("add TREE FILE [FILE]");
 		char fp[65];
-		rc = ss_publish_add(tree, (const char *const *)rest, nrest, aliases, naliases, fp, &changed, &err);
+		rc = ss_publish_add(tree, (const char *const *)rest, nrest, aliases, naliases, &po, fp, &changed,
+				    &err);
 		if (rc == SS_OK && !quiet)
 			printf("%s%s\n", fp, changed ? "" : " (already published)");
 	} else if (strcmp(cmd, "remove") == 0) {
 		if (nrest != 1)
 			usage_error("remove TREE FINGERPRINT|ALIAS");
 		int removed;
-		rc = ss_publish_remove(tree, rest[0], &removed, &err);
+		rc = ss_publish_remove(tree, rest[0], &po, &removed, &err);
 		changed = rc == SS_OK;
 		if (rc == SS_OK && !quiet)
 			printf("removed %d image%s\n", removed, removed == 1 ? "" : "s");
 	} else if (strcmp(cmd, "prune") == 0) {
 		if (nrest != 0 || keep < 1)
 			usage_error("prune TREE --keep N [--grace DURATION] [--dry-run]");
-		struct prune_out po = { dry_run, quiet };
-		rc = ss_publish_prune(tree, keep, grace, dry_run, on_prune, &po, &err);
+		struct prune_out pr = { dry_run, quiet };
+		rc = ss_publish_prune(tree, keep, grace, dry_run, &po, on_prune, &pr, &err);
 		changed = rc == SS_OK && !dry_run;
 	} else if (strcmp(cmd, "history") == 0) {
 		if (nrest != 0)
@@ -324,7 +326,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "import") == 0) {
 		if (nrest != 1)
 			usage_error("import TREE ITEMS.json");
-		rc = ss_publish_import(tree, rest[0], &changed, &err);
+		rc = ss_publish_import(tree, rest[0], &po, &changed, &err);
 		if (rc == SS_OK && !quiet && !changed)
 			printf("nothing changed\n");
 	} else if (strcmp(cmd, "list") == 0) {
