@@ -113,3 +113,30 @@ fail:;
 	unlink(tmp);
 	return ssi_err_sys(err, SS_FATAL, e, "cannot write '%s'", path);
 }
+
+int ssi_write_if_changed(const char *path, const void *data, size_t len, int *changed,
+			 struct ss_error *err)
+{
+	char *old;
+	size_t olen;
+	struct ss_error e;
+	if (ss_fetch(path, SS_METADATA_CAP, &old, &olen, &e) == SS_OK) {
+		int same = olen == len && memcmp(old, data, len) == 0;
+		free(old);
+		if (same)
+			return SS_OK;
+	}
+	if (changed)
+		*changed = 1;
+	return ss_write_atomic(path, data, len, err);
+}
+
+void ssi_rmdir_parents(char *path, size_t root_len)
+{
+	char *slash;
+	while ((slash = strrchr(path, '/')) && (size_t)(slash - path) > root_len) {
+		*slash = '\0';
+		if (rmdir(path) < 0)
+			break;
+	}
+}

@@ -47,13 +47,6 @@ struct xfer {
 
 enum { ABORT_NONE, ABORT_TOO_BIG, ABORT_WRITE, ABORT_BAD_RANGE };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int restart_from_zero(struct xfer *x)
 {
 	x->have = 0;
@@ -362,7 +355,7 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 		if (x->tries++ < o->retries) {
 			/* back off 0.5 s, 1 s, 2 s ... up to 10 s; the partial file stays */
 			double wait = 0.5 * (double)(1 << (x->tries - 1 < 5 ? x->tries - 1 : 5));
-			x->not_before = now_s() + (wait > 10 ? 10 : wait);
+			x->not_before = ssi_now() + (wait > 10 ? 10 : wait);
 			requeue = 1;
 		} else {
 			next_url = 1;
@@ -416,7 +409,7 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 	double last_progress = 0;
 	while (done < n) {
 		/* Fill free slots with queued transfers whose wait is over. */
-		double t = now_s(), soonest = t + 1;
+		double t = ssi_now(), soonest = t + 1;
 		for (size_t k = first; k < n && active < jobs; k++) {
 			struct xfer *x = &xs[k];
 			if (k == first && x->state == ST_DONE)
@@ -462,7 +455,7 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 		}
 		if (done >= n)
 			break;
-		int wait_ms = (int)((soonest - now_s()) * 1000);
+		int wait_ms = (int)((soonest - ssi_now()) * 1000);
 		if (active == 0 && wait_ms > 0) {
 			struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
 			nanosleep(&ts, NULL);

@@ -26,6 +26,20 @@ int ssi_mkparents(const char *path);
  * when another process holds it.  *FD keeps it until closed. */
 int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err);
 
+/* Writes PATH atomically unless it already holds exactly DATA (so a no-op
+ * run changes no file and no mtime); sets *CHANGED (may be NULL) when it
+ * wrote.  SS_OK or SS_FATAL. */
+int ssi_write_if_changed(const char *path, const void *data, size_t len, int *changed,
+			 struct ss_error *err);
+
+/* After a file under a tree was deleted: removes the directories above
+ * PATH that are left empty, stopping at the first ROOT_LEN bytes (the
+ * tree root).  PATH is modified. */
+void ssi_rmdir_parents(char *path, size_t root_len);
+
+/* Monotonic seconds, for durations. */
+double ssi_now(void);
+
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);
 

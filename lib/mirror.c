@@ -231,24 +231,6 @@ static int load_state(struct run *r)
 	return SS_OK;
 }
 
-/* Writes FILE only when its bytes differ, so a no-op run changes nothing. */
-static int write_if_changed(const char *file, const char *data, size_t len, int *changed,
-			    struct ss_error *err)
-{
-	char *old;
-	size_t olen;
-	struct ss_error e;
-	if (ss_fetch(file, SS_METADATA_CAP, &old, &olen, &e) == SS_OK) {
-		int same = olen == len && memcmp(old, data, len) == 0;
-		free(old);
-		if (same)
-			return SS_OK;
-	}
-	if (changed)
-		*changed = 1;
-	return ss_write_atomic(file, data, len, err);
-}
-
 static int save_state(struct run *r, const struct strset *meta, const char *const *pp,
 		      const long long *pt, size_t np)
 {
@@ -267,7 +249,7 @@ static int save_state(struct run *r, const struct strset *meta, const char *cons
 		p += sprintf(p, "P %lld %s\n", pt[i], pp[i]);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/state", r->dot);
-	int rc = write_if_changed(path, buf, (size_t)(p - buf), NULL, r->err);
+	int rc = ssi_write_if_changed(path, buf, (size_t)(p - buf), NULL, r->err);
 	free(buf);
 	return rc;
 }
@@ -666,7 +648,7 @@ static int write_doc(struct run *r, const char *rel, const char *data, size_t le
 	char *file = tpath(r, rel);
 	if (!file)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
-	int rc = write_if_changed(file, data, len, &r->st->metadata_written, r->err);
+	int rc = ssi_write_if_changed(file, data, len, &r->st->metadata_written, r->err);
 	free(file);
 	return rc;
 }
@@ -837,7 +819,7 @@ static int publish(struct run *r)
 	rc = save_state(r, &r->new_meta, pp, pt, np);
 	char *ifile = rc == SS_OK ? tpath(r, "streams/v1/index.json") : NULL;
 	if (rc == SS_OK)
-		rc = ifile ? write_if_changed(ifile, index, index_len, &r->st->metadata_written, r->err)
+		rc = ifile ? ssi_write_if_changed(ifile, index, index_len, &r->st->metadata_written, r->err)
 			   : ssi_err(r->err, SS_FATAL, "out of memory");
 	free(ifile);
 	if (rc != SS_OK)
@@ -857,13 +839,7 @@ static int publish(struct run *r)
 			r->st->removed++;
 			r->st->bytes_removed += st.st_size;
 			event(r, SS_EV_REMOVE, pp[i], st.st_size, NULL);
-			/* directories left empty go too, up to the target */
-			char *slash;
-			while (file && (slash = strrchr(file, '/')) && (size_t)(slash - file) > strlen(r->o->target)) {
-				*slash = '\0';
-				if (rmdir(file) < 0)
-					break;
-			}
+			ssi_rmdir_parents(file, strlen(r->o->target));
 		}
 		free(file);
 	}
@@ -932,16 +908,9 @@ static void clean_tmp(struct run *r)
 	strset_free(&keep);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, struct ss_error *err)
 {
-	double t0 = now_s();
+	double t0 = ssi_now();
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -1009,7 +978,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	else if (history_failed)
 		rc = ssi_err(err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
 out:
-	stats->seconds = now_s() - t0;
+	stats->seconds = ssi_now() - t0;
 	for (size_t i = 0; i < r.ndl; i++) {
 		for (int m = 0; r.urls && r.urls[i] && m <= o->nmirrors; m++)
 			free(r.urls[i][m]);

@@ -115,25 +115,34 @@ out:
 	return rc;
 }
 
-static json_t *load_products(const char *file, struct ss_error *err)
+/* TREE's streams/v1/images.json, or an empty one when there is none yet. */
+static json_t *load_products(const char *tree, struct ss_error *err)
 {
-	char *data;
+	char *data, *file = ss_join(tree, "streams/v1/images.json");
 	size_t len;
 	struct ss_error e;
-	if (ss_fetch(file, SS_METADATA_CAP, &data, &len, &e) != SS_OK) {
-		if (e.sys_errno == ENOENT)
-			return json_pack("{s:s, s:s, s:s, s:{}}", "format", "products:1.0", "content_id", "images",
-					 "datatype", "image-downloads", "products");
-		ssi_err(err, SS_FATAL, "%s", e.msg);
+	if (!file) {
+		ssi_err(err, SS_FATAL, "out of memory");
 		return NULL;
 	}
-	json_t *root = ssi_json_parse(data, len, file, err);
+	json_t *root = NULL;
+	if (ss_fetch(file, SS_METADATA_CAP, &data, &len, &e) != SS_OK) {
+		if (e.sys_errno == ENOENT)
+			root = json_pack("{s:s, s:s, s:s, s:{}}", "format", "products:1.0", "content_id", "images",
+					 "datatype", "image-downloads", "products");
+		else
+			ssi_err(err, SS_FATAL, "%s", e.msg);
+		free(file);
+		return root;
+	}
+	root = ssi_json_parse(data, len, file, err);
 	free(data);
 	if (root && !json_is_object(json_object_get(root, "products"))) {
 		json_decref(root);
+		root = NULL;
 		ssi_err(err, SS_FATAL, "invalid products '%s': no \"products\" object", file);
-		return NULL;
 	}
+	free(file);
 	return root;
 }
 
@@ -236,18 +245,8 @@ static json_t *index_for(json_t *products)
 static int put(const char *tree, const char *rel, const char *text, size_t len, int *changed,
 	       struct ss_error *err)
 {
-	char *file = ss_join(tree, rel), *old = NULL;
-	size_t olen;
-	struct ss_error e;
-	int rc = SS_OK;
-	if (!file)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	if (ss_fetch(file, SS_METADATA_CAP, &old, &olen, &e) != SS_OK || olen != len ||
-	    memcmp(old, text, len) != 0) {
-		rc = ss_write_atomic(file, text, len, err);
-		*changed = 1;
-	}
-	free(old);
+	char *file = ss_join(tree, rel);
+	int rc = file ? ssi_write_if_changed(file, text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
 	free(file);
 	return rc;
 }
@@ -606,10 +605,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		n += snprintf(alias + n, sizeof(alias) - (size_t)n, ",%s", aliases[i]);
 
 	/* files into place, under their content-derived names */
-	char *tfile = ss_join(tree, "streams/v1/images.json");
-	products = tfile ? load_products(tfile, err) : NULL;
-	free(tfile);
-	if (!products) {
+	if (!(products = load_products(tree, err))) {
 		rc = err->code ? err->code : SS_FATAL;
 		goto out;
 	}
@@ -739,9 +735,7 @@ int ss_publish_remove(const char *tree, const char *what, const struct ss_publis
 	char dot[PATH_MAX];
 	int lock_fd = -1, changed = 0;
 	int rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err);
-	char *file = ss_join(tree, "streams/v1/images.json");
-	json_t *products = rc == SS_OK && file ? load_products(file, err) : NULL;
-	free(file);
+	json_t *products = rc == SS_OK ? load_products(tree, err) : NULL;
 	if (!products) {
 		rc = rc != SS_OK ? rc : (err->code ? err->code : SS_FATAL);
 		goto out;
@@ -944,10 +938,7 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 		return rc;
 	snprintf(dot, sizeof(dot), "%s/.sstream", tree);
 	snprintf(state, sizeof(state), "%s/unreferenced", dot);
-	char *file = ss_join(tree, "streams/v1/images.json");
-	products = file ? load_products(file, err) : NULL;
-	free(file);
-	if (!products) {
+	if (!(products = load_products(tree, err))) {
 		rc = err->code ? err->code : SS_FATAL;
 		goto out;
 	}
@@ -1009,14 +1000,8 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 		if (dry_run)
 			continue;
 		char *f = ss_join(tree, files.path[i]);
-		if (f && unlink(f) == 0) {
-			char *slash;
-			while ((slash = strrchr(f, '/')) && (size_t)(slash - f) > strlen(tree)) {
-				*slash = '\0';
-				if (rmdir(f) < 0)
-					break;
-			}
-		}
+		if (f && unlink(f) == 0)
+			ssi_rmdir_parents(f, strlen(tree));
 		free(f);
 	}
 	if (!dry_run) {

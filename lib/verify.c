@@ -625,13 +625,6 @@ static void find_orphans(struct vrun *r)
 
 /* ---- entry points ------------------------------------------------------------ */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void free_run(struct vrun *r)
 {
 	for (size_t i = 0; i < r->njobs; i++) {
@@ -668,7 +661,7 @@ static int load(struct vrun *r)
 
 int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, struct ss_error *err)
 {
-	double t0 = now_s();
+	double t0 = ssi_now();
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -703,7 +696,7 @@ int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, s
 	if (o->orphans && !r.remote)
 		find_orphans(&r);
 	free_run(&r);
-	st->seconds = now_s() - t0;
+	st->seconds = ssi_now() - t0;
 	if (st->failed)
 		return ssi_err(err, SS_INTEGRITY, "%zu problems", st->failed);
 	return st->orphans ? SS_PARTIAL : SS_OK;
@@ -714,7 +707,7 @@ int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, s
 int ss_verify_files(const struct ss_verify_opts *o, const char *const *files, int n,
 		    struct ss_verify_stats *st, struct ss_error *err)
 {
-	double t0 = now_s();
+	double t0 = ssi_now();
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -775,7 +768,7 @@ int ss_verify_files(const struct ss_verify_opts *o, const char *const *files, in
 		}
 	}
 	free_run(&r);
-	st->seconds = now_s() - t0;
+	st->seconds = ssi_now() - t0;
 	if (st->failed)
 		return ssi_err(err, SS_INTEGRITY, "%zu of %zu files failed", st->failed, st->files);
 	return st->unknown ? SS_PARTIAL : SS_OK;
