@@ -156,7 +156,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const long long bytes_mult[] = { 1024, 1024, 1048576, 1048576, 1073741824, 1073741824 };
-	static const long long time_mult[] = { 1, 60, 3600, 86400 };
 	struct ss_mirror_opts o = { .jobs = 4, .retries = 3, .timeout = 30, .grace = 3600 };
 	struct ui u = { 0 };
 	const char *report = NULL;
@@ -210,7 +209,8 @@ int main(int argc, char **argv)
 			o.ca_file = optarg;
 			break;
 		case O_GRACE:
-			o.grace = parse_number(optarg, "--grace", "smhd", time_mult);
+			if ((o.grace = tool_duration(optarg)) < 0)
+				usage_error("--grace is a duration: 30s, 10m, 1h, 2d");
 			break;
 		case O_REPORT:
 			report = optarg;

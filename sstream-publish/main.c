@@ -219,15 +219,10 @@ int main(int argc, char **argv)
 			if (keep < 1)
 				usage_error("--keep is at least 1");
 			break;
-		case 'G': {
-			char *end;
-			grace = strtoll(optarg, &end, 10);
-			long long mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1;
-			if (end == optarg || grace < 0 || (*end && (end[1] || !strchr("smhd", *end))))
+		case 'G':
+			if ((grace = tool_duration(optarg)) < 0)
 				usage_error("--grace is a duration: 30s, 10m, 1h, 2d");
-			grace *= mult;
 			break;
-		}
 		case 'n':
 			max_log = atoi(optarg);
 			break;

@@ -1,4 +1,7 @@
 /* Helpers shared by the sstream tools. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "tool.h"
 
 void tool_json_str(FILE *f, const char *s)
@@ -14,4 +17,13 @@ void tool_json_str(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+long long tool_duration(const char *s)
+{
+	char *end;
+	long long n = strtoll(s, &end, 10);
+	if (end == s || n < 0 || (*end && (end[1] || !strchr("smhd", *end))))
+		return -1;
+	return n * (*end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1);
 }

@@ -7,4 +7,7 @@
 /* Writes S to F as a JSON string literal, quotes included. */
 void tool_json_str(FILE *f, const char *s);
 
+/* A duration such as 90, 30s, 10m, 1h or 2d, in seconds; -1 when S is not one. */
+long long tool_duration(const char *s);
+
 #endif
