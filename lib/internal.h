@@ -73,6 +73,19 @@ int ssi_safe_unlink(const char *root, const char *rel, int prune_dirs, struct st
 int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const char *name), void *ud,
 		  struct ss_error *err);
 
+/* Takes the lock ROOT/.sstream/lock (creating .sstream, not followed)
+ * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
+ * it until closed. */
+int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
+/* Locks TREE for a publishing run and removes what killed runs left
+ * (temporary files); *FD keeps the lock until closed. */
+int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);
+/* Publishes recorded documents (tree-relative REL -> bytes) the way
+ * publish does: products files so that every index, at every instant,
+ * names files listing exactly its products; the indexes last. */
+int ssi_publish_restore(const char *tree, size_t n, const char *const *rels, const char *const *data,
+			const size_t *lens, struct ss_error *err);
+
 /* Monotonic seconds, for durations. */
 double ssi_now(void);
 

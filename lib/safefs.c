@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,5 +281,27 @@ int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const
 	}
 	closedir(d);
 	close(dfd);
+	return SS_OK;
+}
+
+int ssi_lock_tree(const char *root, int *fd, struct ss_error *err)
+{
+	*fd = -1;
+	int dfd = ssi_dir_open(root, SSI_PRIVATE_DIR, strlen(SSI_PRIVATE_DIR), 1, err);
+	if (dfd < 0)
+		return SS_FATAL;
+	*fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int e = errno;
+	close(dfd);
+	if (*fd < 0)
+		return ssi_err_sys(err, SS_FATAL, e, "cannot open '%s/" SSI_PRIVATE_DIR "/lock'", root);
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return ssi_err(err, SS_TEMPFAIL, "'%s/" SSI_PRIVATE_DIR "': another run holds its lock", root);
+		return ssi_err_sys(err, SS_FATAL, e, "cannot lock '%s/" SSI_PRIVATE_DIR "/lock'", root);
+	}
 	return SS_OK;
 }
