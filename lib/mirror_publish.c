@@ -28,12 +28,7 @@ static int write_doc(struct run *r, const char *rel, const char *data, size_t le
 	ssi_strset_add(&r->new_refs, rel);
 	if (r->o->dry_run)
 		return SS_OK;
-	char *file = ssm_tpath(r, rel);
-	if (!file)
-		return ssi_err(r->err, SS_FATAL, "out of memory");
-	int rc = ssi_write_if_changed(file, data, len, &r->st->metadata_written, r->err);
-	free(file);
-	return rc;
+	return ssi_safe_write(r->o->target, rel, data, len, &r->st->metadata_written, r->err);
 }
 
 /* The bytes upstream served for REL, or NULL. */

@@ -15,16 +15,31 @@
 
 #include "mirror_internal.h"
 
+/* The state is read back from disk, where anything may have put anything
+ * (an item path under .sstream/ once could): every path it names passes
+ * the check every document path passes, or is ignored, with a warning. */
+static int state_path_ok(struct run *r, const char *path)
+{
+	struct ss_error e;
+	if (ss_path_check(path, &e) == SS_OK)
+		return 1;
+	char msg[sizeof(e.msg) + 64];
+	snprintf(msg, sizeof(msg), "state file '%s/state': ignoring %s", r->dot, e.msg);
+	ssm_event(r, SS_EV_WARN, NULL, -1, msg);
+	return 0;
+}
+
 int ssm_state_parse(struct run *r, char *data)
 {
 	size_t cap = 0;
 	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
 		if (line[0] == 'M' && line[1] == ' ') {
-			ssi_strset_add(&r->old_meta, line + 2);
+			if (state_path_ok(r, line + 2))
+				ssi_strset_add(&r->old_meta, line + 2);
 		} else if (line[0] == 'P' && line[1] == ' ') {
 			char *end;
 			long long t = strtoll(line + 2, &end, 10);
-			if (*end != ' ')
+			if (*end != ' ' || !state_path_ok(r, end + 1))
 				continue;
 			if (r->pend_path.n == cap) {
 				cap = cap ? 2 * cap : 64;
@@ -71,9 +86,8 @@ static int state_save(struct run *r, const struct ssi_strset *meta, const char *
 		p += sprintf(p, "M %s\n", meta->v[i]);
 	for (size_t i = 0; i < np; i++)
 		p += sprintf(p, "P %lld %s\n", pt[i], pp[i]);
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/state", r->dot);
-	int rc = ssi_write_if_changed(path, buf, (size_t)(p - buf), NULL, r->err);
+	int changed = 0;
+	int rc = ssi_safe_write(r->o->target, SSI_PRIVATE_DIR "/state", buf, (size_t)(p - buf), &changed, r->err);
 	free(buf);
 	return rc;
 }
@@ -117,11 +131,9 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 	}
 	ssi_strset_free(&pend_sorted);
 	rc = state_save(r, &r->new_meta, pp, pt, np);
-	char *ifile = rc == SS_OK ? ssm_tpath(r, "streams/v1/index.json") : NULL;
 	if (rc == SS_OK)
-		rc = ifile ? ssi_write_if_changed(ifile, index, index_len, &r->st->metadata_written, r->err)
-			   : ssi_err(r->err, SS_FATAL, "out of memory");
-	free(ifile);
+		rc = ssi_safe_write(r->o->target, "streams/v1/index.json", index, index_len, &r->st->metadata_written,
+				    r->err);
 	if (rc != SS_OK)
 		goto out;
 
@@ -133,15 +145,20 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 			pt[keep++] = pt[i];
 			continue;
 		}
-		char *file = ssm_tpath(r, pp[i]);
+		/* never through a symlink inside the tree: a refusal is said, and
+		 * the file stays pending */
 		struct stat st;
-		if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && unlink(file) == 0) {
+		struct ss_error ue;
+		if (ssi_safe_unlink(r->o->target, pp[i], 1, &st, &ue) == SS_OK) {
 			r->st->removed++;
 			r->st->bytes_removed += st.st_size;
 			ssm_event(r, SS_EV_REMOVE, pp[i], st.st_size, NULL);
-			ssi_rmdir_parents(file, strlen(r->o->target));
+		} else if (ue.sys_errno != ENOENT) {
+			ssm_event(r, SS_EV_WARN, pp[i], -1, ue.msg);
+			r->refused++;
+			pp[keep] = pp[i];
+			pt[keep++] = pt[i];
 		}
-		free(file);
 	}
 	rc = state_save(r, &r->new_meta, pp, pt, keep);
 out:
