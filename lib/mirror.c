@@ -330,7 +330,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		rc = err->code;
 		goto out;
 	}
-	if ((rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
+	if ((rc = ssm_check_docs(&r)) != SS_OK || (rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
 		goto out;
 	if ((rc = ssm_state_load(&r)) != SS_OK || (rc = ssm_load_old(&r)) != SS_OK)
 		goto out;

@@ -74,6 +74,11 @@ int ssm_state_parse(struct run *r, char *data);
  * INDEX, then deletes what has been unreferenced long enough. */
 int ssm_state_commit(struct run *r, const char *index, size_t index_len);
 
+/* Refuses (SS_FATAL, R's error) a source whose documents would not each
+ * have a path of their own in TARGET: two products files with one content
+ * id, a document at an item's path, two JSON views at one path. */
+int ssm_check_docs(struct run *r);
+
 /* Writes the products files and the index (or, dry run, only computes
  * what they would reference). */
 int ssm_publish(struct run *r);

@@ -40,6 +40,38 @@ static const char *lxd_arch(const char *arch)
 	return arch;
 }
 
+/* Architecture names the LXD and Incus clients know (the list
+ * sstream-verify checks against): anything else is refused, not
+ * published to be skipped silently. */
+static int arch_known(const char *arch)
+{
+	static const char *const known[] = {
+		"amd64", "arm64", "i386", "armhf", "armel", "ppc64el", "s390x", "riscv64", "powerpc", "mips",
+		"mipsel", "mips64el", "loong64", "x86_64", "aarch64", "i686", "armv6l", "armv7l", "armv8l",
+		"ppc", "ppc64", "ppc64le", "mips64", "riscv32", "loongarch64", NULL,
+	};
+	for (int i = 0; arch && known[i]; i++)
+		if (strcmp(arch, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A value that becomes part of a product name ("os:release:arch:variant"),
+ * an alias ("os/release/variant", the list comma-separated) or a path:
+ * none of those separators, no space or control character. */
+static const char *name_problem(const char *v)
+{
+	if (!*v)
+		return "empty";
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == ',' || *p == ':' || *p == '/' || *p == '\\')
+			return "',', ':', '/' or '\\' in it";
+		if (*p <= 0x20 || *p == 0x7f)
+			return "a space or control character in it";
+	}
+	return strlen(v) > 100 ? "longer than 100 characters" : NULL;
+}
+
 static void lower(char *s)
 {
 	for (; *s; s++)
@@ -735,6 +767,14 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 			rc = ssi_err(err, SS_FATAL, "cannot import '%s': content id '%s' is not a file name", items_file, key[0]);
 			goto out;
 		}
+		/* its file would be one of the tree's own documents: the index,
+		 * the LXD images.json, or the alternates of a switch */
+		if (strcmp(key[0], "index") == 0 || strcmp(key[0], "images") == 0 || key[0][0] == '.') {
+			rc = ssi_err(err, SS_FATAL,
+				     "cannot import '%s': content id '%s' would overwrite the tree's own '%s' (choose another content id)",
+				     items_file, key[0], key[0][0] == '.' ? "streams/v1/.*" : rel);
+			goto out;
+		}
 		json_t *doc = json_object_get(docs, rel);
 		if (!doc) {
 			doc = json_pack("{s:s, s:s, s:s, s:{}}", "format", "products:1.0", "content_id", key[0],
@@ -774,6 +814,19 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 	}
 	const char *rel;
 	json_t *doc;
+	/* an entry of another content id already naming one of our files */
+	json_object_foreach(docs, rel, doc) {
+		const char *cid = json_string_value(json_object_get(doc, "content_id")), *ocid;
+		json_t *e;
+		json_object_foreach(json_object_get(index, "index"), ocid, e) {
+			const char *p = json_string_value(json_object_get(e, "path"));
+			if (p && strcmp(p, rel) == 0 && strcmp(ocid, cid) != 0) {
+				rc = ssi_err(err, SS_FATAL, "cannot import '%s': '%s' is the products file of content id '%s' already",
+					     items_file, rel, ocid);
+				goto out;
+			}
+		}
+	}
 	json_t *condensed = json_object();
 	json_object_foreach(docs, rel, doc) {
 		/* condensed as upstream json2streams writes it */
@@ -913,6 +966,47 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		ss_image_meta_free(meta);
 		return SS_FATAL;
 	}
+	/* what metadata.yaml says becomes names, keys and paths: checked
+	 * before anything is copied, so that what we write passes
+	 * sstream-verify and the clients list it */
+	const char *raw_arch = ss_image_meta_architecture(meta);
+	if (!arch_known(raw_arch)) {
+		ss_image_meta_free(meta);
+		return ssi_err(err, SS_FATAL, "invalid image '%s': architecture '%s' is unknown to LXD and Incus", in[0].path,
+			       raw_arch ? raw_arch : "");
+	}
+	static const char *const named[] = { "os", "release", "variant" };
+	for (int i = 0; i < 3; i++) {
+		const char *v = ss_image_meta_property(meta, named[i]), *why = v ? name_problem(v) : NULL;
+		if (why) {
+			int frc = ssi_err(err, SS_FATAL, "invalid image '%s': properties.%s '%s': %s", in[0].path, named[i],
+					  v, why);
+			ss_image_meta_free(meta);
+			return frc;
+		}
+	}
+	for (int i = 0; i < naliases; i++) {
+		/* the product's aliases are one comma-separated list */
+		int bad = !*aliases[i];
+		for (const unsigned char *p = (const unsigned char *)aliases[i]; *p; p++)
+			bad |= *p == ',' || *p <= 0x20 || *p == 0x7f;
+		if (bad) {
+			ss_image_meta_free(meta);
+			return ssi_err(err, SS_USAGE, "alias '%s': empty, or a ',', space or control character in it",
+				       aliases[i]);
+		}
+	}
+	long long cdate = ss_image_meta_creation_date(meta);
+	time_t created = (time_t)cdate;
+	struct tm tm;
+	char version[32];
+	/* the version key's first 8 characters must be a date YYYYMMDD */
+	if (cdate < 0 || cdate > 253402300799LL || !gmtime_r(&created, &tm) ||
+	    strftime(version, sizeof(version), "%Y%m%d_%H%M", &tm) != 13) {
+		ss_image_meta_free(meta);
+		return ssi_err(err, SS_FATAL, "invalid image '%s': creation_date %lld is not a time between 1970 and 9999",
+			       in[0].path, cdate);
+	}
 	char dot[PATH_MAX];
 	int lock_fd = -1, rc;
 	json_t *products = NULL;
@@ -927,7 +1021,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	memcpy(fp_out, fpd.sha256, 65);
 
 	/* product and version from metadata.yaml */
-	char os[128], release[128], variant[128], product[512], version[32], dir[128], alias[1024];
+	char os[128], release[128], variant[128], product[512], dir[128], alias[1024];
 	const char *arch = lxd_arch(ss_image_meta_architecture(meta));
 	snprintf(os, sizeof(os), "%s", ss_image_meta_property(meta, "os") ? ss_image_meta_property(meta, "os") : "unknown");
 	snprintf(release, sizeof(release), "%s",
@@ -936,10 +1030,6 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		 ss_image_meta_property(meta, "variant") ? ss_image_meta_property(meta, "variant") : "default");
 	snprintf(product, sizeof(product), "%s:%s:%s:%s", os, release, arch, variant);
 	lower(product);
-	time_t created = (time_t)ss_image_meta_creation_date(meta);
-	struct tm tm;
-	gmtime_r(&created, &tm);
-	strftime(version, sizeof(version), "%Y%m%d_%H%M", &tm);
 	snprintf(dir, sizeof(dir), "images/%s", fp_out);
 	int n = snprintf(alias, sizeof(alias), "%s/%s/%s", os, release, variant);
 	lower(alias);
