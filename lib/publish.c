@@ -1195,10 +1195,15 @@ int ss_publish_remove(const char *tree, const char *what, const struct ss_publis
 		if (json_object_size(versions) == 0)
 			json_object_del(prods, pn);
 	}
-	if (*removed == 0)
-		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
-	else
+	/* Written even when nothing matched: a run killed in the middle of a
+	 * switch (an index naming an alternate) is finished; otherwise this
+	 * writes nothing. */
+	json_t *view = *removed ? NULL : load_view(tree, "streams/v1/index.json");
+	if (*removed || view)
 		rc = write_streams(po, tree, products, &changed, err);
+	json_decref(view);
+	if (rc == SS_OK && *removed == 0)
+		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
 out:
 	json_decref(products);
 	if (lock_fd >= 0)
