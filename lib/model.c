@@ -506,7 +506,7 @@ int ss_products_check_index(const struct ss_products *p, struct ss_error *err)
 	 * be one content id to every reader, and one would be lost */
 	if (p->index_key && strcmp(p->index_key, p->content_id) != 0)
 		return ssi_err(err, SS_INTEGRITY, "index entry '%s' names '%s', whose content_id is '%s'", p->index_key,
-			       p->name, p->content_id);
+			       p->relpath ? p->relpath : p->name, p->content_id);
 	size_t i;
 	json_t *v;
 	json_array_foreach(listed, i, v) {

@@ -971,9 +971,10 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	 * sstream-verify and the clients list it */
 	const char *raw_arch = ss_image_meta_architecture(meta);
 	if (!arch_known(raw_arch)) {
+		int frc = ssi_err(err, SS_FATAL, "invalid image '%s': architecture '%s' is unknown to LXD and Incus",
+				  in[0].path, raw_arch ? raw_arch : "");
 		ss_image_meta_free(meta);
-		return ssi_err(err, SS_FATAL, "invalid image '%s': architecture '%s' is unknown to LXD and Incus", in[0].path,
-			       raw_arch ? raw_arch : "");
+		return frc;
 	}
 	static const char *const named[] = { "os", "release", "variant" };
 	for (int i = 0; i < 3; i++) {
