@@ -53,6 +53,7 @@ struct run {
 	struct ssi_strset old_meta, new_meta;
 	int failed_temp, failed_other;
 	int refused;             /* deletions refused (a symlink inside the tree) */
+	time_t deadline;         /* when the run gives up (--max-time), 0: never */
 };
 
 void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, long long size,
