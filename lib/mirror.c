@@ -355,8 +355,21 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		syncfs(tfd);
 		close(tfd);
 	}
-	if ((rc = ssm_publish(&r)) != SS_OK)
+	if ((rc = ssm_publish(&r)) != SS_OK) {
+		/* Items are in place but a document could not be written (disk
+		 * full, say): not "nothing done" - the tree changed, and it is
+		 * consistent (readers still see the previous documents, which
+		 * name only files that are there).  Partial: the next run
+		 * finishes. */
+		if (rc == SS_FATAL && (stats->added || stats->reused)) {
+			char why[sizeof(err->msg)];
+			snprintf(why, sizeof(why), "%s", err->msg);
+			rc = ssi_err(err, SS_PARTIAL,
+				     "%zu items placed, but the documents were not all written (the tree still shows what it showed before): %s",
+				     stats->added + stats->reused, why);
+		}
 		goto out;
+	}
 	clean_tmp(&r);
 	/* The history never fails a run: a damaged repository is a warning. */
 	int history_failed = 0;

@@ -1043,6 +1043,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		goto out;
 	}
 	json_t *items = image_items(kind, unified, &in[0], &in[1], fp_out, dir);
+	int placed = 0;
 	for (int i = 0; i < nfiles; i++) {
 		const char *name = NULL, *k;
 		json_t *it;
@@ -1063,6 +1064,8 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 			free(dest);
 			json_decref(items);
 			goto out;
+		} else {
+			placed++;
 		}
 		free(dest);
 		free(in[i].tmp);
@@ -1125,6 +1128,15 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		json_decref(items);
 	}
 	rc = write_streams(po, tree, products, changed, err);
+	if (rc == SS_FATAL && placed) {
+		/* the files are in place, not named by any document: the tree
+		 * is consistent but not untouched (disk full, say) */
+		char why[sizeof(err->msg)];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = ssi_err(err, SS_PARTIAL,
+			     "the image's files are in place, but the streams were not written (they still list what they listed before): %s",
+			     why);
+	}
 out:
 	for (int i = 0; i < 2; i++) {
 		struct ss_error ue;

@@ -172,4 +172,39 @@ $MK "$S/sizes" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p
 expect 1 "the mirror fails an item whose size verify refuses" "$M" "$S/sizes" "$T/sz"
 check "... saying why" err_has "size is not a whole number"
 expect 0 "... and what it wrote verifies" "$V" "$T/sz"
+
+# ---- 12. disk full: items placed, documents not written: partial, not fatal -------------------
+# A 1 MiB tmpfs (pages of 4 KiB): a small tree, then an update whose four
+# items fill it exactly, so that its products file cannot be written.
+DF=$T/dfull
+mkdir -p "$DF"
+if mount -t tmpfs -o size=1m tmpfs "$DF"; then
+	EXTRA_CLEANUP="umount $DF"
+	$MK "$S/small" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p/1/x": "files/x"}}]}'
+	expect 0 "mirror a small tree onto a 1 MiB filesystem" "$M" --no-history "$S/small" "$DF/t"
+	cp -a "$S/small" "$S/big"
+	"$PY" - "$S/big" <<'PY'
+import hashlib, json, os, sys
+root = sys.argv[1]
+doc = json.load(open(root + "/streams/v1/a.json"))
+items = doc["products"]["p"]["versions"]["1"]["items"]
+for i in range(4):
+    data = bytes([i]) * (63 * 4096)
+    open("%s/files/big%d" % (root, i), "wb").write(data)
+    items["big%d" % i] = {"ftype": "raw", "path": "files/big%d" % i, "size": len(data),
+                          "sha256": hashlib.sha256(data).hexdigest()}
+json.dump(doc, open(root + "/streams/v1/a.json", "w"))
+PY
+	expect 1 "an update that fills the disk is partial (items placed), not fatal" "$M" --no-history "$S/big" "$DF/t"
+	check "... saying what happened" err_has "items placed, but the documents were not all written"
+	check "... the items are there" test -f "$DF/t/files/big3"
+	expect 0 "... and the tree, still the old one, verifies" "$V" "$DF/t"
+	mount -o remount,size=4m "$DF"
+	expect 0 "with room again, the next run finishes" "$M" --no-history "$S/big" "$DF/t"
+	expect 0 "... and the new tree verifies" "$V" "$DF/t"
+	run "$Q" -f csv "$DF/t"
+	check "... listing all five items" test "$(out_lines)" -eq 6
+else
+	fail "the disk-full test needs root (mount -t tmpfs)"
+fi
 finish
