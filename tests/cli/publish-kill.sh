@@ -47,6 +47,8 @@ leftovers() { find "$1/.sstream/tmp" "$1/streams" -name '.*' -o -path "$1/.sstre
 cmd() {
 	case $1 in
 	add) CMD=("$P" add -q "$2" "$I/three.tar" "$I/root.tar") ;;
+	signed-add) CMD=("$P" add -q "${K[@]}" "$2" "$I/three.tar" "$I/root.tar") ;;
+	signed-remove) CMD=("$P" remove "${K[@]}" "$2" "$FP_TWO") ;;
 	remove) CMD=("$P" remove "$2" "$FP_TWO") ;;
 	prune) CMD=("$P" prune "$2" --keep 1 --grace 0s) ;;
 	rollback) CMD=("$P" rollback "$2" "$REV_ONE") ;;
@@ -54,34 +56,46 @@ cmd() {
 	esac
 }
 
+# signed: the same, with .sjson files beside (verified with the keyring)
+export GNUPGHOME=$T/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'Publisher <pub@example.invalid>' rsa2048 sign never 2>/dev/null
+gpg --batch --quiet --export pub@example.invalid >"$T/pub.gpg"
+K=(--sign-key pub@example.invalid)
+SB=$T/signed-base
+expect 0 "signed base: add one" "$P" add "${K[@]}" "$SB" "$I/one-old.tar" "$I/root.tar"
+expect 0 "signed base: add two" "$P" add "${K[@]}" "$SB" "$I/two.tar" "$I/root.tar"
+expect 0 "signed base verifies with the keyring" "$V" --keyring "$T/pub.gpg" "$SB"
+
 # campaign OP: KILLS kills of OP at random moments in fresh copies of the base.
 campaign() {
-	op=$1 bad_verify=0 bad_rerun=0 bad_after=0 left=0
+	op=$1 base=$2 spread=$3 kills=$4 bad_verify=0 bad_rerun=0 bad_after=0 left=0
+	shift 4
 	W=$T/work
-	for i in $(seq "$KILLS"); do
+	for i in $(seq "$kills"); do
 		rm -rf "$W"
-		cp -a "$B" "$W"
+		cp -a "$base" "$W"
 		cmd "$op" "$W"
 		"${CMD[@]}" >/dev/null 2>&1 &
 		pid=$!
-		sleep "0.0$((RANDOM % 40))"
+		sleep "$((RANDOM % spread / 1000)).$(printf %03d $((RANDOM % spread % 1000)))"
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
-		if ! "$V" "$W" >"$T/verify.out" 2>&1; then
+		if ! "$V" "$@" "$W" >"$T/verify.out" 2>&1; then
 			bad_verify=$((bad_verify + 1))
 			[ "$bad_verify" -gt 1 ] || sed "s/^/    $op kill $i: /" "$T/verify.out" | head -3 >&2
 		fi
 		"${CMD[@]}" >"$T/rerun.out" 2>&1
 		rc=$?
 		# a remove that the killed run completed has nothing left to remove
-		if [ "$rc" -ne 0 ] && ! { [ "$op" = remove ] && [ "$rc" -eq 2 ] && grep -q 'no image' "$T/rerun.out"; }; then
+		if [ "$rc" -ne 0 ] && ! { [ "${op#signed-}" = remove ] && [ "$rc" -eq 2 ] && grep -q 'no image' "$T/rerun.out"; }; then
 			bad_rerun=$((bad_rerun + 1))
 			[ "$bad_rerun" -gt 1 ] || sed "s/^/    $op rerun $i (exit $rc): /" "$T/rerun.out" | head -3 >&2
 		fi
-		"$V" "$W" >/dev/null 2>&1 || bad_after=$((bad_after + 1))
+		"$V" "$@" "$W" >/dev/null 2>&1 || bad_after=$((bad_after + 1))
 		[ -z "$(leftovers "$W")" ] || { left=$((left + 1)); [ "$left" -gt 1 ] || leftovers "$W" | sed "s/^/    $op leftover: /" >&2; }
 	done
-	check "$op: the tree verifies after each of $KILLS kills ($bad_verify did not)" test "$bad_verify" -eq 0
+	check "$op: the tree verifies after each of $kills kills ($bad_verify did not)" test "$bad_verify" -eq 0
 	check "$op: each rerun completes ($bad_rerun did not)" test "$bad_rerun" -eq 0
 	check "$op: the tree verifies after each rerun ($bad_after did not)" test "$bad_after" -eq 0
 	check "$op: no temporary file after a rerun ($left left some)" test "$left" -eq 0
@@ -101,7 +115,12 @@ check "... its files deleted" test "$(find "$X/images" -type f | wc -l)" -eq 2
 cmd import "$X" && expect 0 "import a second content id" "${CMD[@]}"
 expect 0 "all of that verifies" "$V" "$X"
 
+# kills at random moments over the first 40 ms (an unsigned operation
+# takes 20-35 ms); signing takes longer: 300 ms
 for op in add remove prune rollback import; do
-	campaign "$op"
+	campaign "$op" "$B" 40 "$KILLS"
+done
+for op in signed-add signed-remove; do
+	campaign "$op" "$SB" 300 $((KILLS / 2)) --keyring "$T/pub.gpg"
 done
 finish
