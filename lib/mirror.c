@@ -395,7 +395,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		 * consistent (readers still see the previous documents, which
 		 * name only files that are there).  Partial: the next run
 		 * finishes. */
-		if (rc == SS_FATAL && (stats->added || stats->reused)) {
+		if (rc == SS_FATAL && (stats->added || stats->reused) && err->sys_errno) { /* I/O, not a refusal */
 			char why[sizeof(err->msg)];
 			snprintf(why, sizeof(why), "%s", err->msg);
 			rc = ssi_err(err, SS_PARTIAL,

@@ -1128,7 +1128,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		json_decref(items);
 	}
 	rc = write_streams(po, tree, products, changed, err);
-	if (rc == SS_FATAL && placed) {
+	if (rc == SS_FATAL && placed && err->sys_errno) { /* an I/O error, not a refusal */
 		/* the files are in place, not named by any document: the tree
 		 * is consistent but not untouched (disk full, say) */
 		char why[sizeof(err->msg)];
