@@ -459,7 +459,7 @@ static int restore(git_repository *repo, const git_tree *t, const char *root, st
 		lens[i] = (size_t)git_blob_rawsize(b.blob[i]);
 	}
 	if (rc == SS_OK)
-		rc = ssi_publish_restore(root, b.n, (const char *const *)b.rel, data, lens, err);
+		rc = ssi_put_tree_docs(root, b.n, (const char *const *)b.rel, data, lens, NULL, err);
 	free(data);
 	free(lens);
 	blobs_free(&b);

@@ -90,11 +90,17 @@ int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
 /* Locks TREE for a publishing run and removes what killed runs left
  * (temporary files); *FD keeps the lock until closed. */
 int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);
-/* Publishes recorded documents (tree-relative REL -> bytes) the way
- * publish does: products files so that every index, at every instant,
- * names files listing exactly its products; the indexes last. */
-int ssi_publish_restore(const char *tree, size_t n, const char *const *rels, const char *const *data,
-			const size_t *lens, struct ss_error *err);
+/* Writes documents (tree-relative RELS -> bytes, streams/v1/index.json
+ * among them) the way publish does: every products file so that each
+ * index, at every instant, names files listing exactly its products (a
+ * file whose product list changes goes through an alternate name and one
+ * index switch), the other documents before the indexes, index.sjson then
+ * index.json last.  Files holding their bytes already are left alone;
+ * *CHANGED (may be NULL) is set when anything was written.  Used by the
+ * mirror and by history rollback; a signed view (index.sjson) cannot be
+ * switched without a key: it changes when the indexes are written. */
+int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
+		      const size_t *lens, int *changed, struct ss_error *err);
 
 /* Monotonic seconds, for durations. */
 double ssi_now(void);

@@ -435,6 +435,7 @@ out:
 		if (r.parts)
 			free(r.parts[i]);
 	}
+	ssm_docs_free(&r);
 	free(r.urls);
 	free(r.parts);
 	free(r.dls);

@@ -53,6 +53,9 @@ struct run {
 	struct ssi_strset old_meta, new_meta;
 	int failed_temp, failed_other;
 	int refused;             /* deletions refused (a symlink inside the tree) */
+	/* the documents to write, tree-relative path -> bytes (owned) */
+	char **doc_rel, **doc_data;
+	size_t *doc_len, ndocs, adocs;
 	time_t deadline;         /* when the run gives up (--max-time), 0: never */
 	/* Conditional requests: "URL\tETAG\tLAST-MODIFIED" of each document
 	 * as the last complete run fetched it, and as this run did. */
@@ -97,5 +100,6 @@ int ssm_check_docs(struct run *r);
 /* Writes the products files and the index (or, dry run, only computes
  * what they would reference). */
 int ssm_publish(struct run *r);
+void ssm_docs_free(struct run *r);
 
 #endif

@@ -28,7 +28,43 @@ static int write_doc(struct run *r, const char *rel, const char *data, size_t le
 	ssi_strset_add(&r->new_refs, rel);
 	if (r->o->dry_run)
 		return SS_OK;
-	return ssi_safe_write(r->o->target, rel, data, len, &r->st->metadata_written, r->err);
+	/* written with the index, by ssm_state_commit */
+	if (r->ndocs == r->adocs) {
+		size_t na = r->adocs ? 2 * r->adocs : 16;
+		char **nr = realloc(r->doc_rel, na * sizeof(*nr));
+		if (nr)
+			r->doc_rel = nr;
+		char **nd = nr ? realloc(r->doc_data, na * sizeof(*nd)) : NULL;
+		if (nd)
+			r->doc_data = nd;
+		size_t *nl = nd ? realloc(r->doc_len, na * sizeof(*nl)) : NULL;
+		if (!nl)
+			return ssi_err(r->err, SS_FATAL, "out of memory");
+		r->doc_len = nl;
+		r->adocs = na;
+	}
+	char *rc = strdup(rel), *dc = ssi_strndup(data, len);
+	if (!rc || !dc) {
+		free(rc);
+		free(dc);
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	}
+	r->doc_rel[r->ndocs] = rc;
+	r->doc_data[r->ndocs] = dc;
+	r->doc_len[r->ndocs++] = len;
+	return SS_OK;
+}
+
+void ssm_docs_free(struct run *r)
+{
+	for (size_t i = 0; i < r->ndocs; i++) {
+		free(r->doc_rel[i]);
+		free(r->doc_data[i]);
+	}
+	free(r->doc_rel);
+	free(r->doc_data);
+	free(r->doc_len);
+	r->ndocs = r->adocs = 0;
 }
 
 /* The bytes upstream served for REL, or NULL. */

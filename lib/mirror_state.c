@@ -191,9 +191,29 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 	}
 	ssi_strset_free(&pend_sorted);
 	rc = state_save(r, &r->new_meta, pp, pt, np, 0);
-	if (rc == SS_OK)
-		rc = ssi_safe_write(r->o->target, "streams/v1/index.json", index, index_len, &r->st->metadata_written,
-				    r->err);
+	/* then the documents and the index, so that every index a reader
+	 * sees names products files listing exactly its products */
+	if (rc == SS_OK) {
+		const char **rels = calloc(r->ndocs + 1, sizeof(*rels)), **data = calloc(r->ndocs + 1, sizeof(*data));
+		size_t *lens = calloc(r->ndocs + 1, sizeof(*lens));
+		if (!rels || !data || !lens) {
+			rc = ssi_err(r->err, SS_FATAL, "out of memory");
+		} else {
+			for (size_t i = 0; i < r->ndocs; i++) {
+				rels[i] = r->doc_rel[i];
+				data[i] = r->doc_data[i];
+				lens[i] = r->doc_len[i];
+			}
+			rels[r->ndocs] = "streams/v1/index.json";
+			data[r->ndocs] = index;
+			lens[r->ndocs] = index_len;
+			rc = ssi_put_tree_docs(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
+					       r->err);
+		}
+		free(rels);
+		free(data);
+		free(lens);
+	}
 	if (rc != SS_OK)
 		goto out;
 

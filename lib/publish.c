@@ -629,8 +629,8 @@ static int write_tree_docs(const struct ss_publish_opts *po, const char *tree, j
 	return rc;
 }
 
-int ssi_publish_restore(const char *tree, size_t n, const char *const *rels, const char *const *data,
-			const size_t *lens, struct ss_error *err)
+int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
+		      const size_t *lens, int *changed, struct ss_error *err)
 {
 	struct pdoc *pd = calloc(n ? n : 1, sizeof(*pd));
 	json_t **parsed = calloc(n ? n : 1, sizeof(*parsed));
@@ -667,7 +667,7 @@ int ssi_publish_restore(const char *tree, size_t n, const char *const *rels, con
 			json_decref(doc);
 			if (l > 6 && strcmp(rels[i] + l - 6, ".sjson") == 0)
 				continue;
-			rc = put(tree, rels[i], data[i], lens[i], NULL, err);
+			rc = put(tree, rels[i], data[i], lens[i], changed, err);
 			continue;
 		}
 		parsed[np] = doc;
@@ -695,12 +695,12 @@ int ssi_publish_restore(const char *tree, size_t n, const char *const *rels, con
 			paired |= strcmp(srel, rels[i]) == 0;
 		}
 		if (!paired)
-			rc = put(tree, rels[i], data[i], lens[i], NULL, err);
+			rc = put(tree, rels[i], data[i], lens[i], changed, err);
 	}
 	if (rc == SS_OK && !index)
 		rc = ssi_err(err, SS_FATAL, "history of '%s': the record has no streams/v1/index.json", tree);
 	if (rc == SS_OK)
-		rc = put_docs(NULL, tree, pd, np, index, ibytes, ilen, sibytes, silen, NULL, err);
+		rc = put_docs(NULL, tree, pd, np, index, ibytes, ilen, sibytes, silen, changed, err);
 	for (size_t i = 0; parsed && i < np; i++)
 		json_decref(parsed[i]);
 	free(parsed);

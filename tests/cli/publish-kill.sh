@@ -1,5 +1,6 @@
 # kill -9 at random moments of every publish subcommand that writes (add,
-# remove, prune, rollback, import): right after each kill the tree verifies
+# remove, prune, rollback, import) and of a mirror update that changes a
+# products file's product list: right after each kill the tree verifies
 # with sstream-verify (every index names products files that list exactly
 # its products, every listed file is there); a rerun completes, and leaves
 # a tree that verifies and no temporary file.
@@ -49,6 +50,8 @@ cmd() {
 	add) CMD=("$P" add -q "$2" "$I/three.tar" "$I/root.tar") ;;
 	signed-add) CMD=("$P" add -q "${K[@]}" "$2" "$I/three.tar" "$I/root.tar") ;;
 	signed-remove) CMD=("$P" remove "${K[@]}" "$2" "$FP_TWO") ;;
+	mirror) CMD=("$BIN/sstream-mirror" --no-history --grace 0 "$T/msrc2" "$2" arch=amd64) ;;
+	mirror-verbatim) CMD=("$BIN/sstream-mirror" --no-history --grace 0 "$T/msrc2" "$2") ;;
 	remove) CMD=("$P" remove "$2" "$FP_TWO") ;;
 	prune) CMD=("$P" prune "$2" --keep 1 --grace 0s) ;;
 	rollback) CMD=("$P" rollback "$2" "$REV_ONE") ;;
@@ -66,6 +69,13 @@ SB=$T/signed-base
 expect 0 "signed base: add one" "$P" add "${K[@]}" "$SB" "$I/one-old.tar" "$I/root.tar"
 expect 0 "signed base: add two" "$P" add "${K[@]}" "$SB" "$I/two.tar" "$I/root.tar"
 expect 0 "signed base verifies with the keyring" "$V" --keyring "$T/pub.gpg" "$SB"
+
+# the mirror writes its documents the same way: an update that changes the
+# product list of a products file, filtered and verbatim
+"$PY" tests/mkhostile.py "$T/msrc1" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p1/1/x": "files/1", "p2/1/x": "files/2"}}]}'
+"$PY" tests/mkhostile.py "$T/msrc2" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p1/1/x": "files/1", "p3/1/x": "files/3"}}]}'
+expect 0 "mirror base (filtered)" "$BIN/sstream-mirror" --no-history "$T/msrc1" "$T/mbase" arch=amd64
+expect 0 "mirror base (verbatim)" "$BIN/sstream-mirror" --no-history "$T/msrc1" "$T/mbase-verbatim"
 
 # campaign OP: KILLS kills of OP at random moments in fresh copies of the base.
 campaign() {
@@ -120,6 +130,8 @@ expect 0 "all of that verifies" "$V" "$X"
 for op in add remove prune rollback import; do
 	campaign "$op" "$B" 40 "$KILLS"
 done
+campaign mirror "$T/mbase" 40 "$KILLS"
+campaign mirror-verbatim "$T/mbase-verbatim" 40 "$KILLS"
 for op in signed-add signed-remove; do
 	campaign "$op" "$SB" 300 $((KILLS / 2)) --keyring "$T/pub.gpg"
 done
