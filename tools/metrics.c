@@ -111,7 +111,7 @@ int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss
 	put(&b, "sstream_last_run_bytes_removed", "Size of the files the last run removed.", (double)m->bytes_removed, 1);
 	if (m->updated >= 0)
 		put(&b, "sstream_upstream_updated_timestamp_seconds",
-		    "The newest \\\"updated\\\" date of the source's index and products files.", (double)m->updated, 1);
+		    "The newest updated date stated by the source index and products files.", (double)m->updated, 1);
 	int rc = b.s ? ss_write_atomic(file, b.s, b.len, err) : SS_FATAL;
 	if (!b.s) {
 		ss_error_clear(err);
