@@ -97,9 +97,11 @@ demo: all
 	@echo '$$ sstream-query --format "%(version_name)s %(item_url)s" examples/foocloud ftype=disk1.img'
 	@$(BUILD)/bin/sstream-query --format '%(version_name)s %(item_url)s' examples/foocloud ftype=disk1.img
 
+# Requires, not Requires.private: the Debian package ships only the static
+# library, whose users must link the dependencies too.
 $(BUILD)/sstream.pc: Makefile
 	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: sstream\nDescription: simplestreams library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lsstream\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: sstream\nDescription: simplestreams library\nVersion: %s\nRequires: %s\nLibs: -L$${libdir} -lsstream -lpthread -lm\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
 install: all $(BUILD)/sstream.pc
@@ -147,8 +149,11 @@ install-data: $(MAN_OUT)
 deb:
 	rm -rf $(BUILD)/debsrc $(BUILD)/deb
 	mkdir -p $(BUILD)/debsrc/sstream $(BUILD)/deb
-	git ls-files -z | xargs -0 tar -cf - | tar -C $(BUILD)/debsrc/sstream -xf -
-	cd $(BUILD)/debsrc/sstream && dpkg-buildpackage -us -uc -b
+	if git rev-parse --git-dir >/dev/null 2>&1; then git ls-files -z --cached --others --exclude-standard; \
+	else find . -path ./build -prune -o -path ./build-san -prune -o -type f -print0; fi | \
+		xargs -0 tar --no-recursion -cf - | tar -C $(BUILD)/debsrc/sstream -xf -
+	cd $(BUILD)/debsrc/sstream && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SANITIZE -u WERROR \
+		dpkg-buildpackage -us -uc -b
 	mv $(BUILD)/debsrc/*.deb $(BUILD)/debsrc/*.buildinfo $(BUILD)/debsrc/*.changes $(BUILD)/deb/
 	rm -rf $(BUILD)/debsrc
 
