@@ -36,7 +36,8 @@ long long ss_date_parse(const char *s)
 			end++;
 		if (*end)
 			continue;
-		return (long long)timegm(&tm) - tm.tm_gmtoff;
+		long off = tm.tm_gmtoff; /* timegm normalises tm, zeroing it */
+		return (long long)timegm(&tm) - off;
 	}
 	return -1;
 }
