@@ -46,6 +46,13 @@ done
 check "the mirror unit runs as sstream" grep -qx 'User=sstream' "$U/sstream-mirror@.service"
 check "the mirror unit writes metrics under /var/lib/sstream" grep -q -- '--metrics /var/lib/sstream/' "$U/sstream-mirror@.service"
 check "the mirror unit may write its target" grep -q '^ReadWritePaths=' "$U/sstream-mirror@.service"
+# systemd-analyze verify: the instance units, pointed at the unpacked binaries
+mkdir -p "$T/units"
+for u in sstream-mirror@ sstream-verify@; do
+	for k in service timer; do sed "s|/usr/bin/|$R/usr/bin/|" "$U/$u.$k" >"$T/units/${u}t.$k"; done
+done
+expect 0 "systemd-analyze verify of the units" systemd-analyze verify --man=no "$T"/units/*
+check "systemd-analyze has nothing to say" test ! -s "$T/err"
 check "the units name the installed binaries" sh -c "grep -h '^ExecStart=' '$U'/*.service | grep -v -q /usr/local/ && grep -q 'ExecStart=/usr/bin/' '$U/sstream-verify@.service'"
 
 cat >"$T/v.c" <<'C'
