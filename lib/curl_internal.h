@@ -6,6 +6,11 @@
 
 #define SS_USER_AGENT "sstream/0.1"
 
+/* A transfer receiving less than this many bytes/s for the whole stall
+ * limit (--timeout) is stalled: a server that trickles a few bytes a
+ * second must not hold a run (and its lock) forever. */
+#define SSI_STALL_BYTES 1024L
+
 /*
  * An easy handle for URL with the options every transfer shares: http and
  * https only (redirects too), timeouts and stall limit of TIMEOUT seconds

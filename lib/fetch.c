@@ -187,8 +187,8 @@ CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *eb
 	curl_easy_setopt(h, CURLOPT_USERAGENT, SS_USER_AGENT);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout);
-	/* A stalled server: less than 1 byte/s for TIMEOUT s ends the transfer. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	/* A stalled server: too little for TIMEOUT s ends the transfer. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, SSI_STALL_BYTES);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
 	if (ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
@@ -209,6 +209,17 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
 	struct membuf m = { .cap = cap };
+	/* A document has a deadline of its own: TIMEOUT stall-limit periods,
+	 * and never past the run's. */
+	long limit = 20 * (o && o->timeout > 0 ? o->timeout : 30);
+	if (o && o->deadline) {
+		long left = (long)(o->deadline - time(NULL));
+		if (left < 1)
+			left = 1;
+		if (left < limit)
+			limit = left;
+	}
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, limit);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
@@ -263,7 +274,7 @@ int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o,
 		/* Temporary failures are retried after 0.5 s, 1 s, 2 s ... (10 s at most). */
 		int rc, tries = 0;
 		while ((rc = fetch_http(location, cap, o, data, len, err)) == SS_TEMPFAIL && o &&
-		       tries < o->retries) {
+		       tries < o->retries && (!o->deadline || time(NULL) < o->deadline)) {
 			unsigned ms = 500u << (tries < 5 ? tries : 5);
 			struct timespec ts = { (ms > 10000 ? 10000 : ms) / 1000, (long)((ms > 10000 ? 0 : ms % 1000) * 1000000L) };
 			nanosleep(&ts, NULL);

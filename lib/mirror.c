@@ -38,12 +38,13 @@ void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, lon
 	r->o->event(r->o->ud, &ev);
 }
 
-static void progress(void *ud, long long bytes, size_t done, size_t total)
+static void progress(void *ud, long long bytes, long long bytes_total, size_t done, size_t total)
 {
 	struct run *r = ud;
 	if (!r->o->event)
 		return;
-	struct ss_mirror_event ev = { .type = SS_EV_PROGRESS, .bytes = bytes, .done = done, .total = total };
+	struct ss_mirror_event ev = { .type = SS_EV_PROGRESS, .bytes = bytes, .bytes_total = bytes_total,
+				      .done = done, .total = total };
 	r->o->event(r->o->ud, &ev);
 }
 
@@ -154,6 +155,7 @@ static int fetch(struct run *r)
 	struct ssi_dl_opts dopts = {
 		.jobs = r->o->jobs, .retries = r->o->retries, .timeout = r->o->timeout,
 		.limit_rate = r->o->limit_rate, .ca_file = r->o->ca_file,
+		.deadline = r->deadline ? ssi_now() + (double)(r->deadline - time(NULL)) : 0,
 		.progress = progress, .ud = r,
 	};
 	return ssi_download_all(r->dls, r->ndl, &dopts, r->err);
@@ -280,7 +282,9 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		rc = err->code;
 		goto out;
 	}
-	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout, .retries = o->retries };
+	r.deadline = o->max_time > 0 ? time(NULL) + o->max_time : 0;
+	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout, .retries = o->retries,
+				    .deadline = r.deadline };
 	if (!(r.src = ss_tree_load_ex(o->source, v, &fo, err))) {
 		rc = err->code;
 		goto out;

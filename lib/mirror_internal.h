@@ -52,6 +52,7 @@ struct run {
 	long long *pend_time;    /* parallel to pend_path.v after loading */
 	struct ssi_strset old_meta, new_meta;
 	int failed_temp, failed_other;
+	time_t deadline;         /* when the run gives up (--max-time), 0: never */
 };
 
 void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, long long size,
