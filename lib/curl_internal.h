@@ -19,6 +19,17 @@
  */
 CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *ebuf);
 
+/* The response headers we keep (printable, bounded; empty when absent). */
+struct ssi_header {
+	char etag[256];
+	char last_modified[64];
+	long long range_start;  /* first byte of a Content-Range, -1: none */
+};
+
+/* Takes one header line (LEN bytes, with or without CRLF) into H; a
+ * status line starts a new response and clears H. */
+void ssi_parse_header(const char *line, size_t len, struct ssi_header *h);
+
 /* Network trouble worth retrying later (and exit 75), as opposed to a
  * failure that will happen again. */
 int ssi_curl_transient(CURLcode c);

@@ -38,7 +38,7 @@ struct xfer {
 	double not_before;
 	int checked_status;
 	int abort_why;          /* set by a callback that stopped the transfer */
-	long long content_range_start;
+	struct ssi_header hdr;  /* of the current response */
 	CURL *easy;
 	char ebuf[CURL_ERROR_SIZE];
 	/* libcurl hands over at most 16 KiB at a time; writing that to the
@@ -87,15 +87,8 @@ static int restart_from_zero(struct xfer *x)
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
-	size_t len = size * n;
-	if (len > 14 && strncasecmp(buf, "Content-Range:", 14) == 0) {
-		const char *p = buf + 14;
-		while (*p == ' ')
-			p++;
-		if (strncasecmp(p, "bytes ", 6) == 0)
-			x->content_range_start = strtoll(p + 6, NULL, 10);
-	}
-	return len;
+	ssi_parse_header(buf, size * n, &x->hdr);
+	return size * n;
 }
 
 static int write_all(struct xfer *x, const char *p, size_t left)
@@ -136,7 +129,7 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 				x->abort_why = ABORT_WRITE;
 				return 0;
 			}
-		} else if (x->range_from > 0 && status == 206 && x->content_range_start != x->range_from) {
+		} else if (x->range_from > 0 && status == 206 && x->hdr.range_start != x->range_from) {
 			x->abort_why = ABORT_BAD_RANGE;
 			return 0;
 		}
@@ -333,7 +326,8 @@ static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 	}
 	char range[64];
 	x->range_from = x->have;
-	x->content_range_start = -1;
+	memset(&x->hdr, 0, sizeof(x->hdr));
+	x->hdr.range_start = -1;
 	x->checked_status = 0;
 	x->abort_why = ABORT_NONE;
 	x->ebuf[0] = '\0';
@@ -362,7 +356,11 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 	/* What arrived goes to the file first: to be checked, or resumed. */
 	if (x->abort_why == ABORT_NONE && flush_wbuf(x) < 0)
 		c = CURLE_WRITE_ERROR;
-	if (c == CURLE_OK) {
+	if (c == CURLE_OK && status == 304) {
+		ssi_err(&dl->err, SS_FATAL, "cannot fetch '%s': 304 Not Modified to an unconditional request",
+			url);
+		next_url = 1;
+	} else if (c == CURLE_OK) {
 		verify(x, &requeue);
 		if (x->state == ST_DONE)
 			return;

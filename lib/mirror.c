@@ -258,6 +258,26 @@ static void clean_tmp(struct run *r)
 	ssi_strset_free(&keep);
 }
 
+/* What the options select, as a hex digest: a complete run's record is
+ * only good for a later run that asks for the same. */
+static void options_key(struct run *r)
+{
+	const struct ss_mirror_opts *o = r->o;
+	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
+	if (!h)
+		return;
+	char buf[64];
+	ss_hasher_update(h, o->source, strlen(o->source) + 1);
+	ss_hasher_update(h, o->keyring ? o->keyring : "", strlen(o->keyring ? o->keyring : "") + 1);
+	snprintf(buf, sizeof(buf), "%d %d %d", o->max, o->keep, o->no_items);
+	ss_hasher_update(h, buf, strlen(buf) + 1);
+	ssi_filter_hash(o->filter, h);
+	struct ss_digest d;
+	ss_hasher_final(h, &d);
+	ss_hasher_free(h);
+	snprintf(r->key, sizeof(r->key), "%s", d.sha256);
+}
+
 int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, struct ss_error *err)
 {
 	double t0 = ssi_now();
@@ -284,15 +304,25 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	}
 	r.deadline = o->max_time > 0 ? time(NULL) + o->max_time : 0;
 	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout, .retries = o->retries,
-				    .deadline = r.deadline };
+				    .deadline = r.deadline, .validators = ssm_state_validators, .ud = &r };
+	if ((rc = ssm_state_load(&r)) != SS_OK)
+		goto out;
+	options_key(&r);
+	/* The usual cron rerun: the source says nothing changed since a
+	 * complete run with the same options, so nothing is read or parsed. */
+	if (!o->dry_run && !o->check_existing && ssm_state_unchanged(&r, &fo)) {
+		rc = ssm_state_expire(&r);
+		goto out;
+	}
 	if (!(r.src = ss_tree_load_ex(o->source, v, &fo, err))) {
 		rc = err->code;
 		goto out;
 	}
 	stats->updated = ss_tree_updated(r.src);
+	ssi_strset_seal(&r.valid_new);
 	if ((rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
 		goto out;
-	if ((rc = ssm_state_load(&r)) != SS_OK || (rc = ssm_load_old(&r)) != SS_OK)
+	if ((rc = ssm_load_old(&r)) != SS_OK)
 		goto out;
 	ssi_strset_seal(&r.old_refs);
 	if ((rc = ssm_plan(&r)) != SS_OK)
@@ -305,6 +335,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	}
 	if ((rc = fetch(&r)) != SS_OK || (rc = place(&r)) != SS_OK)
 		goto out;
+	r.complete = stats->failed == 0 && !r.valid_missing;
 	/* Items reach the disk before any document names them. */
 	int tfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tfd >= 0) {
@@ -353,6 +384,8 @@ out:
 	ssi_strset_free(&r.new_meta);
 	ssi_strset_free(&r.new_refs);
 	ssi_strset_free(&r.old_refs);
+	ssi_strset_free(&r.valid_old);
+	ssi_strset_free(&r.valid_new);
 	ss_selection_free(&r.sel);
 	if (!r.old_is_src)
 		ss_tree_free(r.old);

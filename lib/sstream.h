@@ -76,6 +76,11 @@ struct ss_fetch_opts {
 	long timeout;         /* connect timeout and stall limit, s (0: 30) */
 	int retries;          /* retries after 5xx, resets, timeouts (backoff) */
 	time_t deadline;      /* wall-clock time when every fetch gives up, 0: none */
+	/* Called after each http(s) document is fetched (200), with its
+	 * validators (NULL when the server sent none), for a later
+	 * conditional request. */
+	void (*validators)(void *ud, const char *url, const char *etag, const char *last_modified);
+	void *ud;
 };
 
 /* ss_fetch with options (O may be NULL). */

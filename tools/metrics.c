@@ -109,9 +109,13 @@ int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss
 		    (double)m->bytes_fetched, 1);
 	put(&b, "sstream_last_run_bytes_added", "Size of the items the last run added.", (double)m->bytes_added, 1);
 	put(&b, "sstream_last_run_bytes_removed", "Size of the files the last run removed.", (double)m->bytes_removed, 1);
-	if (m->updated >= 0)
+	/* a run that read no document (the source answered 304: unchanged)
+	 * keeps the date the file recorded */
+	double updated = m->updated >= 0 ? (double)m->updated
+			 : m->result == SS_OK ? previous(file, "sstream_upstream_updated_timestamp_seconds") : -1;
+	if (updated >= 0)
 		put(&b, "sstream_upstream_updated_timestamp_seconds",
-		    "The newest updated date stated by the source index and products files.", (double)m->updated, 1);
+		    "The newest updated date stated by the source index and products files.", updated, 1);
 	int rc = b.s ? ss_write_atomic(file, b.s, b.len, err) : SS_FATAL;
 	if (!b.s) {
 		ss_error_clear(err);

@@ -52,6 +52,16 @@ check "a success: last success = end" test "$OK1" = "$END"
 check "labels: tool and target" grep -q "^sstream_items{tool=\"sstream-mirror\",target=\"$D\"} " "$T/m.prom"
 check "written atomically: no temporary file left" test "$(ls -A "$T" | grep -c 'm\.prom')" -eq 1
 
+# ---- over http, a rerun the server answers 304 reads no document: the
+# upstream date stays what the file recorded ----
+httpd_start "$EX"
+expect 0 "mirror over http" "$M" --metrics "$T/h.prom" --report "$T/h1.json" "$HTTP_URL" "$T/hm"
+expect 0 "no-op rerun over http" "$M" --metrics "$T/h.prom" --report "$T/h2.json" "$HTTP_URL" "$T/hm"
+check "rerun metrics parse" sh -c "$(declare -f prom); PY='$PY' prom '$T/h.prom' >'$T/h.txt'"
+check "rerun: nothing added, as in --report" test "$(val sstream_last_run_items_added "$T/h.txt")" = "$(rep "$T/h2.json" added)"
+check "rerun: items as in --report" test "$(val sstream_items "$T/h.txt")" = "$(rep "$T/h2.json" items)"
+check "rerun: the upstream date kept" test "$(val sstream_upstream_updated_timestamp_seconds "$T/h.txt")" = 1363802217
+
 # ---- a failed run keeps the last success ----
 expect 2 "mirror of a missing source" "$M" --metrics "$T/m.prom" "$T/nothing" "$D"
 check "metrics parse after a failure" sh -c "$(declare -f prom); PY='$PY' prom '$T/m.prom' >'$T/m2.txt'"

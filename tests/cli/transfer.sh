@@ -47,4 +47,61 @@ check "the time limit is named" err_has "time limit"
 expect 0 "the next run completes the tree" "$BIN/sstream-mirror" "$HTTP_URL/slow" "$T/slow"
 expect 0 "and it verifies" "$BIN/sstream-verify" "$T/slow"
 
+# ---- conditional requests for the metadata -------------------------------
+docs() { grep -E "^[A-Z]+ /many/streams/" "$LOG"; }
+: >"$LOG"
+expect 0 "no-op rerun" "$BIN/sstream-mirror" --report "$T/noop.json" "$HTTP_URL/many" "$T/m4"
+check "no-op: every document asked conditionally and answered 304" \
+	test "$(docs | grep -c ' 304 cond$')" -eq 2 -a "$(docs | wc -l)" -eq 2
+check "no-op: no item requested" test "$(grep -c '/many/files/' "$LOG")" -eq 0
+check "no-op: the report still counts the items" grep -q '"items": 3003' "$T/noop.json"
+expect 0 "no-op: the tree verifies" "$BIN/sstream-verify" "$T/m4"
+
+# a changed products file is fetched (and only the new item)
+"$PY" - "$SRV/many" <<'PY'
+import hashlib, json, os, sys
+root = sys.argv[1]
+p = os.path.join(root, "streams/v1/many.json")
+doc = json.load(open(p))
+data = b"a new item\n"
+os.makedirs(os.path.join(root, "files/new"), exist_ok=True)
+open(os.path.join(root, "files/new/n.bin"), "wb").write(data)
+doc["products"]["com.example:p000"]["versions"]["20260102"] = {"items": {"n": {
+    "ftype": "bin", "path": "files/new/n.bin", "size": len(data),
+    "sha256": hashlib.sha256(data).hexdigest()}}}
+json.dump(doc, open(p, "w"), indent=1, sort_keys=True)
+PY
+: >"$LOG"
+expect 0 "changed upstream" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/m4"
+check "changed: the products file is fetched" grep -q "^GET /many/streams/v1/many.json - 200" "$LOG"
+check "changed: only the new item is fetched" test "$(grep -c '^GET /many/files/' "$LOG")" -eq 1
+check "changed: the new item is there" test -f "$T/m4/files/new/n.bin"
+: >"$LOG"
+expect 0 "rerun after the change" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/m4"
+check "rerun after the change: 304s only" test "$(docs | grep -vc ' 304 cond$')" -eq 0
+
+# a different filter is a different question: no shortcut
+: >"$LOG"
+expect 0 "a filtered run into the same target" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/m4" release=r1
+check "filtered: the documents are read again" grep -q "^GET /many/streams/v1/many.json - 200" "$LOG"
+check "filtered: the target lists only release r1" \
+	test "$("$BIN/sstream-query" --format '%(release)s' "$T/m4" | sort -u)" = r1
+
+# a server that ignores validators still works (every run reads everything)
+echo "novalid /many/streams/" >"$T/faults"
+rm -rf "$T/nv"
+expect 0 "no validators: first run" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/nv"
+: >"$LOG"
+expect 0 "no validators: rerun" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/nv"
+check "no validators: documents fetched in full, no item" \
+	test "$(docs | grep -c '^GET .* 200 -$')" -eq 2 -a "$(grep -c '/many/files/' "$LOG")" -eq 0
+
+# a 304 nobody asked for is an error, not an empty document
+echo "always304 /many/streams/v1/index.json" >"$T/faults"
+rm -rf "$T/bogus"
+expect 2 "a 304 to an unconditional request" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/bogus"
+check "the 304 is named" err_has "304 Not Modified"
+check "nothing written" test ! -e "$T/bogus/streams"
+: >"$T/faults"
+
 finish
