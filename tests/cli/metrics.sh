@@ -54,7 +54,8 @@ check "written atomically: no temporary file left" test "$(ls -A "$T" | grep -c 
 
 # ---- over http, a rerun the server answers 304 reads no document: the
 # upstream date stays what the file recorded ----
-httpd_start "$EX"
+mkdir -p "$T/www" && cp -r "$EX" "$T/www/foocloud" # the server logs beside the directory it serves
+httpd_start "$T/www/foocloud"
 expect 0 "mirror over http" "$M" --metrics "$T/h.prom" --report "$T/h1.json" "$HTTP_URL" "$T/hm"
 expect 0 "no-op rerun over http" "$M" --metrics "$T/h.prom" --report "$T/h2.json" "$HTTP_URL" "$T/hm"
 check "rerun metrics parse" sh -c "$(declare -f prom); PY='$PY' prom '$T/h.prom' >'$T/h.txt'"
