@@ -229,13 +229,38 @@ static int add_delta(const char *tree, json_t *versions, const char *version, js
 	return rc;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The product names of a products document, sorted: an index lists them
+ * in the same order whatever order the products were added in (jansson's
+ * object order is not stable across insertions). */
+static json_t *product_names(json_t *doc)
+{
+	json_t *prods = json_object_get(doc, "products"), *names = json_array(), *p;
+	size_t n = json_object_size(prods), i = 0;
+	const char **v = calloc(n ? n : 1, sizeof(*v)), *pn;
+	if (!v || !names) {
+		free(v);
+		json_decref(names);
+		return NULL;
+	}
+	json_object_foreach(prods, pn, p)
+		v[i++] = pn;
+	qsort(v, n, sizeof(*v), cmp_name);
+	for (i = 0; i < n; i++)
+		json_array_append_new(names, json_string(v[i]));
+	free(v);
+	return names;
+}
+
 static json_t *index_for(json_t *products)
 {
-	json_t *names = json_array();
-	const char *pn;
-	json_t *p;
-	json_object_foreach(json_object_get(products, "products"), pn, p)
-		json_array_append_new(names, json_string(pn));
+	json_t *names = product_names(products);
+	if (!names)
+		return NULL;
 	return json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:o}}}", "format", "index:1.0", "index", "images",
 			 "datatype", "image-downloads", "format", "products:1.0", "path",
 			 "streams/v1/images.json", "products", names);
@@ -443,17 +468,18 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 		free(text);
 		ss_products_free(p);
 		json_object_set_new(condensed, rel, c ? c : json_incref(doc));
-		json_t *pnames = json_array();
-		const char *pn;
-		json_t *pv;
-		json_object_foreach(json_object_get(doc, "products"), pn, pv)
-			json_array_append_new(pnames, json_string(pn));
+		json_t *pnames = product_names(doc);
+		if (!pnames) {
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+			break;
+		}
 		json_object_set_new(json_object_get(index, "index"), json_string_value(json_object_get(doc, "content_id")),
 				    json_pack("{s:s, s:s, s:s, s:o}", "format", "products:1.0", "datatype",
 					      json_string_value(json_object_get(doc, "datatype")), "path", rel,
 					      "products", pnames));
 	}
-	rc = write_tree_docs(po, tree, condensed, index, changed, err);
+	if (rc == SS_OK)
+		rc = write_tree_docs(po, tree, condensed, index, changed, err);
 	json_decref(condensed);
 out:
 	json_decref(index);

@@ -45,6 +45,16 @@ struct ss_error {
 /* Clears an error struct (code SS_OK, empty message). */
 void ss_error_clear(struct ss_error *err);
 
+/* ---- Versions ------------------------------------------------------------ */
+
+/* The versions of libsstream and of the libraries it runs with (as loaded,
+ * not as compiled against).  Every string is static: never NULL, never
+ * freed; a library that cannot tell gives "unknown". */
+struct ss_versions {
+	const char *sstream, *curl, *ssl, *archive, *git2, *jansson, *pcre2, *gpgme, *yaml;
+};
+void ss_versions_get(struct ss_versions *v);
+
 /* ---- Fetching (http, https, file URLs and local paths) ---------------- */
 
 /* Largest metadata document the loaders accept, in bytes. */
@@ -291,6 +301,15 @@ void ss_tree_free(struct ss_tree *t);
 /* The root every item path is relative to (a directory or URL, borrowed). */
 const char *ss_tree_root(const struct ss_tree *t);
 
+/*
+ * The newest "updated" date the tree's documents state (the index, its
+ * entries, the products files), in seconds since the epoch; -1 when none
+ * states one.  Dates are upstream's RFC 2822 ("Wed, 20 Mar 2013 17:56:57
+ * +0000") or ISO 8601; ss_date_parse reads one (-1 when it cannot).
+ */
+long long ss_tree_updated(const struct ss_tree *t);
+long long ss_date_parse(const char *s);
+
 /* Products files of the tree, in index order. */
 size_t ss_tree_nproducts(const struct ss_tree *t);
 const struct ss_products *ss_tree_products(const struct ss_tree *t, size_t i);
@@ -413,6 +432,7 @@ struct ss_mirror_stats {
 	int metadata_written;    /* 1 when an index or products file changed */
 	int verbatim;            /* 1 when the upstream documents were kept as they are */
 	double seconds;
+	long long updated;       /* the source's newest "updated" date (ss_tree_updated), or -1 */
 };
 
 /*
@@ -599,6 +619,14 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
  * (*COMMITTED 0).  Returns SS_OK or SS_FATAL (a damaged repository).
  */
 int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err);
+
+/* The same, NOTE (may be NULL) heading the summary, e.g. "rollback to ID". */
+int ss_history_record_note(const char *tree, const char *tool, const char *note, int *committed,
+			   struct ss_error *err);
+
+/* The full commit id (40 hex digits) of record REV of TREE: SS_OK, or
+ * SS_USAGE when there is no such record, SS_FATAL without a history. */
+int ss_history_resolve(const char *tree, const char *rev, char id[41], struct ss_error *err);
 
 struct ss_history_entry {
 	const char *id;       /* commit id, hex */

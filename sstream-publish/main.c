@@ -52,11 +52,14 @@ static const char usage_text[] =
 	"                     secret key ID of $GNUPGHOME (add, remove, import)\n"
 	"  -n N               history: the N newest records\n"
 	"      --no-history   do not record the change in the tree's history\n"
+	"      --metrics FILE write the run's metrics to FILE (Prometheus text;\n"
+	"                     add, remove, prune, import, rollback)\n"
 	"  -q, --quiet        print nothing on success\n"
 	"  -h, --help         this help\n"
+	"  -V, --version      the versions of sstream and its libraries\n"
 	"\n"
 	"Exit status: 0 ok; 2 fatal (bad image or tree, nothing changed);\n"
-	"64 usage; 75 another run holds the tree's lock.\n";
+	"64 usage; 75 another run holds the tree's lock.  See sstream-publish(1).\n";
 
 static void usage_error(const char *msg)
 {
@@ -105,14 +108,40 @@ struct log_out {
 	int json, n;
 };
 
+/* The versions a record's message lists with SIGN ("+ product version"
+ * lines), the first few by name and the rest as a count. */
+static void print_versions(const char *message, char sign)
+{
+	enum { SHOWN = 3 };
+	int n = 0;
+	for (const char *l = message; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (l[0] != sign || l[1] != ' ')
+			continue;
+		if (n++ < SHOWN)
+			printf("%s%c%.*s", n > 1 ? ", " : "; ", sign, (int)strcspn(l + 2, "\n"), l + 2);
+	}
+	if (n > SHOWN)
+		printf(" (%c%d more)", sign, n - SHOWN);
+}
+
+/* ISO 8601 in local time with its offset: 2026-11-29T10:03:29+00:00 */
+static void iso_date(long long when, char *out, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	char zone[8];
+	localtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof(zone), "%z", &tm);
+	size_t n = strlen(out);
+	snprintf(out + n, size - n, "%.3s:%.2s", zone, zone + 3);
+}
+
 static void on_log(void *ud, const struct ss_history_entry *e)
 {
 	struct log_out *o = ud;
-	char date[32];
-	time_t t = (time_t)e->time;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+	char date[40];
+	iso_date(e->time, date, sizeof(date));
 	if (o->json) {
 		printf("%s{\"id\": \"%s\", \"date\": \"%s\", \"time\": %lld, \"tool\": ", o->n ? ",\n" : "", e->id,
 		       date, e->time);
@@ -123,7 +152,10 @@ static void on_log(void *ud, const struct ss_history_entry *e)
 		tool_json_str(stdout, e->message);
 		putchar('}');
 	} else {
-		printf("%.12s %s %s\n", e->id, date, e->summary);
+		printf("%.12s %s %s", e->id, date, e->summary);
+		print_versions(e->message, '+');
+		print_versions(e->message, '-');
+		putchar('\n');
 	}
 	o->n++;
 }
@@ -171,11 +203,13 @@ int main(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'R' },
 		{ "delta", no_argument, NULL, 'D' },
 		{ "no-history", no_argument, NULL, 'H' },
+		{ "metrics", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char **aliases = calloc((size_t)argc, sizeof(*aliases));
-	const char *format = "table";
+	const char *format = "table", *metrics = NULL;
 	int naliases = 0, quiet = 0, c;
 	struct ss_build_opts bo = { 0 };
 	struct ss_publish_opts po = { 0 };
@@ -183,7 +217,7 @@ int main(int argc, char **argv)
 	long long grace = 3600;
 	if (!aliases)
 		return SS_FATAL;
-	while ((c = getopt_long(argc, argv, "a:f:qho:n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:f:qhVo:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'M':
 			bo.metadata = optarg;
@@ -246,8 +280,15 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = 1;
 			break;
+		case 'P':
+			metrics = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			free(aliases);
+			return SS_OK;
+		case 'V':
+			tool_version("sstream-publish");
 			free(aliases);
 			return SS_OK;
 		default:
@@ -277,6 +318,13 @@ int main(int argc, char **argv)
 	struct ss_error err;
 	ss_error_clear(&err);
 	int rc, changed = 0;
+	char note[128] = "";
+	/* --metrics: what the command changed, from the tree before and after */
+	int measured = metrics && !dry_run &&
+		       (!strcmp(cmd, "add") || !strcmp(cmd, "remove") || !strcmp(cmd, "prune") ||
+			!strcmp(cmd, "import") || !strcmp(cmd, "rollback"));
+	struct tool_tree_items *before = measured ? tool_tree_items(tree) : NULL;
+	double start = tool_wall_clock();
 	if (strcmp(cmd, "add") == 0) {
 		if (nrest < 1 || nrest > 2)
 			usage_error("add TREE FILE [FILE]");
@@ -316,7 +364,12 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "rollback") == 0) {
 		if (nrest != 1)
 			usage_error("rollback TREE REV");
-		rc = ss_history_rollback(tree, rest[0], on_missing, NULL, &err);
+		char id[41];
+		rc = ss_history_resolve(tree, rest[0], id, &err);
+		if (rc == SS_OK)
+			rc = ss_history_rollback(tree, id, on_missing, NULL, &err);
+		if (rc == SS_OK)
+			snprintf(note, sizeof(note), "rollback to %.12s (%.40s)", id, rest[0]);
 		changed = rc == SS_OK;
 	} else if (strcmp(cmd, "import") == 0) {
 		if (nrest != 1)
@@ -348,11 +401,22 @@ int main(int argc, char **argv)
 	if (rc == SS_OK && changed && !no_history) {
 		int committed;
 		struct ss_error he;
-		if (ss_history_record(tree, "sstream-publish", &committed, &he) != SS_OK) {
+		if (ss_history_record_note(tree, "sstream-publish", note[0] ? note : NULL, &committed, &he) != SS_OK) {
 			fprintf(stderr, "sstream-publish: warning: %s\n", he.msg);
 			rc = SS_PARTIAL;
 		}
 	}
+	if (measured) {
+		struct tool_metrics m = { "sstream-publish", tree, rc, start, tool_wall_clock(), 0, 0, 0, 0,
+					  -1, 0, 0, -1 };
+		struct tool_tree_items *after = tool_tree_items(tree);
+		tool_tree_items_diff(before, after, &m);
+		tool_tree_items_free(after);
+		struct ss_error me;
+		if (tool_metrics_write(metrics, &m, &me) != SS_OK)
+			fprintf(stderr, "sstream-publish: %s\n", me.msg);
+	}
+	tool_tree_items_free(before);
 	free(aliases);
 	return rc;
 }
