@@ -8,6 +8,11 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
+/* Architecture names: the Debian-style name the clients list images under
+ * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
+const char *ssi_lxd_arch(const char *arch);
+const char *ssi_kernel_arch(const char *arch);
+
 #endif
 
 /* Fills ERR (which may be NULL) and returns CODE. */
@@ -46,5 +51,10 @@ int ssi_curl_init(void);
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
+
+/* Architecture names: the Debian-style name the clients list images under
+ * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
+const char *ssi_lxd_arch(const char *arch);
+const char *ssi_kernel_arch(const char *arch);
 
 #endif

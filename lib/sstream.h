@@ -574,12 +574,38 @@ struct ss_image_info {
 	const char *product, *version, *aliases, *fingerprint, *os, *release, *variant, *arch;
 	const char *type;        /* CONTAINER or VIRTUAL-MACHINE */
 	long long size;          /* bytes of all its files */
+	int unified;             /* one file: lxc image import URL takes it */
 };
 
 /* Calls CB for every image TREE lists (a metadata item paired with a root
  * item, or a unified item).  Returns SS_OK or the tree's load error. */
 int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_image_info *),
 		  void *ud);
+
+/* ---- Direct-URL import (lxc image import URL) ------------------------------ */
+
+/*
+ * Writes TREE/.sstream/import-SERVER.conf (SERVER "nginx" or "apache"): a
+ * snippet for the web server that serves TREE at BASE_URL, making
+ * BASE_URL/import/ALIAS and BASE_URL/import/FINGERPRINT answer LXD's
+ * direct-URL import (LXD-Image-Hash and LXD-Image-URL headers for the
+ * newest unified image of the alias whose architecture comes first in the
+ * client's LXD-Server-Architectures; a plain-text 404 when none fits).
+ * Remembers BASE_URL so that ss_webconf_refresh() rewrites the snippet.
+ * *TEXT (TEXT may be NULL) gets the snippet, which the caller frees.  CB
+ * (may be NULL) hears of each alias no unified image serves, and why.
+ * Returns SS_OK, SS_USAGE (unknown server, unusable URL) or SS_FATAL.
+ */
+int ss_webconf_write(const char *tree, const char *base_url, const char *server, char **text,
+		     void (*cb)(void *ud, const char *alias, const char *why), void *ud,
+		     struct ss_error *err);
+
+/* Rewrites every snippet ss_webconf_write() wrote for TREE, from its
+ * current streams (nothing to do when there is none).  SS_OK or SS_FATAL. */
+int ss_webconf_refresh(const char *tree, struct ss_error *err);
+
+/* The base URL the snippets of TREE were written for (malloc'd), or NULL. */
+char *ss_webconf_base_url(const char *tree);
 
 /* ---- History (libgit2) ------------------------------------------------------- */
 
