@@ -92,7 +92,7 @@ unset SOURCE_DATE_EPOCH
 
 # ---- list --------------------------------------------------------------------------------
 expect 0 "list" "$P" list "$D"
-check "list: the split image with its aliases" out_has "^testos/two/default,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
+check "list: the split image with its aliases" out_has "^testos/two/default,testos/two,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
 check "list: the VM" out_has "VIRTUAL-MACHINE"
 expect 0 "list json" "$P" list "$D" --format json
 check "list json parses" "$PY" -c 'import json,sys; l=json.load(open(sys.argv[1])); assert len(l) == 3, l' "$T/out"
