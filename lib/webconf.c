@@ -262,6 +262,8 @@ static void gen_nginx(FILE *f, const struct uset *s, const char *base, const cha
 static void gen_apache(FILE *f, const struct uset *s, const char *base, const char *prefix, size_t *best)
 {
 	fputs("RewriteEngine On\n"
+	      "# the images go out as they are: the client checks their sha256\n"
+	      "<IfModule mime_module>\n\tRemoveEncoding .gz .tgz .bz2 .xz .zst\n</IfModule>\n"
 	      "Header always set LXD-Image-Hash \"%{SSTREAM_IMAGE_HASH}e\" env=SSTREAM_IMAGE_HASH\n"
 	      "Header always set LXD-Image-URL \"%{SSTREAM_IMAGE_URL}e\" env=SSTREAM_IMAGE_URL\n", f);
 	for (size_t i = 0; i < s->n; i++) {

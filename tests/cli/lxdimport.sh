@@ -123,6 +123,57 @@ expect 0 "the image, asked for with Accept-Encoding: gzip as LXD does" $C -H 'Ac
 check "... comes without Content-Encoding" sh -c "! grep -qi '^content-encoding' '$T/hdrs'"
 check "... byte for byte" test "$(sha256sum <"$T/got" | cut -d' ' -f1)" = "$FP_AMD"
 
+# ---- the Apache snippet, with Debian's apache2 (plain HTTP: TLS is nginx's test above) ----------
+if command -v apache2 >/dev/null; then
+	APORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	AURL=http://127.0.0.1:$APORT
+	expect 0 "webconf --server apache" "$P" webconf "$D" --base-url "$AURL" --server apache
+	check "... kept in the tree" cmp -s "$T/out" "$D/.sstream/import-apache.conf"
+	check "the nginx snippet is still there" test -s "$D/.sstream/import-nginx.conf"
+	A=$T/apache
+	M=/usr/lib/apache2/modules
+	mkdir -p "$A"
+	chmod 755 "$T" "$T/www" # the workers run as nobody
+	cat >"$A/apache.conf" <<EOF
+ServerName 127.0.0.1
+LoadModule mpm_event_module $M/mod_mpm_event.so
+LoadModule authz_core_module $M/mod_authz_core.so
+LoadModule mime_module $M/mod_mime.so
+LoadModule rewrite_module $M/mod_rewrite.so
+LoadModule headers_module $M/mod_headers.so
+TypesConfig /etc/mime.types
+Listen 127.0.0.1:$APORT
+PidFile $A/apache.pid
+ErrorLog $A/error.log
+DefaultRuntimeDir $A
+<VirtualHost 127.0.0.1:$APORT>
+	DocumentRoot $D
+	<Directory $D>
+		Require all granted
+	</Directory>
+	Include $D/.sstream/import-apache.conf
+</VirtualHost>
+EOF
+	expect 0 "apache2 accepts the snippet" apache2 -t -f "$A/apache.conf"
+	apache2 -f "$A/apache.conf" -DFOREGROUND &
+	HTTPD_PIDS="$HTTPD_PIDS $!"
+	i=0
+	until curl -s -o /dev/null "$AURL/streams/v1/index.json" || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+	ahead() { run curl -sS -I -H "LXD-Server-Architectures: $1" "$AURL/import/$2"; }
+	ahead "x86_64, i686" alpine/3.17
+	check "apache: x86_64 host, the amd64 image" test "$(hdr LXD-Image-Hash)" = "$FP_AMD"
+	check "apache: ... and its URL" test "$(hdr LXD-Image-URL)" = "$AURL/images/$FP_AMD/image.tar.gz"
+	ahead "riscv64, aarch64, x86_64" alpine/3.17
+	check "apache: the client's order" test "$(hdr LXD-Image-Hash)" = "$FP_ARM"
+	ahead "x86_64" "$FP_ARMONLY"
+	check "apache: by fingerprint" test "$(hdr LXD-Image-Hash)" = "$FP_ARMONLY"
+	expect 0 "apache: an alias with no image for the client" curl -sS -H "LXD-Server-Architectures: x86_64, i686" -D "$T/hdrs" "$AURL/import/armonly"
+	check "apache: ... a body saying why" out_has "no unified image of 'armonly' fits the architectures 'x86_64, i686'; it has: arm64"
+	check "apache: ... without LXD headers" sh -c "! grep -qi '^lxd-image' '$T/hdrs' && grep -q '^HTTP/[0-9.]* 404' '$T/hdrs'"
+else
+	fail "the Apache snippet test needs apache2 (scripts/install-deps.sh installs it)"
+fi
+
 # ---- the real daemon -----------------------------------------------------------------------
 export SSL_CERT_FILE=$T/ca.pem  # the daemon (and lxc) trust the test CA as the system store
 lxd_start
