@@ -582,6 +582,32 @@ struct ss_image_info {
 int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_image_info *),
 		  void *ud);
 
+/* ---- Remote names (ubuntu:, images:, ...) ------------------------------------ */
+
+/* An LXD remote name and the simplestreams tree behind it. */
+struct ss_remote {
+	const char *name;        /* "ubuntu" (written "ubuntu:" on command lines) */
+	const char *url;         /* the tree root */
+	const char *keyring;     /* the keyring its signed index verifies with, or NULL */
+};
+
+/* LXD's built-in image remotes (a static table, borrowed); *N gets their number. */
+const struct ss_remote *ss_remotes(size_t *n);
+
+/* True when SOURCE is written as a remote name ("ubuntu:": a trailing
+ * colon, no slash) rather than a URL or a directory. */
+int ss_remote_name(const char *source);
+
+/*
+ * Resolves the remote name SOURCE: *URL gets its tree root.  When VERIFY is
+ * set, the remote is signed and *KEYRING is still NULL (no keyring chosen
+ * by the caller), *KEYRING gets the remote's keyring, which must be
+ * readable.  Returns SS_OK, SS_USAGE (no such remote) or SS_FATAL (the
+ * keyring cannot be read).  The strings are borrowed.
+ */
+int ss_remote_resolve(const char *source, int verify, const char **url, const char **keyring,
+		      struct ss_error *err);
+
 /* ---- Direct-URL import (lxc image import URL) ------------------------------ */
 
 /*
