@@ -501,13 +501,15 @@ struct ss_build_opts {
 	int level;                /* compression level, 0: the default */
 	int unified;              /* one tarball instead of metadata + rootfs */
 	int keep_owners;          /* keep uid/gid instead of 0 */
+	int squashfs;             /* split: OUTDIR/rootfs.squashfs (libsquashfs) */
 };
 
 /*
  * Builds an image from a directory, reproducibly (sorted entries, owners 0,
  * mtimes clamped to $SOURCE_DATE_EPOCH when set): OUTDIR/meta.tar.EXT and
  * OUTDIR/rootfs.tar.EXT (split, the filesystem at the rootfs tarball's
- * root), or OUTDIR/image.tar.EXT (unified, rootfs/ inside).  The paths go
+ * root; OUTDIR/rootfs.squashfs with SQUASHFS), or OUTDIR/image.tar.EXT
+ * (unified, rootfs/ inside).  The paths go
  * to META_OUT and ROOT_OUT ("" when unified), the fingerprint to FP.
  * Returns SS_OK, SS_USAGE or SS_FATAL (bad metadata: nothing left behind).
  */

@@ -11,7 +11,7 @@
 static const char usage_text[] =
 	"usage: sstream-publish build ROOTFS_DIR --metadata FILE -o OUTDIR [--templates DIR]\n"
 	"                             [--unified|--split] [--compression xz|zstd|gzip|none]\n"
-	"                             [--level N] [--keep-owners]\n"
+	"                             [--level N] [--keep-owners] [--rootfs tar|squashfs]\n"
 	"       sstream-publish add TREE FILE... [--alias A]...\n"
 	"       sstream-publish remove TREE FINGERPRINT|ALIAS\n"
 	"       sstream-publish list TREE [--format table|json|csv]\n"
@@ -23,7 +23,8 @@ static const char usage_text[] =
 	"       sstream-publish webconf TREE --base-url URL [--server nginx|apache]\n"
 	"\n"
 	"build   packs ROOTFS_DIR and metadata.yaml into an image (split: meta.tar.*\n"
-	"        and rootfs.tar.*; --unified: image.tar.*), reproducibly: sorted\n"
+	"        and rootfs.tar.*, or rootfs.squashfs with --rootfs squashfs;\n"
+	"        --unified: image.tar.*), reproducibly: sorted\n"
 	"        entries, owners 0, mtimes clamped to $SOURCE_DATE_EPOCH; prints the\n"
 	"        fingerprint.\n"
 	"add     adds an image: one unified tarball, or a metadata tarball and its\n"
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 		{ "compression", required_argument, NULL, 'C' },
 		{ "level", required_argument, NULL, 'L' },
 		{ "keep-owners", no_argument, NULL, 'K' },
+		{ "rootfs", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "sign-key", required_argument, NULL, 'k' },
 		{ "keep", required_argument, NULL, 'N' },
@@ -236,6 +238,11 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			bo.keep_owners = 1;
+			break;
+		case 'F':
+			if (strcmp(optarg, "squashfs") && strcmp(optarg, "tar"))
+				usage_error("--rootfs is tar or squashfs");
+			bo.squashfs = strcmp(optarg, "squashfs") == 0;
 			break;
 		case 'o':
 			bo.outdir = optarg;
