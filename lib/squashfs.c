@@ -428,17 +428,14 @@ int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long
 		return ssi_err(err, SS_USAGE, "a squashfs is compressed with xz, zstd or gzip, not '%s'", comp);
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
-	struct node *root = scan(&s, o->rootfs, "", NULL, 0);
+	struct stat rst;
+	if (stat(o->rootfs, &rst) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", o->rootfs);
+	struct node *root = scan(&s, o->rootfs, "", NULL, rst.st_dev);
 	int rc = SS_OK, e = 0;
 	sqfs_super_t super;
 	if (!root)
 		return err->code ? err->code : SS_FATAL;
-	{
-		struct stat rst = root->st;
-		node_free(root); /* rescanned below, now that the device is known */
-		if (!(root = scan(&s, o->rootfs, "", NULL, rst.st_dev)))
-			return err->code ? err->code : SS_FATAL;
-	}
 	size_t total = count(root);
 	for (s.nlinks_cap = 64; s.nlinks_cap < 2 * total; s.nlinks_cap *= 2)
 		;
