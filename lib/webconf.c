@@ -140,6 +140,8 @@ static int has_alias(const char *list, const char *alias)
  * server's configuration without escaping. */
 static int safe_alias(const char *a)
 {
+	if (strlen(a) == 64 && strspn(a, "0123456789abcdef") == 64)
+		return 0; /* /import/FINGERPRINT is the image's own URL */
 	if (!*a || *a == '/' || strstr(a, "//") || strstr(a, "/./") || strstr(a, "/../"))
 		return 0;
 	for (const char *p = a; *p; p++)
@@ -297,7 +299,9 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 			}
 		fprintf(f, "RewriteRule \"^%s/import/", prefix);
 		put_regex(f, alias);
-		fprintf(f, "$\" \"-\" [R=404,L]\n<Location \"%s/import/%s\">\n", prefix, alias);
+		fprintf(f, "$\" \"-\" [R=404,L]\n<LocationMatch \"^%s/import/", prefix);
+		put_regex(f, alias);
+		fputs("$\">\n", f);
 		if (n) {
 			fprintf(f, "\tErrorDocument 404 \"sstream: no unified image of '%s' fits the architectures "
 				   "'%%{HTTP:LXD-Server-Architectures}'; it has: ", alias);
@@ -308,7 +312,7 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 				   "image can be imported by URL; use: lxc image copy REMOTE:%s local:\"\n", alias,
 				alias);
 		}
-		fputs("</Location>\n", f);
+		fputs("</LocationMatch>\n", f);
 	}
 }
 
@@ -358,7 +362,8 @@ static int generate(const char *tree, const char *base, const char *server, char
 	for (size_t a = 0; a < s.nalias; a++) {
 		if (!safe_alias(s.alias[a])) {
 			if (cb)
-				cb(ud, s.alias[a], "not served: characters a web server configuration cannot hold");
+				cb(ud, s.alias[a], "not served: characters a web server configuration cannot hold, "
+						   "or a fingerprint's shape");
 		} else if (best_per_arch(&s, s.alias[a], best) == 0 && cb) {
 			cb(ud, s.alias[a], "no unified image: it cannot be imported by URL");
 		}

@@ -170,6 +170,10 @@ EOF
 	expect 0 "apache: an alias with no image for the client" curl -sS -H "LXD-Server-Architectures: x86_64, i686" -D "$T/hdrs" "$AURL/import/armonly"
 	check "apache: ... a body saying why" out_has "no unified image of 'armonly' fits the architectures 'x86_64, i686'; it has: arm64"
 	check "apache: ... without LXD headers" sh -c "! grep -qi '^lxd-image' '$T/hdrs' && grep -q '^HTTP/[0-9.]* 404' '$T/hdrs'"
+	expect 0 "apache: an alias that is the start of another" curl -sS -H "LXD-Server-Architectures: riscv64" "$AURL/import/alpine/3.17"
+	check "apache: ... its own body" out_has "no unified image of 'alpine/3.17' fits the architectures 'riscv64'; it has: amd64, arm64"
+	expect 0 "apache: the longer alias" curl -sS -H "LXD-Server-Architectures: riscv64" "$AURL/import/alpine/3.17/default"
+	check "apache: ... its own body" out_has "no unified image of 'alpine/3.17/default' fits"
 else
 	fail "the Apache snippet test needs apache2 (scripts/install-deps.sh installs it)"
 fi
