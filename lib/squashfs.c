@@ -67,7 +67,7 @@ struct sq {
 	const char *out;              /* for messages */
 	struct ss_error *err;
 	sqfs_file_t *file;
-	sqfs_compressor_t *cmp;
+	sqfs_compressor_t *cmp, *uncmp;
 	sqfs_block_writer_t *bw;
 	sqfs_frag_table_t *frag;
 	sqfs_block_processor_t *proc;
@@ -479,7 +479,23 @@ int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long
 	unsigned workers = nproc > 1 ? (unsigned)nproc : 1;
 	s.bw = sqfs_block_writer_create(s.file, 4096, 0);
 	s.frag = sqfs_frag_table_create(0);
-	s.proc = s.bw && s.frag ? sqfs_block_processor_create(BLOCK_SIZE, s.cmp, workers, 10 * workers, s.bw, s.frag) : NULL;
+	/* a tail fragment that looks like one already stored (same size and
+	 * hash) is read back and compared byte for byte before it is shared;
+	 * the block writer does the same for whole blocks */
+	sqfs_compressor_config_t ucfg = cfg;
+	ucfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
+	if ((e = sqfs_compressor_create(&ucfg, &s.uncmp)) != 0) {
+		rc = fail(&s, e, comp);
+		goto out;
+	}
+	sqfs_block_processor_desc_t desc = {
+		.size = sizeof(desc), .max_block_size = BLOCK_SIZE, .num_workers = workers,
+		.max_backlog = 10 * workers, .cmp = s.cmp, .wr = s.bw, .tbl = s.frag, .file = s.file, .uncmp = s.uncmp,
+	};
+	if (s.bw && s.frag && (e = sqfs_block_processor_create_ex(&desc, &s.proc)) != 0) {
+		rc = fail(&s, e, "block processor");
+		goto out;
+	}
 	s.ids = sqfs_id_table_create(0);
 	s.xw = sqfs_xattr_writer_create(0);
 	if (!s.proc || !s.ids || !s.xw) {
@@ -546,6 +562,8 @@ out:
 		sqfs_destroy(s.bw);
 	if (s.cmp)
 		sqfs_destroy(s.cmp);
+	if (s.uncmp)
+		sqfs_destroy(s.uncmp);
 	if (s.file)
 		sqfs_destroy(s.file);
 	node_free(root);
