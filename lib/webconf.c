@@ -208,9 +208,11 @@ static void put_arches(FILE *f, const struct uset *s, const size_t *best, size_t
 		fprintf(f, "%s%s", k ? ", " : "", s->img[best[k]].arch);
 }
 
-static void nginx_image(FILE *f, const char *base, const struct uimg *im, const char *indent)
+static void nginx_image(FILE *f, const char *base, const struct uimg *im, const char *indent, int vary)
 {
 	char *url = ss_join(base, im->path);
+	if (vary) /* the answer depends on the client's architectures: tell caches */
+		fprintf(f, "%sadd_header Vary LXD-Server-Architectures always;\n", indent);
 	fprintf(f, "%sadd_header LXD-Image-Hash %s always;\n", indent, im->fp);
 	fprintf(f, "%sadd_header LXD-Image-URL \"%s\" always;\n", indent, url ? url : "");
 	fprintf(f, "%sreturn 200 \"unified image %s (%s, %s)\\n\";\n", indent, im->fp, im->arch, im->version);
@@ -227,7 +229,7 @@ static void gen_nginx(FILE *f, const struct uset *s, const char *base, const cha
 		if (dup)
 			continue;
 		fprintf(f, "location = %s/import/%s {\n\tdefault_type text/plain;\n", prefix, im->fp);
-		nginx_image(f, base, im, "\t");
+		nginx_image(f, base, im, "\t", 0);
 		fputs("}\n", f);
 	}
 	for (size_t a = 0; a < s->nalias; a++) {
@@ -242,9 +244,10 @@ static void gen_nginx(FILE *f, const struct uset *s, const char *base, const cha
 				fputs("\tif ($http_lxd_server_architectures ~* \"", f);
 				put_arch_regex(f, s->img[best[k]].arch, pos);
 				fputs("\") {\n", f);
-				nginx_image(f, base, &s->img[best[k]], "\t\t");
+				nginx_image(f, base, &s->img[best[k]], "\t\t", 1);
 				fputs("\t}\n", f);
 			}
+		fputs("\tadd_header Vary LXD-Server-Architectures always;\n", f);
 		if (n) {
 			fprintf(f, "\treturn 404 \"sstream: no unified image of '%s' fits the architectures "
 				   "'$http_lxd_server_architectures'; it has: ", alias);

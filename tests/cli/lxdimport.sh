@@ -106,6 +106,7 @@ hdr() { tr -d '\r' <"$T/out" | sed -n "s/^$1: //Ip"; }
 head_req "x86_64, i686" alpine/3.17
 check "x86_64 host: the amd64 image's hash" test "$(hdr LXD-Image-Hash)" = "$FP_AMD"
 check "... and its URL" test "$(hdr LXD-Image-URL)" = "$URL/images/$FP_AMD/image.tar.gz"
+check "... varying with the client's architectures (for caches)" test "$(hdr Vary)" = "LXD-Server-Architectures"
 head_req "aarch64" alpine/3.17
 check "aarch64 host: the arm64 image" test "$(hdr LXD-Image-Hash)" = "$FP_ARM"
 head_req "riscv64, aarch64, x86_64" alpine/3.17
@@ -224,5 +225,13 @@ expect 0 "lxc image info site:alpine/3.17 (os/release of the default variant)" l
 check "... the amd64 image" out_has "Fingerprint: $FP_AMD"
 expect 0 "lxc image info site:alpine/3.17/default" lxc image info site:alpine/3.17/default
 check "... the same image" out_has "Fingerprint: $FP_AMD"
+
+# ---- rollback and prune rewrite the snippet too --------------------------------------------------
+expect 0 "rollback the removal of version 2" "$P" rollback "$D" HEAD~1
+check "rollback rewrites the snippet (version 2 back)" grep -q "LXD-Image-Hash $FP_AMD2" "$D/.sstream/import-nginx.conf"
+check "... the Apache one as well" grep -q "SSTREAM_IMAGE_HASH:$FP_AMD2" "$D/.sstream/import-apache.conf"
+expect 0 "prune --keep 1" "$P" prune "$D" --keep 1
+check "prune rewrites the snippet (version 1 gone)" sh -c "! grep -q '$FP_AMD' '$D/.sstream/import-nginx.conf'"
+expect 0 "nginx accepts the rewritten snippet" nginx -t -q -e "$N/error.log" -c "$N/nginx.conf" -p "$N"
 
 finish
