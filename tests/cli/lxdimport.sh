@@ -78,6 +78,9 @@ http {
 	access_log $N/access.log lxd;
 	default_type application/octet-stream;
 	gzip on;
+	# no keep-alive: after a reload, a connection the daemon kept open
+	# would still reach an old worker, with the old snippet
+	keepalive_timeout 0;
 	server {
 		listen 127.0.0.1:$PORT ssl;
 		ssl_certificate $T/cert.pem;
@@ -209,9 +212,16 @@ expect 0 "build version 2" "$P" build "$R" --metadata "$T/amd2.yaml" --unified -
 FP_AMD2=$(cut -d' ' -f1 "$T/out")
 expect 0 "add version 2" "$P" add "$D" "$T/amd2/image.tar.gz"
 check "the snippet was rewritten with it" grep -q "LXD-Image-Hash $FP_AMD2" "$D/.sstream/import-nginx.conf"
+OLD_WORKERS=$(pgrep -P "$(cat "$N/nginx.pid")")
 expect 0 "nginx -s reload" nginx -e "$N/error.log" -c "$N/nginx.conf" -p "$N" -s reload
+# the reload is done when the old workers (which still accept with the old
+# snippet until they leave) are gone
+alive() { for w in $OLD_WORKERS; do kill -0 "$w" 2>/dev/null && return 0; done; return 1; }
 i=0
-until head_req "x86_64, i686" alpine/3.17 && [ "$(hdr LXD-Image-Hash)" = "$FP_AMD2" ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ $i -lt 400 ] && alive; do sleep 0.05; i=$((i + 1)); done
+gone() { ! alive; }
+check "the old nginx workers left" gone
+head_req "x86_64, i686" alpine/3.17
 check "after the reload the alias names version 2" test "$(hdr LXD-Image-Hash)" = "$FP_AMD2"
 expect 0 "lxc image import the alias again" lxc image import "$URL/import/alpine/3.17" --alias v2
 expect 0 "lxc image list" lxc image list local: --format csv -c lf
