@@ -8,7 +8,9 @@
  * serves the tree: one exact-match location per alias and per unified
  * fingerprint, choosing the image by the first architecture the client
  * lists that the alias has.  No http-level directives (no nginx `map`), so
- * the snippet is one `include` inside the tree's server block.
+ * the snippet is one `include` inside the tree's server block.  Incus does
+ * the same with Incus-Server-Architectures and Incus-Image-*: both pairs
+ * are answered.
  *
  * The snippet lives in TREE/.sstream/ (which the web server denies) and is
  * rewritten on every change of the streams (ss_webconf_refresh), so that a
@@ -25,6 +27,11 @@
 /* Positions in the client's architecture list the snippet looks at: LXD
  * sends its native architecture and its personalities (two on x86_64). */
 #define ARCH_POSITIONS 4
+
+/* The architectures a client sent: LXD in LXD-Server-Architectures, Incus
+ * in Incus-Server-Architectures (each sends only its own). */
+#define ARCHES_APACHE "%{HTTP:LXD-Server-Architectures}%{HTTP:Incus-Server-Architectures}"
+#define VARY "LXD-Server-Architectures, Incus-Server-Architectures"
 
 struct uimg {
 	const char *arch, *version, *fp, *path, *aliases;
@@ -212,9 +219,11 @@ static void nginx_image(FILE *f, const char *base, const struct uimg *im, const 
 {
 	char *url = ss_join(base, im->path);
 	if (vary) /* the answer depends on the client's architectures: tell caches */
-		fprintf(f, "%sadd_header Vary LXD-Server-Architectures always;\n", indent);
-	fprintf(f, "%sadd_header LXD-Image-Hash %s always;\n", indent, im->fp);
-	fprintf(f, "%sadd_header LXD-Image-URL \"%s\" always;\n", indent, url ? url : "");
+		fprintf(f, "%sadd_header Vary \"" VARY "\" always;\n", indent);
+	for (int c = 0; c < 2; c++) { /* LXD's headers, then Incus's */
+		fprintf(f, "%sadd_header %s-Image-Hash %s always;\n", indent, c ? "Incus" : "LXD", im->fp);
+		fprintf(f, "%sadd_header %s-Image-URL \"%s\" always;\n", indent, c ? "Incus" : "LXD", url ? url : "");
+	}
 	fprintf(f, "%sreturn 200 \"unified image %s (%s, %s)\\n\";\n", indent, im->fp, im->arch, im->version);
 	free(url);
 }
@@ -238,19 +247,21 @@ static void gen_nginx(FILE *f, const struct uset *s, const char *base, const cha
 			continue;
 		size_t n = best_per_arch(s, alias, best);
 		fprintf(f, "location = %s/import/%s {\n\tdefault_type text/plain;\n", prefix, alias);
+		/* LXD sends LXD-Server-Architectures, Incus Incus-Server-Architectures */
+		fputs("\tset $sstream_arches \"$http_lxd_server_architectures$http_incus_server_architectures\";\n", f);
 		/* the first position that names an architecture we have wins */
 		for (int pos = 0; pos < ARCH_POSITIONS; pos++)
 			for (size_t k = 0; k < n; k++) {
-				fputs("\tif ($http_lxd_server_architectures ~* \"", f);
+				fputs("\tif ($sstream_arches ~* \"", f);
 				put_arch_regex(f, s->img[best[k]].arch, pos);
 				fputs("\") {\n", f);
 				nginx_image(f, base, &s->img[best[k]], "\t\t", 1);
 				fputs("\t}\n", f);
 			}
-		fputs("\tadd_header Vary LXD-Server-Architectures always;\n", f);
+		fputs("\tadd_header Vary \"" VARY "\" always;\n", f);
 		if (n) {
 			fprintf(f, "\treturn 404 \"sstream: no unified image of '%s' fits the architectures "
-				   "'$http_lxd_server_architectures'; it has: ", alias);
+				   "'$sstream_arches'; it has: ", alias);
 			put_arches(f, s, best, n);
 			fputs("\\n\";\n}\n", f);
 		} else {
@@ -262,7 +273,7 @@ static void gen_nginx(FILE *f, const struct uset *s, const char *base, const cha
 }
 
 /* Apache (mod_rewrite, mod_headers): the import URL is rewritten to the
- * image file itself, with the two headers; a client no image fits gets a
+ * image file itself, with the two headers (and Incus's twins); a client no image fits gets a
  * 404 whose body says why. */
 static void gen_apache(FILE *f, const struct uset *s, const char *base, const char *prefix, size_t *best)
 {
@@ -270,7 +281,9 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 	      "# the images go out as they are: the client checks their sha256\n"
 	      "<IfModule mime_module>\n\tRemoveEncoding .gz .tgz .bz2 .xz .zst\n</IfModule>\n"
 	      "Header always set LXD-Image-Hash \"%{SSTREAM_IMAGE_HASH}e\" env=SSTREAM_IMAGE_HASH\n"
-	      "Header always set LXD-Image-URL \"%{SSTREAM_IMAGE_URL}e\" env=SSTREAM_IMAGE_URL\n", f);
+	      "Header always set LXD-Image-URL \"%{SSTREAM_IMAGE_URL}e\" env=SSTREAM_IMAGE_URL\n"
+	      "Header always set Incus-Image-Hash \"%{SSTREAM_IMAGE_HASH}e\" env=SSTREAM_IMAGE_HASH\n"
+	      "Header always set Incus-Image-URL \"%{SSTREAM_IMAGE_URL}e\" env=SSTREAM_IMAGE_URL\n", f);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct uimg *im = &s->img[i];
 		int dup = 0;
@@ -292,7 +305,7 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 			for (size_t k = 0; k < n; k++) {
 				const struct uimg *im = &s->img[best[k]];
 				char *url = ss_join(base, im->path);
-				fputs("RewriteCond \"%{HTTP:LXD-Server-Architectures}\" \"", f);
+				fputs("RewriteCond \"" ARCHES_APACHE "\" \"", f);
 				put_arch_regex(f, im->arch, pos);
 				fprintf(f, "\" [NC]\nRewriteRule \"^%s/import/", prefix);
 				put_regex(f, alias);
@@ -307,7 +320,7 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 		fputs("$\">\n", f);
 		if (n) {
 			fprintf(f, "\tErrorDocument 404 \"sstream: no unified image of '%s' fits the architectures "
-				   "'%%{HTTP:LXD-Server-Architectures}'; it has: ", alias);
+				   "'%s'; it has: ", alias, ARCHES_APACHE);
 			put_arches(f, s, best, n);
 			fputs("\"\n", f);
 		} else {

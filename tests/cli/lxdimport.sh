@@ -109,7 +109,10 @@ hdr() { tr -d '\r' <"$T/out" | sed -n "s/^$1: //Ip"; }
 head_req "x86_64, i686" alpine/3.17
 check "x86_64 host: the amd64 image's hash" test "$(hdr LXD-Image-Hash)" = "$FP_AMD"
 check "... and its URL" test "$(hdr LXD-Image-URL)" = "$URL/images/$FP_AMD/image.tar.gz"
-check "... varying with the client's architectures (for caches)" test "$(hdr Vary)" = "LXD-Server-Architectures"
+check "... varying with the client's architectures (for caches)" test "$(hdr Vary)" = "LXD-Server-Architectures, Incus-Server-Architectures"
+check "... and Incus's headers as well" test "$(hdr Incus-Image-Hash)" = "$FP_AMD" -a "$(hdr Incus-Image-URL)" = "$URL/images/$FP_AMD/image.tar.gz"
+run $C -I -H "Incus-Server-Architectures: aarch64" -H "Incus-Server-Version: 6.0" "$URL/import/alpine/3.17"
+check "an Incus client (Incus-Server-Architectures) gets its architecture's image" test "$(hdr Incus-Image-Hash)" = "$FP_ARM"
 head_req "aarch64" alpine/3.17
 check "aarch64 host: the arm64 image" test "$(hdr LXD-Image-Hash)" = "$FP_ARM"
 head_req "riscv64, aarch64, x86_64" alpine/3.17
@@ -169,6 +172,8 @@ EOF
 	check "apache: ... and its URL" test "$(hdr LXD-Image-URL)" = "$AURL/images/$FP_AMD/image.tar.gz"
 	ahead "riscv64, aarch64, x86_64" alpine/3.17
 	check "apache: the client's order" test "$(hdr LXD-Image-Hash)" = "$FP_ARM"
+	run curl -sS -I -H "Incus-Server-Architectures: aarch64" "$AURL/import/alpine/3.17"
+	check "apache: an Incus client" test "$(hdr Incus-Image-Hash)" = "$FP_ARM"
 	ahead "x86_64" "$FP_ARMONLY"
 	check "apache: by fingerprint" test "$(hdr LXD-Image-Hash)" = "$FP_ARMONLY"
 	expect 0 "apache: an alias with no image for the client" curl -sS -H "LXD-Server-Architectures: x86_64, i686" -D "$T/hdrs" "$AURL/import/armonly"
