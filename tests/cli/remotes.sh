@@ -46,6 +46,9 @@ check "ubuntu-minimal: --no-verify fails only at the (refusing) proxy" test "$RC
 check "... having asked for cloud-images.ubuntu.com" grep -q '^CONNECT cloud-images.ubuntu.com:443 ' "$T/proxy.log"
 via_proxy images: "$T/m2"
 check "images: (unsigned, no keyring needed) asks for images.linuxcontainers.org" grep -q '^CONNECT images.linuxcontainers.org:443 ' "$T/proxy.log"
+https_proxy=$PROXY HTTPS_PROXY=$PROXY run "$BIN/sstream-query" ubuntu-daily:
+check "sstream-query ubuntu-daily: asks for cloud-images.ubuntu.com too" test "$(grep -c '^CONNECT cloud-images.ubuntu.com:443 ' "$T/proxy.log")" -ge 2
+expect 64 "sstream-query: an unknown remote" "$BIN/sstream-query" nosuch:
 check "a directory still works as SOURCE" sh -c "'$M' -q --no-item-download '$TESTDATA/nested' '$T/m3' && test -f '$T/m3/streams/v1/index.json'"
 
 finish
