@@ -317,7 +317,8 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 		put_regex(f, alias);
 		fprintf(f, "$\" \"-\" [R=404,L]\n<LocationMatch \"^%s/import/", prefix);
 		put_regex(f, alias);
-		fputs("$\">\n", f);
+		/* the body is plain text (a string ErrorDocument goes out as HTML) */
+		fputs("$\">\n\tHeader always set Content-Type \"text/plain; charset=utf-8\"\n", f);
 		if (n) {
 			fprintf(f, "\tErrorDocument 404 \"sstream: no unified image of '%s' fits the architectures "
 				   "'%s'; it has: ", alias, ARCHES_APACHE);
