@@ -25,7 +25,7 @@ ifeq ($(WERROR),1)
 WFLAGS  := -Werror
 endif
 
-PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme libarchive yaml-0.1 libgit2
+PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme libarchive yaml-0.1 libgit2 libsquashfs1
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))

@@ -13,14 +13,17 @@ static const char usage_text[] =
 	"usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...]\n"
 	"\n"
 	"Mirror the simplestreams tree at SOURCE (http(s) or file URL, or a directory;\n"
-	"a tree root or an index or products file) into the directory TARGET,\n"
+	"a tree root or an index or products file; or an LXD remote name such as\n"
+	"ubuntu: or images:, see --list-remotes) into the directory TARGET,\n"
 	"incrementally.  FILTER is KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX.\n"
 	"\n"
 	"  -m, --max N            keep the N newest versions of each product\n"
 	"      --keep             keep versions gone upstream while fewer than N remain\n"
 	"      --keyring FILE     every index and products file must be signed by a key\n"
 	"                         in FILE (tree roots start at streams/v1/index.sjson)\n"
-	"      --no-verify        do not check signatures even with --keyring\n"
+	"      --no-verify        do not check signatures even with --keyring (or for\n"
+	"                         a signed remote such as ubuntu:)\n"
+	"      --list-remotes     the remote names SOURCE may be, their URLs and keyrings\n"
 	"  -n, --dry-run          print what would be added and removed, change nothing\n"
 	"      --no-item-download mirror the metadata only\n"
 	"      --check-existing   re-hash files already in TARGET\n"
@@ -168,7 +171,7 @@ static void on_plan(void *ud, const struct ss_mirror_event *ev)
 int main(int argc, char **argv)
 {
 	enum { O_KEEP = 256, O_KEYRING, O_NOVERIFY, O_NOITEMS, O_CHECK, O_MIRROR, O_RATE, O_RETRIES,
-	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_METRICS, O_MAXTIME };
+	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_METRICS, O_MAXTIME, O_REMOTES };
 	static const struct option opts[] = {
 		{ "max", required_argument, NULL, 'm' },
 		{ "keep", no_argument, NULL, O_KEEP },
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "no-history", no_argument, NULL, O_NOHISTORY },
+		{ "list-remotes", no_argument, NULL, O_REMOTES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "metrics", required_argument, NULL, O_METRICS },
@@ -262,6 +266,17 @@ int main(int argc, char **argv)
 		case O_NOHISTORY:
 			o.no_history = 1;
 			break;
+		case O_REMOTES: {
+			size_t n;
+			const struct ss_remote *r = ss_remotes(&n);
+			char name[64];
+			for (size_t i = 0; i < n; i++) {
+				snprintf(name, sizeof(name), "%s:", r[i].name);
+				printf("%-22s %-50s %s\n", name, r[i].url, r[i].keyring ? r[i].keyring : "-");
+			}
+			free(mirrors);
+			return SS_OK;
+		}
 		case 'v':
 			u.verbose = 1;
 			u.quiet = 0;
@@ -294,6 +309,12 @@ int main(int argc, char **argv)
 		o.keyring = NULL;
 	struct ss_error err;
 	ss_error_clear(&err);
+	if (ss_remote_name(o.source) &&
+	    ss_remote_resolve(o.source, !no_verify, &o.source, &o.keyring, &err) != SS_OK) {
+		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
+		free(mirrors);
+		return err.code;
+	}
 	struct ss_filter *f = ss_filter_parse((const char *const *)argv + optind + 2, argc - optind - 2, &err);
 	if (!f) {
 		fprintf(stderr, "sstream-mirror: %s\n", err.msg);

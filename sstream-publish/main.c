@@ -11,7 +11,7 @@
 static const char usage_text[] =
 	"usage: sstream-publish build ROOTFS_DIR --metadata FILE -o OUTDIR [--templates DIR]\n"
 	"                             [--unified|--split] [--compression xz|zstd|gzip|none]\n"
-	"                             [--level N] [--keep-owners]\n"
+	"                             [--level N] [--keep-owners] [--rootfs tar|squashfs]\n"
 	"       sstream-publish add TREE FILE... [--alias A]...\n"
 	"       sstream-publish remove TREE FINGERPRINT|ALIAS\n"
 	"       sstream-publish list TREE [--format table|json|csv]\n"
@@ -20,9 +20,11 @@ static const char usage_text[] =
 	"       sstream-publish history TREE [-n N] [--format json]\n"
 	"       sstream-publish diff TREE [REV [REV]]\n"
 	"       sstream-publish rollback TREE REV\n"
+	"       sstream-publish webconf TREE --base-url URL [--server nginx|apache]\n"
 	"\n"
 	"build   packs ROOTFS_DIR and metadata.yaml into an image (split: meta.tar.*\n"
-	"        and rootfs.tar.*; --unified: image.tar.*), reproducibly: sorted\n"
+	"        and rootfs.tar.*, or rootfs.squashfs with --rootfs squashfs;\n"
+	"        --unified: image.tar.*), reproducibly: sorted\n"
 	"        entries, owners 0, mtimes clamped to $SOURCE_DATE_EPOCH; prints the\n"
 	"        fingerprint.\n"
 	"add     adds an image: one unified tarball, or a metadata tarball and its\n"
@@ -30,7 +32,8 @@ static const char usage_text[] =
 	"        fingerprint.  Adding the same image again changes nothing.\n"
 	"remove  drops the image with that fingerprint (or prefix), or every image\n"
 	"        of the product with that alias, from the streams.\n"
-	"list    lists the images like 'lxc image list'.\n"
+	"list    lists the images like 'lxc image list', with the URL that\n"
+	"        'lxc image import URL' takes for the unified ones.\n"
 	"prune   keeps the N newest versions of each product, and deletes files\n"
 	"        nothing references once unreferenced for the grace period\n"
 	"        (default 1h: clients cache the index).\n"
@@ -40,6 +43,11 @@ static const char usage_text[] =
 	"        by version and item\n"
 	"rollback restores a record's metadata atomically, if every file it names\n"
 	"        is still here and verifies; the rollback is recorded too\n"
+	"webconf prints the nginx (default) or Apache snippet that makes\n"
+	"        URL/import/ALIAS and URL/import/FINGERPRINT answer 'lxc image import\n"
+	"        URL/import/ALIAS' with the newest unified image for the client's\n"
+	"        architecture, and keeps it in TREE/.sstream/import-SERVER.conf,\n"
+	"        rewritten by every later add, remove, prune and rollback.\n"
 	"import  turns a JSON list of flat item records (content_id, product_name,\n"
 	"        version_name, item_name, path, size, sha256, ...) into products files\n"
 	"        and the index, like the upstream json2streams.\n"
@@ -47,7 +55,9 @@ static const char usage_text[] =
 	"  -a, --alias A      an extra alias (add; repeatable)\n"
 	"      --delta        add: also publish an xdelta3 squashfs.vcdiff from the\n"
 	"                     product's previous squashfs\n"
+	"      --base-url URL the URL the tree is served at (webconf)\n"
 	"  -f, --format FMT   table, json or csv (list)\n"
+	"      --server NAME  nginx or apache (webconf; default nginx)\n"
 	"      --sign-key ID  also write clearsigned .sjson files, signed with the\n"
 	"                     secret key ID of $GNUPGHOME (add, remove, import)\n"
 	"  -n N               history: the N newest records\n"
@@ -70,6 +80,7 @@ static void usage_error(const char *msg)
 
 struct list_out {
 	const char *format;
+	const char *base;       /* webconf's base URL, or NULL */
 	int n;
 };
 
@@ -79,6 +90,14 @@ static void print_image(void *ud, const struct ss_image_info *im)
 	char desc[512];
 	snprintf(desc, sizeof(desc), "%s %s %s (%s) (%s)", im->os ? im->os : "", im->release ? im->release : "",
 		 im->arch ? im->arch : "", im->variant ? im->variant : "", im->version);
+	/* unified images can be imported by URL (lxc image import URL) */
+	char url[1024] = "";
+	if (im->unified) {
+		size_t bl = o->base ? strlen(o->base) : 0;
+		while (bl && o->base[bl - 1] == '/')
+			bl--;
+		snprintf(url, sizeof(url), "%.*s/import/%s", (int)bl, o->base ? o->base : "", im->fingerprint);
+	}
 	if (strcmp(o->format, "json") == 0) {
 		const char *keys[] = { "aliases", "fingerprint", "description", "architecture", "type", "version",
 				       "product" };
@@ -90,16 +109,19 @@ static void print_image(void *ud, const struct ss_image_info *im)
 			tool_json_str(stdout, vals[i]);
 			fputs(", ", stdout);
 		}
-		printf("\"size\": %lld}", im->size);
+		printf("\"size\": %lld, \"import_url\": ", im->size);
+		tool_json_str(stdout, url);
+		putchar('}');
 	} else if (strcmp(o->format, "csv") == 0) {
-		printf("\"%s\",%.12s,\"%s\",%s,%s,%lld,%s\n", im->aliases ? im->aliases : "", im->fingerprint, desc,
-		       im->arch ? im->arch : "", im->type, im->size, im->version);
+		printf("\"%s\",%.12s,\"%s\",%s,%s,%lld,%s,%s\n", im->aliases ? im->aliases : "", im->fingerprint, desc,
+		       im->arch ? im->arch : "", im->type, im->size, im->version, url);
 	} else {
 		if (o->n == 0)
-			printf("%-40s %-12s %-50s %-8s %-15s %10s %s\n", "ALIASES", "FINGERPRINT", "DESCRIPTION",
-			       "ARCH", "TYPE", "SIZE", "VERSION");
-		printf("%-40s %.12s %-50s %-8s %-15s %10lld %s\n", im->aliases ? im->aliases : "",
-		       im->fingerprint, desc, im->arch ? im->arch : "", im->type, im->size, im->version);
+			printf("%-40s %-12s %-50s %-8s %-15s %10s %-13s %s\n", "ALIASES", "FINGERPRINT", "DESCRIPTION",
+			       "ARCH", "TYPE", "SIZE", "VERSION", "IMPORT URL (unified images)");
+		printf("%-40s %.12s %-50s %-8s %-15s %10lld %-13s %s\n", im->aliases ? im->aliases : "",
+		       im->fingerprint, desc, im->arch ? im->arch : "", im->type, im->size, im->version,
+		       url[0] ? url : "-");
 	}
 	o->n++;
 }
@@ -166,6 +188,12 @@ static void on_diff(void *ud, char sign, const char *what, const char *key)
 	printf("%c %-7s %s\n", sign, what, key);
 }
 
+static void on_webconf(void *ud, const char *alias, const char *why)
+{
+	(void)ud;
+	fprintf(stderr, "sstream-publish: alias '%s': %s\n", alias, why);
+}
+
 static void on_missing(void *ud, const char *path, const char *why)
 {
 	(void)ud;
@@ -196,6 +224,7 @@ int main(int argc, char **argv)
 		{ "compression", required_argument, NULL, 'C' },
 		{ "level", required_argument, NULL, 'L' },
 		{ "keep-owners", no_argument, NULL, 'K' },
+		{ "rootfs", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "sign-key", required_argument, NULL, 'k' },
 		{ "keep", required_argument, NULL, 'N' },
@@ -204,12 +233,14 @@ int main(int argc, char **argv)
 		{ "delta", no_argument, NULL, 'D' },
 		{ "no-history", no_argument, NULL, 'H' },
 		{ "metrics", required_argument, NULL, 'P' },
+		{ "base-url", required_argument, NULL, 'B' },
+		{ "server", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char **aliases = calloc((size_t)argc, sizeof(*aliases));
-	const char *format = "table", *metrics = NULL;
+	const char *format = "table", *metrics = NULL, *base_url = NULL, *server = "nginx";
 	int naliases = 0, quiet = 0, c;
 	struct ss_build_opts bo = { 0 };
 	struct ss_publish_opts po = { 0 };
@@ -242,6 +273,11 @@ int main(int argc, char **argv)
 		case 'K':
 			bo.keep_owners = 1;
 			break;
+		case 'F':
+			if (strcmp(optarg, "squashfs") && strcmp(optarg, "tar"))
+				usage_error("--rootfs is tar or squashfs");
+			bo.squashfs = strcmp(optarg, "squashfs") == 0;
+			break;
 		case 'o':
 			bo.outdir = optarg;
 			break;
@@ -268,6 +304,14 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			no_history = 1;
+			break;
+		case 'B':
+			base_url = optarg;
+			break;
+		case 'W':
+			server = optarg;
+			if (strcmp(server, "nginx") && strcmp(server, "apache"))
+				usage_error("--server is nginx or apache");
 			break;
 		case 'a':
 			aliases[naliases++] = optarg;
@@ -377,25 +421,44 @@ int main(int argc, char **argv)
 		rc = ss_publish_import(tree, rest[0], &po, &changed, &err);
 		if (rc == SS_OK && !quiet && !changed)
 			printf("nothing changed\n");
+	} else if (strcmp(cmd, "webconf") == 0) {
+		if (nrest != 0 || !base_url)
+			usage_error("webconf TREE --base-url URL [--server nginx|apache]");
+		char *text;
+		rc = ss_webconf_write(tree, base_url, server, &text, on_webconf, NULL, &err);
+		if (rc == SS_OK)
+			fputs(text, stdout);
+		free(text);
 	} else if (strcmp(cmd, "list") == 0) {
 		if (nrest != 0)
 			usage_error("list TREE");
 		struct ss_tree *t = ss_tree_load(tree, &err);
 		rc = t ? SS_OK : err.code;
 		if (t) {
-			struct list_out o = { format, 0 };
+			char *base = ss_webconf_base_url(tree);
+			struct list_out o = { format, base, 0 };
 			if (strcmp(format, "json") == 0)
 				printf("[");
 			rc = ss_image_list(t, print_image, &o);
 			if (strcmp(format, "json") == 0)
 				printf("%s]\n", o.n ? "\n" : "");
 			ss_tree_free(t);
+			free(base);
 		}
 	} else {
-		usage_error("the commands are build, add, remove, list and import");
+		usage_error("the commands are build, add, remove, list, prune, import, history, diff, rollback and webconf");
 	}
 	if (rc != SS_OK)
 		fprintf(stderr, "sstream-publish: %s\n", err.msg);
+	/* A changed tree gets its import snippets rewritten (for the next
+	 * reload of the web server) before its history records the change. */
+	if (rc == SS_OK && changed && strcmp(cmd, "import") != 0) {
+		struct ss_error we;
+		if (ss_webconf_refresh(tree, &we) != SS_OK) {
+			fprintf(stderr, "sstream-publish: warning: %s\n", we.msg);
+			rc = SS_PARTIAL;
+		}
+	}
 	/* The change goes into the tree's history; a damaged history is a
 	 * warning (exit 1), never a failed publish. */
 	if (rc == SS_OK && changed && !no_history) {

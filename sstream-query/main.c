@@ -11,7 +11,8 @@ static const char usage_text[] =
 	"usage: sstream-query [OPTIONS] SOURCE [FILTER...]\n"
 	"\n"
 	"List the items of a simplestreams tree, newest version first per product.\n"
-	"SOURCE is a tree root (directory or URL) or an index or products file.\n"
+	"SOURCE is a tree root (directory or URL), an index or products file, or an\n"
+	"LXD remote name (ubuntu:, images:, ...: sstream-mirror --list-remotes).\n"
 	"FILTER is KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX (all must match).\n"
 	"\n"
 	"  -m, --max N          only the N newest versions of each product\n"
@@ -241,6 +242,12 @@ int main(int argc, char **argv)
 						   argc - optind - 1, &err);
 	if (!filter) {
 		fprintf(stderr, "sstream-query: %s\n", err.msg);
+		return err.code;
+	}
+	const char *keyring = NULL; /* the query reads; signatures are the mirror's business */
+	if (ss_remote_name(source) && ss_remote_resolve(source, 0, &source, &keyring, &err) != SS_OK) {
+		fprintf(stderr, "sstream-query: %s\n", err.msg);
+		ss_filter_free(filter);
 		return err.code;
 	}
 	struct ss_tree *tree = ss_tree_load(source, &err);
