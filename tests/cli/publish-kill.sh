@@ -29,10 +29,11 @@ meta_tar three three 1795910400
 B=$T/base
 expect 0 "base: add one (old)" "$P" add "$B" "$I/one-old.tar" "$I/root.tar"
 expect 0 "base: add one (new)" "$P" add "$B" "$I/one-new.tar" "$I/root.tar"
-REV_ONE=$(git --git-dir="$B/.sstream/history.git" rev-parse HEAD)
+REV_ONE=$("$P" history "$B" -n 1 | cut -d' ' -f1)
 expect 0 "base: add two" "$P" add "$B" "$I/two.tar" "$I/root.tar"
 FP_TWO=$(cut -d' ' -f1 "$T/out")
 expect 0 "base verifies" "$V" "$B"
+check "a record to roll back to" test -n "$REV_ONE"
 cat >"$T/items.json" <<'JSON'
 [{"content_id": "org.example:k", "product_name": "p", "version_name": "1", "item_name": "x",
   "path": "files/x", "size": 0, "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]
