@@ -1086,6 +1086,14 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	struct ss_hasher *fph = ss_hasher_new(SS_HASH_SHA256);
 	if ((rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err)) != SS_OK || !fph)
 		goto out;
+	/* a key that cannot sign is found before any file is placed */
+	if (po->sign_key) {
+		char *probe;
+		size_t plen;
+		if ((rc = ss_clearsign(po->sign_key, "{}\n", 3, &probe, &plen, err)) != SS_OK)
+			goto out;
+		free(probe);
+	}
 	if ((rc = copy_hash(tree, &in[0], fph, err)) != SS_OK ||
 	    (nfiles == 2 && (rc = copy_hash(tree, &in[1], fph, err)) != SS_OK))
 		goto out;

@@ -167,6 +167,12 @@ OS=evil,other/alias refuse "a ',' in properties.os" "properties.os 'evil,other/a
 OS=a:b refuse "a ':' in properties.os" "properties.os 'a:b'"
 meta good
 expect 64 "add refuses an alias with a ','" "$P" add "$T/p3" "$I/good.tar" "$I/root.tar" --alias 'a,b'
+# a key that cannot sign is found before any file is placed
+mkdir -m 700 "$T/nogpg"
+DATE=1795996800 meta other
+(cd "$T/p3" && find . -type f -not -path './.sstream/*' | sort) >"$T/files-before"
+expect 2 "add with a signing key that is not there" env GNUPGHOME="$T/nogpg" "$P" add --sign-key nobody@example.invalid "$T/p3" "$I/other.tar" "$I/root.tar"
+check "... places no file" sh -c "cd '$T/p3' && find . -type f -not -path './.sstream/*' | sort | cmp -s - '$T/files-before'"
 $MK "$S/sizes" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p/1/x": "files/x", "p/1/y": "files/y"},
                            "fields": {"p/1/y": {"size": "twelve"}}}]}'
 expect 1 "the mirror fails an item whose size verify refuses" "$M" "$S/sizes" "$T/sz"
