@@ -241,6 +241,25 @@ static int commit_tree(git_repository *repo, const char *rev, git_commit **commi
 	return rc;
 }
 
+/* Keeps every entry but git's lock files ("NAME.lock"). */
+static int not_git_lock(void *ud, const char *name)
+{
+	(void)ud;
+	size_t n = strlen(name);
+	return !(n > 5 && strcmp(name + n - 5, ".lock") == 0);
+}
+
+void ssi_history_clean_locks(const char *tree)
+{
+	/* where libgit2 takes its locks for a commit: HEAD, the branch, the
+	 * packed refs, the config */
+	static const char *const dirs[] = { SSI_PRIVATE_DIR "/history.git", SSI_PRIVATE_DIR "/history.git/refs/heads" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct ss_error e;
+		ssi_clean_dir(tree, dirs[i], not_git_lock, NULL, &e);
+	}
+}
+
 int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err)
 {
 	return ss_history_record_note(tree, tool, NULL, committed, err);
@@ -276,9 +295,20 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	git_tree *new_tree = NULL, *old_tree = NULL;
 	git_commit *parent = NULL;
 	git_signature *sig = NULL;
+	/* Under the tree's lock when it is free (publish records after its
+	 * command let it go): then no other run is writing the history, and
+	 * lock files a killed run left are stale.  When it is held (by the
+	 * mirror calling us, or another run), as before. */
+	int lock_fd = -1;
+	struct ss_error le;
+	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
+		ssi_history_clean_locks(tree);
 	int rc = open_repo(tree, 1, &repo, err);
-	if (rc != SS_OK)
+	if (rc != SS_OK) {
+		if (lock_fd >= 0)
+			close(lock_fd);
 		return rc;
+	}
 	/* the tree: streams/ of TREE */
 	char streams[PATH_MAX];
 	snprintf(streams, sizeof(streams), "%s/streams", tree);
@@ -338,6 +368,8 @@ out:
 	git_tree_free(old_tree);
 	git_tree_free(new_tree);
 	git_repository_free(repo);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }
 

@@ -98,6 +98,10 @@ int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const
  * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
  * it until closed. */
 int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
+/* Removes the lock files of TREE's history repository that a killed run
+ * left; call only while holding the tree's lock. */
+void ssi_history_clean_locks(const char *tree);
+
 /* Locks TREE for a publishing run and removes what killed runs left
  * (temporary files); *FD keeps the lock until closed. */
 int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);

@@ -86,6 +86,7 @@ static int lock_target(struct run *r)
 	close(fd);
 	if ((rc = ssi_clean_dir(r->o->target, tmp, not_stale_start, NULL, r->err)) == SS_OK)
 		rc = ssi_clean_dir(r->o->target, "streams/v1", not_atomic_tmp, NULL, r->err);
+	ssi_history_clean_locks(r->o->target);
 	return rc;
 }
 

@@ -235,6 +235,7 @@ static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct 
 	close(tfd);
 	if ((rc = ssi_clean_dir(tree, SSI_PRIVATE_DIR "/tmp", NULL, NULL, err)) == SS_OK)
 		rc = ssi_clean_dir(tree, "streams/v1", stale_atomic_tmp, NULL, err);
+	ssi_history_clean_locks(tree);
 	if (rc != SS_OK) {
 		close(*fd);
 		*fd = -1;

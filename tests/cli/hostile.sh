@@ -147,6 +147,15 @@ echo x >"$T/p3/streams/v1/.images.json.tmp.Zx81Qa"
 expect 0 "publish add after a killed one" "$P" add "$T/p3" "$I/good.tar" "$I/root.tar"
 check "... removed its copy" test ! -e "$T/p3/.sstream/tmp/add.abc123"
 check "... and the temporary file of its atomic write" test ! -e "$T/p3/streams/v1/.images.json.tmp.Zx81Qa"
+# a run killed while recording the history leaves git's lock files
+ls "$T/p3/.sstream/history.git/refs/heads/" >/dev/null
+BRANCH=$(ls "$T/p3/.sstream/history.git/refs/heads/" | head -1)
+touch "$T/p3/.sstream/history.git/refs/heads/$BRANCH.lock" "$T/p3/.sstream/history.git/HEAD.lock"
+DATE=1796083200 meta hist
+RECORDS=$("$P" history "$T/p3" | wc -l)
+expect 0 "publish add after a run killed while recording the history" "$P" add "$T/p3" "$I/hist.tar" "$I/root.tar"
+check "... records its change" test "$("$P" history "$T/p3" | wc -l)" -eq $((RECORDS + 1))
+check "... and the stale locks are gone" test ! -e "$T/p3/.sstream/history.git/HEAD.lock"
 head -c 1000 /dev/urandom >"$T/m2/.sstream/tmp/add.abc123"
 expect 0 "a mirror run also removes what a killed publish left" "$M" "$S/plain" "$T/m2"
 check "... gone" test ! -e "$T/m2/.sstream/tmp/add.abc123"
