@@ -8,6 +8,13 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
+/* Parsers behind public functions, exposed for the fuzz targets
+ * (tests/fuzz/) so they can be fed bytes without files. */
+
+/* metadata.yaml's text (NAME is the image, for messages); NULL with ERR. */
+struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
+					   struct ss_error *err);
+
 #endif
 
 /* Fills ERR (which may be NULL) and returns CODE. */
@@ -46,5 +53,12 @@ int ssi_curl_init(void);
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
+
+/* Parsers behind public functions, exposed for the fuzz targets
+ * (tests/fuzz/) so they can be fed bytes without files. */
+
+/* metadata.yaml's text (NAME is the image, for messages); NULL with ERR. */
+struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
+					   struct ss_error *err);
 
 #endif

@@ -8,6 +8,8 @@ libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev liblzma-dev
 libzstd-dev libgit2-dev libyaml-dev libgpgme-dev libpcre2-dev
 python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time bc
 lxd lxd-client squashfs-tools xdelta3"
+# make fuzz: libFuzzer comes with clang
+[ "${1:-}" != fuzz ] || PKGS="$PKGS clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
