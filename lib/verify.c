@@ -59,6 +59,7 @@ struct vjob {
 	size_t ncombos;
 	/* results */
 	int failed;
+	int has_problem;              /* a problem names its path */
 	char reason[1024];
 	long long bytes;
 };
@@ -75,6 +76,7 @@ struct vrun {
 	/* problems found while planning, reported with the rest */
 	struct problem {
 		char *path, *reason;
+		size_t seq;
 	} *probs;
 	size_t nprobs, aprobs;
 };
@@ -659,6 +661,65 @@ static int load(struct vrun *r)
 	return make_jobs(r);
 }
 
+static int cmp_prob(const void *a, const void *b)
+{
+	const struct problem *x = a, *y = b;
+	int c = strcmp(x->path ? x->path : "", y->path ? y->path : "");
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int cmp_job_path(const void *a, const void *b)
+{
+	return strcmp((*(const struct vjob *const *)a)->path, (*(const struct vjob *const *)b)->path);
+}
+
+/* Reports every problem and every file, counting each path once: a file
+ * whose hashes match but that has a problem is one failed file, not one
+ * ok and one failed. */
+static void count_results(struct vrun *r)
+{
+	struct ss_verify_stats *st = r->st;
+	for (size_t i = 0; i < r->nprobs; i++)
+		r->probs[i].seq = i;
+	if (r->nprobs)
+		qsort(r->probs, r->nprobs, sizeof(*r->probs), cmp_prob);
+	struct vjob **by_path = calloc(r->njobs ? r->njobs : 1, sizeof(*by_path));
+	for (size_t i = 0; by_path && i < r->njobs; i++)
+		by_path[i] = &r->jobs[i];
+	if (by_path && r->njobs)
+		qsort(by_path, r->njobs, sizeof(*by_path), cmp_job_path);
+	for (size_t i = 0; i < r->nprobs; i++) {
+		const char *path = r->probs[i].path ? r->probs[i].path : "";
+		report(r, SS_V_FAIL, path, r->probs[i].reason ? r->probs[i].reason : "out of memory");
+		if (i && r->probs[i - 1].path && strcmp(path, r->probs[i - 1].path) == 0)
+			continue;
+		struct vjob key = { .path = path }, *kp = &key, **hit = NULL;
+		if (by_path && r->njobs)
+			hit = bsearch(&kp, by_path, r->njobs, sizeof(*by_path), cmp_job_path);
+		if (hit) {
+			(*hit)->has_problem = 1;
+		} else {
+			st->files++;
+			st->failed++;
+		}
+	}
+	free(by_path);
+	for (size_t i = 0; i < r->njobs; i++) {
+		struct vjob *j = &r->jobs[i];
+		st->files++;
+		st->bytes += j->bytes;
+		if (j->failed) {
+			st->failed++;
+			report(r, SS_V_FAIL, j->path, j->reason);
+		} else if (j->has_problem) {
+			st->failed++;
+		} else {
+			st->ok++;
+			report(r, SS_V_OK, j->path, NULL);
+		}
+	}
+}
+
 int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, struct ss_error *err)
 {
 	double t0 = ssi_now();
@@ -677,22 +738,7 @@ int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, s
 		free_run(&r);
 		return rc;
 	}
-	for (size_t i = 0; i < r.nprobs; i++) {
-		report(&r, SS_V_FAIL, r.probs[i].path, r.probs[i].reason);
-		st->failed++;
-	}
-	for (size_t i = 0; i < r.njobs; i++) {
-		struct vjob *j = &r.jobs[i];
-		st->files++;
-		st->bytes += j->bytes;
-		if (j->failed) {
-			st->failed++;
-			report(&r, SS_V_FAIL, j->path, j->reason);
-		} else {
-			st->ok++;
-			report(&r, SS_V_OK, j->path, NULL);
-		}
-	}
+	count_results(&r);
 	if (o->orphans && !r.remote)
 		find_orphans(&r);
 	free_run(&r);

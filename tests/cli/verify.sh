@@ -99,6 +99,9 @@ json.dump(d, open(f, "w"))
 ' "$D/streams/v1/images.json"
 expect 3 "a delta_base naming no version" "$V" "$D"
 check "delta: named" out_has "vcdiff: FAIL delta_base '.*' is not an older version of alpine:3.17:amd64:default"
+# A file whose hashes match but that has a problem is one failed file.
+counted_once() { awk '/^[0-9]+ files: /{ n = $1; ok = $3; bad = $5 } END { exit !(n && ok + bad == n && bad == '"$1"') }' "$T/out"; }
+check "delta: the summary counts each file once" counted_once 1
 
 for change in arch version; do
 	D=$(fresh lxd$change lxc)
@@ -120,6 +123,7 @@ D=$(fresh badhash foocloud)
 sed -i '0,/"md5": "[0-9a-f]*"/s//"md5": "not-hex"/' "$D/streams/v1/com.example.foovendor:released:download.json"
 expect 3 "a hash that is not hex (what the schema says)" "$V" "$D"
 check "bad hash field named" out_has "FAIL md5 is not 32 hex digits"
+check "bad hash: the summary counts the file once" counted_once 1
 expect 3 "a download stream without paths (the trimmed Ubuntu fixture)" "$V" "$FIXTURES/real/ubuntu-released-download-trimmed.json"
 check "no path named" out_has "FAIL an item of a download stream without a path"
 
