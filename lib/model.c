@@ -190,16 +190,17 @@ static json_t *alias_get(const struct ss_products *p, json_t *obj, const char *k
 	if (!p->aliases)
 		return NULL;
 	const char *akey;
-	json_t *table;
+	json_t *table, *found = NULL;
+	/* When several tables supply KEY the last one wins, as in item_flatten. */
 	json_object_foreach(p->aliases, akey, table) {
 		const char *v = json_string_value(json_object_get(obj, akey));
 		if (!v)
 			continue;
 		json_t *hit = json_object_get(json_object_get(table, v), key);
 		if (hit)
-			return hit;
+			found = hit;
 	}
-	return NULL;
+	return found;
 }
 
 /* The flattened value of KEY (borrowed), or NULL. */
@@ -336,12 +337,14 @@ static json_t *item_flatten(const struct ss_item *it)
 	if (!o)
 		return NULL;
 	merge_level(o, it->p, it->p->root, 0);
-	json_object_set_new(o, "content_id", json_string(it->p->content_id));
 	merge_level(o, it->p, it->prod, 0);
-	json_object_set_new(o, "product_name", json_string(it->pname));
 	merge_level(o, it->p, it->ver, 0);
-	json_object_set_new(o, "version_name", json_string(it->vname));
 	merge_level(o, it->p, it->item, 1);
+	/* The synthetic name fields win over stored fields of the same name,
+	 * as in ss_item_get. */
+	json_object_set_new(o, "content_id", json_string(it->p->content_id));
+	json_object_set_new(o, "product_name", json_string(it->pname));
+	json_object_set_new(o, "version_name", json_string(it->vname));
 	json_object_set_new(o, "item_name", json_string(it->iname));
 	return o;
 }
@@ -390,11 +393,32 @@ static int pinned_key(const char *k)
 	return 0;
 }
 
+/* True when K is a key of ALIASES or a field one of its tables supplies. */
+static int alias_related(json_t *aliases, const char *k)
+{
+	if (!aliases)
+		return 0;
+	if (json_object_get(aliases, k))
+		return 1;
+	const char *ak, *vk;
+	json_t *table, *fields;
+	json_object_foreach(aliases, ak, table)
+		json_object_foreach(table, vk, fields)
+			if (json_object_get(fields, k))
+				return 1;
+	return 0;
+}
+
 /*
  * Moves every string field that all children of PARENT[CHILDKEY] share, with
- * the same value, up into PARENT.
+ * the same value, up into PARENT, as long as the flattened items stay the
+ * same.  A key of _aliases stays where it is: the fields its table supplies
+ * would then come from the parent, where lists and objects are not
+ * inherited and the parent's own fields win over them.  So does a field
+ * some alias table supplies: on the child, its own value wins over the
+ * table's, which would no longer be the case on the parent.
  */
-static void condense_level(json_t *parent, const char *childkey)
+static void condense_level(json_t *parent, const char *childkey, json_t *aliases)
 {
 	json_t *children = json_object_get(parent, childkey);
 	if (!json_is_object(children) || json_object_size(children) == 0)
@@ -404,7 +428,7 @@ static void condense_level(json_t *parent, const char *childkey)
 	const char *k;
 	json_t *moved = json_object();
 	json_object_foreach(first, k, v) {
-		if (!json_is_string(v) || pinned_key(k))
+		if (!json_is_string(v) || pinned_key(k) || alias_related(aliases, k))
 			continue;
 		int shared = 1;
 		const char *cn;
@@ -430,10 +454,13 @@ static void condense(json_t *root)
 {
 	const char *pn, *vn;
 	json_t *prod, *ver;
+	json_t *aliases = json_object_get(root, "_aliases");
+	if (!json_is_object(aliases))
+		aliases = NULL;
 	json_object_foreach(json_object_get(root, "products"), pn, prod) {
 		json_object_foreach(json_object_get(prod, "versions"), vn, ver)
-			condense_level(ver, "items");
-		condense_level(prod, "versions");
+			condense_level(ver, "items", aliases);
+		condense_level(prod, "versions", aliases);
 	}
 }
 
