@@ -192,16 +192,30 @@ struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const c
 		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml is not a mapping", path);
 		goto out;
 	}
+	/* LXD and Incus (go-yaml) refuse a repeated key: so do we, rather
+	 * than pick one of the values. */
+	static const char *const known[] = { "architecture", "creation_date", "expiry_date", "properties" };
+	int seen[4] = { 0 };
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+		const char *k = scalar(&d, pr->key);
+		for (int i = 0; k && i < 4; i++) {
+			if (strcmp(k, known[i]) == 0 && seen[i]++) {
+				ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate key '%s'", path, k);
+				goto out;
+			}
+		}
+	}
 	int have_date = 0;
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
 		const char *k = scalar(&d, pr->key);
 		if (!k)
 			continue;
 		if (strcmp(k, "architecture") == 0) {
-			/* A repeated key: the last one counts, as for the dates. */
 			const char *v = scalar(&d, pr->value);
-			free(m->architecture);
-			m->architecture = v && *v ? strdup(v) : NULL;
+			if (v && *v && !(m->architecture = strdup(v))) {
+				ssi_err(err, SS_FATAL, "out of memory");
+				goto out;
+			}
 		} else if (strcmp(k, "creation_date") == 0) {
 			if (parse_int(scalar(&d, pr->value), &m->creation_date) < 0) {
 				ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: creation_date is not a UNIX time", path);
@@ -219,6 +233,11 @@ struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const c
 				const char *pk = scalar(&d, q->key), *pv = scalar(&d, q->value);
 				if (!pk || !pv)
 					continue;
+				if (ss_image_meta_property(m, pk)) {
+					ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate property '%s'",
+						path, pk);
+					goto out;
+				}
 				m->keys[m->nprops] = strdup(pk);
 				m->vals[m->nprops] = strdup(pv);
 				if (!m->keys[m->nprops++] || !m->vals[m->nprops - 1]) {
