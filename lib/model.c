@@ -27,7 +27,7 @@ json_t *ssi_json_parse(const char *data, size_t len, const char *name, struct ss
 		len = blen;
 	}
 	json_error_t je;
-	json_t *root = json_loadb(data, len, 0, &je);
+	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	free(body);
 	if (!root) {
 		ssi_err(err, SS_FATAL, "cannot parse '%s': line %d column %d: %s", name, je.line,

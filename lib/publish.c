@@ -361,12 +361,14 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 	if (ss_fetch(items_file, SS_METADATA_CAP, &data, &len, err) != SS_OK)
 		return err->code;
 	json_error_t je;
-	json_t *list = json_loadb(data, len, 0, &je);
+	json_t *list = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	free(data);
 	if (!json_is_array(list)) {
 		json_decref(list);
-		return ssi_err(err, SS_FATAL, "cannot import '%s': %s", items_file,
-			       list ? "not a JSON list of items" : je.text);
+		if (list)
+			return ssi_err(err, SS_FATAL, "cannot import '%s': not a JSON list of items", items_file);
+		return ssi_err(err, SS_FATAL, "cannot import '%s': line %d column %d: %s", items_file, je.line,
+			       je.column, je.text);
 	}
 	static const char *const names[] = { "content_id", "product_name", "version_name", "item_name" };
 	json_t *docs = json_object(), *index = NULL;

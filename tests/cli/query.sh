@@ -84,11 +84,13 @@ check "nested: content id from the index, ':' and ' ' kept in paths" \
 	test "$(cat "$T/out")" = "com.example:leaf $TESTDATA/nested/files/a b:c.txt"
 
 # ---- bad input: exit 2, one line naming the file and the reason ----------
-for f in truncated notjson wrongformat array itemnotobject; do
+for f in truncated notjson wrongformat array itemnotobject duplicate; do
 	expect 2 "bad/$f" "$Q" "$TESTDATA/bad/$f.json"
 	check "bad/$f: one line naming the file" sh -c "test \$(wc -l <'$T/err') -eq 1 && grep -q 'bad/$f.json' '$T/err'"
 	check "bad/$f: nothing on stdout" test ! -s "$T/out"
 done
+expect 2 "a repeated key" "$Q" "$TESTDATA/bad/duplicate.json"
+check "repeated key: named with its line" err_has "duplicate.json': line 13 column 15: duplicate object key near '\"sha256\"'"
 for f in dotdot absolute backslash empty nul; do
 	expect 2 "hostile/$f" "$Q" "$TESTDATA/hostile/$f.json"
 	check "hostile/$f: one line naming the file" sh -c "test \$(wc -l <'$T/err') -eq 1 && grep -q 'hostile/$f.json' '$T/err'"

@@ -330,6 +330,8 @@ static void test_bad_documents(void)
 		{ "bad/array.json", "not a JSON object" },
 		{ "bad/itemnotobject.json", "item 'p/v/i' is not an object" },
 		{ "hostile/nul.json", "cannot parse" },
+		/* two values for one key: which one a reader sees is up to it */
+		{ "bad/duplicate.json", "line 13 column 15: duplicate object key near '\"sha256\"'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ss_error err;
