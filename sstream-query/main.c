@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sstream.h"
+#include "tool.h"
 
 static const char usage_text[] =
 	"usage: sstream-query [OPTIONS] SOURCE [FILTER...]\n"
@@ -190,10 +191,9 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:f:F:vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 0 || n > 1000000)
-				usage_error("--max needs a whole number");
+			long long n;
+			if (tool_number(optarg, 1000000, &n) < 0)
+				usage_error("--max needs a whole number up to 1000000");
 			max = (int)n;
 			break;
 		}

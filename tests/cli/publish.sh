@@ -150,6 +150,7 @@ expect 0 "prune after the grace period" "$P" prune "$D6" --keep 1 --grace 0
 check "old files deleted, and their directories" test "$(find "$D6/images" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 1
 expect 0 "--orphans finds nothing left" "$V" --orphans "$D6"
 expect 64 "prune without --keep" "$P" prune "$D6"
+expect 64 "--keep beyond int range" "$P" prune "$D6" --keep 4294967297
 
 # ---- deltas: a squashfs.vcdiff from the previous version ------------------------------------
 D7=$T/deltasite

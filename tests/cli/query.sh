@@ -9,6 +9,7 @@ expect 0 "--help" "$Q" --help
 check "--help lists exit codes" out_has "Exit status"
 expect 64 "no SOURCE" "$Q"
 expect 64 "bad --max" "$Q" --max abc "$R/cirros-released-download.json"
+expect 64 "--max beyond int range" "$Q" --max 4294967297 "$R/cirros-released-download.json"
 expect 64 "bad --format" "$Q" --format xml "$R/cirros-released-download.json"
 expect 64 "unknown option" "$Q" --bogus "$R/cirros-released-download.json"
 expect 64 "bad filter" "$Q" "$R/cirros-released-download.json" 'arch:amd64'
@@ -128,6 +129,9 @@ expect 75 "connection reset is temporary" "$Q" "$U/_fault/reset/lxc-images-20230
 expect 2 "http products 404 under a good index" "$Q" "$U/_fault/404/cirros/streams/v1/index.json"
 expect 2 "http root without an index" "$Q" "$U/nothing"
 check "both index names tried" sh -c "grep -q 'GET /nothing/streams/v1/index.json' '$T/httpd.log' && grep -q 'GET /nothing/streams/v1/index.sjson' '$T/httpd.log'"
+check "neither there: index.json named" sh -c "grep -q 'nothing/streams/v1/index.json' '$T/err' && ! grep -q index.sjson '$T/err'"
+expect 2 "local root without an index" "$Q" "$T/noindex"
+check "local: index.json named" sh -c "grep -q 'noindex/streams/v1/index.json' '$T/err' && ! grep -q index.sjson '$T/err'"
 expect 75 "connection refused is temporary" "$Q" "http://127.0.0.1:9/streams/v1/index.json"
 
 finish

@@ -199,5 +199,8 @@ check "image: FAIL" out_has "FAIL fingerprint"
 expect 0 "unified image fingerprint" "$V" image "$RT"
 check "unified = sha256(file)" test "$(cat "$T/out")" = "$(sha256sum <"$RT" | cut -d' ' -f1)"
 expect 2 "image: missing file" "$V" image "$T/nothing"
+expect 64 "image --expect, not a fingerprint" "$V" image "$MD" "$RT" --expect zz
+check "image --expect zz: usage error named" err_has "64 hex digits"
+expect 64 "--jobs beyond int range" "$V" -j 4294967297 "$W/foocloud"
 
 finish
