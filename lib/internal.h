@@ -17,6 +17,16 @@ struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const c
 
 #endif
 
+/* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
+struct ssi_strset {
+	char **v;
+	size_t n, alloc;
+};
+int ssi_strset_add(struct ssi_strset *s, const char *str);
+void ssi_strset_seal(struct ssi_strset *s);
+int ssi_strset_has(const struct ssi_strset *s, const char *str);
+void ssi_strset_free(struct ssi_strset *s);
+
 /* Fills ERR (which may be NULL) and returns CODE. */
 int ssi_err(struct ss_error *err, int code, const char *fmt, ...) SSI_PRINTF(3, 4);
 /* Same, appending ": strerror(errno)" and recording errno. */
