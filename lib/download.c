@@ -60,13 +60,10 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
 	size_t len = size * n;
-	if (len > 14 && strncasecmp(buf, "Content-Range:", 14) == 0) {
-		const char *p = buf + 14;
-		while (*p == ' ')
-			p++;
-		if (strncasecmp(p, "bytes ", 6) == 0)
-			x->content_range_start = strtoll(p + 6, NULL, 10);
-	}
+	long long start;
+	/* A malformed Content-Range leaves -1: no range we asked for. */
+	if (ssi_http_content_range(buf, len, &start))
+		x->content_range_start = start;
 	return len;
 }
 

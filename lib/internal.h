@@ -8,13 +8,6 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
-/* Parsers behind public functions, exposed for the fuzz targets
- * (tests/fuzz/) so they can be fed bytes without files. */
-
-/* metadata.yaml's text (NAME is the image, for messages); NULL with ERR. */
-struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
-					   struct ss_error *err);
-
 #endif
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
@@ -66,6 +59,11 @@ int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 
 /* Parsers behind public functions, exposed for the fuzz targets
  * (tests/fuzz/) so they can be fed bytes without files. */
+
+/* A "Content-Range: bytes FIRST-LAST/TOTAL" header line of LEN bytes (not
+ * NUL-terminated): 1 with *START = FIRST; -1 (and *START = -1) when it is a
+ * Content-Range line in another form; 0 for any other header. */
+int ssi_http_content_range(const char *buf, size_t len, long long *start);
 
 /* metadata.yaml's text (NAME is the image, for messages); NULL with ERR. */
 struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
