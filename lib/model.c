@@ -393,20 +393,20 @@ static int pinned_key(const char *k)
 	return 0;
 }
 
-/* True when K is a key of ALIASES or a field one of its tables supplies. */
-static int alias_related(json_t *aliases, const char *k)
+/* The keys of ALIASES and the fields its tables supply, as the keys of a
+ * new object (computed once: a hostile document can have many of both). */
+static json_t *alias_related(json_t *aliases)
 {
-	if (!aliases)
-		return 0;
-	if (json_object_get(aliases, k))
-		return 1;
-	const char *ak, *vk;
-	json_t *table, *fields;
-	json_object_foreach(aliases, ak, table)
+	json_t *set = json_object();
+	const char *ak, *vk, *fk;
+	json_t *table, *fields, *v;
+	json_object_foreach(aliases, ak, table) {
+		json_object_set_new(set, ak, json_true());
 		json_object_foreach(table, vk, fields)
-			if (json_object_get(fields, k))
-				return 1;
-	return 0;
+			json_object_foreach(fields, fk, v)
+				json_object_set_new(set, fk, json_true());
+	}
+	return set;
 }
 
 /*
@@ -418,7 +418,7 @@ static int alias_related(json_t *aliases, const char *k)
  * some alias table supplies: on the child, its own value wins over the
  * table's, which would no longer be the case on the parent.
  */
-static void condense_level(json_t *parent, const char *childkey, json_t *aliases)
+static void condense_level(json_t *parent, const char *childkey, json_t *related)
 {
 	json_t *children = json_object_get(parent, childkey);
 	if (!json_is_object(children) || json_object_size(children) == 0)
@@ -428,7 +428,7 @@ static void condense_level(json_t *parent, const char *childkey, json_t *aliases
 	const char *k;
 	json_t *moved = json_object();
 	json_object_foreach(first, k, v) {
-		if (!json_is_string(v) || pinned_key(k) || alias_related(aliases, k))
+		if (!json_is_string(v) || pinned_key(k) || json_object_get(related, k))
 			continue;
 		int shared = 1;
 		const char *cn;
@@ -454,14 +454,15 @@ static void condense(json_t *root)
 {
 	const char *pn, *vn;
 	json_t *prod, *ver;
-	json_t *aliases = json_object_get(root, "_aliases");
-	if (!json_is_object(aliases))
-		aliases = NULL;
+	json_t *related = alias_related(json_object_get(root, "_aliases"));
+	if (!related)
+		return; /* out of memory: expanded is still right */
 	json_object_foreach(json_object_get(root, "products"), pn, prod) {
 		json_object_foreach(json_object_get(prod, "versions"), vn, ver)
-			condense_level(ver, "items", aliases);
-		condense_level(prod, "versions", aliases);
+			condense_level(ver, "items", related);
+		condense_level(prod, "versions", related);
 	}
+	json_decref(related);
 }
 
 char *ssi_json_dump(json_t *root, size_t *len)
