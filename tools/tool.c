@@ -24,10 +24,15 @@ void tool_json_str(FILE *f, const char *s)
 long long tool_duration(const char *s)
 {
 	char *end;
-	long long n = strtoll(s, &end, 10);
-	if (end == s || n < 0 || (*end && (end[1] || !strchr("smhd", *end))))
+	if (!isdigit((unsigned char)*s))
 		return -1;
-	return n * (*end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1);
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (errno == ERANGE || (*end && (end[1] || !strchr("smhd", *end))))
+		return -1;
+	long long mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1;
+	/* beyond long long is not a duration (and would overflow) */
+	return n > 0x7fffffffffffffffLL / mult ? -1 : n * mult;
 }
 
 int tool_number(const char *s, long long max, long long *out)
