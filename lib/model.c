@@ -506,7 +506,7 @@ int ss_products_same(const struct ss_products *a, const struct ss_products *b)
 		json_t *prod = json_object_get(json_object_get(b->root, "products"), ia->pname);
 		json_t *ver = json_object_get(json_object_get(prod, "versions"), ia->vname);
 		json_t *item = json_object_get(json_object_get(ver, "items"), ia->iname);
-		for (size_t j = 0; item && j < b->nitems; j++)
+		for (size_t j = 0; item && !ib && j < b->nitems; j++)
 			if (b->items[(i + j) % b->nitems].item == item)
 				ib = &b->items[(i + j) % b->nitems];
 		if (!ib)
@@ -537,15 +537,22 @@ int ss_products_check_index(const struct ss_products *p, struct ss_error *err)
 			return ssi_err(err, SS_INTEGRITY, "the index lists product '%s' that '%s' lacks",
 				       name ? name : "?", p->name);
 	}
+	/* The listed names as a set: a list and a document of many products
+	 * must not cost their product. */
+	json_t *set = json_object();
+	if (!set)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	json_array_foreach(listed, i, v)
+		json_object_set(set, json_string_value(v), v);
 	const char *pn;
 	json_t *prod;
+	int rc = SS_OK;
 	json_object_foreach(products, pn, prod) {
-		int found = 0;
-		json_array_foreach(listed, i, v)
-			if (json_is_string(v) && strcmp(json_string_value(v), pn) == 0)
-				found = 1;
-		if (!found)
-			return ssi_err(err, SS_INTEGRITY, "product '%s' of '%s' is not in the index", pn, p->name);
+		if (!json_object_get(set, pn)) {
+			rc = ssi_err(err, SS_INTEGRITY, "product '%s' of '%s' is not in the index", pn, p->name);
+			break;
+		}
 	}
-	return SS_OK;
+	json_decref(set);
+	return rc;
 }
