@@ -103,6 +103,29 @@ check "delta: named" out_has "vcdiff: FAIL delta_base '.*' is not an older versi
 counted_once() { awk '/^[0-9]+ files: /{ n = $1; ok = $3; bad = $5 } END { exit !(n && ok + bad == n && bad == '"$1"') }' "$T/out"; }
 check "delta: the summary counts each file once" counted_once 1
 
+# Many versions with deltas: every base is looked up (once per product,
+# not once per delta: 30 000 deltas took 19 s).  Bases: the previous
+# version (fine), one older than the oldest version (pruned: fine), one
+# naming no version between the oldest and the newest (a problem).
+D=$T/manydeltas
+"$PY" - "$D" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]; os.makedirs(d + "/streams/v1"); os.makedirs(d + "/f")
+open(d + "/f/x", "w").write("x")
+h = hashlib.sha256(b"x").hexdigest()
+vers = {}
+for i in range(1, 3001):
+    base = "2024%05d" % (i - 1) if i > 1 else "2023"
+    if i == 1500:
+        base = "2024001499x"
+    vers["2024%05d" % i] = {"items": {"d": {"path": "f/x", "ftype": "vcdiff", "delta_base": base, "size": 1, "sha256": h}}}
+prods = {"p": {"versions": vers}}
+json.dump({"format": "products:1.0", "content_id": "c", "products": prods}, open(d + "/streams/v1/c.json", "w"))
+json.dump({"format": "index:1.0", "index": {"c": {"path": "streams/v1/c.json", "products": ["p"]}}}, open(d + "/streams/v1/index.json", "w"))
+PY
+expect 3 "many deltas, one base naming no version" "$V" "$D"
+check "many deltas: exactly that one named" sh -c "test \$(grep -c 'FAIL delta_base' '$T/out') -eq 1 && grep -q \"FAIL delta_base '2024001499x'\" '$T/out'"
+
 for change in arch version; do
 	D=$(fresh lxd$change lxc)
 	"$PY" -c '
