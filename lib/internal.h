@@ -67,6 +67,17 @@ int ssi_curl_init(void);
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
 
+/* Architecture names: the Debian-style name the clients list images under
+ * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
+const char *ssi_lxd_arch(const char *arch);
+const char *ssi_kernel_arch(const char *arch);
+
+/* Writes O->rootfs as a squashfs at OUT (via OUT.tmp), compressed with
+ * O->compression (xz, zstd, gzip), mtimes clamped to EPOCH when >= 0.
+ * SS_OK, SS_USAGE or SS_FATAL. */
+struct ss_build_opts;
+int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long epoch, struct ss_error *err);
+
 /* Parsers behind public functions, exposed for the fuzz targets
  * (tests/fuzz/) so they can be fed bytes without files. */
 

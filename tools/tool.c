@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sstream.h"
 #include "tool.h"
 
 void tool_json_str(FILE *f, const char *s)
@@ -46,4 +47,13 @@ int tool_number(const char *s, long long max, long long *out)
 		return -1;
 	*out = n;
 	return 0;
+}
+
+void tool_version(const char *prog)
+{
+	struct ss_versions v;
+	ss_versions_get(&v);
+	printf("%s %s\n", prog, v.sstream);
+	printf("libcurl %s\n%s\n%s\nlibgit2 %s\n", v.curl, v.ssl, v.archive, v.git2);
+	printf("jansson %s, PCRE2 %s, gpgme %s, libyaml %s\n", v.jansson, v.pcre2, v.gpgme, v.yaml);
 }
