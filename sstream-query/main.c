@@ -12,7 +12,7 @@ static const char usage_text[] =
 	"\n"
 	"List the items of a simplestreams tree, newest version first per product.\n"
 	"SOURCE is a tree root (directory or URL), an index or products file, or an\n"
-	"LXD remote name (ubuntu:, images:, ...: sstream-mirror --list-remotes).\n"
+	"LXD remote name (ubuntu:, images:, ...; listed in sstream-mirror(1)).\n"
 	"FILTER is KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX (all must match).\n"
 	"\n"
 	"  -m, --max N          only the N newest versions of each product\n"
