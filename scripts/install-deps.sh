@@ -9,6 +9,8 @@ libzstd-dev libgit2-dev libyaml-dev libgpgme-dev libpcre2-dev libsquashfs-dev
 python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time bc
 lxd lxd-client squashfs-tools xdelta3 nginx apache2
 debhelper fakeroot lintian mandoc bash-completion python3-prometheus-client systemd"
+# make fuzz: libFuzzer comes with clang
+[ "${1:-}" != fuzz ] || PKGS="$PKGS clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
