@@ -604,7 +604,7 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 	pthread_mutex_init(&g.w.mu, NULL);
 	pthread_cond_init(&g.w.more, NULL);
 	pthread_cond_init(&g.w.done, NULL);
-	g.w.maxbufs = (size_t)jobs + 16;
+	g.w.maxbufs = (size_t)jobs + 4;
 	curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)jobs);
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)jobs);
