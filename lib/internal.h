@@ -10,6 +10,16 @@
 #define SSI_PRINTF(a, b)
 #endif
 
+/* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
+struct ssi_strset {
+	char **v;
+	size_t n, alloc;
+};
+int ssi_strset_add(struct ssi_strset *s, const char *str);
+void ssi_strset_seal(struct ssi_strset *s);
+int ssi_strset_has(const struct ssi_strset *s, const char *str);
+void ssi_strset_free(struct ssi_strset *s);
+
 /* Fills ERR (which may be NULL) and returns CODE. */
 int ssi_err(struct ss_error *err, int code, const char *fmt, ...) SSI_PRINTF(3, 4);
 /* Same, appending ": strerror(errno)" and recording errno. */

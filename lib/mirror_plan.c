@@ -1,0 +1,291 @@
+/*
+ * Mirror planning: what TARGET lists now (parsed once, or taken to be the
+ * source when it holds the same bytes), the versions --keep retains, and
+ * for each wanted item whether it is present, reusable from another path
+ * of the tree, or to be fetched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mirror_internal.h"
+
+/* ---- items by path and by sha256 ----------------------------------------- */
+
+int ssm_cmp_keyed(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
+const struct ss_item *ssm_keyed_find(const struct keyed *k, size_t n, const char *key)
+{
+	struct keyed probe = { key, NULL };
+	const struct keyed *hit = n ? bsearch(&probe, k, n, sizeof(*k), ssm_cmp_keyed) : NULL;
+	return hit ? hit->it : NULL;
+}
+
+/* Same content: equal sizes where both give one, equal hashes where both
+ * give one, and at least one hash (or the size) compared. */
+int ssm_same_content(const struct ss_item *a, const struct ss_item *b)
+{
+	long long sa = ss_item_get_int(a, "size"), sb = ss_item_get_int(b, "size");
+	if (sa >= 0 && sb >= 0 && sa != sb)
+		return 0;
+	int compared = sa >= 0 && sb >= 0;
+	static const char *const hashes[] = { "sha256", "sha512", "md5" };
+	for (int i = 0; i < 3; i++) {
+		char ba[160], bb[160];
+		const char *ha = ss_item_get(a, hashes[i], ba, sizeof(ba));
+		const char *hb = ss_item_get(b, hashes[i], bb, sizeof(bb));
+		if (!ha || !hb)
+			continue;
+		if (strcasecmp(ha, hb) != 0)
+			return 0;
+		compared = 2;
+	}
+	return compared == 2 || (compared && !ss_item_hash_kinds(a));
+}
+
+/* ---- planning ---------------------------------------------------------------- */
+
+int ssm_load_old(struct run *r)
+{
+	char *idx = ssm_tpath(r, "streams/v1/index.json");
+	struct stat st;
+	int exists = idx && stat(idx, &st) == 0;
+	free(idx);
+	if (!exists)
+		return SS_OK;
+	struct ss_error e;
+	/* A tree that holds upstream's documents byte for byte (an unchanged
+	 * full mirror, the usual cron rerun) is the source tree: no need to
+	 * parse it twice. */
+	r->old_is_src = 1;
+	int found_index = 0;
+	for (size_t i = 0; r->old_is_src && i < ss_tree_ndocs(r->src); i++) {
+		const char *data;
+		size_t len;
+		const char *rel = ss_tree_doc(r->src, i, &data, &len);
+		char *file = ssm_tpath(r, rel), *have = NULL;
+		size_t hlen;
+		if (!file || ss_fetch(file, SS_METADATA_CAP, &have, &hlen, &e) != SS_OK || hlen != len ||
+		    memcmp(have, data, len) != 0)
+			r->old_is_src = 0;
+		found_index |= strcmp(rel, "streams/v1/index.json") == 0;
+		free(file);
+		free(have);
+	}
+	if (r->old_is_src && found_index)
+		r->old = r->src;
+	else
+		r->old_is_src = 0, r->old = ss_tree_load(r->o->target, &e);
+	if (!r->old) {
+		/* Not fatal: the run rewrites it.  Nothing is pruned this time. */
+		ssm_event(r, SS_EV_WARN, NULL, -1, e.msg);
+		return SS_OK;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < ss_tree_nproducts(r->old); i++)
+		n += ss_products_count(ss_tree_products(r->old, i));
+	r->old_by_path = calloc(n ? n : 1, sizeof(*r->old_by_path));
+	r->old_by_sha = calloc(n ? n : 1, sizeof(*r->old_by_sha));
+	if (!r->old_by_path || !r->old_by_sha)
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	size_t np = 0, ns = 0;
+	for (size_t i = 0; i < ss_tree_nproducts(r->old); i++) {
+		const struct ss_products *p = ss_tree_products(r->old, i);
+		ssi_strset_add(&r->old_refs, ss_products_path(p));
+		for (size_t j = 0; j < ss_products_count(p); j++) {
+			const struct ss_item *it = ss_products_item(p, j);
+			const char *path = ss_item_str(it, "path");
+			if (!path)
+				continue;
+			r->old_by_path[np++] = (struct keyed){ path, it };
+			ssi_strset_add(&r->old_refs, path);
+			const char *sha = ss_item_str(it, "sha256");
+			if (sha)
+				r->old_by_sha[ns++] = (struct keyed){ sha, it };
+		}
+	}
+	for (size_t i = 0; i < ss_tree_ndocs(r->old); i++) {
+		const char *d;
+		size_t l;
+		ssi_strset_add(&r->old_refs, ss_tree_doc(r->old, i, &d, &l));
+	}
+	qsort(r->old_by_path, np, sizeof(*r->old_by_path), ssm_cmp_keyed);
+	qsort(r->old_by_sha, ns, sizeof(*r->old_by_sha), ssm_cmp_keyed);
+	r->nold = np;
+	r->nsha = ns;
+	return SS_OK;
+}
+
+/* Items of the old tree whose version vanished upstream, kept (--keep)
+ * while their product has fewer than MAX versions. */
+static int add_kept(struct run *r, const struct ss_item ***out, size_t *nout)
+{
+	*nout = 0;
+	*out = NULL;
+	if (!r->o->keep || !r->old)
+		return SS_OK;
+	struct ssi_strset upstream = { 0 }, chosen = { 0 };
+	char key[4096];
+	for (size_t i = 0; i < ss_tree_nproducts(r->src); i++) {
+		const struct ss_products *p = ss_tree_products(r->src, i);
+		for (size_t j = 0; j < ss_products_count(p); j++) {
+			const struct ss_item *it = ss_products_item(p, j);
+			snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
+				 ss_item_version(it));
+			ssi_strset_add(&upstream, key);
+		}
+	}
+	ssi_strset_seal(&upstream);
+	/* versions per product already chosen */
+	for (size_t i = 0; i < r->sel.count; i++) {
+		const struct ss_item *it = r->sel.items[i];
+		snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
+			 ss_item_version(it));
+		ssi_strset_add(&chosen, key);
+	}
+	struct ss_selection old;
+	if (ss_select(r->old, r->o->filter, 0, &old, r->err) != SS_OK) {
+		ssi_strset_free(&upstream);
+		ssi_strset_free(&chosen);
+		return SS_FATAL;
+	}
+	const struct ss_item **kept = calloc(old.count ? old.count : 1, sizeof(*kept));
+	size_t nk = 0;
+	for (size_t i = 0; kept && i < old.count; i++) {
+		const struct ss_item *it = old.items[i];
+		snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
+			 ss_item_version(it));
+		if (ssi_strset_has(&upstream, key))
+			continue;
+		/* count the product's chosen versions (chosen is unsorted while growing) */
+		size_t versions = 0, plen = strlen(ss_item_content_id(it)) + strlen(ss_item_product(it)) + 2;
+		int already = 0;
+		for (size_t k = 0; k < chosen.n; k++) {
+			if (strncmp(chosen.v[k], key, plen) == 0) {
+				versions++;
+				if (strcmp(chosen.v[k], key) == 0)
+					already = 1;
+			}
+		}
+		if (!already && r->o->max > 0 && (int)versions >= r->o->max)
+			continue;
+		if (!already)
+			ssi_strset_add(&chosen, key);
+		kept[nk++] = it;
+	}
+	ss_selection_free(&old);
+	ssi_strset_free(&upstream);
+	ssi_strset_free(&chosen);
+	if (!kept)
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	*out = kept;
+	*nout = nk;
+	return SS_OK;
+}
+
+static int file_matches(const char *file, const struct ss_item *it)
+{
+	struct ss_digest d;
+	struct ss_error e;
+	if (ss_hash_file(file, ss_item_hash_kinds(it), &d, &e) != SS_OK)
+		return 0;
+	return ss_item_check(it, &d, &e) == SS_OK;
+}
+
+static int plan_one(struct run *r, struct want *w)
+{
+	const struct ss_item *it = w->it;
+	char *dest = ssm_tpath(r, w->path);
+	if (!dest)
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	struct stat st;
+	int have = stat(dest, &st) == 0 && S_ISREG(st.st_mode);
+	const struct ss_item *old = r->old ? ssm_keyed_find(r->old_by_path, r->nold, w->path) : NULL;
+	if (have) {
+		if (r->o->check_existing || !old)
+			w->status = file_matches(dest, it) ? W_PRESENT : W_FETCH;
+		else
+			w->status = ssm_same_content(it, old) ? W_PRESENT : W_FETCH;
+	} else {
+		w->status = W_FETCH;
+		const char *sha = ss_item_str(it, "sha256");
+		const struct ss_item *twin = sha && r->old ? ssm_keyed_find(r->old_by_sha, r->nsha, sha) : NULL;
+		if (twin && ssm_same_content(it, twin)) {
+			const char *tp = ss_item_str(twin, "path");
+			char *src = ssm_tpath(r, tp);
+			if (src && stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+				w->status = W_REUSE;
+				w->reuse_from = tp;
+			}
+			free(src);
+		}
+	}
+	free(dest);
+	return SS_OK;
+}
+
+static int want_cmp_path(const void *a, const void *b)
+{
+	const struct want *x = *(const struct want *const *)a, *y = *(const struct want *const *)b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+int ssm_plan(struct run *r)
+{
+	const struct ss_item **kept;
+	size_t nk;
+	if (add_kept(r, &kept, &nk) != SS_OK)
+		return SS_FATAL;
+	r->nw = r->sel.count + nk;
+	r->w = calloc(r->nw ? r->nw : 1, sizeof(*r->w));
+	struct want **byp = calloc(r->nw ? r->nw : 1, sizeof(*byp));
+	if (!r->w || !byp) {
+		free(kept);
+		free(byp);
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	}
+	size_t nb = 0;
+	for (size_t i = 0; i < r->nw; i++) {
+		struct want *w = &r->w[i];
+		w->it = i < r->sel.count ? r->sel.items[i] : kept[i - r->sel.count];
+		w->path = ss_item_str(w->it, "path");
+		if (!w->path)
+			w->status = W_NOPATH;
+		else
+			byp[nb++] = w;
+	}
+	free(kept);
+	/* Several items may share one file (same path): plan it once. */
+	qsort(byp, nb, sizeof(*byp), want_cmp_path);
+	int rc = SS_OK;
+	for (size_t i = 0; i < nb && rc == SS_OK; i++) {
+		struct want *w = byp[i];
+		if (i && strcmp(byp[i - 1]->path, w->path) == 0) {
+			const struct want *first = byp[i - 1]->same ? byp[i - 1]->same : byp[i - 1];
+			w->same = first;
+			w->status = first->status;
+			if (!ssm_same_content(w->it, first->it)) {
+				w->status = W_FAILED;
+				ssm_event(r, SS_EV_FAIL, w->path, -1, "two items name this path with different content");
+			}
+			continue;
+		}
+		if (r->o->no_items) {
+			w->status = W_SKIPPED;
+			continue;
+		}
+		rc = plan_one(r, w);
+	}
+	free(byp);
+	return rc;
+}

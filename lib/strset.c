@@ -1,0 +1,55 @@
+/* Small sorted sets of strings (internal). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ssi_strset_add(struct ssi_strset *s, const char *str)
+{
+	if (s->n == s->alloc) {
+		size_t na = s->alloc ? 2 * s->alloc : 64;
+		char **nv = realloc(s->v, na * sizeof(*nv));
+		if (!nv)
+			return -1;
+		s->v = nv;
+		s->alloc = na;
+	}
+	if (!(s->v[s->n] = strdup(str)))
+		return -1;
+	s->n++;
+	return 0;
+}
+
+/* Sorts and drops duplicates; call before ssi_strset_has. */
+void ssi_strset_seal(struct ssi_strset *s)
+{
+	if (!s->n)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_strp);
+	size_t o = 1;
+	for (size_t i = 1; i < s->n; i++) {
+		if (strcmp(s->v[i], s->v[o - 1]) == 0)
+			free(s->v[i]);
+		else
+			s->v[o++] = s->v[i];
+	}
+	s->n = o;
+}
+
+int ssi_strset_has(const struct ssi_strset *s, const char *str)
+{
+	return s->n && bsearch(&str, s->v, s->n, sizeof(*s->v), cmp_strp) != NULL;
+}
+
+void ssi_strset_free(struct ssi_strset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
