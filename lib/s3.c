@@ -409,7 +409,6 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	char hbuf[160];
 	snprintf(hbuf, sizeof(hbuf), "x-amz-content-sha256: %s", r->sha256 ? r->sha256 : EMPTY_SHA256);
 	hl = curl_slist_append(hl, hbuf);
-	hl = curl_slist_append(hl, "Expect:");
 	char *tok = s->token ? xasprintf("x-amz-security-token: %s", s->token) : NULL;
 	if (tok)
 		hl = curl_slist_append(hl, tok);

@@ -1,0 +1,120 @@
+# sstream-mirror into S3 (a real Ceph RGW on 127.0.0.1, tests/ceph.sh):
+# full and filtered mirrors read back anonymously with sstream-verify,
+# no-op reruns that put nothing, upstream updates with grace-period
+# deletion, multipart items, the lock, bad credentials, endpoint down,
+# kill -9 at random points.
+. tests/lib.sh
+. tests/ceph.sh
+M=$BIN/sstream-mirror
+V=$BIN/sstream-verify
+P=$BIN/sstream-publish
+W=$T/www
+mkdir -p "$W"
+cp -r "$FIXTURES/examples/foocloud" "$W/foocloud"
+chmod -R u+w "$W"
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$W/up1" '^(alpine|ubuntu):[^:]*:amd64:' --index
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230703.json" "$W/up2" '^(alpine|ubuntu):[^:]*:amd64:' --index
+ln -s up1 "$W/current"
+httpd_start "$W"
+U=$HTTP_URL
+ceph_start
+export XDG_STATE_HOME=$T/state HOME=$T
+S3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+# mkbucket NAME: a bucket whose objects anyone may read (a bucket policy).
+mkbucket() {
+	$S3 -H "x-amz-content-sha256: $EMPTY" -X PUT "$S3_ENDPOINT/$1" -o /dev/null -w '%{http_code}' | grep -q 200 ||
+		fail "create bucket $1"
+	printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%s/*"]}]}' "$1" >"$T/policy"
+	$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/policy" | cut -c1-64)" -T "$T/policy" \
+		"$S3_ENDPOINT/$1?policy=" -o /dev/null -w '%{http_code}' | grep -q 204 || fail "policy on bucket $1"
+}
+# keys BUCKET PREFIX: every key under PREFIX, sorted, in $T/keys.
+keys() {
+	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/$1?list-type=2&max-keys=1000&prefix=$(echo "$2" | sed 's|/|%2F|g')" >"$T/listing"
+	grep -q '<ListBucketResult' "$T/listing" || fail "list $1/$2"
+	grep -o '<Key>[^<]*</Key>' "$T/listing" | sed 's/<[^>]*>//g' | sort >"$T/keys"
+}
+report() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/report.json" "$1"; }
+
+# ---- usage and errors before any write --------------------------------------
+expect 64 "bad s3 target" "$M" "$U/foocloud" s3:///nobucket
+check "bad target named" err_has "s3:///nobucket"
+mkbucket mirror
+expect 2 "missing bucket" "$M" "$U/foocloud" s3://nosuchbucket/site
+check "missing bucket: NoSuchBucket" err_has "NoSuchBucket"
+expect 2 "wrong secret" env AWS_SECRET_ACCESS_KEY=wrong "$M" "$U/foocloud" s3://mirror/site
+check "wrong secret: 403 SignatureDoesNotMatch" err_has "403 SignatureDoesNotMatch"
+expect 2 "unknown key id" env AWS_ACCESS_KEY_ID=nobody "$M" "$U/foocloud" s3://mirror/site
+check "unknown key: InvalidAccessKeyId" err_has "InvalidAccessKeyId"
+keys mirror site/
+check "nothing written with bad credentials" test ! -s "$T/keys"
+expect 2 "no credentials at all" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$M" "$U/foocloud" s3://mirror/site
+check "no credentials: says how to give them" err_has "AWS_ACCESS_KEY_ID"
+down=$(free_port)
+expect 75 "endpoint down" "$M" --retries 0 --s3-endpoint "http://127.0.0.1:$down" "$U/foocloud" s3://mirror/site
+
+# ---- a full mirror, read back anonymously over HTTP --------------------------
+expect 0 "full mirror into s3" "$M" --report "$T/report.json" "$U/foocloud" s3://mirror/site
+check "quiet on success" test ! -s "$T/out" -a ! -s "$T/err"
+expect 0 "the bucket verifies over HTTP, deep" "$V" --deep "$S3_ENDPOINT/mirror/site"
+for f in index.json com.example.foovendor:released:download.json; do
+	curl -s "$S3_ENDPOINT/mirror/site/streams/v1/$f" >"$T/got"
+	check "$f verbatim in the bucket" cmp -s "$W/foocloud/streams/v1/$f" "$T/got"
+done
+curl -s -D "$T/hdr" -o /dev/null "$S3_ENDPOINT/mirror/site/streams/v1/index.json"
+check "documents: Content-Type application/json" grep -qi '^content-type: application/json' "$T/hdr"
+check "documents: short Cache-Control" grep -qi '^cache-control: public, max-age=60' "$T/hdr"
+item=$(cd "$W/foocloud" && find files -type f | head -1)
+curl -s -D "$T/hdr" -o /dev/null "$S3_ENDPOINT/mirror/site/$item"
+check "items: long immutable Cache-Control" grep -qi '^cache-control: .*immutable' "$T/hdr"
+check "report counts the uploads (18 files, 3 documents)" test "$(report 'd["s3"]["uploaded"]')" -eq 21
+keys mirror site/
+check "lock released" sh -c "! grep -q '^site/.sstream/lock' '$T/keys'"
+
+expect 0 "no-op rerun" "$M" --report "$T/report.json" "$U/foocloud" s3://mirror/site
+check "no-op rerun puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+check "no-op rerun deletes nothing" test "$(report 'd["s3"]["deleted"]')" -eq 0
+
+# A filtered mirror at another prefix: only what it lists.
+expect 0 "filtered mirror into s3" "$M" --max 1 "$U/foocloud" s3://mirror/filtered arch=amd64 'ftype~^(disk1.img|tar.gz)$'
+expect 0 "filtered bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/filtered"
+keys mirror filtered/files/
+check "filtered: exactly 2 items" test "$(wc -l <"$T/keys")" -eq 2
+
+# Dry run: says what it would put, puts nothing.
+expect 0 "dry run" "$M" -n "$U/foocloud" s3://mirror/dry
+check "dry run lists what it would add" out_has "^add "
+keys mirror dry/
+check "dry run wrote nothing" test ! -s "$T/keys"
+
+# ---- upstream update: new objects, old ones after the grace period ---------
+expect 0 "mirror up1" "$M" "$U/current" s3://mirror/lxc
+keys mirror lxc/
+cp "$T/keys" "$T/keys1"
+rm "$W/current" && ln -s up2 "$W/current"
+expect 0 "mirror up2 (grace 1h)" "$M" --report "$T/report.json" "$U/current" s3://mirror/lxc
+expect 0 "after the update the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/lxc"
+check "update: no deletion within the grace period" test "$(report 'd["s3"]["deleted"]')" -eq 0
+keys mirror lxc/
+check "update: old objects still there" sh -c "comm -23 '$T/keys1' '$T/keys' | grep -v .sstream | wc -l | grep -qx 0"
+expect 0 "mirror up2 again, grace 0" "$M" -v --grace 0 --report "$T/report.json" "$U/current" s3://mirror/lxc
+check "grace 0: dropped objects deleted" test "$(report 'd["s3"]["deleted"]')" -gt 0
+check "grace 0: nothing put" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+expect 0 "after deletion the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/lxc"
+keys mirror lxc/
+grep -v '\.sstream/' "$T/keys" | sed 's|^lxc/||' >"$T/inbucket"
+(cd "$T/state/sstream" && find . -mindepth 1 -maxdepth 1 -name '*lxc*' | head -1) >"$T/stagename"
+(cd "$T/state/sstream/$(cat "$T/stagename")" && find . -path ./.sstream -prune -o -type f -print | sed 's|^\./||' | sort) >"$T/staged"
+check "bucket holds exactly the tree" cmp -s "$T/inbucket" "$T/staged"
+
+# ---- the lock ----------------------------------------------------------------
+printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) + 3600)) >"$T/lock"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
+expect 75 "locked by another run" "$M" "$U/foocloud" s3://mirror/site
+check "says who holds the lock" err_has "otherhost:123"
+printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) - 10)) >"$T/lock"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
+expect 0 "an expired lock is taken over" "$M" "$U/foocloud" s3://mirror/site
+
+finish
