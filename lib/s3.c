@@ -44,6 +44,7 @@ struct ss_s3 {
 	char *owner;      /* of the lock we hold, NULL when none */
 	long long lock_expires;
 	size_t requests;
+	CURLSH *share;    /* connections and DNS, reused from request to request */
 };
 
 /* ---- Small helpers ---------------------------------------------------------- */
@@ -247,6 +248,11 @@ struct ss_s3 *ss_s3_open(const struct ss_s3_opts *o, struct ss_error *err)
 			*p = '_';
 	if (load_credentials(s, err) != SS_OK)
 		goto fail;
+	/* One thread uses the handle: the share needs no lock callbacks. */
+	if (ssi_curl_init() == 0 && (s->share = curl_share_init())) {
+		curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	}
 	return s;
 fail:
 	ss_s3_close(s);
@@ -269,6 +275,8 @@ void ss_s3_close(struct ss_s3 *s)
 	free(s->userpwd);
 	free(s->token);
 	free(s->owner);
+	if (s->share)
+		curl_share_cleanup(s->share);
 	free(s);
 }
 
@@ -417,6 +425,8 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	/* Redirects would be re-signed for another host: S3 does not need them. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	if (s->share)
+		curl_easy_setopt(h, CURLOPT_SHARE, s->share);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
