@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,16 @@ struct ss_s3 {
 	long long lock_expires;
 	size_t requests;
 	CURLSH *share;    /* connections and DNS, reused from request to request */
+	/* The keeper thread renews the lock every third of its lifetime, so
+	 * a long download or upload never lets it expire. */
+	pthread_t keeper;
+	int keeper_on, keeper_stop, lock_lost;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 };
+
+static void keeper_stop(struct ss_s3 *s);
+static void *keeper_main(void *arg);
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -168,6 +178,8 @@ struct ss_s3 *ss_s3_open(const struct ss_s3_opts *o, struct ss_error *err)
 		return NULL;
 	}
 	s->o = o;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	const char *t = o->target;
 	if (!t || strncmp(t, "s3://", 5) != 0 || !t[5] || t[5] == '/') {
 		ssi_err(err, SS_USAGE, "bad target '%s': not s3://BUCKET[/PREFIX]", t ? t : "");
@@ -275,8 +287,11 @@ void ss_s3_close(struct ss_s3 *s)
 	free(s->userpwd);
 	free(s->token);
 	free(s->owner);
+	keeper_stop(s);
 	if (s->share)
 		curl_share_cleanup(s->share);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
 	free(s);
 }
 
@@ -303,6 +318,7 @@ struct req {
 	int fd;
 	off_t off;
 	long long len;
+	int keeper;              /* from the keeper thread: no shared handle */
 	/* reply */
 	long status;
 	char *data;
@@ -425,7 +441,7 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	/* Redirects would be re-signed for another host: S3 does not need them. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	if (s->share)
+	if (s->share && !r->keeper)
 		curl_easy_setopt(h, CURLOPT_SHARE, s->share);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
@@ -446,7 +462,8 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	} else if (strcmp(r->method, "DELETE") == 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
-	s->requests++;
+	if (!r->keeper)
+		s->requests++;
 	CURLcode c = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_easy_cleanup(h);
@@ -857,27 +874,105 @@ int ss_s3_lock(struct ss_s3 *s, const char *owner, struct ss_error *err)
 	if (rc != SS_OK) {
 		free(s->owner);
 		s->owner = NULL;
+	} else {
+		s->lock_lost = s->keeper_stop = 0;
+		s->keeper_on = pthread_create(&s->keeper, NULL, keeper_main, s) == 0;
 	}
 	free(key);
 	return rc;
 }
 
-/* Renews the lock when a third of its time has passed. */
+static long long lock_ttl(const struct ss_s3 *s)
+{
+	return s->o->lock_ttl > 0 ? s->o->lock_ttl : 3600;
+}
+
+/* One renewal from the keeper thread: still ours?  Then a new expiry. */
+static void keeper_renew(struct ss_s3 *s, const char *key)
+{
+	struct ss_error e;
+	char what[512];
+	what_of(what, sizeof(what), "renew lock", s, key);
+	struct req g = { .method = "GET", .key = key, .keeper = 1 };
+	static const long oks[] = { 200, 404, 0 };
+	int rc = perform(s, &g, oks, what, &e);
+	char holder[256] = "";
+	long long exp;
+	int ours = rc == SS_OK && g.status == 200 && g.data &&
+		   ssi_s3_lock_parse(g.data, g.dlen, holder, sizeof(holder), &exp) == 0 &&
+		   strcmp(holder, s->owner) == 0;
+	req_done(&g);
+	long long nexp = (long long)time(NULL) + lock_ttl(s);
+	if (rc == SS_OK && ours) {
+		char body[512], sha[65];
+		int n = snprintf(body, sizeof(body), "owner %s\nexpires %lld\n", s->owner, nexp);
+		sha256_hex(body, (size_t)n, sha);
+		struct req p = { .method = "PUT", .key = key, .sha256 = sha, .buf = body, .len = n, .keeper = 1 };
+		p.headers[0] = "Content-Type: text/plain";
+		p.headers[1] = "Cache-Control: no-store";
+		rc = perform(s, &p, NULL, what, &e);
+		req_done(&p);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (rc == SS_OK && ours)
+		s->lock_expires = nexp;
+	else if ((rc == SS_OK && !ours) || (long long)time(NULL) >= s->lock_expires)
+		s->lock_lost = 1; /* taken over, or expired before we could renew */
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void *keeper_main(void *arg)
+{
+	struct ss_s3 *s = arg;
+	char *key = full_key(s, ".sstream/lock");
+	long long period = lock_ttl(s) / 3 > 0 ? lock_ttl(s) / 3 : 1;
+	pthread_mutex_lock(&s->mu);
+	while (key && !s->keeper_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)period;
+		while (!s->keeper_stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+			;
+		if (s->keeper_stop)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		keeper_renew(s, key);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(key);
+	return NULL;
+}
+
+static void keeper_stop(struct ss_s3 *s)
+{
+	if (!s->keeper_on)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->keeper_stop = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->keeper, NULL);
+	s->keeper_on = 0;
+}
+
+/* SS_OK while we hold the lock; before each write. */
 static int lock_renew(struct ss_s3 *s, struct ss_error *err)
 {
-	long long ttl = s->o->lock_ttl > 0 ? s->o->lock_ttl : 3600;
-	if (!s->owner || (long long)time(NULL) < s->lock_expires - ttl * 2 / 3)
+	if (!s->owner)
 		return SS_OK;
-	char *key = full_key(s, ".sstream/lock");
-	if (!key)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	int rc = write_lock(s, key, 0, err);
-	free(key);
-	return rc;
+	pthread_mutex_lock(&s->mu);
+	int lost = s->lock_lost || (long long)time(NULL) >= s->lock_expires;
+	pthread_mutex_unlock(&s->mu);
+	if (lost)
+		return ssi_err(err, SS_TEMPFAIL, "lost the lock of 's3://%s/%s.sstream/lock' (expired or taken over)",
+			       s->bucket, s->prefix);
+	return SS_OK;
 }
 
 int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err)
 {
+	keeper_stop(s);
 	if (!s->owner)
 		return SS_OK;
 	char *key = full_key(s, ".sstream/lock");

@@ -117,4 +117,76 @@ printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) - 10)) >"$T/lock"
 $S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
 expect 0 "an expired lock is taken over" "$M" "$U/foocloud" s3://mirror/site
 
+# ---- publishing: sstream-publish add TREE, then TREE into the bucket ----------
+# The root file is incompressible and larger than the part size: multipart.
+I=$T/img
+mkdir -p "$I/meta" "$I/root/bin"
+printf 'architecture: x86_64\ncreation_date: 1795910400\nproperties:\n  os: TestOS\n  release: s3\n' >"$I/meta/metadata.yaml"
+head -c 400000 /dev/urandom >"$I/root/bin/blob"
+tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
+tar -C "$I/root" -cf "$I/root.tar" .
+expect 0 "publish add" "$P" add "$T/site" "$I/meta.tar.xz" "$I/root.tar"
+expect 0 "publish the tree into s3 (multipart)" "$M" --s3-part-size 64k --s3-acl public-read --report "$T/report.json" "$T/site" s3://mirror/pub
+check "multipart: every object put" test "$(report 'd["s3"]["uploaded"]')" -ge 4
+expect 0 "the published bucket verifies, deep (LXD fingerprints)" "$V" --deep "$S3_ENDPOINT/mirror/pub"
+big=$(cd "$T/site" && find images -type f -size +300k | head -1)
+curl -s "$S3_ENDPOINT/mirror/pub/$big" -o "$T/big"
+check "multipart object: the same bytes" cmp -s "$T/site/$big" "$T/big"
+expect 0 "publish rerun" "$M" --report "$T/report.json" "$T/site" s3://mirror/pub
+check "publish rerun puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+
+# A source whose item does not match its hash: not published, the run says so.
+cp -r "$W/foocloud" "$T/badsrc"
+f=$(cd "$T/badsrc" && find files -type f -size +0 | sort | head -1)
+printf 'X' | dd of="$T/badsrc/$f" bs=1 count=1 conv=notrunc 2>/dev/null
+expect 1 "corrupt source item: partial" "$M" "$T/badsrc" s3://mirror/bad
+check "corrupt item named" err_has "$f"
+expect 0 "the bucket without it verifies" "$V" --deep "$S3_ENDPOINT/mirror/bad"
+keys mirror "bad/$f"
+check "corrupt item not in the bucket" test ! -s "$T/keys"
+
+# ---- two runs at once: the second exits 75 naming the first ---------------
+# The first run holds the lock while its source stalls.
+echo "stall streams/v1/index.json" >"$T/faults"
+"$M" --s3-lock-ttl 3s "$U/foocloud" s3://mirror/conc >"$T/a.out" 2>&1 &
+A=$!
+i=0
+until $S3 -H "x-amz-content-sha256: $EMPTY" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/mirror/conc/.sstream/lock" | grep -q 200; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || break
+	sleep 0.1
+done
+expect 75 "a second run while the first holds the lock" "$M" "$U/foocloud" s3://mirror/conc
+check "the second run says who holds it" err_has "locked by .*:$A until"
+# The first run renews its lock while it waits: still held after its TTL.
+sleep 4
+expect 75 "still locked after the TTL (renewed)" "$M" "$U/foocloud" s3://mirror/conc
+kill -9 $A
+wait $A 2>/dev/null
+rm -f "$T/faults"
+# Its lock expires 3 s after the last renewal; then a run takes it over.
+sleep 3.5
+expect 0 "the dead run's lock expires and is taken over" "$M" "$U/foocloud" s3://mirror/conc
+expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/conc"
+
+# ---- kill -9 at random points: the bucket always verifies -------------------
+rm "$W/current" && ln -s up1 "$W/current"
+expect 0 "kill test: start from up1" "$M" "$U/current" s3://mirror/kill
+for round in 1 2 3 4 5; do
+	if [ $((round % 2)) -eq 1 ]; then up=up2; else up=up1; fi
+	rm "$W/current" && ln -s $up "$W/current"
+	"$M" --grace 0 --s3-lock-ttl 1s "$U/current" s3://mirror/kill >/dev/null 2>&1 &
+	K=$!
+	# Rounds spread over the run: source transfers, then uploads.
+	sleep "$(( (round - 1) * 2 + $(shuf -i 0-1 -n 1) )).$(shuf -i 1-9 -n 1)"
+	kill -9 $K 2>/dev/null
+	wait $K 2>/dev/null
+	expect 0 "kill -9 round $round ($up): the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+	sleep 1.1
+done
+expect 0 "after the kills a run finishes" "$M" --grace 0 "$U/current" s3://mirror/kill
+expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+expect 0 "... and a rerun" "$M" --grace 0 --report "$T/report.json" "$U/current" s3://mirror/kill
+check "... puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+
 finish
