@@ -6,6 +6,11 @@
 
 #define SS_USER_AGENT "sstream/0.1"
 
+/* A transfer receiving less than this many bytes/s for the whole stall
+ * limit (--timeout) is stalled: a server that trickles a few bytes a
+ * second must not hold a run (and its lock) forever. */
+#define SSI_STALL_BYTES 1024L
+
 /*
  * An easy handle for URL with the options every transfer shares: http and
  * https only (redirects too), timeouts and stall limit of TIMEOUT seconds
@@ -13,6 +18,17 @@
  * when not NULL.  NULL when out of memory.
  */
 CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *ebuf);
+
+/* The response headers we keep (printable, bounded; empty when absent). */
+struct ssi_header {
+	char etag[256];
+	char last_modified[64];
+	long long range_start;  /* first byte of a Content-Range, -1: none */
+};
+
+/* Takes one header line (LEN bytes, with or without CRLF) into H; a
+ * status line starts a new response and clears H. */
+void ssi_parse_header(const char *line, size_t len, struct ssi_header *h);
 
 /* Network trouble worth retrying later (and exit 75), as opposed to a
  * failure that will happen again. */

@@ -21,9 +21,13 @@
 
 enum { ST_QUEUED, ST_ACTIVE, ST_DONE };
 
+struct engine;
+
 struct xfer {
 	struct ssi_dl *dl;
+	struct engine *eng;
 	int state;
+	int paused;             /* held back by --limit-rate */
 	int fd;
 	struct ss_hasher *h;
 	long long have;         /* bytes in the file (all hashed) */
@@ -34,7 +38,7 @@ struct xfer {
 	double not_before;
 	int checked_status;
 	int abort_why;          /* set by a callback that stopped the transfer */
-	long long content_range_start;
+	struct ssi_header hdr;  /* of the current response */
 	CURL *easy;
 	char ebuf[CURL_ERROR_SIZE];
 	/* libcurl hands over at most 16 KiB at a time; writing that to the
@@ -44,6 +48,30 @@ struct xfer {
 };
 
 #define WBUF_SIZE ((size_t)1 << 20)
+
+/*
+ * The whole run's state.  --limit-rate is one token bucket for all
+ * transfers together: a transfer that finds it empty is paused (libcurl
+ * keeps the data and stops reading the socket) and resumed once it has
+ * refilled, so the total is capped without giving each transfer a fixed
+ * share that a lone big file could not use.
+ */
+struct engine {
+	double rate;            /* bytes/s, 0: no cap */
+	double tokens, burst;
+	double refilled;        /* when tokens were last topped up */
+	int npaused;
+};
+
+static void refill(struct engine *g, double now)
+{
+	if (g->rate <= 0)
+		return;
+	g->tokens += (now - g->refilled) * g->rate;
+	if (g->tokens > g->burst)
+		g->tokens = g->burst;
+	g->refilled = now;
+}
 
 enum { ABORT_NONE, ABORT_TOO_BIG, ABORT_WRITE, ABORT_BAD_RANGE };
 
@@ -59,15 +87,8 @@ static int restart_from_zero(struct xfer *x)
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
-	size_t len = size * n;
-	if (len > 14 && strncasecmp(buf, "Content-Range:", 14) == 0) {
-		const char *p = buf + 14;
-		while (*p == ' ')
-			p++;
-		if (strncasecmp(p, "bytes ", 6) == 0)
-			x->content_range_start = strtoll(p + 6, NULL, 10);
-	}
-	return len;
+	ssi_parse_header(buf, size * n, &x->hdr);
+	return size * n;
 }
 
 static int write_all(struct xfer *x, const char *p, size_t left)
@@ -108,7 +129,7 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 				x->abort_why = ABORT_WRITE;
 				return 0;
 			}
-		} else if (x->range_from > 0 && status == 206 && x->content_range_start != x->range_from) {
+		} else if (x->range_from > 0 && status == 206 && x->hdr.range_start != x->range_from) {
 			x->abort_why = ABORT_BAD_RANGE;
 			return 0;
 		}
@@ -116,6 +137,15 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 	if (x->dl->size >= 0 && x->have + (long long)len > x->dl->size) {
 		x->abort_why = ABORT_TOO_BIG;
 		return 0;
+	}
+	struct engine *g = x->eng;
+	if (x->easy && g->rate > 0) {
+		if (g->tokens <= 0) {
+			x->paused = 1;
+			g->npaused++;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		g->tokens -= (double)len;
 	}
 	if (x->wlen + len > WBUF_SIZE && flush_wbuf(x) < 0)
 		return 0;
@@ -247,9 +277,13 @@ static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
-	if (o->limit_rate > 0)
-		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
-				 (curl_off_t)(o->limit_rate / (o->jobs > 0 ? o->jobs : 1)));
+	if (o->limit_rate > 0) {
+		/* The stall limit must stay below what a transfer can get
+		 * under the cap (paused transfers are not speed-checked). */
+		long share = (long)(o->limit_rate / (4 * (o->jobs > 0 ? o->jobs : 4)));
+		if (share < SSI_STALL_BYTES)
+			curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, share > 0 ? share : 1L);
+	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
@@ -292,7 +326,8 @@ static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 	}
 	char range[64];
 	x->range_from = x->have;
-	x->content_range_start = -1;
+	memset(&x->hdr, 0, sizeof(x->hdr));
+	x->hdr.range_start = -1;
 	x->checked_status = 0;
 	x->abort_why = ABORT_NONE;
 	x->ebuf[0] = '\0';
@@ -321,7 +356,11 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 	/* What arrived goes to the file first: to be checked, or resumed. */
 	if (x->abort_why == ABORT_NONE && flush_wbuf(x) < 0)
 		c = CURLE_WRITE_ERROR;
-	if (c == CURLE_OK) {
+	if (c == CURLE_OK && status == 304) {
+		ssi_err(&dl->err, SS_FATAL, "cannot fetch '%s': 304 Not Modified to an unconditional request",
+			url);
+		next_url = 1;
+	} else if (c == CURLE_OK) {
 		verify(x, &requeue);
 		if (x->state == ST_DONE)
 			return;
@@ -380,6 +419,27 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 		finish(x, fail == SS_OK ? SS_FATAL : fail);
 }
 
+/* Every transfer still queued or running ends as a temporary failure:
+ * the run's deadline passed.  Partial files stay for the next run. */
+static void expire_all(struct xfer *xs, size_t n, CURLM *m, size_t *done)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct xfer *x = &xs[i];
+		if (x->state == ST_DONE)
+			continue;
+		if (x->easy) {
+			curl_multi_remove_handle(m, x->easy);
+			curl_easy_cleanup(x->easy);
+			x->easy = NULL;
+			if (x->abort_why == ABORT_NONE)
+				flush_wbuf(x);
+		}
+		ssi_err(&x->dl->err, SS_TEMPFAIL, "'%s': the run's time limit was reached", x->dl->path);
+		finish(x, SS_TEMPFAIL);
+		(*done)++;
+	}
+}
+
 int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, struct ss_error *err)
 {
 	if (n == 0)
@@ -395,21 +455,43 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 		return ssi_err(err, SS_FATAL, "out of memory");
 	}
 	int jobs = o->jobs > 0 ? o->jobs : 4;
+	struct engine g = { .rate = (double)o->limit_rate, .refilled = ssi_now() };
+	/* a tenth of a second's worth, and at least one libcurl buffer */
+	g.burst = g.tokens = g.rate / 10 > 65536 ? g.rate / 10 : 65536;
 	curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)jobs);
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)jobs);
+	long long total_bytes = 0;
 	for (size_t i = 0; i < n; i++) {
 		xs[i].dl = &dls[i];
+		xs[i].eng = &g;
 		xs[i].fd = -1;
 		xs[i].state = ST_QUEUED;
 		dls[i].result = SS_OK;
 		ss_error_clear(&dls[i].err);
+		total_bytes += dls[i].size > 0 ? dls[i].size : 0;
 	}
 	size_t done = 0, first = 0; /* everything before FIRST is done */
 	int active = 0;
 	double last_progress = 0;
 	while (done < n) {
-		/* Fill free slots with queued transfers whose wait is over. */
-		double t = ssi_now(), soonest = t + 1;
+		double t = ssi_now();
+		if (o->deadline > 0 && t >= o->deadline) {
+			expire_all(xs, n, m, &done);
+			break;
+		}
+		/* Paused transfers go on as soon as the bucket has tokens. */
+		refill(&g, t);
+		for (size_t k = first; g.npaused && g.tokens > 0 && k < n; k++) {
+			if (xs[k].paused) {
+				xs[k].paused = 0;
+				g.npaused--;
+				curl_easy_pause(xs[k].easy, CURLPAUSE_CONT);
+			}
+		}
+		/* Fill free slots with queued transfers whose wait is over;
+		 * SOONEST is when the next waiting one may start (0: none waits). */
+		double soonest = 0;
 		for (size_t k = first; k < n && active < jobs; k++) {
 			struct xfer *x = &xs[k];
 			if (k == first && x->state == ST_DONE)
@@ -417,7 +499,7 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 			if (x->state != ST_QUEUED)
 				continue;
 			if (x->not_before > t) {
-				if (x->not_before < soonest)
+				if (soonest == 0 || x->not_before < soonest)
 					soonest = x->not_before;
 				continue;
 			}
@@ -428,39 +510,62 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 		}
 		if (done >= n)
 			break;
-		int running = 0;
-		curl_multi_perform(m, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(m, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct xfer *x;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			CURLcode c = msg->data.result;
-			curl_multi_remove_handle(m, msg->easy_handle);
-			active--;
-			on_done(x, c, o);
-			curl_easy_cleanup(x->easy);
-			x->easy = NULL;
-			if (x->state == ST_DONE)
-				done++;
+		int finished = 0;
+		if (active > 0) {
+			int running = 0;
+			curl_multi_perform(m, &running);
+			CURLMsg *msg;
+			int left;
+			while ((msg = curl_multi_info_read(m, &left))) {
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				struct xfer *x;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+				CURLcode c = msg->data.result;
+				curl_multi_remove_handle(m, msg->easy_handle);
+				active--;
+				finished++;
+				if (x->paused) {
+					x->paused = 0;
+					g.npaused--;
+				}
+				on_done(x, c, o);
+				curl_easy_cleanup(x->easy);
+				x->easy = NULL;
+				if (x->state == ST_DONE)
+					done++;
+			}
 		}
-		if (o->progress && t - last_progress > 0.5) {
+		t = ssi_now();
+		if (o->progress && (t - last_progress >= 0.25 || done >= n)) {
 			long long bytes = 0;
 			for (size_t i = 0; i < n; i++)
 				bytes += dls[i].bytes;
-			o->progress(o->ud, bytes, done, n);
+			o->progress(o->ud, bytes, total_bytes, done, n);
 			last_progress = t;
 		}
 		if (done >= n)
 			break;
-		int wait_ms = (int)((soonest - ssi_now()) * 1000);
-		if (active == 0 && wait_ms > 0) {
+		/* A slot came free: start the next transfer now, not after a wait. */
+		if (finished)
+			continue;
+		/* Wait for the sockets, the next retry, a refill or the deadline. */
+		double until = t + 1;
+		if (soonest > 0 && soonest < until)
+			until = soonest;
+		if (g.npaused) {
+			double refill_at = t + (g.tokens < 0 ? -g.tokens : 0) / g.rate + 0.001;
+			if (refill_at < until)
+				until = refill_at;
+		}
+		if (o->deadline > 0 && o->deadline < until)
+			until = o->deadline;
+		int wait_ms = (int)((until - t) * 1000) + 1;
+		if (active > 0) {
+			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+		} else if (wait_ms > 0) {
 			struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
 			nanosleep(&ts, NULL);
-		} else if (active > 0) {
-			curl_multi_poll(m, NULL, 0, wait_ms > 0 && wait_ms < 1000 ? wait_ms : 1000, NULL);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -24,8 +24,10 @@ struct ssi_dl_opts {
 	int retries;                 /* transient failures retried per URL */
 	long timeout;                /* connect timeout and stall limit, seconds */
 	long long limit_rate;        /* bytes/s for all transfers together, 0: none */
+	double deadline;             /* ssi_now() time when everything stops, 0: none */
 	const char *ca_file;
-	void (*progress)(void *ud, long long bytes, size_t done, size_t total);
+	/* BYTES received of about BYTES_TOTAL (the sizes given), DONE of TOTAL files */
+	void (*progress)(void *ud, long long bytes, long long bytes_total, size_t done, size_t total);
 	void *ud;
 };
 

@@ -4,10 +4,12 @@
  * size cap, timeouts and redirects restricted to http/https.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +130,66 @@ struct membuf {
 	int over;
 };
 
+/* A response's cache validators, as sent (bounded, printable). */
+/* Copies header VALUE (LEN bytes, trailing blanks dropped) to OUT when it
+ * is printable ASCII without tabs and fits; else leaves OUT empty. */
+static void header_value(const char *value, size_t len, char *out, size_t size)
+{
+	while (len && (*value == ' ' || *value == '\t'))
+		value++, len--;
+	while (len && (value[len - 1] == '\r' || value[len - 1] == '\n' || value[len - 1] == ' '))
+		len--;
+	out[0] = '\0';
+	if (len == 0 || len >= size)
+		return;
+	for (size_t i = 0; i < len; i++)
+		if (value[i] < 0x20 || value[i] > 0x7e)
+			return;
+	memcpy(out, value, len);
+	out[len] = '\0';
+}
+
+void ssi_parse_header(const char *line, size_t len, struct ssi_header *h)
+{
+	static const struct {
+		const char *name;
+		size_t off, size;
+	} known[] = {
+		{ "etag:", offsetof(struct ssi_header, etag), sizeof(((struct ssi_header *)0)->etag) },
+		{ "last-modified:", offsetof(struct ssi_header, last_modified),
+		  sizeof(((struct ssi_header *)0)->last_modified) },
+	};
+	/* A new status line: the headers of a redirect do not count. */
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		memset(h, 0, sizeof(*h));
+		h->range_start = -1;
+		return;
+	}
+	if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0) {
+		char v[64];
+		header_value(line + 14, len - 14, v, sizeof(v));
+		char *end;
+		if (strncasecmp(v, "bytes ", 6) == 0 && v[6] >= '0' && v[6] <= '9') {
+			errno = 0;
+			long long start = strtoll(v + 6, &end, 10);
+			if (errno == 0 && *end == '-')
+				h->range_start = start;
+		}
+		return;
+	}
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		size_t n = strlen(known[i].name);
+		if (len > n && strncasecmp(line, known[i].name, n) == 0)
+			header_value(line + n, len - n, (char *)h + known[i].off, known[i].size);
+	}
+}
+
+static size_t validators_cb(char *buf, size_t size, size_t n, void *ud)
+{
+	ssi_parse_header(buf, size * n, ud);
+	return size * n;
+}
+
 static size_t mem_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct membuf *m = ud;
@@ -187,8 +249,8 @@ CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *eb
 	curl_easy_setopt(h, CURLOPT_USERAGENT, SS_USER_AGENT);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout);
-	/* A stalled server: less than 1 byte/s for TIMEOUT s ends the transfer. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	/* A stalled server: too little for TIMEOUT s ends the transfer. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, SSI_STALL_BYTES);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
 	if (ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
@@ -209,9 +271,23 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
 	struct membuf m = { .cap = cap };
+	/* A document has a deadline of its own: TIMEOUT stall-limit periods,
+	 * and never past the run's. */
+	long limit = 20 * (o && o->timeout > 0 ? o->timeout : 30);
+	if (o && o->deadline) {
+		long left = (long)(o->deadline - time(NULL));
+		if (left < 1)
+			left = 1;
+		if (left < limit)
+			limit = left;
+	}
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, limit);
+	struct ssi_header hdr = { 0 };
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, validators_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hdr);
 	int rc = SS_OK;
 	CURLcode c = curl_easy_perform(h);
 	long status = 0;
@@ -226,6 +302,13 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	} else if (status >= 400) {
 		rc = ssi_err(err, status >= 500 || status == 429 ? SS_TEMPFAIL : SS_FATAL,
 			     "cannot fetch '%s': HTTP %ld", url, status);
+	} else if (status == 304) {
+		/* We did not ask conditionally: the server is confused. */
+		rc = ssi_err(err, SS_FATAL, "cannot fetch '%s': 304 Not Modified to an unconditional request",
+			     url);
+	} else if (o && o->validators) {
+		o->validators(o->ud, url, hdr.etag[0] ? hdr.etag : NULL,
+			      hdr.last_modified[0] ? hdr.last_modified : NULL);
 	}
 	if (err)
 		err->http_status = status;
@@ -240,6 +323,52 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	*data = m.data;
 	*len = m.len;
 	return SS_OK;
+}
+
+int ssi_fetch_unchanged(const char *const *urls, const char *const *etags,
+			const char *const *last_modified, size_t n, const struct ss_fetch_opts *o)
+{
+	if (n == 0 || ssi_curl_init() != 0)
+		return 0;
+	char ebuf[CURL_ERROR_SIZE];
+	int unchanged = 1;
+	/* One handle for all: its connection is reused. */
+	CURL *h = NULL;
+	for (size_t i = 0; unchanged && i < n; i++) {
+		if (!ss_is_url(urls[i]) || strncmp(urls[i], "file://", 7) == 0 ||
+		    (!etags[i] && !last_modified[i])) {
+			unchanged = 0;
+			break;
+		}
+		if (!h && !(h = ssi_curl_easy(urls[i], o ? o->timeout : 0, o ? o->ca_file : NULL, ebuf)))
+			return 0;
+		char inm[300], ims[100];
+		struct curl_slist *hl = NULL;
+		if (etags[i]) {
+			snprintf(inm, sizeof(inm), "If-None-Match: %s", etags[i]);
+			hl = curl_slist_append(hl, inm);
+		} else {
+			snprintf(ims, sizeof(ims), "If-Modified-Since: %s", last_modified[i]);
+			hl = curl_slist_append(hl, ims);
+		}
+		if (!hl) {
+			unchanged = 0;
+			break;
+		}
+		curl_easy_setopt(h, CURLOPT_URL, urls[i]);
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 20 * (o && o->timeout > 0 ? o->timeout : 30));
+		CURLcode c = curl_easy_perform(h);
+		long status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		unchanged = c == CURLE_OK && status == 304;
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(hl);
+	}
+	if (h)
+		curl_easy_cleanup(h);
+	return unchanged;
 }
 
 int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
@@ -263,7 +392,7 @@ int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o,
 		/* Temporary failures are retried after 0.5 s, 1 s, 2 s ... (10 s at most). */
 		int rc, tries = 0;
 		while ((rc = fetch_http(location, cap, o, data, len, err)) == SS_TEMPFAIL && o &&
-		       tries < o->retries) {
+		       tries < o->retries && (!o->deadline || time(NULL) < o->deadline)) {
 			unsigned ms = 500u << (tries < 5 ? tries : 5);
 			struct timespec ts = { (ms > 10000 ? 10000 : ms) / 1000, (long)((ms > 10000 ? 0 : ms % 1000) * 1000000L) };
 			nanosleep(&ts, NULL);

@@ -132,6 +132,16 @@ struct ss_filter *ss_filter_parse(const char *const *exprs, int n, struct ss_err
 	return f;
 }
 
+void ssi_filter_hash(const struct ss_filter *f, struct ss_hasher *h)
+{
+	for (int i = 0; f && i < f->n; i++) {
+		char op = (char)('0' + f->e[i].op);
+		ss_hasher_update(h, f->e[i].key, strlen(f->e[i].key) + 1);
+		ss_hasher_update(h, &op, 1);
+		ss_hasher_update(h, f->e[i].value, strlen(f->e[i].value) + 1);
+	}
+}
+
 int ss_filter_match(const struct ss_filter *f, const struct ss_item *it)
 {
 	if (!f)

@@ -50,6 +50,16 @@ void ssi_rmdir_parents(char *path, size_t root_len);
 /* Monotonic seconds, for durations. */
 double ssi_now(void);
 
+/* Asks (HEAD with If-None-Match, or If-Modified-Since) whether each of
+ * the N documents at URLS still has the validators given.  1 when every
+ * one answered 304 Not Modified; 0 when any did not, could not be asked
+ * (a local file, no validator) or the request failed. */
+int ssi_fetch_unchanged(const char *const *urls, const char *const *etags,
+			const char *const *last_modified, size_t n, const struct ss_fetch_opts *o);
+
+/* Feeds F's expressions to H (a fingerprint of what a filter selects). */
+void ssi_filter_hash(const struct ss_filter *f, struct ss_hasher *h);
+
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);
 

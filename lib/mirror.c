@@ -38,12 +38,13 @@ void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, lon
 	r->o->event(r->o->ud, &ev);
 }
 
-static void progress(void *ud, long long bytes, size_t done, size_t total)
+static void progress(void *ud, long long bytes, long long bytes_total, size_t done, size_t total)
 {
 	struct run *r = ud;
 	if (!r->o->event)
 		return;
-	struct ss_mirror_event ev = { .type = SS_EV_PROGRESS, .bytes = bytes, .done = done, .total = total };
+	struct ss_mirror_event ev = { .type = SS_EV_PROGRESS, .bytes = bytes, .bytes_total = bytes_total,
+				      .done = done, .total = total };
 	r->o->event(r->o->ud, &ev);
 }
 
@@ -154,6 +155,7 @@ static int fetch(struct run *r)
 	struct ssi_dl_opts dopts = {
 		.jobs = r->o->jobs, .retries = r->o->retries, .timeout = r->o->timeout,
 		.limit_rate = r->o->limit_rate, .ca_file = r->o->ca_file,
+		.deadline = r->deadline ? ssi_now() + (double)(r->deadline - time(NULL)) : 0,
 		.progress = progress, .ud = r,
 	};
 	return ssi_download_all(r->dls, r->ndl, &dopts, r->err);
@@ -256,6 +258,26 @@ static void clean_tmp(struct run *r)
 	ssi_strset_free(&keep);
 }
 
+/* What the options select, as a hex digest: a complete run's record is
+ * only good for a later run that asks for the same. */
+static void options_key(struct run *r)
+{
+	const struct ss_mirror_opts *o = r->o;
+	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
+	if (!h)
+		return;
+	char buf[64];
+	ss_hasher_update(h, o->source, strlen(o->source) + 1);
+	ss_hasher_update(h, o->keyring ? o->keyring : "", strlen(o->keyring ? o->keyring : "") + 1);
+	snprintf(buf, sizeof(buf), "%d %d %d", o->max, o->keep, o->no_items);
+	ss_hasher_update(h, buf, strlen(buf) + 1);
+	ssi_filter_hash(o->filter, h);
+	struct ss_digest d;
+	ss_hasher_final(h, &d);
+	ss_hasher_free(h);
+	snprintf(r->key, sizeof(r->key), "%s", d.sha256);
+}
+
 int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, struct ss_error *err)
 {
 	double t0 = ssi_now();
@@ -279,14 +301,26 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		rc = err->code;
 		goto out;
 	}
-	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout, .retries = o->retries };
+	r.deadline = o->max_time > 0 ? time(NULL) + o->max_time : 0;
+	struct ss_fetch_opts fo = { .ca_file = o->ca_file, .timeout = o->timeout, .retries = o->retries,
+				    .deadline = r.deadline, .validators = ssm_state_validators, .ud = &r };
+	if ((rc = ssm_state_load(&r)) != SS_OK)
+		goto out;
+	options_key(&r);
+	/* The usual cron rerun: the source says nothing changed since a
+	 * complete run with the same options, so nothing is read or parsed. */
+	if (!o->dry_run && !o->check_existing && ssm_state_unchanged(&r, &fo)) {
+		rc = ssm_state_expire(&r);
+		goto out;
+	}
 	if (!(r.src = ss_tree_load_ex(o->source, v, &fo, err))) {
 		rc = err->code;
 		goto out;
 	}
+	ssi_strset_seal(&r.valid_new);
 	if ((rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
 		goto out;
-	if ((rc = ssm_state_load(&r)) != SS_OK || (rc = ssm_load_old(&r)) != SS_OK)
+	if ((rc = ssm_load_old(&r)) != SS_OK)
 		goto out;
 	ssi_strset_seal(&r.old_refs);
 	if ((rc = ssm_plan(&r)) != SS_OK)
@@ -299,6 +333,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	}
 	if ((rc = fetch(&r)) != SS_OK || (rc = place(&r)) != SS_OK)
 		goto out;
+	r.complete = stats->failed == 0 && !r.valid_missing;
 	/* Items reach the disk before any document names them. */
 	int tfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tfd >= 0) {
@@ -347,6 +382,8 @@ out:
 	ssi_strset_free(&r.new_meta);
 	ssi_strset_free(&r.new_refs);
 	ssi_strset_free(&r.old_refs);
+	ssi_strset_free(&r.valid_old);
+	ssi_strset_free(&r.valid_new);
 	ss_selection_free(&r.sel);
 	if (!r.old_is_src)
 		ss_tree_free(r.old);

@@ -52,6 +52,14 @@ struct run {
 	long long *pend_time;    /* parallel to pend_path.v after loading */
 	struct ssi_strset old_meta, new_meta;
 	int failed_temp, failed_other;
+	time_t deadline;         /* when the run gives up (--max-time), 0: never */
+	/* Conditional requests: "URL\tETAG\tLAST-MODIFIED" of each document
+	 * as the last complete run fetched it, and as this run did. */
+	struct ssi_strset valid_old, valid_new;
+	int valid_missing;       /* a document came without validators */
+	char key[72], old_key[72]; /* what the options select (source, filters...) */
+	size_t old_items;
+	int complete;            /* every wanted item is in place: save key and validators */
 };
 
 void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, long long size,
@@ -72,6 +80,13 @@ int ssm_state_parse(struct run *r, char *data);
 /* After the documents: starts grace periods, writes the state then
  * INDEX, then deletes what has been unreferenced long enough. */
 int ssm_state_commit(struct run *r, const char *index, size_t index_len);
+/* Nothing changed upstream: only the files whose grace period is over go. */
+int ssm_state_expire(struct run *r);
+/* Records a fetched document's validators (a ss_fetch_opts callback). */
+void ssm_state_validators(void *ud, const char *url, const char *etag, const char *last_modified);
+/* 1 when the last run was complete with the same options and the source
+ * answers 304 Not Modified for every document it read. */
+int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo);
 
 /* Writes the products files and the index (or, dry run, only computes
  * what they would reference). */

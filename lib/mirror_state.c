@@ -1,7 +1,10 @@
 /*
  * The mirror's state file, TARGET/.sstream/state: "M <path>" for each
  * document we wrote, "P <epoch> <path>" for each file unreferenced since
- * then (deleted once the grace period is over).
+ * then (deleted once the grace period is over), and after a complete run
+ * "C <options-key> <items>" with "V <url>\t<etag>\t<last-modified>" for
+ * each document read, so that the next run can ask the source whether
+ * anything changed before reading anything.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,24 @@ int ssm_state_parse(struct run *r, char *data)
 	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
 		if (line[0] == 'M' && line[1] == ' ') {
 			ssi_strset_add(&r->old_meta, line + 2);
+		} else if (line[0] == 'V' && line[1] == ' ') {
+			/* sent back as request headers: three tab-separated printable fields */
+			int tabs = 0, ok = 1;
+			for (const char *c = line + 2; *c; c++) {
+				if (*c == '\t')
+					tabs++;
+				else if (*c < 0x20 || *c > 0x7e)
+					ok = 0;
+			}
+			if (ok && tabs == 2 && strlen(line + 2) < 4400)
+				ssi_strset_add(&r->valid_old, line + 2);
+		} else if (line[0] == 'C' && line[1] == ' ') {
+			char key[72];
+			unsigned long long items;
+			if (sscanf(line + 2, "%64[0-9a-f] %llu", key, &items) == 2) {
+				strcpy(r->old_key, key);
+				r->old_items = (size_t)items;
+			}
 		} else if (line[0] == 'P' && line[1] == ' ') {
 			char *end;
 			long long t = strtoll(line + 2, &end, 10);
@@ -55,10 +76,15 @@ int ssm_state_load(struct run *r)
 	return rc;
 }
 
+/* FINAL: the documents are in place; a complete run then records what it
+ * read, for the next run's conditional requests. */
 static int state_save(struct run *r, const struct ssi_strset *meta, const char *const *pp,
-		      const long long *pt, size_t np)
+		      const long long *pt, size_t np, int final)
 {
-	size_t cap = 64;
+	const struct ssi_strset *valid = final && r->complete ? &r->valid_new : NULL;
+	size_t cap = 128;
+	for (size_t i = 0; valid && i < valid->n; i++)
+		cap += strlen(valid->v[i]) + 4;
 	for (size_t i = 0; i < meta->n; i++)
 		cap += strlen(meta->v[i]) + 4;
 	for (size_t i = 0; i < np; i++)
@@ -71,11 +97,40 @@ static int state_save(struct run *r, const struct ssi_strset *meta, const char *
 		p += sprintf(p, "M %s\n", meta->v[i]);
 	for (size_t i = 0; i < np; i++)
 		p += sprintf(p, "P %lld %s\n", pt[i], pp[i]);
+	if (valid) {
+		p += sprintf(p, "C %s %zu\n", r->key, r->st->items);
+		for (size_t i = 0; i < valid->n; i++)
+			p += sprintf(p, "V %s\n", valid->v[i]);
+	}
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/state", r->dot);
 	int rc = ssi_write_if_changed(path, buf, (size_t)(p - buf), NULL, r->err);
 	free(buf);
 	return rc;
+}
+
+/* Deletes the files of PP whose grace period is over; returns how many
+ * stay pending (compacted at the front of PP and PT). */
+static size_t expire(struct run *r, const char **pp, long long *pt, size_t np, long long now)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (now - pt[i] < r->o->grace) {
+			pp[keep] = pp[i];
+			pt[keep++] = pt[i];
+			continue;
+		}
+		char *file = ssm_tpath(r, pp[i]);
+		struct stat st;
+		if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && unlink(file) == 0) {
+			r->st->removed++;
+			r->st->bytes_removed += st.st_size;
+			ssm_event(r, SS_EV_REMOVE, pp[i], st.st_size, NULL);
+			ssi_rmdir_parents(file, strlen(r->o->target));
+		}
+		free(file);
+	}
+	return keep;
 }
 
 int ssm_state_commit(struct run *r, const char *index, size_t index_len)
@@ -116,7 +171,7 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 		pt[np++] = now;
 	}
 	ssi_strset_free(&pend_sorted);
-	rc = state_save(r, &r->new_meta, pp, pt, np);
+	rc = state_save(r, &r->new_meta, pp, pt, np, 0);
 	char *ifile = rc == SS_OK ? ssm_tpath(r, "streams/v1/index.json") : NULL;
 	if (rc == SS_OK)
 		rc = ifile ? ssi_write_if_changed(ifile, index, index_len, &r->st->metadata_written, r->err)
@@ -126,27 +181,95 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 		goto out;
 
 	/* The new index is in place: what has been unreferenced long enough goes. */
-	size_t keep = 0;
-	for (size_t i = 0; i < np; i++) {
-		if (now - pt[i] < r->o->grace) {
-			pp[keep] = pp[i];
-			pt[keep++] = pt[i];
-			continue;
-		}
-		char *file = ssm_tpath(r, pp[i]);
-		struct stat st;
-		if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && unlink(file) == 0) {
-			r->st->removed++;
-			r->st->bytes_removed += st.st_size;
-			ssm_event(r, SS_EV_REMOVE, pp[i], st.st_size, NULL);
-			ssi_rmdir_parents(file, strlen(r->o->target));
-		}
-		free(file);
-	}
-	rc = state_save(r, &r->new_meta, pp, pt, keep);
+	size_t keep = expire(r, pp, pt, np, now);
+	rc = state_save(r, &r->new_meta, pp, pt, keep, 1);
 out:
 	free(pp);
 	free(pt);
 	ssi_strset_free(&dropped);
 	return rc;
+}
+
+int ssm_state_expire(struct run *r)
+{
+	size_t np = r->pend_path.n;
+	const char **pp = calloc(np + 1, sizeof(*pp));
+	long long *pt = calloc(np + 1, sizeof(*pt));
+	if (!pp || !pt) {
+		free(pp);
+		free(pt);
+		return ssi_err(r->err, SS_FATAL, "out of memory");
+	}
+	for (size_t i = 0; i < np; i++) {
+		pp[i] = r->pend_path.v[i];
+		pt[i] = r->pend_time[i];
+	}
+	size_t keep = expire(r, pp, pt, np, (long long)time(NULL));
+	/* the documents and what they were read with stay as they are */
+	r->complete = 1;
+	r->st->items = r->old_items;
+	struct ssi_strset tmp = r->valid_new;
+	r->valid_new = r->valid_old;
+	int rc = state_save(r, &r->old_meta, pp, pt, keep, 1);
+	r->valid_new = tmp;
+	free(pp);
+	free(pt);
+	return rc;
+}
+
+void ssm_state_validators(void *ud, const char *url, const char *etag, const char *last_modified)
+{
+	struct run *r = ud;
+	if ((!etag && !last_modified) || strchr(url, '\t') || strlen(url) > 4096) {
+		r->valid_missing = 1;
+		return;
+	}
+	char *line = malloc(strlen(url) + (etag ? strlen(etag) : 0) +
+			    (last_modified ? strlen(last_modified) : 0) + 3);
+	if (!line) {
+		r->valid_missing = 1;
+		return;
+	}
+	sprintf(line, "%s\t%s\t%s", url, etag ? etag : "", last_modified ? last_modified : "");
+	if (ssi_strset_add(&r->valid_new, line) < 0)
+		r->valid_missing = 1;
+	free(line);
+}
+
+int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo)
+{
+	if (!r->old_key[0] || strcmp(r->old_key, r->key) != 0 || r->valid_old.n == 0)
+		return 0;
+	char *idx = ssm_tpath(r, "streams/v1/index.json");
+	struct stat st;
+	int have_index = idx && stat(idx, &st) == 0;
+	free(idx);
+	if (!have_index)
+		return 0;
+	size_t n = r->valid_old.n;
+	char **copy = calloc(n, sizeof(*copy));
+	const char **urls = calloc(n, sizeof(*urls)), **etags = calloc(n, sizeof(*etags));
+	const char **lms = calloc(n, sizeof(*lms));
+	int unchanged = 0;
+	if (copy && urls && etags && lms) {
+		size_t k = 0;
+		for (; k < n; k++) {
+			if (!(copy[k] = strdup(r->valid_old.v[k])))
+				break;
+			char *e = strchr(copy[k], '\t'), *l = strchr(e + 1, '\t');
+			*e++ = '\0';
+			*l++ = '\0';
+			urls[k] = copy[k];
+			etags[k] = *e ? e : NULL;
+			lms[k] = *l ? l : NULL;
+		}
+		unchanged = k == n && ssi_fetch_unchanged(urls, etags, lms, n, fo);
+	}
+	for (size_t k = 0; copy && k < n; k++)
+		free(copy[k]);
+	free(copy);
+	free(urls);
+	free(etags);
+	free(lms);
+	return unchanged;
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,12 @@ struct ss_fetch_opts {
 	const char *ca_file;  /* CA certificates for https, NULL: the system's */
 	long timeout;         /* connect timeout and stall limit, s (0: 30) */
 	int retries;          /* retries after 5xx, resets, timeouts (backoff) */
+	time_t deadline;      /* wall-clock time when every fetch gives up, 0: none */
+	/* Called after each http(s) document is fetched (200), with its
+	 * validators (NULL when the server sent none), for a later
+	 * conditional request. */
+	void (*validators)(void *ud, const char *url, const char *etag, const char *last_modified);
+	void *ud;
 };
 
 /* ss_fetch with options (O may be NULL). */
@@ -370,8 +377,8 @@ struct ss_mirror_event {
 	const char *path;
 	long long size;
 	const char *msg;
-	long long bytes;
-	size_t done, total;
+	long long bytes, bytes_total;  /* progress: received, and the sizes to fetch */
+	size_t done, total;            /* progress: files finished, to fetch */
 };
 
 struct ss_mirror_opts {
@@ -386,6 +393,7 @@ struct ss_mirror_opts {
 	int check_existing;               /* re-hash files already in the tree */
 	int jobs, retries;
 	long timeout;                     /* seconds: connect and stall limit */
+	long max_time;                    /* seconds the whole run may take, 0: no limit */
 	long long limit_rate;             /* bytes/s, 0: unlimited */
 	const char *ca_file;
 	const char *const *mirrors;       /* fallback roots for items */

@@ -13,6 +13,10 @@
 #include "model_internal.h"
 
 #define MAX_INDEX_DEPTH 4
+/* What one tree may make us read: indexes naming indexes could otherwise
+ * multiply a few KB into millions of loads. */
+#define MAX_TREE_DOCS 10000
+#define MAX_TREE_BYTES ((size_t)1 << 30)
 
 struct doc {
 	char *relpath;
@@ -28,6 +32,7 @@ struct ss_tree {
 	size_t nproducts, alloc;
 	struct doc *docs;
 	size_t ndocs, docs_alloc;
+	size_t bytes;                   /* of every document read */
 };
 
 void ss_tree_free(struct ss_tree *t)
@@ -88,8 +93,25 @@ static json_t *fetch_json(struct ss_tree *t, const char *relpath, struct ss_erro
 		ssi_err(err, SS_FATAL, "out of memory");
 		goto out;
 	}
+	/* Each document is read once: a second mention is a loop, or two
+	 * entries sharing one file. */
+	for (size_t i = 0; i < t->ndocs; i++) {
+		if (strcmp(t->docs[i].relpath, relpath) == 0) {
+			ssi_err(err, SS_FATAL, "invalid tree '%s': '%s' is named more than once", t->root, relpath);
+			goto out;
+		}
+	}
+	if (t->ndocs >= MAX_TREE_DOCS) {
+		ssi_err(err, SS_FATAL, "invalid tree '%s': more than %d documents", t->root, MAX_TREE_DOCS);
+		goto out;
+	}
 	if (ss_fetch_ex(loc, SS_METADATA_CAP, t->fo, &data, &len, err) != SS_OK)
 		goto out;
+	if ((t->bytes += len) > MAX_TREE_BYTES) {
+		ssi_err(err, SS_FATAL, "invalid tree '%s': more than %zu MiB of documents", t->root,
+			MAX_TREE_BYTES >> 20);
+		goto out;
+	}
 	if (t->verifier) {
 		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
 			goto out;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sstream.h"
@@ -30,7 +31,10 @@ static const char usage_text[] =
 	"      --mirror URL       a fallback source for items (repeatable)\n"
 	"      --limit-rate RATE  bytes/s for all transfers (suffix k, m, g)\n"
 	"      --retries N        retries of a failing transfer (default 3)\n"
-	"      --timeout SECONDS  connect timeout and stall limit (default 30)\n"
+	"      --timeout SECONDS  connect timeout; a transfer slower than 1 KiB/s for\n"
+	"                         this long is stalled (default 30)\n"
+	"      --max-time DURATION  give up (exit 75) after this long (default 24h;\n"
+	"                         0: no limit); the next run resumes\n"
 	"      --ca-file FILE     trust these CA certificates for https\n"
 	"      --grace DURATION   how long a file dropped from the index stays\n"
 	"                         (default 1h; s, m, h, d suffixes)\n"
@@ -87,10 +91,41 @@ static long long parse_number(const char *s, const char *what, const char *suffi
 
 struct ui {
 	int verbose, quiet, tty;
+	double t0, last;        /* progress: start, last line printed */
 	FILE *report;
 	int nfail;
 	char **fails;
 };
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* On a terminal, one line redrawn in place (files, bytes of total, rate,
+ * time left); elsewhere, with -v, a line every 10 s; else nothing. */
+static void progress_line(struct ui *u, const struct ss_mirror_event *ev)
+{
+	if (u->quiet || (!u->tty && !u->verbose))
+		return;
+	double t = now();
+	if (!u->t0)
+		u->t0 = t;
+	if (!u->tty && t - u->last < 10 && ev->done < ev->total)
+		return;
+	u->last = t;
+	double mib = (double)ev->bytes / 1048576.0, total = (double)ev->bytes_total / 1048576.0;
+	double rate = t > u->t0 ? mib / (t - u->t0) : 0;
+	char eta[32] = "--:--";
+	if (rate > 0 && total > mib) {
+		long s = (long)((total - mib) / rate);
+		snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	}
+	fprintf(stderr, "%s%zu/%zu files  %.1f/%.1f MiB  %.1f MiB/s  ETA %s%s", u->tty ? "\r" : "",
+		ev->done, ev->total, mib, total, rate, eta, u->tty ? "\033[K" : "\n");
+}
 
 static void on_event(void *ud, const struct ss_mirror_event *ev)
 {
@@ -124,9 +159,7 @@ static void on_event(void *ud, const struct ss_mirror_event *ev)
 			fprintf(stderr, "sstream-mirror: warning: %s\n", ev->msg);
 		break;
 	case SS_EV_PROGRESS:
-		if (u->tty && !u->quiet)
-			fprintf(stderr, "\r%zu/%zu files, %.1f MiB ", ev->done, ev->total,
-				(double)ev->bytes / 1048576.0);
+		progress_line(u, ev);
 		break;
 	}
 }
@@ -272,8 +305,8 @@ static void on_plan(void *ud, const struct ss_mirror_event *ev)
 int main(int argc, char **argv)
 {
 	enum { O_KEEP = 256, O_KEYRING, O_NOVERIFY, O_NOITEMS, O_CHECK, O_MIRROR, O_RATE, O_RETRIES,
-	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_S3EP, O_S3REGION, O_S3PROFILE,
-	       O_S3PATH, O_S3VHOST, O_S3ACL, O_S3PART, O_S3TTL, O_STATEDIR };
+	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_MAXTIME, O_S3EP, O_S3REGION,
+	       O_S3PROFILE, O_S3PATH, O_S3VHOST, O_S3ACL, O_S3PART, O_S3TTL, O_STATEDIR };
 	static const struct option opts[] = {
 		{ "max", required_argument, NULL, 'm' },
 		{ "keep", no_argument, NULL, O_KEEP },
@@ -287,6 +320,7 @@ int main(int argc, char **argv)
 		{ "limit-rate", required_argument, NULL, O_RATE },
 		{ "retries", required_argument, NULL, O_RETRIES },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "max-time", required_argument, NULL, O_MAXTIME },
 		{ "ca-file", required_argument, NULL, O_CA },
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "report", required_argument, NULL, O_REPORT },
@@ -306,7 +340,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const long long bytes_mult[] = { 1024, 1024, 1048576, 1048576, 1073741824, 1073741824 };
-	struct ss_mirror_opts o = { .jobs = 4, .retries = 3, .timeout = 30, .grace = 3600 };
+	struct ss_mirror_opts o = { .jobs = 4, .retries = 3, .timeout = 30, .grace = 3600,
+				    .max_time = 24 * 3600 };
 	struct ui u = { 0 };
 	struct ss_s3_opts so = { 0 };
 	const char *report = NULL, *state_dir = NULL;
@@ -355,6 +390,10 @@ int main(int argc, char **argv)
 			o.timeout = (long)parse_number(optarg, "--timeout", "", NULL);
 			if (o.timeout < 1)
 				usage_error("--timeout is at least 1 second");
+			break;
+		case O_MAXTIME:
+			if ((o.max_time = tool_duration(optarg)) < 0)
+				usage_error("--max-time is a duration: 30s, 10m, 1h, 2d (0: no limit)");
 			break;
 		case O_CA:
 			o.ca_file = optarg;

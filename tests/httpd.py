@@ -13,14 +13,23 @@ MODE applied:
   norange          ignores Range (always 200 and the whole body)
   reset            closes the connection without answering
   slow             sends the body in small chunks with pauses
+  trickle          sends 8 bytes a second (a stalled server that never quite stops)
+  drip             sends 2 KiB a second (slow but not stalled)
   corrupt          flips the body's first byte (a wrong hash, right size)
   longer           appends bytes to the body (a wrong size)
   tofile           redirects to file:///etc/passwd (must be refused)
+  novalid          sends no ETag or Last-Modified and ignores conditional requests
+  always304        answers 304 Not Modified whether asked conditionally or not
 Faults can also be set without changing URLs: each line "MODE SUBSTRING" of
 the file ROOT/../faults applies MODE to every path containing SUBSTRING
 (read at each request, so a test can change it between runs).
-Every request is logged to ROOT/../httpd.log as "METHOD PATH RANGE".
+Every request is logged to ROOT/../httpd.log as
+"METHOD PATH RANGE STATUS CONDITIONAL" (CONDITIONAL: "cond" when the request
+had If-None-Match or If-Modified-Since, else "-").  Files carry an ETag
+and Last-Modified; a matching If-None-Match (or, without it, an
+If-Modified-Since not older than the file) gets 304.
 """
+import email.utils
 import os
 import socket
 import ssl
@@ -55,16 +64,66 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle's
+        # algorithm holds the body for the client's delayed ACK (40 ms a
+        # request on one keep-alive connection)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_HEAD(self):
         self.serve(head=True)
 
     def do_GET(self):
         self.serve(head=False)
 
+    def send_response(self, code, message=None):
+        self.status = code
+        super().send_response(code, message)
+
     def serve(self, head):
+        self.status = "-"
+        try:
+            self.serve_logged(head)
+        finally:
+            cond = "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
+            with open(LOG, "a") as log:
+                log.write("%s %s %s %s %s\n" % (self.command, urllib.parse.urlsplit(self.path).path,
+                                                self.headers.get("Range", "-"), self.status,
+                                                "cond" if cond else "-"))
+
+    def validators(self, path, mode):
+        """ETag/Last-Modified headers, or True when the request's
+        validators match and a 304 was sent."""
+        if mode == "novalid":
+            return False
+        st = os.stat(path)
+        etag = '"%x-%x"' % (st.st_size, st.st_mtime_ns)
+        inm = self.headers.get("If-None-Match")
+        ims = self.headers.get("If-Modified-Since")
+        fresh = mode == "always304"
+        if inm is not None:
+            fresh = fresh or etag in [t.strip() for t in inm.split(",")]
+        elif ims is not None:
+            try:
+                fresh = fresh or int(st.st_mtime) <= email.utils.parsedate_to_datetime(ims).timestamp()
+            except (TypeError, ValueError):
+                pass
+        if fresh:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return True
+        self.etag = etag
+        return False
+
+    def send_validators(self, path, mode):
+        if mode != "novalid":
+            self.send_header("ETag", self.etag)
+            self.send_header("Last-Modified", self.date_time_string(os.path.getmtime(path)))
+
+    def serve_logged(self, head):
         raw = urllib.parse.urlsplit(self.path).path
-        with open(LOG, "a") as log:
-            log.write("%s %s %s\n" % (self.command, raw, self.headers.get("Range", "-")))
         mode = ""
         if raw.startswith("/_fault/"):
             _, _, mode, rest = raw.split("/", 3)
@@ -91,6 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         path = os.path.normpath(os.path.join(ROOT, urllib.parse.unquote(raw).lstrip("/")))
         if not path.startswith(ROOT) or not os.path.isfile(path):
             return self.fail(404)
+        if self.validators(path, mode):
+            return
         if not mode:
             return self.send_plain(path, head)
         with open(path, "rb") as f:
@@ -117,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Last-Modified", self.date_time_string(os.path.getmtime(path)))
+        self.send_validators(path, mode)
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, len(data)))
         if mode in ("truncate", "stall"):
@@ -134,6 +195,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             time.sleep(30)
+            self.close_connection = True
+            return
+        if mode in ("trickle", "drip"):
+            step = 8 if mode == "trickle" else 2048
+            try:
+                for i in range(0, len(body), step):
+                    self.wfile.write(body[i:i + step])
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
             self.close_connection = True
             return
         if mode == "slow":
@@ -166,7 +238,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Length", str(end - start))
             self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Last-Modified", self.date_time_string(os.path.getmtime(path)))
+            self.send_validators(path, "")
             if status == 206:
                 self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, size))
             self.end_headers()
