@@ -51,6 +51,8 @@ keys mirror site/
 check "nothing written with bad credentials" test ! -s "$T/keys"
 expect 2 "no credentials at all" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$M" "$U/foocloud" s3://mirror/site
 check "no credentials: says how to give them" err_has "AWS_ACCESS_KEY_ID"
+expect 2 "clock two hours slow" faketime -f -2h "$M" "$U/foocloud" s3://mirror/site
+check "clock skew: RequestTimeTooSkewed" err_has "403 RequestTimeTooSkewed"
 down=$(free_port)
 expect 75 "endpoint down" "$M" --retries 0 --s3-endpoint "http://127.0.0.1:$down" "$U/foocloud" s3://mirror/site
 
@@ -161,7 +163,7 @@ check "the second run says who holds it" err_has "locked by .*:$A until"
 # The first run renews its lock while it waits: still held after its TTL.
 sleep 4
 expect 75 "still locked after the TTL (renewed)" "$M" "$U/foocloud" s3://mirror/conc
-kill -9 $A
+{ kill -9 $A; wait $A; } 2>/dev/null
 wait $A 2>/dev/null
 rm -f "$T/faults"
 # Its lock expires 3 s after the last renewal; then a run takes it over.
@@ -188,5 +190,21 @@ expect 0 "after the kills a run finishes" "$M" --grace 0 "$U/current" s3://mirro
 expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
 expect 0 "... and a rerun" "$M" --grace 0 --report "$T/report.json" "$U/current" s3://mirror/kill
 check "... puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+
+# ---- the object store dies mid-run (kill -9 of radosgw) -------------------
+rm "$W/current" && ln -s up2 "$W/current"
+"$M" --retries 1 --grace 0 --s3-lock-ttl 2s "$U/current" s3://mirror/kill >"$T/k.out" 2>&1 &
+K=$!
+sleep "$(shuf -i 1-4 -n 1).$(shuf -i 0-9 -n 1)"
+ceph_rgw_stop
+wait $K
+krc=$?
+check "store killed: the run exits 75 (or had finished)" test $krc -eq 75 -o $krc -eq 0
+ceph_rgw_start
+expect 0 "store back: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+# The run could not release its lock: it expires 2 s after the last renewal.
+sleep 2.1
+expect 0 "store back: the next run finishes" "$M" --grace 0 "$U/current" s3://mirror/kill
+expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
 
 finish
