@@ -57,6 +57,10 @@ struct ss_s3 {
 static void keeper_stop(struct ss_s3 *s);
 static void *keeper_main(void *arg);
 
+/* The connection cache of the calling upload worker (each has its own:
+ * a share handle used by one thread at a time needs no locking). */
+static _Thread_local CURLSH *worker_share;
+
 /* ---- Small helpers ---------------------------------------------------------- */
 
 static char *xasprintf(const char *fmt, ...) SSI_PRINTF(1, 2);
@@ -441,8 +445,9 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	/* Redirects would be re-signed for another host: S3 does not need them. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	if (s->share && !r->keeper)
-		curl_easy_setopt(h, CURLOPT_SHARE, s->share);
+	CURLSH *sh = r->keeper ? NULL : worker_share ? worker_share : s->share;
+	if (sh)
+		curl_easy_setopt(h, CURLOPT_SHARE, sh);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
@@ -463,7 +468,7 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
 	if (!r->keeper)
-		s->requests++;
+		__atomic_fetch_add(&s->requests, 1, __ATOMIC_RELAXED);
 	CURLcode c = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_easy_cleanup(h);
@@ -1194,6 +1199,98 @@ static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, cons
 	return e && e->size == w->size && strcmp(e->sha256, w->sha256) == 0;
 }
 
+/* The items to put, shared by the upload workers. */
+struct pool {
+	struct ss_s3 *s;
+	const char *tree, *skey;
+	struct want **todo;
+	size_t n, next;
+	struct ssi_s3_state *st;
+	struct ss_s3_stats *stats;
+	pthread_mutex_t mu;
+	int rc;                 /* the first failure stops every worker */
+	struct ss_error err;
+	double last_save;
+};
+
+static void *upload_worker(void *arg)
+{
+	struct pool *p = arg;
+	struct ss_s3 *s = p->s;
+	CURLSH *share = curl_share_init();
+	if (share) {
+		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	}
+	worker_share = share;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		if (p->rc != SS_OK || p->next >= p->n) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		struct want *e = p->todo[p->next++];
+		emit(s, SS_EV_ADD, e->rel, e->size, NULL);
+		pthread_mutex_unlock(&p->mu);
+		struct ss_error err;
+		ss_error_clear(&err);
+		int rc = lock_renew(s, &err);
+		if (rc == SS_OK) {
+			char *full = xasprintf("%s/%s", p->tree, e->rel);
+			rc = full ? put_file(s, e->key, full, e->size, e->sha256, &err)
+				  : ssi_err(&err, SS_FATAL, "out of memory");
+			free(full);
+		}
+		pthread_mutex_lock(&p->mu);
+		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size) != 0)
+			rc = ssi_err(&err, SS_FATAL, "out of memory");
+		if (rc == SS_OK) {
+			p->stats->uploaded++;
+			p->stats->bytes_uploaded += e->size;
+			/* Now and then, the state: a run killed midway does not
+			 * put everything again. */
+			if (ssi_now() - p->last_save > 30) {
+				p->last_save = ssi_now();
+				rc = save_state(s, p->skey, p->st, &err);
+			}
+		}
+		if (rc != SS_OK && p->rc == SS_OK) {
+			p->rc = rc;
+			p->err = err;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	worker_share = NULL;
+	if (share)
+		curl_share_cleanup(share);
+	return NULL;
+}
+
+/* Puts TODO with up to JOBS workers; the first failure (in ERR) wins. */
+static int upload_items(struct ss_s3 *s, const char *tree, const char *skey, struct want **todo,
+			size_t n, struct ssi_s3_state *st, struct ss_s3_stats *stats, struct ss_error *err)
+{
+	struct pool p = { .s = s, .tree = tree, .skey = skey, .todo = todo, .n = n, .st = st,
+			  .stats = stats, .rc = SS_OK, .last_save = ssi_now() };
+	pthread_mutex_init(&p.mu, NULL);
+	int jobs = s->o->jobs > 0 ? s->o->jobs : 4;
+	if ((size_t)jobs > n)
+		jobs = (int)n;
+	pthread_t th[64];
+	int started = 0;
+	for (int i = 0; i < jobs && i < 64; i++)
+		if (pthread_create(&th[started], NULL, upload_worker, &p) == 0)
+			started++;
+	if (!started && n)
+		upload_worker(&p); /* no thread to be had: this one does it */
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+	if (p.rc != SS_OK && err)
+		*err = p.err;
+	return p.rc;
+}
+
 int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err)
 {
 	struct ss_s3_stats dummy;
@@ -1224,9 +1321,35 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 	/* Items, then products files, then indexes: a reader never finds a
 	 * name whose object is not there yet.  The first failure stops the
 	 * run before any document goes up. */
-	double last_save = ssi_now();
+	struct want **todo = calloc(w.n ? w.n : 1, sizeof(*todo));
+	size_t ntodo = 0;
+	if (!todo) {
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < w.n && !w.v[i].doc; i++) {
+		if (have(&l, &st, &w.v[i]))
+			stats->kept++;
+		else
+			todo[ntodo++] = &w.v[i];
+	}
+	if (s->o->dry_run) {
+		for (size_t i = 0; i < ntodo; i++) {
+			emit(s, SS_EV_ADD, todo[i]->rel, todo[i]->size, NULL);
+			stats->uploaded++;
+			stats->bytes_uploaded += todo[i]->size;
+		}
+	} else if (ntodo) {
+		rc = upload_items(s, tree, skey, todo, ntodo, &st, stats, err);
+		state_dirty = 1;
+	}
+	free(todo);
+	if (rc != SS_OK)
+		goto out;
 	for (size_t i = 0; i < w.n; i++) {
 		struct want *e = &w.v[i];
+		if (!e->doc)
+			continue;
 		if (have(&l, &st, e)) {
 			stats->kept++;
 			continue;
@@ -1239,41 +1362,34 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 		}
 		if ((rc = lock_renew(s, err)) != SS_OK)
 			goto out;
-		if (e->doc) {
-			if (e->doc == 2 && state_dirty) {
-				/* Record the items before the index names them. */
-				if ((rc = save_state(s, skey, &st, err)) != SS_OK)
-					goto out;
-				state_dirty = 0;
-			}
-			char *full = xasprintf("%s/%s", tree, e->rel), *data = NULL;
-			size_t len = 0;
-			if (!full) {
-				rc = ssi_err(err, SS_FATAL, "out of memory");
+		if (e->doc == 2 && state_dirty) {
+			/* Record the items before the index names them. */
+			if ((rc = save_state(s, skey, &st, err)) != SS_OK)
 				goto out;
-			}
-			rc = ss_fetch(full, 256u << 20, &data, &len, err);
-			free(full);
-			if (rc != SS_OK)
-				goto out;
-			char sha[65];
-			sha256_hex(data, len, sha);
-			if (strcmp(sha, e->sha256) != 0 || (long long)len != e->size) {
-				free(data);
-				rc = ssi_err(err, SS_TEMPFAIL, "'%s/%s' changed while it was published", tree, e->rel);
-				goto out;
-			}
-			size_t nl = strlen(e->rel);
-			const char *ctype = nl > 5 && strcmp(e->rel + nl - 5, ".json") == 0 ? "application/json"
-											  : "text/plain; charset=utf-8";
-			rc = put_buffer(s, e->key, data, len, ctype, CC_DOCS, s->o->acl, NULL, err);
-			free(data);
-		} else {
-			char *full = xasprintf("%s/%s", tree, e->rel);
-			rc = full ? put_file(s, e->key, full, e->size, e->sha256, err)
-				  : ssi_err(err, SS_FATAL, "out of memory");
-			free(full);
+			state_dirty = 0;
 		}
+		char *full = xasprintf("%s/%s", tree, e->rel), *data = NULL;
+		size_t len = 0;
+		if (!full) {
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+			goto out;
+		}
+		rc = ss_fetch(full, 256u << 20, &data, &len, err);
+		free(full);
+		if (rc != SS_OK)
+			goto out;
+		char sha[65];
+		sha256_hex(data, len, sha);
+		if (strcmp(sha, e->sha256) != 0 || (long long)len != e->size) {
+			free(data);
+			rc = ssi_err(err, SS_TEMPFAIL, "'%s/%s' changed while it was published", tree, e->rel);
+			goto out;
+		}
+		size_t nl = strlen(e->rel);
+		const char *ctype = nl > 5 && strcmp(e->rel + nl - 5, ".json") == 0 ? "application/json"
+										  : "text/plain; charset=utf-8";
+		rc = put_buffer(s, e->key, data, len, ctype, CC_DOCS, s->o->acl, NULL, err);
+		free(data);
 		if (rc != SS_OK)
 			goto out;
 		stats->uploaded++;
@@ -1283,12 +1399,6 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 			goto out;
 		}
 		state_dirty = 1;
-		if (ssi_now() - last_save > 30) {
-			if ((rc = save_state(s, skey, &st, err)) != SS_OK)
-				goto out;
-			state_dirty = 0;
-			last_save = ssi_now();
-		}
 	}
 
 	/* What the documents no longer name goes after the grace period,

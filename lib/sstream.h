@@ -445,6 +445,9 @@ struct ss_s3_opts {
 	long long grace;          /* seconds an object no longer listed stays */
 	long long lock_ttl;       /* seconds a lock is valid unless renewed (0: 1 h) */
 	int dry_run;              /* report what would change, write nothing */
+	int jobs;                 /* parallel item uploads (0: 4) */
+	/* Called with a lock held, from the thread that uploads (never two
+	 * calls at once). */
 	void (*event)(void *ud, const struct ss_mirror_event *ev);
 	void *ud;
 };

@@ -484,6 +484,7 @@ int main(int argc, char **argv)
 		so.retries = o.retries;
 		so.grace = o.grace;
 		so.dry_run = o.dry_run;
+		so.jobs = o.jobs;
 		so.event = o.dry_run ? on_s3_plan : on_s3_event;
 		so.ud = &u;
 		rc = mirror_s3(&o, &so, state_dir, &st, &err);
