@@ -1342,6 +1342,12 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 	} else if (ntodo) {
 		rc = upload_items(s, tree, skey, todo, ntodo, &st, stats, err);
 		state_dirty = 1;
+		if (rc != SS_OK && stats->uploaded) {
+			/* What did go up need not go again (best effort: the
+			 * store may be what failed). */
+			struct ss_error ignored;
+			save_state(s, skey, &st, &ignored);
+		}
 	}
 	free(todo);
 	if (rc != SS_OK)

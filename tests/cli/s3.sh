@@ -79,6 +79,17 @@ expect 0 "no-op rerun" "$M" --report "$T/report.json" "$U/foocloud" s3://mirror/
 check "no-op rerun puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
 check "no-op rerun deletes nothing" test "$(report 'd["s3"]["deleted"]')" -eq 0
 
+# Credentials from a profile in ~/.aws/credentials; virtual-host addressing
+# (BUCKET.localhost, which curl resolves to 127.0.0.1).
+mkdir -p "$HOME/.aws"
+printf '[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n\n[ci]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+	"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$HOME/.aws/credentials"
+expect 0 "credentials from profile ci, virtual-host style" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=ci \
+	"$M" --s3-virtual-host --s3-endpoint "http://localhost:$CEPH_RGW_PORT" "$U/foocloud" s3://mirror/vhost
+expect 0 "... the bucket verifies" "$V" "$S3_ENDPOINT/mirror/vhost"
+expect 2 "the default profile's wrong key" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$M" "$U/foocloud" s3://mirror/vhost
+check "... InvalidAccessKeyId" err_has "InvalidAccessKeyId"
+
 # A filtered mirror at another prefix: only what it lists.
 expect 0 "filtered mirror into s3" "$M" --max 1 "$U/foocloud" s3://mirror/filtered arch=amd64 'ftype~^(disk1.img|tar.gz)$'
 expect 0 "filtered bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/filtered"
