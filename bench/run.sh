@@ -9,3 +9,4 @@ echo "== stream model"
 bash bench/mirror.sh
 bash bench/verify.sh
 bash bench/publish.sh
+bash bench/s3.sh

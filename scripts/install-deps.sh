@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config
 libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev liblzma-dev
 libzstd-dev libgit2-dev libyaml-dev libgpgme-dev libpcre2-dev
 python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time bc
-lxd lxd-client squashfs-tools xdelta3 faketime
+lxd lxd-client squashfs-tools xdelta3 faketime rclone
 ceph-mon ceph-osd radosgw ceph-common"
 
 missing=""
