@@ -42,6 +42,7 @@ struct ss_s3 {
 	char *sigv4;      /* aws:amz:REGION:s3 */
 	char *userpwd;    /* access:secret */
 	char *token;      /* session token or NULL */
+	const char *ca_file; /* --ca-file, else $AWS_CA_BUNDLE, else the system's */
 	char *owner;      /* of the lock we hold, NULL when none */
 	long long lock_expires;
 	size_t requests;
@@ -182,6 +183,9 @@ struct ss_s3 *ss_s3_open(const struct ss_s3_opts *o, struct ss_error *err)
 		return NULL;
 	}
 	s->o = o;
+	s->ca_file = o->ca_file;
+	if (!s->ca_file && getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE"))
+		s->ca_file = getenv("AWS_CA_BUNDLE");
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	const char *t = o->target;
@@ -429,7 +433,7 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 			 : NULL;
 	free(ekey);
 	char ebuf[CURL_ERROR_SIZE];
-	CURL *h = url ? ssi_curl_easy(url, s->o->timeout, s->o->ca_file, ebuf) : NULL;
+	CURL *h = url ? ssi_curl_easy(url, s->o->timeout, s->ca_file, ebuf) : NULL;
 	free(url);
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
