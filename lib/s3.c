@@ -62,6 +62,24 @@ static void *keeper_main(void *arg);
  * a share handle used by one thread at a time needs no locking). */
 static _Thread_local CURLSH *worker_share;
 
+/* A worker thread's own connection cache, for as long as it runs. */
+static void worker_share_begin(void)
+{
+	CURLSH *share = curl_share_init();
+	if (share) {
+		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	}
+	worker_share = share;
+}
+
+static void worker_share_end(void)
+{
+	if (worker_share)
+		curl_share_cleanup(worker_share);
+	worker_share = NULL;
+}
+
 /* ---- Small helpers ---------------------------------------------------------- */
 
 static char *xasprintf(const char *fmt, ...) SSI_PRINTF(1, 2);
@@ -674,18 +692,121 @@ static int put_headers(const struct ss_s3 *s, struct req *r, char *ct, char *cc,
 	return n;
 }
 
-/* Multipart: each part carries its own sha256 (the server checks it), and
- * the whole file is hashed on the way and must match SHA256 before the
- * upload is completed; otherwise it is aborted. */
+/* The parts of one multipart upload, shared by its part workers. */
+struct parts {
+	struct ss_s3 *s;
+	const char *key, *eid, *what;
+	int fd;
+	long long size, psize;
+	size_t n, next;
+	char (*etags)[80];
+	pthread_mutex_t mu;
+	int rc;
+	struct ss_error err;
+};
+
+/* Hashes the part (its sha256 goes in the signed header) and puts it. */
+static int put_part(struct parts *p, size_t i, char *buf, struct ss_hasher *h, struct ss_error *err)
+{
+	off_t off = (off_t)i * p->psize;
+	long long plen = p->size - off < p->psize ? p->size - off : p->psize;
+	ss_hasher_reset(h);
+	for (long long done = 0; done < plen;) {
+		size_t want = plen - done < (1 << 20) ? (size_t)(plen - done) : (size_t)(1 << 20);
+		ssize_t got = pread(p->fd, buf, want, off + done);
+		if (got <= 0)
+			return ssi_err_sys(err, SS_FATAL, got < 0 ? errno : EIO, "cannot %s: read error", p->what);
+		ss_hasher_update(h, buf, (size_t)got);
+		done += got;
+	}
+	struct ss_digest d;
+	ss_hasher_final(h, &d);
+	char q[512], pwhat[600];
+	snprintf(q, sizeof(q), "partNumber=%zu&uploadId=%s", i + 1, p->eid);
+	snprintf(pwhat, sizeof(pwhat), "%s (part %zu of %zu)", p->what, i + 1, p->n);
+	struct req pr = { .method = "PUT", .key = p->key, .query = q, .sha256 = d.sha256, .fd = p->fd,
+			  .off = off, .len = plen };
+	int rc = perform(p->s, &pr, NULL, pwhat, err);
+	if (rc == SS_OK && !pr.etag[0])
+		rc = ssi_err(err, SS_FATAL, "cannot %s: no ETag", pwhat);
+	if (rc == SS_OK)
+		snprintf(p->etags[i], sizeof(p->etags[i]), "%s", pr.etag);
+	req_done(&pr);
+	return rc;
+}
+
+static void *part_worker(void *arg)
+{
+	struct parts *p = arg;
+	char *buf = malloc(1 << 20);
+	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
+	CURLSH *caller = worker_share;
+	worker_share_begin();
+	for (;;) {
+		struct ss_error err;
+		ss_error_clear(&err);
+		pthread_mutex_lock(&p->mu);
+		if (p->rc != SS_OK || p->next >= p->n) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		size_t i = p->next++;
+		pthread_mutex_unlock(&p->mu);
+		int rc = buf && h ? put_part(p, i, buf, h, &err) : ssi_err(&err, SS_FATAL, "cannot %s: out of memory", p->what);
+		pthread_mutex_lock(&p->mu);
+		if (rc != SS_OK && p->rc == SS_OK) {
+			p->rc = rc;
+			p->err = err;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	free(buf);
+	ss_hasher_free(h);
+	worker_share_end();
+	worker_share = caller; /* when the caller ran it itself */
+	return NULL;
+}
+
+/* Multipart: the whole file is hashed first and must match SHA256 (the
+ * staging copy could have rotted since it was checked); then up to -j
+ * parts go at once, each carrying its own sha256 so the server checks
+ * every byte; any failure aborts the upload. */
 static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long size,
 			 const char *sha256, struct ss_error *err)
 {
 	char what[512], ct[128], cc[128], acl[128];
 	what_of(what, sizeof(what), "upload", s, key);
 	long long psize = s->o->part_size > 0 ? s->o->part_size : 64LL << 20;
+	char *buf = malloc(1 << 20);
+	struct ss_hasher *whole = ss_hasher_new(SS_HASH_SHA256);
+	int rc = SS_OK;
+	if (!buf || !whole) {
+		rc = ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
+	} else {
+		for (long long done = 0; rc == SS_OK && done < size;) {
+			size_t want = size - done < (1 << 20) ? (size_t)(size - done) : (size_t)(1 << 20);
+			ssize_t got = pread(fd, buf, want, done);
+			if (got <= 0)
+				rc = ssi_err_sys(err, SS_FATAL, got < 0 ? errno : EIO, "cannot %s: read error", what);
+			else
+				ss_hasher_update(whole, buf, (size_t)got);
+			done += got > 0 ? got : 0;
+		}
+	}
+	if (rc == SS_OK) {
+		struct ss_digest wd;
+		ss_hasher_final(whole, &wd);
+		if (strcmp(wd.sha256, sha256) != 0)
+			rc = ssi_err(err, SS_INTEGRITY, "cannot %s: sha256 %s, expected %s", what, wd.sha256, sha256);
+	}
+	free(buf);
+	ss_hasher_free(whole);
+	if (rc != SS_OK)
+		return rc;
+
 	struct req r = { .method = "POST", .key = key, .query = "uploads=" };
 	put_headers(s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
-	int rc = perform(s, &r, NULL, what, err);
+	rc = perform(s, &r, NULL, what, err);
 	char *id = rc == SS_OK && r.data ? ssi_s3_parse_upload_id(r.data, r.dlen) : NULL;
 	req_done(&r);
 	if (rc != SS_OK)
@@ -697,50 +818,30 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 	if (!nparts)
 		nparts = 1;
 	char (*etags)[80] = calloc(nparts, sizeof(*etags));
-	char *buf = malloc(1 << 20);
-	struct ss_hasher *whole = ss_hasher_new(SS_HASH_SHA256), *part = ss_hasher_new(SS_HASH_SHA256);
 	char *xml = NULL;
-	if (!eid || !etags || !buf || !whole || !part) {
+	if (!eid || !etags) {
 		rc = ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
 		goto abort;
 	}
-	for (size_t i = 0; i < nparts; i++) {
-		off_t off = (off_t)i * psize;
-		long long plen = size - off < psize ? size - off : psize;
-		ss_hasher_reset(part);
-		for (long long done = 0; done < plen;) {
-			size_t want = plen - done < (1 << 20) ? (size_t)(plen - done) : (size_t)(1 << 20);
-			ssize_t got = pread(fd, buf, want, off + done);
-			if (got <= 0) {
-				rc = ssi_err_sys(err, SS_FATAL, got < 0 ? errno : EIO, "cannot %s: read error", what);
-				goto abort;
-			}
-			ss_hasher_update(part, buf, (size_t)got);
-			ss_hasher_update(whole, buf, (size_t)got);
-			done += got;
-		}
-		struct ss_digest d;
-		ss_hasher_final(part, &d);
-		char q[512];
-		snprintf(q, sizeof(q), "partNumber=%zu&uploadId=%s", i + 1, eid);
-		struct req pr = { .method = "PUT", .key = key, .query = q, .sha256 = d.sha256, .fd = fd,
-				  .off = off, .len = plen };
-		char pwhat[600];
-		snprintf(pwhat, sizeof(pwhat), "%s (part %zu of %zu)", what, i + 1, nparts);
-		rc = perform(s, &pr, NULL, pwhat, err);
-		snprintf(etags[i], sizeof(etags[i]), "%s", pr.etag);
-		req_done(&pr);
-		if (rc != SS_OK)
-			goto abort;
-		if (!etags[i][0]) {
-			rc = ssi_err(err, SS_FATAL, "cannot %s: no ETag for part %zu", what, i + 1);
-			goto abort;
-		}
-	}
-	struct ss_digest wd;
-	ss_hasher_final(whole, &wd);
-	if (strcmp(wd.sha256, sha256) != 0) {
-		rc = ssi_err(err, SS_INTEGRITY, "cannot %s: sha256 %s, expected %s", what, wd.sha256, sha256);
+	struct parts p = { .s = s, .key = key, .eid = eid, .what = what, .fd = fd, .size = size,
+			   .psize = psize, .n = nparts, .etags = etags, .rc = SS_OK };
+	pthread_mutex_init(&p.mu, NULL);
+	int jobs = s->o->jobs > 0 ? s->o->jobs : 4;
+	if ((size_t)jobs > nparts)
+		jobs = (int)nparts;
+	pthread_t th[64];
+	int started = 0;
+	for (int i = 0; i < jobs && i < 64; i++)
+		if (pthread_create(&th[started], NULL, part_worker, &p) == 0)
+			started++;
+	if (!started)
+		part_worker(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+	if ((rc = p.rc) != SS_OK) {
+		if (err)
+			*err = p.err;
 		goto abort;
 	}
 	size_t xl = 64 + nparts * 140;
@@ -778,9 +879,6 @@ abort:
 	}
 out:
 	free(xml);
-	ss_hasher_free(whole);
-	ss_hasher_free(part);
-	free(buf);
 	free(etags);
 	free(eid);
 	free(id);
@@ -1221,12 +1319,7 @@ static void *upload_worker(void *arg)
 {
 	struct pool *p = arg;
 	struct ss_s3 *s = p->s;
-	CURLSH *share = curl_share_init();
-	if (share) {
-		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	}
-	worker_share = share;
+	worker_share_begin();
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		if (p->rc != SS_OK || p->next >= p->n) {
@@ -1264,9 +1357,7 @@ static void *upload_worker(void *arg)
 		}
 		pthread_mutex_unlock(&p->mu);
 	}
-	worker_share = NULL;
-	if (share)
-		curl_share_cleanup(share);
+	worker_share_end();
 	return NULL;
 }
 
