@@ -5,6 +5,7 @@
 #   ceph_start          starts it under $T/ceph; sets S3_ENDPOINT, and
 #                       AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of a user
 #   ceph_user UID AK SK creates another user
+#   ceph_bucket NAME    a bucket whose objects anyone may read (a policy)
 #   ceph_rgw_stop / ceph_rgw_start   stop (kill -9) and restart radosgw only
 #   ceph_stop           stops everything (also run from the EXIT trap)
 #
@@ -119,6 +120,16 @@ ceph_rgw_stop() {
 ceph_user() {
 	radosgw-admin user create --uid "$1" --display-name "$1" --access-key "$2" --secret-key "$3" \
 		>>"$CEPH_DIR/setup.log" 2>&1 || fail "radosgw-admin creates user $1"
+}
+
+ceph_bucket() {
+	e=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+	s3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+	$s3 -H "x-amz-content-sha256: $e" -X PUT "$S3_ENDPOINT/$1" -o /dev/null -w '%{http_code}' | grep -q 200 ||
+		fail "create bucket $1"
+	printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%s/*"]}]}' "$1" >"$CEPH_DIR/policy"
+	$s3 -H "x-amz-content-sha256: $(sha256sum <"$CEPH_DIR/policy" | cut -c1-64)" -T "$CEPH_DIR/policy" \
+		"$S3_ENDPOINT/$1?policy=" -o /dev/null -w '%{http_code}' | grep -q 204 || fail "policy on bucket $1"
 }
 
 ceph_stop() {

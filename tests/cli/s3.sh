@@ -21,14 +21,7 @@ ceph_start
 export XDG_STATE_HOME=$T/state HOME=$T
 S3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
 EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-# mkbucket NAME: a bucket whose objects anyone may read (a bucket policy).
-mkbucket() {
-	$S3 -H "x-amz-content-sha256: $EMPTY" -X PUT "$S3_ENDPOINT/$1" -o /dev/null -w '%{http_code}' | grep -q 200 ||
-		fail "create bucket $1"
-	printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%s/*"]}]}' "$1" >"$T/policy"
-	$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/policy" | cut -c1-64)" -T "$T/policy" \
-		"$S3_ENDPOINT/$1?policy=" -o /dev/null -w '%{http_code}' | grep -q 204 || fail "policy on bucket $1"
-}
+mkbucket() { ceph_bucket "$1"; }
 # keys BUCKET PREFIX: every key under PREFIX, sorted, in $T/keys.
 keys() {
 	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/$1?list-type=2&max-keys=1000&prefix=$(echo "$2" | sed 's|/|%2F|g')" >"$T/listing"
