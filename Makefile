@@ -25,7 +25,7 @@ ifeq ($(WERROR),1)
 WFLAGS  := -Werror
 endif
 
-PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme libarchive yaml-0.1 libgit2
+PKGS     = libcurl jansson libpcre2-8 libcrypto gpgme libarchive yaml-0.1 libgit2 libsquashfs1
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -37,6 +37,7 @@ LIB_SRC  = $(wildcard lib/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS    = sstream-query sstream-mirror sstream-verify sstream-publish
 TOOL_BIN = $(TOOLS:%=$(BUILD)/bin/%)
+TOOL_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard bench/*.c)
@@ -66,7 +67,7 @@ $(BUILD)/libsstream.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libsstream.so.$(SOVER) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Tools link the static library: they run from the build tree as installed.
-$(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(BUILD)/tools/tool.o $(BUILD)/libsstream.a
+$(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(TOOL_OBJ) $(BUILD)/libsstream.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -96,9 +97,11 @@ demo: all
 	@echo '$$ sstream-query --format "%(version_name)s %(item_url)s" examples/foocloud ftype=disk1.img'
 	@$(BUILD)/bin/sstream-query --format '%(version_name)s %(item_url)s' examples/foocloud ftype=disk1.img
 
+# Requires, not Requires.private: the Debian package ships only the static
+# library, whose users must link the dependencies too.
 $(BUILD)/sstream.pc: Makefile
 	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: sstream\nDescription: simplestreams library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lsstream\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: sstream\nDescription: simplestreams library\nVersion: %s\nRequires: %s\nLibs: -L$${libdir} -lsstream -lpthread -lm\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
 install: all $(BUILD)/sstream.pc
@@ -111,8 +114,51 @@ install: all $(BUILD)/sstream.pc
 	install -m 644 lib/sstream.h $(DESTDIR)$(INCDIR)/
 	install -m 644 $(BUILD)/sstream.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
+# ---- Operating it: version, man pages, completion, data files, Debian package ----
+#   make deb           build/deb/sstream_*.deb and libsstream-dev_*.deb (dpkg-buildpackage)
+MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+MAN_SRC  = $(wildcard man/*.1 man/*.7)
+MAN_OUT  = $(MAN_SRC:man/%=$(BUILD)/man/%)
+all: $(MAN_OUT)
+install: install-data
+
+$(BUILD)/lib/version.o: ALL_CFLAGS += -DSS_VERSION_STR='"$(VERSION)"'
+$(BUILD)/lib/version.o: Makefile
+
+# mdoc sources; the build stamps the version into them
+$(BUILD)/man/%: man/% Makefile
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/g' $< >$@
+
+install-data: $(MAN_OUT)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/sstream/schemas \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(SYSTEMDDIR)
+	install -m 644 $(filter %.1,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.7,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 schemas/*.json $(DESTDIR)$(DATADIR)/sstream/schemas/
+	install -m 644 contrib/bash-completion/sstream $(DESTDIR)$(DATADIR)/bash-completion/completions/sstream-mirror
+	for t in sstream-publish sstream-verify sstream-query; do \
+		ln -sf sstream-mirror $(DESTDIR)$(DATADIR)/bash-completion/completions/$$t; done
+	for u in contrib/systemd/*.service contrib/systemd/*.timer; do \
+		sed 's|/usr/bin/|$(BINDIR)/|g' $$u >$(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done
+
+# dpkg-buildpackage writes to the parent directory: build from a copy of
+# the tracked files under build/, so the tree (and its parent) stay clean.
+deb:
+	rm -rf $(BUILD)/debsrc $(BUILD)/deb
+	mkdir -p $(BUILD)/debsrc/sstream $(BUILD)/deb
+	if git rev-parse --git-dir >/dev/null 2>&1; then git ls-files -z --cached --others --exclude-standard; \
+	else find . -path ./build -prune -o -path ./build-san -prune -o -type f -print0; fi | \
+		xargs -0 tar --no-recursion -cf - | tar -C $(BUILD)/debsrc/sstream -xf -
+	cd $(BUILD)/debsrc/sstream && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SANITIZE -u WERROR \
+		dpkg-buildpackage -us -uc -b
+	mv $(BUILD)/debsrc/*.deb $(BUILD)/debsrc/*.buildinfo $(BUILD)/debsrc/*.changes $(BUILD)/deb/
+	rm -rf $(BUILD)/debsrc
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all check bench demo install clean
+.PHONY: all check bench demo install install-data deb clean
 .SECONDARY:

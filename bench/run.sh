@@ -10,3 +10,4 @@ bash bench/mirror.sh
 bash bench/verify.sh
 bash bench/publish.sh
 bash bench/s3.sh
+bash bench/squashfs.sh

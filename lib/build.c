@@ -270,6 +270,8 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 		if (*end || epoch < 0)
 			return ssi_err(err, SS_USAGE, "SOURCE_DATE_EPOCH '%s' is not a UNIX time", sde);
 	}
+	if (o->squashfs && o->unified)
+		return ssi_err(err, SS_USAGE, "a squashfs root filesystem makes a split image, not a unified one");
 	if (ssi_mkparents(o->outdir) < 0 || (mkdir(o->outdir, 0755) < 0 && errno != EEXIST))
 		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", o->outdir);
 	const char *ext = ext_of(o->compression);
@@ -289,6 +291,9 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 		unlink(meta_out);
 		snprintf(meta_out, outsz, "%s/image.tar%s", o->outdir, ext);
 		rc = write_tar(o, meta_out, 1, "rootfs", epoch, err);
+	} else if (o->squashfs) {
+		snprintf(root_out, outsz, "%s/rootfs.squashfs", o->outdir);
+		rc = ssi_squashfs_write(o, root_out, epoch, err);
 	} else {
 		snprintf(root_out, outsz, "%s/rootfs.tar%s", o->outdir, ext);
 		rc = write_tar(o, root_out, 0, "", epoch, err);

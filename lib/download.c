@@ -8,6 +8,7 @@
  * 206, and restarted from zero when it answers 200.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ struct xfer {
 	 * file each time costs more than the transfer itself */
 	char *wbuf;
 	size_t wlen;
+	int pending;            /* buffers queued for the writer (under w.mu) */
+	int werr;               /* errno of a failed write by the writer (under w.mu) */
 };
 
 #define WBUF_SIZE ((size_t)1 << 20)
@@ -56,11 +59,37 @@ struct xfer {
  * refilled, so the total is capped without giving each transfer a fixed
  * share that a lone big file could not use.
  */
+/*
+ * Writing and hashing run on a thread of their own, so that the transfers
+ * (curl's multi loop, one thread) and sha256 (about 1.6 GB/s a core) use
+ * two cores.  A transfer hands over its filled buffer and takes an empty
+ * one; the writer takes buffers in order, so every file is written (and
+ * hashed) sequentially.  Small files are written by the loop itself.
+ */
+#define QLEN 64
+struct job {
+	struct xfer *x;
+	char *buf;
+	size_t len;
+};
+
+struct writer {
+	pthread_t th;
+	int started, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t more, done;
+	struct job q[QLEN];
+	size_t head, n;
+	char *spare[QLEN + 64];     /* empty buffers */
+	size_t nspare, nbufs, maxbufs;
+};
+
 struct engine {
 	double rate;            /* bytes/s, 0: no cap */
 	double tokens, burst;
 	double refilled;        /* when tokens were last topped up */
 	int npaused;
+	struct writer w;
 };
 
 static void refill(struct engine *g, double now)
@@ -75,8 +104,145 @@ static void refill(struct engine *g, double now)
 
 enum { ABORT_NONE, ABORT_TOO_BIG, ABORT_WRITE, ABORT_BAD_RANGE };
 
+/* Writes and hashes LEN bytes of BUF to X's file; 0 or an errno. */
+static int write_hash(struct xfer *x, const char *buf, size_t len)
+{
+	const char *p = buf;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(x->fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		p += w;
+		left -= (size_t)w;
+	}
+	ss_hasher_update(x->h, buf, len);
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->n && !w->stop)
+			pthread_cond_wait(&w->more, &w->mu);
+		if (!w->n)
+			break;
+		struct job j = w->q[w->head];
+		w->head = (w->head + 1) % QLEN;
+		w->n--;
+		int failed = j.x->werr;
+		pthread_mutex_unlock(&w->mu);
+		int e = failed ? 0 : write_hash(j.x, j.buf, j.len);
+		pthread_mutex_lock(&w->mu);
+		if (e)
+			j.x->werr = e;
+		w->spare[w->nspare++] = j.buf;
+		j.x->pending--;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* An empty buffer: a spare one, or a new one while under the cap. */
+static char *get_buf(struct writer *w)
+{
+	char *b = NULL;
+	pthread_mutex_lock(&w->mu);
+	while (!w->nspare && w->nbufs >= w->maxbufs && w->n)
+		pthread_cond_wait(&w->done, &w->mu);
+	if (w->nspare)
+		b = w->spare[--w->nspare];
+	else if ((b = malloc(WBUF_SIZE)))
+		w->nbufs++;
+	pthread_mutex_unlock(&w->mu);
+	return b;
+}
+
+static void put_buf(struct writer *w, char *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&w->mu);
+	if (w->nspare < sizeof(w->spare) / sizeof(w->spare[0]))
+		w->spare[w->nspare++] = b, b = NULL;
+	else
+		w->nbufs--;
+	pthread_mutex_unlock(&w->mu);
+	free(b);
+}
+
+static int write_failed(struct xfer *x, int e)
+{
+	x->dl->err.sys_errno = e;
+	x->abort_why = ABORT_WRITE;
+	return -1;
+}
+
+/* Hands X's filled buffer to the writer (or, when it cannot run, writes
+ * it here) and gives X an empty one. */
+static int submit(struct xfer *x)
+{
+	struct writer *w = &x->eng->w;
+	if (!w->started && pthread_create(&w->th, NULL, writer_main, w) == 0)
+		w->started = 1;
+	if (!w->started) {
+		int e = write_hash(x, x->wbuf, x->wlen);
+		x->wlen = 0;
+		return e ? write_failed(x, e) : 0;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (w->n == QLEN)
+		pthread_cond_wait(&w->done, &w->mu);
+	int e = x->werr;
+	if (!e) {
+		w->q[(w->head + w->n++) % QLEN] = (struct job){ x, x->wbuf, x->wlen };
+		x->pending++;
+		x->wbuf = NULL;
+		pthread_cond_signal(&w->more);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (e)
+		return write_failed(x, e);
+	x->wlen = 0;
+	if (!(x->wbuf = get_buf(w)))
+		return write_failed(x, ENOMEM);
+	return 0;
+}
+
+/* Waits until the writer has X's buffers on disk; -1 when a write failed. */
+static int drain(struct xfer *x)
+{
+	struct writer *w = &x->eng->w;
+	pthread_mutex_lock(&w->mu);
+	while (x->pending)
+		pthread_cond_wait(&w->done, &w->mu);
+	int e = x->werr;
+	x->werr = 0;
+	pthread_mutex_unlock(&w->mu);
+	return e ? write_failed(x, e) : 0;
+}
+
+/* Everything received so far is written and hashed when this returns 0. */
+static int flush_wbuf(struct xfer *x)
+{
+	/* a small last piece costs less written here than handed over */
+	if (x->wlen > WBUF_SIZE / 4 && submit(x) < 0)
+		return -1;
+	if (drain(x) < 0)
+		return -1;
+	int e = x->wlen ? write_hash(x, x->wbuf, x->wlen) : 0;
+	x->wlen = 0;
+	return e ? write_failed(x, e) : 0;
+}
+
 static int restart_from_zero(struct xfer *x)
 {
+	drain(x); /* what is queued is thrown away anyway */
 	x->have = 0;
 	x->wlen = 0;
 	if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
@@ -89,30 +255,6 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 	struct xfer *x = ud;
 	ssi_parse_header(buf, size * n, &x->hdr);
 	return size * n;
-}
-
-static int write_all(struct xfer *x, const char *p, size_t left)
-{
-	while (left) {
-		ssize_t w = write(x->fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			x->dl->err.sys_errno = errno;
-			x->abort_why = ABORT_WRITE;
-			return -1;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	return 0;
-}
-
-static int flush_wbuf(struct xfer *x)
-{
-	int rc = write_all(x, x->wbuf, x->wlen);
-	x->wlen = 0;
-	return rc;
 }
 
 static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
@@ -147,16 +289,11 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 		}
 		g->tokens -= (double)len;
 	}
-	if (x->wlen + len > WBUF_SIZE && flush_wbuf(x) < 0)
+	/* libcurl hands over at most CURLOPT_BUFFERSIZE (< WBUF_SIZE) at a time */
+	if (x->wlen + len > WBUF_SIZE && submit(x) < 0)
 		return 0;
-	if (len >= WBUF_SIZE) {
-		if (write_all(x, ptr, len) < 0)
-			return 0;
-	} else {
-		memcpy(x->wbuf + x->wlen, ptr, len);
-		x->wlen += len;
-	}
-	ss_hasher_update(x->h, ptr, len);
+	memcpy(x->wbuf + x->wlen, ptr, len);
+	x->wlen += len;
 	x->have += (long long)len;
 	x->dl->bytes += (long long)len;
 	return len;
@@ -173,7 +310,7 @@ static int open_part(struct xfer *x)
 	}
 	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
-	if (!x->wbuf && !(x->wbuf = malloc(WBUF_SIZE)))
+	if (!x->wbuf && !(x->wbuf = get_buf(&x->eng->w)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
 	x->wlen = 0;
 	struct stat st;
@@ -203,7 +340,7 @@ static int copy_local(struct xfer *x, const char *src)
 	int in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot open '%s'", path);
-	enum { BUFSZ = 1 << 20 };
+	enum { BUFSZ = WBUF_SIZE / 2 };
 	char *buf = malloc(BUFSZ);
 	int rc = buf ? SS_OK : ssi_err(&dl->err, SS_FATAL, "out of memory");
 	while (rc == SS_OK) {
@@ -235,7 +372,10 @@ static void finish(struct xfer *x, int result)
 {
 	x->dl->result = result;
 	x->state = ST_DONE;
-	free(x->wbuf);
+	if (drain(x) < 0 && result == SS_OK)
+		x->dl->result = ssi_err_sys(&x->dl->err, SS_FATAL, x->dl->err.sys_errno, "cannot write '%s'",
+					    x->dl->part);
+	put_buf(&x->eng->w, x->wbuf);
 	x->wbuf = NULL;
 	/* No fsync here: the mirror syncs the whole filesystem once, before
 	 * any document names the file, which costs far less than a wait per
@@ -458,6 +598,10 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 	struct engine g = { .rate = (double)o->limit_rate, .refilled = ssi_now() };
 	/* a tenth of a second's worth, and at least one libcurl buffer */
 	g.burst = g.tokens = g.rate / 10 > 65536 ? g.rate / 10 : 65536;
+	pthread_mutex_init(&g.w.mu, NULL);
+	pthread_cond_init(&g.w.more, NULL);
+	pthread_cond_init(&g.w.done, NULL);
+	g.w.maxbufs = (size_t)jobs + 16;
 	curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)jobs);
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)jobs);
@@ -573,11 +717,26 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 			curl_multi_remove_handle(m, xs[i].easy);
 			curl_easy_cleanup(xs[i].easy);
 		}
+		drain(&xs[i]);
+	}
+	if (g.w.started) {
+		pthread_mutex_lock(&g.w.mu);
+		g.w.stop = 1;
+		pthread_cond_signal(&g.w.more);
+		pthread_mutex_unlock(&g.w.mu);
+		pthread_join(g.w.th, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
 		if (xs[i].fd >= 0)
 			close(xs[i].fd);
 		ss_hasher_free(xs[i].h);
 		free(xs[i].wbuf);
 	}
+	for (size_t i = 0; i < g.w.nspare; i++)
+		free(g.w.spare[i]);
+	pthread_mutex_destroy(&g.w.mu);
+	pthread_cond_destroy(&g.w.more);
+	pthread_cond_destroy(&g.w.done);
 	curl_multi_cleanup(m);
 	free(xs);
 	return SS_OK;

@@ -233,6 +233,30 @@ static int commit_tree(git_repository *repo, const char *rev, git_commit **commi
 
 int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err)
 {
+	return ss_history_record_note(tree, tool, NULL, committed, err);
+}
+
+int ss_history_resolve(const char *tree, const char *rev, char id[41], struct ss_error *err)
+{
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	git_commit *c = NULL;
+	int rc = open_repo(tree, 0, &repo, err);
+	if (rc != SS_OK)
+		return rc;
+	if (git_revparse_single(&obj, repo, rev) != 0 || git_commit_lookup(&c, repo, git_object_id(obj)) != 0)
+		rc = ssi_err(err, SS_USAGE, "history of '%s': no record '%s'", tree, rev);
+	else
+		git_oid_tostr(id, 41, git_commit_id(c));
+	git_commit_free(c);
+	git_object_free(obj);
+	git_repository_free(repo);
+	return rc;
+}
+
+int ss_history_record_note(const char *tree, const char *tool, const char *note, int *committed,
+			   struct ss_error *err)
+{
 	struct ss_error local;
 	if (!err)
 		err = &local;
@@ -270,11 +294,12 @@ int ss_history_record(const char *tree, const char *tool, int *committed, struct
 	compare(&before.versions, &after.versions, "version", NULL, NULL, &va, &vr);
 	compare(&before.items, &after.items, "item", NULL, NULL, &ia, &ir);
 	/* the message: a one-line summary, then the versions added and removed */
-	size_t cap = 512 + 64 * (va + vr), len;
+	size_t cap = 512 + (note ? strlen(note) : 0) + 64 * (va + vr), len;
 	char *msg = malloc(cap);
 	if (msg) {
-		len = (size_t)snprintf(msg, cap, "%s: +%zu -%zu versions, +%zu -%zu items; %zu items, %lld bytes\n\n",
-				       tool, va, vr, ia, ir, after.nitems, after.bytes);
+		len = (size_t)snprintf(msg, cap, "%s: %s%s+%zu -%zu versions, +%zu -%zu items; %zu items, %lld bytes\n\n",
+				       tool, note ? note : "", note ? "; " : "", va, vr, ia, ir, after.nitems,
+				       after.bytes);
 		size_t i = 0, j = 0;
 		const struct keys *a = &before.versions, *bv = &after.versions;
 		while ((i < a->n || j < bv->n) && len < cap) {

@@ -8,6 +8,17 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
+/* Architecture names: the Debian-style name the clients list images under
+ * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
+const char *ssi_lxd_arch(const char *arch);
+const char *ssi_kernel_arch(const char *arch);
+
+/* Writes O->rootfs as a squashfs at OUT (via OUT.tmp), compressed with
+ * O->compression (xz, zstd, gzip), mtimes clamped to EPOCH when >= 0.
+ * SS_OK, SS_USAGE or SS_FATAL. */
+struct ss_build_opts;
+int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long epoch, struct ss_error *err);
+
 #endif
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
@@ -66,5 +77,16 @@ int ssi_curl_init(void);
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
+
+/* Architecture names: the Debian-style name the clients list images under
+ * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
+const char *ssi_lxd_arch(const char *arch);
+const char *ssi_kernel_arch(const char *arch);
+
+/* Writes O->rootfs as a squashfs at OUT (via OUT.tmp), compressed with
+ * O->compression (xz, zstd, gzip), mtimes clamped to EPOCH when >= 0.
+ * SS_OK, SS_USAGE or SS_FATAL. */
+struct ss_build_opts;
+int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long epoch, struct ss_error *err);
 
 #endif

@@ -286,6 +286,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		err = &local;
 	ss_error_clear(err);
 	memset(stats, 0, sizeof(*stats));
+	stats->updated = -1;
 	struct run r = { .o = o, .st = stats, .err = err, .lock_fd = -1 };
 	struct ss_verifier *v = NULL;
 	int rc;
@@ -317,6 +318,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		rc = err->code;
 		goto out;
 	}
+	stats->updated = ss_tree_updated(r.src);
 	ssi_strset_seal(&r.valid_new);
 	if ((rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
 		goto out;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,12 +32,19 @@ static const struct {
 	{ "loongarch64", "loong64" },
 };
 
-/* The Debian-style name the clients list images under. */
-static const char *lxd_arch(const char *arch)
+const char *ssi_lxd_arch(const char *arch)
 {
 	for (size_t i = 0; i < sizeof(arch_names) / sizeof(arch_names[0]); i++)
 		if (strcmp(arch, arch_names[i].kernel) == 0)
 			return arch_names[i].lxd;
+	return arch;
+}
+
+const char *ssi_kernel_arch(const char *arch)
+{
+	for (size_t i = 0; i < sizeof(arch_names) / sizeof(arch_names[0]); i++)
+		if (strcmp(arch, arch_names[i].lxd) == 0)
+			return arch_names[i].kernel;
 	return arch;
 }
 
@@ -229,13 +237,38 @@ static int add_delta(const char *tree, json_t *versions, const char *version, js
 	return rc;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The product names of a products document, sorted: an index lists them
+ * in the same order whatever order the products were added in (jansson's
+ * object order is not stable across insertions). */
+static json_t *product_names(json_t *doc)
+{
+	json_t *prods = json_object_get(doc, "products"), *names = json_array(), *p;
+	size_t n = json_object_size(prods), i = 0;
+	const char **v = calloc(n ? n : 1, sizeof(*v)), *pn;
+	if (!v || !names) {
+		free(v);
+		json_decref(names);
+		return NULL;
+	}
+	json_object_foreach(prods, pn, p)
+		v[i++] = pn;
+	qsort(v, n, sizeof(*v), cmp_name);
+	for (i = 0; i < n; i++)
+		json_array_append_new(names, json_string(v[i]));
+	free(v);
+	return names;
+}
+
 static json_t *index_for(json_t *products)
 {
-	json_t *names = json_array();
-	const char *pn;
-	json_t *p;
-	json_object_foreach(json_object_get(products, "products"), pn, p)
-		json_array_append_new(names, json_string(pn));
+	json_t *names = product_names(products);
+	if (!names)
+		return NULL;
 	return json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:o}}}", "format", "index:1.0", "index", "images",
 			 "datatype", "image-downloads", "format", "products:1.0", "path",
 			 "streams/v1/images.json", "products", names);
@@ -443,17 +476,18 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 		free(text);
 		ss_products_free(p);
 		json_object_set_new(condensed, rel, c ? c : json_incref(doc));
-		json_t *pnames = json_array();
-		const char *pn;
-		json_t *pv;
-		json_object_foreach(json_object_get(doc, "products"), pn, pv)
-			json_array_append_new(pnames, json_string(pn));
+		json_t *pnames = product_names(doc);
+		if (!pnames) {
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+			break;
+		}
 		json_object_set_new(json_object_get(index, "index"), json_string_value(json_object_get(doc, "content_id")),
 				    json_pack("{s:s, s:s, s:s, s:o}", "format", "products:1.0", "datatype",
 					      json_string_value(json_object_get(doc, "datatype")), "path", rel,
 					      "products", pnames));
 	}
-	rc = write_tree_docs(po, tree, condensed, index, changed, err);
+	if (rc == SS_OK)
+		rc = write_tree_docs(po, tree, condensed, index, changed, err);
 	json_decref(condensed);
 out:
 	json_decref(index);
@@ -480,14 +514,36 @@ static int listed(json_t *products, const char *path, const char *sha256)
 	return 0;
 }
 
-/* The items of one version, as LXD and Incus want them. */
+/* ".xz", ".zst", ".gz", ".bz2" or "" after a tarball's name: what its
+ * first bytes say, so a stored file is named for what it is. */
+static const char *comp_ext(const char *path)
+{
+	unsigned char m[6] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, m, sizeof(m)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n == 6 && memcmp(m, "\xfd" "7zXZ\0", 6) == 0)
+		return ".xz";
+	if (n >= 4 && memcmp(m, "\x28\xb5\x2f\xfd", 4) == 0)
+		return ".zst";
+	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+		return ".gz";
+	if (n >= 3 && memcmp(m, "BZh", 3) == 0)
+		return ".bz2";
+	return "";
+}
+
+/* The items of one version, as LXD and Incus want them; the files are
+ * named as images.linuxcontainers.org names them (lxd.tar.xz,
+ * rootfs.squashfs, rootfs.tar.zst, disk.qcow2), by their content. */
 static json_t *image_items(int kind, int unified, const struct input *meta, const struct input *root,
 			   const char *fp, const char *dir)
 {
 	char mpath[PATH_MAX], rpath[PATH_MAX];
 	json_t *items = json_object();
 	if (unified) {
-		snprintf(mpath, sizeof(mpath), "%s/image.tar", dir);
+		snprintf(mpath, sizeof(mpath), "%s/image.tar%s", dir, comp_ext(meta->path));
 		json_t *it = json_pack("{s:s, s:s, s:I, s:s}", "ftype", "lxd_combined.tar.gz", "path", mpath,
 				       "size", (json_int_t)meta->size, "sha256", meta->sha256);
 		json_object_set_new(items, "lxd_combined.tar.gz", it);
@@ -503,8 +559,9 @@ static json_t *image_items(int kind, int unified, const struct input *meta, cons
 		[SS_ROOT_TARBALL] = { "root.tar.xz", "root.tar.xz", "rootfs.tar", "combined_rootxz_sha256" },
 		[SS_ROOT_QCOW2] = { "disk.qcow2", "disk-kvm.img", "disk.qcow2", "combined_disk-kvm-img_sha256" },
 	};
-	snprintf(mpath, sizeof(mpath), "%s/meta.tar", dir);
-	snprintf(rpath, sizeof(rpath), "%s/%s", dir, kinds[kind].file);
+	snprintf(mpath, sizeof(mpath), "%s/lxd.tar%s", dir, comp_ext(meta->path));
+	snprintf(rpath, sizeof(rpath), "%s/%s%s", dir, kinds[kind].file,
+		 kind == SS_ROOT_TARBALL ? comp_ext(root->path) : "");
 	json_t *m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "ftype", "lxd.tar.xz", "path", mpath, "size",
 			      (json_int_t)meta->size, "sha256", meta->sha256, kinds[kind].field, fp);
 	if (kind == SS_ROOT_TARBALL) /* what LXD before 4.x reads */
@@ -517,6 +574,21 @@ static json_t *image_items(int kind, int unified, const struct input *meta, cons
 			    json_pack("{s:s, s:s, s:I, s:s}", "ftype", kinds[kind].ftype, "path", rpath, "size",
 				      (json_int_t)root->size, "sha256", root->sha256));
 	return items;
+}
+
+/* Whether OLD holds the items of NEW with the same content, whatever the
+ * paths (a tree published before files were named by compression). */
+static int same_content(json_t *old, json_t *new_items)
+{
+	const char *k;
+	json_t *it;
+	json_object_foreach(new_items, k, it) {
+		json_t *o = json_object_get(old, k);
+		if (!o || !json_equal(json_object_get(o, "sha256"), json_object_get(it, "sha256")) ||
+		    !json_equal(json_object_get(o, "ftype"), json_object_get(it, "ftype")))
+			return 0;
+	}
+	return 1;
 }
 
 static int has_alias(const char *list, const char *alias)
@@ -586,7 +658,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 
 	/* product and version from metadata.yaml */
 	char os[128], release[128], variant[128], product[512], version[32], dir[128], alias[1024];
-	const char *arch = lxd_arch(ss_image_meta_architecture(meta));
+	const char *arch = ssi_lxd_arch(ss_image_meta_architecture(meta));
 	snprintf(os, sizeof(os), "%s", ss_image_meta_property(meta, "os") ? ss_image_meta_property(meta, "os") : "unknown");
 	snprintf(release, sizeof(release), "%s",
 		 ss_image_meta_property(meta, "release") ? ss_image_meta_property(meta, "release") : "unknown");
@@ -599,7 +671,11 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	gmtime_r(&created, &tm);
 	strftime(version, sizeof(version), "%Y%m%d_%H%M", &tm);
 	snprintf(dir, sizeof(dir), "images/%s", fp_out);
+	/* as images.linuxcontainers.org: the default variant is also
+	 * {os}/{release} ("alpine/3.17/default,alpine/3.17") */
 	int n = snprintf(alias, sizeof(alias), "%s/%s/%s", os, release, variant);
+	if (strcasecmp(variant, "default") == 0)
+		n += snprintf(alias + n, sizeof(alias) - (size_t)n, ",%s/%s", os, release);
 	lower(alias);
 	for (int i = 0; i < naliases && n < (int)sizeof(alias); i++)
 		n += snprintf(alias + n, sizeof(alias) - (size_t)n, ",%s", aliases[i]);
@@ -610,6 +686,11 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		goto out;
 	}
 	json_t *items = image_items(kind, unified, &in[0], &in[1], fp_out, dir);
+	json_t *prev = json_object_get(
+		json_object_get(json_object_get(json_object_get(json_object_get(products, "products"), product), "versions"),
+				version),
+		"items");
+	int republished = prev && same_content(prev, items);
 	for (int i = 0; i < nfiles; i++) {
 		const char *name = NULL, *k;
 		json_t *it;
@@ -620,7 +701,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		}
 		char *dest = name ? ss_join(tree, name) : NULL;
 		struct stat st;
-		if (dest && stat(dest, &st) == 0 && listed(products, name, in[i].sha256)) {
+		if (republished || (dest && stat(dest, &st) == 0 && listed(products, name, in[i].sha256))) {
 			/* already published with this content: leave it untouched */
 			unlink(in[i].tmp);
 		} else if (!dest || ssi_mkparents(dest) < 0 || rename(in[i].tmp, dest) < 0) {
@@ -669,7 +750,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		json_decref(items);
 		goto out;
 	}
-	if (olditems && !json_equal(olditems, items)) {
+	if (olditems && !json_equal(olditems, items) && !republished) {
 		/* another image of the same minute: a VM beside a container, say */
 		const char *k;
 		json_t *it;
@@ -800,6 +881,7 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
 					if (ft && strcmp(ft, "lxd_combined.tar.gz") == 0) {
 						info.fingerprint = json_string_value(json_object_get(it, "sha256"));
 						info.size = msize;
+						info.unified = 1;
 						if (info.fingerprint)
 							cb(ud, &info);
 						continue;

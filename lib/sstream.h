@@ -45,6 +45,16 @@ struct ss_error {
 /* Clears an error struct (code SS_OK, empty message). */
 void ss_error_clear(struct ss_error *err);
 
+/* ---- Versions ------------------------------------------------------------ */
+
+/* The versions of libsstream and of the libraries it runs with (as loaded,
+ * not as compiled against).  Every string is static: never NULL, never
+ * freed; a library that cannot tell gives "unknown". */
+struct ss_versions {
+	const char *sstream, *curl, *ssl, *archive, *git2, *jansson, *pcre2, *gpgme, *yaml;
+};
+void ss_versions_get(struct ss_versions *v);
+
 /* ---- Fetching (http, https, file URLs and local paths) ---------------- */
 
 /* Largest metadata document the loaders accept, in bytes. */
@@ -291,6 +301,15 @@ void ss_tree_free(struct ss_tree *t);
 /* The root every item path is relative to (a directory or URL, borrowed). */
 const char *ss_tree_root(const struct ss_tree *t);
 
+/*
+ * The newest "updated" date the tree's documents state (the index, its
+ * entries, the products files), in seconds since the epoch; -1 when none
+ * states one.  Dates are upstream's RFC 2822 ("Wed, 20 Mar 2013 17:56:57
+ * +0000") or ISO 8601; ss_date_parse reads one (-1 when it cannot).
+ */
+long long ss_tree_updated(const struct ss_tree *t);
+long long ss_date_parse(const char *s);
+
 /* Products files of the tree, in index order. */
 size_t ss_tree_nproducts(const struct ss_tree *t);
 const struct ss_products *ss_tree_products(const struct ss_tree *t, size_t i);
@@ -413,6 +432,7 @@ struct ss_mirror_stats {
 	int metadata_written;    /* 1 when an index or products file changed */
 	int verbatim;            /* 1 when the upstream documents were kept as they are */
 	double seconds;
+	long long updated;       /* the source's newest "updated" date (ss_tree_updated), or -1 */
 };
 
 /*
@@ -585,13 +605,15 @@ struct ss_build_opts {
 	int level;                /* compression level, 0: the default */
 	int unified;              /* one tarball instead of metadata + rootfs */
 	int keep_owners;          /* keep uid/gid instead of 0 */
+	int squashfs;             /* split: OUTDIR/rootfs.squashfs (libsquashfs) */
 };
 
 /*
  * Builds an image from a directory, reproducibly (sorted entries, owners 0,
  * mtimes clamped to $SOURCE_DATE_EPOCH when set): OUTDIR/meta.tar.EXT and
  * OUTDIR/rootfs.tar.EXT (split, the filesystem at the rootfs tarball's
- * root), or OUTDIR/image.tar.EXT (unified, rootfs/ inside).  The paths go
+ * root; OUTDIR/rootfs.squashfs with SQUASHFS), or OUTDIR/image.tar.EXT
+ * (unified, rootfs/ inside).  The paths go
  * to META_OUT and ROOT_OUT ("" when unified), the fingerprint to FP.
  * Returns SS_OK, SS_USAGE or SS_FATAL (bad metadata: nothing left behind).
  */
@@ -658,12 +680,64 @@ struct ss_image_info {
 	const char *product, *version, *aliases, *fingerprint, *os, *release, *variant, *arch;
 	const char *type;        /* CONTAINER or VIRTUAL-MACHINE */
 	long long size;          /* bytes of all its files */
+	int unified;             /* one file: lxc image import URL takes it */
 };
 
 /* Calls CB for every image TREE lists (a metadata item paired with a root
  * item, or a unified item).  Returns SS_OK or the tree's load error. */
 int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_image_info *),
 		  void *ud);
+
+/* ---- Remote names (ubuntu:, images:, ...) ------------------------------------ */
+
+/* An LXD remote name and the simplestreams tree behind it. */
+struct ss_remote {
+	const char *name;        /* "ubuntu" (written "ubuntu:" on command lines) */
+	const char *url;         /* the tree root */
+	const char *keyring;     /* the keyring its signed index verifies with, or NULL */
+};
+
+/* LXD's built-in image remotes (a static table, borrowed); *N gets their number. */
+const struct ss_remote *ss_remotes(size_t *n);
+
+/* True when SOURCE is written as a remote name ("ubuntu:": a trailing
+ * colon, no slash) rather than a URL or a directory. */
+int ss_remote_name(const char *source);
+
+/*
+ * Resolves the remote name SOURCE: *URL gets its tree root.  When VERIFY is
+ * set, the remote is signed and *KEYRING is still NULL (no keyring chosen
+ * by the caller), *KEYRING gets the remote's keyring, which must be
+ * readable.  Returns SS_OK, SS_USAGE (no such remote) or SS_FATAL (the
+ * keyring cannot be read).  The strings are borrowed.
+ */
+int ss_remote_resolve(const char *source, int verify, const char **url, const char **keyring,
+		      struct ss_error *err);
+
+/* ---- Direct-URL import (lxc image import URL) ------------------------------ */
+
+/*
+ * Writes TREE/.sstream/import-SERVER.conf (SERVER "nginx" or "apache"): a
+ * snippet for the web server that serves TREE at BASE_URL, making
+ * BASE_URL/import/ALIAS and BASE_URL/import/FINGERPRINT answer LXD's
+ * direct-URL import (LXD-Image-Hash and LXD-Image-URL headers for the
+ * newest unified image of the alias whose architecture comes first in the
+ * client's LXD-Server-Architectures; a plain-text 404 when none fits).
+ * Remembers BASE_URL so that ss_webconf_refresh() rewrites the snippet.
+ * *TEXT (TEXT may be NULL) gets the snippet, which the caller frees.  CB
+ * (may be NULL) hears of each alias no unified image serves, and why.
+ * Returns SS_OK, SS_USAGE (unknown server, unusable URL) or SS_FATAL.
+ */
+int ss_webconf_write(const char *tree, const char *base_url, const char *server, char **text,
+		     void (*cb)(void *ud, const char *alias, const char *why), void *ud,
+		     struct ss_error *err);
+
+/* Rewrites every snippet ss_webconf_write() wrote for TREE, from its
+ * current streams (nothing to do when there is none).  SS_OK or SS_FATAL. */
+int ss_webconf_refresh(const char *tree, struct ss_error *err);
+
+/* The base URL the snippets of TREE were written for (malloc'd), or NULL. */
+char *ss_webconf_base_url(const char *tree);
 
 /* ---- History (libgit2) ------------------------------------------------------- */
 
@@ -675,6 +749,14 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
  * (*COMMITTED 0).  Returns SS_OK or SS_FATAL (a damaged repository).
  */
 int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err);
+
+/* The same, NOTE (may be NULL) heading the summary, e.g. "rollback to ID". */
+int ss_history_record_note(const char *tree, const char *tool, const char *note, int *committed,
+			   struct ss_error *err);
+
+/* The full commit id (40 hex digits) of record REV of TREE: SS_OK, or
+ * SS_USAGE when there is no such record, SS_FATAL without a history. */
+int ss_history_resolve(const char *tree, const char *rev, char id[41], struct ss_error *err);
 
 struct ss_history_entry {
 	const char *id;       /* commit id, hex */

@@ -15,7 +15,8 @@ static const char usage_text[] =
 	"usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...]\n"
 	"\n"
 	"Mirror the simplestreams tree at SOURCE (http(s) or file URL, or a directory;\n"
-	"a tree root or an index or products file) into the directory TARGET, or into\n"
+	"a tree root or an index or products file; or an LXD remote name such as\n"
+	"ubuntu: or images:, see --list-remotes) into the directory TARGET, or into\n"
 	"an S3 bucket when TARGET is s3://BUCKET/PREFIX, incrementally.  FILTER is\n"
 	"KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX.\n"
 	"\n"
@@ -23,7 +24,9 @@ static const char usage_text[] =
 	"      --keep             keep versions gone upstream while fewer than N remain\n"
 	"      --keyring FILE     every index and products file must be signed by a key\n"
 	"                         in FILE (tree roots start at streams/v1/index.sjson)\n"
-	"      --no-verify        do not check signatures even with --keyring\n"
+	"      --no-verify        do not check signatures even with --keyring (or for\n"
+	"                         a signed remote such as ubuntu:)\n"
+	"      --list-remotes     the remote names SOURCE may be, their URLs and keyrings\n"
 	"  -n, --dry-run          print what would be added and removed, change nothing\n"
 	"      --no-item-download mirror the metadata only\n"
 	"      --check-existing   re-hash files already in TARGET\n"
@@ -39,6 +42,7 @@ static const char usage_text[] =
 	"      --grace DURATION   how long a file dropped from the index stays\n"
 	"                         (default 1h; s, m, h, d suffixes)\n"
 	"      --report FILE      write a JSON summary to FILE\n"
+	"      --metrics FILE     write the run's metrics to FILE (Prometheus text)\n"
 	"      --no-history       do not record the metadata in TARGET/.sstream/history.git\n"
 	"S3 targets (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
 	"AWS_SESSION_TOKEN, or a profile in ~/.aws/credentials):\n"
@@ -55,10 +59,12 @@ static const char usage_text[] =
 	"  -v, --verbose          print each added and removed file\n"
 	"  -q, --quiet            print nothing but errors\n"
 	"  -h, --help             this help\n"
+	"  -V, --version          the versions of sstream and its libraries\n"
 	"\n"
 	"Exit status: 0 ok; 1 partial (some items failed, the tree is consistent);\n"
 	"2 fatal (TARGET untouched); 3 integrity (bad signature); 64 usage;\n"
-	"75 temporary (network, server error, another run holds TARGET's lock).\n";
+	"75 temporary (network, server error, another run holds TARGET's lock).\n"
+	"See sstream-mirror(1) and sstream-filters(7).\n";
 
 static struct ss_s3_stats s3st;
 
@@ -305,8 +311,9 @@ static void on_plan(void *ud, const struct ss_mirror_event *ev)
 int main(int argc, char **argv)
 {
 	enum { O_KEEP = 256, O_KEYRING, O_NOVERIFY, O_NOITEMS, O_CHECK, O_MIRROR, O_RATE, O_RETRIES,
-	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_MAXTIME, O_S3EP, O_S3REGION,
-	       O_S3PROFILE, O_S3PATH, O_S3VHOST, O_S3ACL, O_S3PART, O_S3TTL, O_STATEDIR };
+	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_METRICS, O_MAXTIME, O_REMOTES,
+	       O_S3EP, O_S3REGION, O_S3PROFILE, O_S3PATH, O_S3VHOST, O_S3ACL, O_S3PART, O_S3TTL,
+	       O_STATEDIR };
 	static const struct option opts[] = {
 		{ "max", required_argument, NULL, 'm' },
 		{ "keep", no_argument, NULL, O_KEEP },
@@ -325,6 +332,7 @@ int main(int argc, char **argv)
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "no-history", no_argument, NULL, O_NOHISTORY },
+		{ "list-remotes", no_argument, NULL, O_REMOTES },
 		{ "s3-endpoint", required_argument, NULL, O_S3EP },
 		{ "s3-region", required_argument, NULL, O_S3REGION },
 		{ "s3-profile", required_argument, NULL, O_S3PROFILE },
@@ -336,7 +344,9 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, O_STATEDIR },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const long long bytes_mult[] = { 1024, 1024, 1048576, 1048576, 1073741824, 1073741824 };
@@ -344,12 +354,12 @@ int main(int argc, char **argv)
 				    .max_time = 24 * 3600 };
 	struct ui u = { 0 };
 	struct ss_s3_opts so = { 0 };
-	const char *report = NULL, *state_dir = NULL;
+	const char *report = NULL, *metrics = NULL, *state_dir = NULL;
 	int no_verify = 0, c;
 	const char **mirrors = calloc((size_t)argc, sizeof(*mirrors));
 	if (!mirrors)
 		return SS_FATAL;
-	while ((c = getopt_long(argc, argv, "m:nj:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:nj:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o.max = (int)parse_number(optarg, "--max", "", NULL);
@@ -438,6 +448,17 @@ int main(int argc, char **argv)
 		case O_STATEDIR:
 			state_dir = optarg;
 			break;
+		case O_REMOTES: {
+			size_t n;
+			const struct ss_remote *r = ss_remotes(&n);
+			char name[64];
+			for (size_t i = 0; i < n; i++) {
+				snprintf(name, sizeof(name), "%s:", r[i].name);
+				printf("%-22s %-50s %s\n", name, r[i].url, r[i].keyring ? r[i].keyring : "-");
+			}
+			free(mirrors);
+			return SS_OK;
+		}
 		case 'v':
 			u.verbose = 1;
 			u.quiet = 0;
@@ -446,8 +467,15 @@ int main(int argc, char **argv)
 			u.quiet = 1;
 			u.verbose = 0;
 			break;
+		case O_METRICS:
+			metrics = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			free(mirrors);
+			return SS_OK;
+		case 'V':
+			tool_version("sstream-mirror");
 			free(mirrors);
 			return SS_OK;
 		default:
@@ -463,6 +491,12 @@ int main(int argc, char **argv)
 		o.keyring = NULL;
 	struct ss_error err;
 	ss_error_clear(&err);
+	if (ss_remote_name(o.source) &&
+	    ss_remote_resolve(o.source, !no_verify, &o.source, &o.keyring, &err) != SS_OK) {
+		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
+		free(mirrors);
+		return err.code;
+	}
 	struct ss_filter *f = ss_filter_parse((const char *const *)argv + optind + 2, argc - optind - 2, &err);
 	if (!f) {
 		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
@@ -474,6 +508,7 @@ int main(int argc, char **argv)
 	o.event = o.dry_run ? on_plan : on_event;
 	o.ud = &u;
 	struct ss_mirror_stats st;
+	double start = tool_wall_clock();
 	int rc, s3 = strncmp(o.target, "s3://", 5) == 0;
 	if (s3) {
 		if (o.no_items)
@@ -491,6 +526,7 @@ int main(int argc, char **argv)
 	} else {
 		rc = ss_mirror(&o, &st, &err);
 	}
+	double end = tool_wall_clock();
 	if (u.tty && !u.quiet && !o.dry_run)
 		fputs("\r\033[K", stderr);
 	if (rc != SS_OK)
@@ -539,6 +575,14 @@ int main(int argc, char **argv)
 			if (fclose(rf) != 0)
 				perror(report);
 		}
+	}
+	if (metrics && !o.dry_run) {
+		struct tool_metrics m = { "sstream-mirror", o.target, rc, start, end, (long long)st.items,
+					  (long long)st.added, (long long)st.removed, (long long)st.failed,
+					  st.bytes_fetched, st.bytes_added, st.bytes_removed, st.updated };
+		struct ss_error me;
+		if (tool_metrics_write(metrics, &m, &me) != SS_OK)
+			fprintf(stderr, "sstream-mirror: %s\n", me.msg);
 	}
 	for (int i = 0; i < u.nfail; i++)
 		free(u.fails[i]);

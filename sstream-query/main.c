@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include "sstream.h"
+#include "tool.h"
 
 static const char usage_text[] =
 	"usage: sstream-query [OPTIONS] SOURCE [FILTER...]\n"
 	"\n"
 	"List the items of a simplestreams tree, newest version first per product.\n"
-	"SOURCE is a tree root (directory or URL) or an index or products file.\n"
+	"SOURCE is a tree root (directory or URL), an index or products file, or an\n"
+	"LXD remote name (ubuntu:, images:, ...; listed in sstream-mirror(1)).\n"
 	"FILTER is KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX (all must match).\n"
 	"\n"
 	"  -m, --max N          only the N newest versions of each product\n"
@@ -21,9 +23,11 @@ static const char usage_text[] =
 	"  -v, --verbose        say what was loaded, on stderr\n"
 	"  -q, --quiet          print nothing but the items\n"
 	"  -h, --help           this help\n"
+	"  -V, --version        the versions of sstream and its libraries\n"
 	"\n"
 	"Exit status: 0 ok, 2 the tree cannot be read, 64 usage error,\n"
-	"75 temporary failure (network, server error): try again later.\n";
+	"75 temporary failure (network, server error): try again later.\n"
+	"See sstream-query(1) and sstream-filters(7).\n";
 
 static const char default_fields[] = "product_name,version_name,item_name,ftype,size,path";
 
@@ -181,13 +185,14 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int max = 0, verbose = 0, c;
 	const char *format = "table";
 	char fields_buf[1024];
 	snprintf(fields_buf, sizeof(fields_buf), "%s", default_fields);
-	while ((c = getopt_long(argc, argv, "m:f:F:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:f:F:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': {
 			char *end;
@@ -213,6 +218,9 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return SS_OK;
+		case 'V':
+			tool_version("sstream-query");
+			return SS_OK;
 		default:
 			usage_error("unknown option");
 		}
@@ -234,6 +242,12 @@ int main(int argc, char **argv)
 						   argc - optind - 1, &err);
 	if (!filter) {
 		fprintf(stderr, "sstream-query: %s\n", err.msg);
+		return err.code;
+	}
+	const char *keyring = NULL; /* the query reads; signatures are the mirror's business */
+	if (ss_remote_name(source) && ss_remote_resolve(source, 0, &source, &keyring, &err) != SS_OK) {
+		fprintf(stderr, "sstream-query: %s\n", err.msg);
+		ss_filter_free(filter);
 		return err.code;
 	}
 	struct ss_tree *tree = ss_tree_load(source, &err);

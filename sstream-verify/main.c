@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "sstream.h"
 #include "tool.h"
@@ -28,12 +30,16 @@ static const char usage_text[] =
 	"      --ca-file FILE   CA certificates for https\n"
 	"      --timeout S      connect timeout and stall limit (default 30)\n"
 	"      --format FMT     text (default) or json\n"
+	"      --max-age DURATION  fail (exit 1 at least) when the tree's newest\n"
+	"                       metadata is older than DURATION (30m, 12h, 2d)\n"
 	"  -v, --verbose        print 'PATH: OK' for every good file too\n"
 	"  -q, --quiet          print nothing; the exit status tells\n"
 	"  -h, --help           this help\n"
+	"  -V, --version        the versions of sstream and its libraries\n"
 	"\n"
-	"Exit status: 0 all good; 1 warnings only (orphans, unknown files);\n"
-	"3 an integrity failure; 2 the tree cannot be read; 64 usage.\n";
+	"Exit status: 0 all good; 1 warnings only (orphans, unknown files, a stale\n"
+	"tree); 3 an integrity failure; 2 the tree cannot be read; 64 usage.\n"
+	"See sstream-verify(1).\n";
 
 static void usage_error(const char *msg)
 {
@@ -113,11 +119,52 @@ static int image_cmd(int argc, char **argv)
 	return SS_INTEGRITY;
 }
 
+/*
+ * The stale-tree alarm: the newest "updated" date the documents state or,
+ * when none states one (trees written by sstream-publish), the newest
+ * mtime of the local documents, against MAX_AGE seconds.  Returns SS_OK,
+ * SS_PARTIAL when the tree is too old, SS_FATAL when it has no date.
+ */
+static int check_age(const char *source, long long max_age)
+{
+	struct ss_error err;
+	struct ss_tree *t = ss_tree_load(source, &err);
+	if (!t) {
+		fprintf(stderr, "sstream-verify: %s\n", err.msg);
+		return err.code;
+	}
+	long long newest = ss_tree_updated(t);
+	for (size_t i = 0; newest < 0 && i < ss_tree_ndocs(t); i++) {
+		const char *data;
+		size_t len;
+		char *file = ss_join(ss_tree_root(t), ss_tree_doc(t, i, &data, &len));
+		struct stat sb;
+		if (file && stat(file, &sb) == 0 && (long long)sb.st_mtime > newest)
+			newest = (long long)sb.st_mtime;
+		free(file);
+	}
+	ss_tree_free(t);
+	if (newest < 0) {
+		fprintf(stderr, "sstream-verify: %s: no document states when it was updated\n", source);
+		return SS_FATAL;
+	}
+	long long age = (long long)time(NULL) - newest;
+	if (age <= max_age)
+		return SS_OK;
+	char when[64];
+	time_t tt = (time_t)newest;
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+	fprintf(stderr, "sstream-verify: %s: stale: newest metadata is from %s, %lldd %02lldh old, more than --max-age %llds\n",
+		source, when, age / 86400, age % 86400 / 3600, max_age);
+	return SS_PARTIAL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "image") == 0)
 		return image_cmd(argc - 1, argv + 1);
-	enum { O_KEYRING = 256, O_ORPHANS, O_DEEP, O_FILES, O_CA, O_TIMEOUT, O_FORMAT };
+	enum { O_KEYRING = 256, O_ORPHANS, O_DEEP, O_FILES, O_CA, O_TIMEOUT, O_FORMAT, O_MAXAGE };
 	static const struct option opts[] = {
 		{ "keyring", required_argument, NULL, O_KEYRING },
 		{ "orphans", no_argument, NULL, O_ORPHANS },
@@ -129,13 +176,16 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "max-age", required_argument, NULL, O_MAXAGE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ss_verify_opts o = { 0 };
+	long long max_age = -1;
 	struct out out = { 0 };
 	int files_mode = 0, c;
-	while ((c = getopt_long(argc, argv, "j:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case O_KEYRING:
 			o.keyring = optarg;
@@ -176,8 +226,15 @@ int main(int argc, char **argv)
 			out.quiet = 1;
 			out.verbose = 0;
 			break;
+		case O_MAXAGE:
+			if ((max_age = tool_duration(optarg)) < 0)
+				usage_error("--max-age is a duration: 30s, 10m, 1h, 2d");
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			return SS_OK;
+		case 'V':
+			tool_version("sstream-verify");
 			return SS_OK;
 		default:
 			usage_error("unknown option");
@@ -186,6 +243,8 @@ int main(int argc, char **argv)
 	int npos = argc - optind;
 	if (npos < 1 || (!files_mode && npos != 1) || (files_mode && npos < 2))
 		usage_error(files_mode ? "--files needs FILE... SOURCE" : "one TREE or URL");
+	if (max_age >= 0 && files_mode)
+		usage_error("--max-age checks a tree, not --files");
 	o.source = argv[argc - 1];
 	o.result = on_result;
 	o.ud = &out;
@@ -221,6 +280,11 @@ int main(int argc, char **argv)
 	} else if (!out.quiet && (rc != SS_OK || out.verbose)) {
 		printf("%zu files: %zu ok, %zu failed, %zu orphans, %zu unknown (%.1f MiB in %.2f s)\n", st.files,
 		       st.ok, st.failed, st.orphans, st.unknown, (double)st.bytes / 1048576.0, st.seconds);
+	}
+	if (max_age >= 0) {
+		int stale = check_age(o.source, max_age);
+		if (stale > rc)
+			rc = stale;
 	}
 	return rc;
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sstream.h"
 #include "tool.h"
 
 void tool_json_str(FILE *f, const char *s)
@@ -26,4 +27,13 @@ long long tool_duration(const char *s)
 	if (end == s || n < 0 || (*end && (end[1] || !strchr("smhd", *end))))
 		return -1;
 	return n * (*end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1);
+}
+
+void tool_version(const char *prog)
+{
+	struct ss_versions v;
+	ss_versions_get(&v);
+	printf("%s %s\n", prog, v.sstream);
+	printf("libcurl %s\n%s\n%s\nlibgit2 %s\n", v.curl, v.ssl, v.archive, v.git2);
+	printf("jansson %s, PCRE2 %s, gpgme %s, libyaml %s\n", v.jansson, v.pcre2, v.gpgme, v.yaml);
 }

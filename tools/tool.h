@@ -10,4 +10,38 @@ void tool_json_str(FILE *f, const char *s);
 /* A duration such as 90, 30s, 10m, 1h or 2d, in seconds; -1 when S is not one. */
 long long tool_duration(const char *s);
 
+/* Prints PROG's --version text to stdout: our version, then the versions
+ * of the libraries it runs with. */
+void tool_version(const char *prog);
+
+/* The current time (CLOCK_REALTIME) in seconds since the epoch. */
+double tool_wall_clock(void);
+
+/* What --metrics FILE records of a run; a byte count of -1 is left out. */
+struct tool_metrics {
+	const char *tool, *target;
+	int result;                /* the exit status */
+	double start, end;         /* tool_wall_clock() */
+	long long items, added, removed, failed;
+	long long bytes_fetched, bytes_added, bytes_removed;
+	long long updated;         /* the source's "updated" date, or -1 */
+};
+
+/*
+ * Writes M to FILE in the Prometheus text format, atomically.  A run that
+ * did not exit 0 keeps the last success time FILE recorded.  Returns
+ * SS_OK, or SS_FATAL with ERR naming the file.
+ */
+struct ss_error;
+int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss_error *err);
+
+/* The items of a local tree (none when it cannot be loaded), to count what
+ * a command added and removed: DIFF fills M's items, added, removed and
+ * bytes_added, bytes_removed (by size). */
+struct tool_tree_items;
+struct tool_tree_items *tool_tree_items(const char *tree);
+void tool_tree_items_free(struct tool_tree_items *ti);
+void tool_tree_items_diff(const struct tool_tree_items *before, const struct tool_tree_items *after,
+			  struct tool_metrics *m);
+
 #endif

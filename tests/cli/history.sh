@@ -37,8 +37,14 @@ check "diff reversed" out_has "^- version ubuntu:mantic:amd64:default"
 expect 64 "diff of a record that does not exist" "$P" diff "$D" nosuchrev HEAD
 
 # rollback: files still here (grace period) -> works, and is recorded
+FIRST=$("$P" history "$D" | tail -n 1 | cut -d' ' -f1)
 expect 0 "rollback to the first record" "$P" rollback "$D" HEAD~1
 check "rollback recorded" test "$(count "$D")" -eq 3
+expect 0 "history after the rollback" "$P" history "$D"
+check "the rollback names the record it restored" sh -c "head -n 1 '$T/out' | grep -q '^[0-9a-f]\{12\} .* sstream-publish: rollback to $FIRST (HEAD~1); '"
+check "dates in ISO 8601 with the zone" sh -c "! grep -v '^[0-9a-f]\{12\} [0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9][+-][0-9][0-9]:[0-9][0-9] ' '$T/out'"
+check "each line names versions added and removed" sh -c "sed -n 2p '$T/out' | grep -q '; +ubuntu:[^ ]* 20230[0-9_:]*, .*; -ubuntu:\|; +[a-z]*:[^ ]* 20230.*; -[a-z]*:[^ ]* 20230'"
+check "many versions: three named, the rest counted" sh -c "sed -n 2p '$T/out' | grep -q ' (+[0-9]* more); .* (-[0-9]* more)$'"
 expect 0 "the rolled-back tree verifies" "$V" "$D"
 expect 0 "the rolled-back tree lists the old versions" "$BIN/sstream-query" -f '%(version_name)s' "$D" product_name=ubuntu:kinetic:amd64:default ftype=squashfs
 check "kinetic is back" test "$(out_lines)" -eq 2
@@ -65,6 +71,7 @@ expect 0 "publish add" "$P" add "$D3" "$MD" "$RT"
 check "publish recorded" sh -c "'$P' history '$D3' | grep -q 'sstream-publish: +1 -0 versions'"
 expect 0 "publish add again" "$P" add "$D3" "$MD" "$RT"
 check "no record for nothing" test "$(count "$D3")" -eq 1
+check "few versions: all named, UTC as +00:00" sh -c "TZ=UTC '$P' history '$D3' | grep -q 'T[0-9:]*+00:00 sstream-publish: .*; +testos:one:amd64:default [0-9_]*$'"
 expect 0 "--no-history" "$P" add --no-history "$T/nohist" "$MD" "$RT"
 check "no history repository" test ! -e "$T/nohist/.sstream/history.git"
 expect 0 "mirror --no-history" "$M" --no-history "$W/current" "$T/nohist2" --max 1 'release=3.17'

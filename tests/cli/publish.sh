@@ -41,6 +41,14 @@ check "... says so" out_has "already published"
 snap >"$T/s2"
 check "... and changes nothing" cmp -s "$T/s1" "$T/s2"
 expect 0 "add files in the other order" "$P" add -q "$D" "$I/root.tar.xz" "$I/meta.tar.xz"
+check "stored files named for what they are" test -f "$D/images/$FP_TAR/lxd.tar.xz" -a -f "$D/images/$FP_TAR/rootfs.tar.xz"
+# a tree published before files were named by compression keeps its names
+cp -r "$D" "$T/oldnames"
+mv "$T/oldnames/images/$FP_TAR/lxd.tar.xz" "$T/oldnames/images/$FP_TAR/meta.tar"
+sed -i "s|images/$FP_TAR/lxd.tar.xz|images/$FP_TAR/meta.tar|g" "$T/oldnames/streams/v1/images.json"
+expect 0 "re-adding to a tree with the old names" "$P" add "$T/oldnames" "$I/meta.tar.xz" "$I/root.tar.xz"
+check "... is already published" out_has "already published"
+check "... and keeps the old names" sh -c "grep -q 'images/$FP_TAR/meta.tar\"' '$T/oldnames/streams/v1/images.json' && test ! -e '$T/oldnames/images/$FP_TAR/lxd.tar.xz'"
 expect 0 "add a unified image" "$P" add "$D" "$I/unified.tar.gz"
 FP_UNI=$(cut -d' ' -f1 "$T/out")
 check "unified fingerprint = sha256(file)" test "$FP_UNI" = "$(sha256sum <"$I/unified.tar.gz" | cut -d' ' -f1)"
@@ -90,9 +98,46 @@ check "bad metadata: nothing left behind" test -z "$(ls "$T/b4")"
 expect 64 "build without -o" "$P" build "$R" --metadata "$T/built.yaml"
 unset SOURCE_DATE_EPOCH
 
+# ---- build --rootfs squashfs: libsquashfs, reproducible, everything kept -------------------
+export SOURCE_DATE_EPOCH=1795910400
+printf 'owned\n' >"$R/bin/owned"
+chown 1000:1001 "$R/bin/owned"
+printf '#!/bin/sh\n' >"$R/bin/suid"
+chmod 4711 "$R/bin/suid"
+mkfifo "$R/dev/fifo"
+head -c 300000 /dev/urandom >"$R/bin/big"  # more than two 128 KiB blocks and a tail
+XA=user.sstream
+"$PY" -c 'import os, sys; os.setxattr(sys.argv[1], "user.sstream", b"kept")' "$R/bin/big" 2>/dev/null ||
+	{ XA=trusted.sstream; "$PY" -c 'import os, sys; os.setxattr(sys.argv[1], "trusted.sstream", b"kept")' "$R/bin/big"; }
+sed 's/release: two/release: squashed/' "$I/meta/metadata.yaml" >"$T/sq.yaml"
+expect 0 "build a squashfs image" "$P" build "$R" --metadata "$T/sq.yaml" --rootfs squashfs --keep-owners -o "$T/sq1"
+FP_SQB=$(cut -d' ' -f1 "$T/out")
+check "... rootfs.squashfs written" test -s "$T/sq1/rootfs.squashfs"
+touch "$R/bin/hello"
+expect 0 "build it again" "$P" build "$R" --metadata "$T/sq.yaml" --rootfs squashfs --keep-owners -o "$T/sq2"
+check "squashfs: same input, same bytes (SOURCE_DATE_EPOCH)" cmp -s "$T/sq1/rootfs.squashfs" "$T/sq2/rootfs.squashfs"
+check "squashfs: fingerprint = sha256(meta || squashfs)" test "$FP_SQB" = "$(cat "$T/sq1/meta.tar.xz" "$T/sq1/rootfs.squashfs" | sha256sum | cut -d' ' -f1)"
+unsquashfs -lln "$T/sq1/rootfs.squashfs" >"$T/listing"
+check "squashfs: owners kept (--keep-owners)" grep -q '^-rw-r--r-- 1000/1001 .* squashfs-root/bin/owned$' "$T/listing"
+check "squashfs: modes kept (setuid)" grep -q '^-rws--x--x 0/0 .* squashfs-root/bin/suid$' "$T/listing"
+check "squashfs: symlink kept" grep -q 'squashfs-root/bin/link -> hello$' "$T/listing"
+check "squashfs: device node kept" grep -q '^crw-r--r-- 0/0 *1, *3 .* squashfs-root/dev/null2$' "$T/listing"
+check "squashfs: fifo kept" grep -q '^prw.* squashfs-root/dev/fifo$' "$T/listing"
+check "squashfs: mtimes clamped" sh -c "! grep -v ' 2026-11-29 00:00 ' '$T/listing'"
+unsquashfs -q -d "$T/sqx" "$T/sq1/rootfs.squashfs" >/dev/null 2>&1
+check "squashfs: hard link kept (one inode, two names)" test "$(stat -c %i "$T/sqx/bin/hello")" = "$(stat -c %i "$T/sqx/bin/hard")" -a "$(stat -c %h "$T/sqx/bin/hard")" = 2
+check "squashfs: data kept" cmp -s "$T/sqx/bin/big" "$R/bin/big"
+check "squashfs: xattr kept" "$PY" -c 'import os, sys; assert os.getxattr(sys.argv[1], sys.argv[2]) == b"kept"' "$T/sqx/bin/big" "$XA"
+expect 0 "a zstd squashfs" "$P" build "$R" --metadata "$T/sq.yaml" --rootfs squashfs --compression zstd -o "$T/sq3"
+check "... says zstd" sh -c "unsquashfs -s '$T/sq3/rootfs.squashfs' | grep -q '^Compression zstd'"
+check "... owners 0 without --keep-owners" sh -c "unsquashfs -lln '$T/sq3/rootfs.squashfs' | grep -q ' 0/0 .*bin/owned$'"
+expect 64 "squashfs and --unified do not go together" "$P" build "$R" --metadata "$T/sq.yaml" --rootfs squashfs --unified -o "$T/sq4"
+expect 64 "squashfs without compression" "$P" build "$R" --metadata "$T/sq.yaml" --rootfs squashfs --compression none -o "$T/sq4"
+unset SOURCE_DATE_EPOCH
+
 # ---- list --------------------------------------------------------------------------------
 expect 0 "list" "$P" list "$D"
-check "list: the split image with its aliases" out_has "^testos/two/default,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
+check "list: the split image with its aliases" out_has "^testos/two/default,testos/two,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
 check "list: the VM" out_has "VIRTUAL-MACHINE"
 expect 0 "list json" "$P" list "$D" --format json
 check "list json parses" "$PY" -c 'import json,sys; l=json.load(open(sys.argv[1])); assert len(l) == 3, l' "$T/out"
@@ -218,7 +263,7 @@ check "missing key named" err_has "no secret key 'nobody@example.invalid'"
 unset GNUPGHOME
 
 # ---- the real client ---------------------------------------------------------------------
-LXD_INSTANCES="c-tar c-sq c-uni c-built"
+LXD_INSTANCES="c-tar c-sq c-uni c-built c-sqb"
 lxd_start
 # the squashfs image goes in a tree of its own (same version key as the tarball one)
 D2=$T/www/site2
@@ -257,6 +302,17 @@ httpd_start "$D3" --tls "$T/cert.pem" "$T/key.pem"
 expect 0 "remote add site3" lxc remote add site3 "https://127.0.0.1:$HTTP_PORT" --protocol=simplestreams --public
 expect 0 "copy the built image" lxc image copy site3:built local:
 expect 0 "lxc init from the built image" lxc init "$FP_B1" c-built
+# a tree of its own: the client caches a remote's index
+D8=$T/www/site4
+expect 0 "publish the squashfs build" "$P" add "$D8" "$T/sq1/meta.tar.xz" "$T/sq1/rootfs.squashfs" --alias builtsq
+check "... stored as rootfs.squashfs" test -f "$D8/images/$FP_SQB/rootfs.squashfs"
+cp "$T/cert.pem" "$LXD_CONF/servercerts/site4.crt"
+httpd_start "$D8" --tls "$T/cert.pem" "$T/key.pem"
+expect 0 "remote add site4" lxc remote add site4 "https://127.0.0.1:$HTTP_PORT" --protocol=simplestreams --public
+expect 0 "copy the squashfs build" lxc image copy site4:builtsq local:
+expect 0 "lxc init from the squashfs build" lxc init "$FP_SQB" c-sqb
+SQR=$LXD_DIR/storage-pools/default/containers/c-sqb/rootfs
+check "c-sqb: unpacked by the daemon, symlink, device node and data there" sh -c "test -x '$SQR/bin/hello' && test -L '$SQR/bin/link' && test -c '$SQR/dev/null2' && cmp -s '$SQR/bin/big' '$R/bin/big'"
 check "c-built: unpacked, symlink and device node there" sh -c "test -x '$LXD_DIR/storage-pools/default/containers/c-built/rootfs/bin/hello' && test -L '$LXD_DIR/storage-pools/default/containers/c-built/rootfs/bin/link' && test -c '$LXD_DIR/storage-pools/default/containers/c-built/rootfs/dev/null2'"
 for c in c-tar c-sq c-uni; do
 	check "$c: the rootfs was unpacked" test -x "$LXD_DIR/storage-pools/default/containers/$c/rootfs/bin/hello"

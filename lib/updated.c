@@ -1,0 +1,71 @@
+/*
+ * When a tree's metadata was last updated, as its documents say: the
+ * "updated" field of the index (its own and its entries') and of each
+ * products file, upstream's RFC 2822 dates ("Wed, 20 Mar 2013 17:56:57
+ * +0000") or ISO 8601 ones.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "model_internal.h"
+#include "sstream.h"
+
+/* Seconds since the epoch of S, or -1 when it is not a date we know. */
+long long ss_date_parse(const char *s)
+{
+	static const char *const fmts[] = { "%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z",
+					    "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z" };
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *end = strptime(s, fmts[i], &tm);
+		if (!end) {
+			/* ISO 8601 in UTC written with a Z */
+			if (i < 2)
+				continue;
+			char fmt[32];
+			snprintf(fmt, sizeof(fmt), "%.17sZ", fmts[i]);
+			memset(&tm, 0, sizeof(tm));
+			if (!(end = strptime(s, fmt, &tm)))
+				continue;
+		}
+		while (*end == ' ')
+			end++;
+		if (*end)
+			continue;
+		long off = tm.tm_gmtoff; /* timegm normalises tm, zeroing it */
+		return (long long)timegm(&tm) - off;
+	}
+	return -1;
+}
+
+static void newest(json_t *o, long long *best)
+{
+	long long t = ss_date_parse(json_string_value(json_object_get(o, "updated")));
+	if (t > *best)
+		*best = t;
+}
+
+long long ss_tree_updated(const struct ss_tree *t)
+{
+	long long best = -1;
+	for (size_t i = 0; i < ss_tree_ndocs(t); i++) {
+		const char *data;
+		size_t len;
+		const char *rel = ss_tree_doc(t, i, &data, &len);
+		struct ss_error e;
+		json_t *root = ssi_json_parse(data, len, rel, &e);
+		if (!root)
+			continue;
+		newest(root, &best);
+		const char *k;
+		json_t *entry;
+		json_object_foreach(json_object_get(root, "index"), k, entry)
+			newest(entry, &best);
+		json_decref(root);
+	}
+	return best;
+}
