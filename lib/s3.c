@@ -152,6 +152,11 @@ static int load_credentials(struct ss_s3 *s, struct ss_error *err)
 {
 	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
 	if (ak && *ak && sk && *sk) {
+		for (const char *const *v = (const char *const[]){ ak, sk, getenv("AWS_SESSION_TOKEN"), NULL }; *v; v++)
+			for (const char *c = *v; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					return ssi_err(err, SS_FATAL, "bad credentials for '%s': a control character in "
+						       "the environment's AWS keys", s->url);
 		s->userpwd = xasprintf("%s:%s", ak, sk);
 		const char *t = getenv("AWS_SESSION_TOKEN");
 		if (t && *t)

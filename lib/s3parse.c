@@ -656,7 +656,13 @@ int ssi_s3_parse_credentials(const char *data, size_t len, const char *profile, 
 			dst = sk;
 		else if (kl == 17 && memcmp(ks, "aws_session_token", 17) == 0)
 			dst = token;
-		if (!dst || memchr(vs, '\0', (size_t)(ve - vs)))
+		if (!dst)
+			continue;
+		/* Keys go into an Authorization header: no control character. */
+		int bad = 0;
+		for (const char *c = vs; c < ve; c++)
+			bad |= (unsigned char)*c < 0x20 || *c == 0x7f;
+		if (bad)
 			continue;
 		char *v = malloc((size_t)(ve - vs) + 1);
 		if (!v)

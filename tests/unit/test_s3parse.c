@@ -138,7 +138,13 @@ static void test_credentials(void)
 	free(ak);
 	free(sk);
 	free(tok);
-	ak = NULL;
+	ak = sk = NULL;
+	/* A control character inside a value: the value is ignored. */
+	const char *bad = "[default]\naws_access_key_id = A\rB\naws_secret_access_key = S\n";
+	CHECK(ssi_s3_parse_credentials(bad, strlen(bad), "default", &ak, &sk, NULL) == 0);
+	CHECK(ak == NULL);
+	CHECK_STR(sk, "S");
+	free(sk);
 	CHECK(ssi_s3_parse_credentials(ini, strlen(ini), "missing", &ak, NULL, NULL) == -1);
 	CHECK(ak == NULL);
 }
