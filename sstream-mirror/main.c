@@ -260,10 +260,12 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 	/* The staging tree is not served: what drops out of it can go at
 	 * once; the bucket keeps it for the grace period. */
 	long long grace = o->grace;
+	const char *target = o->target;
 	o->target = staging;
 	o->grace = 0;
 	rc = ss_mirror(o, st, err);
 	o->grace = grace;
+	o->target = target;
 	/* A dry run on a first run has no staging tree to compare yet. */
 	char *streams = NULL;
 	struct stat sst;
