@@ -1112,7 +1112,7 @@ struct want {
 	char *key;         /* full key */
 	long long size;
 	char sha256[65];
-	const char *md5;   /* borrowed from the tree, or NULL */
+	const struct ss_item *it; /* an item naming it (borrowed from the tree), or NULL */
 	int doc;           /* 0 item, 1 products file, 2 index */
 };
 
@@ -1218,9 +1218,17 @@ static int add_docs(struct ss_s3 *s, struct wants *w, const char *root, const ch
 }
 
 /* The items the tree's documents name, each path once. */
-static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct ss_error *err)
+static int want_cmp_rel(const void *a, const void *b)
 {
-	struct ss_tree *t = ss_tree_load(root, err);
+	return strcmp(((const struct want *)a)->rel, ((const struct want *)b)->rel);
+}
+
+/* The items the tree's documents name, each path once; *TP keeps the tree
+ * (the wants point into it). */
+static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct ss_tree **tp,
+		     struct ss_error *err)
+{
+	struct ss_tree *t = *tp = ss_tree_load(root, err);
 	if (!t)
 		return err ? err->code : SS_FATAL;
 	int rc = SS_OK;
@@ -1235,11 +1243,6 @@ static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct 
 			const struct ss_item *it = ss_products_item(p, j);
 			const char *path = ss_item_str(it, "path");
 			if (!path)
-				continue;
-			int dup = 0;
-			for (size_t k = first; k < w->n && !dup; k++)
-				dup = strcmp(w->v[k].rel, path) == 0;
-			if (dup)
 				continue;
 			char *full = xasprintf("%s/%s", root, path);
 			struct stat st;
@@ -1260,6 +1263,7 @@ static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct 
 				free(full);
 				break;
 			}
+			e->it = it;
 			e->size = (long long)st.st_size;
 			if (sha && strlen(sha) == 64) {
 				memcpy(e->sha256, sha, 65);
@@ -1280,7 +1284,20 @@ static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct 
 			free(full);
 		}
 	}
-	ss_tree_free(t);
+	/* One want per path (items share files across versions). */
+	if (w->n > first) {
+		qsort(w->v + first, w->n - first, sizeof(*w->v), want_cmp_rel);
+		size_t k = first;
+		for (size_t i = first; i < w->n; i++) {
+			if (k > first && strcmp(w->v[k - 1].rel, w->v[i].rel) == 0) {
+				free(w->v[i].rel);
+				free(w->v[i].key);
+				continue;
+			}
+			w->v[k++] = w->v[i];
+		}
+		w->n = k;
+	}
 	return rc;
 }
 
@@ -1337,12 +1354,19 @@ static void *upload_worker(void *arg)
 		struct ss_error err;
 		ss_error_clear(&err);
 		int rc = lock_renew(s, &err);
-		if (rc == SS_OK) {
-			char *full = xasprintf("%s/%s", p->tree, e->rel);
-			rc = full ? put_file(s, e->key, full, e->size, e->sha256, &err)
-				  : ssi_err(&err, SS_FATAL, "out of memory");
-			free(full);
+		char *full = rc == SS_OK ? xasprintf("%s/%s", p->tree, e->rel) : NULL;
+		if (rc == SS_OK && !full)
+			rc = ssi_err(&err, SS_FATAL, "out of memory");
+		if (rc == SS_OK && s->o->check_items && e->it) {
+			/* A tree no mirror run checked: every hash first. */
+			struct ss_digest d;
+			rc = ss_hash_file(full, ss_item_hash_kinds(e->it) | SS_HASH_SHA256, &d, &err);
+			if (rc == SS_OK)
+				rc = ss_item_check(e->it, &d, &err);
 		}
+		if (rc == SS_OK)
+			rc = put_file(s, e->key, full, e->size, e->sha256, &err);
+		free(full);
 		pthread_mutex_lock(&p->mu);
 		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size) != 0)
 			rc = ssi_err(&err, SS_FATAL, "out of memory");
@@ -1399,6 +1423,7 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 	memset(stats, 0, sizeof(*stats));
 	size_t req0 = s->requests;
 	struct wants w = { 0 };
+	struct ss_tree *t = NULL;
 	struct ssi_s3_list l = { 0 };
 	struct ssi_s3_state st = { 0 }, next = { 0 };
 	char *skey = full_key(s, ".sstream/state"), *sdata = NULL;
@@ -1408,7 +1433,7 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 		rc = ssi_err(err, SS_FATAL, "out of memory");
 		goto out;
 	}
-	if ((rc = add_items(s, &w, tree, err)) != SS_OK || (rc = add_docs(s, &w, tree, "streams", err)) != SS_OK)
+	if ((rc = add_items(s, &w, tree, &t, err)) != SS_OK || (rc = add_docs(s, &w, tree, "streams", err)) != SS_OK)
 		goto out;
 	qsort(w.v, w.n, sizeof(*w.v), want_cmp_order);
 	if ((rc = list_prefix(s, &l, err)) != SS_OK || (rc = get_object(s, skey, &sdata, &slen, NULL, 0, err)) != SS_OK)
@@ -1555,6 +1580,7 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 out:
 	stats->requests = s->requests - req0;
 	wants_free(&w);
+	ss_tree_free(t);
 	ssi_s3_list_free(&l);
 	ssi_s3_state_free(&st);
 	ssi_s3_state_free(&next);

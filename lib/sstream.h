@@ -466,6 +466,9 @@ struct ss_s3_opts {
 	long long lock_ttl;       /* seconds a lock is valid unless renewed (0: 1 h) */
 	int dry_run;              /* report what would change, write nothing */
 	int jobs;                 /* parallel item uploads (0: 4) */
+	int check_items;          /* hash each item before it is put, against every
+				     hash its stream gives (a tree no mirror run
+				     checked); a mismatch is SS_INTEGRITY */
 	/* Called with a lock held, from the thread that uploads (never two
 	 * calls at once). */
 	void (*event)(void *ud, const struct ss_mirror_event *ev);
@@ -516,7 +519,8 @@ int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err);
  * SS_EV_ADD per object put, SS_EV_REMOVE per object deleted.  Returns
  * SS_OK; SS_FATAL / SS_TEMPFAIL with the bucket still consistent (no
  * document is put once an item failed); SS_INTEGRITY when a file does not
- * match its hash.  STATS (may be NULL) is filled in every case.
+ * match its hash (nothing of the new documents is put then).  STATS
+ * (may be NULL) is filled in every case.
  */
 int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err);
 

@@ -212,11 +212,22 @@ static int mkdirs(const char *dir)
 	return 0;
 }
 
+/* Who holds a lock: host:pid. */
+static const char *owner_name(void)
+{
+	static char owner[400];
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(owner, sizeof(owner), "%s:%ld", host, (long)getpid());
+	return owner;
+}
+
 /*
  * A mirror into S3: the local mirror (every check, filter, signature,
  * conditional GET) into a staging tree under STATE_DIR named after the
  * target, then ss_s3_sync from there into the bucket, under the bucket's
- * lock.  Returns the exit code; ERR holds the message.
+ * lock.  A local directory mirrored whole is published straight.  Returns the exit code; ERR holds the message.
  */
 static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char *state_dir,
 		     struct ss_mirror_stats *st, struct ss_error *err)
@@ -243,20 +254,26 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 		return SS_FATAL;
 	}
 	int rc;
+	/* A local tree mirrored whole needs no staging copy: it is published
+	 * as it is, each item hashed (every hash) before it is put. */
+	struct stat sst;
+	int direct = !ss_is_url(o->source) && stat(o->source, &sst) == 0 && S_ISDIR(sst.st_mode) &&
+		     ss_filter_count(o->filter) == 0 && o->max == 0 && !o->keyring && o->nmirrors == 0;
+	if (direct) {
+		if (!o->dry_run && (rc = ss_s3_lock(s3, owner_name(), err)) != SS_OK)
+			goto out;
+		so->check_items = 1;
+		rc = ss_s3_sync(s3, o->source, &s3st, err);
+		goto unlock;
+	}
 	if (mkdirs(staging) != 0) {
 		snprintf(err->msg, sizeof(err->msg), "cannot create state directory '%s': %s", staging,
 			 strerror(errno));
 		rc = SS_FATAL;
 		goto out;
 	}
-	if (!o->dry_run) {
-		char host[256] = "localhost", owner[400];
-		gethostname(host, sizeof(host) - 1);
-		host[sizeof(host) - 1] = '\0';
-		snprintf(owner, sizeof(owner), "%s:%ld", host, (long)getpid());
-		if ((rc = ss_s3_lock(s3, owner, err)) != SS_OK)
-			goto out;
-	}
+	if (!o->dry_run && (rc = ss_s3_lock(s3, owner_name(), err)) != SS_OK)
+		goto out;
 	/* The staging tree is not served: what drops out of it can go at
 	 * once; the bucket keeps it for the grace period. */
 	long long grace = o->grace;
@@ -268,7 +285,6 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 	o->target = target;
 	/* A dry run on a first run has no staging tree to compare yet. */
 	char *streams = NULL;
-	struct stat sst;
 	int staged = asprintf(&streams, "%s/streams", staging) >= 0 && stat(streams, &sst) == 0;
 	free(streams);
 	if ((rc == SS_OK || rc == SS_PARTIAL) && (staged || !o->dry_run)) {
@@ -280,6 +296,7 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 			*err = e2;
 		}
 	}
+unlock:
 	if (!o->dry_run) {
 		struct ss_error e3;
 		ss_error_clear(&e3);

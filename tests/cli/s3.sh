@@ -133,23 +133,32 @@ head -c 400000 /dev/urandom >"$I/root/bin/blob"
 tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
 tar -C "$I/root" -cf "$I/root.tar" .
 expect 0 "publish add" "$P" add "$T/site" "$I/meta.tar.xz" "$I/root.tar"
-expect 0 "publish the tree into s3 (multipart)" "$M" --s3-part-size 64k --s3-acl public-read --report "$T/report.json" "$T/site" s3://mirror/pub
+expect 0 "publish the tree into s3 (multipart; straight from the tree)" "$M" --s3-part-size 64k --s3-acl public-read --report "$T/report.json" "$T/site" s3://mirror/pub
 check "multipart: every object put" test "$(report 'd["s3"]["uploaded"]')" -ge 4
 expect 0 "the published bucket verifies, deep (LXD fingerprints)" "$V" --deep "$S3_ENDPOINT/mirror/pub"
 big=$(cd "$T/site" && find images -type f -size +300k | head -1)
 curl -s "$S3_ENDPOINT/mirror/pub/$big" -o "$T/big"
 check "multipart object: the same bytes" cmp -s "$T/site/$big" "$T/big"
+check "published straight: no staging copy" sh -c "! ls '$T/state/sstream' | grep -q _mirror_pub_"
 expect 0 "publish rerun" "$M" --report "$T/report.json" "$T/site" s3://mirror/pub
 check "publish rerun puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
 
-# A source whose item does not match its hash: not published, the run says so.
+# A source whose item does not match its hash.  Published straight (a whole
+# local tree): exit 3, and no document goes up.
 cp -r "$W/foocloud" "$T/badsrc"
 f=$(cd "$T/badsrc" && find files -type f -size +0 | sort | head -1)
 printf 'X' | dd of="$T/badsrc/$f" bs=1 count=1 conv=notrunc 2>/dev/null
-expect 1 "corrupt source item: partial" "$M" "$T/badsrc" s3://mirror/bad
+expect 3 "corrupt item in a local tree: integrity failure" "$M" "$T/badsrc" s3://mirror/bad
 check "corrupt item named" err_has "$f"
-expect 0 "the bucket without it verifies" "$V" --deep "$S3_ENDPOINT/mirror/bad"
+keys mirror bad/streams/
+check "no document put after the failure" test ! -s "$T/keys"
 keys mirror "bad/$f"
+check "corrupt item not in the bucket" test ! -s "$T/keys"
+# Through the staging tree (a filter): that item fails, the rest is published.
+expect 1 "corrupt item, filtered: partial" "$M" "$T/badsrc" s3://mirror/bad2 'arch~.'
+check "corrupt item named" err_has "$f"
+expect 0 "the bucket without it verifies" "$V" --deep "$S3_ENDPOINT/mirror/bad2"
+keys mirror "bad2/$f"
 check "corrupt item not in the bucket" test ! -s "$T/keys"
 
 # ---- two runs at once: the second exits 75 naming the first ---------------
