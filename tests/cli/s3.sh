@@ -28,6 +28,13 @@ keys() {
 	grep -q '<ListBucketResult' "$T/listing" || fail "list $1/$2"
 	grep -o '<Key>[^<]*</Key>' "$T/listing" | sed 's/<[^>]*>//g' | sort >"$T/keys"
 }
+# lock_expired PREFIX: waits until the lock object under PREFIX (if any)
+# has expired, by the expiry written in it.
+lock_expired() {
+	exp=$($S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/$1/.sstream/lock" | sed -n 's/^expires //p')
+	[ -n "$exp" ] || return 0
+	while [ "$(date +%s)" -le "$exp" ]; do sleep 0.2; done
+}
 report() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/report.json" "$1"; }
 
 # ---- usage and errors before any write --------------------------------------
@@ -181,7 +188,7 @@ expect 75 "still locked after the TTL (renewed)" "$M" "$U/foocloud" s3://mirror/
 wait $A 2>/dev/null
 rm -f "$T/faults"
 # Its lock expires 3 s after the last renewal; then a run takes it over.
-sleep 3.5
+lock_expired conc
 expect 0 "the dead run's lock expires and is taken over" "$M" "$U/foocloud" s3://mirror/conc
 expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/conc"
 
@@ -198,7 +205,7 @@ for round in 1 2 3 4 5; do
 	kill -9 $K 2>/dev/null
 	wait $K 2>/dev/null
 	expect 0 "kill -9 round $round ($up): the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
-	sleep 1.1
+	lock_expired kill
 done
 expect 0 "after the kills a run finishes" "$M" --grace 0 "$U/current" s3://mirror/kill
 expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
@@ -217,7 +224,7 @@ check "store killed: the run exits 75 (or had finished)" test $krc -eq 75 -o $kr
 ceph_rgw_start
 expect 0 "store back: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
 # The run could not release its lock: it expires 2 s after the last renewal.
-sleep 2.1
+lock_expired kill
 expect 0 "store back: the next run finishes" "$M" --grace 0 "$U/current" s3://mirror/kill
 expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
 
