@@ -377,6 +377,8 @@ static void finish(struct xfer *x, int result)
 					    x->dl->part);
 	put_buf(&x->eng->w, x->wbuf);
 	x->wbuf = NULL;
+	ss_hasher_free(x->h); /* a run may have 100 000 of them */
+	x->h = NULL;
 	/* No fsync here: the mirror syncs the whole filesystem once, before
 	 * any document names the file, which costs far less than a wait per
 	 * file.  close() still reports a failed delayed write. */
