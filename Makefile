@@ -21,6 +21,11 @@ ifeq ($(SANITIZE),1)
 BUILD   := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+ifeq ($(FUZZ),1)
+BUILD   := build-fuzz
+CC      := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
 ifeq ($(WERROR),1)
 WFLAGS  := -Werror
 endif
@@ -40,6 +45,9 @@ TOOL_BIN = $(TOOLS:%=$(BUILD)/bin/%)
 TOOL_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay-%)
+FUZZ_SECONDS ?= 60
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -78,7 +86,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsstream.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsstream.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all $(UNIT_BIN)
+check: all $(UNIT_BIN) $(FUZZ_REPLAY)
 	BUILD=$(BUILD) sh tests/run.sh
 
 bench: all $(BENCH_BIN)
@@ -113,6 +121,32 @@ install: all $(BUILD)/sstream.pc
 	ln -sf libsstream.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libsstream.so
 	install -m 644 lib/sstream.h $(DESTDIR)$(INCDIR)/
 	install -m 644 $(BUILD)/sstream.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+# ---- fuzzing (tests/fuzz/README.md) ----
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="products tree"]
+# builds the libFuzzer targets with clang in build-fuzz/ and runs each for
+# FUZZ_SECONDS; crashes land in tests/fuzz/crashes/<target>/.  make check
+# replays every corpus file and past crash through replay.c instead, with
+# the normal compiler (and under SANITIZE=1), via tests/cli/fuzz.sh.
+
+$(BUILD)/tests/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzzutil.o $(BUILD)/libsstream.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/fuzzutil.o $(BUILD)/libsstream.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz:
+	sh scripts/install-deps.sh fuzz
+	$(MAKE) FUZZ=1 fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/new-$$t tests/fuzz/crashes/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/crashes/$$t/ $(BUILD)/fuzz/new-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 # ---- Operating it: version, man pages, completion, data files, Debian package ----
 #   make deb           build/deb/sstream_*.deb and libsstream-dev_*.deb (dpkg-buildpackage)
@@ -158,7 +192,7 @@ deb:
 	rm -rf $(BUILD)/debsrc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all check bench demo install install-data deb clean
+.PHONY: all check bench demo install install-data deb clean fuzz fuzz-run
 .SECONDARY:

@@ -165,16 +165,10 @@ void ssi_parse_header(const char *line, size_t len, struct ssi_header *h)
 		h->range_start = -1;
 		return;
 	}
-	if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0) {
-		char v[64];
-		header_value(line + 14, len - 14, v, sizeof(v));
-		char *end;
-		if (strncasecmp(v, "bytes ", 6) == 0 && v[6] >= '0' && v[6] <= '9') {
-			errno = 0;
-			long long start = strtoll(v + 6, &end, 10);
-			if (errno == 0 && *end == '-')
-				h->range_start = start;
-		}
+	/* Only "bytes FIRST-LAST/TOTAL" with FIRST <= LAST < TOTAL (lib/httphdr.c). */
+	long long start;
+	if (ssi_http_content_range(line, len, &start)) {
+		h->range_start = start;
 		return;
 	}
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {

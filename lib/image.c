@@ -126,13 +126,50 @@ static int parse_int(const char *s, long long *out)
 	return 0;
 }
 
-struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, struct ss_error *err)
+/* Deeper than any real metadata.yaml (templates nest four levels).  libyaml
+ * keeps one simple-key slot per open flow collection and scans them all for
+ * every token, so deep nesting costs time quadratic in the depth: the
+ * depth is checked on the event stream, which stops at the first event too
+ * deep, before the document is built. */
+#define YAML_MAX_DEPTH 64
+
+static int check_depth(const char *text, size_t len, const char *name, struct ss_error *err)
 {
-	size_t len;
-	if (is_unified)
-		*is_unified = 0;
-	char *text = read_member(path, &len, is_unified, err);
-	if (!text)
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = SS_OK;
+	if (!yaml_parser_initialize(&p))
+		return ssi_err(err, SS_FATAL, "out of memory");
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml line %zu: %s", name,
+				     p.problem_mark.line + 1, p.problem ? p.problem : "YAML error");
+			break;
+		}
+		yaml_event_type_t type = ev.type;
+		size_t line = ev.start_mark.line + 1;
+		yaml_event_delete(&ev);
+		if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+			if (++depth > YAML_MAX_DEPTH) {
+				rc = ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml line %zu: nested deeper than %d levels",
+					     name, line, YAML_MAX_DEPTH);
+				break;
+			}
+		} else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (type == YAML_STREAM_END_EVENT) {
+			break;
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
+struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *path,
+					   struct ss_error *err)
+{
+	if (check_depth(text, len, path, err) != SS_OK)
 		return NULL;
 	struct ss_image_meta *m = calloc(1, sizeof(*m));
 	yaml_parser_t p;
@@ -140,7 +177,6 @@ struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, stru
 	int have_doc = 0, ok = 0;
 	if (!m || !yaml_parser_initialize(&p)) {
 		ssi_err(err, SS_FATAL, "out of memory");
-		free(text);
 		free(m);
 		return NULL;
 	}
@@ -156,6 +192,19 @@ struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, stru
 		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml is not a mapping", path);
 		goto out;
 	}
+	/* LXD and Incus (go-yaml) refuse a repeated key: so do we, rather
+	 * than pick one of the values. */
+	static const char *const known[] = { "architecture", "creation_date", "expiry_date", "properties" };
+	int seen[4] = { 0 };
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+		const char *k = scalar(&d, pr->key);
+		for (int i = 0; k && i < 4; i++) {
+			if (strcmp(k, known[i]) == 0 && seen[i]++) {
+				ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate key '%s'", path, k);
+				goto out;
+			}
+		}
+	}
 	int have_date = 0;
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
 		const char *k = scalar(&d, pr->key);
@@ -163,8 +212,10 @@ struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, stru
 			continue;
 		if (strcmp(k, "architecture") == 0) {
 			const char *v = scalar(&d, pr->value);
-			if (v && *v)
-				m->architecture = strdup(v);
+			if (v && *v && !(m->architecture = strdup(v))) {
+				ssi_err(err, SS_FATAL, "out of memory");
+				goto out;
+			}
 		} else if (strcmp(k, "creation_date") == 0) {
 			if (parse_int(scalar(&d, pr->value), &m->creation_date) < 0) {
 				ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: creation_date is not a UNIX time", path);
@@ -182,9 +233,17 @@ struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, stru
 				const char *pk = scalar(&d, q->key), *pv = scalar(&d, q->value);
 				if (!pk || !pv)
 					continue;
+				if (ss_image_meta_property(m, pk)) {
+					ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate property '%s'",
+						path, pk);
+					goto out;
+				}
 				m->keys[m->nprops] = strdup(pk);
 				m->vals[m->nprops] = strdup(pv);
-				m->nprops++;
+				if (!m->keys[m->nprops++] || !m->vals[m->nprops - 1]) {
+					ssi_err(err, SS_FATAL, "out of memory");
+					goto out;
+				}
 			}
 		}
 	}
@@ -198,11 +257,23 @@ out:
 	if (have_doc)
 		yaml_document_delete(&d);
 	yaml_parser_delete(&p);
-	free(text);
 	if (!ok) {
 		ss_image_meta_free(m);
 		return NULL;
 	}
+	return m;
+}
+
+struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, struct ss_error *err)
+{
+	size_t len;
+	if (is_unified)
+		*is_unified = 0;
+	char *text = read_member(path, &len, is_unified, err);
+	if (!text)
+		return NULL;
+	struct ss_image_meta *m = ssi_image_meta_parse(text, len, path, err);
+	free(text);
 	return m;
 }
 

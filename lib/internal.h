@@ -8,17 +8,6 @@
 #define SSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SSI_PRINTF(a, b)
-/* Architecture names: the Debian-style name the clients list images under
- * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
-const char *ssi_lxd_arch(const char *arch);
-const char *ssi_kernel_arch(const char *arch);
-
-/* Writes O->rootfs as a squashfs at OUT (via OUT.tmp), compressed with
- * O->compression (xz, zstd, gzip), mtimes clamped to EPOCH when >= 0.
- * SS_OK, SS_USAGE or SS_FATAL. */
-struct ss_build_opts;
-int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long epoch, struct ss_error *err);
-
 #endif
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
@@ -88,5 +77,17 @@ const char *ssi_kernel_arch(const char *arch);
  * SS_OK, SS_USAGE or SS_FATAL. */
 struct ss_build_opts;
 int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long epoch, struct ss_error *err);
+
+/* Parsers behind public functions, exposed for the fuzz targets
+ * (tests/fuzz/) so they can be fed bytes without files. */
+
+/* A "Content-Range: bytes FIRST-LAST/TOTAL" header line of LEN bytes (not
+ * NUL-terminated): 1 with *START = FIRST; -1 (and *START = -1) when it is a
+ * Content-Range line in another form; 0 for any other header. */
+int ssi_http_content_range(const char *buf, size_t len, long long *start);
+
+/* metadata.yaml's text (NAME is the image, for messages); NULL with ERR. */
+struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
+					   struct ss_error *err);
 
 #endif

@@ -47,6 +47,9 @@ int ssm_state_parse(struct run *r, char *data)
 			long long t = strtoll(line + 2, &end, 10);
 			if (*end != ' ')
 				continue;
+			/* Not a time we wrote: now - t would overflow. */
+			if (t < 0 || t == LLONG_MAX)
+				continue;
 			if (r->pend_path.n == cap) {
 				cap = cap ? 2 * cap : 64;
 				long long *nt = realloc(r->pend_time, cap * sizeof(*nt));

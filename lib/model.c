@@ -27,7 +27,7 @@ json_t *ssi_json_parse(const char *data, size_t len, const char *name, struct ss
 		len = blen;
 	}
 	json_error_t je;
-	json_t *root = json_loadb(data, len, 0, &je);
+	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	free(body);
 	if (!root) {
 		ssi_err(err, SS_FATAL, "cannot parse '%s': line %d column %d: %s", name, je.line,
@@ -190,16 +190,17 @@ static json_t *alias_get(const struct ss_products *p, json_t *obj, const char *k
 	if (!p->aliases)
 		return NULL;
 	const char *akey;
-	json_t *table;
+	json_t *table, *found = NULL;
+	/* When several tables supply KEY the last one wins, as in item_flatten. */
 	json_object_foreach(p->aliases, akey, table) {
 		const char *v = json_string_value(json_object_get(obj, akey));
 		if (!v)
 			continue;
 		json_t *hit = json_object_get(json_object_get(table, v), key);
 		if (hit)
-			return hit;
+			found = hit;
 	}
-	return NULL;
+	return found;
 }
 
 /* The flattened value of KEY (borrowed), or NULL. */
@@ -336,12 +337,14 @@ static json_t *item_flatten(const struct ss_item *it)
 	if (!o)
 		return NULL;
 	merge_level(o, it->p, it->p->root, 0);
-	json_object_set_new(o, "content_id", json_string(it->p->content_id));
 	merge_level(o, it->p, it->prod, 0);
-	json_object_set_new(o, "product_name", json_string(it->pname));
 	merge_level(o, it->p, it->ver, 0);
-	json_object_set_new(o, "version_name", json_string(it->vname));
 	merge_level(o, it->p, it->item, 1);
+	/* The synthetic name fields win over stored fields of the same name,
+	 * as in ss_item_get. */
+	json_object_set_new(o, "content_id", json_string(it->p->content_id));
+	json_object_set_new(o, "product_name", json_string(it->pname));
+	json_object_set_new(o, "version_name", json_string(it->vname));
 	json_object_set_new(o, "item_name", json_string(it->iname));
 	return o;
 }
@@ -390,11 +393,32 @@ static int pinned_key(const char *k)
 	return 0;
 }
 
+/* The keys of ALIASES and the fields its tables supply, as the keys of a
+ * new object (computed once: a hostile document can have many of both). */
+static json_t *alias_related(json_t *aliases)
+{
+	json_t *set = json_object();
+	const char *ak, *vk, *fk;
+	json_t *table, *fields, *v;
+	json_object_foreach(aliases, ak, table) {
+		json_object_set_new(set, ak, json_true());
+		json_object_foreach(table, vk, fields)
+			json_object_foreach(fields, fk, v)
+				json_object_set_new(set, fk, json_true());
+	}
+	return set;
+}
+
 /*
  * Moves every string field that all children of PARENT[CHILDKEY] share, with
- * the same value, up into PARENT.
+ * the same value, up into PARENT, as long as the flattened items stay the
+ * same.  A key of _aliases stays where it is: the fields its table supplies
+ * would then come from the parent, where lists and objects are not
+ * inherited and the parent's own fields win over them.  So does a field
+ * some alias table supplies: on the child, its own value wins over the
+ * table's, which would no longer be the case on the parent.
  */
-static void condense_level(json_t *parent, const char *childkey)
+static void condense_level(json_t *parent, const char *childkey, json_t *related)
 {
 	json_t *children = json_object_get(parent, childkey);
 	if (!json_is_object(children) || json_object_size(children) == 0)
@@ -404,7 +428,7 @@ static void condense_level(json_t *parent, const char *childkey)
 	const char *k;
 	json_t *moved = json_object();
 	json_object_foreach(first, k, v) {
-		if (!json_is_string(v) || pinned_key(k))
+		if (!json_is_string(v) || pinned_key(k) || json_object_get(related, k))
 			continue;
 		int shared = 1;
 		const char *cn;
@@ -430,11 +454,15 @@ static void condense(json_t *root)
 {
 	const char *pn, *vn;
 	json_t *prod, *ver;
+	json_t *related = alias_related(json_object_get(root, "_aliases"));
+	if (!related)
+		return; /* out of memory: expanded is still right */
 	json_object_foreach(json_object_get(root, "products"), pn, prod) {
 		json_object_foreach(json_object_get(prod, "versions"), vn, ver)
-			condense_level(ver, "items");
-		condense_level(prod, "versions");
+			condense_level(ver, "items", related);
+		condense_level(prod, "versions", related);
 	}
+	json_decref(related);
 }
 
 char *ssi_json_dump(json_t *root, size_t *len)
@@ -478,7 +506,7 @@ int ss_products_same(const struct ss_products *a, const struct ss_products *b)
 		json_t *prod = json_object_get(json_object_get(b->root, "products"), ia->pname);
 		json_t *ver = json_object_get(json_object_get(prod, "versions"), ia->vname);
 		json_t *item = json_object_get(json_object_get(ver, "items"), ia->iname);
-		for (size_t j = 0; item && j < b->nitems; j++)
+		for (size_t j = 0; item && !ib && j < b->nitems; j++)
 			if (b->items[(i + j) % b->nitems].item == item)
 				ib = &b->items[(i + j) % b->nitems];
 		if (!ib)
@@ -509,15 +537,22 @@ int ss_products_check_index(const struct ss_products *p, struct ss_error *err)
 			return ssi_err(err, SS_INTEGRITY, "the index lists product '%s' that '%s' lacks",
 				       name ? name : "?", p->name);
 	}
+	/* The listed names as a set: a list and a document of many products
+	 * must not cost their product. */
+	json_t *set = json_object();
+	if (!set)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	json_array_foreach(listed, i, v)
+		json_object_set(set, json_string_value(v), v);
 	const char *pn;
 	json_t *prod;
+	int rc = SS_OK;
 	json_object_foreach(products, pn, prod) {
-		int found = 0;
-		json_array_foreach(listed, i, v)
-			if (json_is_string(v) && strcmp(json_string_value(v), pn) == 0)
-				found = 1;
-		if (!found)
-			return ssi_err(err, SS_INTEGRITY, "product '%s' of '%s' is not in the index", pn, p->name);
+		if (!json_object_get(set, pn)) {
+			rc = ssi_err(err, SS_INTEGRITY, "product '%s' of '%s' is not in the index", pn, p->name);
+			break;
+		}
 	}
-	return SS_OK;
+	json_decref(set);
+	return rc;
 }

@@ -394,12 +394,14 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 	if (ss_fetch(items_file, SS_METADATA_CAP, &data, &len, err) != SS_OK)
 		return err->code;
 	json_error_t je;
-	json_t *list = json_loadb(data, len, 0, &je);
+	json_t *list = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	free(data);
 	if (!json_is_array(list)) {
 		json_decref(list);
-		return ssi_err(err, SS_FATAL, "cannot import '%s': %s", items_file,
-			       list ? "not a JSON list of items" : je.text);
+		if (list)
+			return ssi_err(err, SS_FATAL, "cannot import '%s': not a JSON list of items", items_file);
+		return ssi_err(err, SS_FATAL, "cannot import '%s': line %d column %d: %s", items_file, je.line,
+			       je.column, je.text);
 	}
 	static const char *const names[] = { "content_id", "product_name", "version_name", "item_name" };
 	json_t *docs = json_object(), *index = NULL;
@@ -865,6 +867,23 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
 				json_t *items = json_object_get(ver, "items");
 				const char *k;
 				json_t *it;
+				/* The first root item of each type, in document order:
+				 * a metadata item has one combined fingerprint per type,
+				 * so a second root of a type would only repeat it (and
+				 * pairing every metadata with every root is quadratic). */
+				json_t *roots[3];
+				size_t nroots = 0;
+				json_object_foreach(items, k, it) {
+					const char *rft = json_string_value(json_object_get(it, "ftype"));
+					if (!rft || (strcmp(rft, "squashfs") && strcmp(rft, "root.tar.xz") &&
+						     strcmp(rft, "disk-kvm.img")))
+						continue;
+					size_t r = 0;
+					while (r < nroots && strcmp(json_string_value(json_object_get(roots[r], "ftype")), rft))
+						r++;
+					if (r == nroots)
+						roots[nroots++] = it;
+				}
 				json_object_foreach(items, k, it) {
 					const char *ft = json_string_value(json_object_get(it, "ftype"));
 					long long msize = json_integer_value(json_object_get(it, "size"));
@@ -889,14 +908,10 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
 					if (!ft || strcmp(ft, "lxd.tar.xz") != 0)
 						continue;
 					/* one image per root item this metadata pairs with */
-					const char *rk;
-					json_t *root;
-					json_object_foreach(items, rk, root) {
+					for (size_t r = 0; r < nroots; r++) {
+						json_t *root = roots[r];
 						const char *rft = json_string_value(json_object_get(root, "ftype"));
 						char field[64];
-						if (!rft || (strcmp(rft, "squashfs") && strcmp(rft, "root.tar.xz") &&
-							     strcmp(rft, "disk-kvm.img")))
-							continue;
 						snprintf(field, sizeof(field), "combined_%s_sha256",
 							 strcmp(rft, "squashfs") == 0 ? "squashfs"
 							 : strcmp(rft, "root.tar.xz") == 0 ? "rootxz" : "disk-kvm-img");

@@ -262,8 +262,12 @@ struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
 			free(rel);
 			if (!(rel = strdup("streams/v1/index.sjson")))
 				goto oom;
+			/* When neither is there, index.json is the one to name. */
+			struct ss_error first = *err;
 			ss_error_clear(err);
 			j = fetch_json(t, rel, err);
+			if (!j && not_found(err))
+				*err = first;
 		}
 	}
 	/* Under a keyring a missing signed index is a missing signature. */

@@ -59,6 +59,7 @@ struct vjob {
 	size_t ncombos;
 	/* results */
 	int failed;
+	int has_problem;              /* a problem names its path */
 	char reason[1024];
 	long long bytes;
 };
@@ -75,6 +76,7 @@ struct vrun {
 	/* problems found while planning, reported with the rest */
 	struct problem {
 		char *path, *reason;
+		size_t seq;
 	} *probs;
 	size_t nprobs, aprobs;
 };
@@ -432,6 +434,16 @@ static void check_lxd_listing(struct vrun *r, const struct ss_item *m)
 static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t b, size_t e)
 {
 	int rc = SS_OK;
+	/* The first item of each root type, found once for the version: a
+	 * version of many metadata items is not scanned once per item. */
+	const struct ss_item *roots[NCOMBINED] = { NULL };
+	for (size_t f = 0; f < NCOMBINED; f++) {
+		for (size_t k = b; k < e && !roots[f]; k++) {
+			const char *ft = ss_item_str(ss_products_item(p, k), "ftype");
+			if (ft && strcmp(ft, combined_fields[f].ftype) == 0)
+				roots[f] = ss_products_item(p, k);
+		}
+	}
 	for (size_t i = b; i < e && rc == SS_OK; i++) {
 		const struct ss_item *m = ss_products_item(p, i);
 		if (!is_metadata(ss_item_str(m, "ftype")))
@@ -441,12 +453,7 @@ static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t
 		check_lxd_listing(r, m);
 		for (size_t f = 0; f < NCOMBINED; f++) {
 			const char *field = combined_fields[f].field;
-			const struct ss_item *root = NULL;
-			for (size_t k = b; k < e && !root; k++) {
-				const char *ft = ss_item_str(ss_products_item(p, k), "ftype");
-				if (ft && strcmp(ft, combined_fields[f].ftype) == 0)
-					root = ss_products_item(p, k);
-			}
+			const struct ss_item *root = roots[f];
 			const char *value = ss_item_str(m, field);
 			if (root)
 				paired = 1;
@@ -473,21 +480,51 @@ static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t
  * than every listed version is fine.  A missing base inside the window, or
  * a delta from a version to itself, is not.
  */
-static int bad_delta_base(const struct ss_products *p, const struct ss_item *it, const char *base)
+/* The version names of one product (its items are contiguous in document
+ * order), sorted, and the oldest: looked up by every delta item, so a
+ * product of many versions is not scanned once per delta. */
+struct versions {
+	const char **v;
+	size_t n, end;          /* END: the item after the product's last */
+	const char *oldest;
+};
+
+static int cmp_strp(const void *a, const void *b)
 {
-	const char *product = ss_item_product(it), *oldest = NULL;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Fills VS for the product of item K; 0, or -1 when out of memory. */
+static int product_versions(const struct ss_products *p, size_t k, struct versions *vs)
+{
+	const char *product = ss_item_product(ss_products_item(p, k));
+	size_t n = ss_products_count(p), e = k;
+	while (e < n && strcmp(ss_item_product(ss_products_item(p, e)), product) == 0)
+		e++;
+	free(vs->v);
+	memset(vs, 0, sizeof(*vs));
+	vs->end = e;
+	if (!(vs->v = malloc((e - k) * sizeof(*vs->v))))
+		return -1;
+	for (size_t i = k; i < e; i++) {
+		const char *ver = ss_item_version(ss_products_item(p, i));
+		if (vs->n && strcmp(vs->v[vs->n - 1], ver) == 0)
+			continue;
+		vs->v[vs->n++] = ver;
+		if (!vs->oldest || ss_version_cmp(ver, vs->oldest) < 0)
+			vs->oldest = ver;
+	}
+	qsort(vs->v, vs->n, sizeof(*vs->v), cmp_strp);
+	return 0;
+}
+
+static int bad_delta_base(const struct versions *vs, const struct ss_item *it, const char *base)
+{
 	if (strcmp(base, ss_item_version(it)) >= 0)
 		return 1;
-	for (size_t i = 0; i < ss_products_count(p); i++) {
-		const struct ss_item *o = ss_products_item(p, i);
-		if (strcmp(ss_item_product(o), product) != 0)
-			continue;
-		if (strcmp(ss_item_version(o), base) == 0)
-			return 0;
-		if (!oldest || ss_version_cmp(ss_item_version(o), oldest) < 0)
-			oldest = ss_item_version(o);
-	}
-	return oldest && ss_version_cmp(base, oldest) > 0;
+	if (bsearch(&base, vs->v, vs->n, sizeof(*vs->v), cmp_strp))
+		return 0;
+	return vs->oldest && ss_version_cmp(base, vs->oldest) > 0;
 }
 
 static int is_hex(const char *s, size_t n)
@@ -534,11 +571,16 @@ static int check_structure(struct vrun *r)
 		if (ss_products_check_index(p, &e) != SS_OK)
 			problem(r, ss_products_path(p), "%s", e.msg);
 		size_t n = ss_products_count(p), b = 0;
+		struct versions vs = { 0 };
 		for (size_t k = 0; k < n && rc == SS_OK; k++) {
 			const struct ss_item *it = ss_products_item(p, k);
 			check_item_fields(r, it);
+			if (k == vs.end && product_versions(p, k, &vs) < 0) {
+				rc = ssi_err(r->err, SS_FATAL, "out of memory");
+				break;
+			}
 			const char *base = ss_item_str(it, "delta_base");
-			if (base && bad_delta_base(p, it, base))
+			if (base && bad_delta_base(&vs, it, base))
 				problem(r, ss_item_str(it, "path") ? ss_item_str(it, "path") : ss_item_name(it),
 					"delta_base '%s' is not an older version of %s", base, ss_item_product(it));
 			const struct ss_item *next = k + 1 < n ? ss_products_item(p, k + 1) : NULL;
@@ -548,6 +590,7 @@ static int check_structure(struct vrun *r)
 			rc = check_lxd_version(r, p, b, k + 1);
 			b = k + 1;
 		}
+		free(vs.v);
 	}
 	return rc;
 }
@@ -659,6 +702,65 @@ static int load(struct vrun *r)
 	return make_jobs(r);
 }
 
+static int cmp_prob(const void *a, const void *b)
+{
+	const struct problem *x = a, *y = b;
+	int c = strcmp(x->path ? x->path : "", y->path ? y->path : "");
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int cmp_job_path(const void *a, const void *b)
+{
+	return strcmp((*(const struct vjob *const *)a)->path, (*(const struct vjob *const *)b)->path);
+}
+
+/* Reports every problem and every file, counting each path once: a file
+ * whose hashes match but that has a problem is one failed file, not one
+ * ok and one failed. */
+static void count_results(struct vrun *r)
+{
+	struct ss_verify_stats *st = r->st;
+	for (size_t i = 0; i < r->nprobs; i++)
+		r->probs[i].seq = i;
+	if (r->nprobs)
+		qsort(r->probs, r->nprobs, sizeof(*r->probs), cmp_prob);
+	struct vjob **by_path = calloc(r->njobs ? r->njobs : 1, sizeof(*by_path));
+	for (size_t i = 0; by_path && i < r->njobs; i++)
+		by_path[i] = &r->jobs[i];
+	if (by_path && r->njobs)
+		qsort(by_path, r->njobs, sizeof(*by_path), cmp_job_path);
+	for (size_t i = 0; i < r->nprobs; i++) {
+		const char *path = r->probs[i].path ? r->probs[i].path : "";
+		report(r, SS_V_FAIL, path, r->probs[i].reason ? r->probs[i].reason : "out of memory");
+		if (i && r->probs[i - 1].path && strcmp(path, r->probs[i - 1].path) == 0)
+			continue;
+		struct vjob key = { .path = path }, *kp = &key, **hit = NULL;
+		if (by_path && r->njobs)
+			hit = bsearch(&kp, by_path, r->njobs, sizeof(*by_path), cmp_job_path);
+		if (hit) {
+			(*hit)->has_problem = 1;
+		} else {
+			st->files++;
+			st->failed++;
+		}
+	}
+	free(by_path);
+	for (size_t i = 0; i < r->njobs; i++) {
+		struct vjob *j = &r->jobs[i];
+		st->files++;
+		st->bytes += j->bytes;
+		if (j->failed) {
+			st->failed++;
+			report(r, SS_V_FAIL, j->path, j->reason);
+		} else if (j->has_problem) {
+			st->failed++;
+		} else {
+			st->ok++;
+			report(r, SS_V_OK, j->path, NULL);
+		}
+	}
+}
+
 int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, struct ss_error *err)
 {
 	double t0 = ssi_now();
@@ -677,22 +779,7 @@ int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, s
 		free_run(&r);
 		return rc;
 	}
-	for (size_t i = 0; i < r.nprobs; i++) {
-		report(&r, SS_V_FAIL, r.probs[i].path, r.probs[i].reason);
-		st->failed++;
-	}
-	for (size_t i = 0; i < r.njobs; i++) {
-		struct vjob *j = &r.jobs[i];
-		st->files++;
-		st->bytes += j->bytes;
-		if (j->failed) {
-			st->failed++;
-			report(&r, SS_V_FAIL, j->path, j->reason);
-		} else {
-			st->ok++;
-			report(&r, SS_V_OK, j->path, NULL);
-		}
-	}
+	count_results(&r);
 	if (o->orphans && !r.remote)
 		find_orphans(&r);
 	free_run(&r);

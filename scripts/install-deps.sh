@@ -10,6 +10,8 @@ python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time
 lxd lxd-client squashfs-tools xdelta3 nginx apache2 faketime rclone
 ceph-mon ceph-osd radosgw ceph-common
 debhelper fakeroot lintian mandoc bash-completion python3-prometheus-client systemd"
+# make fuzz: libFuzzer comes with clang
+[ "${1:-}" != fuzz ] || PKGS="$PKGS clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,7 @@
 /* sstream-mirror: mirror a simplestreams tree into a local directory. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,24 +76,31 @@ static void usage_error(const char *msg)
 	exit(SS_USAGE);
 }
 
+/* A whole number up to MAX, with one of SUFFIXES (multiplying by MULT). */
 static long long parse_number(const char *s, const char *what, const char *suffixes,
-			      const long long *mult)
+			      const long long *mult, long long max)
 {
 	char *end;
+	errno = 0;
 	long long n = strtoll(s, &end, 10);
-	if (end == s || n < 0) {
+	if (end == s || n < 0 || *s == '-' || *s == '+' || *s == ' ') {
 		fprintf(stderr, "sstream-mirror: %s: not a number: '%s'\n", what, s);
 		exit(SS_USAGE);
 	}
+	long long m = 1;
 	if (*end) {
 		const char *k = strchr(suffixes, *end);
 		if (!k || end[1]) {
 			fprintf(stderr, "sstream-mirror: %s: bad suffix in '%s'\n", what, s);
 			exit(SS_USAGE);
 		}
-		n *= mult[k - suffixes];
+		m = mult[k - suffixes];
 	}
-	return n;
+	if (errno == ERANGE || n > max / m) {
+		fprintf(stderr, "sstream-mirror: %s: '%s' is out of range (at most %lld)\n", what, s, max);
+		exit(SS_USAGE);
+	}
+	return n * m;
 }
 
 struct ui {
@@ -381,7 +389,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:nj:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			o.max = (int)parse_number(optarg, "--max", "", NULL);
+			o.max = (int)parse_number(optarg, "--max", "", NULL, INT_MAX);
 			break;
 		case O_KEEP:
 			o.keep = 1;
@@ -402,7 +410,7 @@ int main(int argc, char **argv)
 			o.check_existing = 1;
 			break;
 		case 'j':
-			o.jobs = (int)parse_number(optarg, "--jobs", "", NULL);
+			o.jobs = (int)parse_number(optarg, "--jobs", "", NULL, INT_MAX);
 			if (o.jobs < 1 || o.jobs > 64)
 				usage_error("--jobs is 1 to 64");
 			break;
@@ -410,13 +418,13 @@ int main(int argc, char **argv)
 			mirrors[o.nmirrors++] = optarg;
 			break;
 		case O_RATE:
-			o.limit_rate = parse_number(optarg, "--limit-rate", "kKmMgG", bytes_mult);
+			o.limit_rate = parse_number(optarg, "--limit-rate", "kKmMgG", bytes_mult, LLONG_MAX);
 			break;
 		case O_RETRIES:
-			o.retries = (int)parse_number(optarg, "--retries", "", NULL);
+			o.retries = (int)parse_number(optarg, "--retries", "", NULL, INT_MAX);
 			break;
 		case O_TIMEOUT:
-			o.timeout = (long)parse_number(optarg, "--timeout", "", NULL);
+			o.timeout = (long)parse_number(optarg, "--timeout", "", NULL, INT_MAX);
 			if (o.timeout < 1)
 				usage_error("--timeout is at least 1 second");
 			break;

@@ -1,5 +1,6 @@
 /* sstream-publish: turn LXD/Incus image files into a static simplestreams site. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 	const char **aliases = calloc((size_t)argc, sizeof(*aliases));
 	const char *format = "table", *metrics = NULL, *base_url = NULL, *server = "nginx";
 	int naliases = 0, quiet = 0, c;
+	long long num;
 	struct ss_build_opts bo = { 0 };
 	struct ss_publish_opts po = { 0 };
 	int keep = -1, dry_run = 0, no_history = 0, max_log = 0;
@@ -263,9 +265,9 @@ int main(int argc, char **argv)
 			bo.compression = optarg;
 			break;
 		case 'L':
-			bo.level = atoi(optarg);
-			if (bo.level < 1 || bo.level > 22)
+			if (tool_number(optarg, 22, &num) < 0 || num < 1)
 				usage_error("--level is 1 to 22");
+			bo.level = (int)num;
 			break;
 		case 'K':
 			bo.keep_owners = 1;
@@ -282,16 +284,18 @@ int main(int argc, char **argv)
 			po.sign_key = optarg;
 			break;
 		case 'N':
-			keep = atoi(optarg);
-			if (keep < 1)
-				usage_error("--keep is at least 1");
+			if (tool_number(optarg, INT_MAX, &num) < 0 || num < 1)
+				usage_error("--keep is a whole number, at least 1");
+			keep = (int)num;
 			break;
 		case 'G':
 			if ((grace = tool_duration(optarg)) < 0)
 				usage_error("--grace is a duration: 30s, 10m, 1h, 2d");
 			break;
 		case 'n':
-			max_log = atoi(optarg);
+			if (tool_number(optarg, INT_MAX, &num) < 0)
+				usage_error("-n is a whole number");
+			max_log = (int)num;
 			break;
 		case 'R':
 			dry_run = 1;

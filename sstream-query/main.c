@@ -195,10 +195,9 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:f:F:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 0 || n > 1000000)
-				usage_error("--max needs a whole number");
+			long long n;
+			if (tool_number(optarg, 1000000, &n) < 0)
+				usage_error("--max needs a whole number up to 1000000");
 			max = (int)n;
 			break;
 		}

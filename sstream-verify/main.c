@@ -1,5 +1,6 @@
 /* sstream-verify: prove a tree, a download or an image is what the streams say. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,9 @@ static int image_cmd(int argc, char **argv)
 	}
 	if (nf == 0)
 		usage_error("image: missing METADATA");
+	/* A malformed fingerprint is a bad command line, not a mismatch. */
+	if (expect && (strlen(expect) != 64 || strspn(expect, "0123456789abcdefABCDEF") != 64))
+		usage_error("image: --expect needs a fingerprint of 64 hex digits");
 	char fp[65];
 	struct ss_error err;
 	ss_error_clear(&err);
@@ -185,6 +189,7 @@ int main(int argc, char **argv)
 	long long max_age = -1;
 	struct out out = { 0 };
 	int files_mode = 0, c;
+	long long num;
 	while ((c = getopt_long(argc, argv, "j:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case O_KEYRING:
@@ -200,17 +205,17 @@ int main(int argc, char **argv)
 			files_mode = 1;
 			break;
 		case 'j':
-			o.jobs = atoi(optarg);
-			if (o.jobs < 1 || o.jobs > 256)
+			if (tool_number(optarg, 256, &num) < 0 || num < 1)
 				usage_error("--jobs is 1 to 256");
+			o.jobs = (int)num;
 			break;
 		case O_CA:
 			o.ca_file = optarg;
 			break;
 		case O_TIMEOUT:
-			o.timeout = atol(optarg);
-			if (o.timeout < 1)
-				usage_error("--timeout is at least 1 second");
+			if (tool_number(optarg, INT_MAX, &num) < 0 || num < 1)
+				usage_error("--timeout is a whole number of seconds, at least 1");
+			o.timeout = (long)num;
 			break;
 		case O_FORMAT:
 			if (strcmp(optarg, "json") == 0)

@@ -1,4 +1,6 @@
 /* Helpers shared by the sstream tools. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,10 +25,28 @@ void tool_json_str(FILE *f, const char *s)
 long long tool_duration(const char *s)
 {
 	char *end;
-	long long n = strtoll(s, &end, 10);
-	if (end == s || n < 0 || (*end && (end[1] || !strchr("smhd", *end))))
+	if (!isdigit((unsigned char)*s))
 		return -1;
-	return n * (*end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1);
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (errno == ERANGE || (*end && (end[1] || !strchr("smhd", *end))))
+		return -1;
+	long long mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1;
+	/* beyond long long is not a duration (and would overflow) */
+	return n > 0x7fffffffffffffffLL / mult ? -1 : n * mult;
+}
+
+int tool_number(const char *s, long long max, long long *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (*end || errno == ERANGE || n > max)
+		return -1;
+	*out = n;
+	return 0;
 }
 
 void tool_version(const char *prog)

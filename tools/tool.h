@@ -10,6 +10,11 @@ void tool_json_str(FILE *f, const char *s);
 /* A duration such as 90, 30s, 10m, 1h or 2d, in seconds; -1 when S is not one. */
 long long tool_duration(const char *s);
 
+/* S as a whole number from 0 to MAX into *OUT; -1 when it is not one
+ * (junk, a sign, more than MAX, beyond long long).  The caller reports a
+ * usage error naming the option. */
+int tool_number(const char *s, long long max, long long *out);
+
 /* Prints PROG's --version text to stdout: our version, then the versions
  * of the libraries it runs with. */
 void tool_version(const char *prog);

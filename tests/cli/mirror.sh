@@ -26,6 +26,12 @@ check "--help has the exit codes" out_has "75 temporary"
 expect 64 "no target" "$M" "$U/foocloud"
 expect 64 "bad filter" "$M" "$U/foocloud" "$T/x" 'arch:amd64'
 expect 64 "bad --grace" "$M" --grace 1y "$U/foocloud" "$T/x"
+# beyond int range: refused, not truncated (4294967297 used to be 1)
+expect 64 "--retries beyond int range" "$M" --retries 4294967297 "$U/foocloud" "$T/x"
+check "--retries: named" err_has "retries: '4294967297' is out of range"
+expect 64 "--max beyond int range" "$M" --max 4294967297 "$U/foocloud" "$T/x"
+expect 64 "--limit-rate overflowing" "$M" --limit-rate 99999999999G "$U/foocloud" "$T/x"
+expect 64 "--grace overflowing" "$M" --grace 99999999999999999d "$U/foocloud" "$T/x"
 
 # ---- a full mirror keeps upstream's bytes; a rerun changes nothing ---------
 D=$T/full

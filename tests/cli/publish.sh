@@ -139,6 +139,23 @@ unset SOURCE_DATE_EPOCH
 expect 0 "list" "$P" list "$D"
 check "list: the split image with its aliases" out_has "^testos/two/default,testos/two,mine/tar *${FP_TAR%"${FP_TAR#????????????}"} "
 check "list: the VM" out_has "VIRTUAL-MACHINE"
+# Two root items of one type in a version: one image per metadata and
+# root type (the metadata holds one fingerprint per type), not one per pair.
+"$PY" - "$T/tworoots" <<'PY'
+import json, os, sys
+d = sys.argv[1]; os.makedirs(d + "/streams/v1")
+items = {"meta": {"ftype": "lxd.tar.xz", "path": "m", "size": 1, "sha256": "a" * 64, "combined_squashfs_sha256": "b" * 64},
+         "sq1": {"ftype": "squashfs", "path": "s1", "size": 2, "sha256": "c" * 64},
+         "sq2": {"ftype": "squashfs", "path": "s2", "size": 3, "sha256": "d" * 64}}
+prods = {"p:amd64:default": {"arch": "amd64", "os": "o", "release": "r", "variant": "default",
+                             "versions": {"20240101_00:00": {"items": items}}}}
+json.dump({"format": "products:1.0", "content_id": "images", "datatype": "image-downloads", "products": prods},
+          open(d + "/streams/v1/images.json", "w"))
+json.dump({"format": "index:1.0", "index": {"images": {"path": "streams/v1/images.json", "products": list(prods)}}},
+          open(d + "/streams/v1/index.json", "w"))
+PY
+expect 0 "list: two roots of one type" "$P" list "$T/tworoots" --format csv
+check "two roots of one type: one image" test "$(grep -c bbbbbbbb "$T/out")" -eq 1
 expect 0 "list json" "$P" list "$D" --format json
 check "list json parses" "$PY" -c 'import json,sys; l=json.load(open(sys.argv[1])); assert len(l) == 3, l' "$T/out"
 
@@ -195,6 +212,7 @@ expect 0 "prune after the grace period" "$P" prune "$D6" --keep 1 --grace 0
 check "old files deleted, and their directories" test "$(find "$D6/images" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 1
 expect 0 "--orphans finds nothing left" "$V" --orphans "$D6"
 expect 64 "prune without --keep" "$P" prune "$D6"
+expect 64 "--keep beyond int range" "$P" prune "$D6" --keep 4294967297
 
 # ---- deltas: a squashfs.vcdiff from the previous version ------------------------------------
 D7=$T/deltasite
@@ -241,6 +259,9 @@ check "import again: nothing changed" out_has "nothing changed"
 echo '[{"content_id": "x", "product_name": "p", "version_name": "v", "item_name": "i", "path": "../escape"}]' >"$T/evil.json"
 expect 2 "import refuses unsafe paths" "$P" import "$T/imp2" "$T/evil.json"
 check "unsafe path named" err_has "unsafe path '../escape'"
+echo '[{"content_id": "x", "product_name": "p", "version_name": "v", "item_name": "i", "path": "a", "path": "../b"}]' >"$T/dup.json"
+expect 2 "import refuses a repeated key" "$P" import "$T/imp2" "$T/dup.json"
+check "repeated key: file and line named" err_has "dup.json': line 1 column .*duplicate object key"
 echo '[{"content_id": "x"}]' >"$T/short.json"
 expect 2 "import needs every name" "$P" import "$T/imp2" "$T/short.json"
 check "missing field named" err_has "item 0 has no product_name"

@@ -9,6 +9,7 @@ expect 0 "--help" "$Q" --help
 check "--help lists exit codes" out_has "Exit status"
 expect 64 "no SOURCE" "$Q"
 expect 64 "bad --max" "$Q" --max abc "$R/cirros-released-download.json"
+expect 64 "--max beyond int range" "$Q" --max 4294967297 "$R/cirros-released-download.json"
 expect 64 "bad --format" "$Q" --format xml "$R/cirros-released-download.json"
 expect 64 "unknown option" "$Q" --bogus "$R/cirros-released-download.json"
 expect 64 "bad filter" "$Q" "$R/cirros-released-download.json" 'arch:amd64'
@@ -84,11 +85,13 @@ check "nested: content id from the index, ':' and ' ' kept in paths" \
 	test "$(cat "$T/out")" = "com.example:leaf $TESTDATA/nested/files/a b:c.txt"
 
 # ---- bad input: exit 2, one line naming the file and the reason ----------
-for f in truncated notjson wrongformat array itemnotobject; do
+for f in truncated notjson wrongformat array itemnotobject duplicate; do
 	expect 2 "bad/$f" "$Q" "$TESTDATA/bad/$f.json"
 	check "bad/$f: one line naming the file" sh -c "test \$(wc -l <'$T/err') -eq 1 && grep -q 'bad/$f.json' '$T/err'"
 	check "bad/$f: nothing on stdout" test ! -s "$T/out"
 done
+expect 2 "a repeated key" "$Q" "$TESTDATA/bad/duplicate.json"
+check "repeated key: named with its line" err_has "duplicate.json': line 13 column 15: duplicate object key near '\"sha256\"'"
 for f in dotdot absolute backslash empty nul; do
 	expect 2 "hostile/$f" "$Q" "$TESTDATA/hostile/$f.json"
 	check "hostile/$f: one line naming the file" sh -c "test \$(wc -l <'$T/err') -eq 1 && grep -q 'hostile/$f.json' '$T/err'"
@@ -126,6 +129,9 @@ expect 75 "connection reset is temporary" "$Q" "$U/_fault/reset/lxc-images-20230
 expect 2 "http products 404 under a good index" "$Q" "$U/_fault/404/cirros/streams/v1/index.json"
 expect 2 "http root without an index" "$Q" "$U/nothing"
 check "both index names tried" sh -c "grep -q 'GET /nothing/streams/v1/index.json' '$T/httpd.log' && grep -q 'GET /nothing/streams/v1/index.sjson' '$T/httpd.log'"
+check "neither there: index.json named" sh -c "grep -q 'nothing/streams/v1/index.json' '$T/err' && ! grep -q index.sjson '$T/err'"
+expect 2 "local root without an index" "$Q" "$T/noindex"
+check "local: index.json named" sh -c "grep -q 'noindex/streams/v1/index.json' '$T/err' && ! grep -q index.sjson '$T/err'"
 expect 75 "connection refused is temporary" "$Q" "http://127.0.0.1:9/streams/v1/index.json"
 
 finish

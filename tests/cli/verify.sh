@@ -99,6 +99,32 @@ json.dump(d, open(f, "w"))
 ' "$D/streams/v1/images.json"
 expect 3 "a delta_base naming no version" "$V" "$D"
 check "delta: named" out_has "vcdiff: FAIL delta_base '.*' is not an older version of alpine:3.17:amd64:default"
+# A file whose hashes match but that has a problem is one failed file.
+counted_once() { awk '/^[0-9]+ files: /{ n = $1; ok = $3; bad = $5 } END { exit !(n && ok + bad == n && bad == '"$1"') }' "$T/out"; }
+check "delta: the summary counts each file once" counted_once 1
+
+# Many versions with deltas: every base is looked up (once per product,
+# not once per delta: 30 000 deltas took 19 s).  Bases: the previous
+# version (fine), one older than the oldest version (pruned: fine), one
+# naming no version between the oldest and the newest (a problem).
+D=$T/manydeltas
+"$PY" - "$D" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]; os.makedirs(d + "/streams/v1"); os.makedirs(d + "/f")
+open(d + "/f/x", "w").write("x")
+h = hashlib.sha256(b"x").hexdigest()
+vers = {}
+for i in range(1, 3001):
+    base = "2024%05d" % (i - 1) if i > 1 else "2023"
+    if i == 1500:
+        base = "2024001499x"
+    vers["2024%05d" % i] = {"items": {"d": {"path": "f/x", "ftype": "vcdiff", "delta_base": base, "size": 1, "sha256": h}}}
+prods = {"p": {"versions": vers}}
+json.dump({"format": "products:1.0", "content_id": "c", "products": prods}, open(d + "/streams/v1/c.json", "w"))
+json.dump({"format": "index:1.0", "index": {"c": {"path": "streams/v1/c.json", "products": ["p"]}}}, open(d + "/streams/v1/index.json", "w"))
+PY
+expect 3 "many deltas, one base naming no version" "$V" "$D"
+check "many deltas: exactly that one named" sh -c "test \$(grep -c 'FAIL delta_base' '$T/out') -eq 1 && grep -q \"FAIL delta_base '2024001499x'\" '$T/out'"
 
 for change in arch version; do
 	D=$(fresh lxd$change lxc)
@@ -120,6 +146,7 @@ D=$(fresh badhash foocloud)
 sed -i '0,/"md5": "[0-9a-f]*"/s//"md5": "not-hex"/' "$D/streams/v1/com.example.foovendor:released:download.json"
 expect 3 "a hash that is not hex (what the schema says)" "$V" "$D"
 check "bad hash field named" out_has "FAIL md5 is not 32 hex digits"
+check "bad hash: the summary counts the file once" counted_once 1
 expect 3 "a download stream without paths (the trimmed Ubuntu fixture)" "$V" "$FIXTURES/real/ubuntu-released-download-trimmed.json"
 check "no path named" out_has "FAIL an item of a download stream without a path"
 
@@ -195,5 +222,8 @@ check "image: FAIL" out_has "FAIL fingerprint"
 expect 0 "unified image fingerprint" "$V" image "$RT"
 check "unified = sha256(file)" test "$(cat "$T/out")" = "$(sha256sum <"$RT" | cut -d' ' -f1)"
 expect 2 "image: missing file" "$V" image "$T/nothing"
+expect 64 "image --expect, not a fingerprint" "$V" image "$MD" "$RT" --expect zz
+check "image --expect zz: usage error named" err_has "64 hex digits"
+expect 64 "--jobs beyond int range" "$V" -j 4294967297 "$W/foocloud"
 
 finish

@@ -84,6 +84,23 @@ static void test_compressions(void)
 	ss_image_meta_free(m);
 }
 
+/* 65 levels of balanced flow sequences under a valid document, and
+ * 500 000 unclosed ones (which took libyaml minutes). */
+static char deep_yaml[256], deep_open_yaml[500100];
+
+static void fill_deep(void)
+{
+	char *p = deep_yaml + sprintf(deep_yaml, "architecture: x86_64\ncreation_date: 5\nx: ");
+	for (int i = 0; i < 65; i++)
+		*p++ = '[';
+	for (int i = 0; i < 65; i++)
+		*p++ = ']';
+	strcpy(p, "\n");
+	p = deep_open_yaml + sprintf(deep_open_yaml, "architecture: x86_64\ncreation_date: 5\nx: ");
+	memset(p, '[', 500000);
+	strcpy(p + 500000, "\n");
+}
+
 static void test_bad(void)
 {
 	static const struct {
@@ -95,7 +112,16 @@ static void test_bad(void)
 		{ "notmap.tar", "- a\n- b\n", "is not a mapping" },
 		{ "badyaml.tar", "architecture: [x86_64\n", "metadata.yaml line" },
 		{ "nometa.tar", NULL, "no metadata.yaml" },
+		/* go-yaml (LXD, Incus) refuses repeated keys; the first value
+		 * used to leak */
+		{ "duparch.tar", "architecture: x86_64\narchitecture: aarch64\ncreation_date: 5\n", "duplicate key 'architecture'" },
+		{ "dupdate.tar", "architecture: x86_64\ncreation_date: 5\ncreation_date: 6\n", "duplicate key 'creation_date'" },
+		{ "dupprop.tar", "architecture: x86_64\ncreation_date: 5\nproperties: {os: a, os: b}\n", "duplicate property 'os'" },
+		/* nesting is capped: libyaml takes time quadratic in the depth */
+		{ "deep.tar", deep_yaml, "nested deeper than 64 levels" },
+		{ "deepopen.tar", deep_open_yaml, "nested deeper than 64 levels" },
 	};
+	fill_deep();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ss_error err;
 		ss_error_clear(&err);

@@ -246,6 +246,79 @@ static void test_condense(void)
 	ss_products_free(p);
 }
 
+/* flatten(condense(d)) == flatten(d), on documents where moving a shared
+ * string up a level would change what the items say. */
+static void test_condense_meaning(void)
+{
+	static const char *const docs[] = {
+		/* a list supplied through _aliases by a string every item shares:
+		 * on the version it would no longer be inherited */
+		"{\"format\": \"products:1.0\", \"_aliases\": {\"label\": {\"x\": {\"tags\": [1, 2]}}},"
+		" \"products\": {\"p\": {\"versions\": {\"v\": {\"items\": {"
+		" \"a\": {\"label\": \"x\", \"path\": \"a\"}, \"b\": {\"label\": \"x\", \"path\": \"b\"}}}}}}}",
+		/* a scalar the alias supplies, which the version itself overrides */
+		"{\"format\": \"products:1.0\", \"_aliases\": {\"label\": {\"x\": {\"foo\": \"X\"}}},"
+		" \"products\": {\"p\": {\"versions\": {\"v\": {\"foo\": \"V\", \"items\": {"
+		" \"a\": {\"label\": \"x\"}, \"b\": {\"label\": \"x\"}}}}}}}",
+		/* a field the items hold themselves, over what their alias supplies */
+		"{\"format\": \"products:1.0\", \"_aliases\": {\"region\": {\"r\": {\"foo\": \"R\"}}},"
+		" \"products\": {\"p\": {\"versions\": {\"v\": {\"items\": {"
+		" \"a\": {\"region\": \"r\", \"foo\": \"A\"}, \"b\": {\"region\": \"s\", \"foo\": \"A\"}}}}}}}",
+		/* a stored name field shared by every version */
+		"{\"format\": \"products:1.0\", \"products\": {\"p\": {\"versions\": {"
+		" \"v1\": {\"product_name\": \"zz\", \"items\": {\"a\": {}}},"
+		" \"v2\": {\"product_name\": \"zz\", \"items\": {\"a\": {}}}}}}}",
+	};
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct ss_error err;
+		ss_error_clear(&err);
+		struct ss_products *p = ss_products_parse(docs[i], strlen(docs[i]), "doc", "c", &err);
+		CHECK(p != NULL);
+		if (!p)
+			continue;
+		size_t len;
+		char *text = ss_products_dump(p, SS_WRITE_CONDENSE, &len);
+		struct ss_products *c = text ? ss_products_parse(text, len, "condensed", "c", &err) : NULL;
+		CHECK(c != NULL);
+		if (c && !ss_products_same(p, c))
+			fprintf(stderr, "condensing document %zu changed it:\n%s", i, text);
+		CHECK(c && ss_products_same(p, c));
+		/* the item's two views agree on the names */
+		const struct ss_item *it = ss_products_item(c ? c : p, 0);
+		char *js = ss_item_json(it, NULL);
+		json_t *o = js ? json_loads(js, 0, NULL) : NULL;
+		char buf[32];
+		CHECK_STR(json_string_value(json_object_get(o, "product_name")),
+			  ss_item_get(it, "product_name", buf, sizeof(buf)));
+		json_decref(o);
+		free(js);
+		free(text);
+		ss_products_free(c);
+		ss_products_free(p);
+	}
+}
+
+/* Two alias tables supplying one field: both views pick the same one. */
+static void test_alias_views_agree(void)
+{
+	static const char doc[] =
+		"{\"format\": \"products:1.0\", \"_aliases\": {\"a\": {\"1\": {\"foo\": \"A\"}}, \"b\": {\"2\": {\"foo\": \"B\"}}},"
+		" \"products\": {\"p\": {\"versions\": {\"v\": {\"items\": {\"i\": {\"a\": \"1\", \"b\": \"2\"}}}}}}}";
+	struct ss_error err;
+	struct ss_products *p = ss_products_parse(doc, strlen(doc), "doc", "c", &err);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	const struct ss_item *it = ss_products_item(p, 0);
+	char *js = ss_item_json(it, NULL);
+	json_t *o = js ? json_loads(js, 0, NULL) : NULL;
+	char buf[32];
+	CHECK_STR(ss_item_get(it, "foo", buf, sizeof(buf)), json_string_value(json_object_get(o, "foo")));
+	json_decref(o);
+	free(js);
+	ss_products_free(p);
+}
+
 static void test_bad_documents(void)
 {
 	static const struct {
@@ -257,6 +330,8 @@ static void test_bad_documents(void)
 		{ "bad/array.json", "not a JSON object" },
 		{ "bad/itemnotobject.json", "item 'p/v/i' is not an object" },
 		{ "hostile/nul.json", "cannot parse" },
+		/* two values for one key: which one a reader sees is up to it */
+		{ "bad/duplicate.json", "line 13 column 15: duplicate object key near '\"sha256\"'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ss_error err;
@@ -290,4 +365,5 @@ static void test_bad_documents(void)
 }
 
 TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_condense,
+	  test_condense_meaning, test_alias_views_agree,
 	  test_bad_documents)

@@ -1,0 +1,124 @@
+/*
+ * Products documents: parsing (plain and clearsigned), the flattened view,
+ * writing and condensing.  Invariants:
+ *   load -> dump -> load -> dump gives the same bytes twice;
+ *   flatten(condense(d)) == flatten(d);
+ *   a subset of all items, written and read back, flattens the same;
+ *   every key of an item's flattened JSON reads back the same through
+ *   ss_item_get (the two views of inheritance agree).
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fuzz.h"
+#include "sstream.h"
+
+static struct ss_products *reparse(const char *text, size_t len)
+{
+	struct ss_error e;
+	ss_error_clear(&e);
+	struct ss_products *p = ss_products_parse(text, len, "fuzz-out", "fuzz:cid", &e);
+	if (!p)
+		fprintf(stderr, "written document does not parse: %s\n", e.msg);
+	FUZZ_ASSERT(p);
+	return p;
+}
+
+/* The two ways of reading an item agree on every key. */
+static void check_views(const struct ss_item *it)
+{
+	char *js = ss_item_json(it, NULL);
+	FUZZ_ASSERT(js);
+	json_t *o = json_loads(js, JSON_DECODE_ANY, NULL);
+	FUZZ_ASSERT(json_is_object(o));
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) {
+		char buf[64];
+		const char *got = ss_item_get(it, k, buf, sizeof(buf));
+		FUZZ_ASSERT(got);
+		if (json_is_string(v)) {
+			if (strcmp(got, json_string_value(v)) != 0)
+				fprintf(stderr, "key '%s': ss_item_get '%s', flattened '%s'\n", k, got,
+					json_string_value(v));
+			FUZZ_ASSERT(strcmp(got, json_string_value(v)) == 0);
+		}
+	}
+	ss_item_get_int(it, "size");
+	ss_item_hash_kinds(it);
+	char buf[16];
+	ss_item_get(it, "no-such-key", buf, sizeof(buf));
+	json_decref(o);
+	free(js);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ss_error e;
+	ss_error_clear(&e);
+	struct ss_products *p = ss_products_parse((const char *)data, size, "fuzz", "fuzz:cid", &e);
+	if (!p) {
+		FUZZ_ASSERT(e.code != SS_OK && e.msg[0]);
+		FUZZ_ASSERT(!memchr(e.msg, '\n', strlen(e.msg)));
+		return 0;
+	}
+	ss_products_check_paths(p, &e);
+	ss_products_check_index(p, &e);
+	size_t n = ss_products_count(p);
+	for (size_t i = 0; i < n; i++)
+		check_views(ss_products_item(p, i));
+
+	/* load -> dump -> load -> dump */
+	size_t l1, l2;
+	char *d1 = ss_products_dump(p, 0, &l1);
+	FUZZ_ASSERT(d1);
+	struct ss_products *p1 = reparse(d1, l1);
+	char *d2 = ss_products_dump(p1, 0, &l2);
+	FUZZ_ASSERT(d2 && l1 == l2 && memcmp(d1, d2, l1) == 0);
+	FUZZ_ASSERT(ss_products_same(p, p1));
+
+	/* flatten(condense(d)) == flatten(d) */
+	size_t lc;
+	char *dc = ss_products_dump(p, SS_WRITE_CONDENSE, &lc);
+	FUZZ_ASSERT(dc);
+	struct ss_products *pc = reparse(dc, lc);
+	FUZZ_ASSERT(ss_products_count(pc) == n);
+	FUZZ_ASSERT(ss_products_same(p, pc));
+	for (size_t i = 0; i < ss_products_count(pc); i++)
+		check_views(ss_products_item(pc, i));
+
+	/* every item through the subset and index writers */
+	struct ss_subset *s = ss_subset_new(p);
+	FUZZ_ASSERT(s);
+	for (size_t i = 0; i < n; i++)
+		FUZZ_ASSERT(ss_subset_add(s, ss_products_item(p, i)) == SS_OK);
+	FUZZ_ASSERT(ss_subset_count(s) == n);
+	size_t ls;
+	char *ds = ss_subset_dump(s, &ls);
+	FUZZ_ASSERT(ds);
+	struct ss_products *ps = reparse(ds, ls);
+	FUZZ_ASSERT(ss_products_same(p, ps));
+	struct ss_index_writer *w = ss_index_new();
+	FUZZ_ASSERT(w);
+	FUZZ_ASSERT(ss_index_add(w, s, "streams/v1/fuzz.json") == SS_OK);
+	size_t li;
+	char *di = ss_index_dump(w, &li);
+	FUZZ_ASSERT(di);
+	json_t *idx = json_loadb(di, li, 0, NULL);
+	FUZZ_ASSERT(json_is_object(idx));
+	json_decref(idx);
+
+	free(di);
+	ss_index_free(w);
+	free(ds);
+	ss_products_free(ps);
+	ss_subset_free(s);
+	free(dc);
+	ss_products_free(pc);
+	free(d2);
+	ss_products_free(p1);
+	free(d1);
+	ss_products_free(p);
+	return 0;
+}

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Regenerates the seed part of the fuzz corpora (tests/fuzz/corpus/<target>/
+# seed-*) from the fixtures.  Inputs libFuzzer found are kept beside them.
+set -eu
+cd "$(dirname "$0")/../.."
+C=tests/fuzz/corpus
+mkdir -p $C/products $C/clearsign $C/tree $C/filter $C/image
+name() { echo "seed-$(echo "${1#tests/fixtures/}" | tr '/' '_')"; }
+# products and clearsign: every small document of the fixtures
+find tests/fixtures -type f \( -name '*.json' -o -name '*.sjson' \) -size -64k | sort | while read -r f; do
+	cp "$f" "$C/products/$(name "$f")"
+	case $f in *.sjson) cp "$f" "$C/clearsign/$(name "$f")" ;; esac
+done
+# tree: each fixture tree's documents, as "=== RELPATH" records
+for d in $(find tests/fixtures -type d -name v1 | sort); do
+	root=${d%/streams/v1}
+	out=$C/tree/$(name "$root")
+	: >"$out"
+	for f in $(cd "$root" && find streams -type f | sort); do
+		printf '=== %s\n' "$f" >>"$out"
+		cat "$root/$f" >>"$out"
+	done
+done
+for f in tests/fixtures/hostile/*.json tests/fixtures/hostile-index.json; do
+	cp "$f" "$C/tree/$(name "$f")"
+done
+# filter: expressions, an empty line, a products document
+i=0
+for exprs in 'arch=amd64' 'release~(jammy|noble)\nftype!=disk1.img' 'item_name!~^root\\Z\nendpoint~^https' \
+	'(?i)x~[' 'n=3\nf=1.5\nt=True\nz=None' 'u~\\w+\\d*(?P<x>.)' 'l~\\[1' 'label=release'; do
+	i=$((i + 1))
+	{ printf "$exprs\n\n"; cat tests/fixtures/aliases.json; } >"$C/filter/seed-$i"
+	{ printf "$exprs\n\n"; } >"$C/filter/seed-builtin-$i"
+done
+# image: metadata.yaml texts, and tarballs of them ('T' + the bytes)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/metadata.yaml" <<'YAML'
+architecture: x86_64
+creation_date: 1795910400
+expiry_date: 1800000000
+properties:
+  os: Ubuntu
+  release: noble
+  variant: default
+templates:
+  /etc/hostname:
+    when: [create, copy]
+    template: hostname.tpl
+YAML
+cp "$tmp/metadata.yaml" "$C/image/seed-metadata.yaml"
+printf 'architecture: aarch64\ncreation_date: 1\nproperties: {os: "Debian", release: [a, b]}\n' >"$C/image/seed-flow.yaml"
+printf 'a: &x [1, 2]\nb: *x\narchitecture: !!str x\ncreation_date: 1\n' >"$C/image/seed-anchor.yaml"
+mkdir "$tmp/rootfs"
+for z in '' J z; do
+	tar -C "$tmp" -c${z}f "$tmp/i.tar" metadata.yaml
+	{ printf T; cat "$tmp/i.tar"; } >"$C/image/seed-split$z.tar"
+	tar -C "$tmp" -c${z}f "$tmp/i.tar" metadata.yaml rootfs
+	{ printf T; cat "$tmp/i.tar"; } >"$C/image/seed-unified$z.tar"
+done
