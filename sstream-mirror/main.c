@@ -464,7 +464,8 @@ int main(int argc, char **argv)
 			so.acl = optarg;
 			break;
 		case O_S3PART:
-			so.part_size = parse_number(optarg, "--s3-part-size", "kKmMgG", bytes_mult);
+			so.part_size = parse_number(optarg, "--s3-part-size", "kKmMgG", bytes_mult,
+						    5LL << 30); /* the S3 limit of a part */
 			if (so.part_size < 65536)
 				usage_error("--s3-part-size is at least 64k");
 			break;
