@@ -304,7 +304,8 @@ static int open_part(struct xfer *x)
 {
 	struct ssi_dl *dl = x->dl;
 	if (x->fd < 0) {
-		x->fd = open(dl->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		/* never through a symlink planted in .sstream/tmp */
+		x->fd = open(dl->part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (x->fd < 0)
 			return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot write '%s'", dl->part);
 	}

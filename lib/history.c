@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -34,14 +35,23 @@ static int open_repo(const char *tree, int create, git_repository **repo, struct
 {
 	pthread_once(&git_once, git_init);
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/.sstream/history.git", tree);
-	struct stat st;
-	if (stat(path, &st) == 0)
+	snprintf(path, sizeof(path), "%s/" SSI_PRIVATE_DIR "/history.git", tree);
+	/* libgit2 writes below it by path: neither .sstream nor history.git
+	 * may be a symlink */
+	static const char rel[] = SSI_PRIVATE_DIR "/history.git";
+	struct ss_error e;
+	int fd = ssi_dir_open(tree, rel, strlen(rel), 0, &e);
+	if (fd >= 0) {
+		close(fd);
 		return git_repository_open_bare(repo, path) == 0 ? SS_OK : git_fail(err, "cannot open", tree);
+	}
+	if (e.sys_errno != ENOENT)
+		return ssi_err(err, SS_FATAL, "history of '%s': %s", tree, e.msg);
 	if (!create)
 		return ssi_err(err, SS_FATAL, "history of '%s': none recorded", tree);
-	if (ssi_mkparents(path) < 0)
-		return ssi_err_sys(err, SS_FATAL, errno, "history of '%s': cannot create '%s'", tree, path);
+	if ((fd = ssi_dir_open(tree, SSI_PRIVATE_DIR, strlen(SSI_PRIVATE_DIR), 1, &e)) < 0)
+		return ssi_err(err, SS_FATAL, "history of '%s': %s", tree, e.msg);
+	close(fd);
 	return git_repository_init(repo, path, 1) == 0 ? SS_OK : git_fail(err, "cannot create", tree);
 }
 
@@ -231,6 +241,25 @@ static int commit_tree(git_repository *repo, const char *rev, git_commit **commi
 	return rc;
 }
 
+/* Keeps every entry but git's lock files ("NAME.lock"). */
+static int not_git_lock(void *ud, const char *name)
+{
+	(void)ud;
+	size_t n = strlen(name);
+	return !(n > 5 && strcmp(name + n - 5, ".lock") == 0);
+}
+
+void ssi_history_clean_locks(const char *tree)
+{
+	/* where libgit2 takes its locks for a commit: HEAD, the branch, the
+	 * packed refs, the config */
+	static const char *const dirs[] = { SSI_PRIVATE_DIR "/history.git", SSI_PRIVATE_DIR "/history.git/refs/heads" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct ss_error e;
+		ssi_clean_dir(tree, dirs[i], not_git_lock, NULL, &e);
+	}
+}
+
 int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err)
 {
 	return ss_history_record_note(tree, tool, NULL, committed, err);
@@ -266,9 +295,20 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	git_tree *new_tree = NULL, *old_tree = NULL;
 	git_commit *parent = NULL;
 	git_signature *sig = NULL;
+	/* Under the tree's lock when it is free (publish records after its
+	 * command let it go): then no other run is writing the history, and
+	 * lock files a killed run left are stale.  When it is held (by the
+	 * mirror calling us, or another run), as before. */
+	int lock_fd = -1;
+	struct ss_error le;
+	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
+		ssi_history_clean_locks(tree);
 	int rc = open_repo(tree, 1, &repo, err);
-	if (rc != SS_OK)
+	if (rc != SS_OK) {
+		if (lock_fd >= 0)
+			close(lock_fd);
 		return rc;
+	}
 	/* the tree: streams/ of TREE */
 	char streams[PATH_MAX];
 	snprintf(streams, sizeof(streams), "%s/streams", tree);
@@ -328,6 +368,8 @@ out:
 	git_tree_free(old_tree);
 	git_tree_free(new_tree);
 	git_repository_free(repo);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }
 
@@ -398,40 +440,87 @@ out:
 	return rc;
 }
 
-/* Writes every blob of TREE_OBJ under PREFIX into ROOT, products before
- * indexes (index.json and index.sjson last). */
-static int restore(git_repository *repo, const git_tree *t, const char *root, const char *prefix, int indexes,
+/* The blobs of a recorded tree, tree-relative path -> bytes. */
+struct blobs {
+	char **rel;
+	git_blob **blob;
+	size_t n, a;
+};
+
+static void blobs_free(struct blobs *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->rel[i]);
+		git_blob_free(b->blob[i]);
+	}
+	free(b->rel);
+	free(b->blob);
+}
+
+/* Collects every blob of T under PREFIX.  A record is read back from
+ * disk, so each path passes the same check as a document's. */
+static int collect(git_repository *repo, const git_tree *t, const char *root, const char *prefix, struct blobs *b,
 		   struct ss_error *err)
 {
 	for (size_t i = 0; i < git_tree_entrycount(t); i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t, i);
 		char rel[PATH_MAX];
 		snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", git_tree_entry_name(e));
+		if (ss_path_check(rel, err) != SS_OK || strncmp(rel, "streams", 7) != 0 || (rel[7] && rel[7] != '/'))
+			return ssi_err(err, SS_FATAL, "history of '%s': the record names '%s', outside streams/", root,
+				       rel);
 		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 			git_tree *sub;
 			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) != 0)
 				return git_fail(err, "cannot read", root);
-			int rc = restore(repo, sub, root, rel, indexes, err);
+			int rc = collect(repo, sub, root, rel, b, err);
 			git_tree_free(sub);
 			if (rc != SS_OK)
 				return rc;
 			continue;
 		}
-		int is_index = strncmp(git_tree_entry_name(e), "index.", 6) == 0;
-		if (is_index != indexes)
-			continue;
-		git_blob *blob;
-		if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
+		if (b->n == b->a) {
+			size_t na = b->a ? 2 * b->a : 16;
+			char **nr = realloc(b->rel, na * sizeof(*nr));
+			if (nr)
+				b->rel = nr;
+			git_blob **nb = nr ? realloc(b->blob, na * sizeof(*nb)) : NULL;
+			if (!nb)
+				return ssi_err(err, SS_FATAL, "out of memory");
+			b->blob = nb;
+			b->a = na;
+		}
+		if (git_blob_lookup(&b->blob[b->n], repo, git_tree_entry_id(e)) != 0)
 			return git_fail(err, "cannot read", root);
-		char *file = ss_join(root, rel);
-		int rc = file ? ss_write_atomic(file, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), err)
-			      : ssi_err(err, SS_FATAL, "out of memory");
-		free(file);
-		git_blob_free(blob);
-		if (rc != SS_OK)
-			return rc;
+		if (!(b->rel[b->n] = strdup(rel))) {
+			git_blob_free(b->blob[b->n]);
+			return ssi_err(err, SS_FATAL, "out of memory");
+		}
+		b->n++;
 	}
 	return SS_OK;
+}
+
+/* Writes the record T into ROOT the way publish writes: every index, at
+ * every instant, names products files that list exactly its products. */
+static int restore(git_repository *repo, const git_tree *t, const char *root, struct ss_error *err)
+{
+	struct blobs b = { 0 };
+	int rc = collect(repo, t, root, "", &b, err);
+	const char **data = rc == SS_OK ? calloc(b.n ? b.n : 1, sizeof(*data)) : NULL;
+	size_t *lens = data ? calloc(b.n ? b.n : 1, sizeof(*lens)) : NULL;
+	if (rc == SS_OK && !lens)
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+	for (size_t i = 0; rc == SS_OK && i < b.n; i++) {
+		data[i] = git_blob_rawcontent(b.blob[i]);
+		lens[i] = (size_t)git_blob_rawsize(b.blob[i]);
+	}
+	if (rc == SS_OK)
+		rc = ssi_put_tree_docs(root, b.n, (const char *const *)b.rel, data, lens, NULL, err);
+	free(data);
+	free(lens);
+	blobs_free(&b);
+	return rc;
 }
 
 int ss_history_rollback(const char *tree, const char *rev, void (*missing)(void *ud, const char *path, const char *why),
@@ -440,9 +529,12 @@ int ss_history_rollback(const char *tree, const char *rev, void (*missing)(void 
 	git_repository *repo = NULL;
 	git_commit *c = NULL;
 	git_tree *t = NULL;
+	int lock_fd = -1;
 	int rc = open_repo(tree, 0, &repo, err);
 	if (rc != SS_OK)
 		return rc;
+	if ((rc = ssi_publish_lock(tree, &lock_fd, err)) != SS_OK)
+		goto out;
 	if (commit_tree(repo, rev, &c, &t) != 0) {
 		rc = ssi_err(err, SS_USAGE, "history of '%s': no record '%s'", tree, rev);
 		goto out;
@@ -491,9 +583,10 @@ int ss_history_rollback(const char *tree, const char *rev, void (*missing)(void 
 	}
 	/* products first, then the indexes: readers never see an index naming
 	 * a products file that is not there */
-	if ((rc = restore(repo, t, tree, "", 0, err)) == SS_OK)
-		rc = restore(repo, t, tree, "", 1, err);
+	rc = restore(repo, t, tree, err);
 out:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	git_tree_free(t);
 	git_commit_free(c);
 	git_repository_free(repo);

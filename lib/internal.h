@@ -2,6 +2,8 @@
 #ifndef SSTREAM_INTERNAL_H
 #define SSTREAM_INTERNAL_H
 
+#include <sys/stat.h>
+
 #include "sstream.h"
 
 #if defined(__GNUC__)
@@ -9,6 +11,10 @@
 #else
 #define SSI_PRINTF(a, b)
 #endif
+
+/* The directory below each tree root that holds our lock, state,
+ * temporary files and history; no document may name a path in it. */
+#define SSI_PRIVATE_DIR ".sstream"
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
 struct ssi_strset {
@@ -46,6 +52,59 @@ int ssi_write_if_changed(const char *path, const void *data, size_t len, int *ch
  * PATH that are left empty, stopping at the first ROOT_LEN bytes (the
  * tree root).  PATH is modified. */
 void ssi_rmdir_parents(char *path, size_t root_len);
+
+/* ---- safefs.c: writes and deletions below a tree root that never follow
+ * a symlink inside the tree (the root itself may be one).  REL is
+ * tree-relative; errors name the path and the symlink refused. */
+
+/* The directory of the first REL_LEN bytes of REL below ROOT (ROOT itself
+ * when 0), opened O_NOFOLLOW component by component, created when CREATE.
+ * An fd, or -1 with ERR filled (SS_FATAL, sys_errno ENOENT when missing). */
+int ssi_dir_open(const char *root, const char *rel, size_t rel_len, int create, struct ss_error *err);
+/* The same for REL's parent directory; *BASE points at REL's last name. */
+int ssi_parent_open(const char *root, const char *rel, int create, const char **base, struct ss_error *err);
+/* Creates a new file PREFIX + 6 random characters in DFD (O_EXCL,
+ * O_NOFOLLOW), its name in NAME: an fd, or -1 with errno. */
+int ssi_tmpfile_at(int dfd, const char *prefix, char *name, size_t namesz);
+/* Atomically replaces ROOT/REL with DATA (temporary file, fsync, rename,
+ * fsync of the directory), creating directories.  With CHANGED not NULL,
+ * leaves a file that holds exactly DATA alone and sets *CHANGED when it
+ * wrote.  SS_OK or SS_FATAL. */
+int ssi_safe_write(const char *root, const char *rel, const void *data, size_t len, int *changed,
+		   struct ss_error *err);
+/* Renames ROOT/FROM to ROOT/TO (creating TO's directories). */
+int ssi_safe_rename(const char *root, const char *from, const char *to, struct ss_error *err);
+/* Removes the file (or symlink, never its target) ROOT/REL, filling ST
+ * (may be NULL) with what it was; with PRUNE_DIRS also the directories it
+ * leaves empty, up to ROOT.  SS_OK or SS_FATAL (a directory is refused). */
+int ssi_safe_unlink(const char *root, const char *rel, int prune_dirs, struct stat *st, struct ss_error *err);
+/* Removes every entry of the directory ROOT/REL (not followed) except
+ * those KEEP (may be NULL) says to keep.  A missing directory is fine. */
+int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const char *name), void *ud,
+		  struct ss_error *err);
+
+/* Takes the lock ROOT/.sstream/lock (creating .sstream, not followed)
+ * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
+ * it until closed. */
+int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
+/* Removes the lock files of TREE's history repository that a killed run
+ * left; call only while holding the tree's lock. */
+void ssi_history_clean_locks(const char *tree);
+
+/* Locks TREE for a publishing run and removes what killed runs left
+ * (temporary files); *FD keeps the lock until closed. */
+int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);
+/* Writes documents (tree-relative RELS -> bytes, streams/v1/index.json
+ * among them) the way publish does: every products file so that each
+ * index, at every instant, names files listing exactly its products (a
+ * file whose product list changes goes through an alternate name and one
+ * index switch), the other documents before the indexes, index.sjson then
+ * index.json last.  Files holding their bytes already are left alone;
+ * *CHANGED (may be NULL) is set when anything was written.  Used by the
+ * mirror and by history rollback; a signed view (index.sjson) cannot be
+ * switched without a key: it changes when the indexes are written. */
+int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
+		      const size_t *lens, int *changed, struct ss_error *err);
 
 /* Monotonic seconds, for durations. */
 double ssi_now(void);

@@ -53,12 +53,49 @@ char *ssm_tpath(const struct run *r, const char *rel)
 	return ss_join(r->o->target, rel);
 }
 
+/* Temporary files a killed run may leave that no later run resumes:
+ * publish's copies, atomic writes of documents.  Transfers (".part") stay
+ * for resume; the end of this run removes those it does not resume. */
+static int not_stale_start(void *ud, const char *name)
+{
+	(void)ud;
+	size_t n = strlen(name);
+	return n > 5 && strcmp(name + n - 5, ".part") == 0;
+}
+
+static int not_atomic_tmp(void *ud, const char *name)
+{
+	(void)ud;
+	const char *t = strstr(name, ".tmp.");
+	return !(name[0] == '.' && t && strlen(t + 5) == 6);
+}
+
+/* Locks TARGET (its .sstream/ and .sstream/tmp/ must not be symlinks),
+ * then removes what killed runs left. */
 static int lock_target(struct run *r)
 {
-	int rc = ssi_lock_dir(r->dot, &r->lock_fd, r->err);
+	int rc = ssi_lock_tree(r->o->target, &r->lock_fd, r->err);
 	if (rc == SS_TEMPFAIL)
 		ssi_err(r->err, SS_TEMPFAIL, "target '%s': another run holds its lock", r->o->target);
+	if (rc != SS_OK)
+		return rc;
+	static const char tmp[] = SSI_PRIVATE_DIR "/tmp";
+	int fd = ssi_dir_open(r->o->target, tmp, strlen(tmp), 1, r->err);
+	if (fd < 0)
+		return SS_FATAL;
+	close(fd);
+	if ((rc = ssi_clean_dir(r->o->target, tmp, not_stale_start, NULL, r->err)) == SS_OK)
+		rc = ssi_clean_dir(r->o->target, "streams/v1", not_atomic_tmp, NULL, r->err);
+	ssi_history_clean_locks(r->o->target);
 	return rc;
+}
+
+/* ".sstream/tmp/NAME" of the absolute temporary file PART. */
+static const char *part_rel(const char *part, char *buf, size_t bufsz)
+{
+	const char *b = strrchr(part, '/');
+	snprintf(buf, bufsz, SSI_PRIVATE_DIR "/tmp/%s", b ? b + 1 : part);
+	return buf;
 }
 
 /* ---- fetching ------------------------------------------------------------------ */
@@ -79,20 +116,29 @@ static char *part_name(const struct run *r, const char *path)
 	return out;
 }
 
-/* Hard-links a file the tree already holds (same content, other path). */
+/* Hard-links a file the tree already holds (same content, other path),
+ * through directory fds: no symlink inside the tree is followed. */
 static int reuse(struct run *r, struct want *w)
 {
-	char *src = ssm_tpath(r, w->reuse_from), *dest = ssm_tpath(r, w->path);
-	char *part = part_name(r, w->path);
-	int ok = src && dest && part && ssi_mkparents(dest) == 0 && ssi_mkparents(part) == 0;
-	if (ok) {
-		unlink(part);
-		ok = link(src, part) == 0 && rename(part, dest) == 0;
+	char *part = part_name(r, w->path), rel[PATH_MAX];
+	if (!part)
+		return 0;
+	part_rel(part, rel, sizeof(rel));
+	const char *sb, *pb;
+	struct ss_error e;
+	int sfd = ssi_parent_open(r->o->target, w->reuse_from, 0, &sb, &e);
+	int pfd = sfd >= 0 ? ssi_parent_open(r->o->target, rel, 0, &pb, &e) : -1;
+	int ok = 0;
+	if (pfd >= 0) {
+		unlinkat(pfd, pb, 0);
+		ok = linkat(sfd, sb, pfd, pb, 0) == 0 && ssi_safe_rename(r->o->target, rel, w->path, &e) == SS_OK;
 		if (!ok)
-			unlink(part);
+			unlinkat(pfd, pb, 0);
 	}
-	free(src);
-	free(dest);
+	if (sfd >= 0)
+		close(sfd);
+	if (pfd >= 0)
+		close(pfd);
 	free(part);
 	return ok;
 }
@@ -118,10 +164,11 @@ static int fetch(struct run *r)
 			n++;
 	if (n == 0)
 		return SS_OK;
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s/tmp", r->dot);
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return ssi_err_sys(r->err, SS_FATAL, errno, "cannot create '%s'", tmp);
+	static const char tmp[] = SSI_PRIVATE_DIR "/tmp";
+	int tfd = ssi_dir_open(r->o->target, tmp, strlen(tmp), 1, r->err);
+	if (tfd < 0)
+		return SS_FATAL;
+	close(tfd);
 	r->dls = calloc(n, sizeof(*r->dls));
 	r->parts = calloc(n, sizeof(*r->parts));
 	r->urls = calloc(n, sizeof(*r->urls));
@@ -171,15 +218,18 @@ static int place(struct run *r)
 		long long size = ss_item_get_int(w->it, "size");
 		struct ssi_dl *dl = &r->dls[w->dl];
 		r->st->bytes_fetched += dl->bytes;
-		char *dest = ssm_tpath(r, w->path);
-		if (dl->result == SS_OK && dest && ssi_mkparents(dest) == 0 && rename(dl->part, dest) == 0) {
+		char rel[PATH_MAX];
+		struct ss_error pe;
+		ss_error_clear(&pe);
+		if (dl->result == SS_OK &&
+		    ssi_safe_rename(r->o->target, part_rel(dl->part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
 			w->status = W_PRESENT;
 			r->st->added++;
 			r->st->bytes_added += size > 0 ? size : 0;
 			ssm_event(r, SS_EV_ADD, w->path, size, NULL);
 		} else {
 			if (dl->result == SS_OK)
-				ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot place '%s'", w->path);
+				dl->err = pe;
 			w->status = W_FAILED;
 			if (dl->result == SS_TEMPFAIL)
 				r->failed_temp++;
@@ -190,7 +240,6 @@ static int place(struct run *r)
 				unlink(dl->part);
 			ssm_event(r, SS_EV_FAIL, w->path, size, dl->err.msg);
 		}
-		free(dest);
 	}
 	/* Items sharing a file share its fate. */
 	for (size_t i = 0; i < r->nw; i++)
@@ -232,30 +281,28 @@ static void report_plan(struct run *r)
 }
 
 /* Partial files of transfers that are not worth resuming. */
+struct keep_parts {
+	struct ssi_strset names;
+};
+
+static int keep_part(void *ud, const char *name)
+{
+	return ssi_strset_has(&((struct keep_parts *)ud)->names, name);
+}
+
 static void clean_tmp(struct run *r)
 {
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s/tmp", r->dot);
-	DIR *d = opendir(tmp);
-	if (!d)
-		return;
-	struct ssi_strset keep = { 0 };
+	struct keep_parts keep = { { 0 } };
 	for (size_t i = 0; i < r->ndl; i++)
 		if (r->dls[i].result == SS_TEMPFAIL) {
 			const char *b = strrchr(r->parts[i], '/');
-			ssi_strset_add(&keep, b ? b + 1 : r->parts[i]);
+			ssi_strset_add(&keep.names, b ? b + 1 : r->parts[i]);
 		}
-	ssi_strset_seal(&keep);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || ssi_strset_has(&keep, e->d_name))
-			continue;
-		char f[PATH_MAX + 256];
-		snprintf(f, sizeof(f), "%s/%s", tmp, e->d_name);
-		unlink(f);
-	}
-	closedir(d);
-	ssi_strset_free(&keep);
+	ssi_strset_seal(&keep.names);
+	struct ss_error e;
+	if (ssi_clean_dir(r->o->target, SSI_PRIVATE_DIR "/tmp", keep_part, &keep, &e) != SS_OK)
+		ssm_event(r, SS_EV_WARN, NULL, -1, e.msg);
+	ssi_strset_free(&keep.names);
 }
 
 /* What the options select, as a hex digest: a complete run's record is
@@ -312,6 +359,9 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	 * complete run with the same options, so nothing is read or parsed. */
 	if (!o->dry_run && !o->check_existing && ssm_state_unchanged(&r, &fo)) {
 		rc = ssm_state_expire(&r);
+		if (rc == SS_OK && r.refused)
+			rc = ssi_err(err, SS_PARTIAL, "%d expired files were not removed (a symbolic link inside the tree)",
+				     r.refused);
 		goto out;
 	}
 	if (!(r.src = ss_tree_load_ex(o->source, v, &fo, err))) {
@@ -320,7 +370,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	}
 	stats->updated = ss_tree_updated(r.src);
 	ssi_strset_seal(&r.valid_new);
-	if ((rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
+	if ((rc = ssm_check_docs(&r)) != SS_OK || (rc = ss_select(r.src, o->filter, o->max, &r.sel, err)) != SS_OK)
 		goto out;
 	if ((rc = ssm_load_old(&r)) != SS_OK)
 		goto out;
@@ -342,8 +392,21 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		syncfs(tfd);
 		close(tfd);
 	}
-	if ((rc = ssm_publish(&r)) != SS_OK)
+	if ((rc = ssm_publish(&r)) != SS_OK) {
+		/* Items are in place but a document could not be written (disk
+		 * full, say): not "nothing done" - the tree changed, and it is
+		 * consistent (readers still see the previous documents, which
+		 * name only files that are there).  Partial: the next run
+		 * finishes. */
+		if (rc == SS_FATAL && (stats->added || stats->reused) && err->sys_errno) { /* I/O, not a refusal */
+			char why[sizeof(err->msg)];
+			snprintf(why, sizeof(why), "%s", err->msg);
+			rc = ssi_err(err, SS_PARTIAL,
+				     "%zu items placed, but the documents were not all written (the tree still shows what it showed before): %s",
+				     stats->added + stats->reused, why);
+		}
 		goto out;
+	}
 	clean_tmp(&r);
 	/* The history never fails a run: a damaged repository is a warning. */
 	int history_failed = 0;
@@ -360,6 +423,9 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 											   : SS_PARTIAL;
 	if (rc != SS_OK)
 		ssi_err(err, rc, "%zu of %zu items failed", stats->failed, r.nw);
+	else if (r.refused)
+		rc = ssi_err(err, SS_PARTIAL, "the tree is complete, but %d expired files were not removed (a symbolic link inside the tree)",
+			     r.refused);
 	else if (history_failed)
 		rc = ssi_err(err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
 out:
@@ -372,6 +438,7 @@ out:
 		if (r.parts)
 			free(r.parts[i]);
 	}
+	ssm_docs_free(&r);
 	free(r.urls);
 	free(r.parts);
 	free(r.dls);

@@ -52,6 +52,10 @@ struct run {
 	long long *pend_time;    /* parallel to pend_path.v after loading */
 	struct ssi_strset old_meta, new_meta;
 	int failed_temp, failed_other;
+	int refused;             /* deletions refused (a symlink inside the tree) */
+	/* the documents to write, tree-relative path -> bytes (owned) */
+	char **doc_rel, **doc_data;
+	size_t *doc_len, ndocs, adocs;
 	time_t deadline;         /* when the run gives up (--max-time), 0: never */
 	/* Conditional requests: "URL\tETAG\tLAST-MODIFIED" of each document
 	 * as the last complete run fetched it, and as this run did. */
@@ -88,8 +92,14 @@ void ssm_state_validators(void *ud, const char *url, const char *etag, const cha
  * answers 304 Not Modified for every document it read. */
 int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo);
 
+/* Refuses (SS_FATAL, R's error) a source whose documents would not each
+ * have a path of their own in TARGET: two products files with one content
+ * id, a document at an item's path, two JSON views at one path. */
+int ssm_check_docs(struct run *r);
+
 /* Writes the products files and the index (or, dry run, only computes
  * what they would reference). */
 int ssm_publish(struct run *r);
+void ssm_docs_free(struct run *r);
 
 #endif

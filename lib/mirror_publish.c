@@ -28,12 +28,43 @@ static int write_doc(struct run *r, const char *rel, const char *data, size_t le
 	ssi_strset_add(&r->new_refs, rel);
 	if (r->o->dry_run)
 		return SS_OK;
-	char *file = ssm_tpath(r, rel);
-	if (!file)
+	/* written with the index, by ssm_state_commit */
+	if (r->ndocs == r->adocs) {
+		size_t na = r->adocs ? 2 * r->adocs : 16;
+		char **nr = realloc(r->doc_rel, na * sizeof(*nr));
+		if (nr)
+			r->doc_rel = nr;
+		char **nd = nr ? realloc(r->doc_data, na * sizeof(*nd)) : NULL;
+		if (nd)
+			r->doc_data = nd;
+		size_t *nl = nd ? realloc(r->doc_len, na * sizeof(*nl)) : NULL;
+		if (!nl)
+			return ssi_err(r->err, SS_FATAL, "out of memory");
+		r->doc_len = nl;
+		r->adocs = na;
+	}
+	char *rc = strdup(rel), *dc = ssi_strndup(data, len);
+	if (!rc || !dc) {
+		free(rc);
+		free(dc);
 		return ssi_err(r->err, SS_FATAL, "out of memory");
-	int rc = ssi_write_if_changed(file, data, len, &r->st->metadata_written, r->err);
-	free(file);
-	return rc;
+	}
+	r->doc_rel[r->ndocs] = rc;
+	r->doc_data[r->ndocs] = dc;
+	r->doc_len[r->ndocs++] = len;
+	return SS_OK;
+}
+
+void ssm_docs_free(struct run *r)
+{
+	for (size_t i = 0; i < r->ndocs; i++) {
+		free(r->doc_rel[i]);
+		free(r->doc_data[i]);
+	}
+	free(r->doc_rel);
+	free(r->doc_data);
+	free(r->doc_len);
+	r->ndocs = r->adocs = 0;
 }
 
 /* The bytes upstream served for REL, or NULL. */
@@ -48,20 +79,72 @@ static const char *src_doc(const struct run *r, const char *rel, size_t *len)
 }
 
 /* Where our JSON view keeps the products file read from REL: the same
- * name with .json for .sjson, under streams/v1/ (malloc'd). */
+ * name with .json for .sjson; a file outside streams/ keeps its whole path
+ * below streams/v1/ (so that a/p.json and b/p.json stay two files).
+ * malloc'd.  ssm_check_docs makes sure no two documents land on one path. */
 static char *json_path(const char *rel)
 {
-	const char *base = strrchr(rel, '/');
 	int inside = strncmp(rel, "streams/", 8) == 0;
 	size_t n = strlen(rel);
 	char *out = malloc(n + 16);
 	if (!out)
 		return NULL;
-	sprintf(out, "%s%s", inside ? "" : "streams/v1/", inside ? rel : (base ? base + 1 : rel));
+	sprintf(out, "%s%s", inside ? "" : "streams/v1/", rel);
 	n = strlen(out);
 	if (n > 6 && strcmp(out + n - 6, ".sjson") == 0)
 		strcpy(out + n - 6, ".json");
 	return out;
+}
+
+int ssm_check_docs(struct run *r)
+{
+	struct ssi_strset items = { 0 }, seen = { 0 };
+	int rc = SS_OK;
+	for (size_t i = 0; i < ss_tree_nproducts(r->src); i++) {
+		const struct ss_products *p = ss_tree_products(r->src, i);
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			const char *path = ss_item_str(ss_products_item(p, k), "path");
+			if (path)
+				ssi_strset_add(&items, path);
+		}
+	}
+	ssi_strset_seal(&items);
+	/* upstream's documents (kept verbatim) and our views: one path each,
+	 * never an item's */
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_ndocs(r->src); i++) {
+		const char *d;
+		size_t l;
+		const char *rel = ss_tree_doc(r->src, i, &d, &l);
+		if (ssi_strset_has(&items, rel))
+			rc = ssi_err(r->err, SS_FATAL, "source '%s': '%s' is both a document and an item", r->o->source, rel);
+		ssi_strset_add(&seen, rel);
+	}
+	ssi_strset_seal(&seen);
+	struct ssi_strset views = { 0 };
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->src); i++) {
+		const struct ss_products *p = ss_tree_products(r->src, i);
+		const char *rel = ss_products_path(p), *cid = ss_products_content_id(p);
+		for (size_t k = 0; rc == SS_OK && k < i; k++)
+			if (strcmp(ss_products_content_id(ss_tree_products(r->src, k)), cid) == 0)
+				rc = ssi_err(r->err, SS_FATAL, "source '%s': '%s' and '%s' both hold content id '%s'",
+					     r->o->source, ss_products_path(ss_tree_products(r->src, k)), rel, cid);
+		char *jrel = json_path(rel);
+		if (!jrel) {
+			rc = ssi_err(r->err, SS_FATAL, "out of memory");
+			break;
+		}
+		if (rc == SS_OK && (ssi_strset_has(&items, jrel) || (strcmp(jrel, rel) != 0 && ssi_strset_has(&seen, jrel)) ||
+				    ssi_strset_has(&views, jrel) || strcmp(jrel, "streams/v1/index.json") == 0))
+			rc = ssi_err(r->err, SS_FATAL, "source '%s': the JSON view of '%s' would be '%s', where another file is",
+				     r->o->source, rel, jrel);
+		ssi_strset_add(&views, jrel);
+		ssi_strset_seal(&views);
+		free(jrel);
+	}
+	ssi_strset_free(&views);
+	ssi_strset_free(&seen);
+	ssi_strset_free(&items);
+	return rc;
 }
 
 /*
@@ -95,7 +178,7 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 		}
 		size_t len;
 		const char *raw = rc == SS_OK && verbatim ? src_doc(r, rel, &len) : NULL;
-		if (raw && strncmp(rel, "streams/", 8) == 0)
+		if (raw) /* upstream's index names it there (ssm_check_docs: no clash) */
 			rc = write_doc(r, rel, raw, len);
 		int raw_is_view = raw && strcmp(rel, jrel) == 0;
 		if (rc == SS_OK && ss_subset_count(s) > 0 && !raw_is_view) {
@@ -140,7 +223,7 @@ int ssm_publish(struct run *r)
 		for (size_t k = 0; k < ss_tree_nproducts(r->src); k++)
 			if (strcmp(ss_products_path(ss_tree_products(r->src, k)), rel) == 0)
 				is_products = 1;
-		if (is_products || strncmp(rel, "streams/", 8) != 0)
+		if (is_products)
 			continue;
 		if (strcmp(rel, "streams/v1/index.json") == 0) {
 			char *copy = ssi_strndup(data, len);

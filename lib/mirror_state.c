@@ -18,12 +18,27 @@
 
 #include "mirror_internal.h"
 
+/* The state is read back from disk, where anything may have put anything
+ * (an item path under .sstream/ once could): every path it names passes
+ * the check every document path passes, or is ignored, with a warning. */
+static int state_path_ok(struct run *r, const char *path)
+{
+	struct ss_error e;
+	if (ss_path_check(path, &e) == SS_OK)
+		return 1;
+	char msg[sizeof(e.msg) + 64];
+	snprintf(msg, sizeof(msg), "state file '%s/state': ignoring %s", r->dot, e.msg);
+	ssm_event(r, SS_EV_WARN, NULL, -1, msg);
+	return 0;
+}
+
 int ssm_state_parse(struct run *r, char *data)
 {
 	size_t cap = 0;
 	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
 		if (line[0] == 'M' && line[1] == ' ') {
-			ssi_strset_add(&r->old_meta, line + 2);
+			if (state_path_ok(r, line + 2))
+				ssi_strset_add(&r->old_meta, line + 2);
 		} else if (line[0] == 'V' && line[1] == ' ') {
 			/* sent back as request headers: three tab-separated printable fields */
 			int tabs = 0, ok = 1;
@@ -45,7 +60,7 @@ int ssm_state_parse(struct run *r, char *data)
 		} else if (line[0] == 'P' && line[1] == ' ') {
 			char *end;
 			long long t = strtoll(line + 2, &end, 10);
-			if (*end != ' ')
+			if (*end != ' ' || !state_path_ok(r, end + 1))
 				continue;
 			/* Not a time we wrote: now - t would overflow. */
 			if (t < 0 || t == LLONG_MAX)
@@ -105,9 +120,8 @@ static int state_save(struct run *r, const struct ssi_strset *meta, const char *
 		for (size_t i = 0; i < valid->n; i++)
 			p += sprintf(p, "V %s\n", valid->v[i]);
 	}
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/state", r->dot);
-	int rc = ssi_write_if_changed(path, buf, (size_t)(p - buf), NULL, r->err);
+	int changed = 0;
+	int rc = ssi_safe_write(r->o->target, SSI_PRIVATE_DIR "/state", buf, (size_t)(p - buf), &changed, r->err);
 	free(buf);
 	return rc;
 }
@@ -123,15 +137,20 @@ static size_t expire(struct run *r, const char **pp, long long *pt, size_t np, l
 			pt[keep++] = pt[i];
 			continue;
 		}
-		char *file = ssm_tpath(r, pp[i]);
+		/* never through a symlink inside the tree: a refusal is said, and
+		 * the file stays pending */
 		struct stat st;
-		if (file && lstat(file, &st) == 0 && S_ISREG(st.st_mode) && unlink(file) == 0) {
+		struct ss_error ue;
+		if (ssi_safe_unlink(r->o->target, pp[i], 1, &st, &ue) == SS_OK) {
 			r->st->removed++;
 			r->st->bytes_removed += st.st_size;
 			ssm_event(r, SS_EV_REMOVE, pp[i], st.st_size, NULL);
-			ssi_rmdir_parents(file, strlen(r->o->target));
+		} else if (ue.sys_errno != ENOENT) {
+			ssm_event(r, SS_EV_WARN, pp[i], -1, ue.msg);
+			r->refused++;
+			pp[keep] = pp[i];
+			pt[keep++] = pt[i];
 		}
-		free(file);
 	}
 	return keep;
 }
@@ -175,11 +194,29 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 	}
 	ssi_strset_free(&pend_sorted);
 	rc = state_save(r, &r->new_meta, pp, pt, np, 0);
-	char *ifile = rc == SS_OK ? ssm_tpath(r, "streams/v1/index.json") : NULL;
-	if (rc == SS_OK)
-		rc = ifile ? ssi_write_if_changed(ifile, index, index_len, &r->st->metadata_written, r->err)
-			   : ssi_err(r->err, SS_FATAL, "out of memory");
-	free(ifile);
+	/* then the documents and the index, so that every index a reader
+	 * sees names products files listing exactly its products */
+	if (rc == SS_OK) {
+		const char **rels = calloc(r->ndocs + 1, sizeof(*rels)), **data = calloc(r->ndocs + 1, sizeof(*data));
+		size_t *lens = calloc(r->ndocs + 1, sizeof(*lens));
+		if (!rels || !data || !lens) {
+			rc = ssi_err(r->err, SS_FATAL, "out of memory");
+		} else {
+			for (size_t i = 0; i < r->ndocs; i++) {
+				rels[i] = r->doc_rel[i];
+				data[i] = r->doc_data[i];
+				lens[i] = r->doc_len[i];
+			}
+			rels[r->ndocs] = "streams/v1/index.json";
+			data[r->ndocs] = index;
+			lens[r->ndocs] = index_len;
+			rc = ssi_put_tree_docs(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
+					       r->err);
+		}
+		free(rels);
+		free(data);
+		free(lens);
+	}
 	if (rc != SS_OK)
 		goto out;
 

@@ -51,6 +51,7 @@ void ss_products_free(struct ss_products *p)
 	free(p->content_id);
 	free(p->relpath);
 	json_decref(p->entry);
+	free(p->index_key);
 	free(p->items);
 	free(p);
 }
@@ -529,6 +530,11 @@ int ss_products_check_index(const struct ss_products *p, struct ss_error *err)
 		return SS_OK;
 	if (!json_is_array(listed))
 		return ssi_err(err, SS_INTEGRITY, "index entry '%s' has no products list", p->content_id);
+	/* the key is the content id: two entries whose files share one would
+	 * be one content id to every reader, and one would be lost */
+	if (p->index_key && strcmp(p->index_key, p->content_id) != 0)
+		return ssi_err(err, SS_INTEGRITY, "index entry '%s' names '%s', whose content_id is '%s'", p->index_key,
+			       p->relpath ? p->relpath : p->name, p->content_id);
 	size_t i;
 	json_t *v;
 	json_array_foreach(listed, i, v) {

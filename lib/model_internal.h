@@ -19,6 +19,7 @@ struct ss_products {
 	char *content_id;
 	char *relpath;                   /* tree-relative path, set by the tree loader */
 	json_t *entry;                   /* its index entry (a reference), or NULL */
+	char *index_key;                 /* that entry's key (a content id), or NULL */
 	struct ss_item *items;
 	size_t nitems;
 };

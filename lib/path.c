@@ -16,6 +16,13 @@ int ss_path_check(const char *path, struct ss_error *err)
 		if (*p < 0x20 || *p == 0x7f)
 			return ssi_err(err, SS_FATAL, "unsafe path '%s': control character", path);
 	}
+	/* The tree's private directory (lock, state, temporary files,
+	 * history) is ours alone: a document naming a file there could
+	 * overwrite the state that later runs trust. */
+	if (strncmp(path, SSI_PRIVATE_DIR, strlen(SSI_PRIVATE_DIR)) == 0 &&
+	    (path[strlen(SSI_PRIVATE_DIR)] == '/' || path[strlen(SSI_PRIVATE_DIR)] == '\0'))
+		return ssi_err(err, SS_FATAL, "unsafe path '%s': inside the tree's private directory '%s/'", path,
+			       SSI_PRIVATE_DIR);
 	const char *seg = path;
 	for (;;) {
 		size_t n = strcspn(seg, "/");

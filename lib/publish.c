@@ -48,6 +48,38 @@ const char *ssi_kernel_arch(const char *arch)
 	return arch;
 }
 
+/* Architecture names the LXD and Incus clients know (the list
+ * sstream-verify checks against): anything else is refused, not
+ * published to be skipped silently. */
+static int arch_known(const char *arch)
+{
+	static const char *const known[] = {
+		"amd64", "arm64", "i386", "armhf", "armel", "ppc64el", "s390x", "riscv64", "powerpc", "mips",
+		"mipsel", "mips64el", "loong64", "x86_64", "aarch64", "i686", "armv6l", "armv7l", "armv8l",
+		"ppc", "ppc64", "ppc64le", "mips64", "riscv32", "loongarch64", NULL,
+	};
+	for (int i = 0; arch && known[i]; i++)
+		if (strcmp(arch, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A value that becomes part of a product name ("os:release:arch:variant"),
+ * an alias ("os/release/variant", the list comma-separated) or a path:
+ * none of those separators, no space or control character. */
+static const char *name_problem(const char *v)
+{
+	if (!*v)
+		return "empty";
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == ',' || *p == ':' || *p == '/' || *p == '\\')
+			return "',', ':', '/' or '\\' in it";
+		if (*p <= 0x20 || *p == 0x7f)
+			return "a space or control character in it";
+	}
+	return strlen(v) > 100 ? "longer than 100 characters" : NULL;
+}
+
 static void lower(char *s)
 {
 	for (; *s; s++)
@@ -65,11 +97,14 @@ struct input {
  * Copies IN into a temporary file under DOT, hashing it on the way into
  * its own hasher and, when not NULL, into FP (the fingerprint).
  */
-static int copy_hash(const char *dot, struct input *in, struct ss_hasher *fp, struct ss_error *err)
+static int copy_hash(const char *tree, struct input *in, struct ss_hasher *fp, struct ss_error *err)
 {
-	char tmpl[PATH_MAX];
-	snprintf(tmpl, sizeof(tmpl), "%s/tmp/add.XXXXXX", dot);
-	int out = mkostemp(tmpl, O_CLOEXEC), src = open(in->path, O_RDONLY | O_CLOEXEC);
+	char tmpl[PATH_MAX], name[64];
+	int dfd = ssi_dir_open(tree, SSI_PRIVATE_DIR "/tmp", strlen(SSI_PRIVATE_DIR "/tmp"), 1, err);
+	if (dfd < 0)
+		return SS_FATAL;
+	int out = ssi_tmpfile_at(dfd, "add.", name, sizeof(name)), src = open(in->path, O_RDONLY | O_CLOEXEC);
+	snprintf(tmpl, sizeof(tmpl), SSI_PRIVATE_DIR "/tmp/%s", name);
 	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
 	char *buf = malloc(1 << 20);
 	int rc = SS_OK;
@@ -95,14 +130,14 @@ static int copy_hash(const char *dot, struct input *in, struct ss_hasher *fp, st
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", tmpl);
+				rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s/%s'", tree, tmpl);
 				goto out;
 			}
 			off += w;
 		}
 	}
 	if (rc == SS_OK && (fchmod(out, 0644) < 0 || fsync(out) < 0))
-		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", tmpl);
+		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s/%s'", tree, tmpl);
 	if (rc == SS_OK) {
 		struct ss_digest d;
 		ss_hasher_final(h, &d);
@@ -114,8 +149,9 @@ out:
 	if (out >= 0) {
 		close(out);
 		if (rc != SS_OK)
-			unlink(tmpl);
+			unlinkat(dfd, name, 0);
 	}
+	close(dfd);
 	if (src >= 0)
 		close(src);
 	ss_hasher_free(h);
@@ -123,10 +159,25 @@ out:
 	return rc;
 }
 
-/* TREE's streams/v1/images.json, or an empty one when there is none yet. */
+static json_t *load_view(const char *tree, const char *rel);
+static void alt_name(const char *rel, int which, char *out, size_t outsz);
+
+/* The products file readers see now: streams/v1/images.json, or the
+ * alternate the index names while a change of its product list is under
+ * way (a run killed then leaves it so); an empty one when there is none. */
 static json_t *load_products(const char *tree, struct ss_error *err)
 {
-	char *data, *file = ss_join(tree, "streams/v1/images.json");
+	const char *rel = "streams/v1/images.json";
+	json_t *view = load_view(tree, "streams/v1/index.json");
+	const char *named = json_string_value(json_object_get(json_object_get(json_object_get(view, "index"), "images"), "path"));
+	char alt[PATH_MAX];
+	for (int w = 0; named && w < 2; w++) {
+		alt_name(rel, w, alt, sizeof(alt));
+		if (strcmp(named, alt) == 0)
+			rel = alt;
+	}
+	char *data, *file = ss_join(tree, rel);
+	json_decref(view);
 	size_t len;
 	struct ss_error e;
 	if (!file) {
@@ -154,24 +205,61 @@ static json_t *load_products(const char *tree, struct ss_error *err)
 	return root;
 }
 
+/* Temporary files of an atomic write (".NAME.tmp.XXXXXX") a killed run
+ * left in streams/v1. */
+static int stale_atomic_tmp(void *ud, const char *name)
+{
+	(void)ud;
+	const char *t = strstr(name, ".tmp.");
+	return !(name[0] == '.' && t && strlen(t + 5) == 6); /* keep what is not one */
+}
+
+/*
+ * Locks TREE (.sstream/lock, created with .sstream/tmp, neither followed if
+ * a symlink) and removes what killed runs left: every file of .sstream/tmp
+ * (nothing in it survives a run under the lock), and the temporary files
+ * of atomic writes in streams/v1.  DOT receives TREE/.sstream.
+ */
 static int lock_tree(const char *tree, char *dot, size_t dotsz, int *fd, struct ss_error *err)
 {
-	snprintf(dot, dotsz, "%s/.sstream/tmp/x", tree);
-	if (ssi_mkparents(dot) < 0)
-		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", dot);
-	snprintf(dot, dotsz, "%s/.sstream", tree);
-	return ssi_lock_dir(dot, fd, err);
+	snprintf(dot, dotsz, "%s/" SSI_PRIVATE_DIR, tree);
+	int rc = ssi_lock_tree(tree, fd, err);
+	if (rc != SS_OK)
+		return rc;
+	int tfd = ssi_dir_open(tree, SSI_PRIVATE_DIR "/tmp", strlen(SSI_PRIVATE_DIR "/tmp"), 1, err);
+	if (tfd < 0) {
+		close(*fd);
+		*fd = -1;
+		return SS_FATAL;
+	}
+	close(tfd);
+	if ((rc = ssi_clean_dir(tree, SSI_PRIVATE_DIR "/tmp", NULL, NULL, err)) == SS_OK)
+		rc = ssi_clean_dir(tree, "streams/v1", stale_atomic_tmp, NULL, err);
+	ssi_history_clean_locks(tree);
+	if (rc != SS_OK) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err)
+{
+	char dot[PATH_MAX];
+	return lock_tree(tree, dot, sizeof(dot), fd, err);
 }
 
 static const struct ss_publish_opts no_opts = { NULL, 0 };
 
-/* Runs xdelta3 to encode NEW against BASE into OUT; 0 on success. */
-static int run_xdelta3(const char *base, const char *new_file, const char *out)
+/* Runs xdelta3 to encode NEW against BASE onto the file OUT_FD; 0 on
+ * success.  Its output goes through our fd: xdelta3 never opens a path in
+ * the tree for writing. */
+static int run_xdelta3(const char *base, const char *new_file, int out_fd)
 {
-	char *const argv[] = { "xdelta3", "-e", "-f", "-q", "-s", (char *)base, (char *)new_file, (char *)out, NULL };
+	char *const argv[] = { "xdelta3", "-e", "-c", "-q", "-s", (char *)base, (char *)new_file, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int rc = posix_spawnp(&pid, "xdelta3", &fa, NULL, argv, environ);
@@ -208,32 +296,44 @@ static int add_delta(const char *tree, json_t *versions, const char *version, js
 	}
 	if (!new_path || !base)
 		return SS_OK;
-	char rel[PATH_MAX], key[128];
+	if (ss_path_check(base_path, err) != SS_OK)
+		return SS_FATAL;
+	char rel[PATH_MAX], key[128], name[64], tmp[PATH_MAX];
 	snprintf(rel, sizeof(rel), "%s/delta-%s.vcdiff", dir, base);
 	snprintf(key, sizeof(key), "delta-%s.vcdiff", base);
-	char *bf = ss_join(tree, base_path), *nf = ss_join(tree, new_path), *out = ss_join(tree, rel);
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", out ? out : "");
+	char *bf = ss_join(tree, base_path), *nf = ss_join(tree, new_path);
+	int dfd = ssi_dir_open(tree, SSI_PRIVATE_DIR "/tmp", strlen(SSI_PRIVATE_DIR "/tmp"), 1, err);
+	int fd = dfd >= 0 ? ssi_tmpfile_at(dfd, "delta.", name, sizeof(name)) : -1;
+	snprintf(tmp, sizeof(tmp), SSI_PRIVATE_DIR "/tmp/%s", name);
 	int rc = SS_OK;
-	if (!bf || !nf || !out) {
-		rc = ssi_err(err, SS_FATAL, "out of memory");
-	} else if (run_xdelta3(bf, nf, tmp) != 0) {
-		unlink(tmp);
+	struct ss_error ue;
+	if (dfd < 0) {
+		rc = SS_FATAL;
+	} else if (!bf || !nf || fd < 0) {
+		rc = ssi_err_sys(err, SS_FATAL, fd < 0 ? errno : ENOMEM, "cannot make a delta in '%s'", tree);
+	} else if (run_xdelta3(bf, nf, fd) != 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
 		rc = ssi_err(err, SS_FATAL, "cannot make a delta from '%s' (is xdelta3 installed?)", base_path);
-	} else {
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc == SS_OK) {
 		struct ss_digest d;
-		if ((rc = ss_hash_file(tmp, SS_HASH_SHA256, &d, err)) == SS_OK && rename(tmp, out) < 0)
-			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot place '%s'", rel);
-		if (rc == SS_OK)
+		char *full = ss_join(tree, tmp);
+		if (!full)
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+		else if ((rc = ss_hash_file(full, SS_HASH_SHA256, &d, err)) == SS_OK &&
+			 (rc = ssi_safe_rename(tree, tmp, rel, err)) == SS_OK)
 			json_object_set_new(items, key,
 					    json_pack("{s:s, s:s, s:I, s:s, s:s}", "ftype", "squashfs.vcdiff", "path", rel,
 						      "size", (json_int_t)d.size, "sha256", d.sha256, "delta_base", base));
-		else
-			unlink(tmp);
+		free(full);
 	}
+	if (rc != SS_OK && fd >= 0)
+		ssi_safe_unlink(tree, tmp, 0, NULL, &ue);
+	if (dfd >= 0)
+		close(dfd);
 	free(bf);
 	free(nf);
-	free(out);
 	return rc;
 }
 
@@ -278,9 +378,10 @@ static json_t *index_for(json_t *products)
 static int put(const char *tree, const char *rel, const char *text, size_t len, int *changed,
 	       struct ss_error *err)
 {
-	char *file = ss_join(tree, rel);
-	int rc = file ? ssi_write_if_changed(file, text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
-	free(file);
+	int ch = 0;
+	int rc = ssi_safe_write(tree, rel, text, len, &ch, err);
+	if (changed)
+		*changed |= ch;
 	return rc;
 }
 
@@ -291,19 +392,36 @@ static void sjson_name(const char *rel, char *out, size_t outsz)
 	snprintf(out, outsz, "%.*s.sjson", (int)(n > 5 ? n - 5 : n), rel);
 }
 
-/* TEXT clearsigned at SREL: remade when the plain document changed
- * (CHANGED) or when there is none yet; a signature is not free. */
-static int sign_put(const struct ss_publish_opts *po, const char *tree, const char *srel, const char *text, size_t len, int *changed,
-		    struct ss_error *err)
+/* The document at TREE/REL as a reader sees it (the signed body of a
+ * clearsigned one), malloc'd; NULL when there is none. */
+static char *read_body(const char *tree, const char *rel, size_t *len)
 {
-	char *sfile = ss_join(tree, srel), *signed_text;
-	struct stat st;
-	int have = sfile && stat(sfile, &st) == 0;
-	free(sfile);
-	if (have && !*changed)
+	char *file = ss_join(tree, rel), *data = NULL, *body = NULL;
+	struct ss_error e;
+	if (file && ss_fetch(file, SS_METADATA_CAP, &data, len, &e) == SS_OK) {
+		if (!ss_is_clearsigned(data, *len))
+			body = data, data = NULL;
+		else if (ss_clearsign_body(data, *len, &body, len, &e) != SS_OK)
+			body = NULL;
+	}
+	free(data);
+	free(file);
+	return body;
+}
+
+/* TEXT clearsigned at SREL, unless SREL already signs exactly TEXT: a
+ * signature is not free. */
+static int sign_put(const char *key, const char *tree, const char *srel, const char *text, size_t len,
+		    int *changed, struct ss_error *err)
+{
+	size_t blen;
+	char *body = read_body(tree, srel, &blen), *signed_text;
+	int same = body && blen == len && memcmp(body, text, len) == 0;
+	free(body);
+	if (same)
 		return SS_OK;
 	size_t slen;
-	int rc = ss_clearsign(po->sign_key, text, len, &signed_text, &slen, err);
+	int rc = ss_clearsign(key, text, len, &signed_text, &slen, err);
 	if (rc == SS_OK) {
 		rc = put(tree, srel, signed_text, slen, changed, err);
 		free(signed_text);
@@ -311,60 +429,317 @@ static int sign_put(const struct ss_publish_opts *po, const char *tree, const ch
 	return rc;
 }
 
-/* DOC at REL as JSON and, when signing, clearsigned at the .sjson name. */
-static int put_doc(const struct ss_publish_opts *po, const char *tree, const char *rel, json_t *doc, int *changed, struct ss_error *err)
+/* One products document to publish: its JSON bytes and, when not NULL,
+ * the bytes of its .sjson (else signed with the key, when there is one). */
+struct pdoc {
+	const char *rel, *cid;
+	const char *text, *stext;
+	size_t len, slen;
+	json_t *products;      /* its "products" object (borrowed) */
+};
+
+/* The reader-visible index at REL, parsed; NULL when none or unreadable. */
+static json_t *load_view(const char *tree, const char *rel)
 {
 	size_t len;
-	char *text = ssi_json_dump(doc, &len);
-	int rc = text ? put(tree, rel, text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
-	if (rc == SS_OK && po->sign_key) {
-		char srel[PATH_MAX];
-		sjson_name(rel, srel, sizeof(srel));
-		rc = sign_put(po, tree, srel, text, len, changed, err);
+	char *body = read_body(tree, rel, &len);
+	struct ss_error e;
+	json_t *v = body ? ssi_json_parse(body, len, rel, &e) : NULL;
+	free(body);
+	if (v && !json_is_object(json_object_get(v, "index"))) {
+		json_decref(v);
+		v = NULL;
 	}
-	free(text);
-	return rc;
+	return v;
 }
 
-/*
- * Writes the products documents of DOCS (tree-relative path -> document),
- * then the index: index.sjson (naming the .sjson products) before
- * index.json, each only when it changed.
- */
-static int write_tree_docs(const struct ss_publish_opts *po, const char *tree, json_t *docs, json_t *index, int *changed, struct ss_error *err)
+/* Whether the "products" list of an index entry names exactly the
+ * products of the object PRODUCTS. */
+static int same_products(json_t *list, json_t *products)
 {
-	const char *rel;
-	json_t *doc;
-	int rc = SS_OK, any = 0;
-	json_object_foreach(docs, rel, doc) {
-		int ch = 0;
-		if ((rc = put_doc(po, tree, rel, doc, &ch, err)) != SS_OK)
-			return rc;
-		any |= ch;
+	if (!json_is_array(list) || json_array_size(list) != json_object_size(products))
+		return 0;
+	size_t i;
+	json_t *n;
+	json_array_foreach(list, i, n)
+		if (!json_is_string(n) || !json_object_get(products, json_string_value(n)))
+			return 0;
+	return 1;
+}
+
+/* Whether every entry of VIEW naming PATH lists exactly PRODUCTS (so
+ * PATH can be rewritten in place without a reader seeing a mismatch). */
+static int view_allows(json_t *view, const char *path, json_t *products)
+{
+	const char *cid;
+	json_t *e;
+	json_object_foreach(json_object_get(view, "index"), cid, e) {
+		const char *p = json_string_value(json_object_get(e, "path"));
+		if (p && strcmp(p, path) == 0 && !same_products(json_object_get(e, "products"), products))
+			return 0;
 	}
-	if (po->sign_key) {
+	return 1;
+}
+
+static int view_names(json_t *view, const char *path)
+{
+	const char *cid;
+	json_t *e;
+	json_object_foreach(json_object_get(view, "index"), cid, e) {
+		const char *p = json_string_value(json_object_get(e, "path"));
+		if (p && strcmp(p, path) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The two alternate names of REL ("streams/v1/x.json" ->
+ * "streams/v1/.x.a.json", ".x.b.json") a products file is staged at when
+ * its product list changes. */
+static void alt_name(const char *rel, int which, char *out, size_t outsz)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t dl = slash ? (size_t)(slash - rel + 1) : 0, n = strlen(rel);
+	snprintf(out, outsz, "%.*s.%.*s.%c.json", (int)dl, rel, (int)(n - dl > 5 ? n - dl - 5 : n - dl), rel + dl,
+		 which ? 'b' : 'a');
+}
+
+/* Writes INDEX as index.sjson (paths to the .sjson products, signed with
+ * KEY) when KEY, then as index.json: each one rename. */
+static int put_index(const char *key, const char *tree, json_t *index, int *changed, struct ss_error *err)
+{
+	int rc = SS_OK;
+	size_t len;
+	if (key) {
 		json_t *sidx = json_deep_copy(index);
 		const char *cid;
 		json_t *e;
 		json_object_foreach(json_object_get(sidx, "index"), cid, e) {
 			char spath[PATH_MAX];
-			sjson_name(json_string_value(json_object_get(e, "path")), spath, sizeof(spath));
+			const char *p = json_string_value(json_object_get(e, "path"));
+			sjson_name(p ? p : "", spath, sizeof(spath));
 			json_object_set_new(e, "path", json_string(spath));
 		}
-		size_t len;
-		char *text = ssi_json_dump(sidx, &len);
-		rc = text ? sign_put(po, tree, "streams/v1/index.sjson", text, len, &any, err)
+		char *text = sidx ? ssi_json_dump(sidx, &len) : NULL;
+		rc = text ? sign_put(key, tree, "streams/v1/index.sjson", text, len, changed, err)
 			  : ssi_err(err, SS_FATAL, "out of memory");
 		free(text);
 		json_decref(sidx);
 		if (rc != SS_OK)
 			return rc;
 	}
-	size_t len;
 	char *text = ssi_json_dump(index, &len);
-	rc = text ? put(tree, "streams/v1/index.json", text, len, &any, err) : ssi_err(err, SS_FATAL, "out of memory");
+	rc = text ? put(tree, "streams/v1/index.json", text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
 	free(text);
+	return rc;
+}
+
+/* A products document at REL: its JSON, and its .sjson (given, or signed
+ * with KEY). */
+static int put_pdoc(const char *key, const char *tree, const struct pdoc *d, const char *rel, int *changed,
+		    struct ss_error *err)
+{
+	int rc = put(tree, rel, d->text, d->len, changed, err);
+	char srel[PATH_MAX];
+	sjson_name(rel, srel, sizeof(srel));
+	if (rc == SS_OK && d->stext)
+		rc = put(tree, srel, d->stext, d->slen, changed, err);
+	else if (rc == SS_OK && key)
+		rc = sign_put(key, tree, srel, d->text, d->len, changed, err);
+	return rc;
+}
+
+/*
+ * Publishes products documents and then their index so that a reader (a
+ * client, sstream-verify) sees a consistent tree at every instant, even
+ * across kill -9: every index lists exactly the products of the file it
+ * names.  A document whose product list does not change is rewritten in
+ * place (one rename) before the index.  One whose list changes while an
+ * index names it is first written at an alternate name, the index is
+ * switched to it (one rename), the document is written at its own name,
+ * and the final index switches back; the alternates go last.
+ *
+ * INDEX is the final index; when IBYTES is not NULL its bytes are written
+ * verbatim (rollback), as are SIBYTES for index.sjson.  KEY signs.
+ */
+static int put_docs(const char *key, const char *tree, const struct pdoc *docs, size_t n, json_t *index,
+		    const char *ibytes, size_t ilen, const char *sibytes, size_t silen, int *changed,
+		    struct ss_error *err)
+{
+	int rc = SS_OK;
+	int sjson_view = key || sibytes;
+	for (size_t i = 0; rc == SS_OK && i < n; i++) {
+		const struct pdoc *d = &docs[i];
+		json_t *vj = load_view(tree, "streams/v1/index.json");
+		json_t *vs = sjson_view ? load_view(tree, "streams/v1/index.sjson") : NULL;
+		char srel[PATH_MAX];
+		sjson_name(d->rel, srel, sizeof(srel));
+		if (view_allows(vj, d->rel, d->products) && view_allows(vs, srel, d->products)) {
+			rc = put_pdoc(key, tree, d, d->rel, changed, err);
+		} else {
+			char alt[PATH_MAX], salt[PATH_MAX];
+			for (int w = 0; w < 2; w++) {
+				alt_name(d->rel, w, alt, sizeof(alt));
+				sjson_name(alt, salt, sizeof(salt));
+				if (!view_names(vj, alt) && !view_names(vs, salt))
+					break;
+			}
+			json_t *visible = vj ? json_deep_copy(vj) : json_pack("{s:s, s:{}}", "format", "index:1.0", "index");
+			json_t *entry = json_deep_copy(json_object_get(json_object_get(index, "index"), d->cid));
+			if (!visible || !entry) {
+				rc = ssi_err(err, SS_FATAL, "out of memory");
+			} else {
+				json_object_set_new(entry, "path", json_string(alt));
+				json_object_set_new(json_object_get(visible, "index"), d->cid, entry);
+				entry = NULL;
+				/* without a key the signed view cannot switch: it stays
+				 * on its old, consistent, documents until the end */
+				if ((rc = put_pdoc(key, tree, d, alt, changed, err)) == SS_OK &&
+				    (rc = put_index(key, tree, visible, changed, err)) == SS_OK)
+					rc = put_pdoc(key, tree, d, d->rel, changed, err);
+			}
+			json_decref(entry);
+			json_decref(visible);
+		}
+		json_decref(vj);
+		json_decref(vs);
+	}
+	if (rc != SS_OK)
+		return rc;
+	if (sibytes)
+		rc = put(tree, "streams/v1/index.sjson", sibytes, silen, changed, err);
+	if (rc == SS_OK)
+		rc = ibytes ? put(tree, "streams/v1/index.json", ibytes, ilen, changed, err)
+			    : put_index(key, tree, index, changed, err);
+	if (rc != SS_OK)
+		return rc;
+	/* alternates no index names any more (of this run or a killed one) */
+	json_t *vj = load_view(tree, "streams/v1/index.json"), *vs = load_view(tree, "streams/v1/index.sjson");
+	for (size_t i = 0; i < n; i++)
+		for (int w = 0; w < 2; w++) {
+			char alt[PATH_MAX], salt[PATH_MAX];
+			alt_name(docs[i].rel, w, alt, sizeof(alt));
+			sjson_name(alt, salt, sizeof(salt));
+			struct ss_error e;
+			if (!view_names(vj, alt))
+				ssi_safe_unlink(tree, alt, 0, NULL, &e);
+			if (!view_names(vs, salt))
+				ssi_safe_unlink(tree, salt, 0, NULL, &e);
+		}
+	json_decref(vj);
+	json_decref(vs);
+	return SS_OK;
+}
+
+/* Publishes the generated documents DOCS (tree-relative path -> products
+ * document) and INDEX. */
+static int write_tree_docs(const struct ss_publish_opts *po, const char *tree, json_t *docs, json_t *index,
+			   int *changed, struct ss_error *err)
+{
+	size_t n = json_object_size(docs), i = 0;
+	struct pdoc *pd = calloc(n ? n : 1, sizeof(*pd));
+	int rc = pd ? SS_OK : ssi_err(err, SS_FATAL, "out of memory");
+	const char *rel;
+	json_t *doc;
+	json_object_foreach(docs, rel, doc) {
+		if (rc != SS_OK)
+			break;
+		struct pdoc *d = &pd[i++];
+		d->rel = rel;
+		d->cid = json_string_value(json_object_get(doc, "content_id"));
+		d->products = json_object_get(doc, "products");
+		char *text = ssi_json_dump(doc, &d->len);
+		d->text = text;
+		if (!text || !d->cid)
+			rc = ssi_err(err, SS_FATAL, "cannot write '%s'", rel);
+	}
+	int any = 0;
+	if (rc == SS_OK)
+		rc = put_docs(po->sign_key, tree, pd, n, index, NULL, 0, NULL, 0, &any, err);
+	for (size_t k = 0; pd && k < n; k++)
+		free((char *)pd[k].text);
+	free(pd);
 	*changed |= any;
+	return rc;
+}
+
+int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
+		      const size_t *lens, int *changed, struct ss_error *err)
+{
+	struct pdoc *pd = calloc(n ? n : 1, sizeof(*pd));
+	json_t **parsed = calloc(n ? n : 1, sizeof(*parsed));
+	const char *ibytes = NULL, *sibytes = NULL;
+	size_t ilen = 0, silen = 0, np = 0;
+	int rc = pd && parsed ? SS_OK : ssi_err(err, SS_FATAL, "out of memory");
+	json_t *index = NULL;
+	/* the indexes; the products files they name; the rest of streams/ */
+	for (size_t i = 0; rc == SS_OK && i < n; i++) {
+		if (strcmp(rels[i], "streams/v1/index.json") == 0) {
+			ibytes = data[i], ilen = lens[i];
+			index = ssi_json_parse(data[i], lens[i], rels[i], err);
+			if (!index)
+				rc = SS_FATAL;
+		} else if (strcmp(rels[i], "streams/v1/index.sjson") == 0) {
+			sibytes = data[i], silen = lens[i];
+		}
+	}
+	for (size_t i = 0; rc == SS_OK && i < n; i++) {
+		size_t l = strlen(rels[i]);
+		if (!strcmp(rels[i], "streams/v1/index.json") || !strcmp(rels[i], "streams/v1/index.sjson"))
+			continue;
+		const char *cid = NULL, *k;
+		json_t *e;
+		json_object_foreach(json_object_get(index, "index"), k, e) {
+			const char *p = json_string_value(json_object_get(e, "path"));
+			if (p && strcmp(p, rels[i]) == 0)
+				cid = k;
+		}
+		json_t *doc = cid ? ssi_json_parse(data[i], lens[i], rels[i], err) : NULL;
+		if (!cid || !json_is_object(json_object_get(doc, "products"))) {
+			/* not a products file the index names: written before the
+			 * indexes, as it is (.sjson twins go with their .json) */
+			json_decref(doc);
+			if (l > 6 && strcmp(rels[i] + l - 6, ".sjson") == 0)
+				continue;
+			rc = put(tree, rels[i], data[i], lens[i], changed, err);
+			continue;
+		}
+		parsed[np] = doc;
+		struct pdoc *d = &pd[np++];
+		d->rel = rels[i];
+		d->cid = cid;
+		d->text = data[i];
+		d->len = lens[i];
+		d->products = json_object_get(doc, "products");
+		char srel[PATH_MAX];
+		sjson_name(rels[i], srel, sizeof(srel));
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(rels[j], srel) == 0)
+				d->stext = data[j], d->slen = lens[j];
+	}
+	/* .sjson files that no products .json of the record pairs with */
+	for (size_t i = 0; rc == SS_OK && i < n; i++) {
+		size_t l = strlen(rels[i]);
+		if (l <= 6 || strcmp(rels[i] + l - 6, ".sjson") || !strcmp(rels[i], "streams/v1/index.sjson"))
+			continue;
+		int paired = 0;
+		for (size_t k = 0; k < np; k++) {
+			char srel[PATH_MAX];
+			sjson_name(pd[k].rel, srel, sizeof(srel));
+			paired |= strcmp(srel, rels[i]) == 0;
+		}
+		if (!paired)
+			rc = put(tree, rels[i], data[i], lens[i], changed, err);
+	}
+	if (rc == SS_OK && !index)
+		rc = ssi_err(err, SS_FATAL, "history of '%s': the record has no streams/v1/index.json", tree);
+	if (rc == SS_OK)
+		rc = put_docs(NULL, tree, pd, np, index, ibytes, ilen, sibytes, silen, changed, err);
+	for (size_t i = 0; parsed && i < np; i++)
+		json_decref(parsed[i]);
+	free(parsed);
+	free(pd);
+	json_decref(index);
 	return rc;
 }
 
@@ -428,6 +803,14 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 			rc = ssi_err(err, SS_FATAL, "cannot import '%s': content id '%s' is not a file name", items_file, key[0]);
 			goto out;
 		}
+		/* its file would be one of the tree's own documents: the index,
+		 * the LXD images.json, or the alternates of a switch */
+		if (strcmp(key[0], "index") == 0 || strcmp(key[0], "images") == 0 || key[0][0] == '.') {
+			rc = ssi_err(err, SS_FATAL,
+				     "cannot import '%s': content id '%s' would overwrite the tree's own '%s' (choose another content id)",
+				     items_file, key[0], key[0][0] == '.' ? "streams/v1/.*" : rel);
+			goto out;
+		}
 		json_t *doc = json_object_get(docs, rel);
 		if (!doc) {
 			doc = json_pack("{s:s, s:s, s:s, s:{}}", "format", "products:1.0", "content_id", key[0],
@@ -467,6 +850,19 @@ int ss_publish_import(const char *tree, const char *items_file, const struct ss_
 	}
 	const char *rel;
 	json_t *doc;
+	/* an entry of another content id already naming one of our files */
+	json_object_foreach(docs, rel, doc) {
+		const char *cid = json_string_value(json_object_get(doc, "content_id")), *ocid;
+		json_t *e;
+		json_object_foreach(json_object_get(index, "index"), ocid, e) {
+			const char *p = json_string_value(json_object_get(e, "path"));
+			if (p && strcmp(p, rel) == 0 && strcmp(ocid, cid) != 0) {
+				rc = ssi_err(err, SS_FATAL, "cannot import '%s': '%s' is the products file of content id '%s' already",
+					     items_file, rel, ocid);
+				goto out;
+			}
+		}
+	}
 	json_t *condensed = json_object();
 	json_object_foreach(docs, rel, doc) {
 		/* condensed as upstream json2streams writes it */
@@ -645,21 +1041,71 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		ss_image_meta_free(meta);
 		return SS_FATAL;
 	}
+	/* what metadata.yaml says becomes names, keys and paths: checked
+	 * before anything is copied, so that what we write passes
+	 * sstream-verify and the clients list it */
+	const char *raw_arch = ss_image_meta_architecture(meta);
+	if (!arch_known(raw_arch)) {
+		int frc = ssi_err(err, SS_FATAL, "invalid image '%s': architecture '%s' is unknown to LXD and Incus",
+				  in[0].path, raw_arch ? raw_arch : "");
+		ss_image_meta_free(meta);
+		return frc;
+	}
+	static const char *const named[] = { "os", "release", "variant" };
+	for (int i = 0; i < 3; i++) {
+		const char *v = ss_image_meta_property(meta, named[i]), *why = v ? name_problem(v) : NULL;
+		if (why) {
+			int frc = ssi_err(err, SS_FATAL, "invalid image '%s': properties.%s '%s': %s", in[0].path, named[i],
+					  v, why);
+			ss_image_meta_free(meta);
+			return frc;
+		}
+	}
+	for (int i = 0; i < naliases; i++) {
+		/* the product's aliases are one comma-separated list */
+		int bad = !*aliases[i];
+		for (const unsigned char *p = (const unsigned char *)aliases[i]; *p; p++)
+			bad |= *p == ',' || *p <= 0x20 || *p == 0x7f;
+		if (bad) {
+			ss_image_meta_free(meta);
+			return ssi_err(err, SS_USAGE, "alias '%s': empty, or a ',', space or control character in it",
+				       aliases[i]);
+		}
+	}
+	long long cdate = ss_image_meta_creation_date(meta);
+	time_t created = (time_t)cdate;
+	struct tm tm;
+	char version[32];
+	/* the version key's first 8 characters must be a date YYYYMMDD */
+	if (cdate < 0 || cdate > 253402300799LL || !gmtime_r(&created, &tm) ||
+	    strftime(version, sizeof(version), "%Y%m%d_%H%M", &tm) != 13) {
+		ss_image_meta_free(meta);
+		return ssi_err(err, SS_FATAL, "invalid image '%s': creation_date %lld is not a time between 1970 and 9999",
+			       in[0].path, cdate);
+	}
 	char dot[PATH_MAX];
 	int lock_fd = -1, rc;
 	json_t *products = NULL;
 	struct ss_hasher *fph = ss_hasher_new(SS_HASH_SHA256);
 	if ((rc = lock_tree(tree, dot, sizeof(dot), &lock_fd, err)) != SS_OK || !fph)
 		goto out;
-	if ((rc = copy_hash(dot, &in[0], fph, err)) != SS_OK ||
-	    (nfiles == 2 && (rc = copy_hash(dot, &in[1], fph, err)) != SS_OK))
+	/* a key that cannot sign is found before any file is placed */
+	if (po->sign_key) {
+		char *probe;
+		size_t plen;
+		if ((rc = ss_clearsign(po->sign_key, "{}\n", 3, &probe, &plen, err)) != SS_OK)
+			goto out;
+		free(probe);
+	}
+	if ((rc = copy_hash(tree, &in[0], fph, err)) != SS_OK ||
+	    (nfiles == 2 && (rc = copy_hash(tree, &in[1], fph, err)) != SS_OK))
 		goto out;
 	struct ss_digest fpd;
 	ss_hasher_final(fph, &fpd);
 	memcpy(fp_out, fpd.sha256, 65);
 
 	/* product and version from metadata.yaml */
-	char os[128], release[128], variant[128], product[512], version[32], dir[128], alias[1024];
+	char os[128], release[128], variant[128], product[512], dir[128], alias[1024];
 	const char *arch = ssi_lxd_arch(ss_image_meta_architecture(meta));
 	snprintf(os, sizeof(os), "%s", ss_image_meta_property(meta, "os") ? ss_image_meta_property(meta, "os") : "unknown");
 	snprintf(release, sizeof(release), "%s",
@@ -668,10 +1114,6 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		 ss_image_meta_property(meta, "variant") ? ss_image_meta_property(meta, "variant") : "default");
 	snprintf(product, sizeof(product), "%s:%s:%s:%s", os, release, arch, variant);
 	lower(product);
-	time_t created = (time_t)ss_image_meta_creation_date(meta);
-	struct tm tm;
-	gmtime_r(&created, &tm);
-	strftime(version, sizeof(version), "%Y%m%d_%H%M", &tm);
 	snprintf(dir, sizeof(dir), "images/%s", fp_out);
 	/* as images.linuxcontainers.org: the default variant is also
 	 * {os}/{release} ("alpine/3.17/default,alpine/3.17") */
@@ -688,6 +1130,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		goto out;
 	}
 	json_t *items = image_items(kind, unified, &in[0], &in[1], fp_out, dir);
+	int placed = 0;
 	json_t *prev = json_object_get(
 		json_object_get(json_object_get(json_object_get(json_object_get(products, "products"), product), "versions"),
 				version),
@@ -703,14 +1146,19 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		}
 		char *dest = name ? ss_join(tree, name) : NULL;
 		struct stat st;
-		if (republished || (dest && stat(dest, &st) == 0 && listed(products, name, in[i].sha256))) {
+		struct ss_error ue;
+		if (republished ||
+		    (dest && lstat(dest, &st) == 0 && S_ISREG(st.st_mode) && listed(products, name, in[i].sha256))) {
 			/* already published with this content: leave it untouched */
-			unlink(in[i].tmp);
-		} else if (!dest || ssi_mkparents(dest) < 0 || rename(in[i].tmp, dest) < 0) {
-			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot place '%s'", name ? name : in[i].path);
+			ssi_safe_unlink(tree, in[i].tmp, 0, NULL, &ue);
+		} else if (!dest || (rc = ssi_safe_rename(tree, in[i].tmp, name, err)) != SS_OK) {
+			if (!dest)
+				rc = ssi_err(err, SS_FATAL, "cannot place '%s'", in[i].path);
 			free(dest);
 			json_decref(items);
 			goto out;
+		} else {
+			placed++;
 		}
 		free(dest);
 		free(in[i].tmp);
@@ -773,10 +1221,20 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		json_decref(items);
 	}
 	rc = write_streams(po, tree, products, changed, err);
+	if (rc == SS_FATAL && placed && err->sys_errno) { /* an I/O error, not a refusal */
+		/* the files are in place, not named by any document: the tree
+		 * is consistent but not untouched (disk full, say) */
+		char why[sizeof(err->msg)];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = ssi_err(err, SS_PARTIAL,
+			     "the image's files are in place, but the streams were not written (they still list what they listed before): %s",
+			     why);
+	}
 out:
 	for (int i = 0; i < 2; i++) {
+		struct ss_error ue;
 		if (in[i].tmp)
-			unlink(in[i].tmp);
+			ssi_safe_unlink(tree, in[i].tmp, 0, NULL, &ue);
 		free(in[i].tmp);
 	}
 	json_decref(products);
@@ -843,10 +1301,15 @@ int ss_publish_remove(const char *tree, const char *what, const struct ss_publis
 		if (json_object_size(versions) == 0)
 			json_object_del(prods, pn);
 	}
-	if (*removed == 0)
-		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
-	else
+	/* Written even when nothing matched: a run killed in the middle of a
+	 * switch (an index naming an alternate) is finished; otherwise this
+	 * writes nothing. */
+	json_t *view = *removed ? NULL : load_view(tree, "streams/v1/index.json");
+	if (*removed || view)
 		rc = write_streams(po, tree, products, &changed, err);
+	json_decref(view);
+	if (rc == SS_OK && *removed == 0)
+		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
 out:
 	json_decref(products);
 	if (lock_fd >= 0)
@@ -991,30 +1454,52 @@ static int cmp_desc(const void *a, const void *b)
 	return -strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Files under TREE/images, tree-relative, appended to OUT. */
-static void list_images(const char *tree, const char *rel, struct pending *out)
+/* Files under TREE/REL (the directory DFD, owned here), tree-relative,
+ * appended to OUT.  Directories are entered through their fd, never
+ * through a symlink; a symlink below is listed as a file (removing it
+ * removes the link, not what it points at). */
+static void list_images_at(int dfd, const char *rel, struct pending *out)
 {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/%s", tree, rel);
-	DIR *d = opendir(dir);
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
 	struct dirent *e;
-	while (d && (e = readdir(d))) {
+	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
 		char sub[PATH_MAX];
-		snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
-		char full[PATH_MAX * 2];
-		snprintf(full, sizeof(full), "%s/%s", tree, sub);
-		struct stat st;
-		if (lstat(full, &st) < 0)
+		if (snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name) >= (int)sizeof(sub))
 			continue;
-		if (S_ISDIR(st.st_mode))
-			list_images(tree, sub, out);
-		else
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sfd >= 0)
+				list_images_at(sfd, sub, out);
+		} else {
 			pending_add(out, sub, 0);
+		}
 	}
-	if (d)
-		closedir(d);
+	closedir(d);
+}
+
+/* Files under TREE/images; SS_FATAL when images/ is a symlink. */
+static int list_images(const char *tree, struct pending *out, struct ss_error *err)
+{
+	struct ss_error e;
+	int dfd = ssi_dir_open(tree, "images", 6, 0, &e);
+	if (dfd < 0) {
+		if (e.sys_errno == ENOENT)
+			return SS_OK;
+		if (err)
+			*err = e;
+		return SS_FATAL;
+	}
+	list_images_at(dfd, "images", out);
+	return SS_OK;
 }
 
 int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
@@ -1039,6 +1524,10 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 		rc = err->code ? err->code : SS_FATAL;
 		goto out;
 	}
+	/* what is on disk, first: a tree whose images/ is a symlink is refused
+	 * before anything changes */
+	if ((rc = list_images(tree, &files, err)) != SS_OK)
+		goto out;
 	/* versions beyond the newest KEEP of each product leave the streams */
 	const char *pn;
 	json_t *prod;
@@ -1072,13 +1561,14 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 	struct ss_error se;
 	if (ss_fetch(state, SS_METADATA_CAP, &data, &len, &se) == SS_OK) {
 		for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+			/* the state is read back from disk: only safe paths count */
 			char *sp = strchr(line, ' ');
-			if (sp)
+			struct ss_error pe;
+			if (sp && ss_path_check(sp + 1, &pe) == SS_OK)
 				pending_add(&old, sp + 1, strtoll(line, NULL, 10));
 		}
 		free(data);
 	}
-	list_images(tree, "images", &files);
 	long long now = (long long)time(NULL);
 	size_t cap = 64;
 	for (size_t i = 0; i < files.n; i++) {
@@ -1096,10 +1586,10 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 			cb(ud, "file", files.path[i]);
 		if (dry_run)
 			continue;
-		char *f = ss_join(tree, files.path[i]);
-		if (f && unlink(f) == 0)
-			ssi_rmdir_parents(f, strlen(tree));
-		free(f);
+		struct ss_error ue;
+		if (ssi_safe_unlink(tree, files.path[i], 1, NULL, &ue) != SS_OK && rc == SS_OK) {
+			rc = ssi_err(err, SS_PARTIAL, "%s", ue.msg);
+		}
 	}
 	if (!dry_run) {
 		char *buf = malloc(cap), *p = buf;
@@ -1110,7 +1600,10 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 		*p = '\0';
 		for (size_t i = 0; i < next.n; i++)
 			p += sprintf(p, "%lld %s\n", next.since[i], next.path[i]);
+		int prc = rc;
 		rc = put(tree, ".sstream/unreferenced", buf, (size_t)(p - buf), &changed, err);
+		if (rc == SS_OK && prc != SS_OK)
+			rc = ssi_err(err, prc, "%s", err->msg);
 		free(buf);
 	}
 out:

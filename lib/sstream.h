@@ -102,7 +102,8 @@ char *ss_join(const char *root, const char *path);
 /*
  * Checks that PATH is safe to write below a tree root: not empty, relative,
  * no "." or ".." segment, no empty segment, no backslash, no control
- * character.  ':' and other printable characters are fine.  Returns SS_OK
+ * character, and not inside the tree's private directory (first component
+ * ".sstream").  ':' and other printable characters are fine.  Returns SS_OK
  * or SS_FATAL with a message naming the path.
  */
 int ss_path_check(const char *path, struct ss_error *err);

@@ -182,8 +182,10 @@ static int load_doc(struct ss_tree *t, json_t *doc, const char *relpath, const c
 		return SS_FATAL;
 	p->relpath = strdup(relpath);
 	p->entry = json_incref(entry);
+	if (entry && cid)
+		p->index_key = strdup(cid);
 	/* A tree whose paths could escape its root is refused whole. */
-	if (!p->relpath || ss_products_check_paths(p, err) != SS_OK ||
+	if (!p->relpath || (entry && cid && !p->index_key) || ss_products_check_paths(p, err) != SS_OK ||
 	    grow((void **)&t->products, &t->alloc, t->nproducts, sizeof(*t->products))) {
 		if (!err->msg[0])
 			ssi_err(err, SS_FATAL, "out of memory");

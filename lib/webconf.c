@@ -428,14 +428,13 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 	if ((strncmp(base_url, "https://", 8) && strncmp(base_url, "http://", 7)) || !safe_url(base_url))
 		return ssi_err(err, SS_USAGE, "base URL '%s': not an http(s) URL a configuration can hold",
 			       base_url);
-	char *snip = NULL, *file = ss_join(tree, snippet_name(server));
+	char *snip = NULL;
 	size_t len;
-	int rc = file ? generate(tree, base_url, server, &snip, &len, cb, ud, err)
-		      : ssi_err(err, SS_FATAL, "out of memory");
-	if (rc == SS_OK && ssi_mkparents(file) < 0)
-		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", file);
+	int changed = 0;
+	int rc = generate(tree, base_url, server, &snip, &len, cb, ud, err);
+	/* through safefs, like every writer below a tree: never via a symlink */
 	if (rc == SS_OK)
-		rc = ssi_write_if_changed(file, snip, len, NULL, err);
+		rc = ssi_safe_write(tree, snippet_name(server), snip, len, &changed, err);
 	if (rc == SS_OK) {
 		/* remember the base URL, the other server's line kept */
 		char *old = settings_read(tree), *out = NULL;
@@ -451,9 +450,7 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 			fprintf(f, "%s %s\n", server, base_url);
 			fclose(f);
 			free(old);
-			char *sf = ss_join(tree, ".sstream/webconf");
-			rc = sf ? ssi_write_if_changed(sf, out, olen, NULL, err) : ssi_err(err, SS_FATAL, "out of memory");
-			free(sf);
+			rc = ssi_safe_write(tree, ".sstream/webconf", out, olen, &changed, err);
 			free(out);
 		}
 	}
@@ -461,7 +458,6 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 		*text = snip;
 	else
 		free(snip);
-	free(file);
 	return rc;
 }
 
@@ -478,14 +474,13 @@ int ss_webconf_refresh(const char *tree, struct ss_error *err)
 		if (!sp)
 			continue;
 		*sp = '\0';
-		char *snip = NULL, *file = ss_join(tree, snippet_name(line));
+		char *snip = NULL;
 		size_t len;
-		rc = file ? generate(tree, sp + 1, line, &snip, &len, NULL, NULL, err)
-			  : ssi_err(err, SS_FATAL, "out of memory");
+		int changed = 0;
+		rc = generate(tree, sp + 1, line, &snip, &len, NULL, NULL, err);
 		if (rc == SS_OK)
-			rc = ssi_write_if_changed(file, snip, len, NULL, err);
+			rc = ssi_safe_write(tree, snippet_name(line), snip, len, &changed, err);
 		free(snip);
-		free(file);
 	}
 	free(settings);
 	return rc;

@@ -62,7 +62,8 @@ static const char usage_text[] =
 	"  -h, --help             this help\n"
 	"  -V, --version          the versions of sstream and its libraries\n"
 	"\n"
-	"Exit status: 0 ok; 1 partial (some items failed, the tree is consistent);\n"
+	"Exit status: 0 ok; 1 partial (some items failed or a document could not be\n"
+	"written, the tree is consistent);\n"
 	"2 fatal (TARGET untouched); 3 integrity (bad signature); 64 usage;\n"
 	"75 temporary (network, server error, another run holds TARGET's lock).\n"
 	"See sstream-mirror(1) and sstream-filters(7).\n";

@@ -66,7 +66,8 @@ static const char usage_text[] =
 	"  -h, --help         this help\n"
 	"  -V, --version      the versions of sstream and its libraries\n"
 	"\n"
-	"Exit status: 0 ok; 2 fatal (bad image or tree, nothing changed);\n"
+	"Exit status: 0 ok; 1 partial (the tree is consistent: see sstream-publish(1));\n"
+	"2 fatal (bad image or tree, nothing changed);\n"
 	"64 usage; 75 another run holds the tree's lock.  See sstream-publish(1).\n";
 
 static void usage_error(const char *msg)

@@ -5,9 +5,11 @@
 static void test_check(void)
 {
 	static const char *good[] = { "a", "images/almalinux/8/amd64/cloud/20230421_23:27/rootfs.squashfs",
-				      "files/a b+c~d.img", "x/.hidden", "x/..y", "x/y..", "ünïcode/ok" };
+				      "files/a b+c~d.img", "x/.hidden", "x/..y", "x/y..", "ünïcode/ok",
+				      ".sstreams/a", "x/.sstream/state", ".sstream.json" };
 	static const char *bad[] = { "", "/etc/passwd", "../x", "a/../b", "a/..", "..", ".", "./a", "a/./b",
-				     "a//b", "a/", "a\\b", "a\tb", "a\nb", "a\x7f" };
+				     "a//b", "a/", "a\\b", "a\tb", "a\nb", "a\x7f",
+				     ".sstream", ".sstream/state", ".sstream/history.git/HEAD", ".sstream/tmp/x" };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct ss_error err;
 		CHECK(ss_path_check(good[i], &err) == SS_OK);
