@@ -63,7 +63,7 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	sh scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h lib/s3_internal.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -185,7 +185,9 @@ deb:
 	mkdir -p $(BUILD)/debsrc/sstream $(BUILD)/deb
 	if git rev-parse --git-dir >/dev/null 2>&1; then git ls-files -z --cached --others --exclude-standard; \
 	else find . -path ./build -prune -o -path ./build-san -prune -o -type f -print0; fi | \
-		xargs -0 tar --no-recursion -cf - | tar -C $(BUILD)/debsrc/sstream -xf -
+		tar --null --no-recursion -T - -cf - | tar -C $(BUILD)/debsrc/sstream -xf -
+	@# (one tar reading the list: xargs would split a long list into several
+	@# archives, and the extracting tar stops at the end of the first)
 	cd $(BUILD)/debsrc/sstream && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SANITIZE -u WERROR \
 		dpkg-buildpackage -us -uc -b
 	mv $(BUILD)/debsrc/*.deb $(BUILD)/debsrc/*.buildinfo $(BUILD)/debsrc/*.changes $(BUILD)/deb/

@@ -9,4 +9,5 @@ echo "== stream model"
 bash bench/mirror.sh
 bash bench/verify.sh
 bash bench/publish.sh
+bash bench/s3.sh
 bash bench/squashfs.sh

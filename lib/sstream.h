@@ -445,6 +445,86 @@ struct ss_mirror_stats {
  */
 int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, struct ss_error *err);
 
+/* ---- Object storage (S3) ------------------------------------------------ */
+
+enum ss_s3_addressing { SS_S3_AUTO, SS_S3_PATH, SS_S3_VHOST };
+
+struct ss_s3_opts {
+	const char *target;       /* s3://BUCKET[/PREFIX] */
+	const char *endpoint;     /* NULL: $AWS_ENDPOINT_URL, else AWS for the region */
+	const char *region;       /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1 */
+	const char *profile;      /* credentials profile when the environment has no
+				     keys; NULL: $AWS_PROFILE, else "default" */
+	int addressing;           /* enum ss_s3_addressing; AUTO: path-style with an
+				     explicit endpoint, virtual-host on AWS */
+	const char *acl;          /* canned ACL of every object written, NULL: none */
+	const char *ca_file;
+	long timeout;             /* connect timeout and stall limit, s (0: 30) */
+	int retries;              /* retries after 5xx, resets, timeouts */
+	long long part_size;      /* larger items go by multipart upload in parts of
+				     this size (0: 64 MiB) */
+	long long grace;          /* seconds an object no longer listed stays */
+	long long lock_ttl;       /* seconds a lock is valid unless renewed (0: 1 h) */
+	int dry_run;              /* report what would change, write nothing */
+	int jobs;                 /* parallel item uploads (0: 4) */
+	int check_items;          /* hash each item before it is put, against every
+				     hash its stream gives (a tree no mirror run
+				     checked); a mismatch is SS_INTEGRITY */
+	/* Called with a lock held, from the thread that uploads (never two
+	 * calls at once). */
+	void (*event)(void *ud, const struct ss_mirror_event *ev);
+	void *ud;
+};
+
+struct ss_s3_stats {
+	size_t uploaded, kept, deleted;  /* objects put, already there, deleted */
+	long long bytes_uploaded, bytes_deleted;
+	size_t requests;                 /* HTTP requests made, all kinds */
+};
+
+struct ss_s3;  /* a bucket prefix, with credentials */
+
+/*
+ * Opens O->target: parses it, resolves endpoint, region and credentials
+ * (environment, then the profile in $AWS_SHARED_CREDENTIALS_FILE or
+ * ~/.aws/credentials).  Makes no request.  Returns NULL with SS_USAGE (bad
+ * target) or SS_FATAL (no credentials).  O must outlive the handle.
+ */
+struct ss_s3 *ss_s3_open(const struct ss_s3_opts *o, struct ss_error *err);
+void ss_s3_close(struct ss_s3 *s);
+
+/* "s3://bucket/prefix" as given, and a file-name-safe name for it
+ * (endpoint host, bucket and prefix), both borrowed. */
+const char *ss_s3_url(const struct ss_s3 *s);
+const char *ss_s3_name(const struct ss_s3 *s);
+
+/*
+ * Takes the prefix's lock object (PREFIX/.sstream/lock, created with
+ * If-None-Match: *) for OWNER; an expired lock is replaced.  Returns
+ * SS_OK; SS_TEMPFAIL naming the holder and expiry when another run holds
+ * it, or for network and server trouble; SS_FATAL for 4xx (credentials,
+ * missing bucket; the message carries the S3 error code).
+ */
+int ss_s3_lock(struct ss_s3 *s, const char *owner, struct ss_error *err);
+/* Releases it when it is still ours.  SS_OK or the error. */
+int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err);
+
+/*
+ * Publishes the local tree TREE (a directory holding streams/v1/ and the
+ * items) under the prefix: the items the documents name that the bucket
+ * lacks (each PUT carries its sha256, so the server refuses other bytes;
+ * multipart above the part size), then the products files, then the
+ * indexes, each in one PUT; objects no document names any more are
+ * deleted once they have been unnamed for the grace period.  State (what
+ * was sent, what is going) lives in PREFIX/.sstream/state.  Events:
+ * SS_EV_ADD per object put, SS_EV_REMOVE per object deleted.  Returns
+ * SS_OK; SS_FATAL / SS_TEMPFAIL with the bucket still consistent (no
+ * document is put once an item failed); SS_INTEGRITY when a file does not
+ * match its hash (nothing of the new documents is put then).  STATS
+ * (may be NULL) is filled in every case.
+ */
+int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err);
+
 /* Number of expressions in a filter (0 for NULL). */
 int ss_filter_count(const struct ss_filter *f);
 

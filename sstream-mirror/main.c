@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,8 +17,9 @@ static const char usage_text[] =
 	"\n"
 	"Mirror the simplestreams tree at SOURCE (http(s) or file URL, or a directory;\n"
 	"a tree root or an index or products file; or an LXD remote name such as\n"
-	"ubuntu: or images:, see --list-remotes) into the directory TARGET,\n"
-	"incrementally.  FILTER is KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX.\n"
+	"ubuntu: or images:, see --list-remotes) into the directory TARGET, or into\n"
+	"an S3 bucket when TARGET is s3://BUCKET/PREFIX, incrementally.  FILTER is\n"
+	"KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX.\n"
 	"\n"
 	"  -m, --max N            keep the N newest versions of each product\n"
 	"      --keep             keep versions gone upstream while fewer than N remain\n"
@@ -43,6 +45,18 @@ static const char usage_text[] =
 	"      --report FILE      write a JSON summary to FILE\n"
 	"      --metrics FILE     write the run's metrics to FILE (Prometheus text)\n"
 	"      --no-history       do not record the metadata in TARGET/.sstream/history.git\n"
+	"S3 targets (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
+	"AWS_SESSION_TOKEN, or a profile in ~/.aws/credentials):\n"
+	"      --s3-endpoint URL  the S3 service (default $AWS_ENDPOINT_URL, else AWS)\n"
+	"      --s3-region NAME   signing region (default $AWS_REGION, us-east-1)\n"
+	"      --s3-profile NAME  credentials profile (default $AWS_PROFILE, default)\n"
+	"      --s3-path-style    https://ENDPOINT/BUCKET/KEY (default with --s3-endpoint)\n"
+	"      --s3-virtual-host  https://BUCKET.ENDPOINT/KEY (default on AWS)\n"
+	"      --s3-acl ACL       canned ACL of the objects written, e.g. public-read\n"
+	"      --s3-part-size SIZE  multipart upload above this size (default 64m)\n"
+	"      --s3-lock-ttl DURATION  a crashed run's lock expires after this (default 1h)\n"
+	"      --state-dir DIR    local state (a verified copy of the tree, history)\n"
+	"                         (default $XDG_STATE_HOME/sstream, /var/lib/sstream)\n"
 	"  -v, --verbose          print each added and removed file\n"
 	"  -q, --quiet            print nothing but errors\n"
 	"  -h, --help             this help\n"
@@ -53,6 +67,8 @@ static const char usage_text[] =
 	"2 fatal (TARGET untouched); 3 integrity (bad signature); 64 usage;\n"
 	"75 temporary (network, server error, another run holds TARGET's lock).\n"
 	"See sstream-mirror(1) and sstream-filters(7).\n";
+
+static struct ss_s3_stats s3st;
 
 static void usage_error(const char *msg)
 {
@@ -163,6 +179,148 @@ static void on_event(void *ud, const struct ss_mirror_event *ev)
 	}
 }
 
+/* What happens in the bucket. */
+static void on_s3_event(void *ud, const struct ss_mirror_event *ev)
+{
+	struct ui *u = ud;
+	if (ev->type == SS_EV_ADD && u->verbose)
+		printf("> %s (%lld bytes)\n", ev->path, ev->size);
+	else if (ev->type == SS_EV_REMOVE && u->verbose)
+		printf("x %s\n", ev->path);
+}
+
+static void on_s3_plan(void *ud, const struct ss_mirror_event *ev)
+{
+	(void)ud;
+	if (ev->type == SS_EV_ADD)
+		printf("put    %12lld  %s\n", ev->size, ev->path);
+	else if (ev->type == SS_EV_REMOVE)
+		printf("delete %12lld  %s\n", ev->size, ev->path);
+}
+
+/* mkdir -p; 0 or -1 with errno. */
+static int mkdirs(const char *dir)
+{
+	char *d = strdup(dir);
+	if (!d)
+		return -1;
+	for (char *p = d + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(d, 0700) != 0 && errno != EEXIST) {
+				free(d);
+				return -1;
+			}
+			if (!c)
+				break;
+			*p = c;
+		}
+	}
+	free(d);
+	return 0;
+}
+
+/* Who holds a lock: host:pid. */
+static const char *owner_name(void)
+{
+	static char owner[400];
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(owner, sizeof(owner), "%s:%ld", host, (long)getpid());
+	return owner;
+}
+
+/*
+ * A mirror into S3: the local mirror (every check, filter, signature,
+ * conditional GET) into a staging tree under STATE_DIR named after the
+ * target, then ss_s3_sync from there into the bucket, under the bucket's
+ * lock.  A local directory mirrored whole is published straight.  Returns the exit code; ERR holds the message.
+ */
+static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char *state_dir,
+		     struct ss_mirror_stats *st, struct ss_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	struct ss_s3 *s3 = ss_s3_open(so, err);
+	if (!s3)
+		return err->code;
+	char *base = NULL, *staging = NULL;
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n = 0;
+	if (state_dir)
+		n = asprintf(&base, "%s", state_dir);
+	else if (xdg && *xdg)
+		n = asprintf(&base, "%s/sstream", xdg);
+	else if (geteuid() == 0 || !home)
+		n = asprintf(&base, "/var/lib/sstream");
+	else
+		n = asprintf(&base, "%s/.local/state/sstream", home);
+	if (n < 0 || asprintf(&staging, "%s/%s", base, ss_s3_name(s3)) < 0) {
+		ss_s3_close(s3);
+		free(base);
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return SS_FATAL;
+	}
+	int rc;
+	/* A local tree mirrored whole needs no staging copy: it is published
+	 * as it is, each item hashed (every hash) before it is put. */
+	struct stat sst;
+	int direct = !ss_is_url(o->source) && stat(o->source, &sst) == 0 && S_ISDIR(sst.st_mode) &&
+		     ss_filter_count(o->filter) == 0 && o->max == 0 && !o->keyring && o->nmirrors == 0;
+	if (direct) {
+		if (!o->dry_run && (rc = ss_s3_lock(s3, owner_name(), err)) != SS_OK)
+			goto out;
+		so->check_items = 1;
+		rc = ss_s3_sync(s3, o->source, &s3st, err);
+		goto unlock;
+	}
+	if (mkdirs(staging) != 0) {
+		snprintf(err->msg, sizeof(err->msg), "cannot create state directory '%s': %s", staging,
+			 strerror(errno));
+		rc = SS_FATAL;
+		goto out;
+	}
+	if (!o->dry_run && (rc = ss_s3_lock(s3, owner_name(), err)) != SS_OK)
+		goto out;
+	/* The staging tree is not served: what drops out of it can go at
+	 * once; the bucket keeps it for the grace period. */
+	long long grace = o->grace;
+	const char *target = o->target;
+	o->target = staging;
+	o->grace = 0;
+	rc = ss_mirror(o, st, err);
+	o->grace = grace;
+	o->target = target;
+	/* A dry run on a first run has no staging tree to compare yet. */
+	char *streams = NULL;
+	int staged = asprintf(&streams, "%s/streams", staging) >= 0 && stat(streams, &sst) == 0;
+	free(streams);
+	if ((rc == SS_OK || rc == SS_PARTIAL) && (staged || !o->dry_run)) {
+		struct ss_error e2;
+		ss_error_clear(&e2);
+		int rc2 = ss_s3_sync(s3, staging, &s3st, &e2);
+		if (rc2 != SS_OK) {
+			rc = rc2;
+			*err = e2;
+		}
+	}
+unlock:
+	if (!o->dry_run) {
+		struct ss_error e3;
+		ss_error_clear(&e3);
+		if (ss_s3_unlock(s3, &e3) != SS_OK && rc == SS_OK) {
+			rc = e3.code;
+			*err = e3;
+		}
+	}
+out:
+	ss_s3_close(s3);
+	free(staging);
+	free(base);
+	return rc;
+}
+
 /* The dry-run plan: each added and removed item with its size, and totals. */
 static void on_plan(void *ud, const struct ss_mirror_event *ev)
 {
@@ -181,7 +339,9 @@ static void on_plan(void *ud, const struct ss_mirror_event *ev)
 int main(int argc, char **argv)
 {
 	enum { O_KEEP = 256, O_KEYRING, O_NOVERIFY, O_NOITEMS, O_CHECK, O_MIRROR, O_RATE, O_RETRIES,
-	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_METRICS, O_MAXTIME, O_REMOTES };
+	       O_TIMEOUT, O_CA, O_GRACE, O_REPORT, O_NOHISTORY, O_METRICS, O_MAXTIME, O_REMOTES,
+	       O_S3EP, O_S3REGION, O_S3PROFILE, O_S3PATH, O_S3VHOST, O_S3ACL, O_S3PART, O_S3TTL,
+	       O_STATEDIR };
 	static const struct option opts[] = {
 		{ "max", required_argument, NULL, 'm' },
 		{ "keep", no_argument, NULL, O_KEEP },
@@ -201,6 +361,15 @@ int main(int argc, char **argv)
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "no-history", no_argument, NULL, O_NOHISTORY },
 		{ "list-remotes", no_argument, NULL, O_REMOTES },
+		{ "s3-endpoint", required_argument, NULL, O_S3EP },
+		{ "s3-region", required_argument, NULL, O_S3REGION },
+		{ "s3-profile", required_argument, NULL, O_S3PROFILE },
+		{ "s3-path-style", no_argument, NULL, O_S3PATH },
+		{ "s3-virtual-host", no_argument, NULL, O_S3VHOST },
+		{ "s3-acl", required_argument, NULL, O_S3ACL },
+		{ "s3-part-size", required_argument, NULL, O_S3PART },
+		{ "s3-lock-ttl", required_argument, NULL, O_S3TTL },
+		{ "state-dir", required_argument, NULL, O_STATEDIR },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "metrics", required_argument, NULL, O_METRICS },
@@ -212,7 +381,8 @@ int main(int argc, char **argv)
 	struct ss_mirror_opts o = { .jobs = 4, .retries = 3, .timeout = 30, .grace = 3600,
 				    .max_time = 24 * 3600 };
 	struct ui u = { 0 };
-	const char *report = NULL, *metrics = NULL;
+	struct ss_s3_opts so = { 0 };
+	const char *report = NULL, *metrics = NULL, *state_dir = NULL;
 	int no_verify = 0, c;
 	const char **mirrors = calloc((size_t)argc, sizeof(*mirrors));
 	if (!mirrors)
@@ -276,6 +446,37 @@ int main(int argc, char **argv)
 		case O_NOHISTORY:
 			o.no_history = 1;
 			break;
+		case O_S3EP:
+			so.endpoint = optarg;
+			break;
+		case O_S3REGION:
+			so.region = optarg;
+			break;
+		case O_S3PROFILE:
+			so.profile = optarg;
+			break;
+		case O_S3PATH:
+			so.addressing = SS_S3_PATH;
+			break;
+		case O_S3VHOST:
+			so.addressing = SS_S3_VHOST;
+			break;
+		case O_S3ACL:
+			so.acl = optarg;
+			break;
+		case O_S3PART:
+			so.part_size = parse_number(optarg, "--s3-part-size", "kKmMgG", bytes_mult,
+						    5LL << 30); /* the S3 limit of a part */
+			if (so.part_size < 65536)
+				usage_error("--s3-part-size is at least 64k");
+			break;
+		case O_S3TTL:
+			if ((so.lock_ttl = tool_duration(optarg)) <= 0)
+				usage_error("--s3-lock-ttl is a duration: 30s, 10m, 1h, 2d");
+			break;
+		case O_STATEDIR:
+			state_dir = optarg;
+			break;
 		case O_REMOTES: {
 			size_t n;
 			const struct ss_remote *r = ss_remotes(&n);
@@ -337,7 +538,23 @@ int main(int argc, char **argv)
 	o.ud = &u;
 	struct ss_mirror_stats st;
 	double start = tool_wall_clock();
-	int rc = ss_mirror(&o, &st, &err);
+	int rc, s3 = strncmp(o.target, "s3://", 5) == 0;
+	if (s3) {
+		if (o.no_items)
+			usage_error("--no-item-download cannot publish into S3 (the bucket would name missing objects)");
+		so.target = o.target;
+		so.ca_file = o.ca_file;
+		so.timeout = o.timeout;
+		so.retries = o.retries;
+		so.grace = o.grace;
+		so.dry_run = o.dry_run;
+		so.jobs = o.jobs;
+		so.event = o.dry_run ? on_s3_plan : on_s3_event;
+		so.ud = &u;
+		rc = mirror_s3(&o, &so, state_dir, &st, &err);
+	} else {
+		rc = ss_mirror(&o, &st, &err);
+	}
 	double end = tool_wall_clock();
 	if (u.tty && !u.quiet && !o.dry_run)
 		fputs("\r\033[K", stderr);
@@ -346,6 +563,12 @@ int main(int argc, char **argv)
 	if (o.dry_run && (rc == SS_OK || rc == SS_PARTIAL))
 		printf("total: add %zu items (%lld bytes), reuse %zu, remove %zu files (%lld bytes)\n",
 		       st.added, st.bytes_added, st.reused, st.removed, st.bytes_removed);
+	if (s3 && o.dry_run && (rc == SS_OK || rc == SS_PARTIAL))
+		printf("s3: put %zu objects (%lld bytes), delete %zu\n", s3st.uploaded, s3st.bytes_uploaded,
+		       s3st.deleted);
+	else if (s3 && u.verbose)
+		printf("s3: %zu objects put (%lld bytes), %zu already there, %zu deleted, %zu requests\n",
+		       s3st.uploaded, s3st.bytes_uploaded, s3st.kept, s3st.deleted, s3st.requests);
 	else if (u.verbose)
 		printf("%zu items: %zu added (%lld bytes, %lld fetched), %zu reused, %zu removed, %zu failed, %.1f s\n",
 		       st.items, st.added, st.bytes_added, st.bytes_fetched, st.reused, st.removed, st.failed,
@@ -366,6 +589,11 @@ int main(int argc, char **argv)
 				tool_json_str(rf, err.msg);
 			else
 				fputs("null", rf);
+			if (s3)
+				fprintf(rf, ", \"s3\": {\"uploaded\": %zu, \"kept\": %zu, \"deleted\": %zu, "
+					    "\"bytes_uploaded\": %lld, \"bytes_deleted\": %lld, \"requests\": %zu}",
+					s3st.uploaded, s3st.kept, s3st.deleted, s3st.bytes_uploaded, s3st.bytes_deleted,
+					s3st.requests);
 			fputs(", \"failures\": [", rf);
 			for (int i = 0; i < u.nfail; i++) {
 				if (i)

@@ -1,0 +1,231 @@
+# sstream-mirror into S3 (a real Ceph RGW on 127.0.0.1, tests/ceph.sh):
+# full and filtered mirrors read back anonymously with sstream-verify,
+# no-op reruns that put nothing, upstream updates with grace-period
+# deletion, multipart items, the lock, bad credentials, endpoint down,
+# kill -9 at random points.
+. tests/lib.sh
+. tests/ceph.sh
+M=$BIN/sstream-mirror
+V=$BIN/sstream-verify
+P=$BIN/sstream-publish
+W=$T/www
+mkdir -p "$W"
+cp -r "$FIXTURES/examples/foocloud" "$W/foocloud"
+chmod -R u+w "$W"
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$W/up1" '^(alpine|ubuntu):[^:]*:amd64:' --index
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230703.json" "$W/up2" '^(alpine|ubuntu):[^:]*:amd64:' --index
+ln -s up1 "$W/current"
+httpd_start "$W"
+U=$HTTP_URL
+ceph_start
+export XDG_STATE_HOME=$T/state HOME=$T
+S3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+mkbucket() { ceph_bucket "$1"; }
+# keys BUCKET PREFIX: every key under PREFIX, sorted, in $T/keys.
+keys() {
+	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/$1?list-type=2&max-keys=1000&prefix=$(echo "$2" | sed 's|/|%2F|g')" >"$T/listing"
+	grep -q '<ListBucketResult' "$T/listing" || fail "list $1/$2"
+	grep -o '<Key>[^<]*</Key>' "$T/listing" | sed 's/<[^>]*>//g' | sort >"$T/keys"
+}
+# lock_expired PREFIX: waits until the lock object under PREFIX (if any)
+# has expired, by the expiry written in it.
+lock_expired() {
+	exp=$($S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/$1/.sstream/lock" | sed -n 's/^expires //p')
+	[ -n "$exp" ] || return 0
+	while [ "$(date +%s)" -le "$exp" ]; do sleep 0.2; done
+}
+report() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/report.json" "$1"; }
+
+# ---- usage and errors before any write --------------------------------------
+expect 64 "bad s3 target" "$M" "$U/foocloud" s3:///nobucket
+check "bad target named" err_has "s3:///nobucket"
+mkbucket mirror
+expect 2 "missing bucket" "$M" "$U/foocloud" s3://nosuchbucket/site
+check "missing bucket: NoSuchBucket" err_has "NoSuchBucket"
+expect 2 "wrong secret" env AWS_SECRET_ACCESS_KEY=wrong "$M" "$U/foocloud" s3://mirror/site
+check "wrong secret: 403 SignatureDoesNotMatch" err_has "403 SignatureDoesNotMatch"
+expect 2 "unknown key id" env AWS_ACCESS_KEY_ID=nobody "$M" "$U/foocloud" s3://mirror/site
+check "unknown key: InvalidAccessKeyId" err_has "InvalidAccessKeyId"
+keys mirror site/
+check "nothing written with bad credentials" test ! -s "$T/keys"
+expect 2 "no credentials at all" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$M" "$U/foocloud" s3://mirror/site
+check "no credentials: says how to give them" err_has "AWS_ACCESS_KEY_ID"
+# (ASan wants to be first in the preload list; faketime preloads itself.)
+expect 2 "clock two hours slow" env ASAN_OPTIONS=verify_asan_link_order=0 faketime -f -2h "$M" "$U/foocloud" s3://mirror/site
+check "clock skew: RequestTimeTooSkewed" err_has "403 RequestTimeTooSkewed"
+down=$(free_port)
+expect 75 "endpoint down" "$M" --retries 0 --s3-endpoint "http://127.0.0.1:$down" "$U/foocloud" s3://mirror/site
+
+# ---- a full mirror, read back anonymously over HTTP --------------------------
+expect 0 "full mirror into s3" "$M" --report "$T/report.json" "$U/foocloud" s3://mirror/site
+check "quiet on success" test ! -s "$T/out" -a ! -s "$T/err"
+expect 0 "the bucket verifies over HTTP, deep" "$V" --deep "$S3_ENDPOINT/mirror/site"
+for f in index.json com.example.foovendor:released:download.json; do
+	curl -s "$S3_ENDPOINT/mirror/site/streams/v1/$f" >"$T/got"
+	check "$f verbatim in the bucket" cmp -s "$W/foocloud/streams/v1/$f" "$T/got"
+done
+curl -s -D "$T/hdr" -o /dev/null "$S3_ENDPOINT/mirror/site/streams/v1/index.json"
+check "documents: Content-Type application/json" grep -qi '^content-type: application/json' "$T/hdr"
+check "documents: short Cache-Control" grep -qi '^cache-control: public, max-age=60' "$T/hdr"
+item=$(cd "$W/foocloud" && find files -type f | head -1)
+curl -s -D "$T/hdr" -o /dev/null "$S3_ENDPOINT/mirror/site/$item"
+check "items: long immutable Cache-Control" grep -qi '^cache-control: .*immutable' "$T/hdr"
+check "report counts the uploads (18 files, 3 documents)" test "$(report 'd["s3"]["uploaded"]')" -eq 21
+keys mirror site/
+check "lock released" sh -c "! grep -q '^site/.sstream/lock' '$T/keys'"
+
+expect 0 "no-op rerun" "$M" --report "$T/report.json" "$U/foocloud" s3://mirror/site
+check "no-op rerun puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+check "no-op rerun deletes nothing" test "$(report 'd["s3"]["deleted"]')" -eq 0
+
+# Credentials from a profile in ~/.aws/credentials; virtual-host addressing
+# (BUCKET.localhost, which curl resolves to 127.0.0.1).
+mkdir -p "$HOME/.aws"
+printf '[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n\n[ci]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+	"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$HOME/.aws/credentials"
+expect 0 "credentials from profile ci, virtual-host style" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=ci \
+	"$M" --s3-virtual-host --s3-endpoint "http://localhost:$CEPH_RGW_PORT" "$U/foocloud" s3://mirror/vhost
+expect 0 "... the bucket verifies" "$V" "$S3_ENDPOINT/mirror/vhost"
+expect 2 "the default profile's wrong key" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$M" "$U/foocloud" s3://mirror/vhost
+check "... InvalidAccessKeyId" err_has "InvalidAccessKeyId"
+
+# A filtered mirror at another prefix: only what it lists.
+expect 0 "filtered mirror into s3" "$M" --max 1 "$U/foocloud" s3://mirror/filtered arch=amd64 'ftype~^(disk1.img|tar.gz)$'
+expect 0 "filtered bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/filtered"
+keys mirror filtered/files/
+check "filtered: exactly 2 items" test "$(wc -l <"$T/keys")" -eq 2
+
+# Dry run: says what it would put, puts nothing.
+expect 0 "dry run" "$M" -n "$U/foocloud" s3://mirror/dry
+check "dry run lists what it would add" out_has "^add "
+keys mirror dry/
+check "dry run wrote nothing" test ! -s "$T/keys"
+
+# ---- upstream update: new objects, old ones after the grace period ---------
+expect 0 "mirror up1" "$M" "$U/current" s3://mirror/lxc
+keys mirror lxc/
+cp "$T/keys" "$T/keys1"
+rm "$W/current" && ln -s up2 "$W/current"
+expect 0 "mirror up2 (grace 1h)" "$M" --report "$T/report.json" "$U/current" s3://mirror/lxc
+expect 0 "after the update the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/lxc"
+check "update: no deletion within the grace period" test "$(report 'd["s3"]["deleted"]')" -eq 0
+keys mirror lxc/
+check "update: old objects still there" sh -c "comm -23 '$T/keys1' '$T/keys' | grep -v .sstream | wc -l | grep -qx 0"
+expect 0 "mirror up2 again, grace 0" "$M" -v --grace 0 --report "$T/report.json" "$U/current" s3://mirror/lxc
+check "grace 0: dropped objects deleted" test "$(report 'd["s3"]["deleted"]')" -gt 0
+check "grace 0: nothing put" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+expect 0 "after deletion the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/lxc"
+keys mirror lxc/
+grep -v '\.sstream/' "$T/keys" | sed 's|^lxc/||' >"$T/inbucket"
+(cd "$T/state/sstream" && find . -mindepth 1 -maxdepth 1 -name '*lxc*' | head -1) >"$T/stagename"
+(cd "$T/state/sstream/$(cat "$T/stagename")" && find . -path ./.sstream -prune -o -type f -print | sed 's|^\./||' | sort) >"$T/staged"
+check "bucket holds exactly the tree" cmp -s "$T/inbucket" "$T/staged"
+
+# ---- the lock ----------------------------------------------------------------
+printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) + 3600)) >"$T/lock"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
+expect 75 "locked by another run" "$M" "$U/foocloud" s3://mirror/site
+check "says who holds the lock" err_has "otherhost:123"
+printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) - 10)) >"$T/lock"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
+expect 0 "an expired lock is taken over" "$M" "$U/foocloud" s3://mirror/site
+
+# ---- publishing: sstream-publish add TREE, then TREE into the bucket ----------
+# The root file is incompressible and larger than the part size: multipart.
+I=$T/img
+mkdir -p "$I/meta" "$I/root/bin"
+printf 'architecture: x86_64\ncreation_date: 1795910400\nproperties:\n  os: TestOS\n  release: s3\n' >"$I/meta/metadata.yaml"
+head -c 400000 /dev/urandom >"$I/root/bin/blob"
+tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
+tar -C "$I/root" -cf "$I/root.tar" .
+expect 0 "publish add" "$P" add "$T/site" "$I/meta.tar.xz" "$I/root.tar"
+expect 0 "publish the tree into s3 (multipart; straight from the tree)" "$M" --s3-part-size 64k --s3-acl public-read --report "$T/report.json" "$T/site" s3://mirror/pub
+check "multipart: every object put" test "$(report 'd["s3"]["uploaded"]')" -ge 4
+expect 0 "the published bucket verifies, deep (LXD fingerprints)" "$V" --deep "$S3_ENDPOINT/mirror/pub"
+big=$(cd "$T/site" && find images -type f -size +300k | head -1)
+curl -s "$S3_ENDPOINT/mirror/pub/$big" -o "$T/big"
+check "multipart object: the same bytes" cmp -s "$T/site/$big" "$T/big"
+check "published straight: no staging copy" sh -c "! ls '$T/state/sstream' | grep -q _mirror_pub_"
+expect 0 "publish rerun" "$M" --report "$T/report.json" "$T/site" s3://mirror/pub
+check "publish rerun puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+
+# A source whose item does not match its hash.  Published straight (a whole
+# local tree): exit 3, and no document goes up.
+cp -r "$W/foocloud" "$T/badsrc"
+f=$(cd "$T/badsrc" && find files -type f -size +0 | sort | head -1)
+printf 'X' | dd of="$T/badsrc/$f" bs=1 count=1 conv=notrunc 2>/dev/null
+expect 3 "corrupt item in a local tree: integrity failure" "$M" "$T/badsrc" s3://mirror/bad
+check "corrupt item named" err_has "$f"
+keys mirror bad/streams/
+check "no document put after the failure" test ! -s "$T/keys"
+keys mirror "bad/$f"
+check "corrupt item not in the bucket" test ! -s "$T/keys"
+# Through the staging tree (a filter): that item fails, the rest is published.
+expect 1 "corrupt item, filtered: partial" "$M" "$T/badsrc" s3://mirror/bad2 'arch~.'
+check "corrupt item named" err_has "$f"
+expect 0 "the bucket without it verifies" "$V" --deep "$S3_ENDPOINT/mirror/bad2"
+keys mirror "bad2/$f"
+check "corrupt item not in the bucket" test ! -s "$T/keys"
+
+# ---- two runs at once: the second exits 75 naming the first ---------------
+# The first run holds the lock while its source stalls.
+echo "stall streams/v1/index.json" >"$T/faults"
+"$M" --s3-lock-ttl 3s "$U/foocloud" s3://mirror/conc >"$T/a.out" 2>&1 &
+A=$!
+i=0
+until $S3 -H "x-amz-content-sha256: $EMPTY" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/mirror/conc/.sstream/lock" | grep -q 200; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || break
+	sleep 0.1
+done
+expect 75 "a second run while the first holds the lock" "$M" "$U/foocloud" s3://mirror/conc
+check "the second run says who holds it" err_has "locked by .*:$A until"
+# The first run renews its lock while it waits: still held after its TTL.
+sleep 4
+expect 75 "still locked after the TTL (renewed)" "$M" "$U/foocloud" s3://mirror/conc
+{ kill -9 $A; wait $A; } 2>/dev/null
+wait $A 2>/dev/null
+rm -f "$T/faults"
+# Its lock expires 3 s after the last renewal; then a run takes it over.
+lock_expired conc
+expect 0 "the dead run's lock expires and is taken over" "$M" "$U/foocloud" s3://mirror/conc
+expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/conc"
+
+# ---- kill -9 at random points: the bucket always verifies -------------------
+rm "$W/current" && ln -s up1 "$W/current"
+expect 0 "kill test: start from up1" "$M" "$U/current" s3://mirror/kill
+for round in 1 2 3 4 5; do
+	if [ $((round % 2)) -eq 1 ]; then up=up2; else up=up1; fi
+	rm "$W/current" && ln -s $up "$W/current"
+	"$M" --grace 0 --s3-lock-ttl 1s "$U/current" s3://mirror/kill >/dev/null 2>&1 &
+	K=$!
+	# Rounds spread over the run: source transfers, then uploads.
+	sleep "$(( (round - 1) * 2 + $(shuf -i 0-1 -n 1) )).$(shuf -i 1-9 -n 1)"
+	kill -9 $K 2>/dev/null
+	wait $K 2>/dev/null
+	expect 0 "kill -9 round $round ($up): the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+	lock_expired kill
+done
+expect 0 "after the kills a run finishes" "$M" --grace 0 "$U/current" s3://mirror/kill
+expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+expect 0 "... and a rerun" "$M" --grace 0 --report "$T/report.json" "$U/current" s3://mirror/kill
+check "... puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+
+# ---- the object store dies mid-run (kill -9 of radosgw) -------------------
+rm "$W/current" && ln -s up2 "$W/current"
+"$M" --retries 1 --grace 0 --s3-lock-ttl 2s "$U/current" s3://mirror/kill >"$T/k.out" 2>&1 &
+K=$!
+sleep "$(shuf -i 1-4 -n 1).$(shuf -i 0-9 -n 1)"
+ceph_rgw_stop
+wait $K
+krc=$?
+check "store killed: the run exits 75 (or had finished)" test $krc -eq 75 -o $krc -eq 0
+ceph_rgw_start
+expect 0 "store back: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+# The run could not release its lock: it expires 2 s after the last renewal.
+lock_expired kill
+expect 0 "store back: the next run finishes" "$M" --grace 0 "$U/current" s3://mirror/kill
+expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/kill"
+
+finish
