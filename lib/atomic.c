@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,26 +30,6 @@ int ssi_mkparents(const char *path)
 		*p = '/';
 	}
 	return 0;
-}
-
-int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	if (ssi_mkparents(path) < 0)
-		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", dir);
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (*fd < 0)
-		return ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", path);
-	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(*fd);
-		*fd = -1;
-		if (e == EWOULDBLOCK)
-			return ssi_err(err, SS_TEMPFAIL, "'%s': another run holds its lock", dir);
-		return ssi_err_sys(err, SS_FATAL, e, "cannot lock '%s'", path);
-	}
-	return SS_OK;
 }
 
 static int fsync_dir_of(const char *path)
@@ -112,31 +91,4 @@ fail:;
 		close(fd);
 	unlink(tmp);
 	return ssi_err_sys(err, SS_FATAL, e, "cannot write '%s'", path);
-}
-
-int ssi_write_if_changed(const char *path, const void *data, size_t len, int *changed,
-			 struct ss_error *err)
-{
-	char *old;
-	size_t olen;
-	struct ss_error e;
-	if (ss_fetch(path, SS_METADATA_CAP, &old, &olen, &e) == SS_OK) {
-		int same = olen == len && memcmp(old, data, len) == 0;
-		free(old);
-		if (same)
-			return SS_OK;
-	}
-	if (changed)
-		*changed = 1;
-	return ss_write_atomic(path, data, len, err);
-}
-
-void ssi_rmdir_parents(char *path, size_t root_len)
-{
-	char *slash;
-	while ((slash = strrchr(path, '/')) && (size_t)(slash - path) > root_len) {
-		*slash = '\0';
-		if (rmdir(path) < 0)
-			break;
-	}
 }

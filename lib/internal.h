@@ -38,21 +38,6 @@ char *ssi_strndup(const char *s, size_t n);
 /* mkdir -p of the directories above PATH; 0, or -1 with errno. */
 int ssi_mkparents(const char *path);
 
-/* Takes the lock DIR/lock (creating DIR), without waiting: SS_TEMPFAIL
- * when another process holds it.  *FD keeps it until closed. */
-int ssi_lock_dir(const char *dir, int *fd, struct ss_error *err);
-
-/* Writes PATH atomically unless it already holds exactly DATA (so a no-op
- * run changes no file and no mtime); sets *CHANGED (may be NULL) when it
- * wrote.  SS_OK or SS_FATAL. */
-int ssi_write_if_changed(const char *path, const void *data, size_t len, int *changed,
-			 struct ss_error *err);
-
-/* After a file under a tree was deleted: removes the directories above
- * PATH that are left empty, stopping at the first ROOT_LEN bytes (the
- * tree root).  PATH is modified. */
-void ssi_rmdir_parents(char *path, size_t root_len);
-
 /* ---- safefs.c: writes and deletions below a tree root that never follow
  * a symlink inside the tree (the root itself may be one).  REL is
  * tree-relative; errors name the path and the symlink refused. */
