@@ -1,9 +1,10 @@
 #!/bin/bash
 # S3 benchmarks against a local Ceph RGW (tests/ceph.sh), each side by side
-# with rclone doing the same in the same run:
-#  1. 356 small files (lxc-images amd64 alpine/ubuntu, stand-in payloads)
-#  2. the no-op rerun of the same
-#  3. one 256 MiB file (multipart)
+# with rclone (and the AWS CLI) doing the same in the same run:
+#  1. 5435 small files (lxc-images-20230424 shape, stand-in payloads)
+#  2. 1 GiB in 64 files
+# each as a full upload and a no-op rerun, against rclone sync and, when
+# installed, the AWS CLI's `aws s3 sync`.
 # Both tools get 4 parallel transfers and 64 MiB parts.  rclone also
 # uploads what it is told; sstream-mirror first checks every hash into its
 # staging tree (its cost is in the figure).
@@ -35,33 +36,42 @@ secs() {
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 row() { printf '  %-34s %7s s   rclone %7s s   ratio %s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 
-"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230703.json" "$T/small" '^(alpine|ubuntu):[^:]*:amd64:' --index
-n=$(find "$T/small" -type f | wc -l)
-echo "== S3 upload, $n small files ($(du -sh "$T/small" | cut -f1))"
-ours=$(secs "$M" -j 4 "$T/small" s3://bench/ours-small)
-ref=$(secs $RC copy "$T/small" rgw:bench/rclone-small)
-row "full upload" "$ours" "$ref"
-ours=$(secs "$M" -j 4 "$T/small" s3://bench/ours-small)
-ref=$(secs $RC copy "$T/small" rgw:bench/rclone-small)
-row "no-op rerun" "$ours" "$ref"
+# the AWS CLI, with the same parallelism and part size
+export AWS_CONFIG_FILE=$T/aws.conf
+printf '[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = 4\n  multipart_chunksize = 64MB\n  multipart_threshold = 64MB\n' >"$AWS_CONFIG_FILE"
+AWS="/usr/bin/aws --endpoint-url $S3_ENDPOINT s3 sync --only-show-errors"
+have_aws=1
+[ -x /usr/bin/aws ] || { have_aws=0; echo "  (aws CLI missing: scripts/install-deps.sh installs awscli)"; }
+row3() {
+	if [ "$have_aws" = 1 ]; then
+		printf '  %-26s %7s s   rclone %7s s (%sx)   aws %7s s (%sx)\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" \
+			"$4" "$(ratio "$2" "$4")"
+	else
+		row "$1" "$2" "$3"
+	fi
+}
+# TREE NAME: full upload and no-op rerun by each tool into its own prefix
+compare() {
+	local tree=$1 name=$2 o r a
+	o=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
+	r=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
+	a=0; [ "$have_aws" = 0 ] || a=$(secs $AWS "$tree" "s3://bench/aws-$name")
+	row3 "full upload" "$o" "$r" "$a"
+	o=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
+	r=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
+	a=0; [ "$have_aws" = 0 ] || a=$(secs $AWS "$tree" "s3://bench/aws-$name")
+	row3 "no-op rerun" "$o" "$r" "$a"
+	# memstore holds objects in RAM (tests/ceph.sh caps it at 2 GiB): clear up
+	for p in ours rclone aws; do $RC purge "rgw:bench/$p-$name" >/dev/null 2>&1; done
+}
 
-echo "== S3 upload, one 256 MiB file"
-mkdir -p "$T/big/streams/v1" "$T/big/files"
-head -c $((256 << 20)) /dev/urandom >"$T/big/files/big.img"
-"$PY" - "$T/big" <<'PY'
-import hashlib, json, os, sys
-root = sys.argv[1]
-data = open(os.path.join(root, "files/big.img"), "rb").read()
-prod = {"format": "products:1.0", "content_id": "bench", "datatype": "image-downloads",
-        "products": {"p": {"arch": "amd64", "versions": {"1": {"items": {"img": {
-            "ftype": "disk1.img", "path": "files/big.img", "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}}}}}}}
-idx = {"format": "index:1.0", "index": {"bench": {"format": "products:1.0", "datatype": "image-downloads",
-        "path": "streams/v1/bench.json", "products": ["p"]}}}
-json.dump(prod, open(os.path.join(root, "streams/v1/bench.json"), "w"))
-json.dump(idx, open(os.path.join(root, "streams/v1/index.json"), "w"))
-PY
-ours=$(secs "$M" -j 4 "$T/big" s3://bench/ours-big)
-ref=$(secs $RC copy "$T/big" rgw:bench/rclone-big)
-row "full upload (multipart)" "$ours" "$ref"
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/small" '.' --index
+n=$(find "$T/small" -type f | wc -l)
+echo "== S3 upload, $n small files, lxc-images-20230424 shape ($(du -sh "$T/small" | cut -f1))"
+compare "$T/small" small
+rm -rf "$T/small"
+
+echo "== S3 upload, 64 files x 16 MiB (1 GiB)"
+"$PY" bench/mktree.py "$T/big" 64 16777216
+compare "$T/big" big
 finish >/dev/null

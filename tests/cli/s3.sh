@@ -95,6 +95,20 @@ expect 0 "filtered mirror into s3" "$M" --max 1 "$U/foocloud" s3://mirror/filter
 expect 0 "filtered bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/filtered"
 keys mirror filtered/files/
 check "filtered: exactly 2 items" test "$(wc -l <"$T/keys")" -eq 2
+# an upstream-style reader (tests/refquery.py, the Python flattening of
+# the upstream tools) sees in the bucket what sstream-query selects upstream
+expect 0 "the filtered selection, upstream" "$BIN/sstream-query" --max 1 --format csv \
+	--fields product_name,version_name,item_name "$U/foocloud" arch=amd64 'ftype~^(disk1.img|tar.gz)$'
+tail -n +2 "$T/out" | sort >"$T/want"
+curl -s "$S3_ENDPOINT/mirror/filtered/streams/v1/index.json" >"$T/fidx"
+: >"$T/got"
+for p in $("$PY" -c 'import json,sys; print(" ".join(e["path"] for e in json.load(open(sys.argv[1]))["index"].values()))' "$T/fidx"); do
+	curl -s "$S3_ENDPOINT/mirror/filtered/$p" >"$T/fprod"
+	"$PY" tests/refquery.py "$T/fprod" >>"$T/got"
+done
+sort -o "$T/got" "$T/got"
+check "filtered: the Python reader sees exactly the selected items (2)" \
+	sh -c 'test "$(wc -l <"$1")" -eq 2 && cmp -s "$1" "$2"' _ "$T/want" "$T/got"
 
 # Dry run: says what it would put, puts nothing.
 expect 0 "dry run" "$M" -n "$U/foocloud" s3://mirror/dry
