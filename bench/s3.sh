@@ -50,19 +50,24 @@ row3() {
 		row "$1" "$2" "$3"
 	fi
 }
-# TREE NAME: full upload and no-op rerun by each tool into its own prefix
+# TREE NAME: full upload and no-op rerun by each tool into its own prefix;
+# memstore holds objects in RAM (tests/ceph.sh caps it at 2 GiB), so each
+# tool's objects are purged before the next tool runs
 compare() {
-	local tree=$1 name=$2 o r a
-	o=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
-	r=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
-	a=0; [ "$have_aws" = 0 ] || a=$(secs $AWS "$tree" "s3://bench/aws-$name")
-	row3 "full upload" "$o" "$r" "$a"
-	o=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
-	r=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
-	a=0; [ "$have_aws" = 0 ] || a=$(secs $AWS "$tree" "s3://bench/aws-$name")
-	row3 "no-op rerun" "$o" "$r" "$a"
-	# memstore holds objects in RAM (tests/ceph.sh caps it at 2 GiB): clear up
-	for p in ours rclone aws; do $RC purge "rgw:bench/$p-$name" >/dev/null 2>&1; done
+	local tree=$1 name=$2 o1 o2 r1 r2 a1=0 a2=0
+	o1=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
+	o2=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
+	$RC purge "rgw:bench/ours-$name" >/dev/null 2>&1
+	r1=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
+	r2=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
+	$RC purge "rgw:bench/rclone-$name" >/dev/null 2>&1
+	if [ "$have_aws" = 1 ]; then
+		a1=$(secs $AWS "$tree" "s3://bench/aws-$name")
+		a2=$(secs $AWS "$tree" "s3://bench/aws-$name")
+		$RC purge "rgw:bench/aws-$name" >/dev/null 2>&1
+	fi
+	row3 "full upload" "$o1" "$r1" "$a1"
+	row3 "no-op rerun" "$o2" "$r2" "$a2"
 }
 
 "$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/small" '.' --index
