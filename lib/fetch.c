@@ -25,7 +25,7 @@ int ss_is_url(const char *s)
 	       strncmp(s, "file://", 7) == 0;
 }
 
-static int hexval(int c)
+int ssi_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -49,7 +49,7 @@ static char *file_url_path(const char *url)
 		return NULL;
 	for (; *p; p++) {
 		int h, l;
-		if (*p == '%' && (h = hexval(p[1])) >= 0 && (l = hexval(p[2])) >= 0) {
+		if (*p == '%' && (h = ssi_hexval(p[1])) >= 0 && (l = ssi_hexval(p[2])) >= 0) {
 			*o++ = (char)(h * 16 + l);
 			p += 2;
 		} else {

@@ -16,6 +16,12 @@
  * temporary files and history; no document may name a path in it. */
 #define SSI_PRIVATE_DIR ".sstream"
 
+/* True when the comma-separated LIST (may be NULL) has ITEM as an element. */
+int ssi_list_has(const char *list, const char *item);
+
+/* The value of hex digit C (either case), or -1. */
+int ssi_hexval(int c);
+
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
 struct ssi_strset {
 	char **v;

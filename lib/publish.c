@@ -989,19 +989,6 @@ static int same_content(json_t *old, json_t *new_items)
 	return 1;
 }
 
-static int has_alias(const char *list, const char *alias)
-{
-	size_t n = strlen(alias);
-	for (const char *p = list; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-		if (len == n && strncmp(p, alias, n) == 0)
-			return 1;
-		p = c ? c + 1 : NULL;
-	}
-	return 0;
-}
-
 int ss_publish_add(const char *tree, const char *const *files, int nfiles, const char *const *aliases,
 		   int naliases, const struct ss_publish_opts *po, char fp_out[65], int *changed,
 		   struct ss_error *err)
@@ -1182,7 +1169,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	char merged[2048];
 	snprintf(merged, sizeof(merged), "%s", had ? had : "");
 	for (char *a = strtok(alias, ","); a; a = strtok(NULL, ",")) {
-		if (has_alias(merged, a))
+		if (ssi_list_has(merged, a))
 			continue;
 		size_t ml = strlen(merged);
 		snprintf(merged + ml, sizeof(merged) - ml, "%s%s", ml ? "," : "", a);
@@ -1286,7 +1273,7 @@ int ss_publish_remove(const char *tree, const char *what, const struct ss_publis
 	json_t *prod;
 	void *tmp;
 	json_object_foreach_safe(prods, tmp, pn, prod) {
-		int by_alias = has_alias(json_string_value(json_object_get(prod, "aliases")), what);
+		int by_alias = ssi_list_has(json_string_value(json_object_get(prod, "aliases")), what);
 		json_t *versions = json_object_get(prod, "versions");
 		const char *vn;
 		json_t *ver;

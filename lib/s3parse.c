@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "s3_internal.h"
 
 static const char *memfind(const char *p, const char *end, const char *needle)
@@ -69,17 +70,6 @@ static const char *elem(const char *p, const char *end, const char *name, const 
 		p = lt + 1;
 	}
 	return NULL;
-}
-
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Writes code point CP as UTF-8 at O (room for 4); returns bytes written. */
@@ -146,7 +136,7 @@ static char *xml_text(const char *s, const char *e)
 			if (i >= n)
 				goto bad;
 			for (; i < n; i++) {
-				int v = hex ? hexv(ent[i]) : (ent[i] >= '0' && ent[i] <= '9' ? ent[i] - '0' : -1);
+				int v = hex ? ssi_hexval(ent[i]) : (ent[i] >= '0' && ent[i] <= '9' ? ent[i] - '0' : -1);
 				if (v < 0)
 					goto bad;
 				cp = cp * (hex ? 16 : 10) + (unsigned long)v;
@@ -329,7 +319,7 @@ static int is_hex64(const char *s, size_t n)
 	if (n != 64)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (hexv(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+		if (ssi_hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
 			return 0;
 	return 1;
 }

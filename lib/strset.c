@@ -53,3 +53,16 @@ void ssi_strset_free(struct ssi_strset *s)
 	free(s->v);
 	memset(s, 0, sizeof(*s));
 }
+
+int ssi_list_has(const char *list, const char *alias)
+{
+	size_t n = strlen(alias);
+	for (const char *p = list; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && strncmp(p, alias, n) == 0)
+			return 1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
+}

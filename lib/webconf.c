@@ -130,19 +130,6 @@ static int collect(const struct ss_tree *t, struct uset *s)
 	return 0;
 }
 
-static int has_alias(const char *list, const char *alias)
-{
-	size_t n = strlen(alias);
-	for (const char *p = list; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-		if (len == n && strncmp(p, alias, n) == 0)
-			return 1;
-		p = c ? c + 1 : NULL;
-	}
-	return 0;
-}
-
 /* What may appear in a location, a regex and a quoted string of either
  * server's configuration without escaping. */
 static int safe_alias(const char *a)
@@ -189,7 +176,7 @@ static size_t best_per_arch(const struct uset *s, const char *alias, size_t *bes
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		if (!has_alias(s->img[i].aliases, alias))
+		if (!ssi_list_has(s->img[i].aliases, alias))
 			continue;
 		size_t k;
 		for (k = 0; k < n && strcmp(s->img[best[k]].arch, s->img[i].arch); k++)
