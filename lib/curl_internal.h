@@ -19,6 +19,15 @@
  */
 CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *ebuf);
 
+/* A response body in memory, at most CAP bytes (OVER set when more came);
+ * DATA stays NUL-terminated.  ssi_membuf_write is its CURLOPT_WRITEFUNCTION. */
+struct ssi_membuf {
+	char *data;
+	size_t len, alloc, cap;
+	int over;
+};
+size_t ssi_membuf_write(char *ptr, size_t size, size_t nmemb, void *ud);
+
 /* The response headers we keep (printable, bounded; empty when absent). */
 struct ssi_header {
 	char etag[256];

@@ -124,11 +124,6 @@ int ssi_curl_init(void)
 	return curl_init_rc == CURLE_OK ? 0 : -1;
 }
 
-struct membuf {
-	char *data;
-	size_t len, alloc, cap;
-	int over;
-};
 
 /* A response's cache validators, as sent (bounded, printable). */
 /* Copies header VALUE (LEN bytes, trailing blanks dropped) to OUT when it
@@ -184,9 +179,9 @@ static size_t validators_cb(char *buf, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static size_t mem_write(char *ptr, size_t size, size_t nmemb, void *ud)
+size_t ssi_membuf_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	struct membuf *m = ud;
+	struct ssi_membuf *m = ud;
 	size_t n = size * nmemb;
 	if (m->len + n > m->cap) {
 		m->over = 1;
@@ -204,6 +199,7 @@ static size_t mem_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	}
 	memcpy(m->data + m->len, ptr, n);
 	m->len += n;
+	m->data[m->len] = '\0';
 	return n;
 }
 
@@ -255,6 +251,21 @@ CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *eb
 	return h;
 }
 
+/* A document request has a deadline of its own: twenty stall-limit
+ * periods (--timeout), and never past the run's deadline.  Seconds. */
+static long doc_time_limit(const struct ss_fetch_opts *o)
+{
+	long limit = 20 * (o && o->timeout > 0 ? o->timeout : 30);
+	if (o && o->deadline) {
+		long left = (long)(o->deadline - time(NULL));
+		if (left < 1)
+			left = 1;
+		if (left < limit)
+			limit = left;
+	}
+	return limit;
+}
+
 static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o, char **data,
 		      size_t *len, struct ss_error *err)
 {
@@ -264,21 +275,11 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	CURL *h = ssi_curl_easy(url, o ? o->timeout : 0, o ? o->ca_file : NULL, ebuf);
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
-	struct membuf m = { .cap = cap };
-	/* A document has a deadline of its own: TIMEOUT stall-limit periods,
-	 * and never past the run's. */
-	long limit = 20 * (o && o->timeout > 0 ? o->timeout : 30);
-	if (o && o->deadline) {
-		long left = (long)(o->deadline - time(NULL));
-		if (left < 1)
-			left = 1;
-		if (left < limit)
-			limit = left;
-	}
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, limit);
+	struct ssi_membuf m = { .cap = cap };
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, doc_time_limit(o));
 	struct ssi_header hdr = { 0 };
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ssi_membuf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, validators_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hdr);
@@ -352,7 +353,7 @@ int ssi_fetch_unchanged(const char *const *urls, const char *const *etags,
 		curl_easy_setopt(h, CURLOPT_URL, urls[i]);
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, 20 * (o && o->timeout > 0 ? o->timeout : 30));
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, doc_time_limit(o));
 		CURLcode c = curl_easy_perform(h);
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

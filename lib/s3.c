@@ -352,9 +352,7 @@ struct req {
 	int keeper;              /* from the keeper thread: no shared handle */
 	/* reply */
 	long status;
-	char *data;
-	size_t dlen, dalloc;
-	int over;
+	struct ssi_membuf reply;
 	char etag[80];
 	char code[64], msg[256];
 };
@@ -389,30 +387,6 @@ static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct req *r = ud;
-	size_t n = size * nmemb;
-	if (r->dlen + n > REPLY_CAP) {
-		r->over = 1;
-		return 0;
-	}
-	if (r->dlen + n + 1 > r->dalloc) {
-		size_t na = r->dalloc ? r->dalloc : 16384;
-		while (na < r->dlen + n + 1)
-			na *= 2;
-		char *nd = realloc(r->data, na);
-		if (!nd)
-			return 0;
-		r->data = nd;
-		r->dalloc = na;
-	}
-	memcpy(r->data + r->dlen, ptr, n);
-	r->dlen += n;
-	r->data[r->dlen] = '\0';
-	return n;
-}
-
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct req *r = ud;
@@ -432,18 +406,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 
 static void req_reset(struct req *r)
 {
-	free(r->data);
-	r->data = NULL;
-	r->dlen = r->dalloc = 0;
-	r->over = 0;
+	free(r->reply.data);
+	r->reply = (struct ssi_membuf){ .cap = REPLY_CAP };
 	r->status = 0;
 	r->etag[0] = r->code[0] = r->msg[0] = '\0';
 }
 
 static void req_done(struct req *r)
 {
-	free(r->data);
-	r->data = NULL;
+	free(r->reply.data);
+	r->reply.data = NULL;
 }
 
 /* One attempt.  SS_OK for any HTTP reply (R->status set), else an error. */
@@ -477,8 +449,8 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 		curl_easy_setopt(h, CURLOPT_SHARE, sh);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ssi_membuf_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->reply);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	struct upload u = { .r = r };
@@ -508,13 +480,13 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 		err->http_status = r->status;
 	if (u.ioerr)
 		return ssi_err_sys(err, SS_FATAL, u.ioerr, "cannot %s: read error", what);
-	if (r->over)
+	if (r->reply.over)
 		return ssi_err(err, SS_TEMPFAIL, "cannot %s: reply larger than %u bytes", what, REPLY_CAP);
 	if (c != CURLE_OK)
 		return ssi_err(err, ssi_curl_transient(c) ? SS_TEMPFAIL : SS_FATAL, "cannot %s: %s", what,
 			       ebuf[0] ? ebuf : curl_easy_strerror(c));
-	if (r->status >= 300 && r->data)
-		ssi_s3_parse_error(r->data, r->dlen, r->code, sizeof(r->code), r->msg, sizeof(r->msg));
+	if (r->status >= 300 && r->reply.data)
+		ssi_s3_parse_error(r->reply.data, r->reply.len, r->code, sizeof(r->code), r->msg, sizeof(r->msg));
 	return SS_OK;
 }
 
@@ -593,9 +565,9 @@ static int get_object(struct ss_s3 *s, const char *key, char **data, size_t *len
 	*data = NULL;
 	int rc = perform(s, &r, oks, what, err);
 	if (rc == SS_OK && r.status == 200) {
-		*data = r.data ? r.data : strdup("");
-		r.data = NULL;
-		*len = *data ? r.dlen : 0;
+		*data = r.reply.data ? r.reply.data : strdup("");
+		r.reply.data = NULL;
+		*len = *data ? r.reply.len : 0;
 		if (etag)
 			snprintf(etag, etagsz, "%s", r.etag);
 		if (!*data)
@@ -669,7 +641,7 @@ static int list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *
 		}
 		struct req r = { .method = "GET", .query = q };
 		rc = perform(s, &r, NULL, what, err);
-		if (rc == SS_OK && (!r.data || ssi_s3_parse_list(r.data, r.dlen, l) != 0))
+		if (rc == SS_OK && (!r.reply.data || ssi_s3_parse_list(r.reply.data, r.reply.len, l) != 0))
 			rc = ssi_err(err, SS_FATAL, "cannot %s: malformed ListBucketResult", what);
 		req_done(&r);
 		free(q);
@@ -812,7 +784,7 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 	struct req r = { .method = "POST", .key = key, .query = "uploads=" };
 	put_headers(s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
 	rc = perform(s, &r, NULL, what, err);
-	char *id = rc == SS_OK && r.data ? ssi_s3_parse_upload_id(r.data, r.dlen) : NULL;
+	char *id = rc == SS_OK && r.reply.data ? ssi_s3_parse_upload_id(r.reply.data, r.reply.len) : NULL;
 	req_done(&r);
 	if (rc != SS_OK)
 		return rc;
@@ -867,8 +839,8 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 	cr.headers[0] = "Content-Type: application/xml";
 	rc = perform(s, &cr, NULL, what, err);
 	/* A 200 may still carry an <Error> (the S3 way of failing late). */
-	if (rc == SS_OK && cr.data && ssi_s3_parse_error(cr.data, cr.dlen, cr.code, sizeof(cr.code), cr.msg,
-							 sizeof(cr.msg)) == 0)
+	if (rc == SS_OK && cr.reply.data &&
+	    ssi_s3_parse_error(cr.reply.data, cr.reply.len, cr.code, sizeof(cr.code), cr.msg, sizeof(cr.msg)) == 0)
 		rc = ssi_err(err, SS_TEMPFAIL, "cannot %s: %s %s", what, cr.code, cr.msg);
 	req_done(&cr);
 	if (rc == SS_OK)
@@ -1010,8 +982,8 @@ static void keeper_renew(struct ss_s3 *s, const char *key)
 	int rc = perform(s, &g, oks, what, &e);
 	char holder[256] = "";
 	long long exp;
-	int ours = rc == SS_OK && g.status == 200 && g.data &&
-		   ssi_s3_lock_parse(g.data, g.dlen, holder, sizeof(holder), &exp) == 0 &&
+	int ours = rc == SS_OK && g.status == 200 && g.reply.data &&
+		   ssi_s3_lock_parse(g.reply.data, g.reply.len, holder, sizeof(holder), &exp) == 0 &&
 		   strcmp(holder, s->owner) == 0;
 	req_done(&g);
 	long long nexp = (long long)time(NULL) + lock_ttl(s);
