@@ -94,12 +94,12 @@ int ssm_state_load(struct run *r)
 	return rc;
 }
 
-/* FINAL: the documents are in place; a complete run then records what it
- * read, for the next run's conditional requests. */
+/* VALID (NULL: none): the validators of a complete run, saved with the
+ * options key only once the documents are in place, for the next run's
+ * conditional requests. */
 static int state_save(struct run *r, const struct ssi_strset *meta, const char *const *pp,
-		      const long long *pt, size_t np, int final)
+		      const long long *pt, size_t np, const struct ssi_strset *valid)
 {
-	const struct ssi_strset *valid = final && r->complete ? &r->valid_new : NULL;
 	size_t cap = 128;
 	for (size_t i = 0; valid && i < valid->n; i++)
 		cap += strlen(valid->v[i]) + 4;
@@ -193,7 +193,7 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 		pt[np++] = now;
 	}
 	ssi_strset_free(&pend_sorted);
-	rc = state_save(r, &r->new_meta, pp, pt, np, 0);
+	rc = state_save(r, &r->new_meta, pp, pt, np, NULL);
 	/* then the documents and the index, so that every index a reader
 	 * sees names products files listing exactly its products */
 	if (rc == SS_OK) {
@@ -222,7 +222,7 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 
 	/* The new index is in place: what has been unreferenced long enough goes. */
 	size_t keep = expire(r, pp, pt, np, now);
-	rc = state_save(r, &r->new_meta, pp, pt, keep, 1);
+	rc = state_save(r, &r->new_meta, pp, pt, keep, r->complete ? &r->valid_new : NULL);
 out:
 	free(pp);
 	free(pt);
@@ -246,12 +246,8 @@ int ssm_state_expire(struct run *r)
 	}
 	size_t keep = expire(r, pp, pt, np, (long long)time(NULL));
 	/* the documents and what they were read with stay as they are */
-	r->complete = 1;
 	r->st->items = r->old_items;
-	struct ssi_strset tmp = r->valid_new;
-	r->valid_new = r->valid_old;
-	int rc = state_save(r, &r->old_meta, pp, pt, keep, 1);
-	r->valid_new = tmp;
+	int rc = state_save(r, &r->old_meta, pp, pt, keep, &r->valid_old);
 	free(pp);
 	free(pt);
 	return rc;
