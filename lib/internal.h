@@ -117,10 +117,20 @@ int ssi_curl_init(void);
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
 
-/* Architecture names: the Debian-style name the clients list images under
- * for a kernel name (x86_64 -> amd64), and back; unknown names unchanged. */
+/* Architecture names (lxd.c): the Debian-style name the clients list
+ * images under for a kernel name (x86_64 -> amd64), and back; unknown names
+ * unchanged.  _known: a name the LXD and Incus clients know (either form). */
 const char *ssi_lxd_arch(const char *arch);
 const char *ssi_kernel_arch(const char *arch);
+int ssi_lxd_arch_known(const char *arch);
+
+/* The one strict check of a string from a tree before it reaches a web
+ * server's configuration, an HTTP header, a URL or a path: the characters
+ * LXD allows in that field, and nothing a configuration or URL would read
+ * as syntax (quotes, '$', '%', ',', ';', braces, spaces, control
+ * characters).  NULL when S is fine, else why not. */
+enum ssi_field { SSI_F_ARCH, SSI_F_FINGERPRINT, SSI_F_VERSION, SSI_F_ALIAS, SSI_F_PATH, SSI_F_URL };
+const char *ssi_field_problem(enum ssi_field f, const char *s);
 
 /* Writes O->rootfs as a squashfs at OUT (via OUT.tmp), compressed with
  * O->compression (xz, zstd, gzip), mtimes clamped to EPOCH when >= 0.

@@ -24,46 +24,6 @@
 
 extern char **environ;
 
-static const struct {
-	const char *kernel, *lxd;
-} arch_names[] = {
-	{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "i386" }, { "armv7l", "armhf" },
-	{ "armv6l", "armel" }, { "ppc64le", "ppc64el" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
-	{ "loongarch64", "loong64" },
-};
-
-const char *ssi_lxd_arch(const char *arch)
-{
-	for (size_t i = 0; i < sizeof(arch_names) / sizeof(arch_names[0]); i++)
-		if (strcmp(arch, arch_names[i].kernel) == 0)
-			return arch_names[i].lxd;
-	return arch;
-}
-
-const char *ssi_kernel_arch(const char *arch)
-{
-	for (size_t i = 0; i < sizeof(arch_names) / sizeof(arch_names[0]); i++)
-		if (strcmp(arch, arch_names[i].lxd) == 0)
-			return arch_names[i].kernel;
-	return arch;
-}
-
-/* Architecture names the LXD and Incus clients know (the list
- * sstream-verify checks against): anything else is refused, not
- * published to be skipped silently. */
-static int arch_known(const char *arch)
-{
-	static const char *const known[] = {
-		"amd64", "arm64", "i386", "armhf", "armel", "ppc64el", "s390x", "riscv64", "powerpc", "mips",
-		"mipsel", "mips64el", "loong64", "x86_64", "aarch64", "i686", "armv6l", "armv7l", "armv8l",
-		"ppc", "ppc64", "ppc64le", "mips64", "riscv32", "loongarch64", NULL,
-	};
-	for (int i = 0; arch && known[i]; i++)
-		if (strcmp(arch, known[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* A value that becomes part of a product name ("os:release:arch:variant"),
  * an alias ("os/release/variant", the list comma-separated) or a path:
  * none of those separators, no space or control character. */
@@ -1032,7 +992,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 	 * before anything is copied, so that what we write passes
 	 * sstream-verify and the clients list it */
 	const char *raw_arch = ss_image_meta_architecture(meta);
-	if (!arch_known(raw_arch)) {
+	if (!ssi_lxd_arch_known(raw_arch)) {
 		int frc = ssi_err(err, SS_FATAL, "invalid image '%s': architecture '%s' is unknown to LXD and Incus",
 				  in[0].path, raw_arch ? raw_arch : "");
 		ss_image_meta_free(meta);

@@ -354,6 +354,7 @@ struct req {
 	long status;
 	struct ssi_membuf reply;
 	char etag[80];
+	long long mtime;         /* Last-Modified, -1: none */
 	char code[64], msg[256];
 };
 
@@ -409,6 +410,7 @@ static void req_reset(struct req *r)
 	free(r->reply.data);
 	r->reply = (struct ssi_membuf){ .cap = REPLY_CAP };
 	r->status = 0;
+	r->mtime = -1;
 	r->etag[0] = r->code[0] = r->msg[0] = '\0';
 }
 
@@ -443,6 +445,9 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 		hl = curl_slist_append(hl, r->headers[i]);
 	/* Redirects would be re-signed for another host: S3 does not need them. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* The key is encoded segment by segment: sent as is, never normalised
+	 * ("a/../b" would name another object, or another bucket). */
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	CURLSH *sh = r->keeper ? NULL : worker_share ? worker_share : s->share;
 	if (sh)
@@ -453,6 +458,7 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->reply);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
 	struct upload u = { .r = r };
 	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -470,6 +476,9 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 		__atomic_fetch_add(&s->requests, 1, __ATOMIC_RELAXED);
 	CURLcode c = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_off_t ft = -1;
+	if (curl_easy_getinfo(h, CURLINFO_FILETIME_T, &ft) == CURLE_OK)
+		r->mtime = (long long)ft;
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hl);
 	if (tok) {
@@ -481,7 +490,7 @@ static int attempt(struct ss_s3 *s, struct req *r, const char *what, struct ss_e
 	if (u.ioerr)
 		return ssi_err_sys(err, SS_FATAL, u.ioerr, "cannot %s: read error", what);
 	if (r->reply.over)
-		return ssi_err(err, SS_TEMPFAIL, "cannot %s: reply larger than %u bytes", what, REPLY_CAP);
+		return ssi_err(err, SS_FATAL, "cannot %s: reply larger than %u bytes", what, REPLY_CAP);
 	if (c != CURLE_OK)
 		return ssi_err(err, ssi_curl_transient(c) ? SS_TEMPFAIL : SS_FATAL, "cannot %s: %s", what,
 			       ebuf[0] ? ebuf : curl_easy_strerror(c));
@@ -497,6 +506,11 @@ static int status_class(const struct req *r)
 	    strcmp(r->code, "RequestTimeout") == 0)
 		return SS_TEMPFAIL;
 	return SS_FATAL;
+}
+
+static int past_deadline(const struct ss_s3 *s)
+{
+	return s->o->deadline && time(NULL) >= s->o->deadline;
 }
 
 /*
@@ -531,7 +545,7 @@ static int perform(struct ss_s3 *s, struct req *r, const long *oks, const char *
 			if (err)
 				err->http_status = r->status;
 		}
-		if (rc != SS_TEMPFAIL || tries >= s->o->retries)
+		if (rc != SS_TEMPFAIL || tries >= s->o->retries || past_deadline(s))
 			return rc;
 		unsigned ms = 500u << (tries < 5 ? tries : 5);
 		if (ms > 10000)
@@ -554,9 +568,10 @@ static void what_of(char *buf, size_t sz, const char *verb, const struct ss_s3 *
 }
 
 /* GET of a small object into *DATA (malloc'd): SS_OK, or SS_OK with *DATA
- * NULL when it does not exist. */
-static int get_object(struct ss_s3 *s, const char *key, char **data, size_t *len, char *etag,
-		      size_t etagsz, struct ss_error *err)
+ * NULL when it does not exist.  *MTIME (may be NULL): its Last-Modified,
+ * -1 when the store sent none. */
+static int get_object(struct ss_s3 *s, const char *key, char **data, size_t *len, long long *mtime,
+		      struct ss_error *err)
 {
 	char what[512];
 	what_of(what, sizeof(what), "get", s, key);
@@ -568,8 +583,8 @@ static int get_object(struct ss_s3 *s, const char *key, char **data, size_t *len
 		*data = r.reply.data ? r.reply.data : strdup("");
 		r.reply.data = NULL;
 		*len = *data ? r.reply.len : 0;
-		if (etag)
-			snprintf(etag, etagsz, "%s", r.etag);
+		if (mtime)
+			*mtime = r.mtime;
 		if (!*data)
 			rc = ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
 	} else if (rc == SS_OK && strcmp(r.code, "NoSuchBucket") == 0) {
@@ -621,12 +636,41 @@ static int delete_object(struct ss_s3 *s, const char *key, struct ss_error *err)
 	return rc;
 }
 
-/* Every object under the prefix, sorted by key. */
+/* Keys held from one listing at most: a store that lists more under one
+ * prefix than any image site holds is not listed further. */
+#define LIST_MAX_KEYS 4000000
+
+/* Drops the entries of L from FROM on whose keys are not plain paths
+ * strictly below the prefix, each with a warning naming it. */
+static void list_drop_unsafe(struct ss_s3 *s, struct ssi_s3_list *l, size_t from)
+{
+	size_t k = from;
+	for (size_t i = from; i < l->n; i++) {
+		struct ssi_s3_obj *o = &l->objs[i];
+		if (ssi_s3_key_rel(s->prefix, o->key)) {
+			l->objs[k++] = *o;
+			continue;
+		}
+		char shown[256];
+		size_t j = 0;
+		for (const char *c = o->key; *c && j < sizeof(shown) - 1; c++)
+			shown[j++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+		shown[j] = '\0';
+		emit(s, SS_EV_WARN, shown, -1,
+		     "key skipped: not a plain path below the prefix ('.', '..' or empty segment, or a control "
+		     "character); it is never read, written or deleted");
+		free(o->key);
+	}
+	l->n = k;
+}
+
+/* Every object under the prefix whose key is a plain path below it,
+ * sorted by key. */
 static int list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *err)
 {
 	char what[512];
 	what_of(what, sizeof(what), "list", s, s->prefix);
-	char *eprefix = uri_encode(s->prefix, 0);
+	char *eprefix = uri_encode(s->prefix, 0), *prev = NULL;
 	if (!eprefix)
 		return ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
 	int rc = SS_OK;
@@ -635,17 +679,33 @@ static int list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *
 		char *q = xasprintf("%s%s%slist-type=2&prefix=%s", etok ? "continuation-token=" : "",
 				    etok ? etok : "", etok ? "&" : "", eprefix);
 		free(etok);
-		if (!q) {
+		free(prev);
+		prev = l->next_token ? strdup(l->next_token) : NULL;
+		if (!q || (l->next_token && !prev)) {
+			free(q);
 			rc = ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
 			break;
 		}
+		size_t before = l->n;
 		struct req r = { .method = "GET", .query = q };
 		rc = perform(s, &r, NULL, what, err);
 		if (rc == SS_OK && (!r.reply.data || ssi_s3_parse_list(r.reply.data, r.reply.len, l) != 0))
 			rc = ssi_err(err, SS_FATAL, "cannot %s: malformed ListBucketResult", what);
 		req_done(&r);
 		free(q);
+		if (rc != SS_OK)
+			break;
+		list_drop_unsafe(s, l, before);
+		if (l->truncated && prev && strcmp(prev, l->next_token) == 0)
+			rc = ssi_err(err, SS_FATAL, "cannot %s: the store repeats a continuation token (an endless "
+						    "listing)", what);
+		else if (l->n > LIST_MAX_KEYS)
+			rc = ssi_err(err, SS_FATAL, "cannot %s: more than %d keys under the prefix", what,
+				     LIST_MAX_KEYS);
+		else if (l->truncated && past_deadline(s))
+			rc = ssi_err(err, SS_TEMPFAIL, "cannot %s: the run's time limit (--max-time) is up", what);
 	} while (rc == SS_OK && l->truncated);
+	free(prev);
 	free(eprefix);
 	if (rc == SS_OK)
 		ssi_s3_list_sort(l);
@@ -895,12 +955,25 @@ static int put_file(struct ss_s3 *s, const char *key, const char *path, long lon
 
 /* ---- The lock --------------------------------------------------------------- */
 
+static long long lock_ttl(const struct ss_s3 *s)
+{
+	return s->o->lock_ttl > 0 ? s->o->lock_ttl : 3600;
+}
+
+/* The lock object's body: the owner (at most 200 bytes of it) and expiry. */
+#define LOCK_BODY_MAX 256
+static size_t lock_body(const struct ss_s3 *s, long long exp, char body[LOCK_BODY_MAX])
+{
+	int n = snprintf(body, LOCK_BODY_MAX, "owner %.200s\nexpires %lld\n", s->owner, exp);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 static int write_lock(struct ss_s3 *s, const char *key, int create, struct ss_error *err)
 {
-	long long ttl = s->o->lock_ttl > 0 ? s->o->lock_ttl : 3600;
+	long long ttl = lock_ttl(s);
 	long long exp = (long long)time(NULL) + ttl;
-	char body[512];
-	int n = snprintf(body, sizeof(body), "owner %s\nexpires %lld\n", s->owner, exp);
+	char body[LOCK_BODY_MAX];
+	size_t n = lock_body(s, exp, body);
 	/* The lock is never public, whatever --s3-acl says. */
 	int rc = put_buffer(s, key, body, (size_t)n, "text/plain", "no-store", NULL,
 			    create ? "If-None-Match: *" : NULL, err);
@@ -919,6 +992,8 @@ int ss_s3_lock(struct ss_s3 *s, const char *owner, struct ss_error *err)
 	for (char *p = s->owner; p && *p; p++)
 		if ((unsigned char)*p < 0x20)
 			*p = ' ';
+	if (s->owner && strlen(s->owner) > 200)
+		s->owner[200] = '\0'; /* what lock_body keeps: renewals compare it */
 	int rc = SS_FATAL;
 	for (int round = 0; round < 2; round++) {
 		rc = write_lock(s, key, 1, err);
@@ -928,8 +1003,8 @@ int ss_s3_lock(struct ss_s3 *s, const char *owner, struct ss_error *err)
 		char *data = NULL;
 		size_t len = 0;
 		char holder[256] = "unknown";
-		long long exp = 0;
-		rc = get_object(s, key, &data, &len, NULL, 0, err);
+		long long exp = 0, mtime = -1;
+		rc = get_object(s, key, &data, &len, &mtime, err);
 		if (rc != SS_OK)
 			break;
 		if (!data)
@@ -937,6 +1012,13 @@ int ss_s3_lock(struct ss_s3 *s, const char *owner, struct ss_error *err)
 		int ok = ssi_s3_lock_parse(data, len, holder, sizeof(holder), &exp) == 0;
 		free(data);
 		long long now = (long long)time(NULL);
+		if (!ok && mtime >= 0) {
+			/* Garbage or empty: no owner, no expiry.  It expires a
+			 * lock period after it was written. */
+			exp = mtime + lock_ttl(s);
+			ok = 1;
+			snprintf(holder, sizeof(holder), "a malformed lock object");
+		}
 		if (ok && exp < now && round == 0) {
 			/* Expired: its run died.  Take it over. */
 			rc = delete_object(s, key, err);
@@ -966,11 +1048,6 @@ int ss_s3_lock(struct ss_s3 *s, const char *owner, struct ss_error *err)
 	return rc;
 }
 
-static long long lock_ttl(const struct ss_s3 *s)
-{
-	return s->o->lock_ttl > 0 ? s->o->lock_ttl : 3600;
-}
-
 /* One renewal from the keeper thread: still ours?  Then a new expiry. */
 static void keeper_renew(struct ss_s3 *s, const char *key)
 {
@@ -988,9 +1065,9 @@ static void keeper_renew(struct ss_s3 *s, const char *key)
 	req_done(&g);
 	long long nexp = (long long)time(NULL) + lock_ttl(s);
 	if (rc == SS_OK && ours) {
-		char body[512], sha[65];
-		int n = snprintf(body, sizeof(body), "owner %s\nexpires %lld\n", s->owner, nexp);
-		sha256_hex(body, (size_t)n, sha);
+		char body[LOCK_BODY_MAX], sha[65];
+		size_t n = lock_body(s, nexp, body);
+		sha256_hex(body, n, sha);
 		struct req p = { .method = "PUT", .key = key, .sha256 = sha, .buf = body, .len = n, .keeper = 1 };
 		p.headers[0] = "Content-Type: text/plain";
 		p.headers[1] = "Cache-Control: no-store";
@@ -1048,6 +1125,9 @@ static int lock_renew(struct ss_s3 *s, struct ss_error *err)
 	pthread_mutex_lock(&s->mu);
 	int lost = s->lock_lost || (long long)time(NULL) >= s->lock_expires;
 	pthread_mutex_unlock(&s->mu);
+	if (past_deadline(s))
+		return ssi_err(err, SS_TEMPFAIL, "'s3://%s/%s': the run's time limit (--max-time) is up",
+			       s->bucket, s->prefix);
 	if (lost)
 		return ssi_err(err, SS_TEMPFAIL, "lost the lock of 's3://%s/%s.sstream/lock' (expired or taken over)",
 			       s->bucket, s->prefix);
@@ -1065,7 +1145,7 @@ int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err)
 	char *data = NULL, holder[256];
 	size_t len = 0;
 	long long exp;
-	int rc = get_object(s, key, &data, &len, NULL, 0, err);
+	int rc = get_object(s, key, &data, &len, NULL, err);
 	/* Only our own lock: after an expiry another run may hold it now. */
 	if (rc == SS_OK && data && ssi_s3_lock_parse(data, len, holder, sizeof(holder), &exp) == 0 &&
 	    strcmp(holder, s->owner) == 0)
@@ -1408,7 +1488,7 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 	if ((rc = add_items(s, &w, tree, &t, err)) != SS_OK || (rc = add_docs(s, &w, tree, "streams", err)) != SS_OK)
 		goto out;
 	qsort(w.v, w.n, sizeof(*w.v), want_cmp_order);
-	if ((rc = list_prefix(s, &l, err)) != SS_OK || (rc = get_object(s, skey, &sdata, &slen, NULL, 0, err)) != SS_OK)
+	if ((rc = list_prefix(s, &l, err)) != SS_OK || (rc = get_object(s, skey, &sdata, &slen, NULL, err)) != SS_OK)
 		goto out;
 	if (sdata && ssi_s3_state_parse(sdata, slen, &st) != 0) {
 		rc = ssi_err(err, SS_FATAL, "out of memory");

@@ -35,6 +35,15 @@ void ssi_s3_list_free(struct ssi_s3_list *l);
 void ssi_s3_list_sort(struct ssi_s3_list *l);
 const struct ssi_s3_obj *ssi_s3_list_find(const struct ssi_s3_list *l, const char *key);
 
+/*
+ * The part of KEY below PREFIX (which is empty or ends in '/'), when KEY is
+ * strictly below it and that part is a plain relative path: no empty, '.'
+ * or '..' segment, no leading '/', no control character or DEL.  NULL
+ * otherwise: such a key is never read, written or deleted (a request for
+ * 'site/../victim/x' would reach another bucket).
+ */
+const char *ssi_s3_key_rel(const char *prefix, const char *key);
+
 /* Code and Message of an <Error> reply into CODE and MSG (empty when
  * absent; truncated to their sizes; control characters replaced).
  * Returns 0 when an <Error> element was found, -1 otherwise. */

@@ -256,6 +256,26 @@ int ssi_s3_parse_list(const char *xml, size_t len, struct ssi_s3_list *l)
 	return 0;
 }
 
+const char *ssi_s3_key_rel(const char *prefix, const char *key)
+{
+	size_t plen = strlen(prefix);
+	if (strncmp(key, prefix, plen) != 0 || !key[plen])
+		return NULL;
+	const char *rel = key + plen;
+	for (const char *seg = rel;;) {
+		const char *e = strchr(seg, '/');
+		size_t n = e ? (size_t)(e - seg) : strlen(seg);
+		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return NULL;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)seg[i] < 0x20 || seg[i] == 0x7f)
+				return NULL;
+		if (!e)
+			return rel;
+		seg = e + 1;
+	}
+}
+
 void ssi_s3_list_free(struct ssi_s3_list *l)
 {
 	if (!l)

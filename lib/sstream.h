@@ -465,6 +465,8 @@ struct ss_s3_opts {
 				     this size (0: 64 MiB) */
 	long long grace;          /* seconds an object no longer listed stays */
 	long long lock_ttl;       /* seconds a lock is valid unless renewed (0: 1 h) */
+	time_t deadline;          /* wall-clock end of the run (--max-time): no request
+				     is started or retried after it; 0: none */
 	int dry_run;              /* report what would change, write nothing */
 	int jobs;                 /* parallel item uploads (0: 4) */
 	int check_items;          /* hash each item before it is put, against every
@@ -730,11 +732,14 @@ int ss_remote_resolve(const char *source, int verify, const char **url, const ch
  * client's LXD-Server-Architectures; a plain-text 404 when none fits).
  * Remembers BASE_URL so that ss_webconf_refresh() rewrites the snippet.
  * *TEXT (TEXT may be NULL) gets the snippet, which the caller frees.  CB
- * (may be NULL) hears of each alias no unified image serves, and why.
- * Returns SS_OK, SS_USAGE (unknown server, unusable URL) or SS_FATAL.
+ * (may be NULL) hears of each alias no unified image serves and of each
+ * alias or image left out because a field of it fails the strict check
+ * (characters a configuration, header or URL would read as syntax); the
+ * subject is the alias or the product name, printable.  Returns SS_OK,
+ * SS_USAGE (unknown server, unusable URL) or SS_FATAL.
  */
 int ss_webconf_write(const char *tree, const char *base_url, const char *server, char **text,
-		     void (*cb)(void *ud, const char *alias, const char *why), void *ud,
+		     void (*cb)(void *ud, const char *subject, const char *why), void *ud,
 		     struct ss_error *err);
 
 /* Rewrites every snippet ss_webconf_write() wrote for TREE, from its

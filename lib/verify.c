@@ -393,13 +393,6 @@ static int add_combo(struct vrun *r, const struct ss_item *meta, const char *fie
 	return SS_OK;
 }
 
-/* Architecture names the LXD and Incus clients know (others are skipped). */
-static const char *const lxd_arches[] = {
-	"amd64", "arm64", "i386", "armhf", "armel", "ppc64el", "s390x", "riscv64", "powerpc", "mips",
-	"mipsel", "mips64el", "loong64", "x86_64", "aarch64", "i686", "armv6l", "armv7l", "armv8l",
-	"ppc", "ppc64", "ppc64le", "mips64", "riscv32", "loongarch64", NULL,
-};
-
 /* The first 8 characters of an LXD version key must be a date YYYYMMDD. */
 static int lxd_version_ok(const char *v)
 {
@@ -417,10 +410,7 @@ static void check_lxd_listing(struct vrun *r, const struct ss_item *m)
 {
 	const char *where = ss_item_str(m, "path") ? ss_item_str(m, "path") : ss_item_name(m);
 	const char *arch = ss_item_str(m, "arch");
-	int known = 0;
-	for (int i = 0; arch && lxd_arches[i]; i++)
-		known |= strcmp(arch, lxd_arches[i]) == 0;
-	if (!known)
+	if (!ssi_lxd_arch_known(arch))
 		problem(r, where, "architecture '%s' of %s is unknown to LXD and Incus: the image is not listed",
 			arch ? arch : "", ss_item_product(m));
 	if (!lxd_version_ok(ss_item_version(m)))

@@ -90,66 +90,90 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int safe_url(const char *u)
+typedef void (*warn_fn)(void *ud, const char *subject, const char *why);
+
+/* S for a one-line message: control and non-ASCII bytes as '?', at most
+ * 120 characters. */
+static void shown(const char *s, char out[128])
 {
-	for (const char *p = u; *p; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || strchr("\"'\\$;{}<>`,", *p))
-			return 0;
+	size_t n = 0;
+	for (; s && *s && n < 120; s++)
+		out[n++] = (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ? '?' : *s;
+	out[n] = '\0';
+}
+
+/* The unified image IT as S holds it, or 1 when a field of it fails the
+ * strict check (told to CB: the image is left out of the snippet). */
+static int image_of(const struct ss_item *it, struct uimg *im, warn_fn cb, void *ud)
+{
+	static const struct {
+		const char *key;
+		enum ssi_field f;
+	} fields[] = { { "arch", SSI_F_ARCH }, { "sha256", SSI_F_FINGERPRINT }, { "path", SSI_F_PATH } };
+	*im = (struct uimg){ NULL, ss_item_version(it), ss_item_str(it, "sha256"), ss_item_str(it, "path"),
+			     ss_item_str(it, "aliases") };
+	const char *bad = NULL, *why = ssi_field_problem(SSI_F_VERSION, im->version), *val = im->version;
+	if (why)
+		bad = "version";
+	for (size_t i = 0; !why && i < sizeof(fields) / sizeof(fields[0]); i++)
+		if ((why = ssi_field_problem(fields[i].f, val = ss_item_str(it, fields[i].key))))
+			bad = fields[i].key;
+	if (!why) {
+		im->arch = ssi_lxd_arch(ss_item_str(it, "arch"));
+		return 0;
+	}
+	if (cb) {
+		char p[128], v[128], subj[160], msg[400];
+		shown(ss_item_product(it), p);
+		shown(val, v);
+		snprintf(subj, sizeof(subj), "product '%s'", p);
+		snprintf(msg, sizeof(msg), "unified image left out: its %s '%s' is %s", bad, v, why);
+		cb(ud, subj, msg);
+	}
 	return 1;
 }
 
-/* Every alias of T and every unified image (lxd_combined item). */
-static int collect(const struct ss_tree *t, struct uset *s)
+/* Every alias of T and every unified image (lxd_combined item), each field
+ * of which passed the strict check. */
+static int collect(const struct ss_tree *t, struct uset *s, warn_fn cb, void *ud)
 {
 	for (size_t i = 0; i < ss_tree_nproducts(t); i++) {
-		const char *pn, *vn, *in;
-		json_t *prod, *ver, *it;
-		json_object_foreach(json_object_get(ss_tree_products(t, i)->root, "products"), pn, prod) {
-			const char *aliases = json_string_value(json_object_get(prod, "aliases"));
-			const char *arch = json_string_value(json_object_get(prod, "arch"));
-			for (const char *a = aliases; a && *a;) {
-				const char *c = strchr(a, ',');
-				size_t len = c ? (size_t)(c - a) : strlen(a);
-				if (len && alias_add(s, a, len) < 0)
-					return -1;
-				a = c ? c + 1 : NULL;
-			}
-			json_object_foreach(json_object_get(prod, "versions"), vn, ver)
-				json_object_foreach(json_object_get(ver, "items"), in, it) {
-					const char *ft = json_string_value(json_object_get(it, "ftype"));
-					struct uimg im = { ssi_lxd_arch(arch ? arch : ""), vn,
-							   json_string_value(json_object_get(it, "sha256")),
-							   json_string_value(json_object_get(it, "path")), aliases };
-					if (ft && strcmp(ft, "lxd_combined.tar.gz") == 0 && arch && im.fp && im.path && safe_url(im.path) &&
-					    uset_add(s, im) < 0)
+		const struct ss_products *p = ss_tree_products(t, i);
+		const char *last = NULL;
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			const struct ss_item *it = ss_products_item(p, k);
+			if (!last || strcmp(last, ss_item_product(it))) {
+				last = ss_item_product(it);
+				for (const char *a = ss_item_str(it, "aliases"); a && *a;) {
+					const char *c = strchr(a, ',');
+					size_t len = c ? (size_t)(c - a) : strlen(a);
+					if (len && alias_add(s, a, len) < 0)
 						return -1;
+					a = c ? c + 1 : NULL;
 				}
+			}
+			const char *ft = ss_item_str(it, "ftype");
+			struct uimg im;
+			if (!ft || strcmp(ft, "lxd_combined.tar.gz") || image_of(it, &im, cb, ud))
+				continue;
+			if (uset_add(s, im) < 0)
+				return -1;
 		}
 	}
 	qsort(s->alias, s->nalias, sizeof(*s->alias), cmp_str);
 	return 0;
 }
 
-/* What may appear in a location, a regex and a quoted string of either
- * server's configuration without escaping. */
 static int safe_alias(const char *a)
 {
-	if (strlen(a) == 64 && strspn(a, "0123456789abcdef") == 64)
-		return 0; /* /import/FINGERPRINT is the image's own URL */
-	if (!*a || *a == '/' || strstr(a, "//") || strstr(a, "/./") || strstr(a, "/../"))
-		return 0;
-	for (const char *p = a; *p; p++)
-		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
-		      strchr("._:+@/-", *p)))
-			return 0;
-	return 1;
+	return ssi_field_problem(SSI_F_ALIAS, a) == NULL;
 }
 
 /* A regex special character escaped (for aliases in Apache patterns). */
 static void put_regex(FILE *f, const char *s)
 {
 	for (; *s; s++) {
-		if (strchr(".+", *s))
+		if (strchr(".+*?()[]{}|^$\\", *s))
 			fputc('\\', f);
 		fputc(*s, f);
 	}
@@ -279,8 +303,10 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 		if (dup)
 			continue;
 		char *url = ss_join(base, im->path);
-		fprintf(f, "RewriteRule \"^%s/import/%s$\" \"%s/%s\" [PT,L,E=SSTREAM_IMAGE_HASH:%s,E=SSTREAM_IMAGE_URL:%s]\n",
-			prefix, im->fp, prefix, im->path, im->fp, url ? url : "");
+		fputs("RewriteRule \"^", f);
+		put_regex(f, prefix);
+		fprintf(f, "/import/%s$\" \"%s/%s\" [PT,L,E=SSTREAM_IMAGE_HASH:%s,E=SSTREAM_IMAGE_URL:%s]\n", im->fp,
+			prefix, im->path, im->fp, url ? url : "");
 		free(url);
 	}
 	for (size_t a = 0; a < s->nalias; a++) {
@@ -294,15 +320,21 @@ static void gen_apache(FILE *f, const struct uset *s, const char *base, const ch
 				char *url = ss_join(base, im->path);
 				fputs("RewriteCond \"" ARCHES_APACHE "\" \"", f);
 				put_arch_regex(f, im->arch, pos);
-				fprintf(f, "\" [NC]\nRewriteRule \"^%s/import/", prefix);
+				fputs("\" [NC]\nRewriteRule \"^", f);
+				put_regex(f, prefix);
+				fputs("/import/", f);
 				put_regex(f, alias);
 				fprintf(f, "$\" \"%s/%s\" [PT,L,E=SSTREAM_IMAGE_HASH:%s,E=SSTREAM_IMAGE_URL:%s]\n", prefix,
 					im->path, im->fp, url ? url : "");
 				free(url);
 			}
-		fprintf(f, "RewriteRule \"^%s/import/", prefix);
+		fputs("RewriteRule \"^", f);
+		put_regex(f, prefix);
+		fputs("/import/", f);
 		put_regex(f, alias);
-		fprintf(f, "$\" \"-\" [R=404,L]\n<LocationMatch \"^%s/import/", prefix);
+		fputs("$\" \"-\" [R=404,L]\n<LocationMatch \"^", f);
+		put_regex(f, prefix);
+		fputs("/import/", f);
 		put_regex(f, alias);
 		/* the body is plain text (a string ErrorDocument goes out as HTML) */
 		fputs("$\">\n\tHeader always set Content-Type \"text/plain; charset=utf-8\"\n", f);
@@ -347,7 +379,7 @@ static int generate(const char *tree, const char *base, const char *server, char
 	int rc = SS_OK;
 	size_t *best = NULL;
 	FILE *f = NULL;
-	if (collect(t, &s) < 0 || !(best = calloc(s.n + 1, sizeof(*best))) || !(f = open_memstream(text, len))) {
+	if (collect(t, &s, cb, ud) < 0 || !(best = calloc(s.n + 1, sizeof(*best))) || !(f = open_memstream(text, len))) {
 		rc = ssi_err(err, SS_FATAL, "out of memory");
 		goto out;
 	}
@@ -365,11 +397,17 @@ static int generate(const char *tree, const char *base, const char *server, char
 					      : "Include it in the server { } block serving\n# the tree.");
 	for (size_t a = 0; a < s.nalias; a++) {
 		if (!safe_alias(s.alias[a])) {
-			if (cb)
-				cb(ud, s.alias[a], "not served: characters a web server configuration cannot hold, "
-						   "or a fingerprint's shape");
+			if (cb) {
+				char a2[128], subj[160], msg[300];
+				shown(s.alias[a], a2);
+				snprintf(subj, sizeof(subj), "alias '%s'", a2);
+				snprintf(msg, sizeof(msg), "not served: %s", ssi_field_problem(SSI_F_ALIAS, s.alias[a]));
+				cb(ud, subj, msg);
+			}
 		} else if (best_per_arch(&s, s.alias[a], best) == 0 && cb) {
-			cb(ud, s.alias[a], "no unified image: it cannot be imported by URL");
+			char subj[300];
+			snprintf(subj, sizeof(subj), "alias '%s'", s.alias[a]);
+			cb(ud, subj, "no unified image: it cannot be imported by URL");
 		}
 	}
 	if (strcmp(server, "apache") == 0)
@@ -412,9 +450,12 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 		*text = NULL;
 	if (strcmp(server, "nginx") && strcmp(server, "apache"))
 		return ssi_err(err, SS_USAGE, "unknown web server '%s' (nginx, apache)", server);
-	if ((strncmp(base_url, "https://", 8) && strncmp(base_url, "http://", 7)) || !safe_url(base_url))
-		return ssi_err(err, SS_USAGE, "base URL '%s': not an http(s) URL a configuration can hold",
-			       base_url);
+	const char *why = ssi_field_problem(SSI_F_URL, base_url);
+	if (why) {
+		char b[128];
+		shown(base_url, b);
+		return ssi_err(err, SS_USAGE, "base URL '%s': %s", b, why);
+	}
 	char *snip = NULL;
 	size_t len;
 	int changed = 0;

@@ -179,6 +179,12 @@ static void on_event(void *ud, const struct ss_mirror_event *ev)
 	}
 }
 
+static void s3_warn(const struct ss_mirror_event *ev)
+{
+	fprintf(stderr, "sstream-mirror: warning: %s%s%s\n", ev->path ? ev->path : "", ev->path ? ": " : "",
+		ev->msg);
+}
+
 /* What happens in the bucket. */
 static void on_s3_event(void *ud, const struct ss_mirror_event *ev)
 {
@@ -187,6 +193,8 @@ static void on_s3_event(void *ud, const struct ss_mirror_event *ev)
 		printf("> %s (%lld bytes)\n", ev->path, ev->size);
 	else if (ev->type == SS_EV_REMOVE && u->verbose)
 		printf("x %s\n", ev->path);
+	else if (ev->type == SS_EV_WARN && !u->quiet)
+		s3_warn(ev);
 }
 
 static void on_s3_plan(void *ud, const struct ss_mirror_event *ev)
@@ -196,6 +204,8 @@ static void on_s3_plan(void *ud, const struct ss_mirror_event *ev)
 		printf("put    %12lld  %s\n", ev->size, ev->path);
 	else if (ev->type == SS_EV_REMOVE)
 		printf("delete %12lld  %s\n", ev->size, ev->path);
+	else if (ev->type == SS_EV_WARN)
+		s3_warn(ev);
 }
 
 /* mkdir -p; 0 or -1 with errno. */
@@ -242,6 +252,7 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 		     struct ss_mirror_stats *st, struct ss_error *err)
 {
 	memset(st, 0, sizeof(*st));
+	so->deadline = o->max_time > 0 ? time(NULL) + o->max_time : 0;
 	struct ss_s3 *s3 = ss_s3_open(so, err);
 	if (!s3)
 		return err->code;

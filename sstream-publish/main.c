@@ -187,10 +187,10 @@ static void on_diff(void *ud, char sign, const char *what, const char *key)
 	printf("%c %-7s %s\n", sign, what, key);
 }
 
-static void on_webconf(void *ud, const char *alias, const char *why)
+static void on_webconf(void *ud, const char *subject, const char *why)
 {
 	(void)ud;
-	fprintf(stderr, "sstream-publish: alias '%s': %s\n", alias, why);
+	fprintf(stderr, "sstream-publish: %s: %s\n", subject, why);
 }
 
 static void on_missing(void *ud, const char *path, const char *why)

@@ -144,6 +144,34 @@ check "says who holds the lock" err_has "otherhost:123"
 printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) - 10)) >"$T/lock"
 $S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
 expect 0 "an expired lock is taken over" "$M" "$U/foocloud" s3://mirror/site
+# A lock object with no owner or expiry (garbage, empty) expires a lock
+# period after it was written.
+: >"$T/lock"
+$S3 -H "x-amz-content-sha256: $EMPTY" -T "$T/lock" "$S3_ENDPOINT/mirror/site/.sstream/lock" -o /dev/null
+expect 75 "an empty lock object holds within its TTL" "$M" "$U/foocloud" s3://mirror/site
+check "... named as malformed" err_has "locked by a malformed lock object until"
+sleep 2
+expect 0 "... and is taken over after --s3-lock-ttl" "$M" --s3-lock-ttl 1s "$U/foocloud" s3://mirror/site
+
+# ---- hostile keys under the prefix: never read, written or deleted ----------
+mkbucket victim
+echo precious >"$T/precious"
+PH=$(sha256sum <"$T/precious" | cut -c1-64)
+$S3 -H "x-amz-content-sha256: $PH" -T "$T/precious" "$S3_ENDPOINT/victim/important" -o /dev/null
+$S3 --path-as-is -H "x-amz-content-sha256: $PH" -T "$T/precious" "$S3_ENDPOINT/mirror/site/../../victim/important" -o /dev/null
+$S3 --path-as-is -H "x-amz-content-sha256: $PH" -T "$T/precious" "$S3_ENDPOINT/mirror/site/images/./x" -o /dev/null
+$S3 -H "x-amz-content-sha256: $PH" -T "$T/precious" "$S3_ENDPOINT/mirror/site/a%0Ab" -o /dev/null
+keys mirror site/
+check "the hostile keys are planted" sh -c "grep -qx 'site/../../victim/important' '$T/keys' && grep -qx 'site/images/./x' '$T/keys'"
+expect 0 "a run over hostile keys, grace 0" "$M" --grace 0 "$U/foocloud" s3://mirror/site
+check "... names the '..' key" err_has "site/../../victim/important.*key skipped"
+check "... names the '.' key" err_has "site/images/./x.*key skipped"
+check "... names the control-character key, printable" err_has "site/a?b.*key skipped"
+keys victim ""
+check "... the other bucket's object is still there" grep -qx important "$T/keys"
+keys mirror site/
+check "... and the hostile keys are not deleted either" sh -c "grep -qx 'site/../../victim/important' '$T/keys' && grep -qx 'site/images/./x' '$T/keys'"
+expect 0 "... the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/site"
 
 # ---- publishing: sstream-publish add TREE, then TREE into the bucket ----------
 # The root file is incompressible and larger than the part size: multipart.

@@ -4,7 +4,9 @@
  * Invariants: listing keys are whole strings (no NUL inside, no size below
  * zero) and a truncated listing always says where to go on; the state
  * object survives a dump and parse unchanged; a lock owner and credentials
- * hold no line break (they go into one-line messages and headers).
+ * hold no line break (they go into one-line messages and headers); a
+ * listed key passes the key check only when it is a plain path strictly
+ * below the prefix.
  */
 #include <string.h>
 
@@ -30,6 +32,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < l.n; i++) {
 				FUZZ_ASSERT(l.objs[i].key && l.objs[i].size >= 0);
 				FUZZ_ASSERT(strlen(l.objs[i].etag) < sizeof(l.objs[i].etag));
+			}
+			for (size_t i = 0; i < l.n; i++) {
+				/* the key check: a kept key is the prefix and a plain path */
+				const char *k = l.objs[i].key, *rel = ssi_s3_key_rel("site/", k);
+				if (rel) {
+					FUZZ_ASSERT(rel == k + 5 && *rel && *rel != '/' && !strstr(rel, "//"));
+					FUZZ_ASSERT(strcmp(rel, "..") && strncmp(rel, "../", 3) && !strstr(rel, "/../"));
+					FUZZ_ASSERT(strcmp(rel, ".") && strncmp(rel, "./", 2) && !strstr(rel, "/./"));
+					size_t rl = strlen(rel);
+					FUZZ_ASSERT(rel[rl - 1] != '/' && !(rl >= 2 && strcmp(rel + rl - 2, "/.") == 0));
+					FUZZ_ASSERT(!(rl >= 3 && strcmp(rel + rl - 3, "/..") == 0));
+					for (const char *c = rel; *c; c++)
+						FUZZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f);
+				}
+				FUZZ_ASSERT(!ssi_s3_key_rel(k, k)); /* never the prefix itself */
 			}
 			ssi_s3_list_sort(&l);
 			for (size_t i = 0; i < l.n; i++)

@@ -58,3 +58,8 @@ for z in '' J z; do
 	tar -C "$tmp" -c${z}f "$tmp/i.tar" metadata.yaml rootfs
 	{ printf T; cat "$tmp/i.tar"; } >"$C/image/seed-unified$z.tar"
 done
+# webconf: products documents with unified images, and the hostile one
+mkdir -p $C/webconf
+for f in tests/fixtures/lxd/*.json tests/fixtures/hostile/*.json; do
+	cp "$f" "$C/webconf/$(name "$f")"
+done

@@ -62,9 +62,9 @@ struct heard {
 static void on_alias(void *ud, const char *alias, const char *why)
 {
 	struct heard *h = ud;
-	if (strcmp(alias, "s/1") == 0 && strstr(why, "no unified image"))
+	if (strcmp(alias, "alias 's/1'") == 0 && strstr(why, "no unified image"))
 		h->nounified++;
-	if (strcmp(alias, "bad alias") == 0 && strstr(why, "not served"))
+	if (strcmp(alias, "alias 'bad alias'") == 0 && strstr(why, "not served"))
 		h->unsafe++;
 }
 
