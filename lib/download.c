@@ -535,9 +535,8 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 				x->ebuf[0] ? x->ebuf : curl_easy_strerror(c));
 		dl->err.http_status = status;
 		if (x->tries++ < o->retries) {
-			/* back off 0.5 s, 1 s, 2 s ... up to 10 s; the partial file stays */
-			double wait = 0.5 * (double)(1 << (x->tries - 1 < 5 ? x->tries - 1 : 5));
-			x->not_before = ssi_now() + (wait > 10 ? 10 : wait);
+			/* back off (ssi_backoff_ms); the partial file stays */
+			x->not_before = ssi_now() + ssi_backoff_ms(x->tries - 1) / 1000.0;
 			requeue = 1;
 		} else {
 			next_url = 1;
@@ -711,8 +710,7 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 		if (active > 0) {
 			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
 		} else if (wait_ms > 0) {
-			struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
-			nanosleep(&ts, NULL);
+			ssi_sleep_ms((unsigned)wait_ms);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {

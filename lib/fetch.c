@@ -388,10 +388,7 @@ int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o,
 		int rc, tries = 0;
 		while ((rc = fetch_http(location, cap, o, data, len, err)) == SS_TEMPFAIL && o &&
 		       tries < o->retries && (!o->deadline || time(NULL) < o->deadline)) {
-			unsigned ms = 500u << (tries < 5 ? tries : 5);
-			struct timespec ts = { (ms > 10000 ? 10000 : ms) / 1000, (long)((ms > 10000 ? 0 : ms % 1000) * 1000000L) };
-			nanosleep(&ts, NULL);
-			tries++;
+			ssi_sleep_ms(ssi_backoff_ms(tries++));
 		}
 		return rc;
 	}

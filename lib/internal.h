@@ -97,6 +97,14 @@ int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);
 int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
 		      const size_t *lens, int *changed, struct ss_error *err);
 
+/* Retrying and workers (pool.c).  The delay before retry number TRIES
+ * (from 0): 0.5 s, 1 s, 2 s ... at most 10 s; a sleep of MS milliseconds;
+ * FN(ARG) on N threads (at least one; on the caller's thread when none
+ * can be started), joined before it returns the number started. */
+unsigned ssi_backoff_ms(int tries);
+void ssi_sleep_ms(unsigned ms);
+int ssi_pool_run(int n, void *(*fn)(void *), void *arg);
+
 /* Monotonic seconds, for durations. */
 double ssi_now(void);
 

@@ -547,12 +547,7 @@ static int perform(struct ss_s3 *s, struct req *r, const long *oks, const char *
 		}
 		if (rc != SS_TEMPFAIL || tries >= s->o->retries || past_deadline(s))
 			return rc;
-		unsigned ms = 500u << (tries < 5 ? tries : 5);
-		if (ms > 10000)
-			ms = 10000;
-		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-		tries++;
+		ssi_sleep_ms(ssi_backoff_ms(tries++));
 	}
 }
 
@@ -866,15 +861,7 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 	int jobs = s->o->jobs > 0 ? s->o->jobs : 4;
 	if ((size_t)jobs > nparts)
 		jobs = (int)nparts;
-	pthread_t th[64];
-	int started = 0;
-	for (int i = 0; i < jobs && i < 64; i++)
-		if (pthread_create(&th[started], NULL, part_worker, &p) == 0)
-			started++;
-	if (!started)
-		part_worker(&p);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	ssi_pool_run(jobs, part_worker, &p);
 	pthread_mutex_destroy(&p.mu);
 	if ((rc = p.rc) != SS_OK) {
 		if (err)
@@ -1452,15 +1439,8 @@ static int upload_items(struct ss_s3 *s, const char *tree, const char *skey, str
 	int jobs = s->o->jobs > 0 ? s->o->jobs : 4;
 	if ((size_t)jobs > n)
 		jobs = (int)n;
-	pthread_t th[64];
-	int started = 0;
-	for (int i = 0; i < jobs && i < 64; i++)
-		if (pthread_create(&th[started], NULL, upload_worker, &p) == 0)
-			started++;
-	if (!started && n)
-		upload_worker(&p); /* no thread to be had: this one does it */
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	if (n)
+		ssi_pool_run(jobs, upload_worker, &p);
 	pthread_mutex_destroy(&p.mu);
 	if (p.rc != SS_OK && err)
 		*err = p.err;

@@ -265,18 +265,7 @@ static int run_all(struct vrun *r)
 		n = r->njobs ? (long)r->njobs : 1;
 	if (r->remote && ssi_curl_init() != 0)
 		return ssi_err(r->err, SS_FATAL, "libcurl initialisation failed");
-	pthread_t *th = calloc((size_t)n, sizeof(*th));
-	if (!th)
-		return ssi_err(r->err, SS_FATAL, "out of memory");
-	long started = 0;
-	for (; started < n; started++)
-		if (pthread_create(&th[started], NULL, worker, r) != 0)
-			break;
-	if (started == 0)
-		worker(r);
-	for (long i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
+	ssi_pool_run((int)n, worker, r);
 	return SS_OK;
 }
 
