@@ -53,6 +53,13 @@ for u in sstream-mirror@ sstream-verify@; do
 done
 expect 0 "systemd-analyze verify of the units" systemd-analyze verify --man=no "$T"/units/*
 check "systemd-analyze has nothing to say" test ! -s "$T/err"
+# systemd-analyze security: each service's exposure at most 3.0 ("OK")
+for u in sstream-mirror@ sstream-verify@; do
+	run systemd-analyze security --offline=true --no-pager "$T/units/${u}t.service"
+	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' "$T/out")
+	check "$u.service: exposure $score is at most 3.0" awk -v s="${score:-99}" 'BEGIN { exit !(s <= 3.0) }'
+	check "$u.service: filters system calls and address families" sh -c "grep -q '^SystemCallFilter=@system-service' '$U/$u.service' && grep -q '^RestrictAddressFamilies=' '$U/$u.service' && grep -q '^CapabilityBoundingSet=\$' '$U/$u.service'"
+done
 check "the units name the installed binaries" sh -c "grep -h '^ExecStart=' '$U'/*.service | grep -v -q /usr/local/ && grep -q 'ExecStart=/usr/bin/' '$U/sstream-verify@.service'"
 
 cat >"$T/v.c" <<'C'

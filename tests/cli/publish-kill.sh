@@ -80,7 +80,7 @@ expect 0 "mirror base (verbatim)" "$BIN/sstream-mirror" --no-history "$T/msrc1" 
 
 # campaign OP: KILLS kills of OP at random moments in fresh copies of the base.
 campaign() {
-	op=$1 base=$2 spread=$3 kills=$4 bad_verify=0 bad_rerun=0 bad_after=0 left=0
+	op=$1 base=$2 spread=$3 kills=$4 bad_verify=0 bad_rerun=0 bad_after=0 left=0 landed=0
 	shift 4
 	W=$T/work
 	for i in $(seq "$kills"); do
@@ -90,7 +90,7 @@ campaign() {
 		"${CMD[@]}" >/dev/null 2>&1 &
 		pid=$!
 		sleep "$((RANDOM % spread / 1000)).$(printf %03d $((RANDOM % spread % 1000)))"
-		kill -9 "$pid" 2>/dev/null
+		kill -9 "$pid" 2>/dev/null && landed=$((landed + 1))
 		wait "$pid" 2>/dev/null
 		if ! "$V" "$@" "$W" >"$T/verify.out" 2>&1; then
 			bad_verify=$((bad_verify + 1))
@@ -106,6 +106,8 @@ campaign() {
 		"$V" "$@" "$W" >/dev/null 2>&1 || bad_after=$((bad_after + 1))
 		[ -z "$(leftovers "$W")" ] || { left=$((left + 1)); [ "$left" -gt 1 ] || leftovers "$W" | sed "s/^/    $op leftover: /" >&2; }
 	done
+	# a kill sent after the run had finished tests nothing
+	check "$op: kills landed in running processes ($landed of $kills)" test "$landed" -gt 0
 	check "$op: the tree verifies after each of $kills kills ($bad_verify did not)" test "$bad_verify" -eq 0
 	check "$op: each rerun completes ($bad_rerun did not)" test "$bad_rerun" -eq 0
 	check "$op: the tree verifies after each rerun ($bad_after did not)" test "$bad_after" -eq 0

@@ -42,7 +42,8 @@ PROXY=http://127.0.0.1:$(cat "$T/proxy.port")
 unset no_proxy NO_PROXY
 via_proxy() { https_proxy=$PROXY HTTPS_PROXY=$PROXY run "$M" --retries 0 "$@"; }
 via_proxy --no-verify ubuntu-minimal: "$T/m1"
-check "ubuntu-minimal: --no-verify fails only at the (refusing) proxy" test "$RC" -ne 0 -a "$RC" -ne 64
+check "ubuntu-minimal: --no-verify fails only at the (refusing) proxy: temporary, exit 75 ($RC)" test "$RC" -eq 75
+check "... naming the proxy's refusal" err_has "403"
 check "... having asked for cloud-images.ubuntu.com" grep -q '^CONNECT cloud-images.ubuntu.com:443 ' "$T/proxy.log"
 via_proxy images: "$T/m2"
 check "images: (unsigned, no keyring needed) asks for images.linuxcontainers.org" grep -q '^CONNECT images.linuxcontainers.org:443 ' "$T/proxy.log"

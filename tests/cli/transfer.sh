@@ -78,7 +78,7 @@ check "changed: only the new item is fetched" test "$(grep -c '^GET /many/files/
 check "changed: the new item is there" test -f "$T/m4/files/new/n.bin"
 : >"$LOG"
 expect 0 "rerun after the change" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/m4"
-check "rerun after the change: 304s only" test "$(docs | grep -vc ' 304 cond$')" -eq 0
+check "rerun after the change: 304s only" test "$(docs | grep -c ' 304 cond$')" -gt 0 -a "$(docs | grep -vc ' 304 cond$')" -eq 0
 
 # a different filter is a different question: no shortcut
 : >"$LOG"
