@@ -140,4 +140,42 @@ static void test_snippets(void)
 	CHECK(ss_webconf_refresh("/nonexistent-tree", &err) == SS_OK);
 }
 
-TEST_MAIN(test_snippets)
+/* A condensed tree (as import writes it): arch and ftype inherited from
+ * the top of the document, not repeated on each product and item. */
+static void test_condensed(void)
+{
+	char dir[] = "/tmp/sswebconf.XXXXXX", path[256], cmd[300];
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/streams/v1'", dir);
+	CHECK(system(cmd) == 0);
+	snprintf(path, sizeof(path), "%s/streams/v1/index.json", dir);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("{\"format\": \"index:1.0\", \"index\": {\"images\": {\"datatype\": \"image-downloads\", "
+		      "\"format\": \"products:1.0\", \"path\": \"streams/v1/images.json\", "
+		      "\"products\": [\"c:1:amd64:default\"]}}}", f);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/streams/v1/images.json", dir);
+	if ((f = fopen(path, "w"))) {
+		fprintf(f, "{\"format\": \"products:1.0\", \"content_id\": \"images\", \"datatype\": \"image-downloads\", "
+			   "\"arch\": \"amd64\", \"ftype\": \"lxd_combined.tar.gz\", \"products\": {"
+			   "\"c:1:amd64:default\": {\"aliases\": \"c/1\", \"versions\": {\"20261101_0000\": {\"items\": "
+			   "{\"u\": {\"path\": \"images/%s/image.tar.gz\", \"sha256\": \"%s\", \"size\": 5}}}}}}}",
+			FP(7), FP(7));
+		fclose(f);
+	}
+	struct ss_error err;
+	char *text = NULL;
+	CHECK(ss_webconf_write(dir, "https://h.example", "nginx", &text, NULL, NULL, &err) == SS_OK);
+	CHECK(text && strstr(text, "location = /import/c/1 {") && strstr(text, "LXD-Image-Hash " FP(7)));
+	CHECK(text && !strstr(text, "has no unified image"));
+	free(text);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+TEST_MAIN(test_snippets, test_condensed)
