@@ -14,7 +14,9 @@
 struct ssi_s3_obj {
 	char *key;
 	long long size;
-	char etag[80];  /* without quotes */
+	/* Without quotes: an MD5 in hex, "-N" appended for a multipart
+	 * upload; empty when longer.  Small: a listing holds up to 4M. */
+	char etag[48];
 };
 
 struct ssi_s3_list {
@@ -45,7 +47,7 @@ const struct ssi_s3_obj *ssi_s3_list_find(const struct ssi_s3_list *l, const cha
  */
 const char *ssi_s3_key_rel(const char *prefix, const char *key);
 
-/* A decimal number in [S, E) (at most 2^53, no sign) into *OUT: 0, or -1
+/* A decimal number in [S, E) (about 2^53 at most, no sign) into *OUT: 0, or -1
  * when empty or not a plain decimal. */
 int ssi_s3_parse_num(const char *s, const char *e, long long *out);
 
