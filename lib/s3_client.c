@@ -163,6 +163,35 @@ void ssi_s3_req_done(struct ssi_s3_req *r)
 	r->reply.data = NULL;
 }
 
+/* Milliseconds to the run's deadline (0 when past it), or -1: none. */
+static long long ms_left(const struct ss_s3 *s)
+{
+	if (!s->o->deadline)
+		return -1;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now); /* the deadline is wall-clock time */
+	long long left = (long long)s->o->deadline * 1000 - (long long)now.tv_sec * 1000 -
+			 now.tv_nsec / 1000000;
+	return left > 0 ? left : 0;
+}
+
+/* The method of R, and its body (read from U) for PUT and POST. */
+static void set_method(CURL *h, struct ssi_s3_req *r, struct upload *u)
+{
+	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, u);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
+		if (strcmp(r->method, "POST") == 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+	} else if (strcmp(r->method, "HEAD") == 0) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(r->method, "DELETE") == 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+	}
+}
+
 /* One attempt.  SS_OK for any HTTP reply (R->status set), else an error. */
 static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, struct ss_error *err)
 {
@@ -191,6 +220,13 @@ static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, stru
 	/* The key is encoded segment by segment: sent as is, never normalised
 	 * ("a/../b" would name another object, or another bucket). */
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	/* No request outlives the run's deadline; after it (releasing the
+	 * lock, aborting an upload: perform retries nothing then) each gets
+	 * one stall period. */
+	long long left = ms_left(s);
+	if (left >= 0)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+				 (long)(left >= 1000 ? left : (s->o->timeout > 0 ? s->o->timeout : 30) * 1000));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	CURLSH *sh = r->keeper ? NULL : worker_share ? worker_share : s->share;
 	if (sh)
@@ -203,18 +239,7 @@ static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, stru
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
 	struct upload u = { .r = r };
-	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, &u);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
-		if (strcmp(r->method, "POST") == 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
-	} else if (strcmp(r->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(r->method, "DELETE") == 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-	}
+	set_method(h, r, &u);
 	if (!r->keeper)
 		__atomic_fetch_add(&s->requests, 1, __ATOMIC_RELAXED);
 	CURLcode c = curl_easy_perform(h);
@@ -290,7 +315,11 @@ int ssi_s3_perform(struct ss_s3 *s, struct ssi_s3_req *r, const long *oks, const
 		}
 		if (rc != SS_TEMPFAIL || tries >= s->o->retries || ssi_s3_past_deadline(s))
 			return rc;
-		ssi_sleep_ms(ssi_backoff_ms(tries++));
+		unsigned ms = ssi_backoff_ms(tries++);
+		long long left = ms_left(s);
+		if (left >= 0 && (long long)ms >= left)
+			return rc; /* the back-off would end past the deadline */
+		ssi_sleep_ms(ms);
 	}
 }
 

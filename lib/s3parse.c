@@ -1,7 +1,8 @@
 /*
  * Parsers for the XML replies of an S3 server and for listed keys (the
- * state, lock and credentials parsers are in s3state.c).  Pure functions over (pointer, length): nothing here reads beyond
- * LEN, assumes a NUL, or does I/O, so each one is a fuzz target as it is.
+ * state, lock and credentials parsers are in s3state.c).  Pure functions
+ * over (pointer, length): nothing here reads beyond LEN, assumes a NUL, or
+ * does I/O, so each one is a fuzz target as it is.
  *
  * The XML replies of S3 are flat and machine-written; a full XML parser is
  * not needed to take the few elements we use, only care with bounds and

@@ -7,8 +7,10 @@ Listens on 127.0.0.1 (a free port, written to PORTFILE), path-style: the
 first path segment is the bucket, the rest the key.  Signatures are not
 checked.  Objects live in memory: PUT (with If-None-Match: * giving 412
 when the key exists), GET (with Last-Modified), DELETE, ListObjectsV2.
+Multipart uploads are kept too (initiate, parts, complete, abort).
 Every request is logged to LOGFILE as "METHOD RAW-PATH" exactly as it
-arrived (no decoding, no dot-segment normalisation), one a line.
+arrived (no decoding, no dot-segment normalisation), one a line; a
+completed multipart upload adds "COMPLETE KEY SHA256 PARTS".
 
 SCRIPT picks what the listing (and the bucket) looks like:
   plain       the stored objects, one page
@@ -19,10 +21,14 @@ SCRIPT picks what the listing (and the bucket) looks like:
   endless     truncated pages forever, a new token each time; ARG keys a
               page (default 1000), each key new
   bigpage     one page larger than the client's 64 MiB reply cap
+  stall       a listing request is never answered (the connection stays open)
+  slowdown    a listing request is answered 503 SlowDown, always
+  slowparts   plain, but each multipart part takes 2 s to be answered
   badlock     plain, and the lock object exists holding ARG (default
               'garbage') with a Last-Modified 120 s ago
 """
 import email.utils
+import hashlib
 import os
 import sys
 import threading
@@ -39,6 +45,7 @@ objects = {}  # (bucket, key) -> (bytes, mtime)
 lock = threading.Lock()
 log = open(LOGFILE, 'a', buffering=1)
 pages = [0]
+uploads = {}  # upload id -> {part number: bytes}
 
 
 def esc(s):
@@ -104,6 +111,11 @@ class Handler(BaseHTTPRequestHandler):
         self.listing(bucket, q.get('prefix', [''])[0])
 
     def listing(self, bucket, prefix):
+        if SCRIPT == 'stall':
+            time.sleep(600)
+            return
+        if SCRIPT == 'slowdown':
+            return self.error(503, 'SlowDown')
         if SCRIPT == 'repeat':
             return self.reply(200, page([contents(prefix + 'k')], 'the-same-token'))
         if SCRIPT == 'endless':
@@ -148,6 +160,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         bucket, key, q = self.target()
         data = self.body()
+        if 'partNumber' in q:
+            if SCRIPT == 'slowparts':
+                time.sleep(2)
+            with lock:
+                parts = uploads.get(q.get('uploadId', [''])[0])
+                if parts is None:
+                    return self.error(404, 'NoSuchUpload')
+                parts[int(q['partNumber'][0])] = data
+            return self.reply(200, b'', [('ETag', '"%s"' % hashlib.md5(data).hexdigest())])
         with lock:
             if self.headers.get('If-None-Match') == '*' and (bucket, key) in objects:
                 return self.error(412, 'PreconditionFailed')
@@ -157,13 +178,31 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         bucket, key, q = self.target()
         with lock:
-            objects.pop((bucket, key), None)
+            if 'uploadId' in q:
+                uploads.pop(q['uploadId'][0], None)
+            else:
+                objects.pop((bucket, key), None)
         self.reply(204)
 
     def do_POST(self):
-        self.target()
+        bucket, key, q = self.target()
         self.body()
-        self.error(501, 'NotImplemented')
+        xml = [('Content-Type', 'application/xml')]
+        if 'uploads' in q:
+            with lock:
+                uid = 'up-%d' % (len(uploads) + 1)
+                uploads[uid] = {}
+            return self.reply(200, ('<InitiateMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>'
+                                    '<UploadId>%s</UploadId></InitiateMultipartUploadResult>'
+                                    % (bucket, esc(key), uid)).encode(), xml)
+        with lock:
+            parts = uploads.pop(q.get('uploadId', [''])[0], None)
+            if parts is None:
+                return self.error(404, 'NoSuchUpload')
+            data = b''.join(parts[n] for n in sorted(parts))
+            objects[(bucket, key)] = (data, time.time())
+        log.write('COMPLETE %s %s %d\n' % (key, hashlib.sha256(data).hexdigest(), len(parts)))
+        self.reply(200, b'<CompleteMultipartUploadResult><ETag>"x-1"</ETag></CompleteMultipartUploadResult>', xml)
 
 
 if SCRIPT == 'badlock':

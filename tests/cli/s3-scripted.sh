@@ -79,6 +79,44 @@ cap=1048576
 case $BUILD in *san*) cap=4194304 ;; esac
 check "endless listing: peak RSS under $cap KiB (${kb} KiB after $pages pages)" test "${kb:-999999999}" -lt "$cap"
 
+# The deadline cuts a request in flight and a back-off that would end past
+# it; the lock is still released afterwards.
+fake stall
+t0=$(date +%s)
+expect 75 "a stalled listing: stopped by --max-time" timeout 60 "$M" --timeout 30 --max-time 4 --s3-endpoint "$EP" "$TREE" s3://b/site
+check "a stalled listing: at the deadline, not a stall period later" test $(($(date +%s) - t0)) -lt 20
+check "a stalled listing: the lock is released" log_has '^DELETE /b/site/\.sstream/lock$'
+fake slowdown
+t0=$(date +%s%N)
+expect 75 "503 SlowDown forever: temporary" timeout 60 "$M" --retries 10 --max-time 5 --s3-endpoint "$EP" "$TREE" s3://b/site
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "503 SlowDown forever: no back-off past the deadline (${ms} ms)" test "$ms" -lt 6500
+check "503 SlowDown forever: retried" test "$(grep -c 'list-type=2' "$LOG")" -ge 3
+
+# ---- multipart uploads -------------------------------------------------------
+# A published tree whose root file (400 kB, incompressible) is over the
+# part size.
+I=$T/img
+mkdir -p "$I/meta" "$I/root/bin"
+printf 'architecture: x86_64\ncreation_date: 1795910400\nproperties:\n  os: TestOS\n  release: s3\n' >"$I/meta/metadata.yaml"
+head -c 400000 /dev/urandom >"$I/root/bin/blob"
+tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
+tar -C "$I/root" -cf "$I/root.tar" .
+expect 0 "publish add" "$BIN/sstream-publish" add "$T/site" "$I/meta.tar.xz" "$I/root.tar"
+big=$(cd "$T/site" && find images -type f -size +300k | head -1)
+fake plain
+expect 0 "multipart: published" timeout 60 "$M" --s3-part-size 64k --s3-endpoint "$EP" "$T/site" s3://b/pub
+check "multipart: the object is the file's bytes, in 7 parts" \
+	log_has "^COMPLETE pub/$big $(sha256sum "$T/site/$big" | cut -d' ' -f1) 7\$"
+# Each part answered after 2 s, one at a time: the deadline comes first.
+fake slowparts
+t0=$(date +%s)
+expect 75 "slow parts: stopped by --max-time" timeout 60 "$M" -j 1 --max-time 5 --s3-part-size 64k --s3-endpoint "$EP" "$T/site" s3://b/pub
+check "slow parts: promptly" test $(($(date +%s) - t0)) -lt 12
+check "slow parts: not every part was sent" test "$(grep -c 'partNumber=' "$LOG")" -lt 7
+check "slow parts: the upload is aborted" log_has '^DELETE /b/pub/images/.*?uploadId=up-1$'
+check "slow parts: never completed" sh -c "! grep -q '^COMPLETE' '$LOG'"
+
 fake bigpage
 expect 2 "a listing page over the reply cap: fatal, not temporary" timeout 60 "$M" --s3-endpoint "$EP" "$TREE" s3://b/site
 check "a listing page over the reply cap: says so" err_has "reply larger than"
