@@ -1,7 +1,8 @@
 /*
  * S3 object storage (internal): the pure parsers of what a bucket or the
- * user's files give us (s3parse.c: XML replies, the state and lock objects,
- * ~/.aws/credentials) and the request layer over libcurl (s3.c).
+ * user's files give us (s3parse.c: XML replies and listed keys; s3state.c:
+ * the state and lock objects, ~/.aws/credentials).  The request layer and
+ * what sits on it are declared in s3_client.h.
  */
 #ifndef SSTREAM_S3_INTERNAL_H
 #define SSTREAM_S3_INTERNAL_H
@@ -13,7 +14,9 @@
 struct ssi_s3_obj {
 	char *key;
 	long long size;
-	char etag[80];  /* without quotes */
+	/* Without quotes: an MD5 in hex, "-N" appended for a multipart
+	 * upload; empty when longer.  Small: a listing holds up to 4M. */
+	char etag[48];
 };
 
 struct ssi_s3_list {
@@ -43,6 +46,10 @@ const struct ssi_s3_obj *ssi_s3_list_find(const struct ssi_s3_list *l, const cha
  * 'site/../victim/x' would reach another bucket).
  */
 const char *ssi_s3_key_rel(const char *prefix, const char *key);
+
+/* A decimal number in [S, E) (about 2^53 at most, no sign) into *OUT: 0, or -1
+ * when empty or not a plain decimal. */
+int ssi_s3_parse_num(const char *s, const char *e, long long *out);
 
 /* Code and Message of an <Error> reply into CODE and MSG (empty when
  * absent; truncated to their sizes; control characters replaced).

@@ -1,4 +1,4 @@
-/* The S3 reply, state, lock and credentials parsers (lib/s3parse.c). */
+/* The S3 reply, state, lock and credentials parsers (lib/s3parse.c, lib/s3state.c). */
 #include "harness.h"
 #include "s3_internal.h"
 
@@ -149,4 +149,34 @@ static void test_credentials(void)
 	CHECK(ak == NULL);
 }
 
-TEST_MAIN(test_list, test_error, test_state, test_lock, test_credentials)
+/* Listed ETags: a multipart one fits; a longer one is left empty (the
+ * entry is kept: a listing holds up to 4M of them, so the field is small). */
+static void test_etag(void)
+{
+	struct ssi_s3_list l = { 0 };
+	CHECK(ssi_s3_parse_list(S("<ListBucketResult><IsTruncated>false</IsTruncated>"
+				  "<Contents><Key>a</Key><Size>1</Size>"
+				  "<ETag>\"764efa883dda1e11db47671c4a3bbd9e-10000\"</ETag></Contents>"
+				  "<Contents><Key>b</Key><Size>2</Size>"
+				  "<ETag>\"764efa883dda1e11db47671c4a3bbd9e764efa883dda1e11db47671c4a3bbd9e\"</ETag>"
+				  "</Contents></ListBucketResult>"), &l) == 0);
+	CHECK(l.n == 2);
+	CHECK_STR(l.objs[0].etag, "764efa883dda1e11db47671c4a3bbd9e-10000");
+	CHECK_STR(l.objs[1].key, "b");
+	CHECK(l.objs[1].size == 2 && l.objs[1].etag[0] == '\0');
+	ssi_s3_list_free(&l);
+}
+
+static void test_num(void)
+{
+	long long v = -1;
+	const char *n = "90071992547409930000", *z = "0", *bad = "12a", *neg = "-1";
+	CHECK(ssi_s3_parse_num(z, z + 1, &v) == 0 && v == 0);
+	CHECK(ssi_s3_parse_num(n, n + 4, &v) == 0 && v == 9007);
+	CHECK(ssi_s3_parse_num(bad, bad + 3, &v) == -1);
+	CHECK(ssi_s3_parse_num(neg, neg + 2, &v) == -1);
+	CHECK(ssi_s3_parse_num(z, z, &v) == -1);
+	CHECK(ssi_s3_parse_num(n, n + strlen(n), &v) == -1); /* far over 2^53: no overflow */
+}
+
+TEST_MAIN(test_list, test_etag, test_num, test_error, test_state, test_lock, test_credentials)

@@ -1,0 +1,541 @@
+/*
+ * S3 object storage: publishing a local tree into a bucket prefix in the
+ * order that keeps it consistent for readers at every moment: items, then
+ * products files, then indexes; what the documents no longer name goes
+ * after a grace period.  Sits on the client, the uploader and the lock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "s3_client.h"
+
+struct want {
+	char *rel;         /* tree-relative path */
+	char *key;         /* full key */
+	long long size;
+	char sha256[65];
+	const struct ss_item *it; /* an item naming it (borrowed from the tree), or NULL */
+	int doc;           /* 0 item, 1 products file, 2 index */
+};
+
+struct wants {
+	struct want *v;
+	size_t n, alloc;
+};
+
+static int want_cmp_key(const void *a, const void *b)
+{
+	return strcmp(((const struct want *)a)->key, ((const struct want *)b)->key);
+}
+
+/* Items before products files before indexes; paths in order within each. */
+static int want_cmp_order(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+	if (x->doc != y->doc)
+		return x->doc - y->doc;
+	return strcmp(x->rel, y->rel);
+}
+
+static struct want *want_add(struct ss_s3 *s, struct wants *w, const char *rel)
+{
+	if (w->n == w->alloc) {
+		size_t na = w->alloc ? w->alloc * 2 : 256;
+		struct want *nv = realloc(w->v, na * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		w->v = nv;
+		w->alloc = na;
+	}
+	struct want *e = &w->v[w->n];
+	memset(e, 0, sizeof(*e));
+	e->rel = strdup(rel);
+	e->key = ssi_s3_full_key(s, rel);
+	if (!e->rel || !e->key) {
+		free(e->rel);
+		free(e->key);
+		return NULL;
+	}
+	w->n++;
+	return e;
+}
+
+static void wants_free(struct wants *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->v[i].rel);
+		free(w->v[i].key);
+	}
+	free(w->v);
+}
+
+/* Every regular file under DIR/REL (the documents under streams/). */
+static int add_docs(struct ss_s3 *s, struct wants *w, const char *root, const char *rel,
+		    struct ss_error *err)
+{
+	char *dir = ssi_s3_asprintf("%s/%s", root, rel);
+	if (!dir)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		free(dir);
+		if (e == ENOENT && strcmp(rel, "streams") == 0)
+			return ssi_err(err, SS_FATAL, "cannot publish '%s': no streams/ directory", root);
+		return ssi_err_sys(err, SS_FATAL, e, "cannot read '%s/%s'", root, rel);
+	}
+	int rc = SS_OK;
+	struct dirent *de;
+	while (rc == SS_OK && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue; /* ., .., and temporary files */
+		char *sub = ssi_s3_asprintf("%s/%s", rel, de->d_name);
+		char *full = sub ? ssi_s3_asprintf("%s/%s", root, sub) : NULL;
+		struct stat st;
+		if (!full) {
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+		} else if (lstat(full, &st) != 0) {
+			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot stat '%s'", full);
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = add_docs(s, w, root, sub, err);
+		} else if (S_ISREG(st.st_mode)) {
+			struct ss_digest dg;
+			struct want *e = NULL;
+			if (ss_hash_file(full, SS_HASH_SHA256, &dg, err) != SS_OK)
+				rc = SS_FATAL;
+			else if (!(e = want_add(s, w, sub)))
+				rc = ssi_err(err, SS_FATAL, "out of memory");
+			if (e) {
+				e->size = (long long)st.st_size;
+				memcpy(e->sha256, dg.sha256, 65);
+				e->doc = strncmp(de->d_name, "index.", 6) == 0 ? 2 : 1;
+			}
+		}
+		free(sub);
+		free(full);
+	}
+	closedir(d);
+	free(dir);
+	return rc;
+}
+
+/* Wants in path order. */
+static int want_cmp_rel(const void *a, const void *b)
+{
+	return strcmp(((const struct want *)a)->rel, ((const struct want *)b)->rel);
+}
+
+/* One want per path from FIRST on (items share files across versions). */
+static void wants_dedupe(struct wants *w, size_t first)
+{
+	if (w->n <= first)
+		return;
+	qsort(w->v + first, w->n - first, sizeof(*w->v), want_cmp_rel);
+	size_t k = first;
+	for (size_t i = first; i < w->n; i++) {
+		if (k > first && strcmp(w->v[k - 1].rel, w->v[i].rel) == 0) {
+			free(w->v[i].rel);
+			free(w->v[i].key);
+			continue;
+		}
+		w->v[k++] = w->v[i];
+	}
+	w->n = k;
+}
+
+/* The items the tree's documents name, each path once; *TP keeps the tree
+ * (the wants point into it). */
+static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct ss_tree **tp,
+		     struct ss_error *err)
+{
+	struct ss_tree *t = *tp = ss_tree_load(root, err);
+	if (!t)
+		return err ? err->code : SS_FATAL;
+	int rc = SS_OK;
+	size_t first = w->n;
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(t); i++) {
+		const struct ss_products *p = ss_tree_products(t, i);
+		if (ss_products_check_paths(p, err) != SS_OK) {
+			rc = SS_FATAL;
+			break;
+		}
+		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
+			const struct ss_item *it = ss_products_item(p, j);
+			const char *path = ss_item_str(it, "path");
+			if (!path)
+				continue;
+			char *full = ssi_s3_asprintf("%s/%s", root, path);
+			struct stat st;
+			if (!full) {
+				rc = ssi_err(err, SS_FATAL, "out of memory");
+				break;
+			}
+			if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+				rc = ssi_err(err, SS_FATAL, "cannot publish '%s': the tree names it but it is missing",
+					     full);
+				free(full);
+				break;
+			}
+			const char *sha = ss_item_str(it, "sha256");
+			struct want *e = want_add(s, w, path);
+			if (!e) {
+				rc = ssi_err(err, SS_FATAL, "out of memory");
+				free(full);
+				break;
+			}
+			e->it = it;
+			e->size = (long long)st.st_size;
+			if (sha && strlen(sha) == 64) {
+				memcpy(e->sha256, sha, 65);
+				for (char *c = e->sha256; *c; c++)
+					if (*c >= 'A' && *c <= 'F')
+						*c = (char)(*c - 'A' + 'a');
+			} else {
+				/* No sha256 in the stream: the file's own, so the
+				 * server still checks the bytes it gets. */
+				struct ss_digest dg;
+				if (ss_hash_file(full, SS_HASH_SHA256, &dg, err) != SS_OK)
+					rc = SS_FATAL;
+				memcpy(e->sha256, dg.sha256, 65);
+			}
+			long long isz = ss_item_get_int(it, "size");
+			if (rc == SS_OK && isz >= 0 && isz != e->size)
+				rc = ssi_err(err, SS_INTEGRITY, "'%s': size %lld, expected %lld", full, e->size, isz);
+			free(full);
+		}
+	}
+	wants_dedupe(w, first);
+	return rc;
+}
+
+static int save_state(struct ss_s3 *s, const char *key, const struct ssi_s3_state *st,
+		      struct ss_error *err)
+{
+	size_t len;
+	char *data = ssi_s3_state_dump(st, &len);
+	if (!data)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	int rc = ssi_s3_put(s, key, data, len, "text/plain", "no-store", NULL, NULL, err);
+	free(data);
+	return rc;
+}
+
+/* Is the object already in the bucket with these bytes? */
+static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, const struct want *w)
+{
+	const struct ssi_s3_obj *o = ssi_s3_list_find(l, w->key);
+	if (!o || o->size != w->size)
+		return 0;
+	const struct ssi_s3_sent *e = ssi_s3_state_sent(st, w->key);
+	return e && e->size == w->size && strcmp(e->sha256, w->sha256) == 0;
+}
+
+/* The items to put, shared by the upload workers. */
+struct pool {
+	struct ss_s3 *s;
+	const char *tree, *skey;
+	struct want **todo;
+	size_t n, next;
+	struct ssi_s3_state *st;
+	struct ss_s3_stats *stats;
+	pthread_mutex_t mu;
+	int rc;                 /* the first failure stops every worker */
+	struct ss_error err;
+	double last_save;
+};
+
+static void *upload_worker(void *arg)
+{
+	struct pool *p = arg;
+	struct ss_s3 *s = p->s;
+	void *saved = ssi_s3_worker_begin();
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		if (p->rc != SS_OK || p->next >= p->n) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		struct want *e = p->todo[p->next++];
+		ssi_s3_emit(s, SS_EV_ADD, e->rel, e->size, NULL);
+		pthread_mutex_unlock(&p->mu);
+		struct ss_error err;
+		ss_error_clear(&err);
+		int rc = ssi_s3_lock_check(s, &err);
+		char *full = rc == SS_OK ? ssi_s3_asprintf("%s/%s", p->tree, e->rel) : NULL;
+		if (rc == SS_OK && !full)
+			rc = ssi_err(&err, SS_FATAL, "out of memory");
+		if (rc == SS_OK && s->o->check_items && e->it) {
+			/* A tree no mirror run checked: every hash first. */
+			struct ss_digest d;
+			rc = ss_hash_file(full, ss_item_hash_kinds(e->it) | SS_HASH_SHA256, &d, &err);
+			if (rc == SS_OK)
+				rc = ss_item_check(e->it, &d, &err);
+		}
+		if (rc == SS_OK)
+			rc = ssi_s3_put_file(s, e->key, full, e->size, e->sha256, &err);
+		free(full);
+		pthread_mutex_lock(&p->mu);
+		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size) != 0)
+			rc = ssi_err(&err, SS_FATAL, "out of memory");
+		if (rc == SS_OK) {
+			p->stats->uploaded++;
+			p->stats->bytes_uploaded += e->size;
+			/* Now and then, the state: a run killed midway does not
+			 * put everything again. */
+			if (ssi_now() - p->last_save > 30) {
+				p->last_save = ssi_now();
+				rc = save_state(s, p->skey, p->st, &err);
+			}
+		}
+		if (rc != SS_OK && p->rc == SS_OK) {
+			p->rc = rc;
+			p->err = err;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	ssi_s3_worker_end(saved);
+	return NULL;
+}
+
+/* Puts TODO with up to JOBS workers; the first failure (in ERR) wins. */
+static int upload_items(struct ss_s3 *s, const char *tree, const char *skey, struct want **todo,
+			size_t n, struct ssi_s3_state *st, struct ss_s3_stats *stats, struct ss_error *err)
+{
+	struct pool p = { .s = s, .tree = tree, .skey = skey, .todo = todo, .n = n, .st = st,
+			  .stats = stats, .rc = SS_OK, .last_save = ssi_now() };
+	pthread_mutex_init(&p.mu, NULL);
+	int jobs = s->o->jobs > 0 ? s->o->jobs : 4;
+	if ((size_t)jobs > n)
+		jobs = (int)n;
+	if (n)
+		ssi_pool_run(jobs, upload_worker, &p);
+	pthread_mutex_destroy(&p.mu);
+	if (p.rc != SS_OK && err)
+		*err = p.err;
+	return p.rc;
+}
+
+/* One publishing run: what the tree wants, what the bucket has. */
+struct run {
+	struct ss_s3 *s;
+	const char *tree;
+	char *skey;               /* the state object's key */
+	struct wants w;
+	struct ssi_s3_list l;
+	struct ssi_s3_state st;   /* as read, plus what this run put */
+	struct ssi_s3_state next; /* what the next run reads */
+	struct ss_s3_stats *stats;
+	int state_dirty;
+};
+
+static void count_up(struct run *r, const struct want *e)
+{
+	r->stats->uploaded++;
+	r->stats->bytes_uploaded += e->size;
+}
+
+/* The items not in the bucket yet, with up to -j workers.  The first
+ * failure stops the run before any document goes up. */
+static int put_items(struct run *r, struct ss_error *err)
+{
+	struct want **todo = calloc(r->w.n ? r->w.n : 1, sizeof(*todo));
+	size_t ntodo = 0;
+	int rc = SS_OK;
+	if (!todo)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	for (size_t i = 0; i < r->w.n && !r->w.v[i].doc; i++) {
+		if (have(&r->l, &r->st, &r->w.v[i]))
+			r->stats->kept++;
+		else
+			todo[ntodo++] = &r->w.v[i];
+	}
+	if (r->s->o->dry_run) {
+		for (size_t i = 0; i < ntodo; i++) {
+			ssi_s3_emit(r->s, SS_EV_ADD, todo[i]->rel, todo[i]->size, NULL);
+			count_up(r, todo[i]);
+		}
+	} else if (ntodo) {
+		rc = upload_items(r->s, r->tree, r->skey, todo, ntodo, &r->st, r->stats, err);
+		r->state_dirty = 1;
+		if (rc != SS_OK && r->stats->uploaded) {
+			/* What did go up need not go again (best effort: the
+			 * store may be what failed). */
+			struct ss_error ignored;
+			save_state(r->s, r->skey, &r->st, &ignored);
+		}
+	}
+	free(todo);
+	return rc;
+}
+
+/* Puts the document E, which must still be what was hashed. */
+static int put_doc(struct run *r, const struct want *e, struct ss_error *err)
+{
+	char *full = ssi_s3_asprintf("%s/%s", r->tree, e->rel), *data = NULL;
+	size_t len = 0;
+	if (!full)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	int rc = ss_fetch(full, 256u << 20, &data, &len, err);
+	free(full);
+	if (rc != SS_OK)
+		return rc;
+	char sha[65];
+	ssi_s3_sha256_hex(data, len, sha);
+	if (strcmp(sha, e->sha256) != 0 || (long long)len != e->size) {
+		free(data);
+		return ssi_err(err, SS_TEMPFAIL, "'%s/%s' changed while it was published", r->tree, e->rel);
+	}
+	size_t nl = strlen(e->rel);
+	const char *ctype = nl > 5 && strcmp(e->rel + nl - 5, ".json") == 0 ? "application/json"
+									  : "text/plain; charset=utf-8";
+	rc = ssi_s3_put(r->s, e->key, data, len, ctype, CC_DOCS, r->s->o->acl, NULL, err);
+	free(data);
+	return rc;
+}
+
+/* The products files, then the indexes (after the state that records the
+ * items they name). */
+static int put_docs(struct run *r, struct ss_error *err)
+{
+	for (size_t i = 0; i < r->w.n; i++) {
+		struct want *e = &r->w.v[i];
+		if (!e->doc)
+			continue;
+		if (have(&r->l, &r->st, e)) {
+			r->stats->kept++;
+			continue;
+		}
+		ssi_s3_emit(r->s, SS_EV_ADD, e->rel, e->size, NULL);
+		if (r->s->o->dry_run) {
+			count_up(r, e);
+			continue;
+		}
+		int rc = ssi_s3_lock_check(r->s, err);
+		if (rc == SS_OK && e->doc == 2 && r->state_dirty) {
+			/* Record the items before the index names them. */
+			rc = save_state(r->s, r->skey, &r->st, err);
+			r->state_dirty = rc != SS_OK;
+		}
+		if (rc == SS_OK)
+			rc = put_doc(r, e, err);
+		if (rc != SS_OK)
+			return rc;
+		count_up(r, e);
+		if (ssi_s3_state_add_sent(&r->st, e->key, e->sha256, e->size) != 0)
+			return ssi_err(err, SS_FATAL, "out of memory");
+		r->state_dirty = 1;
+	}
+	return SS_OK;
+}
+
+/* The listed object O the documents no longer name: deleted once the
+ * grace period, counted from the first run that saw it unnamed, is over;
+ * else remembered in the next state. */
+static int prune_one(struct run *r, const struct ssi_s3_obj *o, long long now, struct ss_error *err)
+{
+	struct ss_s3 *s = r->s;
+	size_t plen = strlen(s->prefix);
+	const struct ssi_s3_gone *g = ssi_s3_state_gone(&r->st, o->key);
+	long long since = g ? g->since : now;
+	if (now - since >= s->o->grace) {
+		ssi_s3_emit(s, SS_EV_REMOVE, o->key + plen, o->size, NULL);
+		r->stats->deleted++;
+		r->stats->bytes_deleted += o->size;
+		if (s->o->dry_run)
+			return SS_OK;
+		int rc = ssi_s3_lock_check(s, err);
+		if (rc == SS_OK)
+			rc = ssi_s3_delete(s, o->key, err);
+		r->state_dirty |= rc == SS_OK;
+		return rc;
+	}
+	const struct ssi_s3_sent *e = ssi_s3_state_sent(&r->st, o->key);
+	if ((e && ssi_s3_state_add_sent(&r->next, o->key, e->sha256, e->size) != 0) ||
+	    ssi_s3_state_add_gone(&r->next, o->key, since) != 0)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	if (!g)
+		r->state_dirty = 1;
+	return SS_OK;
+}
+
+/* What the documents no longer name, and the state the next run reads. */
+static int prune(struct run *r, struct ss_error *err)
+{
+	struct wants *w = &r->w;
+	qsort(w->v, w->n, sizeof(*w->v), want_cmp_key);
+	long long now = (long long)time(NULL);
+	size_t plen = strlen(r->s->prefix);
+	for (size_t i = 0; i < w->n; i++)
+		if (ssi_s3_state_add_sent(&r->next, w->v[i].key, w->v[i].sha256, w->v[i].size) != 0)
+			return ssi_err(err, SS_FATAL, "out of memory");
+	for (size_t i = 0; i < r->l.n; i++) {
+		const struct ssi_s3_obj *o = &r->l.objs[i];
+		if (strncmp(o->key + plen, ".sstream/", 9) == 0)
+			continue;
+		struct want k = { .key = o->key };
+		if (w->n && bsearch(&k, w->v, w->n, sizeof(k), want_cmp_key))
+			continue;
+		int rc = prune_one(r, o, now, err);
+		if (rc != SS_OK)
+			return rc;
+	}
+	/* Entries for objects gone from the bucket are dropped too. */
+	if (r->next.nsent != r->st.nsent || r->next.ngone != r->st.ngone)
+		r->state_dirty = 1;
+	if (r->state_dirty && !r->s->o->dry_run)
+		return save_state(r->s, r->skey, &r->next, err);
+	return SS_OK;
+}
+
+/* The tree's wants in publishing order, the listing and the state. */
+static int plan(struct run *r, struct ss_tree **tp, struct ss_error *err)
+{
+	char *sdata = NULL;
+	size_t slen = 0;
+	int rc;
+	if ((rc = add_items(r->s, &r->w, r->tree, tp, err)) != SS_OK ||
+	    (rc = add_docs(r->s, &r->w, r->tree, "streams", err)) != SS_OK)
+		return rc;
+	qsort(r->w.v, r->w.n, sizeof(*r->w.v), want_cmp_order);
+	if ((rc = ssi_s3_list_prefix(r->s, &r->l, err)) != SS_OK ||
+	    (rc = ssi_s3_get(r->s, r->skey, &sdata, &slen, NULL, err)) != SS_OK)
+		return rc;
+	if (sdata && ssi_s3_state_parse(sdata, slen, &r->st) != 0)
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+	free(sdata);
+	return rc;
+}
+
+int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err)
+{
+	struct ss_s3_stats dummy;
+	if (!stats)
+		stats = &dummy;
+	memset(stats, 0, sizeof(*stats));
+	size_t req0 = s->requests;
+	struct ss_tree *t = NULL;
+	struct run r = { .s = s, .tree = tree, .stats = stats };
+	r.skey = ssi_s3_full_key(s, ".sstream/state");
+	int rc;
+	/* Items, then products files, then indexes: a reader never finds a
+	 * name whose object is not there yet. */
+	if (!r.skey)
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+	else if ((rc = plan(&r, &t, err)) == SS_OK && (rc = put_items(&r, err)) == SS_OK &&
+		 (rc = put_docs(&r, err)) == SS_OK)
+		rc = prune(&r, err);
+	stats->requests = s->requests - req0;
+	wants_free(&r.w);
+	ss_tree_free(t);
+	ssi_s3_list_free(&r.l);
+	ssi_s3_state_free(&r.st);
+	ssi_s3_state_free(&r.next);
+	free(r.skey);
+	return rc;
+}

@@ -1,0 +1,365 @@
+/*
+ * Parsers for what the mirror keeps in a bucket (the state object, the
+ * lock object) and for the user's ~/.aws/credentials.  Pure functions over
+ * (pointer, length) as in s3parse.c: nothing here reads beyond LEN,
+ * assumes a NUL, or does I/O.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "s3_internal.h"
+
+/* ---- The state object ---------------------------------------------------- */
+
+static int is_hex64(const char *s, size_t n)
+{
+	if (n != 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (ssi_hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+			return 0;
+	return 1;
+}
+
+/* Splits the next whitespace-free field of [*P, E) off; NULL at the end. */
+static const char *field(const char **p, const char *e, size_t *n)
+{
+	const char *s = *p;
+	const char *sp = memchr(s, ' ', (size_t)(e - s));
+	if (!sp)
+		return NULL;
+	*n = (size_t)(sp - s);
+	*p = sp + 1;
+	return s;
+}
+
+static char *dupn(const char *s, const char *e)
+{
+	char *k = malloc((size_t)(e - s) + 1);
+	if (k) {
+		memcpy(k, s, (size_t)(e - s));
+		k[e - s] = '\0';
+	}
+	return k;
+}
+
+static int push_sent(struct ssi_s3_state *st, char *key, const char *sha256, long long size)
+{
+	if (st->nsent == st->asent) {
+		size_t na = st->asent ? st->asent * 2 : 64;
+		struct ssi_s3_sent *ns = realloc(st->sent, na * sizeof(*ns));
+		if (!ns)
+			return -1;
+		st->sent = ns;
+		st->asent = na;
+	}
+	struct ssi_s3_sent *e = &st->sent[st->nsent++];
+	e->key = key;
+	memcpy(e->sha256, sha256, 64);
+	e->sha256[64] = '\0';
+	e->size = size;
+	return 0;
+}
+
+static int push_gone(struct ssi_s3_state *st, char *key, long long since)
+{
+	if (st->ngone == st->agone) {
+		size_t na = st->agone ? st->agone * 2 : 16;
+		struct ssi_s3_gone *ng = realloc(st->gone, na * sizeof(*ng));
+		if (!ng)
+			return -1;
+		st->gone = ng;
+		st->agone = na;
+	}
+	st->gone[st->ngone].key = key;
+	st->gone[st->ngone++].since = since;
+	return 0;
+}
+
+int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st)
+{
+	const char *p = data, *end = data + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *line = p;
+		p = nl ? nl + 1 : end;
+		if (le - line < 3 || line[1] != ' ' || (line[0] != 'o' && line[0] != 'd'))
+			continue;
+		const char *q = line + 2;
+		size_t n1, n2 = 0;
+		const char *f1 = field(&q, le, &n1);
+		const char *f2 = f1 && line[0] == 'o' ? field(&q, le, &n2) : NULL;
+		/* What is left is the key: not empty, no NUL. */
+		if (!f1 || q >= le || memchr(q, '\0', (size_t)(le - q)))
+			continue;
+		long long v;
+		char *k;
+		if (line[0] == 'o') {
+			if (!f2 || !is_hex64(f1, n1) || ssi_s3_parse_num(f2, f2 + n2, &v) != 0)
+				continue;
+			if (!(k = dupn(q, le)) || push_sent(st, k, f1, v) != 0) {
+				free(k);
+				return -1;
+			}
+		} else {
+			if (ssi_s3_parse_num(f1, f1 + n1, &v) != 0)
+				continue;
+			if (!(k = dupn(q, le)) || push_gone(st, k, v) != 0) {
+				free(k);
+				return -1;
+			}
+		}
+	}
+	ssi_s3_state_sort(st);
+	return 0;
+}
+
+static int sent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ssi_s3_sent *)a)->key, ((const struct ssi_s3_sent *)b)->key);
+}
+
+static int gone_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ssi_s3_gone *)a)->key, ((const struct ssi_s3_gone *)b)->key);
+}
+
+/* Sorts, keeping one entry of each key. */
+void ssi_s3_state_sort(struct ssi_s3_state *st)
+{
+	if (st->nsent) {
+		size_t w = 0;
+		qsort(st->sent, st->nsent, sizeof(*st->sent), sent_cmp);
+		for (size_t i = 0; i < st->nsent; i++) {
+			if (w && strcmp(st->sent[w - 1].key, st->sent[i].key) == 0) {
+				free(st->sent[w - 1].key);
+				st->sent[w - 1] = st->sent[i];
+			} else {
+				st->sent[w++] = st->sent[i];
+			}
+		}
+		st->nsent = w;
+	}
+	if (st->ngone) {
+		size_t w = 0;
+		qsort(st->gone, st->ngone, sizeof(*st->gone), gone_cmp);
+		for (size_t i = 0; i < st->ngone; i++) {
+			if (w && strcmp(st->gone[w - 1].key, st->gone[i].key) == 0) {
+				free(st->gone[w - 1].key);
+				st->gone[w - 1] = st->gone[i];
+			} else {
+				st->gone[w++] = st->gone[i];
+			}
+		}
+		st->ngone = w;
+	}
+}
+
+const struct ssi_s3_sent *ssi_s3_state_sent(const struct ssi_s3_state *st, const char *key)
+{
+	if (!st->nsent)
+		return NULL;
+	struct ssi_s3_sent k = { .key = (char *)key };
+	return bsearch(&k, st->sent, st->nsent, sizeof(k), sent_cmp);
+}
+
+const struct ssi_s3_gone *ssi_s3_state_gone(const struct ssi_s3_state *st, const char *key)
+{
+	if (!st->ngone)
+		return NULL;
+	struct ssi_s3_gone k = { .key = (char *)key };
+	return bsearch(&k, st->gone, st->ngone, sizeof(k), gone_cmp);
+}
+
+int ssi_s3_state_add_sent(struct ssi_s3_state *st, const char *key, const char *sha256,
+			  long long size)
+{
+	if (strchr(key, '\n') || strlen(sha256) != 64)
+		return -1;
+	struct ssi_s3_sent *found = (struct ssi_s3_sent *)ssi_s3_state_sent(st, key);
+	if (found) {
+		memcpy(found->sha256, sha256, 65);
+		found->size = size;
+		return 0;
+	}
+	char *k = strdup(key);
+	if (!k || push_sent(st, k, sha256, size) != 0) {
+		free(k);
+		return -1;
+	}
+	/* Keep the array sorted: move the new entry into place. */
+	for (size_t i = st->nsent - 1; i > 0 && strcmp(st->sent[i - 1].key, st->sent[i].key) > 0; i--) {
+		struct ssi_s3_sent t = st->sent[i - 1];
+		st->sent[i - 1] = st->sent[i];
+		st->sent[i] = t;
+	}
+	return 0;
+}
+
+int ssi_s3_state_add_gone(struct ssi_s3_state *st, const char *key, long long since)
+{
+	if (strchr(key, '\n'))
+		return -1;
+	struct ssi_s3_gone *found = (struct ssi_s3_gone *)ssi_s3_state_gone(st, key);
+	if (found) {
+		found->since = since;
+		return 0;
+	}
+	char *k = strdup(key);
+	if (!k || push_gone(st, k, since) != 0) {
+		free(k);
+		return -1;
+	}
+	for (size_t i = st->ngone - 1; i > 0 && strcmp(st->gone[i - 1].key, st->gone[i].key) > 0; i--) {
+		struct ssi_s3_gone t = st->gone[i - 1];
+		st->gone[i - 1] = st->gone[i];
+		st->gone[i] = t;
+	}
+	return 0;
+}
+
+char *ssi_s3_state_dump(const struct ssi_s3_state *st, size_t *len)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < st->nsent; i++)
+		n += strlen(st->sent[i].key) + 64 + 25 + 4;
+	for (size_t i = 0; i < st->ngone; i++)
+		n += strlen(st->gone[i].key) + 25 + 4;
+	char *out = malloc(n), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < st->nsent; i++) {
+		size_t room = n - (size_t)(o - out);
+		int w = snprintf(o, room, "o %s %lld %s\n", st->sent[i].sha256, st->sent[i].size,
+				 st->sent[i].key);
+		if (w < 0 || (size_t)w >= room) {
+			free(out);
+			return NULL;
+		}
+		o += w;
+	}
+	for (size_t i = 0; i < st->ngone; i++) {
+		size_t room = n - (size_t)(o - out);
+		int w = snprintf(o, room, "d %lld %s\n", st->gone[i].since, st->gone[i].key);
+		if (w < 0 || (size_t)w >= room) {
+			free(out);
+			return NULL;
+		}
+		o += w;
+	}
+	*o = '\0';
+	if (len)
+		*len = (size_t)(o - out);
+	return out;
+}
+
+void ssi_s3_state_free(struct ssi_s3_state *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->nsent; i++)
+		free(st->sent[i].key);
+	for (size_t i = 0; i < st->ngone; i++)
+		free(st->gone[i].key);
+	free(st->sent);
+	free(st->gone);
+	memset(st, 0, sizeof(*st));
+}
+
+/* ---- The lock object ------------------------------------------------------ */
+
+int ssi_s3_lock_parse(const char *data, size_t len, char *owner, size_t ownersz,
+		      long long *expires)
+{
+	const char *p = data, *end = data + len;
+	int have_owner = 0, have_exp = 0;
+	if (!ownersz)
+		return -1;
+	owner[0] = '\0';
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (le - p > 6 && memcmp(p, "owner ", 6) == 0) {
+			size_t i = 0;
+			for (const char *q = p + 6; q < le && i + 1 < ownersz; q++)
+				owner[i++] = (unsigned char)*q < 0x20 ? '?' : *q;
+			owner[i] = '\0';
+			have_owner = 1;
+		} else if (le - p > 8 && memcmp(p, "expires ", 8) == 0) {
+			if (ssi_s3_parse_num(p + 8, le, expires) == 0)
+				have_exp = 1;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return have_owner && have_exp ? 0 : -1;
+}
+
+/* ---- ~/.aws/credentials --------------------------------------------------- */
+
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
+		(*e)--;
+}
+
+int ssi_s3_parse_credentials(const char *data, size_t len, const char *profile, char **ak,
+			     char **sk, char **token)
+{
+	const char *p = data, *end = data + len;
+	int in = 0, found = 0;
+	size_t pl = strlen(profile);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *s = p, *e = nl ? nl : end;
+		p = nl ? nl + 1 : end;
+		trim(&s, &e);
+		if (s == e || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			const char *ns = s + 1, *ne = e;
+			if (ne > ns && ne[-1] == ']')
+				ne--;
+			trim(&ns, &ne);
+			in = (size_t)(ne - ns) == pl && memcmp(ns, profile, pl) == 0;
+			found |= in;
+			continue;
+		}
+		if (!in)
+			continue;
+		const char *eq = memchr(s, '=', (size_t)(e - s));
+		if (!eq)
+			continue;
+		const char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
+		trim(&ks, &ke);
+		trim(&vs, &ve);
+		char **dst = NULL;
+		size_t kl = (size_t)(ke - ks);
+		if (kl == 17 && memcmp(ks, "aws_access_key_id", 17) == 0)
+			dst = ak;
+		else if (kl == 21 && memcmp(ks, "aws_secret_access_key", 21) == 0)
+			dst = sk;
+		else if (kl == 17 && memcmp(ks, "aws_session_token", 17) == 0)
+			dst = token;
+		if (!dst)
+			continue;
+		/* Keys go into an Authorization header: no control character. */
+		int bad = 0;
+		for (const char *c = vs; c < ve; c++)
+			bad |= (unsigned char)*c < 0x20 || *c == 0x7f;
+		if (bad)
+			continue;
+		char *v = malloc((size_t)(ve - vs) + 1);
+		if (!v)
+			return -1;
+		memcpy(v, vs, (size_t)(ve - vs));
+		v[ve - vs] = '\0';
+		free(*dst);
+		*dst = v;
+	}
+	return found ? 0 : -1;
+}
