@@ -78,25 +78,6 @@ int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const
  * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
  * it until closed. */
 int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
-/* Removes the lock files of TREE's history repository that a killed run
- * left; call only while holding the tree's lock. */
-void ssi_history_clean_locks(const char *tree);
-
-/* Locks TREE for a publishing run and removes what killed runs left
- * (temporary files); *FD keeps the lock until closed. */
-int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);
-/* Writes documents (tree-relative RELS -> bytes, streams/v1/index.json
- * among them) the way publish does: every products file so that each
- * index, at every instant, names files listing exactly its products (a
- * file whose product list changes goes through an alternate name and one
- * index switch), the other documents before the indexes, index.sjson then
- * index.json last.  Files holding their bytes already are left alone;
- * *CHANGED (may be NULL) is set when anything was written.  Used by the
- * mirror and by history rollback; a signed view (index.sjson) cannot be
- * switched without a key: it changes when the indexes are written. */
-int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
-		      const size_t *lens, int *changed, struct ss_error *err);
-
 /* Retrying and workers (pool.c).  The delay before retry number TRIES
  * (from 0): 0.5 s, 1 s, 2 s ... at most 10 s; a sleep of MS milliseconds;
  * FN(ARG) on N threads (at least one; on the caller's thread when none

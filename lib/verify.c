@@ -25,6 +25,7 @@
 
 #include "curl_internal.h"
 #include "internal.h"
+#include "itemcheck.h"
 
 /* Root ftype -> the field on the metadata item holding sha256(meta || root). */
 static const struct {
@@ -506,38 +507,15 @@ static int bad_delta_base(const struct versions *vs, const struct ss_item *it, c
 	return vs->oldest && ss_version_cmp(base, vs->oldest) > 0;
 }
 
-static int is_hex(const char *s, size_t n)
-{
-	size_t i = 0;
-	for (; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return i == n;
-}
-
-/* What schemas/products.schema.json says of an item, checked directly:
- * hashes of the right length in hex, a size that is a whole number, a
- * path on every item of a download stream. */
+/* What schemas/products.schema.json says of an item (ssi_item_problem);
+ * an item without a path is named with its product and version. */
 static void check_item_fields(struct vrun *r, const struct ss_item *it)
 {
-	static const struct {
-		const char *key;
-		size_t len;
-	} hashes[] = { { "sha256", 64 }, { "sha512", 128 }, { "md5", 32 } };
-	const char *path = ss_item_str(it, "path");
-	const char *where = path ? path : ss_item_name(it);
-	char buf[64];
-	for (size_t i = 0; i < 3; i++) {
-		const char *h = ss_item_get(it, hashes[i].key, buf, sizeof(buf));
-		if (h && !is_hex(h, hashes[i].len))
-			problem(r, where, "%s is not %zu hex digits", hashes[i].key, hashes[i].len);
-	}
-	if (ss_item_get(it, "size", buf, sizeof(buf)) && ss_item_get_int(it, "size") < 0)
-		problem(r, where, "size is not a whole number of bytes");
-	const char *dt = ss_item_str(it, "datatype");
-	if (!path && dt && strcmp(dt, "image-downloads") == 0)
-		problem(r, where, "an item of a download stream without a path (%s %s)", ss_item_product(it),
-			ss_item_version(it));
+	const char *why = ssi_item_problem(it), *path = ss_item_str(it, "path");
+	if (why && path)
+		problem(r, path, "%s", why);
+	else if (why)
+		problem(r, ss_item_name(it), "%s (%s %s)", why, ss_item_product(it), ss_item_version(it));
 }
 
 static int check_structure(struct vrun *r)
