@@ -113,6 +113,24 @@ const char *ssi_lxd_arch(const char *arch);
 const char *ssi_kernel_arch(const char *arch);
 int ssi_lxd_arch_known(const char *arch);
 
+/* The combined fingerprint fields (lxd.c): a metadata item carries, for
+ * each root item it pairs with, sha256(meta || root) in the field of the
+ * root's ftype.  _at: the I-th pair (NULL past the end); _for: the first
+ * (primary) pair of ROOT_FTYPE, NULL when it is no root ftype LXD knows.
+ * LEGACY: combined_sha256, which only LXD before 4.x reads; VM: a disk. */
+struct ssi_lxd_combined {
+	const char *ftype, *field;
+	int vm, legacy;
+};
+enum { SSI_LXD_NCOMBINED = 6 };
+const struct ssi_lxd_combined *ssi_lxd_combined_at(size_t i);
+const struct ssi_lxd_combined *ssi_lxd_combined_for(const char *root_ftype);
+/* Whether FTYPE is an LXD or Incus metadata item's. */
+int ssi_lxd_is_metadata(const char *ftype);
+/* Whether the version key V starts with a date YYYYMMDD, as the clients
+ * need to list the image. */
+int ssi_lxd_version_ok(const char *v);
+
 /* The one strict check of a string from a tree before it reaches a web
  * server's configuration, an HTTP header, a URL or a path: the characters
  * LXD allows in that field, and nothing a configuration or URL would read

@@ -159,19 +159,23 @@ static json_t *image_items(int kind, int unified, const struct input *meta, cons
 		return items;
 	}
 	static const struct {
-		const char *item, *ftype, *file, *field;
+		const char *item, *ftype, *file;
 	} kinds[] = {
-		[SS_ROOT_SQUASHFS] = { "root.squashfs", "squashfs", "rootfs.squashfs", "combined_squashfs_sha256" },
-		[SS_ROOT_TARBALL] = { "root.tar.xz", "root.tar.xz", "rootfs.tar", "combined_rootxz_sha256" },
-		[SS_ROOT_QCOW2] = { "disk.qcow2", "disk-kvm.img", "disk.qcow2", "combined_disk-kvm-img_sha256" },
+		[SS_ROOT_SQUASHFS] = { "root.squashfs", "squashfs", "rootfs.squashfs" },
+		[SS_ROOT_TARBALL] = { "root.tar.xz", "root.tar.xz", "rootfs.tar" },
+		[SS_ROOT_QCOW2] = { "disk.qcow2", "disk-kvm.img", "disk.qcow2" },
 	};
 	snprintf(mpath, sizeof(mpath), "%s/lxd.tar%s", dir, comp_ext(meta->path));
 	snprintf(rpath, sizeof(rpath), "%s/%s%s", dir, kinds[kind].file,
 		 kind == SS_ROOT_TARBALL ? comp_ext(root->path) : "");
-	json_t *m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "ftype", "lxd.tar.xz", "path", mpath, "size",
-			      (json_int_t)meta->size, "sha256", meta->sha256, kinds[kind].field, fp);
-	if (kind == SS_ROOT_TARBALL) /* what LXD before 4.x reads */
-		json_object_set_new(m, "combined_sha256", json_string(fp));
+	json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "ftype", "lxd.tar.xz", "path", mpath, "size",
+			      (json_int_t)meta->size, "sha256", meta->sha256);
+	/* every combined field of the root's ftype (a tarball's also the one
+	 * LXD before 4.x reads) */
+	const struct ssi_lxd_combined *c;
+	for (size_t i = 0; (c = ssi_lxd_combined_at(i)); i++)
+		if (strcmp(c->ftype, kinds[kind].ftype) == 0)
+			json_object_set_new(m, c->field, json_string(fp));
 	json_t *inc = json_deep_copy(m);
 	json_object_set_new(inc, "ftype", json_string("incus.tar.xz"));
 	json_object_set_new(items, "lxd.tar.xz", m);
@@ -271,7 +275,7 @@ static int check_image(struct add *a, struct ss_error *err)
 	struct tm tm;
 	/* the version key's first 8 characters must be a date YYYYMMDD */
 	if (cdate < 0 || cdate > 253402300799LL || !gmtime_r(&created, &tm) ||
-	    strftime(a->version, sizeof(a->version), "%Y%m%d_%H%M", &tm) != 13)
+	    strftime(a->version, sizeof(a->version), "%Y%m%d_%H%M", &tm) != 13 || !ssi_lxd_version_ok(a->version))
 		return ssi_err(err, SS_FATAL, "invalid image '%s': creation_date %lld is not a time between 1970 and 9999",
 			       path, cdate);
 	return SS_OK;

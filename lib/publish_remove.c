@@ -19,11 +19,10 @@ static const char *version_fp(json_t *items)
 		const char *ft = json_string_value(json_object_get(it, "ftype"));
 		if (ft && strstr(ft, "_combined."))
 			return json_string_value(json_object_get(it, "sha256"));
-		const char *kk;
-		json_t *v;
-		json_object_foreach(it, kk, v)
-			if (strncmp(kk, "combined_", 9) == 0 && json_is_string(v))
-				return json_string_value(v);
+		const struct ssi_lxd_combined *c;
+		for (size_t i = 0; (c = ssi_lxd_combined_at(i)); i++)
+			if (json_is_string(json_object_get(it, c->field)))
+				return json_string_value(json_object_get(it, c->field));
 	}
 	return NULL;
 }

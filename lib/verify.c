@@ -27,24 +27,6 @@
 #include "internal.h"
 #include "itemcheck.h"
 
-/* Root ftype -> the field on the metadata item holding sha256(meta || root). */
-static const struct {
-	const char *ftype, *field;
-} combined_fields[] = {
-	{ "squashfs", "combined_squashfs_sha256" },
-	{ "root.tar.xz", "combined_rootxz_sha256" },
-	{ "root.tar.xz", "combined_sha256" },
-	{ "disk-kvm.img", "combined_disk-kvm-img_sha256" },
-	{ "disk1.img", "combined_disk1-img_sha256" },
-	{ "uefi1.img", "combined_uefi1-img_sha256" },
-};
-#define NCOMBINED (sizeof(combined_fields) / sizeof(combined_fields[0]))
-
-static int is_metadata(const char *ftype)
-{
-	return ftype && (strcmp(ftype, "lxd.tar.xz") == 0 || strcmp(ftype, "incus.tar.xz") == 0);
-}
-
 struct combo {
 	struct ss_hasher *h;
 	const char *field, *expect, *meta_path;
@@ -383,16 +365,6 @@ static int add_combo(struct vrun *r, const struct ss_item *meta, const char *fie
 	return SS_OK;
 }
 
-/* The first 8 characters of an LXD version key must be a date YYYYMMDD. */
-static int lxd_version_ok(const char *v)
-{
-	for (int i = 0; i < 8; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return 0;
-	int month = (v[4] - '0') * 10 + (v[5] - '0'), day = (v[6] - '0') * 10 + (v[7] - '0');
-	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
-
 /* What makes the clients skip an image silently: an unknown architecture
  * or a version key that is not a date.  Checked on versions that hold an
  * LXD/Incus metadata item. */
@@ -403,7 +375,7 @@ static void check_lxd_listing(struct vrun *r, const struct ss_item *m)
 	if (!ssi_lxd_arch_known(arch))
 		problem(r, where, "architecture '%s' of %s is unknown to LXD and Incus: the image is not listed",
 			arch ? arch : "", ss_item_product(m));
-	if (!lxd_version_ok(ss_item_version(m)))
+	if (!ssi_lxd_version_ok(ss_item_version(m)))
 		problem(r, where, "version key '%s' does not start with a date YYYYMMDD: the image is not listed",
 			ss_item_version(m));
 }
@@ -416,33 +388,34 @@ static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t
 	int rc = SS_OK;
 	/* The first item of each root type, found once for the version: a
 	 * version of many metadata items is not scanned once per item. */
-	const struct ss_item *roots[NCOMBINED] = { NULL };
-	for (size_t f = 0; f < NCOMBINED; f++) {
+	const struct ss_item *roots[SSI_LXD_NCOMBINED] = { NULL };
+	for (size_t f = 0; f < SSI_LXD_NCOMBINED; f++) {
 		for (size_t k = b; k < e && !roots[f]; k++) {
 			const char *ft = ss_item_str(ss_products_item(p, k), "ftype");
-			if (ft && strcmp(ft, combined_fields[f].ftype) == 0)
+			if (ft && strcmp(ft, ssi_lxd_combined_at(f)->ftype) == 0)
 				roots[f] = ss_products_item(p, k);
 		}
 	}
 	for (size_t i = b; i < e && rc == SS_OK; i++) {
 		const struct ss_item *m = ss_products_item(p, i);
-		if (!is_metadata(ss_item_str(m, "ftype")))
+		if (!ssi_lxd_is_metadata(ss_item_str(m, "ftype")))
 			continue;
 		const char *mpath = ss_item_str(m, "path");
 		int paired = 0;
 		check_lxd_listing(r, m);
-		for (size_t f = 0; f < NCOMBINED; f++) {
-			const char *field = combined_fields[f].field;
+		for (size_t f = 0; f < SSI_LXD_NCOMBINED; f++) {
+			const struct ssi_lxd_combined *c = ssi_lxd_combined_at(f);
+			const char *field = c->field;
 			const struct ss_item *root = roots[f];
 			const char *value = ss_item_str(m, field);
 			if (root)
 				paired = 1;
 			if (value && !root)
 				problem(r, mpath ? mpath : ss_item_name(m), "%s names no %s item in version %s", field,
-					combined_fields[f].ftype, ss_item_version(m));
-			else if (!value && root && strcmp(field, "combined_sha256") != 0)
+					c->ftype, ss_item_version(m));
+			else if (!value && root && !c->legacy)
 				problem(r, mpath ? mpath : ss_item_name(m), "no %s for the %s item '%s'", field,
-					combined_fields[f].ftype, ss_item_name(root));
+					c->ftype, ss_item_name(root));
 			else if (value && root)
 				rc = add_combo(r, m, field, root);
 		}
