@@ -2,7 +2,9 @@
  * import, rollback) reports what a real run reports and leaves every byte
  * of the tree, .sstream/ included, as it was; an alias naming several
  * versions removes nothing without all_versions. */
+#include <dlfcn.h>
 #include <ftw.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,20 @@ static int unchanged(const char *before)
 		fprintf(stderr, "--- before\n%s--- after\n%s", before ? before : "", now ? now : "");
 	free(now);
 	return same;
+}
+
+/* ---- a hasher that cannot be had ------------------------------------------ */
+
+/* While set, OpenSSL's digest contexts cannot be allocated: this
+ * definition comes before libcrypto's for the library linked in. */
+static int no_digests;
+
+EVP_MD_CTX *EVP_MD_CTX_new(void)
+{
+	if (no_digests)
+		return NULL;
+	EVP_MD_CTX *(*real)(void) = (EVP_MD_CTX * (*)(void)) dlsym(RTLD_NEXT, "EVP_MD_CTX_new");
+	return real ? real() : NULL;
 }
 
 /* ---- images ------------------------------------------------------------- */
@@ -209,6 +225,25 @@ static void test_dry_rollback(void)
 	free(after);
 }
 
+/* No hasher, no image: an error, not a success without a fingerprint. */
+static void test_no_hasher(void)
+{
+	const char *f3[] = { img3 };
+	char fp[65] = "unset";
+	int changed = 0;
+	struct ss_error err;
+	char *before = snapshot();
+	no_digests = 1;
+	int rc = ss_publish_add(tree, f3, 1, NULL, 0, NULL, fp, &changed, &err);
+	no_digests = 0;
+	CHECK(rc == SS_FATAL);
+	CHECK(strstr(err.msg, "out of memory") != NULL);
+	CHECK_STR(fp, "unset");
+	CHECK(!changed);
+	CHECK(unchanged(before));
+	free(before);
+}
+
 /* A tree with no .sstream/ yet gets none from a dry run. */
 static void test_dry_fresh_tree(void)
 {
@@ -235,5 +270,5 @@ static void test_cleanup(void)
 	CHECK(system(cmd) == 0);
 }
 
-TEST_MAIN(test_setup, test_dry_add, test_remove, test_dry_prune, test_dry_import, test_dry_rollback,
+TEST_MAIN(test_setup, test_no_hasher, test_dry_add, test_remove, test_dry_prune, test_dry_import, test_dry_rollback,
 	  test_dry_fresh_tree, test_cleanup)
