@@ -16,7 +16,9 @@
 
 #include <git2.h>
 
-#include "internal.h"
+#include "history_internal.h"
+#include "treedocs.h"
+#include "treelock.h"
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
@@ -99,134 +101,6 @@ out:
 	return rc;
 }
 
-/* ---- what changed between two states, from their products files ---------- */
-
-struct keys {
-	char **v;
-	size_t n, a;
-};
-
-static void keys_add(struct keys *k, const char *s)
-{
-	if (k->n == k->a) {
-		size_t na = k->a ? 2 * k->a : 64;
-		char **nv = realloc(k->v, na * sizeof(*nv));
-		if (!nv)
-			return;
-		k->v = nv;
-		k->a = na;
-	}
-	if ((k->v[k->n] = strdup(s)))
-		k->n++;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void keys_free(struct keys *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->v[i]);
-	free(k->v);
-	memset(k, 0, sizeof(*k));
-}
-
-/* Items ("product version item<TAB>sha256") and versions of the products
- * files (the .json files of streams/v1) of a git tree; items and bytes
- * counted. */
-struct state {
-	struct keys items, versions;
-	size_t nitems;
-	long long bytes;
-};
-
-static void state_free(struct state *s)
-{
-	keys_free(&s->items);
-	keys_free(&s->versions);
-}
-
-static void read_state(git_repository *repo, const git_tree *root, struct state *s)
-{
-	memset(s, 0, sizeof(*s));
-	git_tree_entry *v1e = NULL;
-	git_tree *v1 = NULL;
-	if (!root || git_tree_entry_bypath(&v1e, root, "streams/v1") != 0 ||
-	    git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) != 0)
-		goto out;
-	for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(v1, i);
-		const char *name = git_tree_entry_name(e);
-		size_t nl = strlen(name);
-		if (nl < 5 || strcmp(name + nl - 5, ".json") != 0 || strcmp(name, "index.json") == 0)
-			continue;
-		git_blob *blob;
-		if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
-			continue;
-		struct ss_error err;
-		struct ss_products *p = ss_products_parse(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob),
-							  name, NULL, &err);
-		for (size_t k = 0; p && k < ss_products_count(p); k++) {
-			const struct ss_item *it = ss_products_item(p, k);
-			char key[2048];
-			snprintf(key, sizeof(key), "%s %s", ss_item_product(it), ss_item_version(it));
-			keys_add(&s->versions, key);
-			const char *sha = ss_item_str(it, "sha256");
-			snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it),
-				 ss_item_name(it), sha ? sha : "");
-			keys_add(&s->items, key);
-			s->nitems++;
-			long long size = ss_item_get_int(it, "size");
-			s->bytes += size > 0 ? size : 0;
-		}
-		ss_products_free(p);
-		git_blob_free(blob);
-	}
-	if (s->versions.n)
-		qsort(s->versions.v, s->versions.n, sizeof(char *), cmp_key);
-	size_t o = 0;
-	for (size_t i = 0; i < s->versions.n; i++) {
-		if (o && strcmp(s->versions.v[o - 1], s->versions.v[i]) == 0)
-			free(s->versions.v[i]);
-		else
-			s->versions.v[o++] = s->versions.v[i];
-	}
-	s->versions.n = o;
-	if (s->items.n)
-		qsort(s->items.v, s->items.n, sizeof(char *), cmp_key);
-out:
-	git_tree_free(v1);
-	git_tree_entry_free(v1e);
-}
-
-/* Calls CB for what is in B and not in A (+) and in A and not in B (-). */
-static void compare(const struct keys *a, const struct keys *b, const char *what,
-		    void (*cb)(void *ud, char sign, const char *what, const char *key), void *ud,
-		    size_t *added, size_t *removed)
-{
-	size_t i = 0, j = 0;
-	while (i < a->n || j < b->n) {
-		int c = i >= a->n ? 1 : j >= b->n ? -1 : strcmp(a->v[i], b->v[j]);
-		if (c == 0) {
-			i++, j++;
-			continue;
-		}
-		char key[2048];
-		snprintf(key, sizeof(key), "%s", c < 0 ? a->v[i] : b->v[j]);
-		char *tab = strchr(key, '\t');
-		if (tab)
-			*tab = '\0';
-		if (cb)
-			cb(ud, c < 0 ? '-' : '+', what, key);
-		if (c < 0)
-			(*removed)++, i++;
-		else
-			(*added)++, j++;
-	}
-}
-
 static int commit_tree(git_repository *repo, const char *rev, git_commit **commit, git_tree **tree)
 {
 	git_object *obj = NULL;
@@ -239,25 +113,6 @@ static int commit_tree(git_repository *repo, const char *rev, git_commit **commi
 	if (rc == 0)
 		rc = git_commit_tree(tree, *commit);
 	return rc;
-}
-
-/* Keeps every entry but git's lock files ("NAME.lock"). */
-static int not_git_lock(void *ud, const char *name)
-{
-	(void)ud;
-	size_t n = strlen(name);
-	return !(n > 5 && strcmp(name + n - 5, ".lock") == 0);
-}
-
-void ssi_history_clean_locks(const char *tree)
-{
-	/* where libgit2 takes its locks for a commit: HEAD, the branch, the
-	 * packed refs, the config */
-	static const char *const dirs[] = { SSI_PRIVATE_DIR "/history.git", SSI_PRIVATE_DIR "/history.git/refs/heads" };
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		struct ss_error e;
-		ssi_clean_dir(tree, dirs[i], not_git_lock, NULL, &e);
-	}
 }
 
 int ss_history_record(const char *tree, const char *tool, int *committed, struct ss_error *err)
@@ -302,7 +157,7 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	int lock_fd = -1;
 	struct ss_error le;
 	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
-		ssi_history_clean_locks(tree);
+		ssi_treelock_clean_history(tree);
 	int rc = open_repo(tree, 1, &repo, err);
 	if (rc != SS_OK) {
 		if (lock_fd >= 0)
@@ -327,33 +182,7 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	}
 	if (old_tree && git_oid_equal(git_tree_id(old_tree), &root_oid))
 		goto out; /* nothing changed: no commit */
-	struct state before, after;
-	read_state(repo, old_tree, &before);
-	read_state(repo, new_tree, &after);
-	size_t va = 0, vr = 0, ia = 0, ir = 0;
-	compare(&before.versions, &after.versions, "version", NULL, NULL, &va, &vr);
-	compare(&before.items, &after.items, "item", NULL, NULL, &ia, &ir);
-	/* the message: a one-line summary, then the versions added and removed */
-	size_t cap = 512 + (note ? strlen(note) : 0) + 64 * (va + vr), len;
-	char *msg = malloc(cap);
-	if (msg) {
-		len = (size_t)snprintf(msg, cap, "%s: %s%s+%zu -%zu versions, +%zu -%zu items; %zu items, %lld bytes\n\n",
-				       tool, note ? note : "", note ? "; " : "", va, vr, ia, ir, after.nitems,
-				       after.bytes);
-		size_t i = 0, j = 0;
-		const struct keys *a = &before.versions, *bv = &after.versions;
-		while ((i < a->n || j < bv->n) && len < cap) {
-			int c = i >= a->n ? 1 : j >= bv->n ? -1 : strcmp(a->v[i], bv->v[j]);
-			if (c == 0) {
-				i++, j++;
-				continue;
-			}
-			len += (size_t)snprintf(msg + len, cap - len, "%c %s\n", c < 0 ? '-' : '+',
-						c < 0 ? a->v[i++] : bv->v[j++]);
-		}
-	}
-	state_free(&before);
-	state_free(&after);
+	char *msg = ssh_commit_message(repo, old_tree, new_tree, tool, note);
 	const git_commit *parents[1] = { parent };
 	if (!msg || git_signature_now(&sig, tool, "sstream@localhost") != 0 ||
 	    git_commit_create(&commit_oid, repo, "HEAD", sig, sig, NULL, msg, new_tree, parent ? 1 : 0, parents) != 0)
@@ -423,14 +252,7 @@ int ss_history_diff(const char *tree, const char *rev_a, const char *rev_b,
 			     ta ? rev_b : rev_a);
 		goto out;
 	}
-	struct state a, b;
-	read_state(repo, ta, &a);
-	read_state(repo, tb, &b);
-	size_t add = 0, rem = 0;
-	compare(&a.versions, &b.versions, "version", cb, ud, &add, &rem);
-	compare(&a.items, &b.items, "item", cb, ud, &add, &rem);
-	state_free(&a);
-	state_free(&b);
+	ssh_diff(repo, ta, tb, cb, ud);
 out:
 	git_tree_free(ta);
 	git_tree_free(tb);
@@ -516,66 +338,90 @@ static int restore(git_repository *repo, const git_tree *t, const char *root, st
 		lens[i] = (size_t)git_blob_rawsize(b.blob[i]);
 	}
 	if (rc == SS_OK)
-		rc = ssi_put_tree_docs(root, b.n, (const char *const *)b.rel, data, lens, NULL, err);
+		rc = ssi_treedocs_put(root, b.n, (const char *const *)b.rel, data, lens, NULL, err);
 	free(data);
 	free(lens);
 	blobs_free(&b);
 	return rc;
 }
 
+/* Calls MISSING for each file a products file of the record T names
+ * that is not here or does not verify, and for each products file that
+ * does not parse; their number. */
+static size_t check_files(git_repository *repo, const git_tree *t, const char *tree,
+			  void (*missing)(void *ud, const char *path, const char *why), void *ud)
+{
+	size_t bad = 0;
+	git_tree_entry *v1e = NULL;
+	git_tree *v1 = NULL;
+	if (git_tree_entry_bypath(&v1e, t, "streams/v1") != 0 || git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) != 0)
+		goto out;
+	for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(v1, i);
+		const char *name = git_tree_entry_name(e);
+		size_t nl = strlen(name);
+		git_blob *blob;
+		if (nl < 5 || strcmp(name + nl - 5, ".json") || !strcmp(name, "index.json") ||
+		    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
+			continue;
+		struct ss_error pe;
+		struct ss_products *p = ss_products_parse(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob),
+							  name, NULL, &pe);
+		if (!p) { /* a record we cannot read is not one to roll back to */
+			bad++;
+			if (missing)
+				missing(ud, name, pe.msg);
+		}
+		for (size_t k = 0; p && k < ss_products_count(p); k++) {
+			const struct ss_item *it = ss_products_item(p, k);
+			const char *path = ss_item_str(it, "path");
+			char *file = path ? ss_join(tree, path) : NULL;
+			struct ss_digest d;
+			struct ss_error he;
+			ss_error_clear(&he);
+			if (file && (ss_hash_file(file, ss_item_hash_kinds(it), &d, &he) != SS_OK ||
+				     ss_item_check(it, &d, &he) != SS_OK)) {
+				bad++;
+				if (missing)
+					missing(ud, path, he.sys_errno == ENOENT ? "missing" : he.msg);
+			}
+			free(file);
+		}
+		ss_products_free(p);
+		git_blob_free(blob);
+	}
+out:
+	git_tree_free(v1);
+	git_tree_entry_free(v1e);
+	return bad;
+}
+
 int ss_history_rollback(const char *tree, const char *rev, void (*missing)(void *ud, const char *path, const char *why),
 			void *ud, struct ss_error *err)
+{
+	return ss_history_rollback_ex(tree, rev, NULL, missing, ud, err);
+}
+
+int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_publish_opts *po,
+			   void (*missing)(void *ud, const char *path, const char *why), void *ud,
+			   struct ss_error *err)
 {
 	git_repository *repo = NULL;
 	git_commit *c = NULL;
 	git_tree *t = NULL;
-	int lock_fd = -1;
+	int lock_fd = -1, dry_run = po && po->dry_run;
 	int rc = open_repo(tree, 0, &repo, err);
 	if (rc != SS_OK)
 		return rc;
-	if ((rc = ssi_publish_lock(tree, &lock_fd, err)) != SS_OK)
+	/* a dry run takes no lock: it would create .sstream/lock */
+	if (!dry_run && (rc = ssi_treelock_take(tree, SSI_TL_KEEP_NONE, &lock_fd, err)) != SS_OK)
 		goto out;
 	if (commit_tree(repo, rev, &c, &t) != 0) {
 		rc = ssi_err(err, SS_USAGE, "history of '%s': no record '%s'", tree, rev);
 		goto out;
 	}
 	/* Every file the record names must be here and verify. */
-	size_t bad = 0;
-	git_tree_entry *v1e = NULL;
-	git_tree *v1 = NULL;
-	if (git_tree_entry_bypath(&v1e, t, "streams/v1") == 0 && git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) == 0) {
-		for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
-			const git_tree_entry *e = git_tree_entry_byindex(v1, i);
-			const char *name = git_tree_entry_name(e);
-			size_t nl = strlen(name);
-			git_blob *blob;
-			if (nl < 5 || strcmp(name + nl - 5, ".json") || !strcmp(name, "index.json") ||
-			    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
-				continue;
-			struct ss_error pe;
-			struct ss_products *p = ss_products_parse(git_blob_rawcontent(blob),
-								  (size_t)git_blob_rawsize(blob), name, NULL, &pe);
-			for (size_t k = 0; p && k < ss_products_count(p); k++) {
-				const struct ss_item *it = ss_products_item(p, k);
-				const char *path = ss_item_str(it, "path");
-				char *file = path ? ss_join(tree, path) : NULL;
-				struct ss_digest d;
-				struct ss_error he;
-				ss_error_clear(&he);
-				if (file && (ss_hash_file(file, ss_item_hash_kinds(it), &d, &he) != SS_OK ||
-					     ss_item_check(it, &d, &he) != SS_OK)) {
-					bad++;
-					if (missing)
-						missing(ud, path, he.sys_errno == ENOENT ? "missing" : he.msg);
-				}
-				free(file);
-			}
-			ss_products_free(p);
-			git_blob_free(blob);
-		}
-	}
-	git_tree_free(v1);
-	git_tree_entry_free(v1e);
+	size_t bad = check_files(repo, t, tree, missing, ud);
 	if (bad) {
 		rc = ssi_err(err, SS_FATAL, "history of '%s': cannot roll back to '%s': %zu files missing or wrong",
 			     tree, rev, bad);
@@ -583,7 +429,8 @@ int ss_history_rollback(const char *tree, const char *rev, void (*missing)(void 
 	}
 	/* products first, then the indexes: readers never see an index naming
 	 * a products file that is not there */
-	rc = restore(repo, t, tree, err);
+	if (!dry_run)
+		rc = restore(repo, t, tree, err);
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);

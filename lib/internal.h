@@ -78,25 +78,6 @@ int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const
  * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
  * it until closed. */
 int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
-/* Removes the lock files of TREE's history repository that a killed run
- * left; call only while holding the tree's lock. */
-void ssi_history_clean_locks(const char *tree);
-
-/* Locks TREE for a publishing run and removes what killed runs left
- * (temporary files); *FD keeps the lock until closed. */
-int ssi_publish_lock(const char *tree, int *fd, struct ss_error *err);
-/* Writes documents (tree-relative RELS -> bytes, streams/v1/index.json
- * among them) the way publish does: every products file so that each
- * index, at every instant, names files listing exactly its products (a
- * file whose product list changes goes through an alternate name and one
- * index switch), the other documents before the indexes, index.sjson then
- * index.json last.  Files holding their bytes already are left alone;
- * *CHANGED (may be NULL) is set when anything was written.  Used by the
- * mirror and by history rollback; a signed view (index.sjson) cannot be
- * switched without a key: it changes when the indexes are written. */
-int ssi_put_tree_docs(const char *tree, size_t n, const char *const *rels, const char *const *data,
-		      const size_t *lens, int *changed, struct ss_error *err);
-
 /* Retrying and workers (pool.c).  The delay before retry number TRIES
  * (from 0): 0.5 s, 1 s, 2 s ... at most 10 s; a sleep of MS milliseconds;
  * FN(ARG) on N threads (at least one; on the caller's thread when none
@@ -131,6 +112,24 @@ int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 const char *ssi_lxd_arch(const char *arch);
 const char *ssi_kernel_arch(const char *arch);
 int ssi_lxd_arch_known(const char *arch);
+
+/* The combined fingerprint fields (lxd.c): a metadata item carries, for
+ * each root item it pairs with, sha256(meta || root) in the field of the
+ * root's ftype.  _at: the I-th pair (NULL past the end); _for: the first
+ * (primary) pair of ROOT_FTYPE, NULL when it is no root ftype LXD knows.
+ * LEGACY: combined_sha256, which only LXD before 4.x reads; VM: a disk. */
+struct ssi_lxd_combined {
+	const char *ftype, *field;
+	int vm, legacy;
+};
+enum { SSI_LXD_NCOMBINED = 6 };
+const struct ssi_lxd_combined *ssi_lxd_combined_at(size_t i);
+const struct ssi_lxd_combined *ssi_lxd_combined_for(const char *root_ftype);
+/* Whether FTYPE is an LXD or Incus metadata item's. */
+int ssi_lxd_is_metadata(const char *ftype);
+/* Whether the version key V starts with a date YYYYMMDD, as the clients
+ * need to list the image. */
+int ssi_lxd_version_ok(const char *v);
 
 /* The one strict check of a string from a tree before it reaches a web
  * server's configuration, an HTTP header, a URL or a path: the characters

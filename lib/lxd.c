@@ -94,3 +94,41 @@ const char *ssi_field_problem(enum ssi_field f, const char *s)
 	}
 	return "unknown field";
 }
+
+/* Root ftype -> the field on the metadata item holding sha256(meta ||
+ * root), the image's fingerprint for that root (FORMAT.md section 7). */
+static const struct ssi_lxd_combined combined[SSI_LXD_NCOMBINED] = {
+	{ "squashfs", "combined_squashfs_sha256", 0, 0 },
+	{ "root.tar.xz", "combined_rootxz_sha256", 0, 0 },
+	{ "root.tar.xz", "combined_sha256", 0, 1 }, /* what LXD before 4.x reads */
+	{ "disk-kvm.img", "combined_disk-kvm-img_sha256", 1, 0 },
+	{ "disk1.img", "combined_disk1-img_sha256", 1, 0 },
+	{ "uefi1.img", "combined_uefi1-img_sha256", 1, 0 },
+};
+
+const struct ssi_lxd_combined *ssi_lxd_combined_at(size_t i)
+{
+	return i < SSI_LXD_NCOMBINED ? &combined[i] : NULL;
+}
+
+const struct ssi_lxd_combined *ssi_lxd_combined_for(const char *root_ftype)
+{
+	for (size_t i = 0; root_ftype && i < SSI_LXD_NCOMBINED; i++)
+		if (strcmp(combined[i].ftype, root_ftype) == 0)
+			return &combined[i];
+	return NULL;
+}
+
+int ssi_lxd_is_metadata(const char *ftype)
+{
+	return ftype && (strcmp(ftype, "lxd.tar.xz") == 0 || strcmp(ftype, "incus.tar.xz") == 0);
+}
+
+int ssi_lxd_version_ok(const char *v)
+{
+	for (int i = 0; i < 8; i++)
+		if (!v || v[i] < '0' || v[i] > '9')
+			return 0;
+	int month = (v[4] - '0') * 10 + (v[5] - '0'), day = (v[6] - '0') * 10 + (v[7] - '0');
+	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "mirror_internal.h"
+#include "treelock.h"
 
 void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, long long size,
 	       const char *msg)
@@ -53,40 +54,13 @@ char *ssm_tpath(const struct run *r, const char *rel)
 	return ss_join(r->o->target, rel);
 }
 
-/* Temporary files a killed run may leave that no later run resumes:
- * publish's copies, atomic writes of documents.  Transfers (".part") stay
- * for resume; the end of this run removes those it does not resume. */
-static int not_stale_start(void *ud, const char *name)
-{
-	(void)ud;
-	size_t n = strlen(name);
-	return n > 5 && strcmp(name + n - 5, ".part") == 0;
-}
-
-static int not_atomic_tmp(void *ud, const char *name)
-{
-	(void)ud;
-	const char *t = strstr(name, ".tmp.");
-	return !(name[0] == '.' && t && strlen(t + 5) == 6);
-}
-
-/* Locks TARGET (its .sstream/ and .sstream/tmp/ must not be symlinks),
- * then removes what killed runs left. */
+/* Locks TARGET and removes what killed runs left; transfers (".part")
+ * stay for resume, the end of this run removes those it does not resume. */
 static int lock_target(struct run *r)
 {
-	int rc = ssi_lock_tree(r->o->target, &r->lock_fd, r->err);
+	int rc = ssi_treelock_take(r->o->target, SSI_TL_KEEP_PARTS, &r->lock_fd, r->err);
 	if (rc == SS_TEMPFAIL)
 		ssi_err(r->err, SS_TEMPFAIL, "target '%s': another run holds its lock", r->o->target);
-	if (rc != SS_OK)
-		return rc;
-	static const char tmp[] = SSI_PRIVATE_DIR "/tmp";
-	int fd = ssi_dir_open(r->o->target, tmp, strlen(tmp), 1, r->err);
-	if (fd < 0)
-		return SS_FATAL;
-	close(fd);
-	if ((rc = ssi_clean_dir(r->o->target, tmp, not_stale_start, NULL, r->err)) == SS_OK)
-		rc = ssi_clean_dir(r->o->target, "streams/v1", not_atomic_tmp, NULL, r->err);
-	ssi_history_clean_locks(r->o->target);
 	return rc;
 }
 

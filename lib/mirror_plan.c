@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "itemcheck.h"
 #include "mirror_internal.h"
 
 /* ---- items by path and by sha256 ----------------------------------------- */
@@ -233,37 +234,6 @@ static int plan_one(struct run *r, struct want *w)
 	return SS_OK;
 }
 
-static int all_hex(const char *s, size_t n)
-{
-	size_t i = 0;
-	for (; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return i == n;
-}
-
-/* What sstream-verify refuses in an item's fields (the products schema):
- * a size that is not a whole number of bytes, a hash not in hex of its
- * length.  NULL when fine. */
-static const char *item_fields_problem(const struct ss_item *it)
-{
-	char buf[160];
-	if (ss_item_get(it, "size", buf, sizeof(buf)) && ss_item_get_int(it, "size") < 0)
-		return "size is not a whole number of bytes";
-	static const struct {
-		const char *key;
-		size_t len;
-		const char *why;
-	} hashes[] = { { "sha256", 64, "sha256 is not 64 hex digits" }, { "sha512", 128, "sha512 is not 128 hex digits" },
-		       { "md5", 32, "md5 is not 32 hex digits" } };
-	for (size_t i = 0; i < 3; i++) {
-		const char *h = ss_item_get(it, hashes[i].key, buf, sizeof(buf));
-		if (h && !all_hex(h, hashes[i].len))
-			return hashes[i].why;
-	}
-	return NULL;
-}
-
 static int want_cmp_path(const void *a, const void *b)
 {
 	const struct want *x = *(const struct want *const *)a, *y = *(const struct want *const *)b;
@@ -290,7 +260,7 @@ int ssm_plan(struct run *r)
 		struct want *w = &r->w[i];
 		w->it = i < r->sel.count ? r->sel.items[i] : kept[i - r->sel.count];
 		w->path = ss_item_str(w->it, "path");
-		const char *bad = item_fields_problem(w->it);
+		const char *bad = ssi_item_problem(w->it);
 		if (bad) {
 			/* what we publish must pass sstream-verify: such an item
 			 * fails, the rest of the run goes on */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mirror_internal.h"
+#include "treedocs.h"
 
 /* The state is read back from disk, where anything may have put anything
  * (an item path under .sstream/ once could): every path it names passes
@@ -210,8 +211,8 @@ int ssm_state_commit(struct run *r, const char *index, size_t index_len)
 			rels[r->ndocs] = "streams/v1/index.json";
 			data[r->ndocs] = index;
 			lens[r->ndocs] = index_len;
-			rc = ssi_put_tree_docs(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
-					       r->err);
+			rc = ssi_treedocs_put(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
+					      r->err);
 		}
 		free(rels);
 		free(data);

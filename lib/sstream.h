@@ -635,6 +635,11 @@ struct ss_publish_opts {
 				* naming the signed products (a secret key of $GNUPGHOME) */
 	int delta;             /* add: a squashfs.vcdiff (xdelta3) from the product's
 				* previous squashfs, with delta_base */
+	int dry_run;           /* add, remove, import, prune (or its DRY_RUN):
+				* the same results and callbacks as a real run,
+				* nothing written anywhere (no lock, no .sstream/;
+				* add makes no delta) */
+	int all_versions;      /* remove: an alias may drop several versions */
 };
 
 /*
@@ -795,6 +800,12 @@ int ss_history_diff(const char *tree, const char *rev_a, const char *rev_b,
 int ss_history_rollback(const char *tree, const char *rev,
 			void (*missing)(void *ud, const char *path, const char *why), void *ud,
 			struct ss_error *err);
+/* The same with options: PO->dry_run (PO may be NULL) checks the record
+ * and calls MISSING as a real run does, and changes nothing (no lock,
+ * no file written). */
+int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_publish_opts *po,
+			   void (*missing)(void *ud, const char *path, const char *why), void *ud,
+			   struct ss_error *err);
 
 /* ---- Atomic files --------------------------------------------------------- */
 

@@ -273,8 +273,11 @@ struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
 		}
 	}
 	/* Under a keyring a missing signed index is a missing signature. */
-	if (!j && v && !doc && not_found(err))
-		ssi_err(err, SS_INTEGRITY, "no signed index: %s", err->msg);
+	if (!j && v && !doc && not_found(err)) {
+		char why[sizeof(err->msg)]; /* formatted from a copy: err->msg is the destination */
+		snprintf(why, sizeof(why), "%s", err->msg);
+		ssi_err(err, SS_INTEGRITY, "no signed index: %s", why);
+	}
 	if (!j || load_doc(t, j, rel, NULL, NULL, 0, err) != SS_OK)
 		goto fail;
 	free(rel);

@@ -25,24 +25,7 @@
 
 #include "curl_internal.h"
 #include "internal.h"
-
-/* Root ftype -> the field on the metadata item holding sha256(meta || root). */
-static const struct {
-	const char *ftype, *field;
-} combined_fields[] = {
-	{ "squashfs", "combined_squashfs_sha256" },
-	{ "root.tar.xz", "combined_rootxz_sha256" },
-	{ "root.tar.xz", "combined_sha256" },
-	{ "disk-kvm.img", "combined_disk-kvm-img_sha256" },
-	{ "disk1.img", "combined_disk1-img_sha256" },
-	{ "uefi1.img", "combined_uefi1-img_sha256" },
-};
-#define NCOMBINED (sizeof(combined_fields) / sizeof(combined_fields[0]))
-
-static int is_metadata(const char *ftype)
-{
-	return ftype && (strcmp(ftype, "lxd.tar.xz") == 0 || strcmp(ftype, "incus.tar.xz") == 0);
-}
+#include "itemcheck.h"
 
 struct combo {
 	struct ss_hasher *h;
@@ -382,16 +365,6 @@ static int add_combo(struct vrun *r, const struct ss_item *meta, const char *fie
 	return SS_OK;
 }
 
-/* The first 8 characters of an LXD version key must be a date YYYYMMDD. */
-static int lxd_version_ok(const char *v)
-{
-	for (int i = 0; i < 8; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return 0;
-	int month = (v[4] - '0') * 10 + (v[5] - '0'), day = (v[6] - '0') * 10 + (v[7] - '0');
-	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
-
 /* What makes the clients skip an image silently: an unknown architecture
  * or a version key that is not a date.  Checked on versions that hold an
  * LXD/Incus metadata item. */
@@ -402,7 +375,7 @@ static void check_lxd_listing(struct vrun *r, const struct ss_item *m)
 	if (!ssi_lxd_arch_known(arch))
 		problem(r, where, "architecture '%s' of %s is unknown to LXD and Incus: the image is not listed",
 			arch ? arch : "", ss_item_product(m));
-	if (!lxd_version_ok(ss_item_version(m)))
+	if (!ssi_lxd_version_ok(ss_item_version(m)))
 		problem(r, where, "version key '%s' does not start with a date YYYYMMDD: the image is not listed",
 			ss_item_version(m));
 }
@@ -415,33 +388,34 @@ static int check_lxd_version(struct vrun *r, const struct ss_products *p, size_t
 	int rc = SS_OK;
 	/* The first item of each root type, found once for the version: a
 	 * version of many metadata items is not scanned once per item. */
-	const struct ss_item *roots[NCOMBINED] = { NULL };
-	for (size_t f = 0; f < NCOMBINED; f++) {
+	const struct ss_item *roots[SSI_LXD_NCOMBINED] = { NULL };
+	for (size_t f = 0; f < SSI_LXD_NCOMBINED; f++) {
 		for (size_t k = b; k < e && !roots[f]; k++) {
 			const char *ft = ss_item_str(ss_products_item(p, k), "ftype");
-			if (ft && strcmp(ft, combined_fields[f].ftype) == 0)
+			if (ft && strcmp(ft, ssi_lxd_combined_at(f)->ftype) == 0)
 				roots[f] = ss_products_item(p, k);
 		}
 	}
 	for (size_t i = b; i < e && rc == SS_OK; i++) {
 		const struct ss_item *m = ss_products_item(p, i);
-		if (!is_metadata(ss_item_str(m, "ftype")))
+		if (!ssi_lxd_is_metadata(ss_item_str(m, "ftype")))
 			continue;
 		const char *mpath = ss_item_str(m, "path");
 		int paired = 0;
 		check_lxd_listing(r, m);
-		for (size_t f = 0; f < NCOMBINED; f++) {
-			const char *field = combined_fields[f].field;
+		for (size_t f = 0; f < SSI_LXD_NCOMBINED; f++) {
+			const struct ssi_lxd_combined *c = ssi_lxd_combined_at(f);
+			const char *field = c->field;
 			const struct ss_item *root = roots[f];
 			const char *value = ss_item_str(m, field);
 			if (root)
 				paired = 1;
 			if (value && !root)
 				problem(r, mpath ? mpath : ss_item_name(m), "%s names no %s item in version %s", field,
-					combined_fields[f].ftype, ss_item_version(m));
-			else if (!value && root && strcmp(field, "combined_sha256") != 0)
+					c->ftype, ss_item_version(m));
+			else if (!value && root && !c->legacy)
 				problem(r, mpath ? mpath : ss_item_name(m), "no %s for the %s item '%s'", field,
-					combined_fields[f].ftype, ss_item_name(root));
+					c->ftype, ss_item_name(root));
 			else if (value && root)
 				rc = add_combo(r, m, field, root);
 		}
@@ -506,38 +480,15 @@ static int bad_delta_base(const struct versions *vs, const struct ss_item *it, c
 	return vs->oldest && ss_version_cmp(base, vs->oldest) > 0;
 }
 
-static int is_hex(const char *s, size_t n)
-{
-	size_t i = 0;
-	for (; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return i == n;
-}
-
-/* What schemas/products.schema.json says of an item, checked directly:
- * hashes of the right length in hex, a size that is a whole number, a
- * path on every item of a download stream. */
+/* What schemas/products.schema.json says of an item (ssi_item_problem);
+ * an item without a path is named with its product and version. */
 static void check_item_fields(struct vrun *r, const struct ss_item *it)
 {
-	static const struct {
-		const char *key;
-		size_t len;
-	} hashes[] = { { "sha256", 64 }, { "sha512", 128 }, { "md5", 32 } };
-	const char *path = ss_item_str(it, "path");
-	const char *where = path ? path : ss_item_name(it);
-	char buf[64];
-	for (size_t i = 0; i < 3; i++) {
-		const char *h = ss_item_get(it, hashes[i].key, buf, sizeof(buf));
-		if (h && !is_hex(h, hashes[i].len))
-			problem(r, where, "%s is not %zu hex digits", hashes[i].key, hashes[i].len);
-	}
-	if (ss_item_get(it, "size", buf, sizeof(buf)) && ss_item_get_int(it, "size") < 0)
-		problem(r, where, "size is not a whole number of bytes");
-	const char *dt = ss_item_str(it, "datatype");
-	if (!path && dt && strcmp(dt, "image-downloads") == 0)
-		problem(r, where, "an item of a download stream without a path (%s %s)", ss_item_product(it),
-			ss_item_version(it));
+	const char *why = ssi_item_problem(it), *path = ss_item_str(it, "path");
+	if (why && path)
+		problem(r, path, "%s", why);
+	else if (why)
+		problem(r, ss_item_name(it), "%s (%s %s)", why, ss_item_product(it), ss_item_version(it));
 }
 
 static int check_structure(struct vrun *r)

@@ -50,9 +50,9 @@ for e in json.load(open(sys.argv[1]))["index"].values():
 
 # import: the index lists products sorted too
 cat >"$T/items.json" <<'JSON'
-[{"content_id": "x", "product_name": "zz", "version_name": "1", "item_name": "f", "path": "f/zz", "size": 1, "sha256": "00"},
- {"content_id": "x", "product_name": "aa", "version_name": "1", "item_name": "f", "path": "f/aa", "size": 1, "sha256": "00"},
- {"content_id": "x", "product_name": "mm", "version_name": "1", "item_name": "f", "path": "f/mm", "size": 1, "sha256": "00"}]
+[{"content_id": "x", "product_name": "zz", "version_name": "1", "item_name": "f", "path": "f/zz", "size": 1, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"},
+ {"content_id": "x", "product_name": "aa", "version_name": "1", "item_name": "f", "path": "f/aa", "size": 1, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"},
+ {"content_id": "x", "product_name": "mm", "version_name": "1", "item_name": "f", "path": "f/mm", "size": 1, "sha256": "0000000000000000000000000000000000000000000000000000000000000000"}]
 JSON
 expect 0 "import" "$P" import "$T/imp" "$T/items.json"
 check "import: index products sorted" "$PY" -c '

@@ -1,0 +1,43 @@
+/* Shared by the publish files (prefix ssp_): the LXD products file, its
+ * index, and the options' defaults.  Publish sits on treelock and
+ * treedocs; it never calls history or the mirror. */
+#ifndef SSTREAM_PUBLISH_INTERNAL_H
+#define SSTREAM_PUBLISH_INTERNAL_H
+
+#include "treedocs.h"
+#include "treelock.h"
+
+/* The defaults (NULL options): all off. */
+extern const struct ss_publish_opts ssp_no_opts;
+
+/* The start of a publish call: *ERR pointed at LOCAL when NULL, and
+ * cleared; the options, the defaults when PO is NULL. */
+const struct ss_publish_opts *ssp_begin(const struct ss_publish_opts *po, struct ss_error **err,
+					struct ss_error *local);
+
+/* Whether an item of PRODUCTS names the file PATH (with this SHA256,
+ * when not NULL). */
+int ssp_names_file(json_t *products, const char *path, const char *sha256);
+
+/* The products file readers see now (streams/v1/images.json or the
+ * alternate a switch under way names), a new reference; an empty one
+ * when there is none; NULL with ERR when it cannot be read or parsed. */
+json_t *ssp_load_products(const char *tree, struct ss_error *err);
+
+/* The product names of a products document, sorted (an index lists them
+ * in the same order whatever order the products were added in): a new
+ * reference, NULL when out of memory. */
+json_t *ssp_product_names(json_t *doc);
+
+/* Writes PRODUCTS as streams/v1/images.json, then the index naming it;
+ * *CHANGED set when anything was written.  SS_OK or SS_FATAL. */
+int ssp_write_streams(const struct ss_publish_opts *po, const char *tree, json_t *products, int *changed,
+		      struct ss_error *err);
+
+/* A squashfs.vcdiff item from the product's previous version (in
+ * VERSIONS, before VERSION) with a squashfs, added to ITEMS; its file in
+ * DIR.  No previous squashfs: nothing.  SS_OK or SS_FATAL. */
+int ssp_add_delta(const char *tree, json_t *versions, const char *version, json_t *items, const char *dir,
+		  struct ss_error *err);
+
+#endif

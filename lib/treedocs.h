@@ -1,0 +1,46 @@
+/* Tree documents (treedocs.c): the crash-safe writing of products files
+ * and indexes, and the reader's view of them.  Calls neither publish nor
+ * history; both, and the mirror, write through it. */
+#ifndef SSTREAM_TREEDOCS_H
+#define SSTREAM_TREEDOCS_H
+
+#include "model_internal.h"
+
+/*
+ * Writes documents (tree-relative RELS -> bytes, streams/v1/index.json
+ * among them) so that each index, at every instant, names files listing
+ * exactly its products (a file whose product list changes goes through an
+ * alternate name and one index switch), the other documents before the
+ * indexes, index.sjson then index.json last.  Files holding their bytes
+ * already are left alone; *CHANGED (may be NULL) is set when anything was
+ * written.  Used by the mirror and by history rollback; a signed view
+ * (index.sjson) cannot be switched without a key: it changes when the
+ * indexes are written.  SS_OK or SS_FATAL.
+ */
+int ssi_treedocs_put(const char *tree, size_t n, const char *const *rels, const char *const *data,
+		     const size_t *lens, int *changed, struct ss_error *err);
+
+/*
+ * The same for generated documents: DOCS (tree-relative path -> products
+ * document, borrowed) and the final INDEX (borrowed), signed with KEY
+ * (may be NULL) into .sjson twins and index.sjson.  *CHANGED is set when
+ * anything was written.  SS_OK or SS_FATAL.
+ */
+int ssi_treedocs_publish(const char *key, const char *tree, json_t *docs, json_t *index, int *changed,
+			 struct ss_error *err);
+
+/* Whether ssi_treedocs_publish would write anything (1) or finds every
+ * document as it would write it (0): what a dry run reports. */
+int ssi_treedocs_differ(const char *key, const char *tree, json_t *docs, json_t *index);
+
+/* The reader-visible index at TREE/REL (the signed body of a clearsigned
+ * one), parsed: a new reference, NULL when none or unreadable. */
+json_t *ssi_treedocs_view(const char *tree, const char *rel);
+
+/* The tree-relative path of the products file REL of content id CID
+ * that readers see now: REL, or the alternate the index names while a
+ * change of its product list is under way (a run killed then leaves it
+ * so). */
+void ssi_treedocs_visible(const char *tree, const char *cid, const char *rel, char *out, size_t outsz);
+
+#endif
