@@ -31,7 +31,6 @@ struct writer {
 	struct ss_error *err;
 	const char *root;       /* the tree being added, and its name inside */
 	const char *prefix;
-	char *buf;
 };
 
 static int open_writer(struct writer *w, const char *path)
@@ -94,8 +93,6 @@ static int close_writer(struct writer *w, int rc)
 		archive_entry_linkresolver_free(w->links);
 	w->out = w->disk = NULL;
 	w->links = NULL;
-	free(w->buf);
-	w->buf = NULL;
 	return rc;
 }
 
@@ -117,11 +114,7 @@ static int copy_data(struct writer *w, const struct ssi_walk_entry *e, struct ar
 		return errno == ENOENT || errno == ELOOP ? ssi_walk_changed(w->err, w->root, e->path, "removed")
 							 : ssi_err_sys(w->err, SS_FATAL, errno, "cannot read '%s/%s'",
 								       w->root, e->path);
-	if (!w->buf && !(w->buf = malloc(1 << 20))) {
-		close(fd);
-		return ssi_err(w->err, SS_FATAL, "out of memory");
-	}
-	int rc = ssi_walk_read(fd, &e->st, w->root, e->path, to_archive, w, w->buf, 1 << 20, w->err);
+	int rc = ssi_walk_read(fd, &e->st, w->root, e->path, to_archive, w, w->err);
 	close(fd);
 	return rc;
 }

@@ -121,6 +121,12 @@ void ssi_filter_hash(const struct ss_filter *f, struct ss_hasher *h);
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);
 
+/* Feeds up to LIMIT bytes (all when < 0) of FD to SINK, 1 MiB at a time;
+ * *DONE (may be NULL) gets the count read.  A SINK result other than SS_OK
+ * stops the reading and is returned; a read error is SS_FATAL naming NAME. */
+typedef int (*ssi_sink_fn)(void *ctx, const void *buf, size_t len);
+int ssi_read_fd(int fd, long long limit, const char *name, ssi_sink_fn sink, void *ctx, long long *done,
+		struct ss_error *err);
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
@@ -165,9 +171,8 @@ const char *ssi_walk_srcpath(char *buf, size_t size, int dirfd, const char *name
 /* Feeds FD (opened from the entry with stat ST) to SINK, exactly
  * st_size bytes: SS_PARTIAL when the file is another one, shrank, grew or
  * was modified meanwhile; SINK's own result when it fails. */
-typedef int (*ssi_walk_sink)(void *ctx, const void *buf, size_t len);
-int ssi_walk_read(int fd, const struct stat *st, const char *root, const char *path, ssi_walk_sink sink,
-		  void *ctx, char *buf, size_t bufsz, struct ss_error *err);
+int ssi_walk_read(int fd, const struct stat *st, const char *root, const char *path, ssi_sink_fn sink,
+		  void *ctx, struct ss_error *err);
 /* Opens directory PATH below ROOTFD, however long PATH is; -1 and errno. */
 int ssi_walk_opendir(int rootfd, const char *path);
 

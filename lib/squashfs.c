@@ -91,7 +91,7 @@ static int pack_file(struct sq *s, struct node *n)
 	int e = sqfs_block_processor_begin_file(s->proc, &n->inode, n, 0);
 	ssi_sq_shown(s, n);
 	if (!e)
-		rc = ssi_walk_read(fd, &n->st, s->o->rootfs, n->path, to_block_processor, s, s->buf, 1 << 20, s->err);
+		rc = ssi_walk_read(fd, &n->st, s->o->rootfs, n->path, to_block_processor, s, s->err);
 	close(fd);
 	if (rc == SS_OK && !e)
 		e = sqfs_block_processor_end_file(s->proc);
@@ -373,7 +373,6 @@ static void destroy(struct sq *s)
 			sqfs_destroy(objs[i]);
 	ssi_sq_node_free(s->root);
 	free(s->links);
-	free(s->buf);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	if (s->rootfd >= 0)
@@ -398,8 +397,7 @@ int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long
 		for (s.nlinks_cap = 64; s.nlinks_cap < 2 * s.total; s.nlinks_cap *= 2)
 			;
 		s.links = calloc(s.nlinks_cap, sizeof(*s.links));
-		s.buf = malloc(1 << 20);
-		if (!s.links || !s.buf)
+		if (!s.links)
 			rc = ssi_err(err, SS_FATAL, "out of memory");
 	}
 	if (rc == SS_OK) {

@@ -49,7 +49,6 @@ struct sq {
 	char src[PATH_MAX], shown[PATH_MAX];
 	struct node **links;          /* hard-link table, open addressing */
 	size_t nlinks_cap;
-	char *buf;
 };
 
 /* The tree in pre-order from its root, in post-order from first_post(root). */

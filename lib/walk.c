@@ -239,30 +239,23 @@ int ssi_walk(const char *root, ssi_walk_fn visit, ssi_walk_fn leave, void *ctx, 
 	return rc;
 }
 
-int ssi_walk_read(int fd, const struct stat *st, const char *root, const char *path, ssi_walk_sink sink,
-		  void *ctx, char *buf, size_t bufsz, struct ss_error *err)
+int ssi_walk_read(int fd, const struct stat *st, const char *root, const char *path, ssi_sink_fn sink,
+		  void *ctx, struct ss_error *err)
 {
 	struct stat now;
 	if (fstat(fd, &now) < 0)
 		return ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s/%s'", root, path);
 	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
 		return ssi_walk_changed(err, root, path, "replaced");
-	long long left = (long long)st->st_size;
-	while (left > 0) {
-		ssize_t n = read(fd, buf, left < (long long)bufsz ? (size_t)left : bufsz);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s/%s'", root, path);
-		if (n == 0)
-			return ssi_walk_changed(err, root, path, "file shrank");
-		int rc = sink(ctx, buf, (size_t)n);
-		if (rc != SS_OK)
-			return rc;
-		left -= n;
-	}
+	long long done;
+	int rc = ssi_read_fd(fd, (long long)st->st_size, path, sink, ctx, &done, err);
+	if (rc != SS_OK)
+		return rc;
+	if (done < (long long)st->st_size)
+		return ssi_walk_changed(err, root, path, "file shrank");
+	char c;
 	ssize_t more;
-	while ((more = read(fd, buf, 1)) < 0 && errno == EINTR)
+	while ((more = read(fd, &c, 1)) < 0 && errno == EINTR)
 		;
 	if (more > 0)
 		return ssi_walk_changed(err, root, path, "file grew");
