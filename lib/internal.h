@@ -166,8 +166,11 @@ typedef int (*ssi_walk_fn)(void *ctx, struct ssi_walk_entry *e);
 int ssi_walk(const char *root, ssi_walk_fn visit, ssi_walk_fn leave, void *ctx, struct ss_error *err);
 /* SS_PARTIAL: ROOT/PATH changed while the image was built (HOW). */
 int ssi_walk_changed(struct ss_error *err, const char *root, const char *path, const char *how);
-/* "/proc/self/fd/DIRFD/NAME" in BUF (NAME itself for AT_FDCWD). */
-const char *ssi_walk_srcpath(char *buf, size_t size, int dirfd, const char *name);
+/* A path to NAME in DIRFD (ROOT/PATH below the walk's root) for calls
+ * that take only a path: "/proc/self/fd/DIRFD/NAME" in BUF, whatever the
+ * depth; ROOT/PATH when /proc is not mounted; NAME itself for AT_FDCWD. */
+const char *ssi_walk_srcpath(char *buf, size_t size, int dirfd, const char *name, const char *root,
+			     const char *path);
 /* Feeds FD (opened from the entry with stat ST) to SINK, exactly
  * st_size bytes: SS_PARTIAL when the file is another one, shrank, grew or
  * was modified meanwhile; SINK's own result when it fails. */

@@ -125,7 +125,7 @@ static int xattrs(struct sq *s, const struct node *n, sqfs_u32 *idx)
 	int dfd, rc = ssi_sq_parent_fd(s, n, &name, &dfd), e = 0;
 	if (rc != SS_OK)
 		return rc;
-	path = ssi_walk_srcpath(s->src, sizeof(s->src), dfd, name);
+	path = ssi_walk_srcpath(s->src, sizeof(s->src), dfd, name, s->o->rootfs, n->path);
 	ssize_t len = llistxattr(path, NULL, 0);
 	if (len <= 0)
 		return SS_OK; /* none, or a filesystem without them */

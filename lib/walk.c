@@ -125,10 +125,15 @@ static int set_path(struct walker *w, size_t plen, const char *name)
 	return SS_OK;
 }
 
-const char *ssi_walk_srcpath(char *buf, size_t size, int dirfd, const char *name)
+const char *ssi_walk_srcpath(char *buf, size_t size, int dirfd, const char *name, const char *root,
+			     const char *path)
 {
 	if (dirfd == AT_FDCWD)
 		return name;
+	/* without /proc, the path from the root, as long as it fits */
+	if (access("/proc/self/fd", X_OK) < 0 &&
+	    (size_t)snprintf(buf, size, "%s/%s", root, path) < size)
+		return buf;
 	snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
 	return buf;
 }
@@ -204,7 +209,7 @@ static int step(struct walker *w)
 	if (fstatat(f->fd, name, &e.st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? ssi_walk_changed(w->err, w->root, w->path, "removed")
 				       : ssi_err_sys(w->err, SS_FATAL, errno, "cannot read '%s/%s'", w->root, w->path);
-	e.src = ssi_walk_srcpath(w->src, sizeof(w->src), f->fd, name);
+	e.src = ssi_walk_srcpath(w->src, sizeof(w->src), f->fd, name, w->root, w->path);
 	e.descend = S_ISDIR(e.st.st_mode);
 	rc = w->visit(w->ctx, &e);
 	if (rc == SS_OK && e.descend)
