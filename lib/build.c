@@ -2,11 +2,14 @@
  * Building LXD images from a root filesystem directory, reproducibly:
  * entries in byte order, owners 0 unless asked to keep them, mtimes clamped
  * to SOURCE_DATE_EPOCH when set, so the same input gives the same bytes and
- * the same fingerprint.  libarchive reads every entry from disk (file types,
+ * the same fingerprint.  The tree is walked by ssi_walk (walk.c: no limit on
+ * depth or path length); libarchive reads each entry's metadata (file types,
  * permissions, symlinks, hard links, device nodes, xattrs) and compresses
- * with xz or zstd on every core.
+ * with xz or zstd on every core.  A file that changes while it is packed
+ * fails the build (SS_PARTIAL) rather than going in as a copy of no moment;
+ * sockets, which a tarball cannot hold, are left out with a warning.  A
+ * failed build leaves nothing behind.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
