@@ -63,7 +63,7 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	sh scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h lib/s3_internal.h lib/s3_client.h | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h lib/s3_internal.h lib/s3_client.h lib/squashfs_internal.h lib/verify_internal.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -2,11 +2,14 @@
  * Building LXD images from a root filesystem directory, reproducibly:
  * entries in byte order, owners 0 unless asked to keep them, mtimes clamped
  * to SOURCE_DATE_EPOCH when set, so the same input gives the same bytes and
- * the same fingerprint.  libarchive reads every entry from disk (file types,
+ * the same fingerprint.  The tree is walked by ssi_walk (walk.c: no limit on
+ * depth or path length); libarchive reads each entry's metadata (file types,
  * permissions, symlinks, hard links, device nodes, xattrs) and compresses
- * with xz or zstd on every core.
+ * with xz or zstd on every core.  A file that changes while it is packed
+ * fails the build (SS_PARTIAL) rather than going in as a copy of no moment;
+ * sockets, which a tarball cannot hold, are left out with a warning.  A
+ * failed build leaves nothing behind.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +32,8 @@ struct writer {
 	long long epoch;        /* -1: keep mtimes */
 	const char *what;       /* output file, for messages */
 	struct ss_error *err;
+	const char *root;       /* the tree being added, and its name inside */
+	const char *prefix;
 };
 
 static int open_writer(struct writer *w, const char *path)
@@ -94,126 +99,106 @@ static int close_writer(struct writer *w, int rc)
 	return rc;
 }
 
-static int copy_data(struct writer *w, const char *src, struct archive_entry *e)
+static int to_archive(void *ctx, const void *buf, size_t len)
 {
-	if (archive_entry_size(e) <= 0 || archive_entry_filetype(e) != AE_IFREG)
+	struct writer *w = ctx;
+	if (archive_write_data(w->out, buf, len) != (la_ssize_t)len)
+		return ssi_err(w->err, SS_FATAL, "cannot write '%s': %s", w->what, archive_error_string(w->out));
+	return SS_OK;
+}
+
+/* The data of the regular file E (entry AE, already written). */
+static int copy_data(struct writer *w, const struct ssi_walk_entry *e, struct archive_entry *ae)
+{
+	if (archive_entry_size(ae) <= 0 || archive_entry_filetype(ae) != AE_IFREG)
 		return SS_OK;
-	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	int fd = openat(e->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return ssi_err_sys(w->err, SS_FATAL, errno, "cannot read '%s'", src);
-	char *buf = malloc(1 << 20);
-	int rc = buf ? SS_OK : ssi_err(w->err, SS_FATAL, "out of memory");
-	while (rc == SS_OK) {
-		ssize_t n = read(fd, buf, 1 << 20);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			rc = ssi_err_sys(w->err, SS_FATAL, errno, "cannot read '%s'", src);
-		if (n <= 0)
-			break;
-		if (archive_write_data(w->out, buf, (size_t)n) != n)
-			rc = ssi_err(w->err, SS_FATAL, "cannot write '%s': %s", w->what, archive_error_string(w->out));
-	}
-	free(buf);
+		return errno == ENOENT || errno == ELOOP ? ssi_walk_changed(w->err, w->root, e->path, "removed")
+							 : ssi_err_sys(w->err, SS_FATAL, errno, "cannot read '%s/%s'",
+								       w->root, e->path);
+	int rc = ssi_walk_read(fd, &e->st, w->root, e->path, to_archive, w, w->err);
 	close(fd);
 	return rc;
 }
 
-/* DIR's entries in byte order, whatever the locale or the filesystem. */
-static int sorted_dir(const char *dir, struct dirent ***list)
+/* The archive name of E: the prefix, then its path below the walk's root. */
+static char *entry_name(const struct writer *w, const struct ssi_walk_entry *e)
 {
-	int n = scandir(dir, list, NULL, NULL);
-	for (int i = 1; i < n; i++)
-		for (int k = i; k > 0 && strcmp((*list)[k - 1]->d_name, (*list)[k]->d_name) > 0; k--) {
-			struct dirent *t = (*list)[k];
-			(*list)[k] = (*list)[k - 1];
-			(*list)[k - 1] = t;
-		}
-	return n;
+	size_t lp = strlen(w->prefix), le = strlen(e->path);
+	char *name = malloc(lp + le + 2);
+	if (name)
+		snprintf(name, lp + le + 2, "%s%s%s", w->prefix, lp && le ? "/" : "", e->path);
+	return name;
 }
 
-/* Adds SRC (a file or directory on disk) as NAME, and its tree below. */
-static int add_path(struct writer *w, const char *src, const char *name)
+static void clamp_entry(const struct writer *w, struct archive_entry *ae)
 {
-	struct archive_entry *e = archive_entry_new();
-	if (!e)
-		return ssi_err(w->err, SS_FATAL, "out of memory");
-	archive_entry_copy_sourcepath(e, src);
-	archive_entry_copy_pathname(e, name);
-	if (archive_read_disk_entry_from_file(w->disk, e, -1, NULL) != ARCHIVE_OK) {
-		archive_entry_free(e);
-		return ssi_err(w->err, SS_FATAL, "cannot read '%s': %s", src, archive_error_string(w->disk));
-	}
-	archive_entry_copy_pathname(e, name); /* entry_from_file may rewrite it */
 	if (!w->o->keep_owners) {
-		archive_entry_set_uid(e, 0);
-		archive_entry_set_gid(e, 0);
-		archive_entry_set_uname(e, "root");
-		archive_entry_set_gname(e, "root");
+		archive_entry_set_uid(ae, 0);
+		archive_entry_set_gid(ae, 0);
+		archive_entry_set_uname(ae, "root");
+		archive_entry_set_gname(ae, "root");
 	}
 	if (w->epoch >= 0) {
-		if (archive_entry_mtime(e) > w->epoch)
-			archive_entry_set_mtime(e, w->epoch, 0);
-		archive_entry_unset_atime(e);
-		archive_entry_unset_ctime(e);
-		archive_entry_unset_birthtime(e);
+		if (archive_entry_mtime(ae) > w->epoch)
+			archive_entry_set_mtime(ae, w->epoch, 0);
+		archive_entry_unset_atime(ae);
+		archive_entry_unset_ctime(ae);
+		archive_entry_unset_birthtime(ae);
 	}
-	int isdir = archive_entry_filetype(e) == AE_IFDIR;
-	struct archive_entry *sparse = NULL;
-	archive_entry_linkify(w->links, &e, &sparse);
+}
+
+/* The walk's visitor: E as an archive entry, and its data. */
+static int add_entry(void *ctx, struct ssi_walk_entry *e)
+{
+	struct writer *w = ctx;
+	if (!*e->path && !*w->prefix)
+		return SS_OK; /* the root's children at the archive's root */
+	if (S_ISSOCK(e->st.st_mode)) {
+		/* a tarball cannot hold a socket; it is left out, as GNU tar does */
+		if (w->o->warn) {
+			char msg[512];
+			snprintf(msg, sizeof(msg), "'%s/%.400s': socket left out", w->root, e->path);
+			w->o->warn(w->o->warn_ctx, msg);
+		}
+		return SS_OK;
+	}
+	char *name = entry_name(w, e);
+	struct archive_entry *ae = name ? archive_entry_new() : NULL;
+	if (!ae) {
+		free(name);
+		return ssi_err(w->err, SS_FATAL, "out of memory");
+	}
+	archive_entry_copy_sourcepath(ae, e->src);
+	archive_entry_copy_pathname(ae, name);
 	int rc = SS_OK;
-	if (e) {
-		if (archive_write_header(w->out, e) < ARCHIVE_WARN)
+	if (archive_read_disk_entry_from_file(w->disk, ae, -1, &e->st) != ARCHIVE_OK)
+		rc = ssi_err(w->err, SS_FATAL, "cannot read '%s/%s': %s", w->root, e->path,
+			     archive_error_string(w->disk));
+	archive_entry_copy_pathname(ae, name); /* entry_from_file may rewrite it */
+	clamp_entry(w, ae);
+	struct archive_entry *sparse = NULL;
+	if (rc == SS_OK)
+		archive_entry_linkify(w->links, &ae, &sparse);
+	if (rc == SS_OK && ae) {
+		if (archive_write_header(w->out, ae) < ARCHIVE_WARN)
 			rc = ssi_err(w->err, SS_FATAL, "cannot write '%s': %s: %s", w->what, name,
 				     archive_error_string(w->out));
 		else
-			rc = copy_data(w, src, e);
-		archive_entry_free(e);
+			rc = copy_data(w, e, ae);
 	}
-	if (!isdir || rc != SS_OK)
-		return rc;
-	struct dirent **list;
-	int n = sorted_dir(src, &list);
-	if (n < 0)
-		return ssi_err_sys(w->err, SS_FATAL, errno, "cannot list '%s'", src);
-	for (int i = 0; i < n; i++) {
-		const char *d = list[i]->d_name;
-		if (rc == SS_OK && strcmp(d, ".") && strcmp(d, "..")) {
-			char csrc[PATH_MAX], cname[PATH_MAX];
-			snprintf(csrc, sizeof(csrc), "%s/%s", src, d);
-			if (*name)
-				snprintf(cname, sizeof(cname), "%s/%s", name, d);
-			else
-				snprintf(cname, sizeof(cname), "%s", d);
-			rc = add_path(w, csrc, cname);
-		}
-		free(list[i]);
-	}
-	free(list);
+	archive_entry_free(ae);
+	free(name);
 	return rc;
 }
 
-/* Adds the children of DIR (not DIR itself) under PREFIX ("" for the root). */
-static int add_children(struct writer *w, const char *dir, const char *prefix)
+/* Adds the tree at SRC under PREFIX; with PREFIX "" only what is below SRC. */
+static int add_tree(struct writer *w, const char *src, const char *prefix)
 {
-	if (*prefix)
-		return add_path(w, dir, prefix);
-	struct dirent **list;
-	int n = sorted_dir(dir, &list);
-	if (n < 0)
-		return ssi_err_sys(w->err, SS_FATAL, errno, "cannot list '%s'", dir);
-	int rc = SS_OK;
-	for (int i = 0; i < n; i++) {
-		const char *d = list[i]->d_name;
-		if (rc == SS_OK && strcmp(d, ".") && strcmp(d, "..")) {
-			char c[PATH_MAX];
-			snprintf(c, sizeof(c), "%s/%s", dir, d);
-			rc = add_path(w, c, d);
-		}
-		free(list[i]);
-	}
-	free(list);
-	return rc;
+	w->root = src;
+	w->prefix = prefix;
+	return ssi_walk(src, add_entry, NULL, w, w->err);
 }
 
 static const char *ext_of(const char *comp)
@@ -237,17 +222,55 @@ static int write_tar(const struct ss_build_opts *o, const char *out, int meta, c
 	struct writer w = { .o = o, .epoch = epoch, .what = out, .err = err };
 	int rc = open_writer(&w, tmp);
 	if (rc == SS_OK && meta)
-		rc = add_path(&w, o->metadata, "metadata.yaml");
+		rc = add_tree(&w, o->metadata, "metadata.yaml");
 	if (rc == SS_OK && meta && o->templates)
-		rc = add_path(&w, o->templates, "templates");
+		rc = add_tree(&w, o->templates, "templates");
 	if (rc == SS_OK && root_prefix)
-		rc = add_children(&w, o->rootfs, root_prefix);
+		rc = add_tree(&w, o->rootfs, root_prefix);
 	rc = close_writer(&w, rc);
 	if (rc == SS_OK && rename(tmp, out) < 0)
 		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", out);
 	if (rc != SS_OK)
 		unlink(tmp);
 	return rc;
+}
+
+/* The root filesystem, after the metadata tarball META_OUT was written. */
+static int write_root(const struct ss_build_opts *o, char *meta_out, char *root_out, size_t outsz,
+		      long long epoch, struct ss_error *err)
+{
+	const char *ext = ext_of(o->compression);
+	if (o->unified) {
+		unlink(meta_out);
+		snprintf(meta_out, outsz, "%s/image.tar%s", o->outdir, ext);
+		return write_tar(o, meta_out, 1, "rootfs", epoch, err);
+	}
+	if (o->squashfs) {
+		snprintf(root_out, outsz, "%s/rootfs.squashfs", o->outdir);
+		return ssi_squashfs_write(o, root_out, epoch, err);
+	}
+	snprintf(root_out, outsz, "%s/rootfs.tar%s", o->outdir, ext);
+	return write_tar(o, root_out, 0, "", epoch, err);
+}
+
+static int check_opts(const struct ss_build_opts *o, long long *epoch, struct ss_error *err)
+{
+	struct stat st;
+	if (stat(o->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return ssi_err(err, SS_FATAL, "rootfs '%s' is not a directory", o->rootfs);
+	if (stat(o->metadata, &st) < 0 || !S_ISREG(st.st_mode))
+		return ssi_err(err, SS_FATAL, "cannot read metadata '%s'", o->metadata);
+	*epoch = -1;
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde) {
+		char *end;
+		*epoch = strtoll(sde, &end, 10);
+		if (*end || *epoch < 0)
+			return ssi_err(err, SS_USAGE, "SOURCE_DATE_EPOCH '%s' is not a UNIX time", sde);
+	}
+	if (o->squashfs && o->unified)
+		return ssi_err(err, SS_USAGE, "a squashfs root filesystem makes a split image, not a unified one");
+	return SS_OK;
 }
 
 int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out, size_t outsz, char fp[65],
@@ -257,48 +280,34 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 	if (!err)
 		err = &local;
 	ss_error_clear(err);
-	struct stat st;
-	if (stat(o->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
-		return ssi_err(err, SS_FATAL, "rootfs '%s' is not a directory", o->rootfs);
-	if (stat(o->metadata, &st) < 0 || !S_ISREG(st.st_mode))
-		return ssi_err(err, SS_FATAL, "cannot read metadata '%s'", o->metadata);
 	long long epoch = -1;
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	if (sde && *sde) {
-		char *end;
-		epoch = strtoll(sde, &end, 10);
-		if (*end || epoch < 0)
-			return ssi_err(err, SS_USAGE, "SOURCE_DATE_EPOCH '%s' is not a UNIX time", sde);
-	}
-	if (o->squashfs && o->unified)
-		return ssi_err(err, SS_USAGE, "a squashfs root filesystem makes a split image, not a unified one");
+	int rc = check_opts(o, &epoch, err);
+	if (rc != SS_OK)
+		return rc;
+	struct stat st;
+	int made = stat(o->outdir, &st) < 0;
 	if (ssi_mkparents(o->outdir) < 0 || (mkdir(o->outdir, 0755) < 0 && errno != EEXIST))
 		return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", o->outdir);
-	const char *ext = ext_of(o->compression);
-	int rc;
 	root_out[0] = '\0';
 	/* The metadata tarball first (it is small): a metadata.yaml that does
 	 * not parse fails here, naming the field, before the rootfs is packed. */
-	snprintf(meta_out, outsz, "%s/meta.tar%s", o->outdir, ext);
+	snprintf(meta_out, outsz, "%s/meta.tar%s", o->outdir, ext_of(o->compression));
 	rc = write_tar(o, meta_out, 1, NULL, epoch, err);
 	struct ss_image_meta *m = rc == SS_OK ? ss_image_meta_read(meta_out, NULL, err) : NULL;
 	ss_image_meta_free(m);
-	if (!m) {
+	if (!m && rc == SS_OK)
+		rc = SS_FATAL;
+	if (rc == SS_OK)
+		rc = write_root(o, meta_out, root_out, outsz, epoch, err);
+	if (rc == SS_OK)
+		rc = ss_image_fingerprint(meta_out, root_out[0] ? root_out : NULL, fp, err);
+	if (rc != SS_OK) {
+		/* nothing left behind: no tarball, no directory this call made */
 		unlink(meta_out);
-		return rc == SS_OK ? SS_FATAL : rc;
+		if (root_out[0])
+			unlink(root_out);
+		if (made)
+			rmdir(o->outdir);
 	}
-	if (o->unified) {
-		unlink(meta_out);
-		snprintf(meta_out, outsz, "%s/image.tar%s", o->outdir, ext);
-		rc = write_tar(o, meta_out, 1, "rootfs", epoch, err);
-	} else if (o->squashfs) {
-		snprintf(root_out, outsz, "%s/rootfs.squashfs", o->outdir);
-		rc = ssi_squashfs_write(o, root_out, epoch, err);
-	} else {
-		snprintf(root_out, outsz, "%s/rootfs.tar%s", o->outdir, ext);
-		rc = write_tar(o, root_out, 0, "", epoch, err);
-	}
-	if (rc != SS_OK)
-		return rc;
-	return ss_image_fingerprint(meta_out, root_out[0] ? root_out : NULL, fp, err);
+	return rc;
 }

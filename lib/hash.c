@@ -94,32 +94,44 @@ void ss_hasher_free(struct ss_hasher *h)
 	free(h);
 }
 
-int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name, struct ss_error *err)
+int ssi_read_fd(int fd, long long limit, const char *name, ssi_sink_fn sink, void *ctx, long long *done,
+		struct ss_error *err)
 {
 	enum { BUFSZ = 1 << 20 };
 	char *buf = malloc(BUFSZ);
 	if (!buf)
-		return ssi_err(err, SS_FATAL, "cannot hash '%s': out of memory", name);
-	long long done = 0;
+		return ssi_err(err, SS_FATAL, "cannot read '%s': out of memory", name);
+	long long got = 0;
 	int rc = SS_OK;
-	while (limit < 0 || done < limit) {
+	while (rc == SS_OK && (limit < 0 || got < limit)) {
 		size_t want = BUFSZ;
-		if (limit >= 0 && (long long)want > limit - done)
-			want = (size_t)(limit - done);
+		if (limit >= 0 && (long long)want > limit - got)
+			want = (size_t)(limit - got);
 		ssize_t n = read(fd, buf, want);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n < 0)
 			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", name);
+		if (n <= 0)
 			break;
-		}
-		if (n == 0)
-			break;
-		ss_hasher_update(h, buf, (size_t)n);
-		done += n;
+		rc = sink(ctx, buf, (size_t)n);
+		got += n;
 	}
 	free(buf);
+	if (done)
+		*done = got;
 	return rc;
+}
+
+static int to_hasher(void *ctx, const void *buf, size_t len)
+{
+	ss_hasher_update(ctx, buf, len);
+	return SS_OK;
+}
+
+int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name, struct ss_error *err)
+{
+	return ssi_read_fd(fd, limit, name, to_hasher, h, NULL, err);
 }
 
 int ss_hash_file(const char *path, int kinds, struct ss_digest *out, struct ss_error *err)

@@ -166,6 +166,77 @@ static int check_depth(const char *text, size_t len, const char *name, struct ss
 	return rc;
 }
 
+/* LXD and Incus (go-yaml) refuse a repeated key: so do we, rather than
+ * pick one of the values. */
+static int no_duplicate_keys(yaml_document_t *d, const yaml_node_t *root, const char *path, struct ss_error *err)
+{
+	static const char *const known[] = { "architecture", "creation_date", "expiry_date", "properties" };
+	int seen[4] = { 0 };
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+		const char *k = scalar(d, pr->key);
+		for (int i = 0; k && i < 4; i++)
+			if (strcmp(k, known[i]) == 0 && seen[i]++)
+				return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate key '%s'",
+					       path, k);
+	}
+	return SS_OK;
+}
+
+static int read_properties(struct ss_image_meta *m, yaml_document_t *d, const yaml_node_t *props,
+			   const char *path, struct ss_error *err)
+{
+	if (!props || props->type != YAML_MAPPING_NODE)
+		return SS_OK;
+	for (yaml_node_pair_t *q = props->data.mapping.pairs.start;
+	     q < props->data.mapping.pairs.top && m->nprops < MAX_PROPS; q++) {
+		const char *pk = scalar(d, q->key), *pv = scalar(d, q->value);
+		if (!pk || !pv)
+			continue;
+		if (ss_image_meta_property(m, pk))
+			return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate property '%s'",
+				       path, pk);
+		m->keys[m->nprops] = strdup(pk);
+		m->vals[m->nprops] = strdup(pv);
+		if (!m->keys[m->nprops++] || !m->vals[m->nprops - 1])
+			return ssi_err(err, SS_FATAL, "out of memory");
+	}
+	return SS_OK;
+}
+
+/* The fields of the top-level mapping ROOT into M. */
+static int read_fields(struct ss_image_meta *m, yaml_document_t *d, const yaml_node_t *root, const char *path,
+		       struct ss_error *err)
+{
+	int have_date = 0, rc = SS_OK;
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top && rc == SS_OK;
+	     pr++) {
+		const char *k = scalar(d, pr->key);
+		if (!k)
+			continue;
+		if (strcmp(k, "architecture") == 0) {
+			const char *v = scalar(d, pr->value);
+			if (v && *v && !(m->architecture = strdup(v)))
+				rc = ssi_err(err, SS_FATAL, "out of memory");
+		} else if (strcmp(k, "creation_date") == 0) {
+			if (parse_int(scalar(d, pr->value), &m->creation_date) < 0)
+				rc = ssi_err(err, SS_FATAL,
+					     "invalid image '%s': metadata.yaml: creation_date is not a UNIX time", path);
+			have_date = 1;
+		} else if (strcmp(k, "expiry_date") == 0) {
+			parse_int(scalar(d, pr->value), &m->expiry_date);
+		} else if (strcmp(k, "properties") == 0) {
+			rc = read_properties(m, d, yaml_document_get_node(d, pr->value), path, err);
+		}
+	}
+	if (rc != SS_OK)
+		return rc;
+	if (!m->architecture)
+		return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no architecture", path);
+	if (!have_date)
+		return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no creation_date", path);
+	return SS_OK;
+}
+
 struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *path,
 					   struct ss_error *err)
 {
@@ -188,71 +259,10 @@ struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const c
 	}
 	have_doc = 1;
 	yaml_node_t *root = yaml_document_get_root_node(&d);
-	if (!root || root->type != YAML_MAPPING_NODE) {
+	if (!root || root->type != YAML_MAPPING_NODE)
 		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml is not a mapping", path);
-		goto out;
-	}
-	/* LXD and Incus (go-yaml) refuse a repeated key: so do we, rather
-	 * than pick one of the values. */
-	static const char *const known[] = { "architecture", "creation_date", "expiry_date", "properties" };
-	int seen[4] = { 0 };
-	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
-		const char *k = scalar(&d, pr->key);
-		for (int i = 0; k && i < 4; i++) {
-			if (strcmp(k, known[i]) == 0 && seen[i]++) {
-				ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate key '%s'", path, k);
-				goto out;
-			}
-		}
-	}
-	int have_date = 0;
-	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
-		const char *k = scalar(&d, pr->key);
-		if (!k)
-			continue;
-		if (strcmp(k, "architecture") == 0) {
-			const char *v = scalar(&d, pr->value);
-			if (v && *v && !(m->architecture = strdup(v))) {
-				ssi_err(err, SS_FATAL, "out of memory");
-				goto out;
-			}
-		} else if (strcmp(k, "creation_date") == 0) {
-			if (parse_int(scalar(&d, pr->value), &m->creation_date) < 0) {
-				ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: creation_date is not a UNIX time", path);
-				goto out;
-			}
-			have_date = 1;
-		} else if (strcmp(k, "expiry_date") == 0) {
-			parse_int(scalar(&d, pr->value), &m->expiry_date);
-		} else if (strcmp(k, "properties") == 0) {
-			yaml_node_t *props = yaml_document_get_node(&d, pr->value);
-			if (!props || props->type != YAML_MAPPING_NODE)
-				continue;
-			for (yaml_node_pair_t *q = props->data.mapping.pairs.start;
-			     q < props->data.mapping.pairs.top && m->nprops < MAX_PROPS; q++) {
-				const char *pk = scalar(&d, q->key), *pv = scalar(&d, q->value);
-				if (!pk || !pv)
-					continue;
-				if (ss_image_meta_property(m, pk)) {
-					ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate property '%s'",
-						path, pk);
-					goto out;
-				}
-				m->keys[m->nprops] = strdup(pk);
-				m->vals[m->nprops] = strdup(pv);
-				if (!m->keys[m->nprops++] || !m->vals[m->nprops - 1]) {
-					ssi_err(err, SS_FATAL, "out of memory");
-					goto out;
-				}
-			}
-		}
-	}
-	if (!m->architecture)
-		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no architecture", path);
-	else if (!have_date)
-		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no creation_date", path);
 	else
-		ok = 1;
+		ok = no_duplicate_keys(&d, root, path, err) == SS_OK && read_fields(m, &d, root, path, err) == SS_OK;
 out:
 	if (have_doc)
 		yaml_document_delete(&d);

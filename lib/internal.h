@@ -102,6 +102,12 @@ void ssi_filter_hash(const struct ss_filter *f, struct ss_hasher *h);
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);
 
+/* Feeds up to LIMIT bytes (all when < 0) of FD to SINK, 1 MiB at a time;
+ * *DONE (may be NULL) gets the count read.  A SINK result other than SS_OK
+ * stops the reading and is returned; a read error is SS_FATAL naming NAME. */
+typedef int (*ssi_sink_fn)(void *ctx, const void *buf, size_t len);
+int ssi_read_fd(int fd, long long limit, const char *name, ssi_sink_fn sink, void *ctx, long long *done,
+		struct ss_error *err);
 /* Feeds up to LIMIT bytes (all when < 0) of FD to H.  NAME is for errors. */
 int ssi_hash_fd(int fd, struct ss_hasher *h, long long limit, const char *name,
 		struct ss_error *err);
@@ -138,6 +144,39 @@ int ssi_lxd_version_ok(const char *v);
  * characters).  NULL when S is fine, else why not. */
 enum ssi_field { SSI_F_ARCH, SSI_F_FINGERPRINT, SSI_F_VERSION, SSI_F_ALIAS, SSI_F_PATH, SSI_F_URL };
 const char *ssi_field_problem(enum ssi_field f, const char *s);
+
+/* Walking a tree for the image builders (walk.c): iterative, from
+ * directory descriptors, entries in byte order, no limit on depth or path
+ * length.  VISIT sees every entry in pre-order (the root first, path "");
+ * clearing DESCEND keeps the walk out of a directory.  LEAVE (may be NULL)
+ * sees each directory entered once its entries are done.  A callback's
+ * result other than SS_OK stops the walk and is returned.  A tree changing
+ * under the walk is SS_PARTIAL (ssi_walk_changed), other errors SS_FATAL. */
+struct ssi_walk_entry {
+	int dirfd;              /* the directory holding it (AT_FDCWD: the root) */
+	const char *name;       /* its name in DIRFD */
+	const char *path;       /* below the root, "" for the root itself */
+	const char *src;        /* a path to it short enough for path-only calls */
+	size_t depth;
+	struct stat st;         /* lstat */
+	int descend;
+};
+typedef int (*ssi_walk_fn)(void *ctx, struct ssi_walk_entry *e);
+int ssi_walk(const char *root, ssi_walk_fn visit, ssi_walk_fn leave, void *ctx, struct ss_error *err);
+/* SS_PARTIAL: ROOT/PATH changed while the image was built (HOW). */
+int ssi_walk_changed(struct ss_error *err, const char *root, const char *path, const char *how);
+/* A path to NAME in DIRFD (ROOT/PATH below the walk's root) for calls
+ * that take only a path: "/proc/self/fd/DIRFD/NAME" in BUF, whatever the
+ * depth; ROOT/PATH when /proc is not mounted; NAME itself for AT_FDCWD. */
+const char *ssi_walk_srcpath(char *buf, size_t size, int dirfd, const char *name, const char *root,
+			     const char *path);
+/* Feeds FD (opened from the entry with stat ST) to SINK, exactly
+ * st_size bytes: SS_PARTIAL when the file is another one, shrank, grew or
+ * was modified meanwhile; SINK's own result when it fails. */
+int ssi_walk_read(int fd, const struct stat *st, const char *root, const char *path, ssi_sink_fn sink,
+		  void *ctx, struct ss_error *err);
+/* Opens directory PATH below ROOTFD, however long PATH is; -1 and errno. */
+int ssi_walk_opendir(int rootfd, const char *path);
 
 /* Writes O->rootfs as a squashfs at OUT (via OUT.tmp), compressed with
  * O->compression (xz, zstd, gzip), mtimes clamped to EPOCH when >= 0.

@@ -613,6 +613,10 @@ struct ss_build_opts {
 	int unified;              /* one tarball instead of metadata + rootfs */
 	int keep_owners;          /* keep uid/gid instead of 0 */
 	int squashfs;             /* split: OUTDIR/rootfs.squashfs (libsquashfs) */
+	/* called with a one-line message for each entry left out (a socket in
+	 * a tarball), or NULL */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
 };
 
 /*
@@ -622,7 +626,10 @@ struct ss_build_opts {
  * root; OUTDIR/rootfs.squashfs with SQUASHFS), or OUTDIR/image.tar.EXT
  * (unified, rootfs/ inside).  The paths go
  * to META_OUT and ROOT_OUT ("" when unified), the fingerprint to FP.
- * Returns SS_OK, SS_USAGE or SS_FATAL (bad metadata: nothing left behind).
+ * Returns SS_OK, SS_USAGE, SS_FATAL, or SS_PARTIAL when a file of the tree
+ * changed (shrank, grew, was modified or removed) while it was packed, as
+ * GNU tar's exit 1; on any failure nothing is left behind (no tarball, no
+ * temporary file, no output directory this call created).
  */
 int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out, size_t outsz,
 		   char fp[65], struct ss_error *err);

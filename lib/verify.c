@@ -9,12 +9,8 @@
  * streamed through the hashes without being stored (deep).
  */
 #define _XOPEN_SOURCE 700
-#include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,46 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "curl_internal.h"
 #include "internal.h"
 #include "itemcheck.h"
-
-struct combo {
-	struct ss_hasher *h;
-	const char *field, *expect, *meta_path;
-};
-
-struct vjob {
-	const char *path;             /* tree-relative */
-	char *loc;                    /* local file or URL */
-	const struct ss_item **items; /* every item naming this path */
-	size_t nitems;
-	int kinds;
-	struct combo *combos;
-	size_t ncombos;
-	/* results */
-	int failed;
-	int has_problem;              /* a problem names its path */
-	char reason[1024];
-	long long bytes;
-};
-
-struct vrun {
-	const struct ss_verify_opts *o;
-	struct ss_verify_stats *st;
-	struct ss_error *err;
-	struct ss_tree *t;
-	int remote;
-	struct vjob *jobs;
-	size_t njobs;
-	size_t next;                  /* next job for a worker (atomic) */
-	/* problems found while planning, reported with the rest */
-	struct problem {
-		char *path, *reason;
-		size_t seq;
-	} *probs;
-	size_t nprobs, aprobs;
-};
+#include "verify_internal.h"
 
 static void problem(struct vrun *r, const char *path, const char *fmt, ...) SSI_PRINTF(3, 4);
 static void problem(struct vrun *r, const char *path, const char *fmt, ...)
@@ -91,165 +50,6 @@ static void report(const struct vrun *r, enum ss_verify_status s, const char *pa
 		return;
 	struct ss_verify_result res = { s, path, reason };
 	r->o->result(r->o->ud, &res);
-}
-
-/* ---- the workers ---------------------------------------------------------- */
-
-static void feed(struct vjob *j, struct ss_hasher *h, const void *data, size_t len)
-{
-	ss_hasher_update(h, data, len);
-	for (size_t i = 0; i < j->ncombos; i++)
-		if (j->combos[i].h)
-			ss_hasher_update(j->combos[i].h, data, len);
-	j->bytes += (long long)len;
-}
-
-static void hash_local(struct vjob *j, struct ss_hasher *h)
-{
-	int fd = open(j->loc, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		j->failed = 1;
-		snprintf(j->reason, sizeof(j->reason), "%s", errno == ENOENT ? "missing" : strerror(errno));
-		return;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	enum { BUFSZ = 1 << 20 };
-	char *buf = malloc(BUFSZ);
-	for (;;) {
-		ssize_t n = buf ? read(fd, buf, BUFSZ) : -1;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			j->failed = 1;
-			snprintf(j->reason, sizeof(j->reason), "cannot read: %s", strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		feed(j, h, buf, (size_t)n);
-	}
-	free(buf);
-	close(fd);
-}
-
-struct curl_ctx {
-	struct vjob *j;
-	struct ss_hasher *h;
-};
-
-static size_t curl_feed(char *ptr, size_t size, size_t n, void *ud)
-{
-	struct curl_ctx *c = ud;
-	feed(c->j, c->h, ptr, size * n);
-	return size * n;
-}
-
-/* HEAD (existence and size) or, deep, GET streamed through the hashes. */
-static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, int deep)
-{
-	char ebuf[CURL_ERROR_SIZE];
-	CURL *e = ssi_curl_easy(j->loc, r->o->timeout, r->o->ca_file, ebuf);
-	if (!e) {
-		j->failed = 1;
-		snprintf(j->reason, sizeof(j->reason), "out of memory");
-		return;
-	}
-	struct curl_ctx c = { j, h };
-	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
-	if (deep) {
-		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_feed);
-		curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
-	} else {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	}
-	CURLcode rc = curl_easy_perform(e);
-	long status = 0;
-	curl_off_t clen = -1;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
-	if (rc != CURLE_OK) {
-		j->failed = 1;
-		if (rc == CURLE_HTTP_RETURNED_ERROR)
-			snprintf(j->reason, sizeof(j->reason), "HTTP %ld", status);
-		else
-			snprintf(j->reason, sizeof(j->reason), "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	} else if (!deep) {
-		long long want = ss_item_get_int(j->items[0], "size");
-		if (want >= 0 && clen >= 0 && (long long)clen != want) {
-			j->failed = 1;
-			snprintf(j->reason, sizeof(j->reason), "size %lld, expected %lld", (long long)clen, want);
-		}
-	}
-	curl_easy_cleanup(e);
-}
-
-static void run_job(struct vrun *r, struct vjob *j)
-{
-	struct ss_hasher *h = ss_hasher_new(j->kinds);
-	if (!h) {
-		j->failed = 1;
-		snprintf(j->reason, sizeof(j->reason), "out of memory");
-		return;
-	}
-	int deep = !r->remote || r->o->deep;
-	if (r->remote)
-		check_remote(r, j, h, r->o->deep);
-	else
-		hash_local(j, h);
-	if (!j->failed && deep) {
-		struct ss_digest d;
-		ss_hasher_final(h, &d);
-		for (size_t i = 0; i < j->nitems && !j->failed; i++) {
-			struct ss_error e;
-			ss_error_clear(&e);
-			if (ss_item_check(j->items[i], &d, &e) != SS_OK) {
-				j->failed = 1;
-				/* the message starts with the quoted path: keep the reason */
-				const char *why = strstr(e.msg, "': ");
-				snprintf(j->reason, sizeof(j->reason), "%s", why ? why + 3 : e.msg);
-			}
-		}
-		for (size_t i = 0; i < j->ncombos && !j->failed; i++) {
-			struct combo *c = &j->combos[i];
-			if (!c->h)
-				continue;
-			struct ss_digest cd;
-			ss_hasher_final(c->h, &cd);
-			if (strcasecmp(cd.sha256, c->expect) != 0) {
-				j->failed = 1;
-				snprintf(j->reason, sizeof(j->reason), "%s (with %s) is %s, expected %s", c->field,
-					 c->meta_path, cd.sha256, c->expect);
-			}
-		}
-	}
-	ss_hasher_free(h);
-}
-
-static void *worker(void *arg)
-{
-	struct vrun *r = arg;
-	for (;;) {
-		size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
-		if (i >= r->njobs)
-			break;
-		run_job(r, &r->jobs[i]);
-	}
-	return NULL;
-}
-
-static int run_all(struct vrun *r)
-{
-	long n = r->o->jobs > 0 ? r->o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
-	if (r->remote && r->o->jobs <= 0)
-		n = 8; /* waiting on the network, not on a core */
-	if (n < 1)
-		n = 1;
-	if ((size_t)n > r->njobs)
-		n = r->njobs ? (long)r->njobs : 1;
-	if (r->remote && ssi_curl_init() != 0)
-		return ssi_err(r->err, SS_FATAL, "libcurl initialisation failed");
-	ssi_pool_run((int)n, worker, r);
-	return SS_OK;
 }
 
 /* ---- planning -------------------------------------------------------------- */
@@ -527,73 +327,20 @@ static int check_structure(struct vrun *r)
 
 /* ---- orphans --------------------------------------------------------------- */
 
-static struct vrun *orphan_run;   /* nftw has no user pointer */
-static size_t orphan_root_len;
-static struct {
-	char **v;
-	size_t n, a;
-} orphan_list;
-
-static int orphan_visit(const char *fpath, const struct stat *st, int flag, struct FTW *ftw)
+static int referenced(void *ctx, const char *rel)
 {
-	(void)st;
-	(void)ftw;
-	const char *rel = fpath + orphan_root_len;
-	while (*rel == '/')
-		rel++;
-	if (flag == FTW_D && (strcmp(rel, ".sstream") == 0 || strcmp(rel, ".git") == 0))
-		return FTW_SKIP_SUBTREE;
-	if (flag != FTW_F)
-		return FTW_CONTINUE;
-	struct vrun *r = orphan_run;
-	if (job_for(r, rel))
-		return FTW_CONTINUE;
-	for (size_t i = 0; i < ss_tree_ndocs(r->t); i++) {
-		const char *d;
-		size_t l;
-		const char *doc = ss_tree_doc(r->t, i, &d, &l);
-		size_t dl = strlen(doc);
-		/* the document itself, or its detached signature */
-		if (strncmp(rel, doc, dl) == 0 && (rel[dl] == '\0' || strcmp(rel + dl, ".gpg") == 0))
-			return FTW_CONTINUE;
-	}
-	/* the plain and signed views of the same index and products files */
-	if (strncmp(rel, "streams/v1/", 11) == 0 && strchr(rel + 11, '/') == NULL &&
-	    (strstr(rel, ".json") || strstr(rel, ".sjson")))
-		return FTW_CONTINUE;
-	if (orphan_list.n == orphan_list.a) {
-		size_t na = orphan_list.a ? 2 * orphan_list.a : 16;
-		char **nv = realloc(orphan_list.v, na * sizeof(*nv));
-		if (!nv)
-			return FTW_STOP;
-		orphan_list.v = nv;
-		orphan_list.a = na;
-	}
-	orphan_list.v[orphan_list.n++] = strdup(rel);
-	return FTW_CONTINUE;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return job_for(ctx, rel) != NULL;
 }
 
 static void find_orphans(struct vrun *r)
 {
-	orphan_run = r;
-	orphan_root_len = strlen(ss_tree_root(r->t));
-	memset(&orphan_list, 0, sizeof(orphan_list));
-	nftw(ss_tree_root(r->t), orphan_visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
-	if (orphan_list.n)
-		qsort(orphan_list.v, orphan_list.n, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < orphan_list.n; i++) {
-		report(r, SS_V_ORPHAN, orphan_list.v[i], "referenced by nothing");
+	struct ssi_strset list = { 0 };
+	ssi_verify_orphans(r->t, referenced, r, &list);
+	for (size_t i = 0; i < list.n; i++) {
+		report(r, SS_V_ORPHAN, list.v[i], "referenced by nothing");
 		r->st->orphans++;
-		free(orphan_list.v[i]);
 	}
-	free(orphan_list.v);
-	memset(&orphan_list, 0, sizeof(orphan_list));
-	orphan_run = NULL;
+	ssi_strset_free(&list);
 }
 
 /* ---- entry points ------------------------------------------------------------ */
@@ -704,7 +451,7 @@ int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, s
 	if (rc == SS_OK)
 		rc = check_structure(&r);
 	if (rc == SS_OK)
-		rc = run_all(&r);
+		rc = ssi_verify_run_all(&r);
 	if (rc != SS_OK) {
 		free_run(&r);
 		return rc;
@@ -789,29 +536,4 @@ int ss_verify_files(const struct ss_verify_opts *o, const char *const *files, in
 	if (st->failed)
 		return ssi_err(err, SS_INTEGRITY, "%zu of %zu files failed", st->failed, st->files);
 	return st->unknown ? SS_PARTIAL : SS_OK;
-}
-
-int ss_image_fingerprint(const char *meta, const char *root, char out[65], struct ss_error *err)
-{
-	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
-	if (!h)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	int rc = SS_OK;
-	const char *files[2] = { meta, root };
-	for (int i = 0; i < 2 && rc == SS_OK && files[i]; i++) {
-		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", files[i]);
-			break;
-		}
-		rc = ssi_hash_fd(fd, h, -1, files[i], err);
-		close(fd);
-	}
-	if (rc == SS_OK) {
-		struct ss_digest d;
-		ss_hasher_final(h, &d);
-		memcpy(out, d.sha256, 65);
-	}
-	ss_hasher_free(h);
-	return rc;
 }

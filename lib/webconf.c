@@ -472,7 +472,9 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 			free(old);
 			rc = ssi_err(err, SS_FATAL, "out of memory");
 		} else {
-			for (char *line = old ? strtok(old, "\n") : NULL; line; line = strtok(NULL, "\n"))
+			char *save = NULL;
+			for (char *line = old ? strtok_r(old, "\n", &save) : NULL; line;
+			     line = strtok_r(NULL, "\n", &save))
 				if (strncmp(line, server, strlen(server)) || line[strlen(server)] != ' ')
 					fprintf(f, "%s\n", line);
 			fprintf(f, "%s %s\n", server, base_url);
@@ -497,7 +499,9 @@ int ss_webconf_refresh(const char *tree, struct ss_error *err)
 	ss_error_clear(err);
 	char *settings = settings_read(tree);
 	int rc = SS_OK;
-	for (char *line = settings ? strtok(settings, "\n") : NULL; line && rc == SS_OK; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+	for (char *line = settings ? strtok_r(settings, "\n", &save) : NULL; line && rc == SS_OK;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(line, ' ');
 		if (!sp)
 			continue;
@@ -516,8 +520,9 @@ int ss_webconf_refresh(const char *tree, struct ss_error *err)
 
 char *ss_webconf_base_url(const char *tree)
 {
-	char *settings = settings_read(tree), *url = NULL;
-	for (char *line = settings ? strtok(settings, "\n") : NULL; line && !url; line = strtok(NULL, "\n")) {
+	char *settings = settings_read(tree), *url = NULL, *save = NULL;
+	for (char *line = settings ? strtok_r(settings, "\n", &save) : NULL; line && !url;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(line, ' ');
 		if (sp)
 			url = strdup(sp + 1);
