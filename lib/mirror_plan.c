@@ -327,3 +327,32 @@ int ssm_plan(struct run *r)
 	free(byp);
 	return rc;
 }
+
+/* Dry run: what would be added and removed. */
+void ssm_report_plan(struct run *r)
+{
+	for (size_t i = 0; i < r->nw; i++) {
+		const struct want *w = &r->w[i];
+		if (w->same)
+			continue;
+		long long size = ss_item_get_int(w->it, "size");
+		if (w->status == W_FETCH) {
+			r->st->added++;
+			r->st->bytes_added += size > 0 ? size : 0;
+			ssm_event(r, SS_EV_ADD, w->path, size, NULL);
+		} else if (w->status == W_REUSE) {
+			r->st->reused++;
+			ssm_event(r, SS_EV_REUSE, w->path, size, w->reuse_from);
+		}
+	}
+	for (size_t i = 0; i < r->old_refs.n; i++) {
+		const char *p = r->old_refs.v[i];
+		if (ssi_strset_has(&r->new_refs, p) || strncmp(p, "streams/", 8) == 0)
+			continue;
+		const struct ss_item *it = ssm_keyed_find(r->old_by_path, r->nold, p);
+		long long size = it ? ss_item_get_int(it, "size") : -1;
+		r->st->removed++;
+		r->st->bytes_removed += size > 0 ? size : 0;
+		ssm_event(r, SS_EV_REMOVE, p, size, NULL);
+	}
+}

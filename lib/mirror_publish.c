@@ -1,7 +1,8 @@
 /*
  * Publishing a mirror's documents: every products file (upstream's bytes
  * when mirroring everything, else our view listing exactly the items
- * present), then the index, through the state commit.
+ * present) and the index, built in memory (ssm_publish), then written
+ * (ssm_publish_write) once the state file names what they drop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +23,20 @@ static int published(const struct want *w)
 	return w->status == W_PRESENT || w->status == W_NOPATH || w->status == W_SKIPPED;
 }
 
+/* NEW_REFS decides what is deleted: an entry lost for want of memory would
+ * make a referenced file look unreferenced.  Every add is checked. */
+static int add_ref(struct run *r, struct ssi_strset *s, const char *rel)
+{
+	return ssi_strset_add(s, rel) < 0 ? ssm_oom(r) : SS_OK;
+}
+
 static int write_doc(struct run *r, const char *rel, const char *data, size_t len)
 {
-	ssi_strset_add(&r->new_meta, rel);
-	ssi_strset_add(&r->new_refs, rel);
+	if (add_ref(r, &r->new_meta, rel) != SS_OK || add_ref(r, &r->new_refs, rel) != SS_OK)
+		return SS_FATAL;
 	if (r->o->dry_run)
 		return SS_OK;
-	/* written with the index, by ssm_state_commit */
+	/* written with the index, by ssm_publish_write */
 	if (r->ndocs == r->adocs) {
 		size_t na = r->adocs ? 2 * r->adocs : 16;
 		char **nr = realloc(r->doc_rel, na * sizeof(*nr));
@@ -64,6 +72,8 @@ void ssm_docs_free(struct run *r)
 	free(r->doc_rel);
 	free(r->doc_data);
 	free(r->doc_len);
+	free(r->index);
+	r->index = NULL;
 	r->ndocs = r->adocs = 0;
 }
 
@@ -202,17 +212,19 @@ int ssm_publish(struct run *r)
 	int verbatim = ss_filter_count(r->o->filter) == 0 && r->o->max == 0 && r->st->failed == 0 &&
 		       r->nw == r->sel.count;
 	r->st->verbatim = verbatim;
-	for (size_t i = 0; i < r->nw; i++) {
+	int rc = SS_OK;
+	for (size_t i = 0; rc == SS_OK && i < r->nw; i++) {
 		const struct want *w = &r->w[i];
 		if (!published(w))
 			continue;
 		r->st->items++;
 		if (w->path)
-			ssi_strset_add(&r->new_refs, w->path);
+			rc = add_ref(r, &r->new_refs, w->path);
 	}
 	char *index = NULL;
 	size_t index_len = 0;
-	int rc = write_products(r, verbatim, &index, &index_len);
+	if (rc == SS_OK)
+		rc = write_products(r, verbatim, &index, &index_len);
 	/* Verbatim: upstream's indexes too (nested ones, index.sjson), and
 	 * its own index.json in place of ours. */
 	for (size_t i = 0; verbatim && rc == SS_OK && i < ss_tree_ndocs(r->src); i++) {
@@ -238,15 +250,42 @@ int ssm_publish(struct run *r)
 			rc = write_doc(r, rel, data, len);
 		}
 	}
-	ssi_strset_add(&r->new_refs, "streams/v1/index.json");
-	ssi_strset_add(&r->new_meta, "streams/v1/index.json");
+	if (rc == SS_OK && (rc = add_ref(r, &r->new_refs, "streams/v1/index.json")) == SS_OK)
+		rc = add_ref(r, &r->new_meta, "streams/v1/index.json");
 	ssi_strset_seal(&r->new_refs);
 	ssi_strset_seal(&r->new_meta);
 	if (rc != SS_OK || r->o->dry_run) {
 		free(index);
 		return rc;
 	}
-	rc = ssm_state_commit(r, index, index_len);
-	free(index);
+	r->index = index;
+	r->index_len = index_len;
+	return SS_OK;
+}
+
+/* The documents, then the index, so that every index a reader sees names
+ * products files listing exactly its products. */
+int ssm_publish_write(struct run *r)
+{
+	int rc;
+	const char **rels = calloc(r->ndocs + 1, sizeof(*rels)), **data = calloc(r->ndocs + 1, sizeof(*data));
+	size_t *lens = calloc(r->ndocs + 1, sizeof(*lens));
+	if (!rels || !data || !lens) {
+		rc = ssm_oom(r);
+	} else {
+		for (size_t i = 0; i < r->ndocs; i++) {
+			rels[i] = r->doc_rel[i];
+			data[i] = r->doc_data[i];
+			lens[i] = r->doc_len[i];
+		}
+		rels[r->ndocs] = "streams/v1/index.json";
+		data[r->ndocs] = r->index;
+		lens[r->ndocs] = r->index_len;
+		rc = ssi_put_tree_docs(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
+				       r->err);
+	}
+	free(rels);
+	free(data);
+	free(lens);
 	return rc;
 }
