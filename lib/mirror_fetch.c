@@ -201,14 +201,16 @@ static int keep_part(void *ud, const char *name)
 void ssm_clean_tmp(struct run *r)
 {
 	struct keep_parts keep = { { 0 } };
-	for (size_t i = 0; i < r->ndl; i++)
+	int oom = 0;
+	for (size_t i = 0; i < r->ndl && !oom; i++)
 		if (r->dls[i].result == SS_TEMPFAIL) {
 			const char *b = strrchr(r->parts[i], '/');
-			ssi_strset_add(&keep.names, b ? b + 1 : r->parts[i]);
+			oom = ssi_strset_add(&keep.names, b ? b + 1 : r->parts[i]) < 0;
 		}
 	ssi_strset_seal(&keep.names);
 	struct ss_error e;
-	if (ssi_clean_dir(r->o->target, SSI_PRIVATE_DIR "/tmp", keep_part, &keep, &e) != SS_OK)
+	/* out of memory: better a stale partial file than a lost resume */
+	if (!oom && ssi_clean_dir(r->o->target, SSI_PRIVATE_DIR "/tmp", keep_part, &keep, &e) != SS_OK)
 		ssm_event(r, SS_EV_WARN, NULL, -1, e.msg);
 	ssi_strset_free(&keep.names);
 }

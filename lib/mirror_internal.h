@@ -88,6 +88,10 @@ void ssm_progress(void *ud, long long bytes, long long bytes_total, size_t done,
 char *ssm_tpath(const struct run *r, const char *rel);
 /* Sets R's error to "out of memory"; returns SS_FATAL. */
 int ssm_oom(struct run *r);
+/* Adds STR to S; SS_FATAL (R's error) when out of memory.  The sets of a
+ * run decide what is deleted: an entry lost for want of memory would make
+ * a referenced file look unreferenced, so no add may fail silently. */
+int ssm_add(struct run *r, struct ssi_strset *s, const char *str);
 
 /* ---- mirror_plan.c: what TARGET lists now, then what each wanted item needs ---- */
 int ssm_load_old(struct run *r);

@@ -98,31 +98,32 @@ int ssm_load_old(struct run *r)
 	if (!r->old_by_path || !r->old_by_sha)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
 	size_t np = 0, ns = 0;
-	for (size_t i = 0; i < ss_tree_nproducts(r->old); i++) {
+	int rc = SS_OK;
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->old); i++) {
 		const struct ss_products *p = ss_tree_products(r->old, i);
-		ssi_strset_add(&r->old_refs, ss_products_path(p));
-		for (size_t j = 0; j < ss_products_count(p); j++) {
+		rc = ssm_add(r, &r->old_refs, ss_products_path(p));
+		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
 			const struct ss_item *it = ss_products_item(p, j);
 			const char *path = ss_item_str(it, "path");
 			if (!path)
 				continue;
 			r->old_by_path[np++] = (struct keyed){ path, it };
-			ssi_strset_add(&r->old_refs, path);
+			rc = ssm_add(r, &r->old_refs, path);
 			const char *sha = ss_item_str(it, "sha256");
 			if (sha)
 				r->old_by_sha[ns++] = (struct keyed){ sha, it };
 		}
 	}
-	for (size_t i = 0; i < ss_tree_ndocs(r->old); i++) {
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_ndocs(r->old); i++) {
 		const char *d;
 		size_t l;
-		ssi_strset_add(&r->old_refs, ss_tree_doc(r->old, i, &d, &l));
+		rc = ssm_add(r, &r->old_refs, ss_tree_doc(r->old, i, &d, &l));
 	}
 	qsort(r->old_by_path, np, sizeof(*r->old_by_path), ssm_cmp_keyed);
 	qsort(r->old_by_sha, ns, sizeof(*r->old_by_sha), ssm_cmp_keyed);
 	r->nold = np;
 	r->nsha = ns;
-	return SS_OK;
+	return rc;
 }
 
 /* Items of the old tree whose version vanished upstream, kept (--keep)
@@ -135,32 +136,33 @@ static int add_kept(struct run *r, const struct ss_item ***out, size_t *nout)
 		return SS_OK;
 	struct ssi_strset upstream = { 0 }, chosen = { 0 };
 	char key[4096];
+	int rc = SS_OK;
 	for (size_t i = 0; i < ss_tree_nproducts(r->src); i++) {
 		const struct ss_products *p = ss_tree_products(r->src, i);
-		for (size_t j = 0; j < ss_products_count(p); j++) {
+		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
 			const struct ss_item *it = ss_products_item(p, j);
 			snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
 				 ss_item_version(it));
-			ssi_strset_add(&upstream, key);
+			rc = ssm_add(r, &upstream, key);
 		}
 	}
 	ssi_strset_seal(&upstream);
 	/* versions per product already chosen */
-	for (size_t i = 0; i < r->sel.count; i++) {
+	for (size_t i = 0; rc == SS_OK && i < r->sel.count; i++) {
 		const struct ss_item *it = r->sel.items[i];
 		snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
 			 ss_item_version(it));
-		ssi_strset_add(&chosen, key);
+		rc = ssm_add(r, &chosen, key);
 	}
 	struct ss_selection old;
-	if (ss_select(r->old, r->o->filter, 0, &old, r->err) != SS_OK) {
+	if (rc != SS_OK || ss_select(r->old, r->o->filter, 0, &old, r->err) != SS_OK) {
 		ssi_strset_free(&upstream);
 		ssi_strset_free(&chosen);
 		return SS_FATAL;
 	}
 	const struct ss_item **kept = calloc(old.count ? old.count : 1, sizeof(*kept));
 	size_t nk = 0;
-	for (size_t i = 0; kept && i < old.count; i++) {
+	for (size_t i = 0; kept && rc == SS_OK && i < old.count; i++) {
 		const struct ss_item *it = old.items[i];
 		snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
 			 ss_item_version(it));
@@ -178,15 +180,19 @@ static int add_kept(struct run *r, const struct ss_item ***out, size_t *nout)
 		}
 		if (!already && r->o->max > 0 && (int)versions >= r->o->max)
 			continue;
-		if (!already)
-			ssi_strset_add(&chosen, key);
+		if (!already && (rc = ssm_add(r, &chosen, key)) != SS_OK)
+			break;
 		kept[nk++] = it;
 	}
 	ss_selection_free(&old);
 	ssi_strset_free(&upstream);
 	ssi_strset_free(&chosen);
 	if (!kept)
-		return ssi_err(r->err, SS_FATAL, "out of memory");
+		return ssm_oom(r);
+	if (rc != SS_OK) {
+		free(kept);
+		return rc;
+	}
 	*out = kept;
 	*nout = nk;
 	return SS_OK;

@@ -23,16 +23,9 @@ static int published(const struct want *w)
 	return w->status == W_PRESENT || w->status == W_NOPATH || w->status == W_SKIPPED;
 }
 
-/* NEW_REFS decides what is deleted: an entry lost for want of memory would
- * make a referenced file look unreferenced.  Every add is checked. */
-static int add_ref(struct run *r, struct ssi_strset *s, const char *rel)
-{
-	return ssi_strset_add(s, rel) < 0 ? ssm_oom(r) : SS_OK;
-}
-
 static int write_doc(struct run *r, const char *rel, const char *data, size_t len)
 {
-	if (add_ref(r, &r->new_meta, rel) != SS_OK || add_ref(r, &r->new_refs, rel) != SS_OK)
+	if (ssm_add(r, &r->new_meta, rel) != SS_OK || ssm_add(r, &r->new_refs, rel) != SS_OK)
 		return SS_FATAL;
 	if (r->o->dry_run)
 		return SS_OK;
@@ -114,8 +107,8 @@ int ssm_check_docs(struct run *r)
 		const struct ss_products *p = ss_tree_products(r->src, i);
 		for (size_t k = 0; k < ss_products_count(p); k++) {
 			const char *path = ss_item_str(ss_products_item(p, k), "path");
-			if (path)
-				ssi_strset_add(&items, path);
+			if (path && rc == SS_OK)
+				rc = ssm_add(r, &items, path);
 		}
 	}
 	ssi_strset_seal(&items);
@@ -127,7 +120,8 @@ int ssm_check_docs(struct run *r)
 		const char *rel = ss_tree_doc(r->src, i, &d, &l);
 		if (ssi_strset_has(&items, rel))
 			rc = ssi_err(r->err, SS_FATAL, "source '%s': '%s' is both a document and an item", r->o->source, rel);
-		ssi_strset_add(&seen, rel);
+		else
+			rc = ssm_add(r, &seen, rel);
 	}
 	ssi_strset_seal(&seen);
 	struct ssi_strset views = { 0 };
@@ -147,7 +141,8 @@ int ssm_check_docs(struct run *r)
 				    ssi_strset_has(&views, jrel) || strcmp(jrel, "streams/v1/index.json") == 0))
 			rc = ssi_err(r->err, SS_FATAL, "source '%s': the JSON view of '%s' would be '%s', where another file is",
 				     r->o->source, rel, jrel);
-		ssi_strset_add(&views, jrel);
+		if (rc == SS_OK)
+			rc = ssm_add(r, &views, jrel);
 		ssi_strset_seal(&views);
 		free(jrel);
 	}
@@ -219,7 +214,7 @@ int ssm_publish(struct run *r)
 			continue;
 		r->st->items++;
 		if (w->path)
-			rc = add_ref(r, &r->new_refs, w->path);
+			rc = ssm_add(r, &r->new_refs, w->path);
 	}
 	char *index = NULL;
 	size_t index_len = 0;
@@ -250,8 +245,8 @@ int ssm_publish(struct run *r)
 			rc = write_doc(r, rel, data, len);
 		}
 	}
-	if (rc == SS_OK && (rc = add_ref(r, &r->new_refs, "streams/v1/index.json")) == SS_OK)
-		rc = add_ref(r, &r->new_meta, "streams/v1/index.json");
+	if (rc == SS_OK && (rc = ssm_add(r, &r->new_refs, "streams/v1/index.json")) == SS_OK)
+		rc = ssm_add(r, &r->new_meta, "streams/v1/index.json");
 	ssi_strset_seal(&r->new_refs);
 	ssi_strset_seal(&r->new_meta);
 	if (rc != SS_OK || r->o->dry_run) {

@@ -36,3 +36,8 @@ int ssm_oom(struct run *r)
 {
 	return ssi_err(r->err, SS_FATAL, "out of memory");
 }
+
+int ssm_add(struct run *r, struct ssi_strset *s, const char *str)
+{
+	return ssi_strset_add(s, str) < 0 ? ssm_oom(r) : SS_OK;
+}
