@@ -28,6 +28,21 @@ static int restart_from_zero(struct xfer *x)
 	return ss_hasher_reset(x->h) == SS_OK ? 0 : -1;
 }
 
+/* What DL may hold: its size, else its cap; -1: no limit. */
+static long long size_cap(const struct ssi_dl *dl)
+{
+	return dl->size >= 0 ? dl->size : dl->max_size > 0 ? dl->max_size : -1;
+}
+
+/* "'PATH': larger than ..." */
+static int too_big(struct ssi_dl *dl)
+{
+	if (dl->size >= 0)
+		return ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes", dl->path, dl->size);
+	return ssi_err(&dl->err, SS_FATAL, "'%s': larger than max_item_size (%lld bytes), and no size given",
+		       dl->path, dl->max_size);
+}
+
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
@@ -54,7 +69,8 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 			return 0;
 		}
 	}
-	if (x->dl->size >= 0 && x->have + (long long)len > x->dl->size) {
+	long long cap = size_cap(x->dl);
+	if (cap >= 0 && x->have + (long long)len > cap) {
 		x->abort_why = ABORT_TOO_BIG;
 		return 0;
 	}
@@ -96,7 +112,7 @@ static int open_part(struct xfer *x)
 	x->have = 0;
 	if (lseek(x->fd, 0, SEEK_SET) < 0)
 		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
-	if (st.st_size > 0 && (dl->size < 0 || st.st_size <= dl->size)) {
+	if (st.st_size > 0 && (size_cap(dl) < 0 || st.st_size <= size_cap(dl))) {
 		if (ssi_hash_fd(x->fd, x->h, st.st_size, dl->part, &dl->err) != SS_OK)
 			return SS_FATAL;
 		x->have = st.st_size;
@@ -127,9 +143,8 @@ static int copy_local(struct xfer *x, const char *src)
 			rc = ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot read '%s'", path);
 		if (n <= 0)
 			break;
-		if (dl->size >= 0 && x->have + n > dl->size) {
-			rc = ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes",
-				     dl->path, dl->size);
+		if (size_cap(dl) >= 0 && x->have + n > size_cap(dl)) {
+			rc = too_big(dl);
 			break;
 		}
 		x->easy = NULL;
@@ -283,11 +298,13 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 		if (x->state == ST_DONE)
 			return;
 	} else if (x->abort_why == ABORT_TOO_BIG) {
-		ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes", dl->path, dl->size);
-		if (x->restarts++ == 0 && restart_from_zero(x) == 0)
+		int code = too_big(dl);
+		/* over the size given: retried once from zero; over the cap of
+		 * an item without one: nothing says a retry would end */
+		if (code == SS_INTEGRITY && x->restarts++ == 0 && restart_from_zero(x) == 0)
 			requeue = 1;
 		else
-			fail = SS_INTEGRITY;
+			fail = code;
 	} else if (x->abort_why == ABORT_WRITE) {
 		ssi_err_sys(&dl->err, SS_FATAL, dl->err.sys_errno ? dl->err.sys_errno : EIO,
 			    "cannot write '%s'", dl->part);

@@ -109,6 +109,7 @@ static int add_transfer(struct run *r, struct want *w)
 		.path = w->path,
 		.part = r->parts[k],
 		.size = ss_item_get_int(w->it, "size"),
+		.max_size = r->o->max_item_size,
 		.kinds = ss_item_hash_kinds(w->it),
 		.item = w->it,
 	};

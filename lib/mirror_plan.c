@@ -270,6 +270,18 @@ static const char *item_fields_problem(const struct ss_item *it)
 	return NULL;
 }
 
+/* An item without a size has no end: a server sending an endless body
+ * would fill the disk.  Unless max_item_size caps such transfers, one to
+ * be fetched fails before any transfer (the rest of the run goes on). */
+static void refuse_unsized(struct run *r, struct want *w)
+{
+	char buf[160];
+	if (w->status != W_FETCH || r->o->max_item_size > 0 || ss_item_get(w->it, "size", buf, sizeof(buf)))
+		return;
+	w->status = W_FAILED;
+	ssm_event(r, SS_EV_FAIL, w->path, -1, "the item gives no size: refused (max_item_size would allow it up to a cap)");
+}
+
 static int want_cmp_path(const void *a, const void *b)
 {
 	const struct want *x = *(const struct want *const *)a, *y = *(const struct want *const *)b;
@@ -329,6 +341,7 @@ int ssm_plan(struct run *r)
 			continue;
 		}
 		rc = plan_one(r, w);
+		refuse_unsized(r, w);
 	}
 	free(byp);
 	return rc;

@@ -153,6 +153,34 @@ static void test_deadline(void)
 	teardown(&f);
 }
 
+/* An item without a size is capped by max_size (max_item_size): past it
+ * the transfer fails, below it the hashes decide. */
+static void test_max_size(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		size_t big = 0;
+		for (size_t i = 0; i < f.n; i++)
+			if (f.dls[i].size > f.dls[big].size)
+				big = i;
+		long long size = f.dls[big].size;
+		CHECK(size > 2);
+		f.dls[big].size = -1;
+		f.dls[big].max_size = size - 1;
+		struct ssi_dl_opts o = { .jobs = 2, .timeout = 10 };
+		struct ss_error err;
+		CHECK(ssi_download_all(f.dls, f.n, &o, &err) == SS_OK);
+		CHECK(f.dls[big].result == SS_FATAL);
+		CHECK(strstr(f.dls[big].err.msg, "max_item_size") != NULL);
+		CHECK(file_size(f.parts[big]) <= size - 1);
+		f.dls[big].max_size = size;
+		CHECK(ssi_download_all(&f.dls[big], 1, &o, &err) == SS_OK);
+		CHECK(f.dls[big].result == SS_OK);
+		CHECK(file_size(f.parts[big]) == size);
+	}
+	teardown(&f);
+}
+
 static void test_nothing(void)
 {
 	struct ssi_dl_opts o = { .jobs = 2 };
@@ -183,4 +211,4 @@ static void test_rate(void)
 	CHECK(b.burst == 1000 * 1000);           /* a tenth of a second */
 }
 
-TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_nothing, test_rate)
+TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_nothing, test_rate)
