@@ -29,6 +29,7 @@ struct want {
 	size_t dl;              /* its transfer, for W_FETCH */
 	const char *reuse_from; /* a tree-relative path, for W_REUSE */
 	const struct want *same;/* an earlier want with the same path */
+	int held;               /* in place, but another item of its version failed */
 };
 
 /* Files unreferenced since a time: deleted once the grace period is over. */
@@ -67,6 +68,10 @@ struct run {
 	/* the documents to write, tree-relative path -> bytes (owned) */
 	char **doc_rel, **doc_data;
 	size_t *doc_len, ndocs, adocs;
+	/* versions with a failed item are not listed; the old tree's items
+	 * of such a version are, when their files are there */
+	const struct ss_item **fallback;
+	size_t nfallback;
 	char *index;             /* streams/v1/index.json to write */
 	size_t index_len;
 	time_t deadline;         /* when the run gives up (--max-time), 0: never */
@@ -92,11 +97,12 @@ int ssm_oom(struct run *r);
  * run decide what is deleted: an entry lost for want of memory would make
  * a referenced file look unreferenced, so no add may fail silently. */
 int ssm_add(struct run *r, struct ssi_strset *s, const char *str);
+/* Same content: sizes and hashes agree where both give them. */
+int ssm_same_content(const struct ss_item *a, const struct ss_item *b);
 
 /* ---- mirror_plan.c: what TARGET lists now, then what each wanted item needs ---- */
 int ssm_load_old(struct run *r);
 int ssm_plan(struct run *r);
-int ssm_same_content(const struct ss_item *a, const struct ss_item *b);
 /* Dry run: the events and counts of what would be added and removed. */
 void ssm_report_plan(struct run *r);
 

@@ -5,6 +5,8 @@
  * only the orchestrator (mirror.c) calls the phases.
  */
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "mirror_internal.h"
 
@@ -40,4 +42,40 @@ int ssm_oom(struct run *r)
 int ssm_add(struct run *r, struct ssi_strset *s, const char *str)
 {
 	return ssi_strset_add(s, str) < 0 ? ssm_oom(r) : SS_OK;
+}
+
+/* ---- items by path and by sha256 ----------------------------------------- */
+
+int ssm_cmp_keyed(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
+const struct ss_item *ssm_keyed_find(const struct keyed *k, size_t n, const char *key)
+{
+	struct keyed probe = { key, NULL };
+	const struct keyed *hit = n ? bsearch(&probe, k, n, sizeof(*k), ssm_cmp_keyed) : NULL;
+	return hit ? hit->it : NULL;
+}
+
+/* Same content: equal sizes where both give one, equal hashes where both
+ * give one, and at least one hash (or the size) compared. */
+int ssm_same_content(const struct ss_item *a, const struct ss_item *b)
+{
+	long long sa = ss_item_get_int(a, "size"), sb = ss_item_get_int(b, "size");
+	if (sa >= 0 && sb >= 0 && sa != sb)
+		return 0;
+	int compared = sa >= 0 && sb >= 0;
+	static const char *const hashes[] = { "sha256", "sha512", "md5" };
+	for (int i = 0; i < 3; i++) {
+		char ba[160], bb[160];
+		const char *ha = ss_item_get(a, hashes[i], ba, sizeof(ba));
+		const char *hb = ss_item_get(b, hashes[i], bb, sizeof(bb));
+		if (!ha || !hb)
+			continue;
+		if (strcasecmp(ha, hb) != 0)
+			return 0;
+		compared = 2;
+	}
+	return compared == 2 || (compared && !ss_item_hash_kinds(a));
 }
