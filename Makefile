@@ -66,7 +66,9 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 $(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h lib/s3_internal.h lib/s3_client.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-$(BUILD)/lib/download.o $(BUILD)/lib/download_writer.o $(BUILD)/lib/download_rate.o: lib/download_internal.h
+
+# the download engine's own header
+$(BUILD)/lib/download.o $(BUILD)/lib/download_writer.o $(BUILD)/lib/download_rate.o $(BUILD)/tests/unit/test_download.o: lib/download_internal.h
 
 $(BUILD)/libsstream.a: $(LIB_OBJ)
 	rm -f $@
