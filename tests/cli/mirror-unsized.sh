@@ -11,7 +11,7 @@ mkdir -p "$SRV"
 "$PY" - "$SRV/tree" <<'PY'
 import hashlib, json, os, sys
 root = sys.argv[1]
-items = {}
+products = {}
 for name, data, sized in (("sized.img", b"a sized item\n" * 100, True),
                           ("nosize.img", b"an item without a size\n", False)):
     rel = "files/" + name
@@ -20,16 +20,17 @@ for name, data, sized in (("sized.img", b"a sized item\n" * 100, True),
     it = {"ftype": "disk1.img", "path": rel, "sha256": hashlib.sha256(data).hexdigest()}
     if sized:
         it["size"] = len(data)
-    items[name.split(".")[0]] = it
+    # a product each: a version is listed whole or not at all
+    products["com.example:u:" + name.split(".")[0]] = {
+        "arch": "amd64", "release": "r", "versions": {"20260101": {"items": {"disk": it}}}}
 upd = "Thu, 01 Jan 2026 00:00:00 +0000"
 doc = {"content_id": "com.example:u", "datatype": "image-downloads", "format": "products:1.0",
-       "updated": upd, "products": {"com.example:u:p": {"arch": "amd64", "release": "r",
-       "versions": {"20260101": {"items": items}}}}}
+       "updated": upd, "products": products}
 os.makedirs(os.path.join(root, "streams/v1"))
 json.dump(doc, open(os.path.join(root, "streams/v1/u.json"), "w"), indent=1)
 json.dump({"format": "index:1.0", "updated": upd, "index": {"com.example:u": {
     "datatype": "image-downloads", "format": "products:1.0", "path": "streams/v1/u.json",
-    "products": ["com.example:u:p"], "updated": upd}}},
+    "products": sorted(products), "updated": upd}}},
     open(os.path.join(root, "streams/v1/index.json"), "w"), indent=1)
 PY
 echo "endless nosize.img" >"$T/faults"
