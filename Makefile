@@ -67,6 +67,9 @@ $(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# the download engine's own header
+$(BUILD)/lib/download.o $(BUILD)/lib/download_writer.o $(BUILD)/lib/download_rate.o $(BUILD)/tests/unit/test_download.o: lib/download_internal.h
+
 $(BUILD)/libsstream.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^

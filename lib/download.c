@@ -8,7 +8,6 @@
  * 206, and restarted from zero when it answers 200.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,237 +16,31 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "curl_internal.h"
-#include "download.h"
-
-enum { ST_QUEUED, ST_ACTIVE, ST_DONE };
-
-struct engine;
-
-struct xfer {
-	struct ssi_dl *dl;
-	struct engine *eng;
-	int state;
-	int paused;             /* held back by --limit-rate */
-	int fd;
-	struct ss_hasher *h;
-	long long have;         /* bytes in the file (all hashed) */
-	long long range_from;   /* what we asked for, or 0 */
-	int url_idx;
-	int tries;              /* transient failures on this URL */
-	int restarts;           /* from-zero restarts after a bad hash */
-	double not_before;
-	int checked_status;
-	int abort_why;          /* set by a callback that stopped the transfer */
-	struct ssi_header hdr;  /* of the current response */
-	CURL *easy;
-	char ebuf[CURL_ERROR_SIZE];
-	/* libcurl hands over at most 16 KiB at a time; writing that to the
-	 * file each time costs more than the transfer itself */
-	char *wbuf;
-	size_t wlen;
-	int pending;            /* buffers queued for the writer (under w.mu) */
-	int werr;               /* errno of a failed write by the writer (under w.mu) */
-};
-
-#define WBUF_SIZE ((size_t)1 << 20)
-
-/*
- * The whole run's state.  --limit-rate is one token bucket for all
- * transfers together: a transfer that finds it empty is paused (libcurl
- * keeps the data and stops reading the socket) and resumed once it has
- * refilled, so the total is capped without giving each transfer a fixed
- * share that a lone big file could not use.
- */
-/*
- * Writing and hashing run on a thread of their own, so that the transfers
- * (curl's multi loop, one thread) and sha256 (about 1.6 GB/s a core) use
- * two cores.  A transfer hands over its filled buffer and takes an empty
- * one; the writer takes buffers in order, so every file is written (and
- * hashed) sequentially.  Small files are written by the loop itself.
- */
-#define QLEN 64
-struct job {
-	struct xfer *x;
-	char *buf;
-	size_t len;
-};
-
-struct writer {
-	pthread_t th;
-	int started, stop;
-	pthread_mutex_t mu;
-	pthread_cond_t more, done;
-	struct job q[QLEN];
-	size_t head, n;
-	char *spare[QLEN + 64];     /* empty buffers */
-	size_t nspare, nbufs, maxbufs;
-};
-
-struct engine {
-	double rate;            /* bytes/s, 0: no cap */
-	double tokens, burst;
-	double refilled;        /* when tokens were last topped up */
-	int npaused;
-	struct writer w;
-};
-
-static void refill(struct engine *g, double now)
-{
-	if (g->rate <= 0)
-		return;
-	g->tokens += (now - g->refilled) * g->rate;
-	if (g->tokens > g->burst)
-		g->tokens = g->burst;
-	g->refilled = now;
-}
-
-enum { ABORT_NONE, ABORT_TOO_BIG, ABORT_WRITE, ABORT_BAD_RANGE };
-
-/* Writes and hashes LEN bytes of BUF to X's file; 0 or an errno. */
-static int write_hash(struct xfer *x, const char *buf, size_t len)
-{
-	const char *p = buf;
-	size_t left = len;
-	while (left) {
-		ssize_t w = write(x->fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno;
-		p += w;
-		left -= (size_t)w;
-	}
-	ss_hasher_update(x->h, buf, len);
-	return 0;
-}
-
-static void *writer_main(void *arg)
-{
-	struct writer *w = arg;
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->n && !w->stop)
-			pthread_cond_wait(&w->more, &w->mu);
-		if (!w->n)
-			break;
-		struct job j = w->q[w->head];
-		w->head = (w->head + 1) % QLEN;
-		w->n--;
-		int failed = j.x->werr;
-		pthread_mutex_unlock(&w->mu);
-		int e = failed ? 0 : write_hash(j.x, j.buf, j.len);
-		pthread_mutex_lock(&w->mu);
-		if (e)
-			j.x->werr = e;
-		w->spare[w->nspare++] = j.buf;
-		j.x->pending--;
-		pthread_cond_broadcast(&w->done);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-/* An empty buffer: a spare one, or a new one while under the cap. */
-static char *get_buf(struct writer *w)
-{
-	char *b = NULL;
-	pthread_mutex_lock(&w->mu);
-	while (!w->nspare && w->nbufs >= w->maxbufs && w->n)
-		pthread_cond_wait(&w->done, &w->mu);
-	if (w->nspare)
-		b = w->spare[--w->nspare];
-	else if ((b = malloc(WBUF_SIZE)))
-		w->nbufs++;
-	pthread_mutex_unlock(&w->mu);
-	return b;
-}
-
-static void put_buf(struct writer *w, char *b)
-{
-	if (!b)
-		return;
-	pthread_mutex_lock(&w->mu);
-	if (w->nspare < sizeof(w->spare) / sizeof(w->spare[0]))
-		w->spare[w->nspare++] = b, b = NULL;
-	else
-		w->nbufs--;
-	pthread_mutex_unlock(&w->mu);
-	free(b);
-}
-
-static int write_failed(struct xfer *x, int e)
-{
-	x->dl->err.sys_errno = e;
-	x->abort_why = ABORT_WRITE;
-	return -1;
-}
-
-/* Hands X's filled buffer to the writer (or, when it cannot run, writes
- * it here) and gives X an empty one. */
-static int submit(struct xfer *x)
-{
-	struct writer *w = &x->eng->w;
-	if (!w->started && pthread_create(&w->th, NULL, writer_main, w) == 0)
-		w->started = 1;
-	if (!w->started) {
-		int e = write_hash(x, x->wbuf, x->wlen);
-		x->wlen = 0;
-		return e ? write_failed(x, e) : 0;
-	}
-	pthread_mutex_lock(&w->mu);
-	while (w->n == QLEN)
-		pthread_cond_wait(&w->done, &w->mu);
-	int e = x->werr;
-	if (!e) {
-		w->q[(w->head + w->n++) % QLEN] = (struct job){ x, x->wbuf, x->wlen };
-		x->pending++;
-		x->wbuf = NULL;
-		pthread_cond_signal(&w->more);
-	}
-	pthread_mutex_unlock(&w->mu);
-	if (e)
-		return write_failed(x, e);
-	x->wlen = 0;
-	if (!(x->wbuf = get_buf(w)))
-		return write_failed(x, ENOMEM);
-	return 0;
-}
-
-/* Waits until the writer has X's buffers on disk; -1 when a write failed. */
-static int drain(struct xfer *x)
-{
-	struct writer *w = &x->eng->w;
-	pthread_mutex_lock(&w->mu);
-	while (x->pending)
-		pthread_cond_wait(&w->done, &w->mu);
-	int e = x->werr;
-	x->werr = 0;
-	pthread_mutex_unlock(&w->mu);
-	return e ? write_failed(x, e) : 0;
-}
-
-/* Everything received so far is written and hashed when this returns 0. */
-static int flush_wbuf(struct xfer *x)
-{
-	/* a small last piece costs less written here than handed over */
-	if (x->wlen > WBUF_SIZE / 4 && submit(x) < 0)
-		return -1;
-	if (drain(x) < 0)
-		return -1;
-	int e = x->wlen ? write_hash(x, x->wbuf, x->wlen) : 0;
-	x->wlen = 0;
-	return e ? write_failed(x, e) : 0;
-}
+#include "download_internal.h"
 
 static int restart_from_zero(struct xfer *x)
 {
-	drain(x); /* what is queued is thrown away anyway */
+	ssi_dlw_drain(x); /* what is queued is thrown away anyway */
 	x->have = 0;
 	x->wlen = 0;
 	if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
 		return -1;
 	return ss_hasher_reset(x->h) == SS_OK ? 0 : -1;
+}
+
+/* What DL may hold: its size, else its cap; -1: no limit. */
+static long long size_cap(const struct ssi_dl *dl)
+{
+	return dl->size >= 0 ? dl->size : dl->max_size > 0 ? dl->max_size : -1;
+}
+
+/* "'PATH': larger than ..." */
+static int too_big(struct ssi_dl *dl)
+{
+	if (dl->size >= 0)
+		return ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes", dl->path, dl->size);
+	return ssi_err(&dl->err, SS_FATAL, "'%s': larger than max_item_size (%lld bytes), and no size given",
+		       dl->path, dl->max_size);
 }
 
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
@@ -276,21 +69,19 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 			return 0;
 		}
 	}
-	if (x->dl->size >= 0 && x->have + (long long)len > x->dl->size) {
+	long long cap = size_cap(x->dl);
+	if (cap >= 0 && x->have + (long long)len > cap) {
 		x->abort_why = ABORT_TOO_BIG;
 		return 0;
 	}
 	struct engine *g = x->eng;
-	if (x->easy && g->rate > 0) {
-		if (g->tokens <= 0) {
-			x->paused = 1;
-			g->npaused++;
-			return CURL_WRITEFUNC_PAUSE;
-		}
-		g->tokens -= (double)len;
+	if (x->easy && !ssi_rate_take(&g->bucket, len)) {
+		x->paused = 1;
+		g->npaused++;
+		return CURL_WRITEFUNC_PAUSE;
 	}
 	/* libcurl hands over at most CURLOPT_BUFFERSIZE (< WBUF_SIZE) at a time */
-	if (x->wlen + len > WBUF_SIZE && submit(x) < 0)
+	if (x->wlen + len > WBUF_SIZE && ssi_dlw_submit(x) < 0)
 		return 0;
 	memcpy(x->wbuf + x->wlen, ptr, len);
 	x->wlen += len;
@@ -311,7 +102,7 @@ static int open_part(struct xfer *x)
 	}
 	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
-	if (!x->wbuf && !(x->wbuf = get_buf(&x->eng->w)))
+	if (!x->wbuf && !(x->wbuf = ssi_dlw_get_buf(&x->eng->w)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
 	x->wlen = 0;
 	struct stat st;
@@ -321,7 +112,7 @@ static int open_part(struct xfer *x)
 	x->have = 0;
 	if (lseek(x->fd, 0, SEEK_SET) < 0)
 		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
-	if (st.st_size > 0 && (dl->size < 0 || st.st_size <= dl->size)) {
+	if (st.st_size > 0 && (size_cap(dl) < 0 || st.st_size <= size_cap(dl))) {
 		if (ssi_hash_fd(x->fd, x->h, st.st_size, dl->part, &dl->err) != SS_OK)
 			return SS_FATAL;
 		x->have = st.st_size;
@@ -352,9 +143,8 @@ static int copy_local(struct xfer *x, const char *src)
 			rc = ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot read '%s'", path);
 		if (n <= 0)
 			break;
-		if (dl->size >= 0 && x->have + n > dl->size) {
-			rc = ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes",
-				     dl->path, dl->size);
+		if (size_cap(dl) >= 0 && x->have + n > size_cap(dl)) {
+			rc = too_big(dl);
 			break;
 		}
 		x->easy = NULL;
@@ -364,7 +154,7 @@ static int copy_local(struct xfer *x, const char *src)
 	}
 	free(buf);
 	close(in);
-	if (rc == SS_OK && flush_wbuf(x) < 0)
+	if (rc == SS_OK && ssi_dlw_flush(x) < 0)
 		rc = ssi_err_sys(&dl->err, SS_FATAL, dl->err.sys_errno, "cannot write '%s'", dl->part);
 	return rc;
 }
@@ -373,10 +163,10 @@ static void finish(struct xfer *x, int result)
 {
 	x->dl->result = result;
 	x->state = ST_DONE;
-	if (drain(x) < 0 && result == SS_OK)
+	if (ssi_dlw_drain(x) < 0 && result == SS_OK)
 		x->dl->result = ssi_err_sys(&x->dl->err, SS_FATAL, x->dl->err.sys_errno, "cannot write '%s'",
 					    x->dl->part);
-	put_buf(&x->eng->w, x->wbuf);
+	ssi_dlw_put_buf(&x->eng->w, x->wbuf);
 	x->wbuf = NULL;
 	ss_hasher_free(x->h); /* a run may have 100 000 of them */
 	x->h = NULL;
@@ -497,7 +287,7 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 	const char *url = dl->urls[x->url_idx];
 	int requeue = 0, next_url = 0, fail = SS_OK;
 	/* What arrived goes to the file first: to be checked, or resumed. */
-	if (x->abort_why == ABORT_NONE && flush_wbuf(x) < 0)
+	if (x->abort_why == ABORT_NONE && ssi_dlw_flush(x) < 0)
 		c = CURLE_WRITE_ERROR;
 	if (c == CURLE_OK && status == 304) {
 		ssi_err(&dl->err, SS_FATAL, "cannot fetch '%s': 304 Not Modified to an unconditional request",
@@ -508,11 +298,13 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 		if (x->state == ST_DONE)
 			return;
 	} else if (x->abort_why == ABORT_TOO_BIG) {
-		ssi_err(&dl->err, SS_INTEGRITY, "'%s': larger than the expected %lld bytes", dl->path, dl->size);
-		if (x->restarts++ == 0 && restart_from_zero(x) == 0)
+		int code = too_big(dl);
+		/* over the size given: retried once from zero; over the cap of
+		 * an item without one: nothing says a retry would end */
+		if (code == SS_INTEGRITY && x->restarts++ == 0 && restart_from_zero(x) == 0)
 			requeue = 1;
 		else
-			fail = SS_INTEGRITY;
+			fail = code;
 	} else if (x->abort_why == ABORT_WRITE) {
 		ssi_err_sys(&dl->err, SS_FATAL, dl->err.sys_errno ? dl->err.sys_errno : EIO,
 			    "cannot write '%s'", dl->part);
@@ -574,12 +366,168 @@ static void expire_all(struct xfer *xs, size_t n, CURLM *m, size_t *done)
 			curl_easy_cleanup(x->easy);
 			x->easy = NULL;
 			if (x->abort_why == ABORT_NONE)
-				flush_wbuf(x);
+				ssi_dlw_flush(x);
 		}
 		ssi_err(&x->dl->err, SS_TEMPFAIL, "'%s': the run's time limit was reached", x->dl->path);
 		finish(x, SS_TEMPFAIL);
 		(*done)++;
 	}
+}
+
+/* One ssi_download_all call. */
+struct loop {
+	struct xfer *xs;
+	size_t n;
+	CURLM *m;
+	const struct ssi_dl_opts *o;
+	struct engine g;
+	int jobs, active;
+	size_t done, first;      /* everything before FIRST is done */
+	double last_progress;
+	long long total_bytes;
+};
+
+/* Paused transfers go on as soon as the bucket has tokens. */
+static void resume_paused(struct loop *L, double t)
+{
+	struct engine *g = &L->g;
+	ssi_rate_refill(&g->bucket, t);
+	for (size_t k = L->first; g->npaused && ssi_rate_ready(&g->bucket) && k < L->n; k++) {
+		if (L->xs[k].paused) {
+			L->xs[k].paused = 0;
+			g->npaused--;
+			curl_easy_pause(L->xs[k].easy, CURLPAUSE_CONT);
+		}
+	}
+}
+
+/* Fills free slots with queued transfers whose wait is over; returns when
+ * the next waiting one may start (0: none waits). */
+static double fill_slots(struct loop *L, double t)
+{
+	double soonest = 0;
+	for (size_t k = L->first; k < L->n && L->active < L->jobs; k++) {
+		struct xfer *x = &L->xs[k];
+		if (k == L->first && x->state == ST_DONE)
+			L->first++;
+		if (x->state != ST_QUEUED)
+			continue;
+		if (x->not_before > t) {
+			if (soonest == 0 || x->not_before < soonest)
+				soonest = x->not_before;
+			continue;
+		}
+		if (start(x, L->m, L->o))
+			L->active++;
+		else if (x->state == ST_DONE)
+			L->done++;
+	}
+	return soonest;
+}
+
+/* Runs the transfers a while and handles those that ended; returns how
+ * many did. */
+static int collect(struct loop *L)
+{
+	int finished = 0, running = 0, left;
+	if (L->active == 0)
+		return 0;
+	curl_multi_perform(L->m, &running);
+	CURLMsg *msg;
+	while ((msg = curl_multi_info_read(L->m, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct xfer *x;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		CURLcode c = msg->data.result;
+		curl_multi_remove_handle(L->m, msg->easy_handle);
+		L->active--;
+		finished++;
+		if (x->paused) {
+			x->paused = 0;
+			L->g.npaused--;
+		}
+		on_done(x, c, L->o);
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		if (x->state == ST_DONE)
+			L->done++;
+	}
+	return finished;
+}
+
+static void report(struct loop *L, double t)
+{
+	if (!L->o->progress || (t - L->last_progress < 0.25 && L->done < L->n))
+		return;
+	long long bytes = 0;
+	for (size_t i = 0; i < L->n; i++)
+		bytes += L->xs[i].dl->bytes;
+	L->o->progress(L->o->ud, bytes, L->total_bytes, L->done, L->n);
+	L->last_progress = t;
+}
+
+/* Waits for the sockets, the next retry (SOONEST), a refill or the deadline. */
+static void wait_next(struct loop *L, double t, double soonest)
+{
+	double until = t + 1;
+	if (soonest > 0 && soonest < until)
+		until = soonest;
+	if (L->g.npaused) {
+		double refill_at = ssi_rate_ready_at(&L->g.bucket, t);
+		if (refill_at < until)
+			until = refill_at;
+	}
+	if (L->o->deadline > 0 && L->o->deadline < until)
+		until = L->o->deadline;
+	int wait_ms = (int)((until - t) * 1000) + 1;
+	if (L->active > 0)
+		curl_multi_poll(L->m, NULL, 0, wait_ms, NULL);
+	else if (wait_ms > 0)
+		ssi_sleep_ms((unsigned)wait_ms);
+}
+
+static void run_loop(struct loop *L)
+{
+	while (L->done < L->n) {
+		double t = ssi_now();
+		if (L->o->deadline > 0 && t >= L->o->deadline) {
+			expire_all(L->xs, L->n, L->m, &L->done);
+			break;
+		}
+		resume_paused(L, t);
+		double soonest = fill_slots(L, t);
+		if (L->done >= L->n)
+			break;
+		int finished = collect(L);
+		t = ssi_now();
+		report(L, t);
+		if (L->done >= L->n)
+			break;
+		/* A slot came free: start the next transfer now, not after a wait. */
+		if (!finished)
+			wait_next(L, t, soonest);
+	}
+}
+
+static void teardown(struct loop *L)
+{
+	for (size_t i = 0; i < L->n; i++) {
+		if (L->xs[i].easy) {
+			curl_multi_remove_handle(L->m, L->xs[i].easy);
+			curl_easy_cleanup(L->xs[i].easy);
+		}
+		ssi_dlw_drain(&L->xs[i]);
+	}
+	ssi_dlw_stop(&L->g.w);
+	for (size_t i = 0; i < L->n; i++) {
+		if (L->xs[i].fd >= 0)
+			close(L->xs[i].fd);
+		ss_hasher_free(L->xs[i].h);
+		free(L->xs[i].wbuf);
+	}
+	curl_multi_cleanup(L->m);
+	free(L->xs);
 }
 
 int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, struct ss_error *err)
@@ -588,157 +536,30 @@ int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, 
 		return SS_OK;
 	if (ssi_curl_init() != 0)
 		return ssi_err(err, SS_FATAL, "libcurl initialisation failed");
-	struct xfer *xs = calloc(n, sizeof(*xs));
-	CURLM *m = curl_multi_init();
-	if (!xs || !m) {
-		free(xs);
-		if (m)
-			curl_multi_cleanup(m);
+	struct loop L = { .n = n, .o = o, .jobs = o->jobs > 0 ? o->jobs : 4 };
+	L.xs = calloc(n, sizeof(*L.xs));
+	L.m = curl_multi_init();
+	if (!L.xs || !L.m) {
+		free(L.xs);
+		if (L.m)
+			curl_multi_cleanup(L.m);
 		return ssi_err(err, SS_FATAL, "out of memory");
 	}
-	int jobs = o->jobs > 0 ? o->jobs : 4;
-	struct engine g = { .rate = (double)o->limit_rate, .refilled = ssi_now() };
-	/* a tenth of a second's worth, and at least one libcurl buffer */
-	g.burst = g.tokens = g.rate / 10 > 65536 ? g.rate / 10 : 65536;
-	pthread_mutex_init(&g.w.mu, NULL);
-	pthread_cond_init(&g.w.more, NULL);
-	pthread_cond_init(&g.w.done, NULL);
-	g.w.maxbufs = (size_t)jobs + 4;
-	curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)jobs);
-	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)jobs);
-	long long total_bytes = 0;
+	ssi_rate_init(&L.g.bucket, o->limit_rate, ssi_now());
+	ssi_dlw_init(&L.g.w, (size_t)L.jobs + 4);
+	curl_multi_setopt(L.m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(L.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)L.jobs);
+	curl_multi_setopt(L.m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)L.jobs);
 	for (size_t i = 0; i < n; i++) {
-		xs[i].dl = &dls[i];
-		xs[i].eng = &g;
-		xs[i].fd = -1;
-		xs[i].state = ST_QUEUED;
+		L.xs[i].dl = &dls[i];
+		L.xs[i].eng = &L.g;
+		L.xs[i].fd = -1;
+		L.xs[i].state = ST_QUEUED;
 		dls[i].result = SS_OK;
 		ss_error_clear(&dls[i].err);
-		total_bytes += dls[i].size > 0 ? dls[i].size : 0;
+		L.total_bytes += dls[i].size > 0 ? dls[i].size : 0;
 	}
-	size_t done = 0, first = 0; /* everything before FIRST is done */
-	int active = 0;
-	double last_progress = 0;
-	while (done < n) {
-		double t = ssi_now();
-		if (o->deadline > 0 && t >= o->deadline) {
-			expire_all(xs, n, m, &done);
-			break;
-		}
-		/* Paused transfers go on as soon as the bucket has tokens. */
-		refill(&g, t);
-		for (size_t k = first; g.npaused && g.tokens > 0 && k < n; k++) {
-			if (xs[k].paused) {
-				xs[k].paused = 0;
-				g.npaused--;
-				curl_easy_pause(xs[k].easy, CURLPAUSE_CONT);
-			}
-		}
-		/* Fill free slots with queued transfers whose wait is over;
-		 * SOONEST is when the next waiting one may start (0: none waits). */
-		double soonest = 0;
-		for (size_t k = first; k < n && active < jobs; k++) {
-			struct xfer *x = &xs[k];
-			if (k == first && x->state == ST_DONE)
-				first++;
-			if (x->state != ST_QUEUED)
-				continue;
-			if (x->not_before > t) {
-				if (soonest == 0 || x->not_before < soonest)
-					soonest = x->not_before;
-				continue;
-			}
-			if (start(x, m, o))
-				active++;
-			else if (x->state == ST_DONE)
-				done++;
-		}
-		if (done >= n)
-			break;
-		int finished = 0;
-		if (active > 0) {
-			int running = 0;
-			curl_multi_perform(m, &running);
-			CURLMsg *msg;
-			int left;
-			while ((msg = curl_multi_info_read(m, &left))) {
-				if (msg->msg != CURLMSG_DONE)
-					continue;
-				struct xfer *x;
-				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-				CURLcode c = msg->data.result;
-				curl_multi_remove_handle(m, msg->easy_handle);
-				active--;
-				finished++;
-				if (x->paused) {
-					x->paused = 0;
-					g.npaused--;
-				}
-				on_done(x, c, o);
-				curl_easy_cleanup(x->easy);
-				x->easy = NULL;
-				if (x->state == ST_DONE)
-					done++;
-			}
-		}
-		t = ssi_now();
-		if (o->progress && (t - last_progress >= 0.25 || done >= n)) {
-			long long bytes = 0;
-			for (size_t i = 0; i < n; i++)
-				bytes += dls[i].bytes;
-			o->progress(o->ud, bytes, total_bytes, done, n);
-			last_progress = t;
-		}
-		if (done >= n)
-			break;
-		/* A slot came free: start the next transfer now, not after a wait. */
-		if (finished)
-			continue;
-		/* Wait for the sockets, the next retry, a refill or the deadline. */
-		double until = t + 1;
-		if (soonest > 0 && soonest < until)
-			until = soonest;
-		if (g.npaused) {
-			double refill_at = t + (g.tokens < 0 ? -g.tokens : 0) / g.rate + 0.001;
-			if (refill_at < until)
-				until = refill_at;
-		}
-		if (o->deadline > 0 && o->deadline < until)
-			until = o->deadline;
-		int wait_ms = (int)((until - t) * 1000) + 1;
-		if (active > 0) {
-			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
-		} else if (wait_ms > 0) {
-			ssi_sleep_ms((unsigned)wait_ms);
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (xs[i].easy) {
-			curl_multi_remove_handle(m, xs[i].easy);
-			curl_easy_cleanup(xs[i].easy);
-		}
-		drain(&xs[i]);
-	}
-	if (g.w.started) {
-		pthread_mutex_lock(&g.w.mu);
-		g.w.stop = 1;
-		pthread_cond_signal(&g.w.more);
-		pthread_mutex_unlock(&g.w.mu);
-		pthread_join(g.w.th, NULL);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (xs[i].fd >= 0)
-			close(xs[i].fd);
-		ss_hasher_free(xs[i].h);
-		free(xs[i].wbuf);
-	}
-	for (size_t i = 0; i < g.w.nspare; i++)
-		free(g.w.spare[i]);
-	pthread_mutex_destroy(&g.w.mu);
-	pthread_cond_destroy(&g.w.more);
-	pthread_cond_destroy(&g.w.done);
-	curl_multi_cleanup(m);
-	free(xs);
+	run_loop(&L);
+	teardown(&L);
 	return SS_OK;
 }

@@ -11,6 +11,7 @@ struct ssi_dl {
 	const char *path;            /* tree-relative path, for messages */
 	const char *part;            /* the temporary file to fill */
 	long long size;              /* expected size, or -1 */
+	long long max_size;          /* without SIZE: the most it may have, 0: no cap */
 	int kinds;                   /* SS_HASH_* to compute */
 	const struct ss_item *item;  /* what to check the result against */
 	/* out */

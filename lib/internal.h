@@ -28,6 +28,9 @@ struct ssi_strset {
 	size_t n, alloc;
 };
 int ssi_strset_add(struct ssi_strset *s, const char *str);
+/* For tests: the Nth ssi_strset_add from now fails as if out of memory
+ * (0: none does).  Not thread-safe; nothing else calls it. */
+void ssi_strset_fail_after(long n);
 void ssi_strset_seal(struct ssi_strset *s);
 int ssi_strset_has(const struct ssi_strset *s, const char *str);
 void ssi_strset_free(struct ssi_strset *s);

@@ -1,8 +1,10 @@
 /*
- * The parts of a mirror run (internal): planning (mirror_plan.c), the
- * state file and grace bookkeeping (mirror_state.c), publishing of the
- * documents (mirror_publish.c), and the run itself with its transfers
- * (mirror.c).  Prefix ssm_.
+ * The parts of a mirror run (internal), prefix ssm_.  The orchestrator
+ * (mirror.c) runs the phases in order: planning (mirror_plan.c), fetching
+ * (mirror_fetch.c), publishing the documents (mirror_publish.c), pruning
+ * what they no longer name (mirror_prune.c), with the state file
+ * (mirror_state.c) between runs.  The phases share the run's state and
+ * its helpers (mirror_run.c) and never call one another.
  */
 #ifndef SSTREAM_MIRROR_INTERNAL_H
 #define SSTREAM_MIRROR_INTERNAL_H
@@ -27,6 +29,14 @@ struct want {
 	size_t dl;              /* its transfer, for W_FETCH */
 	const char *reuse_from; /* a tree-relative path, for W_REUSE */
 	const struct want *same;/* an earlier want with the same path */
+	int held;               /* in place, but another item of its version failed */
+};
+
+/* Files unreferenced since a time: deleted once the grace period is over. */
+struct ssi_pending {
+	const char **path;       /* borrowed from pend_path or dropped */
+	long long *time;
+	size_t n;
 };
 
 struct run {
@@ -51,11 +61,19 @@ struct run {
 	struct ssi_strset pend_path;
 	long long *pend_time;    /* parallel to pend_path.v after loading */
 	struct ssi_strset old_meta, new_meta;
+	struct ssi_strset dropped;  /* referenced before, not now */
+	struct ssi_pending pend;   /* what the state file will list as pending */
 	int failed_temp, failed_other;
 	int refused;             /* deletions refused (a symlink inside the tree) */
 	/* the documents to write, tree-relative path -> bytes (owned) */
 	char **doc_rel, **doc_data;
 	size_t *doc_len, ndocs, adocs;
+	/* versions with a failed item are not listed; the old tree's items
+	 * of such a version are, when their files are there */
+	const struct ss_item **fallback;
+	size_t nfallback;
+	char *index;             /* streams/v1/index.json to write */
+	size_t index_len;
 	time_t deadline;         /* when the run gives up (--max-time), 0: never */
 	/* Conditional requests: "URL\tETAG\tLAST-MODIFIED" of each document
 	 * as the last complete run fetched it, and as this run did. */
@@ -66,40 +84,71 @@ struct run {
 	int complete;            /* every wanted item is in place: save key and validators */
 };
 
+/* ---- mirror_run.c: shared by every phase ---- */
 void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, long long size,
 	       const char *msg);
+/* A ssi_dl_opts progress callback; UD is the run. */
+void ssm_progress(void *ud, long long bytes, long long bytes_total, size_t done, size_t total);
 /* TARGET/REL, malloc'd. */
 char *ssm_tpath(const struct run *r, const char *rel);
-
-/* Planning: what TARGET lists now, then what each wanted item needs. */
-int ssm_load_old(struct run *r);
-int ssm_plan(struct run *r);
+/* Sets R's error to "out of memory"; returns SS_FATAL. */
+int ssm_oom(struct run *r);
+/* Adds STR to S; SS_FATAL (R's error) when out of memory.  The sets of a
+ * run decide what is deleted: an entry lost for want of memory would make
+ * a referenced file look unreferenced, so no add may fail silently. */
+int ssm_add(struct run *r, struct ssi_strset *s, const char *str);
+/* Same content: sizes and hashes agree where both give them. */
 int ssm_same_content(const struct ss_item *a, const struct ss_item *b);
 
-/* State file: pending removals and the documents we wrote. */
+/* ---- mirror_plan.c: what TARGET lists now, then what each wanted item needs ---- */
+int ssm_load_old(struct run *r);
+int ssm_plan(struct run *r);
+/* Dry run: the events and counts of what would be added and removed. */
+void ssm_report_plan(struct run *r);
+
+/* ---- mirror_fetch.c ---- */
+/* Links or transfers every item to fetch; SS_FATAL only when none can start. */
+int ssm_fetch(struct run *r);
+/* Moves verified files into place; records failures on the wants. */
+int ssm_place(struct run *r);
+/* Removes the temporary files of transfers not worth resuming. */
+void ssm_clean_tmp(struct run *r);
+void ssm_fetch_free(struct run *r);
+
+/* ---- mirror_publish.c ---- */
+/* Refuses (SS_FATAL, R's error) a source whose documents would not each
+ * have a path of their own in TARGET: two products files with one content
+ * id, a document at an item's path, two JSON views at one path. */
+int ssm_check_docs(struct run *r);
+/* Builds the products files and the index in memory and what they
+ * reference (NEW_REFS, NEW_META); writes nothing. */
+int ssm_publish(struct run *r);
+/* Writes what ssm_publish built, the index last. */
+int ssm_publish_write(struct run *r);
+void ssm_docs_free(struct run *r);
+
+/* ---- mirror_prune.c ---- */
+/* Builds R's pending list: what was pending and is still unreferenced,
+ * and what became unreferenced, since NOW. */
+int ssm_prune_plan(struct run *r, long long now);
+/* The pending list is what the state file says (nothing was re-read). */
+int ssm_prune_keep(struct run *r);
+/* Deletes the pending files whose grace period is over at NOW. */
+void ssm_prune_expire(struct run *r, long long now);
+void ssm_prune_free(struct run *r);
+
+/* ---- mirror_state.c: the state file ---- */
 int ssm_state_load(struct run *r);
 /* Reads the lines of a state file in DATA (NUL-terminated, modified)
- * into R's old_meta, pend_path and pend_time. */
+ * into R's old_meta, pend_path and pend_time.  SS_FATAL when out of memory. */
 int ssm_state_parse(struct run *r, char *data);
-/* After the documents: starts grace periods, writes the state then
- * INDEX, then deletes what has been unreferenced long enough. */
-int ssm_state_commit(struct run *r, const char *index, size_t index_len);
-/* Nothing changed upstream: only the files whose grace period is over go. */
-int ssm_state_expire(struct run *r);
+/* Writes META, R's pending list and (when VALID is not NULL) the options
+ * key with the validators VALID. */
+int ssm_state_save(struct run *r, const struct ssi_strset *meta, const struct ssi_strset *valid);
 /* Records a fetched document's validators (a ss_fetch_opts callback). */
 void ssm_state_validators(void *ud, const char *url, const char *etag, const char *last_modified);
 /* 1 when the last run was complete with the same options and the source
  * answers 304 Not Modified for every document it read. */
 int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo);
-
-/* Refuses (SS_FATAL, R's error) a source whose documents would not each
- * have a path of their own in TARGET: two products files with one content
- * id, a document at an item's path, two JSON views at one path. */
-int ssm_check_docs(struct run *r);
-
-/* Writes the products files and the index (or, dry run, only computes
- * what they would reference). */
-int ssm_publish(struct run *r);
-void ssm_docs_free(struct run *r);
 
 #endif

@@ -17,42 +17,6 @@
 #include "itemcheck.h"
 #include "mirror_internal.h"
 
-/* ---- items by path and by sha256 ----------------------------------------- */
-
-int ssm_cmp_keyed(const void *a, const void *b)
-{
-	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
-}
-
-const struct ss_item *ssm_keyed_find(const struct keyed *k, size_t n, const char *key)
-{
-	struct keyed probe = { key, NULL };
-	const struct keyed *hit = n ? bsearch(&probe, k, n, sizeof(*k), ssm_cmp_keyed) : NULL;
-	return hit ? hit->it : NULL;
-}
-
-/* Same content: equal sizes where both give one, equal hashes where both
- * give one, and at least one hash (or the size) compared. */
-int ssm_same_content(const struct ss_item *a, const struct ss_item *b)
-{
-	long long sa = ss_item_get_int(a, "size"), sb = ss_item_get_int(b, "size");
-	if (sa >= 0 && sb >= 0 && sa != sb)
-		return 0;
-	int compared = sa >= 0 && sb >= 0;
-	static const char *const hashes[] = { "sha256", "sha512", "md5" };
-	for (int i = 0; i < 3; i++) {
-		char ba[160], bb[160];
-		const char *ha = ss_item_get(a, hashes[i], ba, sizeof(ba));
-		const char *hb = ss_item_get(b, hashes[i], bb, sizeof(bb));
-		if (!ha || !hb)
-			continue;
-		if (strcasecmp(ha, hb) != 0)
-			return 0;
-		compared = 2;
-	}
-	return compared == 2 || (compared && !ss_item_hash_kinds(a));
-}
-
 /* ---- planning ---------------------------------------------------------------- */
 
 int ssm_load_old(struct run *r)
@@ -99,31 +63,32 @@ int ssm_load_old(struct run *r)
 	if (!r->old_by_path || !r->old_by_sha)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
 	size_t np = 0, ns = 0;
-	for (size_t i = 0; i < ss_tree_nproducts(r->old); i++) {
+	int rc = SS_OK;
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->old); i++) {
 		const struct ss_products *p = ss_tree_products(r->old, i);
-		ssi_strset_add(&r->old_refs, ss_products_path(p));
-		for (size_t j = 0; j < ss_products_count(p); j++) {
+		rc = ssm_add(r, &r->old_refs, ss_products_path(p));
+		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
 			const struct ss_item *it = ss_products_item(p, j);
 			const char *path = ss_item_str(it, "path");
 			if (!path)
 				continue;
 			r->old_by_path[np++] = (struct keyed){ path, it };
-			ssi_strset_add(&r->old_refs, path);
+			rc = ssm_add(r, &r->old_refs, path);
 			const char *sha = ss_item_str(it, "sha256");
 			if (sha)
 				r->old_by_sha[ns++] = (struct keyed){ sha, it };
 		}
 	}
-	for (size_t i = 0; i < ss_tree_ndocs(r->old); i++) {
+	for (size_t i = 0; rc == SS_OK && i < ss_tree_ndocs(r->old); i++) {
 		const char *d;
 		size_t l;
-		ssi_strset_add(&r->old_refs, ss_tree_doc(r->old, i, &d, &l));
+		rc = ssm_add(r, &r->old_refs, ss_tree_doc(r->old, i, &d, &l));
 	}
 	qsort(r->old_by_path, np, sizeof(*r->old_by_path), ssm_cmp_keyed);
 	qsort(r->old_by_sha, ns, sizeof(*r->old_by_sha), ssm_cmp_keyed);
 	r->nold = np;
 	r->nsha = ns;
-	return SS_OK;
+	return rc;
 }
 
 /* Items of the old tree whose version vanished upstream, kept (--keep)
@@ -136,32 +101,33 @@ static int add_kept(struct run *r, const struct ss_item ***out, size_t *nout)
 		return SS_OK;
 	struct ssi_strset upstream = { 0 }, chosen = { 0 };
 	char key[4096];
+	int rc = SS_OK;
 	for (size_t i = 0; i < ss_tree_nproducts(r->src); i++) {
 		const struct ss_products *p = ss_tree_products(r->src, i);
-		for (size_t j = 0; j < ss_products_count(p); j++) {
+		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
 			const struct ss_item *it = ss_products_item(p, j);
 			snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
 				 ss_item_version(it));
-			ssi_strset_add(&upstream, key);
+			rc = ssm_add(r, &upstream, key);
 		}
 	}
 	ssi_strset_seal(&upstream);
 	/* versions per product already chosen */
-	for (size_t i = 0; i < r->sel.count; i++) {
+	for (size_t i = 0; rc == SS_OK && i < r->sel.count; i++) {
 		const struct ss_item *it = r->sel.items[i];
 		snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
 			 ss_item_version(it));
-		ssi_strset_add(&chosen, key);
+		rc = ssm_add(r, &chosen, key);
 	}
 	struct ss_selection old;
-	if (ss_select(r->old, r->o->filter, 0, &old, r->err) != SS_OK) {
+	if (rc != SS_OK || ss_select(r->old, r->o->filter, 0, &old, r->err) != SS_OK) {
 		ssi_strset_free(&upstream);
 		ssi_strset_free(&chosen);
 		return SS_FATAL;
 	}
 	const struct ss_item **kept = calloc(old.count ? old.count : 1, sizeof(*kept));
 	size_t nk = 0;
-	for (size_t i = 0; kept && i < old.count; i++) {
+	for (size_t i = 0; kept && rc == SS_OK && i < old.count; i++) {
 		const struct ss_item *it = old.items[i];
 		snprintf(key, sizeof(key), "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it),
 			 ss_item_version(it));
@@ -179,15 +145,19 @@ static int add_kept(struct run *r, const struct ss_item ***out, size_t *nout)
 		}
 		if (!already && r->o->max > 0 && (int)versions >= r->o->max)
 			continue;
-		if (!already)
-			ssi_strset_add(&chosen, key);
+		if (!already && (rc = ssm_add(r, &chosen, key)) != SS_OK)
+			break;
 		kept[nk++] = it;
 	}
 	ss_selection_free(&old);
 	ssi_strset_free(&upstream);
 	ssi_strset_free(&chosen);
 	if (!kept)
-		return ssi_err(r->err, SS_FATAL, "out of memory");
+		return ssm_oom(r);
+	if (rc != SS_OK) {
+		free(kept);
+		return rc;
+	}
 	*out = kept;
 	*nout = nk;
 	return SS_OK;
@@ -232,6 +202,18 @@ static int plan_one(struct run *r, struct want *w)
 	}
 	free(dest);
 	return SS_OK;
+}
+
+/* An item without a size has no end: a server sending an endless body
+ * would fill the disk.  Unless max_item_size caps such transfers, one to
+ * be fetched fails before any transfer (the rest of the run goes on). */
+static void refuse_unsized(struct run *r, struct want *w)
+{
+	char buf[160];
+	if (w->status != W_FETCH || r->o->max_item_size > 0 || ss_item_get(w->it, "size", buf, sizeof(buf)))
+		return;
+	w->status = W_FAILED;
+	ssm_event(r, SS_EV_FAIL, w->path, -1, "the item gives no size: refused (max_item_size would allow it up to a cap)");
 }
 
 static int want_cmp_path(const void *a, const void *b)
@@ -293,7 +275,37 @@ int ssm_plan(struct run *r)
 			continue;
 		}
 		rc = plan_one(r, w);
+		refuse_unsized(r, w);
 	}
 	free(byp);
 	return rc;
+}
+
+/* Dry run: what would be added and removed. */
+void ssm_report_plan(struct run *r)
+{
+	for (size_t i = 0; i < r->nw; i++) {
+		const struct want *w = &r->w[i];
+		if (w->same)
+			continue;
+		long long size = ss_item_get_int(w->it, "size");
+		if (w->status == W_FETCH) {
+			r->st->added++;
+			r->st->bytes_added += size > 0 ? size : 0;
+			ssm_event(r, SS_EV_ADD, w->path, size, NULL);
+		} else if (w->status == W_REUSE) {
+			r->st->reused++;
+			ssm_event(r, SS_EV_REUSE, w->path, size, w->reuse_from);
+		}
+	}
+	for (size_t i = 0; i < r->old_refs.n; i++) {
+		const char *p = r->old_refs.v[i];
+		if (ssi_strset_has(&r->new_refs, p) || strncmp(p, "streams/", 8) == 0)
+			continue;
+		const struct ss_item *it = ssm_keyed_find(r->old_by_path, r->nold, p);
+		long long size = it ? ss_item_get_int(it, "size") : -1;
+		r->st->removed++;
+		r->st->bytes_removed += size > 0 ? size : 0;
+		ssm_event(r, SS_EV_REMOVE, p, size, NULL);
+	}
 }

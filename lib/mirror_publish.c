@@ -1,7 +1,8 @@
 /*
  * Publishing a mirror's documents: every products file (upstream's bytes
  * when mirroring everything, else our view listing exactly the items
- * present), then the index, through the state commit.
+ * present) and the index, built in memory (ssm_publish), then written
+ * (ssm_publish_write) once the state file names what they drop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,21 +15,104 @@
 #include <unistd.h>
 
 #include "mirror_internal.h"
+#include "treedocs.h"
 
 /* ---- publishing -------------------------------------------------------------- */
 
 static int published(const struct want *w)
 {
-	return w->status == W_PRESENT || w->status == W_NOPATH || w->status == W_SKIPPED;
+	return !w->held && (w->status == W_PRESENT || w->status == W_NOPATH || w->status == W_SKIPPED);
+}
+
+/* "content id \n product \n version" of IT, in BUF. */
+static const char *version_key(const struct ss_item *it, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s\n%s\n%s", ss_item_content_id(it), ss_item_product(it), ss_item_version(it));
+	return buf;
+}
+
+/* 1 when the old tree's IT can be listed again: its file is there, and
+ * this run did not put other content at its path. */
+static int old_item_usable(struct run *r, const struct ss_item *it)
+{
+	const char *path = ss_item_str(it, "path");
+	if (!path)
+		return 1;
+	for (size_t i = 0; i < r->nw; i++)
+		if (r->w[i].path && r->w[i].status == W_PRESENT && strcmp(r->w[i].path, path) == 0 &&
+		    !ssm_same_content(r->w[i].it, it))
+			return 0;
+	char *file = ssm_tpath(r, path);
+	struct stat st;
+	int ok = file && stat(file, &st) == 0 && S_ISREG(st.st_mode);
+	free(file);
+	return ok;
+}
+
+/* The old tree's listing of each version in FAILED, where all of it can
+ * be listed again. */
+static int old_listing(struct run *r, const struct ssi_strset *failed)
+{
+	struct ssi_strset broken = { 0 };
+	char key[4096];
+	size_t n = 0;
+	int rc = SS_OK;
+	for (size_t i = 0; r->old && failed->n && i < ss_tree_nproducts(r->old); i++)
+		n += ss_products_count(ss_tree_products(r->old, i));
+	if (n && !(r->fallback = calloc(n, sizeof(*r->fallback))))
+		return ssm_oom(r);
+	for (int pass = 0; rc == SS_OK && n && pass < 2; pass++) {
+		if (pass == 1)
+			ssi_strset_seal(&broken);
+		for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->old); i++) {
+			const struct ss_products *p = ss_tree_products(r->old, i);
+			for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
+				const struct ss_item *it = ss_products_item(p, j);
+				if (!ssi_strset_has(failed, version_key(it, key, sizeof(key))))
+					continue;
+				if (pass == 0 && !old_item_usable(r, it))
+					rc = ssm_add(r, &broken, key);
+				else if (pass == 1 && !ssi_strset_has(&broken, key))
+					r->fallback[r->nfallback++] = it;
+			}
+		}
+	}
+	ssi_strset_free(&broken);
+	return rc;
+}
+
+/*
+ * A version is published whole or not at all: when an item of it failed
+ * (its root image, say), its other items are held back - a version listing
+ * only its metadata is one no client can use, and sstream-verify refuses
+ * it.  What the old tree listed for such a version stays listed, where
+ * its files are there.  Held files stay referenced: nothing is deleted
+ * while the version waits for the next run.
+ */
+static int hold_failed_versions(struct run *r)
+{
+	struct ssi_strset failed = { 0 };
+	char key[4096];
+	int rc = SS_OK;
+	for (size_t i = 0; rc == SS_OK && i < r->nw; i++)
+		if (r->w[i].status == W_FAILED)
+			rc = ssm_add(r, &failed, version_key(r->w[i].it, key, sizeof(key)));
+	ssi_strset_seal(&failed);
+	for (size_t i = 0; rc == SS_OK && failed.n && i < r->nw; i++)
+		r->w[i].held = ssi_strset_has(&failed, version_key(r->w[i].it, key, sizeof(key)));
+	if (rc == SS_OK)
+		rc = old_listing(r, &failed);
+	ssi_strset_free(&failed);
+	return rc;
 }
 
 static int write_doc(struct run *r, const char *rel, const char *data, size_t len)
 {
-	ssi_strset_add(&r->new_meta, rel);
-	ssi_strset_add(&r->new_refs, rel);
+	if (ssm_add(r, &r->new_meta, rel) != SS_OK || ssm_add(r, &r->new_refs, rel) != SS_OK)
+		return SS_FATAL;
 	if (r->o->dry_run)
 		return SS_OK;
-	/* written with the index, by ssm_state_commit */
+	/* written with the index, by ssm_publish_write */
 	if (r->ndocs == r->adocs) {
 		size_t na = r->adocs ? 2 * r->adocs : 16;
 		char **nr = realloc(r->doc_rel, na * sizeof(*nr));
@@ -64,6 +148,11 @@ void ssm_docs_free(struct run *r)
 	free(r->doc_rel);
 	free(r->doc_data);
 	free(r->doc_len);
+	free(r->index);
+	free(r->fallback);
+	r->fallback = NULL;
+	r->nfallback = 0;
+	r->index = NULL;
 	r->ndocs = r->adocs = 0;
 }
 
@@ -104,8 +193,8 @@ int ssm_check_docs(struct run *r)
 		const struct ss_products *p = ss_tree_products(r->src, i);
 		for (size_t k = 0; k < ss_products_count(p); k++) {
 			const char *path = ss_item_str(ss_products_item(p, k), "path");
-			if (path)
-				ssi_strset_add(&items, path);
+			if (path && rc == SS_OK)
+				rc = ssm_add(r, &items, path);
 		}
 	}
 	ssi_strset_seal(&items);
@@ -117,7 +206,8 @@ int ssm_check_docs(struct run *r)
 		const char *rel = ss_tree_doc(r->src, i, &d, &l);
 		if (ssi_strset_has(&items, rel))
 			rc = ssi_err(r->err, SS_FATAL, "source '%s': '%s' is both a document and an item", r->o->source, rel);
-		ssi_strset_add(&seen, rel);
+		else
+			rc = ssm_add(r, &seen, rel);
 	}
 	ssi_strset_seal(&seen);
 	struct ssi_strset views = { 0 };
@@ -137,7 +227,8 @@ int ssm_check_docs(struct run *r)
 				    ssi_strset_has(&views, jrel) || strcmp(jrel, "streams/v1/index.json") == 0))
 			rc = ssi_err(r->err, SS_FATAL, "source '%s': the JSON view of '%s' would be '%s', where another file is",
 				     r->o->source, rel, jrel);
-		ssi_strset_add(&views, jrel);
+		if (rc == SS_OK)
+			rc = ssm_add(r, &views, jrel);
 		ssi_strset_seal(&views);
 		free(jrel);
 	}
@@ -175,6 +266,9 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 				if (published(w) && strcmp(ss_item_content_id(w->it), ss_products_content_id(p)) == 0)
 					ss_subset_add(s, w->it);
 			}
+			for (size_t k = 0; k < r->nfallback; k++)
+				if (strcmp(ss_item_content_id(r->fallback[k]), ss_products_content_id(p)) == 0)
+					ss_subset_add(s, r->fallback[k]);
 		}
 		size_t len;
 		const char *raw = rc == SS_OK && verbatim ? src_doc(r, rel, &len) : NULL;
@@ -202,17 +296,23 @@ int ssm_publish(struct run *r)
 	int verbatim = ss_filter_count(r->o->filter) == 0 && r->o->max == 0 && r->st->failed == 0 &&
 		       r->nw == r->sel.count;
 	r->st->verbatim = verbatim;
-	for (size_t i = 0; i < r->nw; i++) {
+	int rc = hold_failed_versions(r);
+	for (size_t i = 0; rc == SS_OK && i < r->nw; i++) {
 		const struct want *w = &r->w[i];
-		if (!published(w))
+		if (!published(w) && !(w->held && w->status == W_PRESENT))
 			continue;
-		r->st->items++;
+		r->st->items += !w->held;
 		if (w->path)
-			ssi_strset_add(&r->new_refs, w->path);
+			rc = ssm_add(r, &r->new_refs, w->path);
+	}
+	for (size_t i = 0; rc == SS_OK && i < r->nfallback; i++) {
+		r->st->items++;
+		rc = ssm_add(r, &r->new_refs, ss_item_str(r->fallback[i], "path"));
 	}
 	char *index = NULL;
 	size_t index_len = 0;
-	int rc = write_products(r, verbatim, &index, &index_len);
+	if (rc == SS_OK)
+		rc = write_products(r, verbatim, &index, &index_len);
 	/* Verbatim: upstream's indexes too (nested ones, index.sjson), and
 	 * its own index.json in place of ours. */
 	for (size_t i = 0; verbatim && rc == SS_OK && i < ss_tree_ndocs(r->src); i++) {
@@ -238,15 +338,42 @@ int ssm_publish(struct run *r)
 			rc = write_doc(r, rel, data, len);
 		}
 	}
-	ssi_strset_add(&r->new_refs, "streams/v1/index.json");
-	ssi_strset_add(&r->new_meta, "streams/v1/index.json");
+	if (rc == SS_OK && (rc = ssm_add(r, &r->new_refs, "streams/v1/index.json")) == SS_OK)
+		rc = ssm_add(r, &r->new_meta, "streams/v1/index.json");
 	ssi_strset_seal(&r->new_refs);
 	ssi_strset_seal(&r->new_meta);
 	if (rc != SS_OK || r->o->dry_run) {
 		free(index);
 		return rc;
 	}
-	rc = ssm_state_commit(r, index, index_len);
-	free(index);
+	r->index = index;
+	r->index_len = index_len;
+	return SS_OK;
+}
+
+/* The documents, then the index, so that every index a reader sees names
+ * products files listing exactly its products. */
+int ssm_publish_write(struct run *r)
+{
+	int rc;
+	const char **rels = calloc(r->ndocs + 1, sizeof(*rels)), **data = calloc(r->ndocs + 1, sizeof(*data));
+	size_t *lens = calloc(r->ndocs + 1, sizeof(*lens));
+	if (!rels || !data || !lens) {
+		rc = ssm_oom(r);
+	} else {
+		for (size_t i = 0; i < r->ndocs; i++) {
+			rels[i] = r->doc_rel[i];
+			data[i] = r->doc_data[i];
+			lens[i] = r->doc_len[i];
+		}
+		rels[r->ndocs] = "streams/v1/index.json";
+		data[r->ndocs] = r->index;
+		lens[r->ndocs] = r->index_len;
+		rc = ssi_treedocs_put(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
+				       r->err);
+	}
+	free(rels);
+	free(data);
+	free(lens);
 	return rc;
 }

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "mirror_internal.h"
-#include "treedocs.h"
 
 /* The state is read back from disk, where anything may have put anything
  * (an item path under .sstream/ once could): every path it names passes
@@ -36,10 +35,13 @@ static int state_path_ok(struct run *r, const char *path)
 int ssm_state_parse(struct run *r, char *data)
 {
 	size_t cap = 0;
-	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+	int rc = SS_OK;
+	/* A line dropped for want of memory would lose a pending deletion or
+	 * a document to clean up: the run fails instead. */
+	for (char *line = strtok(data, "\n"); line && rc == SS_OK; line = strtok(NULL, "\n")) {
 		if (line[0] == 'M' && line[1] == ' ') {
-			if (state_path_ok(r, line + 2))
-				ssi_strset_add(&r->old_meta, line + 2);
+			if (state_path_ok(r, line + 2) && ssi_strset_add(&r->old_meta, line + 2) < 0)
+				rc = ssm_oom(r);
 		} else if (line[0] == 'V' && line[1] == ' ') {
 			/* sent back as request headers: three tab-separated printable fields */
 			int tabs = 0, ok = 1;
@@ -49,8 +51,8 @@ int ssm_state_parse(struct run *r, char *data)
 				else if (*c < 0x20 || *c > 0x7e)
 					ok = 0;
 			}
-			if (ok && tabs == 2 && strlen(line + 2) < 4400)
-				ssi_strset_add(&r->valid_old, line + 2);
+			if (ok && tabs == 2 && strlen(line + 2) < 4400 && ssi_strset_add(&r->valid_old, line + 2) < 0)
+				rc = ssm_oom(r);
 		} else if (line[0] == 'C' && line[1] == ' ') {
 			char key[72];
 			unsigned long long items;
@@ -69,16 +71,19 @@ int ssm_state_parse(struct run *r, char *data)
 			if (r->pend_path.n == cap) {
 				cap = cap ? 2 * cap : 64;
 				long long *nt = realloc(r->pend_time, cap * sizeof(*nt));
-				if (!nt)
+				if (!nt) {
+					rc = ssm_oom(r);
 					break;
+				}
 				r->pend_time = nt;
 			}
 			r->pend_time[r->pend_path.n] = t;
-			ssi_strset_add(&r->pend_path, end + 1);
+			if (ssi_strset_add(&r->pend_path, end + 1) < 0)
+				rc = ssm_oom(r);
 		}
 	}
 	ssi_strset_seal(&r->old_meta);
-	return SS_OK;
+	return rc;
 }
 
 int ssm_state_load(struct run *r)
@@ -98,24 +103,24 @@ int ssm_state_load(struct run *r)
 /* VALID (NULL: none): the validators of a complete run, saved with the
  * options key only once the documents are in place, for the next run's
  * conditional requests. */
-static int state_save(struct run *r, const struct ssi_strset *meta, const char *const *pp,
-		      const long long *pt, size_t np, const struct ssi_strset *valid)
+int ssm_state_save(struct run *r, const struct ssi_strset *meta, const struct ssi_strset *valid)
 {
+	const struct ssi_pending *pend = &r->pend;
 	size_t cap = 128;
 	for (size_t i = 0; valid && i < valid->n; i++)
 		cap += strlen(valid->v[i]) + 4;
 	for (size_t i = 0; i < meta->n; i++)
 		cap += strlen(meta->v[i]) + 4;
-	for (size_t i = 0; i < np; i++)
-		cap += strlen(pp[i]) + 32;
+	for (size_t i = 0; i < pend->n; i++)
+		cap += strlen(pend->path[i]) + 32;
 	char *buf = malloc(cap), *p = buf;
 	if (!buf)
-		return ssi_err(r->err, SS_FATAL, "out of memory");
+		return ssm_oom(r);
 	p += sprintf(p, "# sstream-mirror state\n");
 	for (size_t i = 0; i < meta->n; i++)
 		p += sprintf(p, "M %s\n", meta->v[i]);
-	for (size_t i = 0; i < np; i++)
-		p += sprintf(p, "P %lld %s\n", pt[i], pp[i]);
+	for (size_t i = 0; i < pend->n; i++)
+		p += sprintf(p, "P %lld %s\n", pend->time[i], pend->path[i]);
 	if (valid) {
 		p += sprintf(p, "C %s %zu\n", r->key, r->st->items);
 		for (size_t i = 0; i < valid->n; i++)
@@ -124,133 +129,6 @@ static int state_save(struct run *r, const struct ssi_strset *meta, const char *
 	int changed = 0;
 	int rc = ssi_safe_write(r->o->target, SSI_PRIVATE_DIR "/state", buf, (size_t)(p - buf), &changed, r->err);
 	free(buf);
-	return rc;
-}
-
-/* Deletes the files of PP whose grace period is over; returns how many
- * stay pending (compacted at the front of PP and PT). */
-static size_t expire(struct run *r, const char **pp, long long *pt, size_t np, long long now)
-{
-	size_t keep = 0;
-	for (size_t i = 0; i < np; i++) {
-		if (now - pt[i] < r->o->grace) {
-			pp[keep] = pp[i];
-			pt[keep++] = pt[i];
-			continue;
-		}
-		/* never through a symlink inside the tree: a refusal is said, and
-		 * the file stays pending */
-		struct stat st;
-		struct ss_error ue;
-		if (ssi_safe_unlink(r->o->target, pp[i], 1, &st, &ue) == SS_OK) {
-			r->st->removed++;
-			r->st->bytes_removed += st.st_size;
-			ssm_event(r, SS_EV_REMOVE, pp[i], st.st_size, NULL);
-		} else if (ue.sys_errno != ENOENT) {
-			ssm_event(r, SS_EV_WARN, pp[i], -1, ue.msg);
-			r->refused++;
-			pp[keep] = pp[i];
-			pt[keep++] = pt[i];
-		}
-	}
-	return keep;
-}
-
-int ssm_state_commit(struct run *r, const char *index, size_t index_len)
-{
-	int rc;
-	/* Files referenced before and not now start their grace period; the
-	 * state is saved before the index so that a crash loses no deadline. */
-	long long now = (long long)time(NULL);
-	struct ssi_strset dropped = { 0 };
-	for (size_t i = 0; i < r->old_refs.n; i++)
-		if (!ssi_strset_has(&r->new_refs, r->old_refs.v[i]))
-			ssi_strset_add(&dropped, r->old_refs.v[i]);
-	for (size_t i = 0; i < r->old_meta.n; i++)
-		if (!ssi_strset_has(&r->new_refs, r->old_meta.v[i]))
-			ssi_strset_add(&dropped, r->old_meta.v[i]);
-	ssi_strset_seal(&dropped);
-	size_t np = 0;
-	const char **pp = calloc(dropped.n + r->pend_path.n + 1, sizeof(*pp));
-	long long *pt = calloc(dropped.n + r->pend_path.n + 1, sizeof(*pt));
-	if (!pp || !pt) {
-		rc = ssi_err(r->err, SS_FATAL, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < r->pend_path.n; i++) {
-		if (ssi_strset_has(&r->new_refs, r->pend_path.v[i]))
-			continue; /* wanted again */
-		pp[np] = r->pend_path.v[i];
-		pt[np++] = r->pend_time[i];
-	}
-	struct ssi_strset pend_sorted = { 0 };
-	for (size_t i = 0; i < np; i++)
-		ssi_strset_add(&pend_sorted, pp[i]);
-	ssi_strset_seal(&pend_sorted);
-	for (size_t i = 0; i < dropped.n; i++) {
-		if (ssi_strset_has(&pend_sorted, dropped.v[i]))
-			continue;
-		pp[np] = dropped.v[i];
-		pt[np++] = now;
-	}
-	ssi_strset_free(&pend_sorted);
-	rc = state_save(r, &r->new_meta, pp, pt, np, NULL);
-	/* then the documents and the index, so that every index a reader
-	 * sees names products files listing exactly its products */
-	if (rc == SS_OK) {
-		const char **rels = calloc(r->ndocs + 1, sizeof(*rels)), **data = calloc(r->ndocs + 1, sizeof(*data));
-		size_t *lens = calloc(r->ndocs + 1, sizeof(*lens));
-		if (!rels || !data || !lens) {
-			rc = ssi_err(r->err, SS_FATAL, "out of memory");
-		} else {
-			for (size_t i = 0; i < r->ndocs; i++) {
-				rels[i] = r->doc_rel[i];
-				data[i] = r->doc_data[i];
-				lens[i] = r->doc_len[i];
-			}
-			rels[r->ndocs] = "streams/v1/index.json";
-			data[r->ndocs] = index;
-			lens[r->ndocs] = index_len;
-			rc = ssi_treedocs_put(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
-					      r->err);
-		}
-		free(rels);
-		free(data);
-		free(lens);
-	}
-	if (rc != SS_OK)
-		goto out;
-
-	/* The new index is in place: what has been unreferenced long enough goes. */
-	size_t keep = expire(r, pp, pt, np, now);
-	rc = state_save(r, &r->new_meta, pp, pt, keep, r->complete ? &r->valid_new : NULL);
-out:
-	free(pp);
-	free(pt);
-	ssi_strset_free(&dropped);
-	return rc;
-}
-
-int ssm_state_expire(struct run *r)
-{
-	size_t np = r->pend_path.n;
-	const char **pp = calloc(np + 1, sizeof(*pp));
-	long long *pt = calloc(np + 1, sizeof(*pt));
-	if (!pp || !pt) {
-		free(pp);
-		free(pt);
-		return ssi_err(r->err, SS_FATAL, "out of memory");
-	}
-	for (size_t i = 0; i < np; i++) {
-		pp[i] = r->pend_path.v[i];
-		pt[i] = r->pend_time[i];
-	}
-	size_t keep = expire(r, pp, pt, np, (long long)time(NULL));
-	/* the documents and what they were read with stay as they are */
-	r->st->items = r->old_items;
-	int rc = state_save(r, &r->old_meta, pp, pt, keep, &r->valid_old);
-	free(pp);
-	free(pt);
 	return rc;
 }
 

@@ -415,6 +415,8 @@ struct ss_mirror_opts {
 	long timeout;                     /* seconds: connect and stall limit */
 	long max_time;                    /* seconds the whole run may take, 0: no limit */
 	long long limit_rate;             /* bytes/s, 0: unlimited */
+	long long max_item_size;          /* bytes an item without a size may have; 0: such items are
+					   * refused before any transfer (an endless body would fill the disk) */
 	const char *ca_file;
 	const char *const *mirrors;       /* fallback roots for items */
 	int nmirrors;

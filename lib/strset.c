@@ -9,8 +9,17 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static long fail_countdown;
+
+void ssi_strset_fail_after(long n)
+{
+	fail_countdown = n;
+}
+
 int ssi_strset_add(struct ssi_strset *s, const char *str)
 {
+	if (fail_countdown > 0 && --fail_countdown == 0)
+		return -1;
 	if (s->n == s->alloc) {
 		size_t na = s->alloc ? 2 * s->alloc : 64;
 		char **nv = realloc(s->v, na * sizeof(*nv));

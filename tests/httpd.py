@@ -20,6 +20,8 @@ MODE applied:
   tofile           redirects to file:///etc/passwd (must be refused)
   novalid          sends no ETag or Last-Modified and ignores conditional requests
   always304        answers 304 Not Modified whether asked conditionally or not
+  endless          a 200 with no Content-Length and a body that never ends
+                   (zeros, fast, for at most 60 s): an item without a size
 Faults can also be set without changing URLs: each line "MODE SUBSTRING" of
 the file ROOT/../faults applies MODE to every path containing SUBSTRING
 (read at each request, so a test can change it between runs).
@@ -152,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.fail(404)
         if self.validators(path, mode):
             return
+        if mode == "endless":
+            return self.send_endless(head)
         if not mode:
             return self.send_plain(path, head)
         with open(path, "rb") as f:
@@ -215,6 +219,21 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(0.01)
             return
         self.wfile.write(body)
+
+    def send_endless(self, head):
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if head:
+            return
+        chunk = b"\0" * 65536
+        until = time.monotonic() + 60
+        try:
+            while time.monotonic() < until:
+                self.wfile.write(chunk)
+        except OSError:
+            pass
 
     def send_plain(self, path, head):
         """No fault: stream the file with sendfile(), so that large files

@@ -1,0 +1,232 @@
+/*
+ * The fetch phase of a mirror run: every wanted item not present is
+ * linked from a local file with the same content or transferred into
+ * TARGET/.sstream/tmp (download.c), verified, and renamed into place.
+ * Failures are recorded on the wants; the rest of the run goes on.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mirror_internal.h"
+
+/* ".sstream/tmp/NAME" of the absolute temporary file PART. */
+static const char *part_rel(const char *part, char *buf, size_t bufsz)
+{
+	const char *b = strrchr(part, '/');
+	snprintf(buf, bufsz, SSI_PRIVATE_DIR "/tmp/%s", b ? b + 1 : part);
+	return buf;
+}
+
+
+/* The temporary name of PATH's transfer: stable across runs, for resume. */
+static char *part_name(const struct run *r, const char *path)
+{
+	struct ss_hasher *h = ss_hasher_new(SS_HASH_SHA256);
+	if (!h)
+		return NULL;
+	ss_hasher_update(h, path, strlen(path));
+	struct ss_digest d;
+	ss_hasher_final(h, &d);
+	ss_hasher_free(h);
+	char *out = malloc(strlen(r->dot) + 80);
+	if (out)
+		sprintf(out, "%s/tmp/%.32s.part", r->dot, d.sha256);
+	return out;
+}
+
+/* Hard-links a file the tree already holds (same content, other path),
+ * through directory fds: no symlink inside the tree is followed. */
+static int reuse(struct run *r, struct want *w)
+{
+	char *part = part_name(r, w->path), rel[PATH_MAX];
+	if (!part)
+		return 0;
+	part_rel(part, rel, sizeof(rel));
+	const char *sb, *pb;
+	struct ss_error e;
+	int sfd = ssi_parent_open(r->o->target, w->reuse_from, 0, &sb, &e);
+	int pfd = sfd >= 0 ? ssi_parent_open(r->o->target, rel, 0, &pb, &e) : -1;
+	int ok = 0;
+	if (pfd >= 0) {
+		unlinkat(pfd, pb, 0);
+		ok = linkat(sfd, sb, pfd, pb, 0) == 0 && ssi_safe_rename(r->o->target, rel, w->path, &e) == SS_OK;
+		if (!ok)
+			unlinkat(pfd, pb, 0);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (pfd >= 0)
+		close(pfd);
+	free(part);
+	return ok;
+}
+
+/* Local copies first; one that cannot be linked is fetched instead.
+ * Returns how many transfers remain. */
+static size_t reuse_all(struct run *r)
+{
+	for (size_t i = 0; i < r->nw; i++) {
+		struct want *w = &r->w[i];
+		if (w->status != W_REUSE || w->same)
+			continue;
+		if (reuse(r, w)) {
+			r->st->reused++;
+			ssm_event(r, SS_EV_REUSE, w->path, ss_item_get_int(w->it, "size"), w->reuse_from);
+			w->status = W_PRESENT;
+		} else {
+			w->status = W_FETCH;
+		}
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < r->nw; i++)
+		if (r->w[i].status == W_FETCH && !r->w[i].same)
+			n++;
+	return n;
+}
+
+/* The transfer of W: its URLs (the source, then each mirror) and its
+ * temporary file. */
+static int add_transfer(struct run *r, struct want *w)
+{
+	const char *root = ss_tree_root(r->src);
+	size_t k = r->ndl++;
+	w->dl = k;
+	char **urls = calloc((size_t)r->o->nmirrors + 1, sizeof(*urls));
+	r->urls[k] = urls;
+	r->parts[k] = part_name(r, w->path);
+	if (!urls || !r->parts[k] || !(urls[0] = ss_join(root, w->path)))
+		return ssm_oom(r);
+	for (int m = 0; m < r->o->nmirrors; m++)
+		if (!(urls[m + 1] = ss_join(r->o->mirrors[m], w->path)))
+			return ssm_oom(r);
+	r->dls[k] = (struct ssi_dl){
+		.urls = (const char *const *)urls,
+		.nurls = r->o->nmirrors + 1,
+		.path = w->path,
+		.part = r->parts[k],
+		.size = ss_item_get_int(w->it, "size"),
+		.max_size = r->o->max_item_size,
+		.kinds = ss_item_hash_kinds(w->it),
+		.item = w->it,
+	};
+	return SS_OK;
+}
+
+int ssm_fetch(struct run *r)
+{
+	size_t n = reuse_all(r);
+	if (n == 0)
+		return SS_OK;
+	static const char tmp[] = SSI_PRIVATE_DIR "/tmp";
+	int tfd = ssi_dir_open(r->o->target, tmp, strlen(tmp), 1, r->err);
+	if (tfd < 0)
+		return SS_FATAL;
+	close(tfd);
+	r->dls = calloc(n, sizeof(*r->dls));
+	r->parts = calloc(n, sizeof(*r->parts));
+	r->urls = calloc(n, sizeof(*r->urls));
+	if (!r->dls || !r->parts || !r->urls)
+		return ssm_oom(r);
+	for (size_t i = 0; i < r->nw; i++) {
+		struct want *w = &r->w[i];
+		if (w->status == W_FETCH && !w->same && add_transfer(r, w) != SS_OK)
+			return SS_FATAL;
+	}
+	struct ssi_dl_opts dopts = {
+		.jobs = r->o->jobs, .retries = r->o->retries, .timeout = r->o->timeout,
+		.limit_rate = r->o->limit_rate, .ca_file = r->o->ca_file,
+		.deadline = r->deadline ? ssi_now() + (double)(r->deadline - time(NULL)) : 0,
+		.progress = ssm_progress, .ud = r,
+	};
+	return ssi_download_all(r->dls, r->ndl, &dopts, r->err);
+}
+
+/* Moves verified files into place; records failures. */
+int ssm_place(struct run *r)
+{
+	for (size_t i = 0; i < r->nw; i++) {
+		struct want *w = &r->w[i];
+		if (w->same || w->status != W_FETCH)
+			continue;
+		long long size = ss_item_get_int(w->it, "size");
+		struct ssi_dl *dl = &r->dls[w->dl];
+		r->st->bytes_fetched += dl->bytes;
+		char rel[PATH_MAX];
+		struct ss_error pe;
+		ss_error_clear(&pe);
+		if (dl->result == SS_OK &&
+		    ssi_safe_rename(r->o->target, part_rel(dl->part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
+			w->status = W_PRESENT;
+			r->st->added++;
+			r->st->bytes_added += size > 0 ? size : 0;
+			ssm_event(r, SS_EV_ADD, w->path, size, NULL);
+		} else {
+			if (dl->result == SS_OK)
+				dl->err = pe;
+			w->status = W_FAILED;
+			if (dl->result == SS_TEMPFAIL)
+				r->failed_temp++;
+			else
+				r->failed_other++;
+			/* Keep a partial file only where a later run can resume it. */
+			if (dl->result != SS_TEMPFAIL)
+				unlink(dl->part);
+			ssm_event(r, SS_EV_FAIL, w->path, size, dl->err.msg);
+		}
+	}
+	/* Items sharing a file share its fate. */
+	for (size_t i = 0; i < r->nw; i++)
+		if (r->w[i].same && r->w[i].status != W_FAILED)
+			r->w[i].status = r->w[i].same->status;
+	for (size_t i = 0; i < r->nw; i++)
+		if (r->w[i].status == W_FAILED)
+			r->st->failed++;
+	return SS_OK;
+}
+
+
+/* Partial files of transfers that are not worth resuming. */
+struct keep_parts {
+	struct ssi_strset names;
+};
+
+static int keep_part(void *ud, const char *name)
+{
+	return ssi_strset_has(&((struct keep_parts *)ud)->names, name);
+}
+
+void ssm_clean_tmp(struct run *r)
+{
+	struct keep_parts keep = { { 0 } };
+	int oom = 0;
+	for (size_t i = 0; i < r->ndl && !oom; i++)
+		if (r->dls[i].result == SS_TEMPFAIL) {
+			const char *b = strrchr(r->parts[i], '/');
+			oom = ssi_strset_add(&keep.names, b ? b + 1 : r->parts[i]) < 0;
+		}
+	ssi_strset_seal(&keep.names);
+	struct ss_error e;
+	/* out of memory: better a stale partial file than a lost resume */
+	if (!oom && ssi_clean_dir(r->o->target, SSI_PRIVATE_DIR "/tmp", keep_part, &keep, &e) != SS_OK)
+		ssm_event(r, SS_EV_WARN, NULL, -1, e.msg);
+	ssi_strset_free(&keep.names);
+}
+
+void ssm_fetch_free(struct run *r)
+{
+	for (size_t i = 0; i < r->ndl; i++) {
+		for (int m = 0; r->urls && r->urls[i] && m <= r->o->nmirrors; m++)
+			free(r->urls[i][m]);
+		if (r->urls)
+			free(r->urls[i]);
+		if (r->parts)
+			free(r->parts[i]);
+	}
+	free(r->urls);
+	free(r->parts);
+	free(r->dls);
+}

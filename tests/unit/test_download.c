@@ -1,0 +1,214 @@
+/*
+ * The download engine (lib/download*.c): scheduling of many transfers over
+ * a few slots, verification, the run's deadline, and the --limit-rate
+ * token bucket.  Sources are local files (no server needed); the CLI tests
+ * cover HTTP.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "download_internal.h"
+
+#define MAXI 32
+
+struct fixture {
+	struct ss_tree *t;
+	struct ss_selection sel;
+	struct ssi_dl dls[MAXI];
+	char *urls[MAXI];
+	char *parts[MAXI];
+	const char *url1[MAXI][1];
+	size_t n;
+	char dir[64];
+};
+
+/* One transfer per item of foocloud that has a path (at most MAXI). */
+static int setup(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ss-dl-XXXXXX");
+	CHECK(mkdtemp(f->dir) != NULL);
+	struct ss_error e;
+	const char *root = SHARED("examples/foocloud");
+	f->t = ss_tree_load(root, &e);
+	CHECK(f->t != NULL);
+	if (!f->t || ss_select(f->t, NULL, 0, &f->sel, &e) != SS_OK)
+		return -1;
+	for (size_t i = 0; i < f->sel.count && f->n < MAXI; i++) {
+		const struct ss_item *it = f->sel.items[i];
+		const char *path = ss_item_str(it, "path");
+		if (!path)
+			continue;
+		size_t k = f->n++;
+		f->urls[k] = ss_join(root, path);
+		f->parts[k] = malloc(strlen(f->dir) + 32);
+		sprintf(f->parts[k], "%s/%zu.part", f->dir, k);
+		f->url1[k][0] = f->urls[k];
+		f->dls[k] = (struct ssi_dl){ .urls = f->url1[k], .nurls = 1, .path = path, .part = f->parts[k],
+					     .size = ss_item_get_int(it, "size"), .kinds = ss_item_hash_kinds(it),
+					     .item = it };
+	}
+	return f->n >= 4 ? 0 : -1;
+}
+
+static void teardown(struct fixture *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		unlink(f->parts[i]);
+		free(f->parts[i]);
+		free(f->urls[i]);
+	}
+	rmdir(f->dir);
+	ss_selection_free(&f->sel);
+	ss_tree_free(f->t);
+}
+
+static long long file_size(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Many transfers over two slots: every one runs to its end, verified. */
+static void test_all_done(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		struct ssi_dl_opts o = { .jobs = 2, .retries = 0, .timeout = 10 };
+		struct ss_error err;
+		CHECK(ssi_download_all(f.dls, f.n, &o, &err) == SS_OK);
+		for (size_t i = 0; i < f.n; i++) {
+			CHECK(f.dls[i].result == SS_OK);
+			if (f.dls[i].size >= 0)
+				CHECK(file_size(f.parts[i]) == f.dls[i].size);
+		}
+	}
+	teardown(&f);
+}
+
+/* A file that is not the item's fails that item alone, as an integrity
+ * error; a partial file from an earlier run does not matter for a local
+ * source. */
+static void test_mismatch(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		size_t a = 0, b = 1;
+		for (; b < f.n && f.dls[b].size == f.dls[a].size; b++)
+			;
+		CHECK(b < f.n);
+		f.url1[a][0] = f.urls[b];
+		FILE *fp = fopen(f.parts[2], "w");
+		if (fp) {
+			fputs("stale bytes of an earlier run", fp);
+			fclose(fp);
+		}
+		struct ssi_dl_opts o = { .jobs = 4, .timeout = 10 };
+		struct ss_error err;
+		CHECK(ssi_download_all(f.dls, f.n, &o, &err) == SS_OK);
+		CHECK(f.dls[a].result == SS_INTEGRITY);
+		CHECK(f.dls[a].err.msg[0] != '\0');
+		CHECK(f.dls[2].result == SS_OK);
+		for (size_t i = 1; i < f.n; i++)
+			CHECK(f.dls[i].result == SS_OK);
+	}
+	teardown(&f);
+}
+
+/* A missing source file fails its item. */
+static void test_missing(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		static const char *nowhere[] = { "/nonexistent/sstream/file" };
+		f.dls[0].urls = nowhere;
+		struct ssi_dl_opts o = { .jobs = 1, .timeout = 10 };
+		struct ss_error err;
+		CHECK(ssi_download_all(f.dls, f.n, &o, &err) == SS_OK);
+		CHECK(f.dls[0].result == SS_FATAL);
+		CHECK(strstr(f.dls[0].err.msg, "/nonexistent/sstream/file") != NULL);
+		CHECK(f.dls[1].result == SS_OK);
+	}
+	teardown(&f);
+}
+
+/* The run's deadline has passed: nothing starts, everything ends as a
+ * temporary failure (the next run goes on). */
+static void test_deadline(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		struct ssi_dl_opts o = { .jobs = 2, .timeout = 10, .deadline = ssi_now() - 1 };
+		struct ss_error err;
+		CHECK(ssi_download_all(f.dls, f.n, &o, &err) == SS_OK);
+		for (size_t i = 0; i < f.n; i++) {
+			CHECK(f.dls[i].result == SS_TEMPFAIL);
+			CHECK(strstr(f.dls[i].err.msg, "time limit") != NULL);
+		}
+	}
+	teardown(&f);
+}
+
+/* An item without a size is capped by max_size (max_item_size): past it
+ * the transfer fails, below it the hashes decide. */
+static void test_max_size(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		size_t big = 0;
+		for (size_t i = 0; i < f.n; i++)
+			if (f.dls[i].size > f.dls[big].size)
+				big = i;
+		long long size = f.dls[big].size;
+		CHECK(size > 2);
+		f.dls[big].size = -1;
+		f.dls[big].max_size = size - 1;
+		struct ssi_dl_opts o = { .jobs = 2, .timeout = 10 };
+		struct ss_error err;
+		CHECK(ssi_download_all(f.dls, f.n, &o, &err) == SS_OK);
+		CHECK(f.dls[big].result == SS_FATAL);
+		CHECK(strstr(f.dls[big].err.msg, "max_item_size") != NULL);
+		CHECK(file_size(f.parts[big]) <= size - 1);
+		f.dls[big].max_size = size;
+		CHECK(ssi_download_all(&f.dls[big], 1, &o, &err) == SS_OK);
+		CHECK(f.dls[big].result == SS_OK);
+		CHECK(file_size(f.parts[big]) == size);
+	}
+	teardown(&f);
+}
+
+static void test_nothing(void)
+{
+	struct ssi_dl_opts o = { .jobs = 2 };
+	struct ss_error err;
+	CHECK(ssi_download_all(NULL, 0, &o, &err) == SS_OK);
+}
+
+static void test_rate(void)
+{
+	struct ssi_rate b;
+	ssi_rate_init(&b, 0, 100.0);
+	CHECK(ssi_rate_take(&b, 1 << 30) == 1); /* no cap */
+	ssi_rate_init(&b, 1000, 100.0);
+	CHECK(b.burst == 65536);                 /* at least one libcurl buffer */
+	CHECK(ssi_rate_ready(&b));
+	CHECK(ssi_rate_take(&b, 70000) == 1);    /* goes below zero once */
+	CHECK(!ssi_rate_ready(&b));
+	CHECK(ssi_rate_take(&b, 1) == 0);        /* then pauses */
+	double at = ssi_rate_ready_at(&b, 100.0);
+	CHECK(at > 104.4 && at < 104.5);         /* 4464 bytes owed at 1000/s */
+	ssi_rate_refill(&b, 104.0);
+	CHECK(!ssi_rate_ready(&b));
+	ssi_rate_refill(&b, 105.0);
+	CHECK(ssi_rate_ready(&b));
+	ssi_rate_refill(&b, 10000.0);
+	CHECK(b.tokens == b.burst);              /* capped */
+	ssi_rate_init(&b, 10 * 1000 * 1000, 0);
+	CHECK(b.burst == 1000 * 1000);           /* a tenth of a second */
+}
+
+TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_nothing, test_rate)
