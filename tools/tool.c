@@ -57,3 +57,17 @@ void tool_version(const char *prog)
 	printf("libcurl %s\n%s\n%s\nlibgit2 %s\n", v.curl, v.ssl, v.archive, v.git2);
 	printf("jansson %s, PCRE2 %s, gpgme %s, libyaml %s\n", v.jansson, v.pcre2, v.gpgme, v.yaml);
 }
+
+static int result_rank(int rc)
+{
+	static const int order[] = { SS_OK, SS_PARTIAL, SS_TEMPFAIL, SS_FATAL, SS_INTEGRITY, SS_USAGE };
+	for (int i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++)
+		if (order[i] == rc)
+			return i;
+	return 3; /* an unknown code ranks as fatal */
+}
+
+int tool_result_worse(int a, int b)
+{
+	return result_rank(b) > result_rank(a) ? b : a;
+}

@@ -15,6 +15,11 @@ long long tool_duration(const char *s);
  * usage error naming the option. */
 int tool_number(const char *s, long long max, long long *out);
 
+/* The worse of two exit codes, by rank rather than number: ok, partial,
+ * temporary (75), fatal, integrity (3) -- a checksum failure outranks a
+ * network failure though 3 < 75; usage (64) outranks all. */
+int tool_result_worse(int a, int b);
+
 /* Prints PROG's --version text to stdout: our version, then the versions
  * of the libraries it runs with. */
 void tool_version(const char *prog);
