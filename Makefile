@@ -82,6 +82,9 @@ $(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(TOOL_OBJ) $(BUILD)/libsstrea
 # sstream-publish: one file per subcommand (cmd_*.c) besides main.c.
 PUBLISH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard sstream-publish/*.c)))
 $(BUILD)/bin/sstream-publish: $(PUBLISH_OBJ)
+MIRROR_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard sstream-mirror/*.c)))
+$(BUILD)/bin/sstream-mirror: $(MIRROR_OBJ)
+$(BUILD)/sstream-mirror/main.o $(MIRROR_OBJ): sstream-mirror/mirror.h
 $(BUILD)/sstream-publish/main.o $(PUBLISH_OBJ): sstream-publish/publish.h
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsstream.a

@@ -107,9 +107,16 @@ static void bad_value(const struct tool_cmd *cmd, const struct tool_opt *o, cons
 		tool_usage_error(cmd, "%s: '%s' is not one of %s", name, arg, o->choices);
 	const char *what = o->kind == TOOL_OPT_SIZE ? "a size (suffix k, m, g)"
 			   : o->kind == TOOL_OPT_DURATION ? "a duration (30s, 10m, 1h, 2d)" : "a whole number";
+	tool_usage_error(cmd, "%s: '%s' is not %s", name, arg, what);
+}
+
+static void out_of_range(const struct tool_cmd *cmd, const struct tool_opt *o, const char *arg)
+{
+	char name[64];
+	opt_name(o, name, sizeof(name));
 	if (o->max)
-		tool_usage_error(cmd, "%s: '%s' is not %s from %lld to %lld", name, arg, what, o->min, o->max);
-	tool_usage_error(cmd, "%s: '%s' is not %s, at least %lld", name, arg, what, o->min);
+		tool_usage_error(cmd, "%s: '%s' is out of range (%lld to %lld)", name, arg, o->min, o->max);
+	tool_usage_error(cmd, "%s: '%s' is out of range (at least %lld)", name, arg, o->min);
 }
 
 static void store(const struct tool_cmd *cmd, const struct tool_opt *o, const struct tool_opt *all)
@@ -151,8 +158,13 @@ static void store(const struct tool_cmd *cmd, const struct tool_opt *o, const st
 	int bad = o->kind == TOOL_OPT_NUMBER ? tool_number(optarg, 0x7fffffffffffffffLL, &n)
 		  : o->kind == TOOL_OPT_SIZE ? parse_size(optarg, &n)
 					     : (n = tool_duration(optarg)) < 0;
-	if (bad || n < o->min || (o->max && n > o->max))
+	/* all digits but beyond long long: out of range rather than junk */
+	if (bad && o->kind == TOOL_OPT_NUMBER && strspn(optarg, "0123456789") == strlen(optarg) && *optarg)
+		out_of_range(cmd, o, optarg);
+	if (bad)
 		bad_value(cmd, o, optarg);
+	if (n < o->min || (o->max && n > o->max))
+		out_of_range(cmd, o, optarg);
 	*(long long *)o->value = n;
 }
 

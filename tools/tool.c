@@ -71,3 +71,15 @@ int tool_result_worse(int a, int b)
 {
 	return result_rank(b) > result_rank(a) ? b : a;
 }
+
+const char *tool_ca_file(const char *ca_file)
+{
+	const char *env;
+	if (ca_file)
+		return ca_file;
+	if ((env = getenv("SSL_CERT_FILE")) && *env)
+		return env;
+	if ((env = getenv("CURL_CA_BUNDLE")) && *env)
+		return env;
+	return NULL;
+}
