@@ -1,4 +1,5 @@
 /* sstream-mirror: mirror a simplestreams tree into a local directory. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ struct mirror_args {
 	struct ss_s3_opts so;
 	long long max, jobs, retries, timeout, max_time, grace;
 	int verbosity, no_verify, progress, no_checksumming;
-	const char *report, *metrics, *state_dir, *path;
+	const char *report, *metrics, *state_dir, *path, *log_file;
 	struct tool_list mirrors;
 };
 
@@ -81,6 +82,7 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		OPT("s3-part-size", 0, TOOL_OPT_SIZE, &so->part_size, "SIZE", "multipart upload above this size (default 64m)", 65536, 5LL << 30),
 		OPT("s3-lock-ttl", 0, TOOL_OPT_DURATION, &so->lock_ttl, "DURATION", "a crashed run's lock expires after this (default 1h)", 1, 0),
 		OPT("state-dir", 0, TOOL_OPT_STRING, &a->state_dir, "DIR", "local state of S3 targets (see sstream-mirror(1))", 0, 0),
+		OPT("log-file", 0, TOOL_OPT_STRING, &a->log_file, "FILE", "append what goes to stderr to FILE as well", 0, 0),
 		OPT("progress", 0, TOOL_OPT_FLAG, &a->progress, NULL, "progress lines even when stderr is not a terminal", 0, 0),
 		{ "verbose", 'v', TOOL_OPT_FLAG, &a->verbosity, NULL, "print each added and removed file", 0, 0, 1, NULL, NULL },
 		{ "quiet", 'q', TOOL_OPT_FLAG, &a->verbosity, NULL, "print nothing but errors", 0, 0, -1, NULL, NULL },
@@ -90,6 +92,10 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 	int npos = tool_parse(&mirror_cmd, opts, argc, argv);
 	if (npos < 2)
 		tool_usage_error(&mirror_cmd, "missing SOURCE or TARGET");
+	if (a->log_file && tool_log_file(a->log_file) != 0) {
+		fprintf(stderr, "sstream-mirror: cannot open --log-file '%s': %s\n", a->log_file, strerror(errno));
+		exit(SS_FATAL);
+	}
 	o->max = (int)a->max;
 	o->jobs = (int)a->jobs;
 	o->retries = (int)a->retries;
@@ -217,7 +223,7 @@ int main(int argc, char **argv)
 	if (u.tty && !u.quiet && !a.o.dry_run)
 		fputs("\r\033[K", stderr);
 	if (rc != SS_OK)
-		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
+		tool_error("sstream-mirror", &err);
 	print_summary(&a, rc, strncmp(a.o.target, "s3://", 5) == 0, &st, &s3st);
 	rc = write_outputs(&a, rc, &u, &st, &s3st, err.msg, start);
 	mirror_ui_free(&u);

@@ -1,5 +1,5 @@
 /* sstream-query: list the flattened items of a simplestreams tree. */
-#include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +78,50 @@ static void print_json(const struct ss_selection *sel, const char *root)
 		free(url);
 	}
 	fputs(sel->count ? "\n]\n" : "]\n", stdout);
+}
+
+/* JSON text (ss_item_json's, one line) indented, a member per line. */
+static void print_indented(const char *js)
+{
+	int depth = 0, in_str = 0;
+	for (const char *p = js; *p; p++) {
+		char c = *p;
+		if (in_str) {
+			putchar(c);
+			if (c == '\\' && p[1])
+				putchar(*++p);
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '}' || c == ']')
+			printf("\n%*s", 2 * --depth, "");
+		putchar(c);
+		if (c == '"')
+			in_str = 1;
+		else if (c == '{' || c == '[')
+			printf("\n%*s", 2 * ++depth, "");
+		else if (c == ',')
+			printf("\n%*s", 2 * depth, "");
+		else if (c == ':')
+			putchar(' ');
+	}
+	putchar('\n');
+}
+
+/* --pretty: each item, with its item_url, as indented JSON. */
+static void print_pretty(const struct ss_selection *sel, const char *root)
+{
+	char buf[8192];
+	for (size_t i = 0; i < sel->count; i++) {
+		const char *path = ss_item_get(sel->items[i], "path", buf, sizeof(buf));
+		char *url = path ? ss_join(root, path) : NULL;
+		const char *extra[] = { "item_url", url, NULL };
+		char *js = ss_item_json(sel->items[i], url ? extra : NULL);
+		print_indented(js ? js : "{}");
+		free(js);
+		free(url);
+	}
 }
 
 static int split_fields(char *list, char **out, int max)
@@ -161,8 +205,8 @@ static int print_table(const struct ss_selection *sel, const char *root, char **
 
 struct query_args {
 	long long max;
-	int verbosity;
-	const char *format, *fields;
+	int verbosity, json, pretty, no_verify;
+	const char *format, *fields, *keyring, *path, *ca_file, *log_file;
 };
 
 static int parse_args(int argc, char **argv, struct query_args *a)
@@ -173,6 +217,19 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 		{ "format", 'f', TOOL_OPT_STRING, &a->format, "FMT",
 		  "table (default), json, csv, or a template such as\n"
 		  "'%(product_name)s %(version_name)s %(item_url)s'", 0, 0, 0, NULL, NULL },
+		{ "output-format", 'o', TOOL_OPT_STRING, &a->format, "FMT",
+		  "upstream's name of --format: '%(item_url)s %(sha256)s'", 0, 0, 0, NULL, NULL },
+		{ "json", 0, TOOL_OPT_FLAG, &a->json, NULL, "the same as --format json", 0, 0, 0, NULL, NULL },
+		{ "pretty", 0, TOOL_OPT_FLAG, &a->pretty, NULL, "each item as indented JSON", 0, 0, 0, NULL, NULL },
+		{ "keyring", 0, TOOL_OPT_STRING, &a->keyring, "FILE", "every document must be signed by a key in FILE",
+		  0, 0, 0, NULL, NULL },
+		{ "no-verify", 'U', TOOL_OPT_FLAG, &a->no_verify, NULL, "do not check signatures (the default\nwithout --keyring)", 0, 0, 0, NULL, NULL },
+		{ "path", 0, TOOL_OPT_STRING, &a->path, "PATH", "start at this index or products file under SOURCE", 0,
+		  0, 0, NULL, NULL },
+		{ "ca-file", 0, TOOL_OPT_STRING, &a->ca_file, "FILE", "CA certificates for https (default $SSL_CERT_FILE)",
+		  0, 0, 0, NULL, NULL },
+		{ "log-file", 0, TOOL_OPT_STRING, &a->log_file, "FILE", "append what goes to stderr to FILE as well", 0, 0,
+		  0, NULL, NULL },
 		{ "fields", 'F', TOOL_OPT_STRING, &a->fields, "LIST",
 		  "comma-separated columns for table and csv\n"
 		  "(default product_name,version_name,item_name,ftype,size,path)", 0, 0, 0, NULL, NULL },
@@ -186,12 +243,48 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 	int npos = tool_parse(&query_cmd, opts, argc, argv);
 	if (npos < 1)
 		tool_usage_error(&query_cmd, "missing SOURCE");
+	if (a->json + a->pretty > 1)
+		tool_usage_error(&query_cmd, "--json and --pretty do not go together");
+	if (a->json)
+		a->format = "json";
+	if (a->pretty)
+		a->format = "pretty";
+	if (a->no_verify)
+		a->keyring = NULL;
+	a->ca_file = tool_ca_file(a->ca_file);
+	if (a->log_file && tool_log_file(a->log_file) != 0) {
+		fprintf(stderr, "sstream-query: cannot open --log-file '%s': %s\n", a->log_file, strerror(errno));
+		exit(SS_FATAL);
+	}
 	int is_template = strstr(a->format, "%(") != NULL;
-	if (!is_template && strcmp(a->format, "table") && strcmp(a->format, "json") && strcmp(a->format, "csv"))
+	if (!is_template && strcmp(a->format, "table") && strcmp(a->format, "json") && strcmp(a->format, "csv") &&
+	    strcmp(a->format, "pretty"))
 		tool_usage_error(&query_cmd, "--format is table, json, csv or a template with %%(key)s fields");
 	if (strlen(a->fields) >= 1024)
 		tool_usage_error(&query_cmd, "--fields list too long");
 	return npos;
+}
+
+/* The tree at SOURCE (a remote's URL, --path joined), its documents
+ * verified with --keyring; NULL with ERR filled. */
+static struct ss_tree *load(const struct query_args *a, const char *source, struct ss_error *err)
+{
+	/* Without --keyring the query only reads: a remote's signatures are
+	 * the mirror's business. */
+	const char *keyring = a->keyring;
+	if (ss_remote_name(source) && ss_remote_resolve(source, 0, &source, &keyring, err) != SS_OK)
+		return NULL;
+	char *joined = a->path ? ss_join(source, a->path) : NULL;
+	struct ss_verifier *v = keyring ? ss_verifier_new(keyring, err) : NULL;
+	struct ss_fetch_opts fo = { .ca_file = a->ca_file };
+	struct ss_tree *t = NULL;
+	if (a->path && !joined)
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	else if (!keyring || v)
+		t = ss_tree_load_ex(joined ? joined : source, v, &fo, err);
+	ss_verifier_free(v);
+	free(joined);
+	return t;
 }
 
 /* The items as FORMAT says; returns the exit code. */
@@ -203,6 +296,8 @@ static int print_items(const struct ss_selection *sel, const char *root, const c
 		print_template(sel, root, format);
 	else if (strcmp(format, "json") == 0)
 		print_json(sel, root);
+	else if (strcmp(format, "pretty") == 0)
+		print_pretty(sel, root);
 	else if (strcmp(format, "csv") == 0)
 		print_csv(sel, root, cols, ncols);
 	else
@@ -225,7 +320,7 @@ static void say_loaded(const struct ss_tree *tree, const struct ss_selection *se
 
 int main(int argc, char **argv)
 {
-	struct query_args a = { 0, 0, "table", default_fields };
+	struct query_args a = { .format = "table", .fields = default_fields };
 	int npos = parse_args(argc, argv, &a);
 	const char *source = argv[1];
 	char fields_buf[1024];
@@ -241,12 +336,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sstream-query: %s\n", err.msg);
 		return err.code;
 	}
-	const char *keyring = NULL; /* the query reads; signatures are the mirror's business */
-	struct ss_tree *tree = NULL;
-	if (!(ss_remote_name(source) && ss_remote_resolve(source, 0, &source, &keyring, &err) != SS_OK))
-		tree = ss_tree_load(source, &err);
+	struct ss_tree *tree = load(&a, source, &err);
 	if (!tree) {
-		fprintf(stderr, "sstream-query: %s\n", err.msg);
+		tool_error("sstream-query", &err);
 		ss_filter_free(filter);
 		return err.code;
 	}

@@ -171,7 +171,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		  0, NULL, NULL },
 		{ "jobs", 'j', TOOL_OPT_NUMBER, &a->jobs, "N", "parallel files (default: one per core)", 1, 256, 0,
 		  NULL, NULL },
-		{ "ca-file", 0, TOOL_OPT_STRING, &a->o.ca_file, "FILE", "CA certificates for https", 0, 0, 0, NULL,
+		{ "ca-file", 0, TOOL_OPT_STRING, &a->o.ca_file, "FILE", "CA certificates for https (default $SSL_CERT_FILE)", 0, 0, 0, NULL,
 		  NULL },
 		{ "timeout", 0, TOOL_OPT_NUMBER, &a->timeout, "S", "connect timeout and stall limit (default 30)", 1,
 		  0x7fffffff, 0, NULL, NULL },
@@ -192,6 +192,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		tool_usage_error(&verify_cmd, a->files_mode ? "--files needs FILE... SOURCE" : "one TREE or URL");
 	if (a->max_age >= 0 && a->files_mode)
 		tool_usage_error(&verify_cmd, "--max-age checks a tree, not --files");
+	a->o.ca_file = tool_ca_file(a->o.ca_file);
 	a->o.jobs = (int)a->jobs;
 	a->o.timeout = (long)a->timeout;
 	return npos;
@@ -236,7 +237,7 @@ int main(int argc, char **argv)
 	/* Failures found in the files were reported one by one; a tree that
 	 * could not be read (or whose signature failed) is one error line. */
 	if (rc != SS_OK && rc != SS_PARTIAL && !(rc == SS_INTEGRITY && (st.files || st.failed))) {
-		fprintf(stderr, "sstream-verify: %s\n", err.msg);
+		tool_error("sstream-verify", &err);
 		return rc;
 	}
 	if (out.json)

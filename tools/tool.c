@@ -83,3 +83,12 @@ const char *tool_ca_file(const char *ca_file)
 		return env;
 	return NULL;
 }
+
+void tool_error(const char *prog, const struct ss_error *err)
+{
+	fprintf(stderr, "%s: %s\n", prog, err->msg);
+	/* curl: "SSL certificate problem: ...", "server certificate verification failed" */
+	if (strstr(err->msg, "certificate"))
+		fprintf(stderr, "%s: hint: --ca-file FILE (or $SSL_CERT_FILE) names the CA certificates to trust\n",
+			prog);
+}

@@ -15,6 +15,15 @@ long long tool_duration(const char *s);
  * usage error naming the option. */
 int tool_number(const char *s, long long max, long long *out);
 
+/* --log-file FILE: from now on, what goes to standard error is appended
+ * to FILE as well (until exit).  Returns 0, or -1 with errno. */
+int tool_log_file(const char *file);
+
+/* Prints "PROG: MESSAGE" of ERR to standard error; a certificate error
+ * also gets the hint of --ca-file. */
+struct ss_error;
+void tool_error(const char *prog, const struct ss_error *err);
+
 /* The CA bundle for https: CA_FILE when given, else $SSL_CERT_FILE, else
  * $CURL_CA_BUNDLE, else NULL (the system's). */
 const char *tool_ca_file(const char *ca_file);
