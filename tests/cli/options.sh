@@ -139,4 +139,46 @@ for cmd in "$M" "$Q" "$V" "$V image" "$P build" "$P add" "$P remove" "$P list" "
 	check "$name -V: the version" out_has "^sstream-[a-z]* [0-9]"
 	expect 0 "$name --version" $cmd --version
 done
+
+# ---- --report and --metrics: atomic, no directories made, a failure is exit 1 --------
+expect 0 "--report and --metrics" "$M" "$SRC" "$T/r1" --report "$T/r1.json" --metrics "$T/r1.prom"
+check "the report parses" "$PY" -c "import json; json.load(open('$T/r1.json'))"
+check "the metrics are there" grep -q '^sstream_last_run_result{' "$T/r1.prom"
+check "no temporary files left" test "$(ls -a "$T" | grep -c '^\.r1\.')" -eq 0
+expect 1 "--report into a missing directory" "$M" "$SRC" "$T/r2" --report "$T/nodir/sub/r.json"
+check "... named" err_has "$T/nodir/sub/r.json"
+check "... the mirror itself was done" test -f "$T/r2/streams/v1/index.json"
+expect 1 "--metrics into a missing directory" "$M" "$SRC" "$T/r2" --metrics "$T/nodir/sub/m.prom"
+check "... named" err_has "$T/nodir/sub/m.prom"
+check "no directory was created" test ! -e "$T/nodir"
+expect 1 "publish --metrics into a missing directory" "$P" add "$D" "$I/meta.tar.xz" "$I/root.tar.xz" --metrics "$T/nodir/p.prom"
+check "... named" err_has "$T/nodir/p.prom"
+check "... no directory created" test ! -e "$T/nodir"
+expect 2 "a failed run's --report still tells, and exit 2 stays 2" "$M" "$T/no-such-source" "$T/r3" --report "$T/r3.json"
+check "... the report says 2" grep -q '"result": 2' "$T/r3.json"
+# a read-only directory, and a full file system (root: small tmpfs mounts)
+RO=$T/ro FULL=$T/full
+mkdir -p "$RO" "$FULL"
+echo '{"old": true}' >"$RO/r.json"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k,ro tmpfs "$RO" 2>/dev/null &&
+	mount -t tmpfs -o size=64k tmpfs "$FULL" 2>/dev/null; then
+	EXTRA_CLEANUP="umount_test_mounts"
+	umount_test_mounts() { umount "$RO" "$FULL" 2>/dev/null; }
+	echo '{"old": true}' >"$FULL/r.json"
+	echo 'old 1' >"$FULL/m.prom"
+	dd if=/dev/zero of="$FULL/fill" bs=4k 2>/dev/null
+	expect 1 "--report on a full file system" "$M" "$SRC" "$T/r4" --report "$FULL/r.json"
+	check "... named" err_has "$FULL/r.json"
+	check "... the old report is kept whole (not a 0-byte file)" grep -qx '{"old": true}' "$FULL/r.json"
+	expect 1 "--metrics on a full file system" "$M" "$SRC" "$T/r4" --metrics "$FULL/m.prom"
+	check "... the old metrics kept" grep -qx 'old 1' "$FULL/m.prom"
+	check "... no temporary files left" test "$(ls -a "$FULL" | wc -l)" -eq 5
+else
+	chmod 555 "$RO"
+fi
+expect 1 "--report in a read-only directory" "$M" "$SRC" "$T/r5" --report "$RO/r.json"
+check "... named" err_has "$RO/r.json"
+expect 1 "--metrics in a read-only directory" "$M" "$SRC" "$T/r5" --metrics "$RO/m.prom"
+check "... named" err_has "$RO/m.prom"
+[ "$(id -u)" -eq 0 ] || chmod 755 "$RO"
 finish
