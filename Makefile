@@ -63,7 +63,7 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 	sh scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c tools/tool.h tools/options.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h lib/s3_internal.h | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h lib/download.h lib/curl_internal.h lib/mirror_internal.h lib/s3_internal.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -78,6 +78,8 @@ $(BUILD)/libsstream.so: $(LIB_OBJ)
 $(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(TOOL_OBJ) $(BUILD)/libsstream.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LIBS)
+
+$(TOOL_OBJ) $(patsubst %.c,$(BUILD)/%.o,$(wildcard sstream-*/*.c)): tools/options.h
 
 # sstream-publish: one file per subcommand (cmd_*.c) besides main.c.
 PUBLISH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard sstream-publish/*.c)))

@@ -84,8 +84,8 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		OPT("state-dir", 0, TOOL_OPT_STRING, &a->state_dir, "DIR", "local state of S3 targets (see sstream-mirror(1))", 0, 0),
 		OPT("log-file", 0, TOOL_OPT_STRING, &a->log_file, "FILE", "append what goes to stderr to FILE as well", 0, 0),
 		OPT("progress", 0, TOOL_OPT_FLAG, &a->progress, NULL, "progress lines even when stderr is not a terminal", 0, 0),
-		{ "verbose", 'v', TOOL_OPT_FLAG, &a->verbosity, NULL, "print each added and removed file", 0, 0, 1, NULL, NULL },
-		{ "quiet", 'q', TOOL_OPT_FLAG, &a->verbosity, NULL, "print nothing but errors", 0, 0, -1, NULL, NULL },
+		TOOL_OPT_VERBOSE(&a->verbosity, "print each added and removed file"),
+		TOOL_OPT_QUIET(&a->verbosity, "print nothing but errors"),
 		TOOL_OPT_STD,
 		TOOL_OPT_ENDING,
 	};

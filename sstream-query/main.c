@@ -233,10 +233,8 @@ static int parse_args(int argc, char **argv, struct query_args *a)
 		{ "fields", 'F', TOOL_OPT_STRING, &a->fields, "LIST",
 		  "comma-separated columns for table and csv\n"
 		  "(default product_name,version_name,item_name,ftype,size,path)", 0, 0, 0, NULL, NULL },
-		{ "verbose", 'v', TOOL_OPT_FLAG, &a->verbosity, NULL, "say what was loaded, on stderr", 0, 0, 1,
-		  NULL, NULL },
-		{ "quiet", 'q', TOOL_OPT_FLAG, &a->verbosity, NULL, "print nothing but the items", 0, 0, -1, NULL,
-		  NULL },
+		TOOL_OPT_VERBOSE(&a->verbosity, "say what was loaded, on stderr"),
+		TOOL_OPT_QUIET(&a->verbosity, "print nothing but the items"),
 		TOOL_OPT_STD,
 		TOOL_OPT_ENDING,
 	};

@@ -75,7 +75,7 @@ static int image_cmd(int argc, char **argv)
 	const struct tool_opt opts[] = {
 		{ "expect", 0, TOOL_OPT_STRING, &expect, "FP", "the fingerprint the image must have", 0, 0, 0, NULL,
 		  NULL },
-		TOOL_OPT_QUIET(&verbosity),
+		TOOL_OPT_QUIET(&verbosity, "print nothing; the exit status tells"),
 		TOOL_OPT_STD,
 		TOOL_OPT_ENDING,
 	};
@@ -180,10 +180,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "max-age", 0, TOOL_OPT_DURATION, &a->max_age, "DURATION",
 		  "fail (exit 1 at least) when the tree's newest\nmetadata is older than DURATION (30m, 12h, 2d)", 0,
 		  0, 0, NULL, NULL },
-		{ "verbose", 'v', TOOL_OPT_FLAG, &a->verbosity, NULL, "print 'PATH: OK' for every good file too", 0,
-		  0, 1, NULL, NULL },
-		{ "quiet", 'q', TOOL_OPT_FLAG, &a->verbosity, NULL, "print nothing; the exit status tells", 0, 0, -1,
-		  NULL, NULL },
+		TOOL_OPT_VERBOSE(&a->verbosity, "print 'PATH: OK' for every good file too"),
+		TOOL_OPT_QUIET(&a->verbosity, "print nothing; the exit status tells"),
 		TOOL_OPT_STD,
 		TOOL_OPT_ENDING,
 	};

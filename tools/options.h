@@ -42,8 +42,10 @@ struct tool_opt {
 	void (*action)(void);  /* ACTION */
 };
 
-#define TOOL_OPT_VERBOSE(v) { "verbose", 'v', TOOL_OPT_FLAG, (v), NULL, "say more", 0, 0, 1, NULL, NULL }
-#define TOOL_OPT_QUIET(v) { "quiet", 'q', TOOL_OPT_FLAG, (v), NULL, "print nothing but errors", 0, 0, -1, NULL, NULL }
+/* -v and -q mean the same in every tool: one int, 1 verbose, -1 quiet,
+ * the last one given wins; HELP says what more or less is. */
+#define TOOL_OPT_VERBOSE(v, help) { "verbose", 'v', TOOL_OPT_FLAG, (v), NULL, help, 0, 0, 1, NULL, NULL }
+#define TOOL_OPT_QUIET(v, help) { "quiet", 'q', TOOL_OPT_FLAG, (v), NULL, help, 0, 0, -1, NULL, NULL }
 #define TOOL_OPT_DRY_RUN(v) { "dry-run", 'n', TOOL_OPT_FLAG, (v), NULL, "print what would change, change nothing", 0, 0, 0, NULL, NULL }
 #define TOOL_OPT_STD { "help", 'h', TOOL_OPT_HELP, NULL, NULL, "this help", 0, 0, 0, NULL, NULL }, \
 		     { "version", 'V', TOOL_OPT_VERSION, NULL, NULL, "the versions of sstream and its libraries", 0, 0, 0, NULL, NULL }
