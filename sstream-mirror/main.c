@@ -27,7 +27,7 @@ struct mirror_args {
 	struct ss_mirror_opts o;
 	struct ss_s3_opts so;
 	long long max, jobs, retries, timeout, max_time, grace;
-	int verbosity, no_verify, progress, no_checksumming;
+	int verbosity, no_verify, progress, no_checksumming, ca_file_given;
 	const char *report, *metrics, *state_dir, *path, *log_file;
 	struct tool_list mirrors;
 };
@@ -156,7 +156,10 @@ static int run(struct mirror_args *a, struct ui *u, struct ss_mirror_stats *st, 
 		tool_usage_error(&mirror_cmd, "--no-item-download cannot publish into S3 (the bucket would name missing objects)");
 	struct ss_s3_opts *so = &a->so;
 	so->target = o->target;
-	so->ca_file = o->ca_file;
+	/* the bucket's CA: --ca-file, else $AWS_CA_BUNDLE (the library's
+	 * default), else the environment of the source's */
+	const char *aws_ca = getenv("AWS_CA_BUNDLE");
+	so->ca_file = a->ca_file_given || !aws_ca || !*aws_ca ? o->ca_file : NULL;
 	so->timeout = o->timeout;
 	so->retries = o->retries;
 	so->grace = o->grace;
@@ -198,6 +201,7 @@ int main(int argc, char **argv)
 	struct mirror_args a = { .jobs = 4, .retries = 3, .timeout = 30,
 				 .grace = 3600, .max_time = 24 * 3600 };
 	int npos = parse_args(argc, argv, &a);
+	a.ca_file_given = a.o.ca_file != NULL;
 	a.o.ca_file = tool_ca_file(a.o.ca_file);
 	struct ss_error err;
 	ss_error_clear(&err);
