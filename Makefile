@@ -80,7 +80,17 @@ $(BUILD)/libsstream.so: $(LIB_OBJ)
 # Tools link the static library: they run from the build tree as installed.
 $(BUILD)/bin/sstream-%: $(BUILD)/sstream-%/main.o $(TOOL_OBJ) $(BUILD)/libsstream.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LIBS)
+
+$(TOOL_OBJ) $(patsubst %.c,$(BUILD)/%.o,$(wildcard sstream-*/*.c)): tools/options.h
+
+# sstream-publish: one file per subcommand (cmd_*.c) besides main.c.
+PUBLISH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard sstream-publish/*.c)))
+$(BUILD)/bin/sstream-publish: $(PUBLISH_OBJ)
+MIRROR_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard sstream-mirror/*.c)))
+$(BUILD)/bin/sstream-mirror: $(MIRROR_OBJ)
+$(BUILD)/sstream-mirror/main.o $(MIRROR_OBJ): sstream-mirror/mirror.h
+$(BUILD)/sstream-publish/main.o $(PUBLISH_OBJ): sstream-publish/publish.h
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsstream.a
 	@mkdir -p $(@D)

@@ -1,5 +1,4 @@
 /* sstream-verify: prove a tree, a download or an image is what the streams say. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,46 +7,30 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "options.h"
 #include "sstream.h"
 #include "tool.h"
 
-static const char usage_text[] =
+static const struct tool_cmd verify_cmd = {
+	"sstream-verify", NULL,
 	"usage: sstream-verify [OPTIONS] TREE|URL\n"
 	"       sstream-verify [OPTIONS] --files FILE... SOURCE\n"
-	"       sstream-verify image METADATA [ROOT] [--expect FINGERPRINT]\n"
-	"\n"
+	"       sstream-verify image METADATA [ROOT] [--expect FINGERPRINT]\n",
 	"Check a simplestreams tree: its documents, every item file's size and\n"
 	"hashes, LXD/Incus combined fingerprints, delta bases and signatures.\n"
 	"With --files, check downloaded files against the streams of SOURCE.\n"
-	"'image' prints the LXD fingerprint of an image (or checks it).\n"
-	"\n"
-	"      --keyring FILE   every index and products file must verify against FILE\n"
-	"      --orphans        also report files that nothing references\n"
-	"      --deep           remote trees: download and hash every file (default:\n"
-	"                       HEAD requests for existence and size)\n"
-	"      --files          check the FILE arguments against SOURCE\n"
-	"      --expect FP      with 'image': the fingerprint it must have\n"
-	"  -j, --jobs N         parallel files (default: one per core)\n"
-	"      --ca-file FILE   CA certificates for https\n"
-	"      --timeout S      connect timeout and stall limit (default 30)\n"
-	"      --format FMT     text (default) or json\n"
-	"      --max-age DURATION  fail (exit 1 at least) when the tree's newest\n"
-	"                       metadata is older than DURATION (30m, 12h, 2d)\n"
-	"  -v, --verbose        print 'PATH: OK' for every good file too\n"
-	"  -q, --quiet          print nothing; the exit status tells\n"
-	"  -h, --help           this help\n"
-	"  -V, --version        the versions of sstream and its libraries\n"
-	"\n"
+	"'image' prints the LXD fingerprint of an image (or checks it).\n",
 	"Exit status: 0 all good; 1 warnings only (orphans, unknown files, a stale\n"
 	"tree); 3 an integrity failure; 2 the tree cannot be read; 64 usage.\n"
-	"See sstream-verify(1).\n";
+	"See sstream-verify(1).\n",
+};
 
-static void usage_error(const char *msg)
-{
-	fprintf(stderr, "sstream-verify: %s\n", msg);
-	fprintf(stderr, "usage: sstream-verify [OPTIONS] TREE|URL (see --help)\n");
-	exit(SS_USAGE);
-}
+static const struct tool_cmd image_cmd_info = {
+	"sstream-verify", "image", "usage: sstream-verify image METADATA [ROOT] [--expect FINGERPRINT]\n",
+	"Print the LXD fingerprint of an image, or check it against --expect.\n",
+	"Exit status: 0 ok; 3 the fingerprint differs; 2 unreadable; 64 usage.\n"
+	"See sstream-verify(1).\n",
+};
 
 struct out {
 	int verbose, quiet, json;
@@ -87,23 +70,24 @@ static void on_result(void *ud, const struct ss_verify_result *r)
 
 static int image_cmd(int argc, char **argv)
 {
-	const char *expect = NULL, *files[2] = { NULL, NULL };
-	int nf = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc)
-			expect = argv[++i];
-		else if (argv[i][0] == '-')
-			usage_error("image: unknown option");
-		else if (nf < 2)
-			files[nf++] = argv[i];
-		else
-			usage_error("image: METADATA [ROOT] only");
-	}
+	const char *expect = NULL;
+	int verbosity = 0;
+	const struct tool_opt opts[] = {
+		{ "expect", 0, TOOL_OPT_STRING, &expect, "FP", "the fingerprint the image must have", 0, 0, 0, NULL,
+		  NULL },
+		TOOL_OPT_QUIET(&verbosity, "print nothing; the exit status tells"),
+		TOOL_OPT_STD,
+		TOOL_OPT_ENDING,
+	};
+	int nf = tool_parse(&image_cmd_info, opts, argc, argv);
+	const char *files[2] = { argv[1], nf > 1 ? argv[2] : NULL };
 	if (nf == 0)
-		usage_error("image: missing METADATA");
+		tool_usage_error(&image_cmd_info, "missing METADATA");
+	if (nf > 2)
+		tool_usage_error(&image_cmd_info, "METADATA [ROOT] only");
 	/* A malformed fingerprint is a bad command line, not a mismatch. */
 	if (expect && (strlen(expect) != 64 || strspn(expect, "0123456789abcdefABCDEF") != 64))
-		usage_error("image: --expect needs a fingerprint of 64 hex digits");
+		tool_usage_error(&image_cmd_info, "--expect needs a fingerprint of 64 hex digits");
 	char fp[65];
 	struct ss_error err;
 	ss_error_clear(&err);
@@ -116,10 +100,12 @@ static int image_cmd(int argc, char **argv)
 		return SS_OK;
 	}
 	if (strcasecmp(fp, expect) == 0) {
-		printf("%s: OK\n", files[0]);
+		if (verbosity >= 0)
+			printf("%s: OK\n", files[0]);
 		return SS_OK;
 	}
-	printf("%s: FAIL fingerprint %s, expected %s\n", files[0], fp, expect);
+	if (verbosity >= 0)
+		printf("%s: FAIL fingerprint %s, expected %s\n", files[0], fp, expect);
 	return SS_INTEGRITY;
 }
 
@@ -164,132 +150,100 @@ static int check_age(const char *source, long long max_age)
 	return SS_PARTIAL;
 }
 
+struct verify_args {
+	struct ss_verify_opts o;
+	long long max_age, jobs, timeout;
+	int files_mode, verbosity;
+	const char *format;
+};
+
+static int parse_args(int argc, char **argv, struct verify_args *a)
+{
+	const struct tool_opt opts[] = {
+		{ "keyring", 0, TOOL_OPT_STRING, &a->o.keyring, "FILE",
+		  "every index and products file must verify against FILE", 0, 0, 0, NULL, NULL },
+		{ "orphans", 0, TOOL_OPT_FLAG, &a->o.orphans, NULL, "also report files that nothing references", 0,
+		  0, 0, NULL, NULL },
+		{ "deep", 0, TOOL_OPT_FLAG, &a->o.deep, NULL,
+		  "remote trees: download and hash every file (default:\nHEAD requests for existence and size)", 0,
+		  0, 0, NULL, NULL },
+		{ "files", 0, TOOL_OPT_FLAG, &a->files_mode, NULL, "check the FILE arguments against SOURCE", 0, 0,
+		  0, NULL, NULL },
+		{ "jobs", 'j', TOOL_OPT_NUMBER, &a->jobs, "N", "parallel files (default: one per core)", 1, 256, 0,
+		  NULL, NULL },
+		{ "ca-file", 0, TOOL_OPT_STRING, &a->o.ca_file, "FILE", "CA certificates for https (default $SSL_CERT_FILE)", 0, 0, 0, NULL,
+		  NULL },
+		{ "timeout", 0, TOOL_OPT_NUMBER, &a->timeout, "S", "connect timeout and stall limit (default 30)", 1,
+		  0x7fffffff, 0, NULL, NULL },
+		{ "format", 0, TOOL_OPT_STRING, &a->format, "FMT", "text (default) or json", 0, 0, 0, "text|json",
+		  NULL },
+		{ "max-age", 0, TOOL_OPT_DURATION, &a->max_age, "DURATION",
+		  "fail (exit 1 at least) when the tree's newest\nmetadata is older than DURATION (30m, 12h, 2d)", 0,
+		  0, 0, NULL, NULL },
+		TOOL_OPT_VERBOSE(&a->verbosity, "print 'PATH: OK' for every good file too"),
+		TOOL_OPT_QUIET(&a->verbosity, "print nothing; the exit status tells"),
+		TOOL_OPT_STD,
+		TOOL_OPT_ENDING,
+	};
+	int npos = tool_parse(&verify_cmd, opts, argc, argv);
+	if (npos < 1 || (!a->files_mode && npos != 1) || (a->files_mode && npos < 2))
+		tool_usage_error(&verify_cmd, a->files_mode ? "--files needs FILE... SOURCE" : "one TREE or URL");
+	if (a->max_age >= 0 && a->files_mode)
+		tool_usage_error(&verify_cmd, "--max-age checks a tree, not --files");
+	a->o.ca_file = tool_ca_file(a->o.ca_file);
+	a->o.jobs = (int)a->jobs;
+	a->o.timeout = (long)a->timeout;
+	return npos;
+}
+
+static void print_json(int rc, const struct ss_verify_stats *st, struct out *out)
+{
+	printf("{\"result\": %d, \"files\": %zu, \"ok\": %zu, \"failed\": %zu, \"orphans\": %zu, "
+	       "\"unknown\": %zu, \"bytes\": %lld, \"seconds\": %.3f, \"results\": [",
+	       rc, st->files, st->ok, st->failed, st->orphans, st->unknown, st->bytes, st->seconds);
+	for (size_t i = 0; i < out->n; i++) {
+		printf("%s{\"path\": ", i ? ", " : "");
+		tool_json_str(stdout, out->kept[i].path);
+		printf(", \"status\": \"%s\", \"reason\": ", status_word(out->kept[i].status));
+		if (out->kept[i].reason)
+			tool_json_str(stdout, out->kept[i].reason);
+		else
+			fputs("null", stdout);
+		putchar('}');
+		free((char *)out->kept[i].path);
+		free((char *)out->kept[i].reason);
+	}
+	printf("]}\n");
+	free(out->kept);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "image") == 0)
 		return image_cmd(argc - 1, argv + 1);
-	enum { O_KEYRING = 256, O_ORPHANS, O_DEEP, O_FILES, O_CA, O_TIMEOUT, O_FORMAT, O_MAXAGE };
-	static const struct option opts[] = {
-		{ "keyring", required_argument, NULL, O_KEYRING },
-		{ "orphans", no_argument, NULL, O_ORPHANS },
-		{ "deep", no_argument, NULL, O_DEEP },
-		{ "files", no_argument, NULL, O_FILES },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "ca-file", required_argument, NULL, O_CA },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "max-age", required_argument, NULL, O_MAXAGE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct ss_verify_opts o = { 0 };
-	long long max_age = -1;
-	struct out out = { 0 };
-	int files_mode = 0, c;
-	long long num;
-	while ((c = getopt_long(argc, argv, "j:vqhV", opts, NULL)) != -1) {
-		switch (c) {
-		case O_KEYRING:
-			o.keyring = optarg;
-			break;
-		case O_ORPHANS:
-			o.orphans = 1;
-			break;
-		case O_DEEP:
-			o.deep = 1;
-			break;
-		case O_FILES:
-			files_mode = 1;
-			break;
-		case 'j':
-			if (tool_number(optarg, 256, &num) < 0 || num < 1)
-				usage_error("--jobs is 1 to 256");
-			o.jobs = (int)num;
-			break;
-		case O_CA:
-			o.ca_file = optarg;
-			break;
-		case O_TIMEOUT:
-			if (tool_number(optarg, INT_MAX, &num) < 0 || num < 1)
-				usage_error("--timeout is a whole number of seconds, at least 1");
-			o.timeout = (long)num;
-			break;
-		case O_FORMAT:
-			if (strcmp(optarg, "json") == 0)
-				out.json = 1;
-			else if (strcmp(optarg, "text") != 0)
-				usage_error("--format is text or json");
-			break;
-		case 'v':
-			out.verbose = 1;
-			out.quiet = 0;
-			break;
-		case 'q':
-			out.quiet = 1;
-			out.verbose = 0;
-			break;
-		case O_MAXAGE:
-			if ((max_age = tool_duration(optarg)) < 0)
-				usage_error("--max-age is a duration: 30s, 10m, 1h, 2d");
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return SS_OK;
-		case 'V':
-			tool_version("sstream-verify");
-			return SS_OK;
-		default:
-			usage_error("unknown option");
-		}
-	}
-	int npos = argc - optind;
-	if (npos < 1 || (!files_mode && npos != 1) || (files_mode && npos < 2))
-		usage_error(files_mode ? "--files needs FILE... SOURCE" : "one TREE or URL");
-	if (max_age >= 0 && files_mode)
-		usage_error("--max-age checks a tree, not --files");
-	o.source = argv[argc - 1];
-	o.result = on_result;
-	o.ud = &out;
+	struct verify_args a = { .max_age = -1, .format = "text" };
+	int npos = parse_args(argc, argv, &a);
+	struct out out = { a.verbosity > 0, a.verbosity < 0, strcmp(a.format, "json") == 0, NULL, 0 };
+	a.o.source = argv[npos];
+	a.o.result = on_result;
+	a.o.ud = &out;
 	struct ss_verify_stats st;
 	struct ss_error err;
 	ss_error_clear(&err);
-	int rc = files_mode ? ss_verify_files(&o, (const char *const *)argv + optind, npos - 1, &st, &err)
-			    : ss_verify_tree(&o, &st, &err);
+	int rc = a.files_mode ? ss_verify_files(&a.o, (const char *const *)argv + 1, npos - 1, &st, &err)
+			      : ss_verify_tree(&a.o, &st, &err);
 	/* Failures found in the files were reported one by one; a tree that
 	 * could not be read (or whose signature failed) is one error line. */
 	if (rc != SS_OK && rc != SS_PARTIAL && !(rc == SS_INTEGRITY && (st.files || st.failed))) {
-		fprintf(stderr, "sstream-verify: %s\n", err.msg);
+		tool_error("sstream-verify", &err);
 		return rc;
 	}
-	if (out.json) {
-		printf("{\"result\": %d, \"files\": %zu, \"ok\": %zu, \"failed\": %zu, \"orphans\": %zu, "
-		       "\"unknown\": %zu, \"bytes\": %lld, \"seconds\": %.3f, \"results\": [",
-		       rc, st.files, st.ok, st.failed, st.orphans, st.unknown, st.bytes, st.seconds);
-		for (size_t i = 0; i < out.n; i++) {
-			printf("%s{\"path\": ", i ? ", " : "");
-			tool_json_str(stdout, out.kept[i].path);
-			printf(", \"status\": \"%s\", \"reason\": ", status_word(out.kept[i].status));
-			if (out.kept[i].reason)
-				tool_json_str(stdout, out.kept[i].reason);
-			else
-				fputs("null", stdout);
-			putchar('}');
-			free((char *)out.kept[i].path);
-			free((char *)out.kept[i].reason);
-		}
-		printf("]}\n");
-		free(out.kept);
-	} else if (!out.quiet && (rc != SS_OK || out.verbose)) {
+	if (out.json)
+		print_json(rc, &st, &out);
+	else if (!out.quiet && (rc != SS_OK || out.verbose))
 		printf("%zu files: %zu ok, %zu failed, %zu orphans, %zu unknown (%.1f MiB in %.2f s)\n", st.files,
 		       st.ok, st.failed, st.orphans, st.unknown, (double)st.bytes / 1048576.0, st.seconds);
-	}
-	if (max_age >= 0) {
-		int stale = check_age(o.source, max_age);
-		if (stale > rc)
-			rc = stale;
-	}
+	if (a.max_age >= 0)
+		rc = tool_result_worse(rc, check_age(a.o.source, a.max_age));
 	return rc;
 }

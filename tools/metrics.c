@@ -116,10 +116,10 @@ int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss
 	if (updated >= 0)
 		put(&b, "sstream_upstream_updated_timestamp_seconds",
 		    "The newest updated date stated by the source index and products files.", updated, 1);
-	int rc = b.s ? ss_write_atomic(file, b.s, b.len, err) : SS_FATAL;
+	int rc = !b.s ? SS_PARTIAL : tool_write_atomic(file, b.s, b.len, err) == 0 ? SS_OK : SS_PARTIAL;
 	if (!b.s) {
 		ss_error_clear(err);
-		err->code = SS_FATAL;
+		err->code = SS_PARTIAL;
 		snprintf(err->msg, sizeof(err->msg), "cannot write metrics '%s': out of memory", file);
 	}
 	free(b.s);

@@ -57,3 +57,38 @@ void tool_version(const char *prog)
 	printf("libcurl %s\n%s\n%s\nlibgit2 %s\n", v.curl, v.ssl, v.archive, v.git2);
 	printf("jansson %s, PCRE2 %s, gpgme %s, libyaml %s\n", v.jansson, v.pcre2, v.gpgme, v.yaml);
 }
+
+static int result_rank(int rc)
+{
+	static const int order[] = { SS_OK, SS_PARTIAL, SS_TEMPFAIL, SS_FATAL, SS_INTEGRITY, SS_USAGE };
+	for (int i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++)
+		if (order[i] == rc)
+			return i;
+	return 3; /* an unknown code ranks as fatal */
+}
+
+int tool_result_worse(int a, int b)
+{
+	return result_rank(b) > result_rank(a) ? b : a;
+}
+
+const char *tool_ca_file(const char *ca_file)
+{
+	const char *env;
+	if (ca_file)
+		return ca_file;
+	if ((env = getenv("SSL_CERT_FILE")) && *env)
+		return env;
+	if ((env = getenv("CURL_CA_BUNDLE")) && *env)
+		return env;
+	return NULL;
+}
+
+void tool_error(const char *prog, const struct ss_error *err)
+{
+	fprintf(stderr, "%s: %s\n", prog, err->msg);
+	/* curl: "SSL certificate problem: ...", "server certificate verification failed" */
+	if (strstr(err->msg, "certificate"))
+		fprintf(stderr, "%s: hint: --ca-file FILE (or $SSL_CERT_FILE) names the CA certificates to trust\n",
+			prog);
+}

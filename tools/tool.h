@@ -15,12 +15,38 @@ long long tool_duration(const char *s);
  * usage error naming the option. */
 int tool_number(const char *s, long long max, long long *out);
 
+/* --log-file FILE: from now on, what goes to standard error is appended
+ * to FILE as well (until exit).  Returns 0, or -1 with errno. */
+int tool_log_file(const char *file);
+
+/* Prints "PROG: MESSAGE" of ERR to standard error; a certificate error
+ * also gets the hint of --ca-file. */
+struct ss_error;
+void tool_error(const char *prog, const struct ss_error *err);
+
+/* The CA bundle for https: CA_FILE when given, else $SSL_CERT_FILE, else
+ * $CURL_CA_BUNDLE, else NULL (the system's). */
+const char *tool_ca_file(const char *ca_file);
+
+/* The worse of two exit codes, by rank rather than number: ok, partial,
+ * temporary (75), fatal, integrity (3) -- a checksum failure outranks a
+ * network failure though 3 < 75; usage (64) outranks all. */
+int tool_result_worse(int a, int b);
+
 /* Prints PROG's --version text to stdout: our version, then the versions
  * of the libraries it runs with. */
 void tool_version(const char *prog);
 
 /* The current time (CLOCK_REALTIME) in seconds since the epoch. */
 double tool_wall_clock(void);
+
+/*
+ * Writes LEN bytes of DATA to PATH atomically: a temporary file in PATH's
+ * directory, fsync, rename.  Never creates a directory.  Returns 0, or -1
+ * with ERR naming PATH (code SS_PARTIAL: the run's own work is done).
+ */
+struct ss_error;
+int tool_write_atomic(const char *path, const char *data, size_t len, struct ss_error *err);
 
 /* What --metrics FILE records of a run; a byte count of -1 is left out. */
 struct tool_metrics {
@@ -33,9 +59,10 @@ struct tool_metrics {
 };
 
 /*
- * Writes M to FILE in the Prometheus text format, atomically.  A run that
- * did not exit 0 keeps the last success time FILE recorded.  Returns
- * SS_OK, or SS_FATAL with ERR naming the file.
+ * Writes M to FILE in the Prometheus text format, atomically (never
+ * creating a directory).  A run that did not exit 0 keeps the last success
+ * time FILE recorded.  Returns SS_OK, or SS_PARTIAL with ERR naming the
+ * file: the caller's exit status becomes at least 1.
  */
 struct ss_error;
 int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss_error *err);

@@ -21,7 +21,7 @@ expect 0 "upstream update" "$M" --max 2 "$W/current" "$D"
 check "two records" test "$(count "$D")" -eq 2
 expect 0 "history" "$P" history "$D"
 check "newest first, with the tool and what changed" sh -c "head -n 1 '$T/out' | grep -q 'sstream-mirror: +[0-9]* -[0-9]* versions'"
-expect 0 "history -n 1 --format json" "$P" history "$D" -n 1 --format json
+expect 0 "history --count 1 --format json" "$P" history "$D" --count 1 --format json
 check "json: one record with its versions" "$PY" -c '
 import json, sys
 l = json.load(open(sys.argv[1]))

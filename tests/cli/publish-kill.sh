@@ -29,7 +29,7 @@ meta_tar three three 1795910400
 B=$T/base
 expect 0 "base: add one (old)" "$P" add "$B" "$I/one-old.tar" "$I/root.tar"
 expect 0 "base: add one (new)" "$P" add "$B" "$I/one-new.tar" "$I/root.tar"
-REV_ONE=$("$P" history "$B" -n 1 | cut -d' ' -f1)
+REV_ONE=$("$P" history "$B" --count 1 | cut -d' ' -f1)
 expect 0 "base: add two" "$P" add "$B" "$I/two.tar" "$I/root.tar"
 FP_TWO=$(cut -d' ' -f1 "$T/out")
 expect 0 "base verifies" "$V" "$B"

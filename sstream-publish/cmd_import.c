@@ -1,0 +1,28 @@
+/* sstream-publish import: products files and index from flat item records. */
+#include <stdio.h>
+
+#include "publish.h"
+
+static const struct tool_cmd import_cmd = {
+	"sstream-publish", "import", "usage: sstream-publish import TREE ITEMS.json [OPTIONS]\n",
+	"Turn a JSON list of flat item records (content_id, product_name,\n"
+	"version_name, item_name, path, size, sha256, ...) into products files\n"
+	"and the index, like the upstream json2streams.\n",
+	"See sstream-publish(1).\n",
+};
+
+int cmd_import(int argc, char **argv, struct publish_run *r)
+{
+	struct ss_publish_opts po = { 0 };
+	const struct tool_opt opts[] = {
+		PUBLISH_OPTS_CHANGE(r, &po),
+		TOOL_OPT_ENDING,
+	};
+	if (tool_parse(&import_cmd, opts, argc, argv) != 2)
+		tool_usage_error(&import_cmd, "import TREE ITEMS.json");
+	publish_begin(r, argv[1]);
+	int rc = ss_publish_import(argv[1], argv[2], &po, &r->changed, &r->err);
+	if (rc == SS_OK && !r->quiet && !r->changed)
+		printf("nothing changed\n");
+	return rc;
+}
