@@ -15,14 +15,18 @@ int cmd_import(int argc, char **argv, struct publish_run *r)
 {
 	struct ss_publish_opts po = { 0 };
 	const struct tool_opt opts[] = {
+		TOOL_OPT_DRY_RUN(&r->dry_run),
 		PUBLISH_OPTS_CHANGE(r, &po),
 		TOOL_OPT_ENDING,
 	};
 	if (tool_parse(&import_cmd, opts, argc, argv) != 2)
-		tool_usage_error(&import_cmd, "import TREE ITEMS.json");
+		tool_usage_error(&import_cmd, "import TREE ITEMS.json [--dry-run]");
+	po.dry_run = r->dry_run;
 	publish_begin(r, argv[1]);
 	int rc = ss_publish_import(argv[1], argv[2], &po, &r->changed, &r->err);
 	if (rc == SS_OK && !r->quiet && !r->changed)
 		printf("nothing changed\n");
+	else if (rc == SS_OK && !r->quiet && r->dry_run)
+		printf("would change the tree\n");
 	return rc;
 }

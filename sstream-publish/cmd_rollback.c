@@ -19,6 +19,7 @@ static void on_missing(void *ud, const char *path, const char *why)
 int cmd_rollback(int argc, char **argv, struct publish_run *r)
 {
 	const struct tool_opt opts[] = {
+		TOOL_OPT_DRY_RUN(&r->dry_run),
 		PUBLISH_OPT_NO_HISTORY(r),
 		PUBLISH_OPT_METRICS(r),
 		TOOL_OPT_STD,
@@ -30,7 +31,10 @@ int cmd_rollback(int argc, char **argv, struct publish_run *r)
 	char id[41];
 	int rc = ss_history_resolve(argv[1], argv[2], id, &r->err);
 	if (rc == SS_OK)
-		rc = ss_history_rollback(argv[1], id, on_missing, NULL, &r->err);
+		rc = ss_history_rollback_ex(argv[1], id, &(struct ss_publish_opts){ .dry_run = r->dry_run }, on_missing,
+					    NULL, &r->err);
+	if (rc == SS_OK && r->dry_run && !r->quiet)
+		printf("would roll back to %.12s\n", id);
 	if (rc == SS_OK)
 		snprintf(r->note, sizeof(r->note), "rollback to %.12s (%.40s)", id, argv[2]);
 	r->changed = rc == SS_OK;

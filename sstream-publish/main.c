@@ -83,13 +83,13 @@ static int after(const struct publish_command *c, struct publish_run *r, int rc)
 	/* A changed tree gets its import snippets rewritten (for the next
 	 * reload of the web server) before its history records the change. */
 	struct ss_error e;
-	if ((c->after & AFTER_WEBCONF) && rc == SS_OK && r->changed && ss_webconf_refresh(r->tree, &e) != SS_OK) {
+	if ((c->after & AFTER_WEBCONF) && rc == SS_OK && r->changed && !r->dry_run && ss_webconf_refresh(r->tree, &e) != SS_OK) {
 		fprintf(stderr, "sstream-publish: warning: %s\n", e.msg);
 		rc = SS_PARTIAL;
 	}
 	/* A damaged history is a warning (exit 1), never a failed publish. */
 	int committed;
-	if ((c->after & AFTER_HISTORY) && rc == SS_OK && r->changed && !r->no_history &&
+	if ((c->after & AFTER_HISTORY) && rc == SS_OK && r->changed && !r->dry_run && !r->no_history &&
 	    ss_history_record_note(r->tree, "sstream-publish", r->note[0] ? r->note : NULL, &committed, &e) != SS_OK) {
 		fprintf(stderr, "sstream-publish: warning: %s\n", e.msg);
 		rc = SS_PARTIAL;

@@ -30,14 +30,13 @@ check "publish --help names every command" sh -c "for c in build add remove list
 expect 0 "publish build --help" "$P" build --help
 help_lists "publish build" --metadata --output --templates --unified --split --compression --level --keep-owners --rootfs --quiet
 expect 0 "publish add --help" "$P" add --help
-help_lists "publish add" --alias --delta --sign-key --no-history --metrics --quiet
+help_lists "publish add" --dry-run --alias --delta --sign-key --no-history --metrics --quiet
 expect 0 "publish remove --help" "$P" remove --help
-help_lists "publish remove" --sign-key --no-history --metrics --quiet
-check "publish remove --help: no --dry-run yet" sh -c "! grep -q -- --dry-run '$T/out'"
+help_lists "publish remove" --dry-run --all-versions --sign-key --no-history --metrics --quiet
 expect 0 "publish list --help" "$P" list --help
 help_lists "publish list" --format
 expect 0 "publish import --help" "$P" import --help
-help_lists "publish import" --sign-key --no-history --metrics --quiet
+help_lists "publish import" --dry-run --sign-key --no-history --metrics --quiet
 expect 0 "publish prune --help" "$P" prune --help
 help_lists "publish prune" --keep --grace --dry-run --sign-key --no-history --metrics --quiet
 expect 0 "publish history --help" "$P" history --help
@@ -97,12 +96,21 @@ check "add -q prints nothing" test ! -s "$T/out"
 FP=$(cat "$I/meta.tar.xz" "$I/root.tar.xz" | sha256sum | cut -c1-64)
 snap() { (cd "$D" && find . -path ./.sstream -prune -o -type f -printf '%p %s\n' | sort); }
 snap >"$T/before"
+# every byte of the tree, .sstream/ included, with each entry's kind and mode
+full() { (cd "$D" && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+printf '[{"content_id": "com.example:files", "product_name": "com.example:files:amd64", "version_name": "20261101", "item_name": "f", "path": "imported/f", "size": 1, "sha256": "%s"}]\n' "$(printf a%.0s $(seq 64))" >"$T/items.json"
 for dr in -n --dry-run; do
-	refused "publish remove $dr (removed for real before)" "$dr" "$P" remove "$D" "$FP" "$dr"
-	check "publish remove $dr: the image is still there" sh -c "snap() { (cd '$D' && find . -path ./.sstream -prune -o -type f -printf '%p %s\n' | sort); }; snap | cmp -s - '$T/before'"
-	refused "publish add $dr" "$dr" "$P" add "$D" "$I/meta.tar.xz" "$I/root.tar.xz" "$dr"
-	refused "publish import $dr" "$dr" "$P" import "$D" "$T/items.json" "$dr"
-	refused "publish rollback $dr" "$dr" "$P" rollback "$D" HEAD "$dr"
+	full >"$T/full-before"
+	expect 0 "publish remove $dr (removed for real before)" "$P" remove "$D" "$FP" "$dr"
+	check "publish remove $dr: says what it would do" out_has "^would remove 1 image$"
+	check "publish remove $dr: every byte as it was" sh -c "cd '$T' && (cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - full-before"
+	expect 0 "publish add $dr of a new build" "$P" add "$D" "$I/meta.tar.xz" "$I/root.tar.xz" --alias other "$dr"
+	check "publish add $dr: every byte as it was" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
+	expect 0 "publish import $dr" "$P" import "$D" "$T/items.json" "$dr"
+	check "publish import $dr: says it would change the tree" out_has "would change the tree"
+	check "publish import $dr: every byte as it was" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
+	expect 0 "publish rollback $dr" "$P" rollback "$D" HEAD "$dr"
+	check "publish rollback $dr: every byte as it was" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
 	refused "publish history $dr (not a count any more)" "$dr" "$P" history "$D" "$dr" 1
 	refused "query $dr" "$dr" "$Q" "$SRC" "$dr"
 	refused "verify $dr" "$dr" "$V" "$D" "$dr"
