@@ -527,6 +527,21 @@ int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err);
  */
 int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err);
 
+/*
+ * ss_s3_sync of a TREE that holds only the documents (a mirror run with
+ * no_items), the items coming from SOURCE, the root their paths are
+ * relative to: an http(s):// URL, each item fetched from it straight into
+ * the bucket with no local copy (at most -j x the part size in memory; the
+ * size and every hash the item gives are checked before its single PUT
+ * goes or its multipart upload is completed, SS_INTEGRITY otherwise, with
+ * nothing stored), or a directory (file://DIR too), each item hashed
+ * (every hash) before it is put.  Every item must have a size and a
+ * sha256 (SS_FATAL naming it otherwise, before anything is put).  Returns
+ * and STATS as ss_s3_sync.
+ */
+int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struct ss_s3_stats *stats,
+		    struct ss_error *err);
+
 /* Number of expressions in a filter (0 for NULL). */
 int ss_filter_count(const struct ss_filter *f);
 

@@ -300,7 +300,9 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 	const char *target = o->target;
 	o->target = staging;
 	o->grace = 0;
+	o->no_items = 1; /* the staging tree holds the documents only */
 	rc = ss_mirror(o, st, err);
+	o->no_items = 0;
 	o->grace = grace;
 	o->target = target;
 	/* A dry run on a first run has no staging tree to compare yet. */
@@ -310,7 +312,7 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 	if ((rc == SS_OK || rc == SS_PARTIAL) && (staged || !o->dry_run)) {
 		struct ss_error e2;
 		ss_error_clear(&e2);
-		int rc2 = ss_s3_sync(s3, staging, &s3st, &e2);
+		int rc2 = ss_s3_sync_from(s3, staging, o->source, &s3st, &e2);
 		if (rc2 != SS_OK) {
 			rc = rc2;
 			*err = e2;
