@@ -145,6 +145,14 @@ void ssi_s3_mp_abort(struct ss_s3 *s, const char *key, const char *eid, const ch
 int ssi_s3_put_from_url(struct ss_s3 *s, const char *key, const char *url, const struct ss_item *it,
 			long long size, char sha256[65], struct ss_error *err);
 
+/* s3_stream.c: puts the item REL (IT may be NULL) as KEY: from SOURCE
+ * when given (an http(s) root: ssi_s3_put_from_url; else a directory,
+ * file://DIR too, each item hashed first), else from the local TREE
+ * (hashed first with check_items). */
+int ssi_s3_put_item(struct ss_s3 *s, const char *key, const char *rel, const char *tree,
+		    const char *source, const struct ss_item *it, long long size, char sha256[65],
+		    struct ss_error *err);
+
 /* s3_lock.c: SS_OK while we hold the lock (or hold none) and the run's
  * time is not up; before each write.  _keeper_stop ends the keeper. */
 int ssi_s3_lock_check(struct ss_s3 *s, struct ss_error *err);

@@ -225,3 +225,40 @@ int ssi_s3_put_from_url(struct ss_s3 *s, const char *key, const char *url, const
 		ssi_sleep_ms(ssi_backoff_ms(tries));
 	}
 }
+
+/* A source given as file://PATH is the directory PATH. */
+static const char *local_root(const char *source)
+{
+	return strncmp(source, "file://", 7) == 0 ? source + 7 : source;
+}
+
+int ssi_s3_put_item(struct ss_s3 *s, const char *key, const char *rel, const char *tree,
+		    const char *source, const struct ss_item *it, long long size, char sha256[65],
+		    struct ss_error *err)
+{
+	if (source && (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0)) {
+		char *url = ss_join(source, rel);
+		if (!url)
+			return ssi_err(err, SS_FATAL, "out of memory");
+		int rc = ssi_s3_put_from_url(s, key, url, it, size, sha256, err);
+		free(url);
+		return rc;
+	}
+	char *full = ssi_s3_asprintf("%s/%s", source ? local_root(source) : tree, rel);
+	if (!full)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	int rc = SS_OK;
+	if ((s->o->check_items || source) && it) {
+		/* A tree no mirror run checked: every hash first. */
+		struct ss_digest d;
+		rc = ss_hash_file(full, ss_item_hash_kinds(it) | SS_HASH_SHA256, &d, err);
+		if (rc == SS_OK)
+			rc = ss_item_check(it, &d, err);
+		if (rc == SS_OK && !sha256[0])
+			memcpy(sha256, d.sha256, 65);
+	}
+	if (rc == SS_OK)
+		rc = ssi_s3_put_file(s, key, full, size, sha256, err);
+	free(full);
+	return rc;
+}

@@ -271,46 +271,6 @@ struct pool {
 	double last_save;
 };
 
-/* A source given as file://PATH is the directory PATH. */
-static const char *local_root(const char *source)
-{
-	return strncmp(source, "file://", 7) == 0 ? source + 7 : source;
-}
-
-static int is_http(const char *source)
-{
-	return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
-}
-
-/* Puts the item E: from the source URL with no local copy, or from its
- * local file (every hash checked first when no mirror run checked it). */
-static int put_item(struct pool *p, struct want *e, struct ss_error *err)
-{
-	struct ss_s3 *s = p->s;
-	if (p->source && is_http(p->source)) {
-		char *url = ss_join(p->source, e->rel);  /* a root: see ss_s3_sync_from */
-		if (!url)
-			return ssi_err(err, SS_FATAL, "out of memory");
-		int rc = ssi_s3_put_from_url(s, e->key, url, e->it, e->size, e->sha256, err);  /* fills an empty sha256 */
-		free(url);
-		return rc;
-	}
-	char *full = ssi_s3_asprintf("%s/%s", p->source ? local_root(p->source) : p->tree, e->rel);
-	if (!full)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	int rc = SS_OK;
-	if ((s->o->check_items || p->source) && e->it) {
-		struct ss_digest d;
-		rc = ss_hash_file(full, ss_item_hash_kinds(e->it) | SS_HASH_SHA256, &d, err);
-		if (rc == SS_OK)
-			rc = ss_item_check(e->it, &d, err);
-	}
-	if (rc == SS_OK)
-		rc = ssi_s3_put_file(s, e->key, full, e->size, e->sha256, err);
-	free(full);
-	return rc;
-}
-
 static void *upload_worker(void *arg)
 {
 	struct pool *p = arg;
@@ -328,8 +288,8 @@ static void *upload_worker(void *arg)
 		struct ss_error err;
 		ss_error_clear(&err);
 		int rc = ssi_s3_lock_check(s, &err);
-		if (rc == SS_OK)
-			rc = put_item(p, e, &err);
+		if (rc == SS_OK)  /* fills an empty sha256 */
+			rc = ssi_s3_put_item(s, e->key, e->rel, p->tree, p->source, e->it, e->size, e->sha256, &err);
 		pthread_mutex_lock(&p->mu);
 		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size) != 0)
 			rc = ssi_err(&err, SS_FATAL, "out of memory");

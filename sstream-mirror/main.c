@@ -300,7 +300,7 @@ static int mirror_s3(struct ss_mirror_opts *o, struct ss_s3_opts *so, const char
 	const char *target = o->target;
 	o->target = staging;
 	o->grace = 0;
-	o->no_items = 1; /* the staging tree holds the documents only */
+	o->no_items = !o->dry_run; /* the staging tree: the documents only */
 	rc = ss_mirror(o, st, err);
 	o->no_items = 0;
 	o->grace = grace;
