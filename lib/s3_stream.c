@@ -11,7 +11,9 @@
  * a multipart upload: each full buffer goes up as a part (each part signed
  * with its own sha256) while the GET waits; the last part goes, and the
  * upload is completed, only when the whole body matched the size and
- * every hash; else the upload is aborted and nothing is stored.
+ * every hash; else the upload is aborted and nothing is stored.  A GET
+ * that breaks off is resumed (Range) from where it stopped, so the parts
+ * already put stay.
  *
  * Memory: one buffer per upload worker, so at most -j x part size.  Sits
  * on the request client and the multipart steps (s3_multipart.c).
@@ -36,6 +38,11 @@ struct stream {
 	size_t nparts, done;
 	int rc;              /* a failure inside the write callback */
 	struct ss_error err;
+	/* the GET in flight: resumed from byte FROM after a failure */
+	CURL *h;
+	long long from, skip;
+	int first;
+	struct ssi_header hdr;
 };
 
 /* Puts the buffer as the next part (starting the upload first). */
@@ -77,6 +84,24 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct stream *st = ud;
 	size_t n = size * nmemb;
+	if (st->first) {
+		st->first = 0;
+		long status = 0;
+		curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &status);
+		if (st->from > 0 && status == 200) {
+			st->skip = st->from; /* Range ignored: the whole body again */
+		} else if (st->from > 0 && st->hdr.range_start != st->from) {
+			st->rc = ssi_err(&st->err, SS_FATAL, "cannot fetch '%s': asked for bytes from %lld, sent others",
+					 st->url, st->from);
+			return 0;
+		}
+	}
+	if (st->skip) {
+		size_t k = st->skip < (long long)n ? (size_t)st->skip : n;
+		st->skip -= (long long)k;
+		ptr += k;
+		n -= k;
+	}
 	if (st->got + (long long)n > st->size) {
 		st->rc = ssi_err(&st->err, SS_INTEGRITY, "cannot %s: '%s' is longer than its size (%lld bytes)",
 				 st->what, st->url, st->size);
@@ -98,7 +123,14 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
-/* The GET of the item from its source. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	ssi_parse_header(ptr, size * nmemb, &((struct stream *)ud)->hdr);
+	return size * nmemb;
+}
+
+/* The GET of the item from its source, from where an earlier one that
+ * failed stopped: the parts already put stay. */
 static int get_source(struct stream *st, struct ss_error *err)
 {
 	const struct ss_s3_opts *o = st->s->o;
@@ -110,7 +142,16 @@ static int get_source(struct stream *st, struct ss_error *err)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", st->url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, st);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, st);
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	st->h = h;
+	st->from = st->got;
+	st->first = 1;
+	st->skip = 0;
+	st->hdr = (struct ssi_header){ .range_start = -1 };
+	if (st->from > 0)
+		curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)st->from);
 	if (o->deadline) {
 		long left = (long)(o->deadline - time(NULL));
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, left > 1 ? left : 1L);
@@ -119,6 +160,7 @@ static int get_source(struct stream *st, struct ss_error *err)
 	long status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(h);
+	st->h = NULL;
 	if (err)
 		err->http_status = status;
 	if (st->rc != SS_OK) {
@@ -126,6 +168,8 @@ static int get_source(struct stream *st, struct ss_error *err)
 			*err = st->err;
 		return st->rc;
 	}
+	if (c == CURLE_HTTP_RETURNED_ERROR && status == 416 && st->from > 0 && st->from == st->size)
+		return SS_OK; /* all of it had come: nothing after it */
 	if (c == CURLE_HTTP_RETURNED_ERROR)
 		return ssi_err(err, status >= 500 || status == 429 ? SS_TEMPFAIL : SS_FATAL,
 			       "cannot fetch '%s': HTTP %ld", st->url, status);
@@ -133,6 +177,19 @@ static int get_source(struct stream *st, struct ss_error *err)
 		return ssi_err(err, ssi_curl_transient(c) ? SS_TEMPFAIL : SS_FATAL, "cannot fetch '%s': %s",
 			       st->url, ebuf[0] ? ebuf : curl_easy_strerror(c));
 	return SS_OK;
+}
+
+/* The GET, resumed after temporary failures (not after a failure of
+ * ours: a part that could not be put, bytes that do not fit). */
+static int get_resumed(struct stream *st, struct ss_error *err)
+{
+	for (int tries = 0;; tries++) {
+		int rc = get_source(st, err);
+		if (rc != SS_TEMPFAIL || st->rc != SS_OK || tries >= st->s->o->retries ||
+		    ssi_s3_past_deadline(st->s))
+			return rc;
+		ssi_sleep_ms(ssi_backoff_ms(tries));
+	}
 }
 
 /* The whole body against the item: its size and every hash it gives. */
@@ -186,7 +243,7 @@ static int stream_once(struct stream *st, const struct ss_item *it, char *sha256
 	int rc;
 	if (!st->buf || !st->whole || (multipart && (!st->part || !st->etags)))
 		rc = ssi_err(err, SS_FATAL, "cannot %s: out of memory", st->what);
-	else if ((rc = get_source(st, err)) == SS_OK && (rc = check_body(st, it, sha256, err)) == SS_OK) {
+	else if ((rc = get_resumed(st, err)) == SS_OK && (rc = check_body(st, it, sha256, err)) == SS_OK) {
 		if (!multipart)
 			rc = put_whole(st, sha256, err);
 		else if ((!st->blen || (rc = put_part(st, err)) == SS_OK) && st->done != st->nparts)
@@ -212,18 +269,8 @@ int ssi_s3_put_from_url(struct ss_s3 *s, const char *key, const char *url, const
 {
 	char what[512];
 	ssi_s3_what(what, sizeof(what), "upload", s, key);
-	char want[65];
-	memcpy(want, sha256, 65);
-	for (int tries = 0;; tries++) {
-		memcpy(sha256, want, 65);
-		struct stream st = { .s = s, .key = key, .url = url, .what = what, .size = size, .rc = SS_OK };
-		int rc = stream_once(&st, it, sha256, err);
-		/* A source that failed midway is fetched again from the
-		 * start (the upload it fed was aborted). */
-		if (rc != SS_TEMPFAIL || tries >= s->o->retries || ssi_s3_past_deadline(s))
-			return rc;
-		ssi_sleep_ms(ssi_backoff_ms(tries));
-	}
+	struct stream st = { .s = s, .key = key, .url = url, .what = what, .size = size, .rc = SS_OK };
+	return stream_once(&st, it, sha256, err);
 }
 
 /* A source given as file://PATH is the directory PATH. */

@@ -538,13 +538,11 @@ int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struc
 	memset(stats, 0, sizeof(*stats));
 	size_t req0 = s->requests;
 	struct ss_tree *t = NULL;
-	/* SOURCE as given to the mirror may name its index document: the
-	 * root is then what precedes streams/v1/ (as ss_tree_load reads it). */
-	char *root = NULL;
-	const char *sv = source ? strstr(source, "streams/v1/") : NULL;
-	if (sv && sv > source && sv[-1] == '/' && !(root = strndup(source, (size_t)(sv - source))))
+	/* SOURCE as given to the mirror may name its index document. */
+	char *root = source ? ss_tree_source_root(source) : NULL;
+	if (source && !root)
 		return ssi_err(err, SS_FATAL, "out of memory");
-	struct run r = { .s = s, .tree = tree, .source = root ? root : source, .stats = stats };
+	struct run r = { .s = s, .tree = tree, .source = root, .stats = stats };
 	r.skey = ssi_s3_full_key(s, ".sstream/state");
 	int rc;
 	/* Items, then products files, then indexes: a reader never finds a

@@ -71,6 +71,27 @@ check "the multipart item: the same bytes" cmp -s "$W/site/$big" "$T/got"
 expect 0 "a rerun" "$M" --s3-part-size 64k --report "$T/report.json" "$U/site" s3://mirror/s
 check "... puts nothing" "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["s3"]["uploaded"] != 0)' "$T/report.json"
 
+# The source named by its index document: the items are read against the
+# tree's root, as the mirror reads them.
+expect 0 "source given as its index document" "$M" "$U/site/streams/v1/index.json" s3://mirror/doc
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/doc"
+
+# ---- a source that breaks off mid-item: the GET resumes where it stopped ----
+# (the parts already put stay; the multipart item is completed whole)
+echo "truncate $big" >"$T/faults"
+: >"$T/httpd.log"
+"$M" --s3-part-size 64k "$U/site" s3://mirror/r >"$T/r.out" 2>&1 &
+R=$!
+i=0
+until grep -q "^GET /site/$big" "$T/httpd.log" || [ $i -ge 400 ]; do sleep 0.02; i=$((i + 1)); done
+rm -f "$T/faults"
+wait $R
+check "source broke off: the run finishes" test $? -eq 0
+check "... the GET resumed from where it stopped" grep -qE "^GET /site/$big bytes=[1-9][0-9]*- 206" "$T/httpd.log"
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/r"
+curl -s "$S3_ENDPOINT/mirror/r/$big" -o "$T/got"
+check "... the same bytes" cmp -s "$W/site/$big" "$T/got"
+
 # ---- wrong bytes from the source: exit 3, the object never stored -----------
 for mode in corrupt longer; do
 	for what in single multipart; do
