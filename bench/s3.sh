@@ -5,9 +5,11 @@
 #  2. 1 GiB in 64 files
 # each as a full upload and a no-op rerun, against rclone sync and, when
 # installed, the AWS CLI's `aws s3 sync`.
+#  3. the same 1 GiB served over http and mirrored from the URL: the items
+#     go from the source straight into the bucket; prints the time, the
+#     state directory's peak size and the run's peak RSS
 # Both tools get 4 parallel transfers and 64 MiB parts.  rclone also
-# uploads what it is told; sstream-mirror first checks every hash into its
-# staging tree (its cost is in the figure).
+# uploads what it is told.  `bench/s3.sh stream` runs case 3 alone.
 set -u
 : "${BUILD:=build}"
 . tests/lib.sh
@@ -70,13 +72,37 @@ compare() {
 	row3 "no-op rerun" "$o2" "$r2" "$a2"
 }
 
-"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/small" '.' --index
-n=$(find "$T/small" -type f | wc -l)
-echo "== S3 upload, $n small files, lxc-images-20230424 shape ($(du -sh "$T/small" | cut -f1))"
-compare "$T/small" small
-rm -rf "$T/small"
+# TREE NAME: TREE served over http and mirrored from its URL (no local
+# copy of the items); the wall time, the peak size of the state directory
+# (sampled every 0.1 s) and the run's peak RSS (GNU time).
+stream() {
+	local tree=$1 name=$2 t0 peak=0 k
+	httpd_start "$tree"
+	rm -rf "$T/state"
+	t0=$(now)
+	/usr/bin/time -f '%M' -o "$T/rss" "$M" -j 4 "$HTTP_URL" "s3://bench/stream-$name" >/dev/null 2>"$T/stream.err" &
+	local pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		k=$(du -sk "$T/state" 2>/dev/null | cut -f1)
+		[ "${k:-0}" -gt "$peak" ] && peak=$k
+		sleep 0.1
+	done
+	wait $pid || { echo "  (failed: see below)"; tail -3 "$T/stream.err"; }
+	printf '  %-26s %7.2f s   peak state dir %s KiB   peak RSS %s KiB\n' "from http, no local copy" \
+		"$(echo "$(now) - $t0" | bc -l)" "$peak" "$(tail -1 "$T/rss")"
+	$RC purge "rgw:bench/stream-$name" >/dev/null 2>&1
+}
+
+if [ "${1:-}" != stream ]; then
+	"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/small" '.' --index
+	n=$(find "$T/small" -type f | wc -l)
+	echo "== S3 upload, $n small files, lxc-images-20230424 shape ($(du -sh "$T/small" | cut -f1))"
+	compare "$T/small" small
+	rm -rf "$T/small"
+fi
 
 echo "== S3 upload, 64 files x 16 MiB (1 GiB)"
 "$PY" bench/mktree.py "$T/big" 64 16777216
-compare "$T/big" big
+[ "${1:-}" = stream ] || compare "$T/big" big
+stream "$T/big" big
 finish >/dev/null

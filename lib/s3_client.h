@@ -119,6 +119,40 @@ int ssi_s3_list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *
 int ssi_s3_put_file(struct ss_s3 *s, const char *key, const char *path, long long size,
 		    const char *sha256, struct ss_error *err);
 
+/* The Content-Type, Cache-Control and (with --acl) x-amz-acl headers of
+ * an object put, in R's headers from the first, formatted into CT, CC and
+ * ACL (SZ bytes each); the number of headers set. */
+int ssi_s3_put_headers(const struct ss_s3 *s, struct ssi_s3_req *r, char *ct, char *cc, char *acl,
+		       size_t sz, const char *ctype, const char *cache);
+/* The multipart part size (--s3-part-size, else 64 MiB). */
+long long ssi_s3_part_size(const struct ss_s3 *s);
+/* A multipart upload's steps: starting it (its UploadId, malloc'd, in
+ * *ID), completing it with the ETags of its N parts (EID: the UploadId
+ * URI-encoded), and aborting it (best effort: the parts of a failed
+ * upload are not kept, and billed). */
+int ssi_s3_mp_initiate(struct ss_s3 *s, const char *key, const char *what, char **id,
+		       struct ss_error *err);
+int ssi_s3_mp_complete(struct ss_s3 *s, const char *key, const char *eid, const char *what,
+		       const char (*etags)[80], size_t n, struct ss_error *err);
+void ssi_s3_mp_abort(struct ss_s3 *s, const char *key, const char *eid, const char *what);
+
+/* s3_stream.c: puts the item IT (SIZE bytes, SHA256) as KEY, fetched from
+ * URL (http or https) without a local copy: parts held in memory, at most
+ * the part size at a time.  Every hash and the size are checked before a
+ * single PUT goes or a multipart upload completes; a mismatch is
+ * SS_INTEGRITY and nothing is stored under KEY.  An empty SHA256 (the
+ * stream gives none) is filled with the body's. */
+int ssi_s3_put_from_url(struct ss_s3 *s, const char *key, const char *url, const struct ss_item *it,
+			long long size, char sha256[65], struct ss_error *err);
+
+/* s3_stream.c: puts the item REL (IT may be NULL) as KEY: from SOURCE
+ * when given (an http(s) root: ssi_s3_put_from_url; else a directory,
+ * file://DIR too, each item hashed first), else from the local TREE
+ * (hashed first with check_items). */
+int ssi_s3_put_item(struct ss_s3 *s, const char *key, const char *rel, const char *tree,
+		    const char *source, const struct ss_item *it, long long size, char sha256[65],
+		    struct ss_error *err);
+
 /* s3_lock.c: SS_OK while we hold the lock (or hold none) and the run's
  * time is not up; before each write.  _keeper_stop ends the keeper. */
 int ssi_s3_lock_check(struct ss_s3 *s, struct ss_error *err);

@@ -16,7 +16,7 @@
 
 #define CHUNK (1 << 20)
 
-static int put_headers(const struct ss_s3 *s, struct ssi_s3_req *r, char *ct, char *cc, char *acl,
+int ssi_s3_put_headers(const struct ss_s3 *s, struct ssi_s3_req *r, char *ct, char *cc, char *acl,
 		       size_t sz, const char *ctype, const char *cache)
 {
 	int n = 0;
@@ -31,7 +31,7 @@ static int put_headers(const struct ss_s3 *s, struct ssi_s3_req *r, char *ct, ch
 	return n;
 }
 
-static long long part_size(const struct ss_s3 *s)
+long long ssi_s3_part_size(const struct ss_s3 *s)
 {
 	return s->o->part_size > 0 ? s->o->part_size : 64LL << 20;
 }
@@ -143,12 +143,11 @@ static int check_whole(int fd, long long size, const char *sha256, const char *w
 	return rc;
 }
 
-/* Starts the upload: its UploadId (malloc'd) in *ID. */
-static int initiate(struct ss_s3 *s, const char *key, const char *what, char **id, struct ss_error *err)
+int ssi_s3_mp_initiate(struct ss_s3 *s, const char *key, const char *what, char **id, struct ss_error *err)
 {
 	char ct[128], cc[128], acl[128];
 	struct ssi_s3_req r = { .method = "POST", .key = key, .query = "uploads=" };
-	put_headers(s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
+	ssi_s3_put_headers(s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
 	int rc = ssi_s3_perform(s, &r, NULL, what, err);
 	*id = rc == SS_OK && r.reply.data ? ssi_s3_parse_upload_id(r.reply.data, r.reply.len) : NULL;
 	ssi_s3_req_done(&r);
@@ -157,36 +156,35 @@ static int initiate(struct ss_s3 *s, const char *key, const char *what, char **i
 	return rc;
 }
 
-/* Completes the upload of the parts P put. */
-static int complete(struct parts *p, struct ss_error *err)
+int ssi_s3_mp_complete(struct ss_s3 *s, const char *key, const char *eid, const char *what,
+		       const char (*etags)[80], size_t n, struct ss_error *err)
 {
-	size_t xl = 64 + p->n * 140;
+	size_t xl = 64 + n * 140;
 	char *xml = malloc(xl);
 	if (!xml)
-		return ssi_err(err, SS_FATAL, "cannot %s: out of memory", p->what);
+		return ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
 	size_t o = (size_t)snprintf(xml, xl, "<CompleteMultipartUpload>");
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(xml + o, xl - o, "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
-				      i + 1, p->etags[i]);
+				      i + 1, etags[i]);
 	o += (size_t)snprintf(xml + o, xl - o, "</CompleteMultipartUpload>");
 	char q[400], xsha[65];
-	snprintf(q, sizeof(q), "uploadId=%s", p->eid);
+	snprintf(q, sizeof(q), "uploadId=%s", eid);
 	ssi_s3_sha256_hex(xml, o, xsha);
-	struct ssi_s3_req cr = { .method = "POST", .key = p->key, .query = q, .sha256 = xsha, .buf = xml,
+	struct ssi_s3_req cr = { .method = "POST", .key = key, .query = q, .sha256 = xsha, .buf = xml,
 				 .len = (long long)o };
 	cr.headers[0] = "Content-Type: application/xml";
-	int rc = ssi_s3_perform(p->s, &cr, NULL, p->what, err);
+	int rc = ssi_s3_perform(s, &cr, NULL, what, err);
 	/* A 200 may still carry an <Error> (the S3 way of failing late). */
 	if (rc == SS_OK && cr.reply.data &&
 	    ssi_s3_parse_error(cr.reply.data, cr.reply.len, cr.code, sizeof(cr.code), cr.msg, sizeof(cr.msg)) == 0)
-		rc = ssi_err(err, SS_TEMPFAIL, "cannot %s: %s %s", p->what, cr.code, cr.msg);
+		rc = ssi_err(err, SS_TEMPFAIL, "cannot %s: %s %s", what, cr.code, cr.msg);
 	ssi_s3_req_done(&cr);
 	free(xml);
 	return rc;
 }
 
-/* Best effort: the parts of a failed upload are not kept (and billed). */
-static void abort_upload(struct ss_s3 *s, const char *key, const char *eid, const char *what)
+void ssi_s3_mp_abort(struct ss_s3 *s, const char *key, const char *eid, const char *what)
 {
 	char aq[400];
 	snprintf(aq, sizeof(aq), "uploadId=%s", eid);
@@ -206,9 +204,9 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 	ssi_s3_what(what, sizeof(what), "upload", s, key);
 	char *id = NULL;
 	int rc = check_whole(fd, size, sha256, what, err);
-	if (rc != SS_OK || (rc = initiate(s, key, what, &id, err)) != SS_OK)
+	if (rc != SS_OK || (rc = ssi_s3_mp_initiate(s, key, what, &id, err)) != SS_OK)
 		return rc;
-	long long psize = part_size(s);
+	long long psize = ssi_s3_part_size(s);
 	char *eid = ssi_s3_uri_encode(id, 0);
 	size_t nparts = (size_t)((size + psize - 1) / psize);
 	if (!nparts)
@@ -226,10 +224,10 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 		if ((rc = p.rc) != SS_OK && err)
 			*err = p.err;
 		if (rc == SS_OK)
-			rc = complete(&p, err);
+			rc = ssi_s3_mp_complete(s, key, eid, what, (const char (*)[80])etags, nparts, err);
 	}
 	if (rc != SS_OK && eid)
-		abort_upload(s, key, eid, what);
+		ssi_s3_mp_abort(s, key, eid, what);
 	free(etags);
 	free(eid);
 	free(id);
@@ -247,13 +245,13 @@ int ssi_s3_put_file(struct ss_s3 *s, const char *key, const char *path, long lon
 	if (fstat(fd, &st) != 0 || st.st_size != size) {
 		rc = ssi_err(err, SS_INTEGRITY, "cannot upload '%s': size %lld, expected %lld", path,
 			     (long long)st.st_size, size);
-	} else if (size > part_size(s)) {
+	} else if (size > ssi_s3_part_size(s)) {
 		rc = put_multipart(s, key, fd, size, sha256, err);
 	} else {
 		char what[512], ct[128], cc[128], acl[128];
 		ssi_s3_what(what, sizeof(what), "put", s, key);
 		struct ssi_s3_req r = { .method = "PUT", .key = key, .sha256 = sha256, .fd = fd, .len = size };
-		put_headers(s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
+		ssi_s3_put_headers(s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
 		rc = ssi_s3_perform(s, &r, NULL, what, err);
 		if (rc != SS_OK && strcmp(r.code, "XAmzContentSHA256Mismatch") == 0)
 			rc = SS_INTEGRITY;

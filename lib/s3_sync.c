@@ -149,10 +149,45 @@ static void wants_dedupe(struct wants *w, size_t first)
 	w->n = k;
 }
 
+/* The want E of item IT from the staged documents of a streamed sync:
+ * its size comes from the stream, which must give it (the buffer and a
+ * multipart upload are planned before the first byte).  Without a sha256
+ * in the stream E's stays empty until the upload computed it. */
+static int want_from_item(struct want *e, const struct ss_item *it, struct ss_error *err)
+{
+	(void)it;
+	e->size = ss_item_get_int(it, "size");
+	if (e->size < 0)
+		return ssi_err(err, SS_FATAL, "cannot stream '%s' into the bucket: the stream gives no size", e->rel);
+	return SS_OK;
+}
+
+/* The want E of item IT from the local file FULL. */
+static int want_from_file(struct want *e, const struct ss_item *it, const char *full, struct ss_error *err)
+{
+	struct stat st;
+	if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+		return ssi_err(err, SS_FATAL, "cannot publish '%s': the tree names it but it is missing", full);
+	e->size = (long long)st.st_size;
+	const char *sha = ss_item_str(it, "sha256");
+	if (!sha || strlen(sha) != 64) {
+		/* No sha256 in the stream: the file's own, so the server
+		 * still checks the bytes it gets. */
+		struct ss_digest dg;
+		if (ss_hash_file(full, SS_HASH_SHA256, &dg, err) != SS_OK)
+			return SS_FATAL;
+		memcpy(e->sha256, dg.sha256, 65);
+	}
+	long long isz = ss_item_get_int(it, "size");
+	if (isz >= 0 && isz != e->size)
+		return ssi_err(err, SS_INTEGRITY, "'%s': size %lld, expected %lld", full, e->size, isz);
+	return SS_OK;
+}
+
 /* The items the tree's documents name, each path once; *TP keeps the tree
- * (the wants point into it). */
-static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct ss_tree **tp,
-		     struct ss_error *err)
+ * (the wants point into it).  STREAMED: the items are not in the tree. */
+static int add_items(struct ss_s3 *s, struct wants *w, const char *root, int streamed,
+		     struct ss_tree **tp, struct ss_error *err)
 {
 	struct ss_tree *t = *tp = ss_tree_load(root, err);
 	if (!t)
@@ -170,43 +205,22 @@ static int add_items(struct ss_s3 *s, struct wants *w, const char *root, struct 
 			const char *path = ss_item_str(it, "path");
 			if (!path)
 				continue;
-			char *full = ssi_s3_asprintf("%s/%s", root, path);
-			struct stat st;
-			if (!full) {
-				rc = ssi_err(err, SS_FATAL, "out of memory");
-				break;
-			}
-			if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
-				rc = ssi_err(err, SS_FATAL, "cannot publish '%s': the tree names it but it is missing",
-					     full);
-				free(full);
-				break;
-			}
 			const char *sha = ss_item_str(it, "sha256");
-			struct want *e = want_add(s, w, path);
+			char *full = ssi_s3_asprintf("%s/%s", root, path);
+			struct want *e = full ? want_add(s, w, path) : NULL;
 			if (!e) {
-				rc = ssi_err(err, SS_FATAL, "out of memory");
 				free(full);
+				rc = ssi_err(err, SS_FATAL, "out of memory");
 				break;
 			}
 			e->it = it;
-			e->size = (long long)st.st_size;
 			if (sha && strlen(sha) == 64) {
 				memcpy(e->sha256, sha, 65);
 				for (char *c = e->sha256; *c; c++)
 					if (*c >= 'A' && *c <= 'F')
 						*c = (char)(*c - 'A' + 'a');
-			} else {
-				/* No sha256 in the stream: the file's own, so the
-				 * server still checks the bytes it gets. */
-				struct ss_digest dg;
-				if (ss_hash_file(full, SS_HASH_SHA256, &dg, err) != SS_OK)
-					rc = SS_FATAL;
-				memcpy(e->sha256, dg.sha256, 65);
 			}
-			long long isz = ss_item_get_int(it, "size");
-			if (rc == SS_OK && isz >= 0 && isz != e->size)
-				rc = ssi_err(err, SS_INTEGRITY, "'%s': size %lld, expected %lld", full, e->size, isz);
+			rc = streamed ? want_from_item(e, it, err) : want_from_file(e, it, full, err);
 			free(full);
 		}
 	}
@@ -227,12 +241,18 @@ static int save_state(struct ss_s3 *s, const char *key, const struct ssi_s3_stat
 }
 
 /* Is the object already in the bucket with these bytes? */
-static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, const struct want *w)
+static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, struct want *w)
 {
 	const struct ssi_s3_obj *o = ssi_s3_list_find(l, w->key);
 	if (!o || o->size != w->size)
 		return 0;
 	const struct ssi_s3_sent *e = ssi_s3_state_sent(st, w->key);
+	if (e && !w->sha256[0] && e->size == w->size) {
+		/* A streamed item the stream gives no sha256: the one its
+		 * upload computed. */
+		memcpy(w->sha256, e->sha256, 65);
+		return 1;
+	}
 	return e && e->size == w->size && strcmp(e->sha256, w->sha256) == 0;
 }
 
@@ -240,6 +260,7 @@ static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, cons
 struct pool {
 	struct ss_s3 *s;
 	const char *tree, *skey;
+	const char *source;     /* where items come from, NULL: the tree */
 	struct want **todo;
 	size_t n, next;
 	struct ssi_s3_state *st;
@@ -267,19 +288,8 @@ static void *upload_worker(void *arg)
 		struct ss_error err;
 		ss_error_clear(&err);
 		int rc = ssi_s3_lock_check(s, &err);
-		char *full = rc == SS_OK ? ssi_s3_asprintf("%s/%s", p->tree, e->rel) : NULL;
-		if (rc == SS_OK && !full)
-			rc = ssi_err(&err, SS_FATAL, "out of memory");
-		if (rc == SS_OK && s->o->check_items && e->it) {
-			/* A tree no mirror run checked: every hash first. */
-			struct ss_digest d;
-			rc = ss_hash_file(full, ss_item_hash_kinds(e->it) | SS_HASH_SHA256, &d, &err);
-			if (rc == SS_OK)
-				rc = ss_item_check(e->it, &d, &err);
-		}
-		if (rc == SS_OK)
-			rc = ssi_s3_put_file(s, e->key, full, e->size, e->sha256, &err);
-		free(full);
+		if (rc == SS_OK)  /* fills an empty sha256 */
+			rc = ssi_s3_put_item(s, e->key, e->rel, p->tree, p->source, e->it, e->size, e->sha256, &err);
 		pthread_mutex_lock(&p->mu);
 		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size) != 0)
 			rc = ssi_err(&err, SS_FATAL, "out of memory");
@@ -304,10 +314,11 @@ static void *upload_worker(void *arg)
 }
 
 /* Puts TODO with up to JOBS workers; the first failure (in ERR) wins. */
-static int upload_items(struct ss_s3 *s, const char *tree, const char *skey, struct want **todo,
-			size_t n, struct ssi_s3_state *st, struct ss_s3_stats *stats, struct ss_error *err)
+static int upload_items(struct ss_s3 *s, const char *tree, const char *source, const char *skey,
+			struct want **todo, size_t n, struct ssi_s3_state *st, struct ss_s3_stats *stats,
+			struct ss_error *err)
 {
-	struct pool p = { .s = s, .tree = tree, .skey = skey, .todo = todo, .n = n, .st = st,
+	struct pool p = { .s = s, .tree = tree, .source = source, .skey = skey, .todo = todo, .n = n, .st = st,
 			  .stats = stats, .rc = SS_OK, .last_save = ssi_now() };
 	pthread_mutex_init(&p.mu, NULL);
 	int jobs = s->o->jobs > 0 ? s->o->jobs : 4;
@@ -325,6 +336,7 @@ static int upload_items(struct ss_s3 *s, const char *tree, const char *skey, str
 struct run {
 	struct ss_s3 *s;
 	const char *tree;
+	const char *source;       /* where items come from, NULL: the tree */
 	char *skey;               /* the state object's key */
 	struct wants w;
 	struct ssi_s3_list l;
@@ -361,7 +373,7 @@ static int put_items(struct run *r, struct ss_error *err)
 			count_up(r, todo[i]);
 		}
 	} else if (ntodo) {
-		rc = upload_items(r->s, r->tree, r->skey, todo, ntodo, &r->st, r->stats, err);
+		rc = upload_items(r->s, r->tree, r->source, r->skey, todo, ntodo, &r->st, r->stats, err);
 		r->state_dirty = 1;
 		if (rc != SS_OK && r->stats->uploaded) {
 			/* What did go up need not go again (best effort: the
@@ -499,7 +511,7 @@ static int plan(struct run *r, struct ss_tree **tp, struct ss_error *err)
 	char *sdata = NULL;
 	size_t slen = 0;
 	int rc;
-	if ((rc = add_items(r->s, &r->w, r->tree, tp, err)) != SS_OK ||
+	if ((rc = add_items(r->s, &r->w, r->tree, r->source != NULL, tp, err)) != SS_OK ||
 	    (rc = add_docs(r->s, &r->w, r->tree, "streams", err)) != SS_OK)
 		return rc;
 	qsort(r->w.v, r->w.n, sizeof(*r->w.v), want_cmp_order);
@@ -514,13 +526,23 @@ static int plan(struct run *r, struct ss_tree **tp, struct ss_error *err)
 
 int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err)
 {
+	return ss_s3_sync_from(s, tree, NULL, stats, err);
+}
+
+int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struct ss_s3_stats *stats,
+		    struct ss_error *err)
+{
 	struct ss_s3_stats dummy;
 	if (!stats)
 		stats = &dummy;
 	memset(stats, 0, sizeof(*stats));
 	size_t req0 = s->requests;
 	struct ss_tree *t = NULL;
-	struct run r = { .s = s, .tree = tree, .stats = stats };
+	/* SOURCE as given to the mirror may name its index document. */
+	char *root = source ? ss_tree_source_root(source) : NULL;
+	if (source && !root)
+		return ssi_err(err, SS_FATAL, "out of memory");
+	struct run r = { .s = s, .tree = tree, .source = root, .stats = stats };
 	r.skey = ssi_s3_full_key(s, ".sstream/state");
 	int rc;
 	/* Items, then products files, then indexes: a reader never finds a
@@ -537,5 +559,6 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 	ssi_s3_state_free(&r.st);
 	ssi_s3_state_free(&r.next);
 	free(r.skey);
+	free(root);
 	return rc;
 }

@@ -301,6 +301,10 @@ void ss_tree_free(struct ss_tree *t);
 
 /* The root every item path is relative to (a directory or URL, borrowed). */
 const char *ss_tree_root(const struct ss_tree *t);
+/* The root ss_tree_load(SOURCE) reads item paths against, without reading
+ * anything: SOURCE itself, or where SOURCE names a document, what precedes
+ * its streams/v1/ (else its directory).  Malloc'd; NULL when out of memory. */
+char *ss_tree_source_root(const char *source);
 
 /*
  * The newest "updated" date the tree's documents state (the index, its
@@ -528,6 +532,22 @@ int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err);
  * (may be NULL) is filled in every case.
  */
 int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, struct ss_error *err);
+
+/*
+ * ss_s3_sync of a TREE that holds only the documents (a mirror run with
+ * no_items), the items coming from SOURCE (as given to ss_mirror: a root
+ * or a document under it, see ss_tree_source_root).  From an http(s)://
+ * SOURCE each item goes straight into the bucket with no local copy: at
+ * most -j x the part size in memory, the size and every hash the item
+ * gives checked before its single PUT goes or its multipart upload is
+ * completed (SS_INTEGRITY otherwise, with nothing stored).  From a
+ * directory (file://DIR too) each item is hashed (every hash) before it
+ * is put.  Every item must have a size (SS_FATAL naming it otherwise,
+ * before anything is put); one with no sha256 is signed with that of the
+ * bytes read.  Returns and STATS as ss_s3_sync.
+ */
+int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struct ss_s3_stats *stats,
+		    struct ss_error *err);
 
 /* Number of expressions in a filter (0 for NULL). */
 int ss_filter_count(const struct ss_filter *f);

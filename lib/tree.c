@@ -224,6 +224,20 @@ static int split_document(const char *loc, char **root, char **rel)
 	return *root && *rel ? 0 : -1;
 }
 
+char *ss_tree_source_root(const char *source)
+{
+	struct stat st;
+	if (!is_document(source) && (ss_is_url(source) || stat(source, &st) != 0 || S_ISDIR(st.st_mode)))
+		return strdup(source);
+	char *root = NULL, *rel = NULL;
+	if (split_document(source, &root, &rel)) {
+		free(root);
+		root = NULL;
+	}
+	free(rel);
+	return root;
+}
+
 /* A missing index.json at a root: worth trying index.sjson next. */
 static int not_found(const struct ss_error *e)
 {

@@ -66,13 +66,15 @@ static char *staging_dir(const char *state_dir, const char *name)
 
 /* The staged mirror (a copy of O aimed at STAGING, with no grace: the
  * staging tree is not served; the bucket keeps what drops out of it for
- * the grace period), then its sync into the bucket. */
+ * the grace period) holds the documents only; the sync then streams each
+ * item the bucket lacks from the source into it. */
 static int stage_and_sync(const struct ss_mirror_opts *o, struct ss_s3 *s3, const char *staging,
 			  struct ss_mirror_stats *st, struct ss_s3_stats *s3st, struct ss_error *err)
 {
 	struct ss_mirror_opts staged_opts = *o;
 	staged_opts.target = staging;
 	staged_opts.grace = 0;
+	staged_opts.no_items = !o->dry_run; /* the staging tree: the documents only */
 	int rc = ss_mirror(&staged_opts, st, err);
 	/* A dry run on a first run has no staging tree to compare yet. */
 	char *streams = NULL;
@@ -82,7 +84,7 @@ static int stage_and_sync(const struct ss_mirror_opts *o, struct ss_s3 *s3, cons
 	if ((rc == SS_OK || rc == SS_PARTIAL) && (staged || !o->dry_run)) {
 		struct ss_error e2;
 		ss_error_clear(&e2);
-		int rc2 = ss_s3_sync(s3, staging, s3st, &e2);
+		int rc2 = ss_s3_sync_from(s3, staging, o->source, s3st, &e2);
 		if (rc2 != SS_OK) {
 			rc = rc2;
 			*err = e2;

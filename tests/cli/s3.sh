@@ -133,8 +133,16 @@ expect 0 "after deletion the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/l
 keys mirror lxc/
 grep -v '\.sstream/' "$T/keys" | sed 's|^lxc/||' >"$T/inbucket"
 (cd "$T/state/sstream" && find . -mindepth 1 -maxdepth 1 -name '*lxc*' | head -1) >"$T/stagename"
-(cd "$T/state/sstream/$(cat "$T/stagename")" && find . -path ./.sstream -prune -o -type f -print | sed 's|^\./||' | sort) >"$T/staged"
-check "bucket holds exactly the tree" cmp -s "$T/inbucket" "$T/staged"
+SD=$T/state/sstream/$(cat "$T/stagename")
+(cd "$SD" && find . -path ./.sstream -prune -o -type f -print | sed 's|^\./||' | sort) >"$T/staged"
+check "no item under the state dir: the staging tree holds the documents only" \
+	sh -c '! grep -v "^streams/v1/" "$1" | grep -q .' _ "$T/staged"
+{ cat "$T/staged"; "$PY" -c 'import json,glob,sys
+for f in glob.glob(sys.argv[1] + "/streams/v1/*.json"):
+    for p in json.load(open(f)).get("products", {}).values():
+        for v in p.get("versions", {}).values():
+            for i in v.get("items", {}).values(): print(i["path"])' "$SD"; } | sort -u >"$T/named"
+check "bucket holds exactly the documents and the items they name" cmp -s "$T/inbucket" "$T/named"
 
 # ---- the lock ----------------------------------------------------------------
 printf 'owner otherhost:123\nexpires %s\n' $(($(date +%s) + 3600)) >"$T/lock"
@@ -203,10 +211,13 @@ keys mirror bad/streams/
 check "no document put after the failure" test ! -s "$T/keys"
 keys mirror "bad/$f"
 check "corrupt item not in the bucket" test ! -s "$T/keys"
-# Through the staging tree (a filter): that item fails, the rest is published.
-expect 1 "corrupt item, filtered: partial" "$M" "$T/badsrc" s3://mirror/bad2 'arch~.'
+# Through the staging tree (a filter): the staged documents name every item
+# and the items come from the source with no local copy, each hashed
+# before it is put: exit 3, and no document goes up.
+expect 3 "corrupt item, filtered: integrity failure" "$M" "$T/badsrc" s3://mirror/bad2 'arch~.'
 check "corrupt item named" err_has "$f"
-expect 0 "the bucket without it verifies" "$V" --deep "$S3_ENDPOINT/mirror/bad2"
+keys mirror bad2/streams/
+check "no document put after the failure" test ! -s "$T/keys"
 keys mirror "bad2/$f"
 check "corrupt item not in the bucket" test ! -s "$T/keys"
 

@@ -1,0 +1,133 @@
+# sstream-mirror from an http source into S3 (a real Ceph RGW on 127.0.0.1,
+# tests/ceph.sh) with no local copy of the items (issue 20.1): the staging
+# tree under the state directory holds the documents only, during the run
+# too; an item whose bytes do not match is never stored (a single PUT and
+# a multipart upload, exit 3); a kill -9 mid-stream leaves the bucket
+# verifying, and the next run finishes.
+. tests/lib.sh
+. tests/ceph.sh
+M=$BIN/sstream-mirror
+V=$BIN/sstream-verify
+P=$BIN/sstream-publish
+W=$T/www
+mkdir -p "$W"
+# A tree whose root tarball (2 MiB, incompressible) is a multipart item at
+# --s3-part-size 64k, and whose metadata tarball is a single PUT.
+I=$T/img
+mkdir -p "$I/meta" "$I/root/bin"
+printf 'architecture: x86_64\ncreation_date: 1795910400\nproperties:\n  os: TestOS\n  release: s3\n' >"$I/meta/metadata.yaml"
+head -c 2097152 /dev/urandom >"$I/root/bin/blob"
+tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
+tar -C "$I/root" -cf "$I/root.tar" .
+expect 0 "publish add" "$P" add "$W/site" "$I/meta.tar.xz" "$I/root.tar"
+big=$(cd "$W/site" && find images -type f -size +1000k | head -1)
+small=$(cd "$W/site" && find images -type f -name '*.tar.xz' | head -1)
+[ -n "$big" ] && [ -n "$small" ] || fail "the published tree has a big and a small item"
+httpd_start "$W"
+U=$HTTP_URL
+ceph_start
+ceph_bucket mirror
+export XDG_STATE_HOME=$T/state HOME=$T
+S3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+keys() {
+	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror?list-type=2&max-keys=1000&prefix=$(echo "$1" | sed 's|/|%2F|g')" >"$T/listing"
+	grep -q '<ListBucketResult' "$T/listing" || fail "list $1"
+	grep -o '<Key>[^<]*</Key>' "$T/listing" | sed 's/<[^>]*>//g' | sort >"$T/keys"
+}
+lock_expired() {
+	exp=$($S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/$1/.sstream/lock" | sed -n 's/^expires //p')
+	[ -n "$exp" ] || return 0
+	while [ "$(date +%s)" -le "$exp" ]; do sleep 0.2; done
+}
+# only_docs DIR: every file under DIR is a document or the mirror's state.
+only_docs() {
+	! (cd "$1" && find . -type f ! -path './*/streams/v1/*' ! -path './*/.sstream/*') | grep -q .
+}
+
+# ---- a streamed mirror: no item under the state directory, during the run too
+echo "slow $big" >"$T/faults"
+"$M" --s3-part-size 64k -j 2 "$U/site" s3://mirror/s >"$T/a.out" 2>&1 &
+A=$!
+seen=0 bad=0 i=0
+while kill -0 $A 2>/dev/null && [ $i -lt 600 ]; do
+	if [ -d "$T/state/sstream" ]; then
+		seen=$((seen + 1))
+		only_docs "$T/state/sstream" || bad=$((bad + 1))
+	fi
+	i=$((i + 1))
+	sleep 0.05
+done
+wait $A
+check "streamed mirror exits 0" test $? -eq 0
+check "the state dir was looked at during the run ($seen times)" test $seen -gt 5
+check "no item under the state dir during the run" test $bad -eq 0
+check "no item under the state dir after the run" only_docs "$T/state/sstream"
+check "the staging tree has the documents" sh -c "find '$T/state/sstream' -name index.json | grep -q ."
+rm -f "$T/faults"
+expect 0 "the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/s"
+curl -s "$S3_ENDPOINT/mirror/s/$big" -o "$T/got"
+check "the multipart item: the same bytes" cmp -s "$W/site/$big" "$T/got"
+expect 0 "a rerun" "$M" --s3-part-size 64k --report "$T/report.json" "$U/site" s3://mirror/s
+check "... puts nothing" "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["s3"]["uploaded"] != 0)' "$T/report.json"
+
+# The source named by its index document: the items are read against the
+# tree's root, as the mirror reads them.
+expect 0 "source given as its index document" "$M" "$U/site/streams/v1/index.json" s3://mirror/doc
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/doc"
+
+# ---- a source that breaks off mid-item: the GET resumes where it stopped ----
+# (the parts already put stay; the multipart item is completed whole)
+echo "truncate $big" >"$T/faults"
+: >"$T/httpd.log"
+"$M" --s3-part-size 64k "$U/site" s3://mirror/r >"$T/r.out" 2>&1 &
+R=$!
+i=0
+until grep -q "^GET /site/$big" "$T/httpd.log" || [ $i -ge 400 ]; do sleep 0.02; i=$((i + 1)); done
+rm -f "$T/faults"
+wait $R
+check "source broke off: the run finishes" test $? -eq 0
+check "... the GET resumed from where it stopped" grep -qE "^GET /site/$big bytes=[1-9][0-9]*- 206" "$T/httpd.log"
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/r"
+curl -s "$S3_ENDPOINT/mirror/r/$big" -o "$T/got"
+check "... the same bytes" cmp -s "$W/site/$big" "$T/got"
+
+# ---- wrong bytes from the source: exit 3, the object never stored -----------
+for mode in corrupt longer; do
+	for what in single multipart; do
+		if [ $what = single ]; then f=$small; else f=$big; fi
+		echo "$mode $f" >"$T/faults"
+		expect 3 "$mode $what item: integrity failure" "$M" --s3-part-size 64k "$U/site" "s3://mirror/$mode-$what"
+		check "... names the item" err_has "$f"
+		keys "$mode-$what/$f"
+		check "... the object is not in the bucket" test ! -s "$T/keys"
+		keys "$mode-$what/streams/"
+		check "... no document put" test ! -s "$T/keys"
+		$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror?uploads=&prefix=$mode-$what%2F" >"$T/uploads"
+		check "... no multipart upload left open" sh -c "! grep -q '<Upload>' '$T/uploads'"
+	done
+done
+rm -f "$T/faults"
+
+# ---- kill -9 mid-stream: the bucket verifies, the next run finishes ---------
+echo "slow $big" >"$T/faults"
+for round in 1 2 3; do
+	"$M" --s3-part-size 64k --s3-lock-ttl 1s "$U/site" s3://mirror/k >/dev/null 2>&1 &
+	K=$!
+	sleep "$round.$(shuf -i 0-9 -n 1)"
+	kill -9 $K 2>/dev/null
+	wait $K 2>/dev/null
+	keys k/streams/
+	if [ -s "$T/keys" ]; then
+		expect 0 "kill -9 round $round: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/k"
+	else
+		keys "k/$big"
+		check "kill -9 round $round: nothing named, the big item not stored" test ! -s "$T/keys"
+	fi
+	lock_expired k
+done
+rm -f "$T/faults"
+expect 0 "after the kills a run finishes" "$M" --s3-part-size 64k "$U/site" s3://mirror/k
+expect 0 "... and the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/k"
+
+finish
