@@ -164,6 +164,22 @@ static void date_of(const char *version, char out[11])
 	snprintf(out, 11, "%.4s-%.2s-%.2s", version, version + 4, version + 6);
 }
 
+/* The aliases, a space after each comma so that the cell wraps there. */
+static void aliases_cell(FILE *f, const char *aliases)
+{
+	fputs("<td data-l=\"Aliases\" class=\"a\">", f);
+	if (!aliases || !*aliases)
+		fputc('-', f);
+	for (const char *a = aliases; a && *a;) {
+		const char *comma = strchr(a, ',');
+		ssi_html_textn(f, a, comma ? (size_t)(comma - a) : strlen(a));
+		if (comma)
+			fputs(", ", f);
+		a = comma ? comma + 1 : NULL;
+	}
+	fputs("</td>", f);
+}
+
 static void product_row(FILE *f, const struct cat *c, size_t from, size_t vend, const struct vinfo *v)
 {
 	const struct ss_item *it = c->it[from];
@@ -184,7 +200,7 @@ static void product_row(FILE *f, const struct cat *c, size_t from, size_t vend, 
 	fprintf(f, "<td data-l=\"Size\" data-k=\"%lld\">", v->size);
 	ssi_html_size(f, v->size);
 	fputs("</td>", f);
-	cell(f, "Aliases", "a", ss_item_str(it, "aliases"));
+	aliases_cell(f, ss_item_str(it, "aliases"));
 	cell(f, "Fingerprint", "h", fp);
 	fputs("</tr>\n", f);
 }
@@ -281,15 +297,18 @@ static const char style[] =
 	"table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .5em;vertical-align:top}\n"
 	"#cat>thead th{position:sticky;top:0;background:#e6e6e6;white-space:nowrap}\n"
 	"#cat>tbody{border-top:1px solid #bbb}tr.d>td{padding:0 .5em .25em}\n"
-	".h{font-family:monospace;word-break:break-all}.a{word-break:break-word}.w{overflow-x:auto}\n"
+	".h{font-family:monospace;word-break:break-all}.n,.a{overflow-wrap:anywhere}.w{overflow-x:auto}\n"
 	"th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer;color:inherit}\n"
-	"table.i{margin:.5em 0;font-size:.9em}table.i caption{text-align:left;font-weight:bold}\n"
+	"table.i{margin:.5em 0;font-size:.9em;table-layout:fixed}table.i th:nth-child(1){width:30%}"
+	"table.i th:nth-child(2){width:18%}table.i th:nth-child(3){width:10%}table.i caption{text-align:left;font-weight:bold}\n"
+	"dl{display:grid;grid-template-columns:max-content 1fr;gap:0 1em}dd{margin:0}\n"
+	"#cat{font-size:.95em}td[data-l=Date],td[data-l=Size]{white-space:nowrap}\n"
 	"[hidden]{display:none!important}#q{font:inherit;padding:.25em;width:20em;max-width:90%}\n"
 	"@media (max-width:45em){#cat>thead{position:absolute;width:1px;height:1px;overflow:hidden;"
 	"clip:rect(0 0 0 0)}\n"
 	"#cat,#cat>tbody,#cat>tbody>tr,#cat>tbody>tr>td{display:block}\n"
 	"#cat>tbody{border:1px solid #bbb;margin:.5em 0;padding:.25em}tr.p>td{padding:0 .25em}\n"
-	"tr.p>td::before{content:attr(data-l) \": \";font-weight:bold}}\n";
+	"tr.p>td::before{content:attr(data-l) \": \";font-weight:bold}dl{display:block}}\n";
 
 /* Sorts (a button in each column head) and filters (every word typed must
  * occur in the product's row).  Reads the page only; no data embedded. */
