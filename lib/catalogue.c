@@ -308,7 +308,7 @@ static const char style[] =
 	"clip:rect(0 0 0 0)}\n"
 	"#cat,#cat>tbody,#cat>tbody>tr,#cat>tbody>tr>td{display:block}\n"
 	"#cat>tbody{border:1px solid #bbb;margin:.5em 0;padding:.25em}tr.p>td{padding:0 .25em}\n"
-	"tr.p>td::before{content:attr(data-l) \": \";font-weight:bold}dl{display:block}}\n";
+	"tr.p>td::before{content:attr(data-l) \": \";font-weight:bold;font-family:sans-serif}dl{display:block}}\n";
 
 /* Sorts (a button in each column head) and filters (every word typed must
  * occur in the product's row).  Reads the page only; no data embedded. */
