@@ -40,6 +40,11 @@ static int cmp_item(const void *pa, const void *pb)
 				    ss_item_version(b) ? ss_item_version(b) : "");
 	if (!c)
 		c = cmp0(ss_item_name(a), ss_item_name(b));
+	/* two products files of one content id may repeat an item: still one order */
+	if (!c)
+		c = cmp0(ss_item_str(a, "path"), ss_item_str(b, "path"));
+	if (!c)
+		c = cmp0(ss_item_str(a, "sha256"), ss_item_str(b, "sha256"));
 	return c;
 }
 
