@@ -847,6 +847,53 @@ int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_pu
 int ss_write_atomic(const char *path, const void *data, size_t len,
 		    struct ss_error *err);
 
+/* ---- Catalogue (TREE/index.html) ------------------------------------------- */
+
+/* A file of a mirror waiting out its grace period, and when it goes. */
+struct ss_catalogue_wait {
+	const char *path, *until;
+};
+
+/* What a mirror tells about its last run; plain strings (any may be NULL)
+ * and numbers (-1: unknown) the caller fills. */
+struct ss_catalogue_status {
+	const char *source;       /* the URL mirrored */
+	const char *filters;      /* the filters, as written */
+	const char *last_run;     /* when the last successful run ended */
+	const char *result;       /* its outcome, e.g. "ok, 3 items added" */
+	long long items, bytes;   /* what the mirror holds */
+	const struct ss_catalogue_wait *waiting;
+	size_t nwaiting;
+};
+
+struct ss_catalogue_opts {
+	const char *base_url;     /* the URL the tree is served at; NULL: the
+				   * webconf base URL (ss_webconf_base_url) or none */
+	const char *remote;       /* remote name in the commands; NULL: "mysite" */
+	const char *title;        /* NULL: "Image catalogue" */
+	const struct ss_catalogue_status *status; /* NULL: no status block */
+};
+
+/*
+ * The catalogue page of T: one self-contained HTML5 document (inline CSS and
+ * script, nothing fetched) with a row per product, its versions and files
+ * (relative links), and the commands to use the tree.  Every string from
+ * the tree is escaped; the same tree and options give the same bytes.  O
+ * may be NULL.  Returns a malloc'd NUL-terminated string (its length in
+ * *LEN when LEN is not NULL), or NULL with SS_FATAL (out of memory).
+ */
+char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opts *o, size_t *len,
+			  struct ss_error *err);
+
+/*
+ * Loads TREE (a directory) and writes TREE/index.html atomically from it; a
+ * file already holding the same bytes is left alone (*CHANGED, when CHANGED
+ * is not NULL, says whether it was written).  Returns SS_OK or SS_FATAL (the
+ * tree does not load, or the page cannot be written).
+ */
+int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int *changed,
+		       struct ss_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,7 +9,10 @@ libzstd-dev libgit2-dev libyaml-dev libgpgme-dev libpcre2-dev libsquashfs-dev
 python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time bc
 lxd lxd-client squashfs-tools xdelta3 nginx apache2 faketime rclone awscli
 ceph-mon ceph-osd radosgw ceph-common
-debhelper fakeroot lintian mandoc bash-completion python3-prometheus-client systemd"
+debhelper fakeroot lintian mandoc bash-completion python3-prometheus-client systemd
+tidy chromium nodejs"
+# the catalogue's browser test; NodeSource's nodejs brings its own npm
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 # make fuzz: libFuzzer comes with clang
 [ "${1:-}" != fuzz ] || PKGS="$PKGS clang libclang-rt-14-dev"
 
