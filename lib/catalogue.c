@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "catalogue_internal.h"
+
+/* Marks the pages this module writes (and may rewrite). */
+#define GENERATOR "sstream catalogue"
 #include "internal.h"
 
 /* The products' items, sorted (content id, product, version newest first,
@@ -412,7 +415,8 @@ static void page(FILE *f, const struct cat *c)
 					     "Version", "Date", "Size", "Aliases", "Fingerprint" };
 	const char *title = c->o && c->o->title ? c->o->title : "Image catalogue";
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", f);
+	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	      "<meta name=\"generator\" content=\"" GENERATOR "\">\n<title>", f);
 	ssi_html_text(f, title);
 	fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<h1>", style);
 	ssi_html_text(f, title);
@@ -471,11 +475,27 @@ char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opt
 	return render(t, o, o ? o->base_url : NULL, len, err);
 }
 
+/* 1 when TREE has an index.html that this module did not write (a site's
+ * own page): it is never overwritten. */
+static int foreign_page(const char *tree)
+{
+	char *file = ss_join(tree, "index.html"), *data = NULL;
+	size_t len = 0;
+	struct ss_error e;
+	int foreign = file && ss_fetch(file, 1 << 26, &data, &len, &e) == SS_OK &&
+		      !memmem(data, len, "<meta name=\"generator\" content=\"" GENERATOR "\">", strlen(GENERATOR) + 34);
+	free(file);
+	free(data);
+	return foreign;
+}
+
 int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
 {
 	int dummy = 0;
 	if (changed)
 		*changed = 0;
+	if (foreign_page(tree))
+		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
 	struct ss_tree *t = ss_tree_load(tree, err);
 	if (!t)
 		return err->code ? err->code : SS_FATAL;

@@ -442,6 +442,11 @@ struct ss_mirror_stats {
 	long long updated;       /* the source's newest "updated" date (ss_tree_updated), or -1 */
 };
 
+/* The files of the mirror at TARGET waiting out their grace period: CB (may
+ * be NULL) hears each with the time it became unreferenced.  Returns how
+ * many (0 when TARGET has no state). */
+int ss_mirror_pending(const char *target, void (*cb)(void *ud, const char *path, long long since), void *ud);
+
 /*
  * Mirrors O->source into O->target (FORMAT.md section 9; see README).
  * Returns SS_OK; SS_PARTIAL when some items failed (the tree lists only
@@ -888,8 +893,9 @@ char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opt
 /*
  * Loads TREE (a directory) and writes TREE/index.html atomically from it; a
  * file already holding the same bytes is left alone (*CHANGED, when CHANGED
- * is not NULL, says whether it was written).  Returns SS_OK or SS_FATAL (the
- * tree does not load, or the page cannot be written).
+ * is not NULL, says whether it was written).  Returns SS_OK, SS_PARTIAL when
+ * TREE/index.html is a page sstream did not write (it is never overwritten),
+ * or SS_FATAL (the tree does not load, or the page cannot be written).
  */
 int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int *changed,
 		       struct ss_error *err);

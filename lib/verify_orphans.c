@@ -29,6 +29,9 @@ static int is_document(const struct ss_tree *t, const char *rel)
 		if (strncmp(rel, doc, dl) == 0 && (rel[dl] == '\0' || strcmp(rel + dl, ".gpg") == 0))
 			return 1;
 	}
+	/* the tree's catalogue page (sstream-publish html, the mirror) */
+	if (strcmp(rel, "index.html") == 0)
+		return 1;
 	/* the plain and signed views of the same index and products files */
 	return strncmp(rel, "streams/v1/", 11) == 0 && strchr(rel + 11, '/') == NULL &&
 	       (strstr(rel, ".json") || strstr(rel, ".sjson"));

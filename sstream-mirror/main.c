@@ -27,7 +27,7 @@ struct mirror_args {
 	struct ss_mirror_opts o;
 	struct ss_s3_opts so;
 	long long max, jobs, retries, timeout, max_time, grace;
-	int verbosity, no_verify, progress, no_checksumming, ca_file_given;
+	int verbosity, no_verify, progress, no_checksumming, ca_file_given, no_html;
 	const char *report, *metrics, *state_dir, *path, *log_file;
 	struct tool_list mirrors;
 };
@@ -73,6 +73,7 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		OPT("report", 0, TOOL_OPT_STRING, &a->report, "FILE", "write a JSON summary to FILE", 0, 0),
 		OPT("metrics", 0, TOOL_OPT_STRING, &a->metrics, "FILE", "write the run's metrics to FILE (Prometheus text)", 0, 0),
 		OPT("no-history", 0, TOOL_OPT_FLAG, &o->no_history, NULL, "do not record the metadata in TARGET/.sstream/history.git", 0, 0),
+		OPT("no-html", 0, TOOL_OPT_FLAG, &a->no_html, NULL, "do not write the catalogue page TARGET/index.html", 0, 0),
 		OPT("s3-endpoint", 0, TOOL_OPT_STRING, &so->endpoint, "URL", "S3 target: the service (default $AWS_ENDPOINT_URL)", 0, 0),
 		OPT("s3-region", 0, TOOL_OPT_STRING, &so->region, "NAME", "signing region (default $AWS_REGION, us-east-1)", 0, 0),
 		OPT("s3-profile", 0, TOOL_OPT_STRING, &so->profile, "NAME", "credentials profile (default $AWS_PROFILE, default)", 0, 0),
@@ -196,6 +197,70 @@ static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u
 	return out;
 }
 
+struct waiting {
+	struct ss_catalogue_wait *v;
+	size_t n;
+	char (*when)[32];
+	long long grace;
+};
+
+static void on_pending(void *ud, const char *path, long long since)
+{
+	struct waiting *w = ud;
+	struct ss_catalogue_wait *nv = realloc(w->v, (w->n + 1) * sizeof(*nv));
+	char(*nw)[32] = nv ? realloc(w->when, (w->n + 1) * sizeof(*nw)) : NULL;
+	if (nv)
+		w->v = nv;
+	if (!nw)
+		return;
+	w->when = nw;
+	time_t t = (time_t)(since + w->grace);
+	struct tm tm;
+	strftime(nw[w->n], sizeof(nw[w->n]), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+	nv[w->n++].path = strdup(path);
+}
+
+/* After a run into a local TARGET that got through: its import snippets
+ * (when webconf set them up) follow a changed index, and its catalogue
+ * page shows the products and this run's status. */
+static int after_local(const struct mirror_args *a, int rc, const struct ss_mirror_stats *st, char **filters,
+		       int nfilters)
+{
+	struct ss_error e;
+	if (a->o.dry_run || strncmp(a->o.target, "s3://", 5) == 0 || (rc != SS_OK && rc != SS_PARTIAL))
+		return rc;
+	if (st->metadata_written && ss_webconf_refresh(a->o.target, &e) != SS_OK) {
+		fprintf(stderr, "sstream-mirror: warning: %s\n", e.msg);
+		rc = tool_result_worse(rc, SS_PARTIAL);
+	}
+	if (a->no_html)
+		return rc;
+	char when[40], result[96], filt[1024] = "";
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
+	snprintf(result, sizeof(result), "%s: %zu added, %zu removed, %zu failed", rc == SS_OK ? "ok" : "partial",
+		 st->added, st->removed, st->failed);
+	for (int i = 0; i < nfilters; i++)
+		snprintf(filt + strlen(filt), sizeof(filt) - strlen(filt), "%s%s", i ? " " : "", filters[i]);
+	struct waiting w = { .grace = a->o.grace };
+	ss_mirror_pending(a->o.target, on_pending, &w);
+	struct ss_catalogue_status cs = { a->o.source, nfilters ? filt : "(none: everything)", when, result,
+					  (long long)st->items, -1, w.v, w.n };
+	for (size_t i = 0; i < w.n; i++)
+		w.v[i].until = w.when[i];
+	struct ss_catalogue_opts co = { .status = &cs, .title = "Mirror" };
+	if (ss_catalogue_write(a->o.target, &co, NULL, &e) != SS_OK) {
+		fprintf(stderr, "sstream-mirror: warning: %s\n", e.msg);
+		rc = tool_result_worse(rc, SS_PARTIAL);
+	}
+	for (size_t i = 0; i < w.n; i++)
+		free((char *)w.v[i].path);
+	free(w.v);
+	free(w.when);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct mirror_args a = { .jobs = 4, .retries = 3, .timeout = 30,
@@ -228,6 +293,7 @@ int main(int argc, char **argv)
 		fputs("\r\033[K", stderr);
 	if (rc != SS_OK)
 		tool_error("sstream-mirror", &err);
+	rc = after_local(&a, rc, &st, argv + 3, npos - 2);
 	print_summary(&a, rc, strncmp(a.o.target, "s3://", 5) == 0, &st, &s3st);
 	rc = write_outputs(&a, rc, &u, &st, &s3st, err.msg, start);
 	mirror_ui_free(&u);

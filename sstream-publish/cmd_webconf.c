@@ -27,6 +27,7 @@ int cmd_webconf(int argc, char **argv, struct publish_run *r)
 		  NULL },
 		{ "server", 0, TOOL_OPT_STRING, &server, "NAME", "nginx (default) or apache", 0, 0, 0, "nginx|apache",
 		  NULL },
+		PUBLISH_OPT_NO_HTML(r),
 		TOOL_OPT_STD,
 		TOOL_OPT_ENDING,
 	};
@@ -37,5 +38,7 @@ int cmd_webconf(int argc, char **argv, struct publish_run *r)
 	if (rc == SS_OK)
 		fputs(text, stdout);
 	free(text);
+	r->tree = argv[1];
+	r->changed = rc == SS_OK; /* the page shows the base URL's commands */
 	return rc;
 }

@@ -18,6 +18,7 @@ static const char usage_text[] =
 	"       sstream-publish diff TREE [REV [REV]]\n"
 	"       sstream-publish rollback TREE REV\n"
 	"       sstream-publish webconf TREE --base-url URL [--server nginx|apache]\n"
+	"       sstream-publish html TREE [--base-url URL] [--remote NAME]\n"
 	"\n"
 	"build    packs a root file system and metadata.yaml into an image\n"
 	"add      adds an image's files to TREE; prints its fingerprint\n"
@@ -29,6 +30,7 @@ static const char usage_text[] =
 	"diff     what changed between two records (default: the last change)\n"
 	"rollback restores a record's metadata atomically\n"
 	"webconf  prints the nginx or Apache snippet for 'lxc image import URL'\n"
+	"html     writes the catalogue page TREE/index.html (rewritten after every change)\n"
 	"\n"
 	"'sstream-publish COMMAND --help' lists a command's options.  Commands that\n"
 	"change a tree (add, remove, prune, import, rollback) take --no-history,\n"
@@ -43,6 +45,7 @@ enum {
 	AFTER_WEBCONF = 1, /* a changed tree gets its import snippets rewritten */
 	AFTER_HISTORY = 2, /* a change is recorded in the tree's history */
 	AFTER_METRICS = 4, /* --metrics: what the command changed */
+	AFTER_HTML = 8,    /* a changed tree gets its catalogue page rewritten */
 };
 
 static const struct publish_command {
@@ -51,15 +54,16 @@ static const struct publish_command {
 	int after;
 } commands[] = {
 	{ "build", cmd_build, 0 },
-	{ "add", cmd_add, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
-	{ "remove", cmd_remove, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
+	{ "add", cmd_add, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "remove", cmd_remove, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
 	{ "list", cmd_list, 0 },
-	{ "import", cmd_import, AFTER_HISTORY | AFTER_METRICS },
-	{ "prune", cmd_prune, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
+	{ "import", cmd_import, AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "prune", cmd_prune, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
 	{ "history", cmd_history, 0 },
 	{ "diff", cmd_diff, 0 },
-	{ "rollback", cmd_rollback, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
-	{ "webconf", cmd_webconf, 0 },
+	{ "rollback", cmd_rollback, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "webconf", cmd_webconf, AFTER_HTML },
+	{ "html", cmd_html, 0 },
 };
 
 static void usage_error(const char *msg)
@@ -87,6 +91,8 @@ static int after(const struct publish_command *c, struct publish_run *r, int rc)
 		fprintf(stderr, "sstream-publish: warning: %s\n", e.msg);
 		rc = SS_PARTIAL;
 	}
+	if ((c->after & AFTER_HTML) && rc == SS_OK && r->changed && !r->dry_run)
+		rc = publish_html_refresh(r);
 	/* A damaged history is a warning (exit 1), never a failed publish. */
 	int committed;
 	if ((c->after & AFTER_HISTORY) && rc == SS_OK && r->changed && !r->dry_run && !r->no_history &&
@@ -126,7 +132,7 @@ int main(int argc, char **argv)
 			c = &commands[i];
 	if (!c) {
 		fprintf(stderr, "sstream-publish: unknown command '%s'\n", argv[1]);
-		usage_error("the commands are build, add, remove, list, prune, import, history, diff, rollback and webconf");
+		usage_error("the commands are build, add, remove, list, prune, import, history, diff, rollback, webconf and html");
 	}
 	struct publish_run r = { 0 };
 	ss_error_clear(&r.err);

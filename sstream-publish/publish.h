@@ -16,6 +16,7 @@ struct publish_run {
 	const char *metrics;    /* --metrics FILE, or NULL */
 	int no_history;         /* --no-history */
 	int dry_run;            /* -n: nothing changes, nothing is measured */
+	int no_html;            /* --no-html: the catalogue page is not rewritten */
 	struct tool_tree_items *before; /* for --metrics: the tree before */
 	double start;
 	struct ss_error err;    /* the message when the command fails */
@@ -35,8 +36,12 @@ struct publish_run {
 	  "also write clearsigned .sjson files, signed with the\nsecret key ID of $GNUPGHOME", 0, 0, 0, NULL, NULL }
 
 /* The options of a command that changes a tree and writes its streams. */
+#define PUBLISH_OPT_NO_HTML(r) \
+	{ "no-html", 0, TOOL_OPT_FLAG, &(r)->no_html, NULL, "do not rewrite the catalogue page TREE/index.html", \
+	  0, 0, 0, NULL, NULL }
 #define PUBLISH_OPTS_CHANGE(r, po) \
-	PUBLISH_OPT_SIGN_KEY(po), PUBLISH_OPT_NO_HISTORY(r), PUBLISH_OPT_METRICS(r), PUBLISH_OPT_QUIET(r), TOOL_OPT_STD
+	PUBLISH_OPT_SIGN_KEY(po), PUBLISH_OPT_NO_HISTORY(r), PUBLISH_OPT_NO_HTML(r), PUBLISH_OPT_METRICS(r), \
+		PUBLISH_OPT_QUIET(r), TOOL_OPT_STD
 
 /* Called by a command once its arguments are parsed, before it changes
  * TREE: with --metrics, the tree's items before the change. */
@@ -54,5 +59,8 @@ int cmd_history(int argc, char **argv, struct publish_run *r);
 int cmd_diff(int argc, char **argv, struct publish_run *r);
 int cmd_rollback(int argc, char **argv, struct publish_run *r);
 int cmd_webconf(int argc, char **argv, struct publish_run *r);
+int cmd_html(int argc, char **argv, struct publish_run *r);
+/* Rewrites the catalogue page after a change (cmd_html.c). */
+int publish_html_refresh(struct publish_run *r);
 
 #endif
