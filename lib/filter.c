@@ -15,6 +15,7 @@
 enum op { OP_EQ, OP_NE, OP_RE, OP_NRE };
 
 struct expr {
+	char *text;  /* as written */
 	char *key;
 	char *value;
 	enum op op;
@@ -32,6 +33,7 @@ void ss_filter_free(struct ss_filter *f)
 	if (!f)
 		return;
 	for (int i = 0; i < f->n; i++) {
+		free(f->e[i].text);
 		free(f->e[i].key);
 		free(f->e[i].value);
 		pcre2_match_data_free(f->e[i].md);
@@ -88,7 +90,8 @@ static int parse_one(struct expr *x, const char *s, struct ss_error *err)
 		p++;
 	x->key = ssi_strndup(s, klen);
 	x->value = strdup(p);
-	if (!x->key || !x->value)
+	x->text = strdup(s);
+	if (!x->key || !x->value || !x->text)
 		return ssi_err(err, SS_FATAL, "out of memory");
 	if (x->op == OP_EQ || x->op == OP_NE)
 		return SS_OK;
@@ -166,4 +169,14 @@ int ss_filter_match(const struct ss_filter *f, const struct ss_item *it)
 int ss_filter_count(const struct ss_filter *f)
 {
 	return f ? f->n : 0;
+}
+
+const char *ss_filter_key(const struct ss_filter *f, int i)
+{
+	return f && i >= 0 && i < f->n ? f->e[i].key : NULL;
+}
+
+const char *ss_filter_text(const struct ss_filter *f, int i)
+{
+	return f && i >= 0 && i < f->n ? f->e[i].text : NULL;
 }

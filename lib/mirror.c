@@ -52,7 +52,8 @@ static void options_key(struct run *r)
 	char buf[64];
 	ss_hasher_update(h, o->source, strlen(o->source) + 1);
 	ss_hasher_update(h, o->keyring ? o->keyring : "", strlen(o->keyring ? o->keyring : "") + 1);
-	snprintf(buf, sizeof(buf), "%d %d %d", o->max, o->keep, o->no_items);
+	/* (delete_excluded only when set: the keys earlier runs saved stay valid) */
+	snprintf(buf, sizeof(buf), "%d %d %d%s", o->max, o->keep, o->no_items, o->delete_excluded ? " de" : "");
 	ss_hasher_update(h, buf, strlen(buf) + 1);
 	ssi_filter_hash(o->filter, h);
 	struct ss_digest d;
@@ -77,6 +78,8 @@ static int run_unchanged(struct run *r)
 	if (rc == SS_OK && r->refused)
 		rc = ssi_err(r->err, SS_PARTIAL, "%d expired files were not removed (a symbolic link inside the tree)",
 			     r->refused);
+	else if (rc == SS_OK && r->held)
+		rc = ssi_err(r->err, SS_PARTIAL, "%d expired files were not deleted (more than --max-delete)", r->held);
 	return rc;
 }
 
@@ -155,6 +158,9 @@ static int conclude(struct run *r)
 	else if (r->refused)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not removed (a symbolic link inside the tree)",
 			     r->refused);
+	else if (r->held)
+		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not deleted (more than --max-delete)",
+			     r->held);
 	else if (history_failed)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
 	return rc;

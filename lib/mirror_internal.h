@@ -65,6 +65,7 @@ struct run {
 	struct ssi_pending pend;   /* what the state file will list as pending */
 	int failed_temp, failed_other;
 	int refused;             /* deletions refused (a symlink inside the tree) */
+	int held;                /* expired files kept: more than max_delete */
 	/* the documents to write, tree-relative path -> bytes (owned) */
 	char **doc_rel, **doc_data;
 	size_t *doc_len, ndocs, adocs;
@@ -97,6 +98,12 @@ int ssm_oom(struct run *r);
  * run decide what is deleted: an entry lost for want of memory would make
  * a referenced file look unreferenced, so no add may fail silently. */
 int ssm_add(struct run *r, struct ssi_strset *s, const char *str);
+
+/* The items of TARGET's products that the run's filters do not select
+ * (kept as they are unless delete_excluded; *OUT malloc'd), or SS_FATAL
+ * naming the filters when they select nothing upstream or in TARGET
+ * (mirror_select.c). */
+int ssm_select_outside(struct run *r, const struct ss_item ***out, size_t *nout);
 /* Same content: sizes and hashes agree where both give them. */
 int ssm_same_content(const struct ss_item *a, const struct ss_item *b);
 

@@ -225,10 +225,27 @@ static int want_cmp_path(const void *a, const void *b)
 
 int ssm_plan(struct run *r)
 {
-	const struct ss_item **kept;
-	size_t nk;
+	const struct ss_item **kept, **outside;
+	size_t nk, no;
 	if (add_kept(r, &kept, &nk) != SS_OK)
 		return SS_FATAL;
+	int orc = ssm_select_outside(r, &outside, &no);
+	if (orc != SS_OK) {
+		free(kept);
+		return orc;
+	}
+	if (no) {
+		const struct ss_item **all = realloc(kept, (nk + no) * sizeof(*all));
+		if (!all) {
+			free(kept);
+			free(outside);
+			return ssm_oom(r);
+		}
+		memcpy(all + nk, outside, no * sizeof(*all));
+		kept = all;
+		nk += no;
+	}
+	free(outside);
 	r->nw = r->sel.count + nk;
 	r->w = calloc(r->nw ? r->nw : 1, sizeof(*r->w));
 	struct want **byp = calloc(r->nw ? r->nw : 1, sizeof(*byp));

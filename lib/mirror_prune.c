@@ -5,6 +5,7 @@
  * are deleted.  The state file (mirror_state.c) keeps the pending list
  * between runs.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -73,7 +74,18 @@ int ssm_prune_keep(struct run *r)
 void ssm_prune_expire(struct run *r, long long now)
 {
 	struct ssi_pending *p = &r->pend;
-	size_t keep = 0;
+	size_t keep = 0, expired = 0;
+	for (size_t i = 0; i < p->n; i++)
+		expired += now - p->time[i] >= r->o->grace;
+	if (r->o->max_delete > 0 && (long long)expired > r->o->max_delete) {
+		/* rsync's --max-delete: all or nothing, and said */
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%zu files would be deleted, more than --max-delete %lld: none deleted",
+			 expired, r->o->max_delete);
+		ssm_event(r, SS_EV_WARN, NULL, -1, msg);
+		r->held = (int)expired;
+		return;
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		if (now - p->time[i] < r->o->grace) {
 			p->path[keep] = p->path[i];

@@ -426,6 +426,10 @@ struct ss_mirror_opts {
 	int nmirrors;
 	long long grace;                  /* seconds a dropped file stays on disk */
 	int no_history;                   /* do not record TARGET's metadata in git */
+	int delete_excluded;              /* products of TARGET the filters do not select go too
+					   * (after the grace period); 0: they stay, listed as they are */
+	long long max_delete;             /* a run that would delete more files deletes none
+					   * (SS_PARTIAL); 0: no limit */
 	void (*event)(void *ud, const struct ss_mirror_event *ev);
 	void *ud;
 };
@@ -554,8 +558,11 @@ int ss_s3_sync(struct ss_s3 *s, const char *tree, struct ss_s3_stats *stats, str
 int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struct ss_s3_stats *stats,
 		    struct ss_error *err);
 
-/* Number of expressions in a filter (0 for NULL). */
+/* Number of expressions in a filter (0 for NULL); the key and the text of
+ * expression I (borrowed). */
 int ss_filter_count(const struct ss_filter *f);
+const char *ss_filter_key(const struct ss_filter *f, int i);
+const char *ss_filter_text(const struct ss_filter *f, int i);
 
 /* ---- Verifying ------------------------------------------------------------ */
 

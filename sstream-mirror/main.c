@@ -54,6 +54,10 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 	const struct tool_opt opts[] = {
 		OPT("max", 'm', TOOL_OPT_NUMBER, &a->max, "N", "keep the N newest versions of each product", 0, 0x7fffffff),
 		OPT("keep", 0, TOOL_OPT_FLAG, &o->keep, NULL, "keep versions gone upstream while fewer than N remain", 0, 0),
+		OPT("delete-excluded", 0, TOOL_OPT_FLAG, &o->delete_excluded, NULL,
+		    "also remove (after --grace) TARGET's products the filters\ndo not select (default: they stay)", 0, 0),
+		OPT("max-delete", 0, TOOL_OPT_NUMBER, &o->max_delete, "N",
+		    "delete nothing when a run would delete more than N files", 1, 0x7fffffffffffffffLL),
 		OPT("keyring", 0, TOOL_OPT_STRING, &o->keyring, "FILE", "index and products files must be signed by FILE", 0, 0),
 		OPT("no-verify", 'U', TOOL_OPT_FLAG, &a->no_verify, NULL, "do not check signatures (even of a remote)", 0, 0),
 		OPT("path", 0, TOOL_OPT_STRING, &a->path, "PATH", "start at this index or products file under SOURCE", 0, 0),

@@ -17,7 +17,8 @@ ln -s up1 "$W/current"
 httpd_start "$W"
 U=$HTTP_URL
 LOG=$T/httpd.log
-snapshot() { (cd "$1" && find . -path ./.sstream -prune -o -type f -printf '%p %s %T@\n' | sort); }
+# (the catalogue page is left out: its status block records every run)
+snapshot() { (cd "$1" && find . -path ./.sstream -prune -o -path ./index.html -prune -o -type f -printf '%p %s %T@\n' | sort); }
 gets() { grep -c "^GET $1" "$LOG" 2>/dev/null || true; }
 
 # ---- usage ----------------------------------------------------------------
