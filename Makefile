@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream: one non-recursive Makefile.
 #   make               build libsstream (static + shared) and the tools
 #   make check         install missing Debian packages, build, run every test

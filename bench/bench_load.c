@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Load + flatten + filter of a real 5435-item stream, against a plain
  * jansson parse of the same bytes, side by side in one run.  The file is

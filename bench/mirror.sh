@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Mirror benchmarks, each side by side with its reference in one run:
 #  1. a full mirror of 5435 small files (lxc-images shape) from nginx on
 #     loopback vs curl fetching the same files with the same parallelism

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates a benchmark tree: COUNT files of SIZE bytes (random, or sparse
 zeros with --sparse) listed in streams/v1/images.json with size and sha256.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # nginx_start ROOT DIR: serves ROOT on a free 127.0.0.1 port with nginx,
 # keeping its config, logs and pid under DIR; sets NGINX_URL and NGINX_PID.
 # The access log (DIR/access.log) has one line per request:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Publish benchmarks, each beside its reference in the same run:
 #  1. build of a generated rootfs (>= 500 MB) vs tar -c | xz -T0 (and zstd -T0)
 #  2. add of a 1 GiB image (one read: copy + sha256 + fingerprint) vs sha256sum

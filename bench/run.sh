@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make bench: every benchmark, each a ratio against a reference measured
 # side by side in the same run.
 : "${BUILD:=build}"

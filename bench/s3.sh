@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # S3 benchmarks against a local Ceph RGW (tests/ceph.sh), each side by side
 # with rclone (and the AWS CLI) doing the same in the same run:
 #  1. 5435 small files (lxc-images-20230424 shape, stand-in payloads)

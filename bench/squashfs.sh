@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # build --rootfs squashfs (libsquashfs, one worker per core) beside
 # mksquashfs (all cores, the same block size and compressor) on the same
 # generated tree: many small files, as a rootfs has, and some large ones.

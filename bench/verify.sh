@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Verify benchmark: a 2 GiB tree of mixed file sizes, checked by
 # sstream-verify (every core) against sha256sum of the same files run
 # serially, and against openssl's single-core sha256 rate times the cores.

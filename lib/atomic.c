@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Atomic file replacement: readers see the old file or the whole new one,
  * never a half-written file, even across a crash.

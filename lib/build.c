@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Building LXD images from a root filesystem directory, reproducibly:
  * entries in byte order, owners 0 unless asked to keep them, mtimes clamped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The catalogue: TREE/index.html, a page people can look at.  One row per
  * product (its newest version's date, size and fingerprint), each opening

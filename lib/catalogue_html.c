@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Escaping for the catalogue page.  Strings from a tree are data: in text
  * and attribute values every character HTML reads as syntax becomes a

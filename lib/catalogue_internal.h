@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by lib/catalogue.c (the model and the page) and
  * lib/catalogue_html.c (escaping for HTML and URLs); not public. */
 #ifndef SS_CATALOGUE_INTERNAL_H

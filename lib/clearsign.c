@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OpenPGP clearsigned messages (RFC 4880 section 7): extracting the signed
  * text.  Verifying the signature is the signature module's job.

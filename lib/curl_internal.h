@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libcurl helpers shared by the files that transfer (internal). */
 #ifndef SSTREAM_CURL_INTERNAL_H
 #define SSTREAM_CURL_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Parallel, resumable, verified downloads: the item transfers of a mirror.
  * One curl multi handle drives up to JOBS transfers (HTTP/2 multiplexed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The parallel download engine (internal to the library). */
 #ifndef SSTREAM_DOWNLOAD_H
 #define SSTREAM_DOWNLOAD_H

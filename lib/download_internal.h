@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The parts of the download engine (internal to download*.c): the
  * transfer loop (download.c), the writer thread that writes and hashes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The download engine's --limit-rate: one token bucket for all transfers
  * together (see download_internal.h).

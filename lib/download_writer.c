@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The download engine's writer thread (see download_internal.h): the
  * transfer loop hands over filled buffers; this thread writes each to its

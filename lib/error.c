@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Error reporting: every failure becomes one line in a caller-owned struct. */
 #include <errno.h>
 #include <stdarg.h>

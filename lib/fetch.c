@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fetching whole documents: the only libcurl user.  Local paths and file://
  * URLs are read directly; http(s) goes through a curl easy handle with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Filters: KEY=V, KEY!=V, KEY~RE, KEY!~RE, ANDed, matched against the
  * flattened item.  Regexes are the ones users copy from the upstream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The LXD image fingerprint: the sha256 of the metadata tarball followed by
  * the root file (squashfs, rootfs tarball or disk), or of the unified

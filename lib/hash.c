@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hashing: one pass over the data feeds every hash a stream gives for an
  * item (sha256, sha512, md5), through OpenSSL's EVP (SHA-NI where the CPU

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The history of a tree's metadata, in a bare git repository kept beside
  * it (TREE/.sstream/history.git), written with libgit2: one commit per run

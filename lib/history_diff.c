@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What changed between two records of a tree's history, read from their
  * products files: the versions and items added and removed, for commit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the history files (prefix ssh_); libgit2 types. */
 #ifndef SSTREAM_HISTORY_INTERNAL_H
 #define SSTREAM_HISTORY_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP response header fields the transfers read, parsed from the
  * bytes libcurl hands over: a header line is not NUL-terminated, its

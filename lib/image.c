@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * LXD image files: metadata.yaml read straight out of a (compressed) tarball
  * with libarchive and parsed with libyaml, and root files recognised by

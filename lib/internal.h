@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared between the library's own files (prefix ssi_); not public. */
 #ifndef SSTREAM_INTERNAL_H
 #define SSTREAM_INTERNAL_H

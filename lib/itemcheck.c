@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rule of which fields an item must have and what they may hold,
  * written once: what one command accepts, the others accept too (an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one check of an item's own fields (itemcheck.c), used by mirror
  * planning, verify and import. */
 #ifndef SSTREAM_ITEMCHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the LXD and Incus clients accept, written once: architecture names
  * and the characters each field of a tree may hold before it reaches a

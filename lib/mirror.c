@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Mirroring a tree into a local directory, incrementally and crash-safely.
  *

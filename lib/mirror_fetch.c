@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fetch phase of a mirror run: every wanted item not present is
  * linked from a local file with the same content or transferred into

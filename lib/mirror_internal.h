@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The parts of a mirror run (internal), prefix ssm_.  The orchestrator
  * (mirror.c) runs the phases in order: planning (mirror_plan.c), fetching

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Mirror planning: what TARGET lists now (parsed once, or taken to be the
  * source when it holds the same bytes), the versions --keep retains, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The prune phase of a mirror run: a file the previous documents named and
  * the new ones do not becomes pending, with the time it became so; once

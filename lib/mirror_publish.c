@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Publishing a mirror's documents: every products file (upstream's bytes
  * when mirroring everything, else our view listing exactly the items

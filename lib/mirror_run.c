@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What every phase of a mirror run shares (internal): the run's state
  * (struct run, mirror_internal.h), its event callback and TARGET's paths.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a filtered run manages: the products its filters select (an item
  * of the product matches, upstream or in TARGET).  Products of TARGET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mirror's state file, TARGET/.sstream/state: "M <path>" for each
  * document we wrote, "P <epoch> <path>" for each file unreferenced since

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The products:1.0 model: parsing, the flattened view of items (FORMAT.md
  * section 3: inheritance of scalars, _aliases), deterministic writing and

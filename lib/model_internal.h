@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The JSON model's internals, shared by the files that use jansson. */
 #ifndef SSTREAM_MODEL_INTERNAL_H
 #define SSTREAM_MODEL_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tree-relative paths: the safety check every writer relies on, and joining. */
 #include <stdlib.h>
 #include <string.h>

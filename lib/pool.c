@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The small shared mechanics of concurrency and retrying: one back-off
  * schedule for every retried request (fetch, download, S3) and one way to

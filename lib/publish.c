@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Publishing LXD/Incus images as a static simplestreams tree (FORMAT.md
  * sections 7-8): what the publish operations share, the LXD products file

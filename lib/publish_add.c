@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Adding an LXD/Incus image to a tree.  Each image file is read exactly
  * once: copied into the tree while its own sha256 and the image's

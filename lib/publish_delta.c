@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deltas between an LXD product's versions (FORMAT.md section 7): LXD
  * uses a squashfs.vcdiff to update a cached image cheaply.  Made by

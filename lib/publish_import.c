@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Importing flat item records (json2streams' input) as products files,
  * one per content id, and their index entries.

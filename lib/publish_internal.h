@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the publish files (prefix ssp_): the LXD products file, its
  * index, and the options' defaults.  Publish sits on treelock and
  * treedocs; it never calls history or the mirror. */

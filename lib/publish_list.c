@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Listing the images of a tree: a metadata item paired with each root
  * item, or a unified item.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Pruning a tree: old versions leave the streams, then files nothing
  * references are deleted once unreferenced for a grace period (clients

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Removing images from a tree's streams (their files stay until a prune).
  */

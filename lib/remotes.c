@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * LXD's remote names for the public image servers, so that the tools take
  * `ubuntu:` where they take a URL.  The URLs are those of LXD's built-in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3-compatible object storage: opening a target (s3://BUCKET[/PREFIX],
  * the endpoint and addressing style, the region, credentials from the

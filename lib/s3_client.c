@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage: the request client (see s3_client.h for the layers).
  * Libcurl signs with its SigV4 support (CURLOPT_AWS_SIGV4); every request

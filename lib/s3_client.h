@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage (internal): the request client every other S3 file
  * sits on.  The layering, bottom up:

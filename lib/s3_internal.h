@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage (internal): the pure parsers of what a bucket or the
  * user's files give us (s3parse.c: XML replies and listed keys; s3state.c:

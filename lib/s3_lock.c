@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage: the lock object (PREFIX.sstream/lock, created with
  * If-None-Match: *) and the keeper thread that renews it every third of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage: uploading a file, with one PUT or, above the part
  * size, a multipart upload whose parts go up to -j at once.  Sits on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage: an item straight from its source URL into the
  * bucket, with no local copy (issue 20.1).  One GET per item; its bytes

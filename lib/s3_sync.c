@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * S3 object storage: publishing a local tree into a bucket prefix in the
  * order that keeps it consistent for readers at every moment: items, then

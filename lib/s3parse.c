@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Parsers for the XML replies of an S3 server and for listed keys (the
  * state, lock and credentials parsers are in s3state.c).  Pure functions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Parsers for what the mirror keeps in a bucket (the state object, the
  * lock object) and for the user's ~/.aws/credentials.  Pure functions over

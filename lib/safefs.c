@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writing, renaming and deleting below a tree root without following a
  * symbolic link that is inside the tree.  Every writer and deleter of the

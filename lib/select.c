@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Selecting items: filter, order (newest version first) and keep the newest N. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OpenPGP signatures, through gpgme.  The keyring file is imported into a
  * private, temporary GnuPG home, so the user's own keyrings and trust

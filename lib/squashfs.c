@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A squashfs root filesystem from a directory, with libsquashfs
  * (squashfs-tools-ng), reproducibly: entries in byte order, inode numbers

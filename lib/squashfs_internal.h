@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The squashfs builder's tree (squashfs_tree.c) and writer (squashfs.c). */
 #ifndef SSTREAM_SQUASHFS_INTERNAL_H
 #define SSTREAM_SQUASHFS_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The squashfs builder's tree: read from disk by one walk (ssi_walk), then
  * numbered and traversed without recursion, through the parent links, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libsstream: read, filter, query and write simplestreams trees.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small sorted sets of strings (internal). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Trees: resolving a SOURCE to its root, reading index:1.0 documents
  * (nested ones included) and loading every products file they name.  With a

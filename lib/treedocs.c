@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writing a tree's documents (products files, their .sjson twins and the
  * indexes) so that a reader (a client, sstream-verify) sees a consistent

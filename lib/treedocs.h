@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tree documents (treedocs.c): the crash-safe writing of products files
  * and indexes, and the reader's view of them.  Calls neither publish nor
  * history; both, and the mirror, write through it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tree lock and the stale-temporary cleaner: every run that writes a
  * tree (publish, mirror, history) takes the lock first, and then removes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tree lock (treelock.c): one writer at a time per tree, and the
  * cleanup of what a killed writer left.  Used by publish, mirror and
  * history; it calls neither. */

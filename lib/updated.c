@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * When a tree's metadata was last updated, as its documents say: the
  * "updated" field of the index (its own and its entries') and of each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Verifying a tree: the plan (verify.c), the workers that hash each file
  * (verify_work.c) and the search for files nothing names (verify_orphans.c). */
 #ifndef SSTREAM_VERIFY_INTERNAL_H

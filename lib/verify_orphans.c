@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Files in a tree that nothing names: every file below the root other than
  * directories and symbolic links (which are not followed) that is not named by an item, is not one

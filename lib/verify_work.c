@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The verify workers: each job's file read once (local) or fetched once
  * (remote, deep), through every hash its items name and the combined

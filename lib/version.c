@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the tools' --version prints: our version and the libraries' as
  * loaded at run time (a distribution may update them under us). */
 #include <pthread.h>

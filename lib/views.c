@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The plain and the signed view of a local tree: streams/v1/NAME.json and
  * streams/v1/NAME.sjson must say the same thing.  A tree whose .json was

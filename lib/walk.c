@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Walking a directory tree for the image builders (tar and squashfs):
  * iteratively, from directory file descriptors (openat, fstatat), so that

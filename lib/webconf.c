@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Web server configuration for LXD's direct-URL import
  * (`lxc image import https://HOST/import/ALIAS`).  The LXD daemon sends a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writing trees: products documents holding a chosen subset of items, and
  * the index that lists them.  Output is deterministic (sorted keys, fixed

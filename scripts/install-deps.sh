@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages sstream builds and tests with; does nothing
 # when they are all present.  Needs root (or sudo) only when something is
 # missing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-mirror's output: event lines, progress, the dry-run plan. */
 #include <stdio.h>
 #include <stdlib.h>

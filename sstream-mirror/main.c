@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-mirror: mirror a simplestreams tree into a local directory. */
 #include <errno.h>
 #include <stdio.h>

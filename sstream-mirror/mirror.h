@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-mirror's parts: printing events, the S3 target, the JSON report. */
 #ifndef SSTREAM_MIRROR_TOOL_H
 #define SSTREAM_MIRROR_TOOL_H

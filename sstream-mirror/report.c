@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-mirror --report FILE: a JSON summary of the run, written atomically. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-mirror into an S3 bucket: a local staging mirror, then a sync. */
 #include <errno.h>
 #include <stdio.h>

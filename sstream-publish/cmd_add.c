@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish add: publish an image's files into a tree. */
 #include <stdio.h>
 #include <stdlib.h>

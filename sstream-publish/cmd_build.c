@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish build: pack a root file system and metadata.yaml into an image. */
 #include <stdio.h>
 #include <string.h>

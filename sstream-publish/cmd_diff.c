@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish diff: what changed between two history records. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish history: the metadata changes recorded in a tree's history. */
 #include <stdio.h>
 #include <string.h>

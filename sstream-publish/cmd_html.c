@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish html: (re)writes the tree's catalogue page, TREE/index.html. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish import: products files and index from flat item records. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish list: the images of a tree, like 'lxc image list'. */
 #include <stdio.h>
 #include <stdlib.h>

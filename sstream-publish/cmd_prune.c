@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish prune: keep the newest versions, delete what nothing references. */
 #include <stdio.h>
 

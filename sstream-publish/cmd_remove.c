@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish remove: drop images from a tree's streams. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish rollback: restore a history record's metadata. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish webconf: the web server snippet for 'lxc image import URL/import/ALIAS'. */
 #include <stdio.h>
 #include <stdlib.h>

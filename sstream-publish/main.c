@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish: turn LXD/Incus image files into a static simplestreams site. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-publish's commands: one file each (cmd_<name>.c), dispatched by main.c. */
 #ifndef SSTREAM_PUBLISH_TOOL_H
 #define SSTREAM_PUBLISH_TOOL_H

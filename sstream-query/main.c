@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-query: list the flattened items of a simplestreams tree. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sstream-verify: prove a tree, a download or an image is what the streams say. */
 #include <limits.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A throw-away Ceph cluster for the S3 tests (sourced after tests/lib.sh):
 # one monitor, one OSD on memstore and radosgw, all on 127.0.0.1 with
 # dynamic ports, no authentication inside the cluster, no systemd.

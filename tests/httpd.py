@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A test HTTP server for sstream: serves a directory on 127.0.0.1.
 
 usage: httpd.py ROOT PORTFILE [--tls CERT KEY]

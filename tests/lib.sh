@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for the command-line tests (sourced, POSIX sh + bash).
 # Each script: . tests/lib.sh; checks...; finish
 set -u

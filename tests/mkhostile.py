@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds a small simplestreams tree from a JSON spec, for hostile-input tests.
 
 mkhostile.py DIR SPEC

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds a tiny but real LXD container image (a metadata tarball with
 metadata.yaml and a rootfs tarball, both xz) and a simplestreams tree
 serving it, as the LXD client expects it.  Prints the fingerprint.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes a tree shaped like MAAS's images.maas.io/ephemeral-v3/stable.
 
     mkmaas.py DIR [--versions N] [--sign KEYID]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes a simplestreams tree of many small items and a few larger ones,
 for liveness tests and benchmarks of the transfer engine.
 

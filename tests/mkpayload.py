@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Turns a real products file into a small servable tree with stand-in
 payloads: keeps the products matching PRODUCT_REGEX, writes a small file
 for every item path, and rewrites sizes, sha256 and the combined_*

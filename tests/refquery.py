@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent reference for sstream-query, written from FORMAT.md in
 Python: flattens a products file and applies filters the way the upstream
 Python tools do (str() of the value, re.search).

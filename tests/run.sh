@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every unit test binary and command-line test script; ends with the
 # total "N passed, N failed" line.  Exit 1 when anything failed or a test
 # program died before printing its summary.

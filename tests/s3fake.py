@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A scripted fake S3 server for the S3 client's tests (standard library only).
 
 usage: s3fake.py PORTFILE LOGFILE SCRIPT [ARG]

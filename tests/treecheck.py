@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent consistency check of a local simplestreams tree, for the
 tests: the index parses, every products file it names parses, and every
 item path it lists exists with the listed size and sha256/sha512/md5.

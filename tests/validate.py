@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Validates JSON documents against the project's schemas with Debian's
 python3-jsonschema, an implementation independent of ours.
 

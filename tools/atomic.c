@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tools' output files (--report, --metrics): written whole or not at
  * all, next to the target, and never into a directory that is not there.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * --log-file FILE (upstream's option): everything the tool writes to
  * standard error is appended to FILE as well.  Standard error becomes a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Prometheus text format (version 0.0.4) of a run, for node_exporter's
  * textfile collector, written atomically so that the collector never reads

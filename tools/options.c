@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one option parser of the tools: tables of struct tool_opt over getopt_long. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Options as data: each command declares a table of its options (long
  * name, letter, kind, bounds, help) and one parser reads argv with it and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The small helpers the sstream command-line tools share (not the library). */
 #ifndef SSTREAM_TOOL_H
 #define SSTREAM_TOOL_H

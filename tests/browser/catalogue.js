@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Drives Debian's chromium (headless, through puppeteer-core) over a
 // catalogue page served on 127.0.0.1 and prints one line per check,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # `sstream-publish build` on hostile root filesystems: deep nesting, paths
 # longer than PATH_MAX, a file that changes while it is packed, a socket,
 # 100 000 files in one directory.  The builds finish (timeout bounds each),

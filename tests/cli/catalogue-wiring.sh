@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The catalogue page as the tools write it: sstream-publish html, every
 # change rewriting it (not with --no-html, not in a dry run), a site's own
 # index.html never overwritten, the mirror's page with its status block,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The catalogue page (TREE/index.html, lib/catalogue.c) for the example
 # trees, an LXD tree of unified and split images, the lxc-images fixture
 # (5435 items), a hostile tree and a tree of 100 000 items: valid HTML5 (tidy),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Man pages, --help, --version and bash completion: the pages lint clean
 # (mandoc -T lint), every long option of each --help is in the tool's man
 # page and its completion, --version names the libraries, and completion

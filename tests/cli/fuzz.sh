@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Replays every fuzz corpus file and every past crash (tests/fuzz/corpus/,
 # tests/fuzz/crashes/) through its target, built without libFuzzer by
 # make check (tests/fuzz/replay.c): each input is one check.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Metadata history (libgit2): records across mirror runs shaped like
 # lxc-images 20230424 -> 20230703, history and diff output, rollback that
 # works and rollback refused, a damaged history, no record on a no-op run.

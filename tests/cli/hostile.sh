@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hostile upstreams and hostile trees (issue 13): paths into the private
 # .sstream/ directory, state files naming paths outside the tree, symlinks
 # inside TARGET/TREE, documents outside streams/, shared content ids,

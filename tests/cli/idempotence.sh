@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-publish add is idempotent: re-adding images already published, in
 # any order among others, changes no byte of the tree and records nothing;
 # and the documents do not depend on the order the images were added in.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-publish import: every record passes the item check sstream-verify
 # applies (lib/itemcheck.c); a bad record is refused (exit 2) naming the
 # record and the field, and the tree is left as it was.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What one tree may make us read: each document once, and caps on the
 # number of documents, with a clear error instead of minutes of work.
 . tests/lib.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The real client: the LXD daemon (Debian's lxd and lxd-client, as root, in
 # a temporary LXD_DIR) lists and copies an image from a tree that
 # sstream-mirror wrote, served over HTTPS with a pinned self-signed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # LXD direct-URL import (lxc image import https://HOST/import/ALIAS) and
 # the images.linuxcontainers.org aliases: the real LXD daemon imports
 # unified images by alias and by fingerprint through Debian's nginx, running

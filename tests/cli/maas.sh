@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # MAAS's documented local-mirror commands, verbatim, against a signed
 # ephemeral-v3-shaped tree (tests/mkmaas.py) served by nginx: in both
 # orders, rerun, the target lists exactly both selections (checked with the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Monitoring: --metrics FILE of sstream-mirror and sstream-publish, read by
 # a strict parser of the Prometheus text format (python3-prometheus-client),
 # its values those of the run's --report; the last success survives a

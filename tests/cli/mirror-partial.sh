@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A version is published whole or not at all (issue 16 item 5): when an
 # item of an LXD version fails (its root image answers 404), the mirror
 # exits 1 and does not list the version - a version listing only its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Items without a size (issue 16 item 4): a server answering such an item
 # with an endless body once wrote 2.3 GB in 5 s.  By default the mirror
 # refuses them before any transfer: the run exits 1 naming them and the

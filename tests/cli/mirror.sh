@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-mirror against a real HTTP server on 127.0.0.1: full and filtered
 # mirrors, no-op reruns, upstream updates with pruning and --keep, faults,
 # resume, local reuse, signatures, locking, kill -9, hostile input.

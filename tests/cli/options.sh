@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The tools' command lines, all parsed from option tables: every tool and
 # sstream-publish / sstream-verify subcommand answers --help (exit 0, with
 # its options), refuses an unknown option or another subcommand's option

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The Debian packages: make deb builds sstream and libsstream-dev, lintian
 # finds no error, apt can install them (simulated), and the tools unpacked
 # into a scratch root (dpkg -x) run from the installed paths: --version, a

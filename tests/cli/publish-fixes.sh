@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Defects of issue 17 in publish, history and tree loading: an error
 # message is formatted once (not into itself), an alias naming several
 # versions removes none of them without --all-versions.

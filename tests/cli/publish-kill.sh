@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # kill -9 at random moments of every publish subcommand that writes (add,
 # remove, prune, rollback, import) and of a mirror update that changes a
 # products file's product list: right after each kill the tree verifies

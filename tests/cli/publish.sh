@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-publish: add (split tarball, split squashfs, unified, VM), list,
 # remove, idempotence, bad images; then the real client: the LXD daemon
 # lists, copies and unpacks each image from the published tree over HTTPS.

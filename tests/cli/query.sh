@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-query against every fixture, every filter operator, bad input and
 # a remote tree served by a real HTTP server on 127.0.0.1.
 . tests/lib.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # LXD remote names as the mirror's SOURCE (ubuntu:, images:, ...): the
 # table, the signed-index default, and that the mirror goes where the name
 # says -- seen by a local proxy that records what it is asked to CONNECT

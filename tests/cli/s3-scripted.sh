@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-mirror's S3 client against a scripted fake S3 server
 # (tests/s3fake.py): endless and oversized listings end promptly with the
 # right exit status, hostile listed keys are never requested, request

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-mirror into S3 (a real Ceph RGW on 127.0.0.1, tests/ceph.sh):
 # full and filtered mirrors read back anonymously with sstream-verify,
 # no-op reruns that put nothing, upstream updates with grace-period

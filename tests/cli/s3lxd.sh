@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The real client reading an S3 mirror: sstream-mirror writes an LXD image
 # tree into Ceph RGW; nginx serves the bucket prefix over HTTPS (as a CDN or
 # proxy in front of object storage would); the LXD daemon lists and copies

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-mirror from an http source into S3 (a real Ceph RGW on 127.0.0.1,
 # tests/ceph.sh) with no local copy of the items (issue 20.1): the staging
 # tree under the state directory holds the documents only, during the run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The JSON Schemas against the fixtures (those that should pass do, the
 # negative ones fail) and against what the library writes, validated by
 # Debian's python3-jsonschema.

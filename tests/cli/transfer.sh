@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The mirror's transfer engine: liveness on many tiny files at every -j,
 # the total --limit-rate cap, stall limit and run deadline, conditional
 # requests for the metadata.  Bounds are generous: they catch a scheduler

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Upstream's (simplestreams' Python) command lines work unchanged: MAAS's
 # documented sstream-mirror line (options after the arguments, --opt=value,
 # --progress), --path, -U, --log-file, --no-checksumming-reader; the

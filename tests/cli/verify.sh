@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sstream-verify: a clean tree passes; each corruption is caught and named;
 # remote trees over HTTP; downloaded files; image fingerprints.
 . tests/lib.sh

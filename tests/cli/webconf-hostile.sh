@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # webconf against a hostile tree: version names, architectures, fingerprints,
 # paths, aliases and product names that carry nginx and Apache syntax
 # (quotes, braces, semicolons, '$', newlines, '%{...}', commas).  Every such

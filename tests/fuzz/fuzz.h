@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared by the fuzz targets.  Each target defines LLVMFuzzerTestOneInput;
  * it is linked either with libFuzzer (make fuzz, clang) or with replay.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The catalogue page against hostile products.  The input is a products
  * document (written as streams/v1/images.json with an index naming every

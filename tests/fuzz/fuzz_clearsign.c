@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Clearsigned bodies (lib/clearsign.c): extraction never reads outside
  * the input and the body is never longer than it. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Filters (lib/filter.c).  The input's lines up to the first empty one are
  * filter expressions (at most 8); the rest is a products document, or,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HTTP response headers (lib/fetch.c ssi_parse_header, lib/httphdr.c), as
  * libcurl hands them to a transfer's header callback: one line at a time,

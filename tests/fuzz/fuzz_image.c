@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * LXD image metadata (lib/image.c).  An input starting with 'T' is the
  * bytes of an image tarball (any compression), read through libarchive

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Products documents: parsing (plain and clearsigned), the flattened view,
  * writing and condensing.  Invariants:

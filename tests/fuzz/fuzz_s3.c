@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The S3 parsers (lib/s3parse.c): what a bucket or the user's AWS files
  * hold.  The first byte picks the parser, the rest is its input.

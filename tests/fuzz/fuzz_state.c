@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mirror's state file (lib/mirror_state.c, ssm_state_parse): whatever
  * is on disk, what it yields is usable: one time per pending path, none

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tree loading from a directory of hostile documents.  The input is a
  * list of documents, each introduced by a line "=== RELPATH"; without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scratch files for the fuzz targets that read from disk. */
 #include <errno.h>
 #include <ftw.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Runs a fuzz target's LLVMFuzzerTestOneInput over files, without
  * libFuzzer: make check replays every corpus file and every past crash

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates the seed part of the fuzz corpora (tests/fuzz/corpus/<target>/
 # seed-*) from the fixtures.  Inputs libFuzzer found are kept beside them.
 set -eu

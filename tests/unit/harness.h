@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A tiny unit-test harness: CHECK() records a result and keeps going;
  * TEST_MAIN runs the listed tests and ends with "N passed, N failed".

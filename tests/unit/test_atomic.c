@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Atomic writes: whole file or old file, parents created, no debris. */
 #include <dirent.h>
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building images from a directory (build.c, squashfs.c, walk.c): files,
  * symlinks, hard links, a socket, long names, deep nesting and paths past
  * PATH_MAX, read back with libarchive and unsquashfs; a file changing while

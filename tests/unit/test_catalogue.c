@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The catalogue page: escaping of hostile trees, determinism, the status
  * block, commands, types.  With arguments it is the CLI tests' driver:
  *   test_catalogue --write TREE [--base-url URL] [--status]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Clearsigned documents: the signed body is the JSON file, byte for byte. */
 #include "sstream.h"
 #include "harness.h"

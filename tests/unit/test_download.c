@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The download engine (lib/download*.c): scheduling of many transfers over
  * a few slots, verification, the run's deadline, and the --limit-rate

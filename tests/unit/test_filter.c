@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Filters: every operator, missing keys, Python-style regexes, bad input. */
 #include "sstream.h"
 #include "harness.h"

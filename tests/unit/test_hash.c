@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hashing: known digests, streaming in pieces, item checks naming the cause. */
 #include "sstream.h"
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* history: a record whose products file does not parse is not rolled
  * back to (rollback's check names it instead of skipping it). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP response header lines as libcurl hands them over: not
  * NUL-terminated, in any case, written by a server we do not trust. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Image files: metadata.yaml out of tarballs of every compression, bad
  * metadata named, root files recognised by content, fingerprints. */
 #include <archive.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lxd: the LXD rules written once - architectures, the root ftype <->
  * combined fingerprint table, the version key, metadata ftypes. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Mirror planning (lib/mirror_plan.c): what each wanted item needs, given
  * what TARGET holds and lists.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mirror's state file (lib/mirror_state.c), its pending deletions
  * (lib/mirror_prune.c), and what happens when a set that decides deletions

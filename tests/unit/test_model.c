@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The products model: parsing, flattening, writing, round trips. */
 #include <jansson.h>
 

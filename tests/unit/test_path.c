@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Path safety and joining roots with paths. */
 #include "sstream.h"
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* publish: a dry run of each tree-changing operation (add, remove, prune,
  * import, rollback) reports what a real run reports and leaves every byte
  * of the tree, .sstream/ included, as it was; an alias naming several

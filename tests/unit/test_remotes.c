@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LXD remote names: the mapping to simplestreams roots and keyrings. */
 #include "sstream.h"
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The S3 reply, state, lock and credentials parsers (lib/s3parse.c, lib/s3state.c). */
 #include "harness.h"
 #include "s3_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* safefs: writes, renames and deletions below a tree root never follow a
  * symlink inside the tree; the root itself may be one. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Trees: roots, direct index and products files, nested indexes, selection. */
 #include <sys/stat.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* treedocs and treelock: documents written so that every index names
  * products files listing exactly its products; the lock and the cleanup
  * of what killed runs left. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ss_tree_source_root: the root a SOURCE's item paths are read against,
  * as ss_tree_load takes it (a root as is; a document: what precedes its
  * streams/v1/, else its directory), checked against ss_tree_root. */

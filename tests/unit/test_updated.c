@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Dates of simplestreams documents, a tree's newest one, and the versions
  * the library reports. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plain and signed views of a tree: equal documents (an index naming
  * .sjson against one naming .json) pass; a .json rewritten without its
  * .sjson, or an unreadable signed body, is named. */

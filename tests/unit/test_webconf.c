@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Import-by-URL snippets: which image each alias names, what is left out,
  * where the snippet goes and how a change of the streams rewrites it. */
 #include <stdlib.h>
