@@ -90,6 +90,12 @@ unsigned ssi_backoff_ms(int tries);
 void ssi_sleep_ms(unsigned ms);
 int ssi_pool_run(int n, void *(*fn)(void *), void *arg);
 
+/* The plain and signed views of the local tree at ROOT (views.c): calls
+ * DIFFER (may be NULL) with each streams/v1/NAME.sjson whose document is
+ * not the one NAME.json holds (an index compared with its paths' .json /
+ * .sjson extensions dropped); returns how many differ. */
+int ssi_views_compare(const char *root, void (*differ)(void *ud, const char *rel), void *ud);
+
 /* Monotonic seconds, for durations. */
 double ssi_now(void);
 

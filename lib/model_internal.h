@@ -40,10 +40,5 @@ struct ss_products *ssi_products_from_json(json_t *root, const char *name,
  * trailing newline.  malloc'd; NULL when out of memory. */
 char *ssi_json_dump(json_t *root, size_t *len);
 
-/* The plain and signed views of the local tree at ROOT (views.c): calls
- * DIFFER (may be NULL) with each streams/v1/NAME.sjson whose document is
- * not the one NAME.json holds (an index compared with its paths' .json /
- * .sjson extensions dropped); returns how many differ. */
-int ssi_views_compare(const char *root, void (*differ)(void *ud, const char *rel), void *ud);
 
 #endif

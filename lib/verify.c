@@ -439,6 +439,17 @@ static void count_results(struct vrun *r)
 	}
 }
 
+/* A signed view that says something else than the plain one: a client
+ * with a keyring reads a stale tree. */
+static void on_views_differ(void *ud, const char *rel)
+{
+	struct vrun *r = ud;
+	r->st->failed++;
+	report(r, SS_V_FAIL, rel,
+	       "the signed view differs from the plain one (.json rewritten without its .sjson): clients with a "
+	       "keyring read a stale tree");
+}
+
 int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, struct ss_error *err)
 {
 	double t0 = ssi_now();
@@ -458,6 +469,8 @@ int ss_verify_tree(const struct ss_verify_opts *o, struct ss_verify_stats *st, s
 		return rc;
 	}
 	count_results(&r);
+	if (!r.remote)
+		ssi_views_compare(ss_tree_root(r.t), on_views_differ, &r);
 	if (o->orphans && !r.remote)
 		find_orphans(&r);
 	free_run(&r);
