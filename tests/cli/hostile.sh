@@ -197,7 +197,7 @@ mkdir -p "$DF"
 if mount -t tmpfs -o size=1m tmpfs "$DF"; then
 	EXTRA_CLEANUP="umount $DF"
 	$MK "$S/small" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p/1/x": "files/x"}}]}'
-	expect 0 "mirror a small tree onto a 1 MiB filesystem" "$M" --no-history "$S/small" "$DF/t"
+	expect 0 "mirror a small tree onto a 1 MiB filesystem" "$M" --no-history --no-html "$S/small" "$DF/t"
 	cp -a "$S/small" "$S/big"
 	"$PY" - "$S/big" <<'PY'
 import hashlib, json, os, sys
@@ -211,12 +211,12 @@ for i in range(4):
                           "sha256": hashlib.sha256(data).hexdigest()}
 json.dump(doc, open(root + "/streams/v1/a.json", "w"))
 PY
-	expect 1 "an update that fills the disk is partial (items placed), not fatal" "$M" --no-history "$S/big" "$DF/t"
+	expect 1 "an update that fills the disk is partial (items placed), not fatal" "$M" --no-history --no-html "$S/big" "$DF/t"
 	check "... saying what happened" err_has "items placed, but the documents were not all written"
 	check "... the items are there" test -f "$DF/t/files/big3"
 	expect 0 "... and the tree, still the old one, verifies" "$V" "$DF/t"
 	mount -o remount,size=4m "$DF"
-	expect 0 "with room again, the next run finishes" "$M" --no-history "$S/big" "$DF/t"
+	expect 0 "with room again, the next run finishes" "$M" --no-history --no-html "$S/big" "$DF/t"
 	expect 0 "... and the new tree verifies" "$V" "$DF/t"
 	run "$Q" -f csv "$DF/t"
 	check "... listing all five items" test "$(out_lines)" -eq 6
