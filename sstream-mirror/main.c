@@ -13,11 +13,10 @@
 
 static const struct tool_cmd mirror_cmd = {
 	"sstream-mirror", NULL, "usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...]\n",
-	"Mirror the simplestreams tree at SOURCE (http(s) or file URL, or a directory;\n"
-	"a tree root or an index or products file; or an LXD remote name such as\n"
-	"ubuntu: or images:, see --list-remotes) into the directory TARGET, or into\n"
-	"an S3 bucket when TARGET is s3://BUCKET/PREFIX, incrementally.  FILTER is\n"
-	"KEY=VALUE, KEY!=VALUE, KEY~REGEX or KEY!~REGEX.\n",
+	"Mirror SOURCE (an http(s) or file URL, a directory, or a remote such as\n"
+	"ubuntu: or images:, see --list-remotes) into the directory TARGET or into\n"
+	"s3://BUCKET/PREFIX, incrementally.  FILTER is KEY=VALUE, KEY!=VALUE,\n"
+	"KEY~REGEX or KEY!~REGEX; TARGET's products others select stay.\n",
 	"Exit status: 0 ok; 1 partial (some items failed, a document or --report\n"
 	"could not be written; the tree is consistent); 2 fatal (TARGET untouched);\n"
 	"3 integrity (bad signature); 64 usage; 75 temporary (network, server\n"
@@ -56,9 +55,9 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		OPT("max", 'm', TOOL_OPT_NUMBER, &a->max, "N", "keep the N newest versions of each product", 0, 0x7fffffff),
 		OPT("keep", 0, TOOL_OPT_FLAG, &o->keep, NULL, "keep versions gone upstream while fewer than N remain", 0, 0),
 		OPT("delete-excluded", 0, TOOL_OPT_FLAG, &o->delete_excluded, NULL,
-		    "also remove (after --grace) TARGET's products the filters\ndo not select (default: they stay)", 0, 0),
+		    "also remove what the filters do not select", 0, 0),
 		OPT("max-delete", 0, TOOL_OPT_NUMBER, &o->max_delete, "N",
-		    "delete nothing when a run would delete more than N files", 1, 0x7fffffffffffffffLL),
+		    "delete nothing when more than N files would go", 1, 0x7fffffffffffffffLL),
 		OPT("keyring", 0, TOOL_OPT_STRING, &o->keyring, "FILE", "index and products files must be signed by FILE", 0, 0),
 		OPT("no-verify", 'U', TOOL_OPT_FLAG, &a->no_verify, NULL, "do not check signatures (even of a remote)", 0, 0),
 		OPT("path", 0, TOOL_OPT_STRING, &a->path, "PATH", "start at this index or products file under SOURCE", 0, 0),
@@ -70,6 +69,8 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		OPT("jobs", 'j', TOOL_OPT_NUMBER, &a->jobs, "N", "parallel transfers (default 4)", 1, 64),
 		OPT("mirror", 0, TOOL_OPT_LIST, &a->mirrors, "URL", "a fallback source for items (repeatable)", 0, 0),
 		OPT("limit-rate", 0, TOOL_OPT_SIZE, &o->limit_rate, "RATE", "bytes/s for all transfers (suffix k, m, g)", 0, 0),
+		OPT("max-item-size", 0, TOOL_OPT_SIZE, &o->max_item_size, "SIZE",
+		    "fetch items with no size up to SIZE (default: refuse)", 1, 0),
 		OPT("retries", 0, TOOL_OPT_NUMBER, &a->retries, "N", "retries of a failing transfer (default 3)", 0, 0x7fffffff),
 		OPT("timeout", 0, TOOL_OPT_NUMBER, &a->timeout, "SECONDS", "connect timeout and stall limit (default 30)", 1, 0x7fffffff),
 		OPT("max-time", 0, TOOL_OPT_DURATION, &a->max_time, "DURATION", "give up (exit 75) after this long (default 24h)", 0, 0),

@@ -50,7 +50,7 @@ done
 check "the filters page is named by the mirror's help" sh -c "'$BIN/sstream-mirror' --help | grep -q 'sstream-filters(7)'"
 
 check "completion: publish's commands" test "$(complete_words sstream-publish r | tr '\n' ' ')" = "remove rollback "
-check "completion: options by prefix" test "$(complete_words sstream-mirror --m | tr '\n' ' ')" = "--max --max-delete --max-time --metrics --mirror "
+check "completion: options by prefix" test "$(complete_words sstream-mirror --m | tr '\n' ' ')" = "--max --max-delete --max-item-size --max-time --metrics --mirror "
 check "completion: verify --format" test "$(complete_words sstream-verify --format '' | tr '\n' ' ')" = "json text "
 check "completion: --compression" test "$(complete_words sstream-publish build --compression z | tr '\n' ' ')" = "zstd "
 finish

@@ -53,4 +53,11 @@ expect 0 "the tree written verifies" "$BIN/sstream-verify" "$T/m"
 check "the written products list the sized item only" \
 	bash -c "grep -q sized.img '$T/m/streams/v1/u.json' && ! grep -q nosize.img '$T/m/streams/v1/u.json'"
 
+# --max-item-size: such items are fetched, and an endless one fails at the cap
+expect 1 "--max-item-size 1m: the endless item fails at the cap" \
+	bash -c "ulimit -f 51200; exec timeout 60 '$BIN/sstream-mirror' --max-item-size 1m '$HTTP_URL/tree' '$T/m3'"
+check "... named" err_has "files/nosize.img"
+check "... it was requested this time" grep -q nosize "$T/httpd.log"
+check "... and nothing past the cap stayed" test -z "$(find "$T/m3" -size +2M)"
+expect 64 "--max-item-size 0 is a usage error" "$BIN/sstream-mirror" --max-item-size 0 "$HTTP_URL/tree" "$T/m4"
 finish
