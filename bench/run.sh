@@ -12,3 +12,4 @@ bash bench/verify.sh
 bash bench/publish.sh
 bash bench/s3.sh
 bash bench/squashfs.sh
+bash bench/catalogue.sh
