@@ -444,6 +444,7 @@ static void count_results(struct vrun *r)
 static void on_views_differ(void *ud, const char *rel)
 {
 	struct vrun *r = ud;
+	r->st->files++; /* the stale document is a file checked, and failed */
 	r->st->failed++;
 	report(r, SS_V_FAIL, rel,
 	       "the signed view differs from the plain one (.json rewritten without its .sjson): clients with a "

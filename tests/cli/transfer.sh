@@ -85,7 +85,10 @@ check "rerun after the change: 304s only" test "$(docs | grep -c ' 304 cond$')" 
 : >"$LOG"
 expect 0 "a filtered run into the same target" "$BIN/sstream-mirror" "$HTTP_URL/many" "$T/m4" release=r1
 check "filtered: the documents are read again" grep -q "^GET /many/streams/v1/many.json - 200" "$LOG"
-check "filtered: the target lists only release r1" \
+check "filtered: the other releases stay (selections add up)" \
+	test "$("$BIN/sstream-query" --format '%(release)s' "$T/m4" | sort -u | wc -l)" -gt 1
+expect 0 "a filtered run with --delete-excluded" "$BIN/sstream-mirror" --delete-excluded "$HTTP_URL/many" "$T/m4" release=r1
+check "--delete-excluded: the target lists only release r1" \
 	test "$("$BIN/sstream-query" --format '%(release)s' "$T/m4" | sort -u)" = r1
 
 # a server that ignores validators still works (every run reads everything)
