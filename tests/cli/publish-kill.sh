@@ -93,7 +93,12 @@ campaign() {
 		sleep "$((RANDOM % spread / 1000)).$(printf %03d $((RANDOM % spread % 1000)))"
 		kill -9 "$pid" 2>/dev/null && landed=$((landed + 1))
 		wait "$pid" 2>/dev/null
-		if ! "$V" "$@" "$W" >"$T/verify.out" 2>&1; then
+		# A kill between a document's plain and signed view leaves the
+		# views apart until the rerun (each view is whole in itself):
+		# verify names it, and nothing else may fail.
+		if ! "$V" "$@" "$W" >"$T/verify.out" 2>&1 &&
+			{ ! grep -q 'the signed view differs from the plain one' "$T/verify.out" ||
+			  grep ': FAIL ' "$T/verify.out" | grep -qv 'the signed view differs from the plain one'; }; then
 			bad_verify=$((bad_verify + 1))
 			[ "$bad_verify" -gt 1 ] || sed "s/^/    $op kill $i: /" "$T/verify.out" | head -3 >&2
 		fi
