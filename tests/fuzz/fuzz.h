@@ -30,5 +30,10 @@ const char *fuzz_tmpdir(void);
 void fuzz_empty_dir(const char *dir);
 /* Writes LEN bytes to DIR/REL, creating the directories on the way; 0 or -1. */
 int fuzz_write_file(const char *dir, const char *rel, const void *data, size_t len);
+/* A scratch tree of one products document: DATA as
+ * DIR/streams/v1/images.json beside an index naming every product it holds
+ * (none when DATA is not JSON: the tree then fails to load).  0, or -1 when
+ * a file cannot be written. */
+int fuzz_write_products_tree(const char *dir, const uint8_t *data, size_t size);
 
 #endif

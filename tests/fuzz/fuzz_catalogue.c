@@ -14,8 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
 #include "fuzz.h"
 #include "sstream.h"
 
@@ -102,34 +100,13 @@ static void check_page(const char *html)
 	FUZZ_ASSERT(n == 1);
 }
 
-/* An index naming every product of the document IN (when it parses). */
-static char *index_for(const uint8_t *data, size_t size)
-{
-	json_t *doc = json_loadb((const char *)data, size, 0, NULL), *names = json_array();
-	const char *k;
-	json_t *v;
-	json_object_foreach(json_object_get(doc, "products"), k, v)
-		json_array_append_new(names, json_string(k));
-	json_t *idx = json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:o}}}", "format", "index:1.0", "index", "images",
-				"datatype", "image-downloads", "format", "products:1.0", "path",
-				"streams/v1/images.json", "products", names);
-	char *out = idx ? json_dumps(idx, 0) : NULL;
-	json_decref(idx);
-	json_decref(doc);
-	return out;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *dir = fuzz_tmpdir();
 	FUZZ_ASSERT(dir);
 	fuzz_empty_dir(dir);
-	char *idx = index_for(data, size);
-	if (!idx)
+	if (fuzz_write_products_tree(dir, data, size) != 0)
 		return 0;
-	fuzz_write_file(dir, "streams/v1/index.json", idx, strlen(idx));
-	fuzz_write_file(dir, "streams/v1/images.json", data, size);
-	free(idx);
 	char line[256];
 	size_t n = 0;
 	while (n < size && n < sizeof(line) - 1 && data[n] != '\n' && data[n])

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "fuzz.h"
 
 static char tmpdir[64];
@@ -60,4 +62,25 @@ int fuzz_write_file(const char *dir, const char *rel, const void *data, size_t l
 		return -1;
 	size_t n = fwrite(data, 1, len, f);
 	return fclose(f) == 0 && n == len ? 0 : -1;
+}
+
+int fuzz_write_products_tree(const char *dir, const uint8_t *data, size_t size)
+{
+	json_t *doc = json_loadb((const char *)data, size, 0, NULL), *names = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(doc, "products"), k, v)
+		json_array_append_new(names, json_string(k));
+	json_t *idx = json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:o}}}", "format", "index:1.0", "index", "images",
+				"datatype", "image-downloads", "format", "products:1.0", "path",
+				"streams/v1/images.json", "products", names);
+	char *text = idx ? json_dumps(idx, 0) : NULL;
+	json_decref(idx);
+	json_decref(doc);
+	int rc = text && fuzz_write_file(dir, "streams/v1/index.json", text, strlen(text)) == 0 &&
+			 fuzz_write_file(dir, "streams/v1/images.json", data, size) == 0
+		 ? 0
+		 : -1;
+	free(text);
+	return rc;
 }
