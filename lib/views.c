@@ -95,14 +95,16 @@ int ssi_views_compare(const char *root, void (*differ)(void *ud, const char *rel
 		char base[512];
 		if (snprintf(base, sizeof(base), "streams/v1/%.*s", (int)(len - 6), de->d_name) >= (int)sizeof(base))
 			continue;
-		char plain[520];
-		snprintf(plain, sizeof(plain), "%s/%s.json", root, base);
-		if (access(plain, F_OK) != 0)
+		char rel[520];
+		snprintf(rel, sizeof(rel), "%s.json", base);
+		char *plain = ss_join(root, rel);
+		int has_plain = plain && access(plain, F_OK) == 0;
+		free(plain);
+		if (!has_plain)
 			continue; /* a signed-only document: nothing to disagree with */
 		if (!same_views(root, base)) {
 			n++;
 			if (differ) {
-				char rel[520];
 				snprintf(rel, sizeof(rel), "%s.sjson", base);
 				differ(ud, rel);
 			}
