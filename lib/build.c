@@ -285,6 +285,13 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 	int rc = check_opts(o, &epoch, err);
 	if (rc != SS_OK)
 		return rc;
+	/* metadata.yaml as add will read it, named as the user gave it, before
+	 * anything (the output directory included) is made */
+	struct ss_image_meta *yaml = ssi_image_meta_load(o->metadata, err);
+	rc = yaml ? ssi_image_meta_require(yaml, o->metadata, 0, err) : SS_FATAL;
+	ss_image_meta_free(yaml);
+	if (rc != SS_OK)
+		return rc;
 	struct stat st;
 	int made = stat(o->outdir, &st) < 0;
 	if (ssi_mkparents(o->outdir) < 0 || (mkdir(o->outdir, 0755) < 0 && errno != EEXIST))

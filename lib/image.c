@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,7 +146,7 @@ static int check_depth(const char *text, size_t len, const char *name, struct ss
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	for (;;) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml line %zu: %s", name,
+			rc = ssi_err(err, SS_FATAL, "%s line %zu: %s", name,
 				     p.problem_mark.line + 1, p.problem ? p.problem : "YAML error");
 			break;
 		}
@@ -153,7 +155,7 @@ static int check_depth(const char *text, size_t len, const char *name, struct ss
 		yaml_event_delete(&ev);
 		if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
 			if (++depth > YAML_MAX_DEPTH) {
-				rc = ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml line %zu: nested deeper than %d levels",
+				rc = ssi_err(err, SS_FATAL, "%s line %zu: nested deeper than %d levels",
 					     name, line, YAML_MAX_DEPTH);
 				break;
 			}
@@ -177,7 +179,7 @@ static int no_duplicate_keys(yaml_document_t *d, const yaml_node_t *root, const 
 		const char *k = scalar(d, pr->key);
 		for (int i = 0; k && i < 4; i++)
 			if (strcmp(k, known[i]) == 0 && seen[i]++)
-				return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate key '%s'",
+				return ssi_err(err, SS_FATAL, "%s: duplicate key '%s'",
 					       path, k);
 	}
 	return SS_OK;
@@ -194,7 +196,7 @@ static int read_properties(struct ss_image_meta *m, yaml_document_t *d, const ya
 		if (!pk || !pv)
 			continue;
 		if (ss_image_meta_property(m, pk))
-			return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml: duplicate property '%s'",
+			return ssi_err(err, SS_FATAL, "%s: duplicate property '%s'",
 				       path, pk);
 		m->keys[m->nprops] = strdup(pk);
 		m->vals[m->nprops] = strdup(pv);
@@ -221,7 +223,7 @@ static int read_fields(struct ss_image_meta *m, yaml_document_t *d, const yaml_n
 		} else if (strcmp(k, "creation_date") == 0) {
 			if (parse_int(scalar(d, pr->value), &m->creation_date) < 0)
 				rc = ssi_err(err, SS_FATAL,
-					     "invalid image '%s': metadata.yaml: creation_date is not a UNIX time", path);
+					     "%s: creation_date is not a UNIX time", path);
 			have_date = 1;
 		} else if (strcmp(k, "expiry_date") == 0) {
 			parse_int(scalar(d, pr->value), &m->expiry_date);
@@ -232,14 +234,15 @@ static int read_fields(struct ss_image_meta *m, yaml_document_t *d, const yaml_n
 	if (rc != SS_OK)
 		return rc;
 	if (!m->architecture)
-		return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no architecture", path);
+		return ssi_err(err, SS_FATAL, "%s has no architecture", path);
 	if (!have_date)
-		return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no creation_date", path);
+		return ssi_err(err, SS_FATAL, "%s has no creation_date", path);
 	return SS_OK;
 }
 
-struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *path,
-					   struct ss_error *err)
+/* Parses metadata.yaml's TEXT; messages start with WHO ("invalid image
+ * 'X': metadata.yaml" or "invalid metadata 'X'"). */
+static struct ss_image_meta *parse_meta(const char *text, size_t len, const char *path, struct ss_error *err)
 {
 	if (check_depth(text, len, path, err) != SS_OK)
 		return NULL;
@@ -254,14 +257,14 @@ struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const c
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&p, &d)) {
-		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml line %zu: %s", path,
+		ssi_err(err, SS_FATAL, "%s line %zu: %s", path,
 			p.problem_mark.line + 1, p.problem ? p.problem : "YAML error");
 		goto out;
 	}
 	have_doc = 1;
 	yaml_node_t *root = yaml_document_get_root_node(&d);
 	if (!root || root->type != YAML_MAPPING_NODE)
-		ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml is not a mapping", path);
+		ssi_err(err, SS_FATAL, "%s is not a mapping", path);
 	else
 		ok = no_duplicate_keys(&d, root, path, err) == SS_OK && read_fields(m, &d, root, path, err) == SS_OK;
 out:
@@ -275,6 +278,55 @@ out:
 	return m;
 }
 
+struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name, int in_tarball,
+					   struct ss_error *err)
+{
+	char who[PATH_MAX + 64];
+	if (in_tarball)
+		snprintf(who, sizeof(who), "invalid image '%s': metadata.yaml", name);
+	else
+		snprintf(who, sizeof(who), "invalid metadata '%s'", name);
+	return parse_meta(text, len, who, err);
+}
+
+struct ss_image_meta *ssi_image_meta_load(const char *path, struct ss_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *text = fd >= 0 ? malloc(META_CAP + 1) : NULL;
+	size_t len = 0;
+	ssize_t n = 1;
+	while (text && len <= META_CAP && (n = read(fd, text + len, META_CAP + 1 - len)) > 0)
+		len += (size_t)n;
+	struct ss_image_meta *m = NULL;
+	if (fd < 0 || !text || n < 0)
+		ssi_err_sys(err, SS_FATAL, fd < 0 || n < 0 ? errno : ENOMEM, "cannot read metadata '%s'", path);
+	else if (len > META_CAP)
+		ssi_err(err, SS_FATAL, "invalid metadata '%s': larger than %zu bytes", path, META_CAP);
+	else
+		m = ssi_image_meta_parse(text, len, path, 0, err);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return m;
+}
+
+int ssi_image_meta_require(const struct ss_image_meta *m, const char *name, int in_tarball, struct ss_error *err)
+{
+	/* the product is os:release:arch:variant; a variant defaults to
+	 * "default", nothing sensible stands in for the others */
+	static const char *const needed[] = { "os", "release" };
+	for (int i = 0; i < 2; i++) {
+		const char *v = ss_image_meta_property(m, needed[i]);
+		if (v && *v)
+			continue;
+		if (in_tarball)
+			return ssi_err(err, SS_FATAL, "invalid image '%s': metadata.yaml has no properties.%s", name,
+				       needed[i]);
+		return ssi_err(err, SS_FATAL, "invalid metadata '%s' has no properties.%s", name, needed[i]);
+	}
+	return SS_OK;
+}
+
 struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, struct ss_error *err)
 {
 	size_t len;
@@ -283,7 +335,7 @@ struct ss_image_meta *ss_image_meta_read(const char *path, int *is_unified, stru
 	char *text = read_member(path, &len, is_unified, err);
 	if (!text)
 		return NULL;
-	struct ss_image_meta *m = ssi_image_meta_parse(text, len, path, err);
+	struct ss_image_meta *m = ssi_image_meta_parse(text, len, path, 1, err);
 	free(text);
 	return m;
 }

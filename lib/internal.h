@@ -202,8 +202,14 @@ int ssi_squashfs_write(const struct ss_build_opts *o, const char *out, long long
  * Content-Range line in another form; 0 for any other header. */
 int ssi_http_content_range(const char *buf, size_t len, long long *start);
 
-/* metadata.yaml's text (NAME is the image, for messages); NULL with ERR. */
-struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
+/* metadata.yaml's text; NAME is the image tarball holding it (IN_TARBALL)
+ * or the YAML file, for messages.  NULL with ERR. */
+struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name, int in_tarball,
 					   struct ss_error *err);
+/* The YAML file PATH (build --metadata), parsed; errors name PATH. */
+struct ss_image_meta *ssi_image_meta_load(const char *path, struct ss_error *err);
+/* SS_OK when M names the os and release a product is named by; else
+ * SS_FATAL naming NAME (a tarball when IN_TARBALL, else the YAML file). */
+int ssi_image_meta_require(const struct ss_image_meta *m, const char *name, int in_tarball, struct ss_error *err);
 
 #endif

@@ -41,6 +41,9 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/* At most one root of each kind: squashfs, rootfs tarball, qcow2 disk. */
+#define MAX_ROOTS 3
+
 struct input {
 	const char *path;
 	char sha256[65];
@@ -48,9 +51,9 @@ struct input {
 	char *tmp;              /* its copy in TREE/.sstream/tmp */
 };
 
-/* Reads SRC to its end into H and, when not NULL, FP, writing it to OUT
+/* Reads SRC to its end into H and the NFP hashers FPS, writing it to OUT
  * when OUT >= 0.  SS_OK, or SS_FATAL naming IN or DEST. */
-static int pump(int src, int out, struct ss_hasher *h, struct ss_hasher *fp, char *buf, const char *in,
+static int pump(int src, int out, struct ss_hasher *h, struct ss_hasher **fps, int nfp, char *buf, const char *in,
 		const char *dest, struct ss_error *err)
 {
 	for (;;) {
@@ -62,8 +65,8 @@ static int pump(int src, int out, struct ss_hasher *h, struct ss_hasher *fp, cha
 		if (n == 0)
 			return SS_OK;
 		ss_hasher_update(h, buf, (size_t)n);
-		if (fp)
-			ss_hasher_update(fp, buf, (size_t)n);
+		for (int i = 0; i < nfp; i++)
+			ss_hasher_update(fps[i], buf, (size_t)n);
 		for (ssize_t off = 0; out >= 0 && off < n;) {
 			ssize_t w = write(out, buf + off, (size_t)(n - off));
 			if (w < 0 && errno == EINTR)
@@ -77,10 +80,11 @@ static int pump(int src, int out, struct ss_hasher *h, struct ss_hasher *fp, cha
 
 /*
  * Copies IN into a temporary file under TREE/.sstream/tmp (with DRY_RUN
- * only reads it), hashing it on the way into its own hasher and, when
- * not NULL, into FP (the fingerprint).
+ * only reads it), hashing it on the way into its own hasher and into the
+ * NFP fingerprints FPS (a metadata file goes into each root's).
  */
-static int copy_hash(const char *tree, struct input *in, struct ss_hasher *fp, int dry_run, struct ss_error *err)
+static int copy_hash(const char *tree, struct input *in, struct ss_hasher **fps, int nfp, int dry_run,
+		     struct ss_error *err)
 {
 	char tmpl[PATH_MAX], dest[2 * PATH_MAX], name[64] = "";
 	int dfd = dry_run ? -1 : ssi_dir_open(tree, SSI_PRIVATE_DIR "/tmp", strlen(SSI_PRIVATE_DIR "/tmp"), 1, err);
@@ -96,7 +100,7 @@ static int copy_hash(const char *tree, struct input *in, struct ss_hasher *fp, i
 	if ((!dry_run && out < 0) || src < 0 || !h || !buf)
 		rc = ssi_err_sys(err, SS_FATAL, errno ? errno : ENOMEM, "cannot copy '%s'", in->path);
 	else
-		rc = pump(src, out, h, fp, buf, in->path, dest, err);
+		rc = pump(src, out, h, fps, nfp, buf, in->path, dest, err);
 	if (rc == SS_OK && out >= 0 && (fchmod(out, 0644) < 0 || fsync(out) < 0))
 		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", dest);
 	if (rc == SS_OK) {
@@ -121,117 +125,45 @@ static int copy_hash(const char *tree, struct input *in, struct ss_hasher *fp, i
 	return rc;
 }
 
-/* ".xz", ".zst", ".gz", ".bz2" or "" after a tarball's name: what its
- * first bytes say, so a stored file is named for what it is. */
-static const char *comp_ext(const char *path)
-{
-	unsigned char m[6] = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, m, sizeof(m)) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n == 6 && memcmp(m, "\xfd" "7zXZ\0", 6) == 0)
-		return ".xz";
-	if (n >= 4 && memcmp(m, "\x28\xb5\x2f\xfd", 4) == 0)
-		return ".zst";
-	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
-		return ".gz";
-	if (n >= 3 && memcmp(m, "BZh", 3) == 0)
-		return ".bz2";
-	return "";
-}
-
-/* The items of one version, as LXD and Incus want them; the files are
- * named as images.linuxcontainers.org names them (lxd.tar.xz,
- * rootfs.squashfs, rootfs.tar.zst, disk.qcow2), by their content. */
-static json_t *image_items(int kind, int unified, const struct input *meta, const struct input *root,
-			   const char *fp, const char *dir)
-{
-	char mpath[PATH_MAX], rpath[PATH_MAX];
-	json_t *items = json_object();
-	if (unified) {
-		snprintf(mpath, sizeof(mpath), "%s/image.tar%s", dir, comp_ext(meta->path));
-		json_t *it = json_pack("{s:s, s:s, s:I, s:s}", "ftype", "lxd_combined.tar.gz", "path", mpath,
-				       "size", (json_int_t)meta->size, "sha256", meta->sha256);
-		json_object_set_new(items, "lxd_combined.tar.gz", it);
-		json_t *inc = json_deep_copy(it);
-		json_object_set_new(inc, "ftype", json_string("incus_combined.tar.gz"));
-		json_object_set_new(items, "incus_combined.tar.gz", inc);
-		return items;
-	}
-	static const struct {
-		const char *item, *ftype, *file;
-	} kinds[] = {
-		[SS_ROOT_SQUASHFS] = { "root.squashfs", "squashfs", "rootfs.squashfs" },
-		[SS_ROOT_TARBALL] = { "root.tar.xz", "root.tar.xz", "rootfs.tar" },
-		[SS_ROOT_QCOW2] = { "disk.qcow2", "disk-kvm.img", "disk.qcow2" },
-	};
-	snprintf(mpath, sizeof(mpath), "%s/lxd.tar%s", dir, comp_ext(meta->path));
-	snprintf(rpath, sizeof(rpath), "%s/%s%s", dir, kinds[kind].file,
-		 kind == SS_ROOT_TARBALL ? comp_ext(root->path) : "");
-	json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "ftype", "lxd.tar.xz", "path", mpath, "size",
-			      (json_int_t)meta->size, "sha256", meta->sha256);
-	/* every combined field of the root's ftype (a tarball's also the one
-	 * LXD before 4.x reads) */
-	const struct ssi_lxd_combined *c;
-	for (size_t i = 0; (c = ssi_lxd_combined_at(i)); i++)
-		if (strcmp(c->ftype, kinds[kind].ftype) == 0)
-			json_object_set_new(m, c->field, json_string(fp));
-	json_t *inc = json_deep_copy(m);
-	json_object_set_new(inc, "ftype", json_string("incus.tar.xz"));
-	json_object_set_new(items, "lxd.tar.xz", m);
-	json_object_set_new(items, "incus.tar.xz", inc);
-	json_object_set_new(items, kinds[kind].item,
-			    json_pack("{s:s, s:s, s:I, s:s}", "ftype", kinds[kind].ftype, "path", rpath, "size",
-				      (json_int_t)root->size, "sha256", root->sha256));
-	return items;
-}
-
-/* Whether OLD holds the items of NEW with the same content, whatever the
- * paths (a tree published before files were named by compression). */
-static int same_content(json_t *old, json_t *new_items)
-{
-	const char *k;
-	json_t *it;
-	json_object_foreach(new_items, k, it) {
-		json_t *o = json_object_get(old, k);
-		if (!o || !json_equal(json_object_get(o, "sha256"), json_object_get(it, "sha256")) ||
-		    !json_equal(json_object_get(o, "ftype"), json_object_get(it, "ftype")))
-			return 0;
-	}
-	return 1;
-}
-
 /* One add: the image's files, what its metadata names, what is written. */
 struct add {
 	const char *tree;
 	const struct ss_publish_opts *po;
-	int nfiles, unified, kind;
-	struct input in[2];
+	int nfiles, unified;
+	struct input in[MAX_ROOTS + 1];  /* the metadata (or unified image) first, then the roots */
+	int kind[MAX_ROOTS + 1];
+	char fp[MAX_ROOTS][65];          /* one per root; a unified image's in fp[0] */
 	struct ss_image_meta *meta;
 	const char *arch;
-	char version[32], os[128], release[128], variant[128], product[512], dir[128], alias[1024];
-	char fp[65];
+	char version[32], os[128], release[128], variant[128], product[512], alias[1024];
 	const char *const *aliases;
 	int naliases;
-	json_t *products, *items; /* owned */
-	int republished, placed;
+	json_t *products, *items; /* owned; ITEMS: the version's items after the add */
+	int republished;
+	char *placed[MAX_ROOTS + 2];     /* files this add put in the tree */
+	int nplaced;
 };
 
-/* Which file holds metadata.yaml, and what the other one is. */
+static int nroots(const struct add *a)
+{
+	return a->unified ? 0 : a->nfiles - 1;
+}
+
+/* Which file holds metadata.yaml (the first that does, moved to the
+ * front), and what each other one is: at most one root of each kind. */
 static int read_image(struct add *a, const char *const *files, struct ss_error *err)
 {
-	a->in[0].path = files[0];
-	a->in[1].path = a->nfiles > 1 ? files[1] : NULL;
+	for (int i = 0; i < a->nfiles; i++)
+		a->in[i].path = files[i];
 	a->meta = ss_image_meta_read(a->in[0].path, a->nfiles == 1 ? &a->unified : NULL, err);
-	if (!a->meta && a->nfiles == 2) {
+	for (int i = 1; !a->meta && i < a->nfiles; i++) {
 		struct ss_error e2;
 		ss_error_clear(&e2);
-		a->meta = ss_image_meta_read(a->in[1].path, NULL, &e2);
-		if (a->meta) {
-			struct input t = a->in[0];
-			a->in[0] = a->in[1];
-			a->in[1] = t;
+		a->meta = ss_image_meta_read(a->in[i].path, NULL, &e2);
+		if (a->meta) { /* to the front, the roots in the order given */
+			struct input t = a->in[i];
+			memmove(&a->in[1], &a->in[0], sizeof(a->in[0]) * (size_t)i);
+			a->in[0] = t;
 		}
 	}
 	if (!a->meta)
@@ -240,8 +172,14 @@ static int read_image(struct add *a, const char *const *files, struct ss_error *
 	if (a->nfiles == 1 && !a->unified)
 		return ssi_err(err, SS_FATAL, "invalid image '%s': no rootfs/ (a split image needs its root file too)",
 			       a->in[0].path);
-	if (a->nfiles == 2 && (a->kind = ss_image_root_kind(a->in[1].path, err)) == SS_ROOT_UNKNOWN)
-		return SS_FATAL;
+	for (int i = 1; i < a->nfiles; i++) {
+		if ((a->kind[i] = ss_image_root_kind(a->in[i].path, err)) == SS_ROOT_UNKNOWN)
+			return SS_FATAL;
+		for (int j = 1; j < i; j++)
+			if (a->kind[j] == a->kind[i])
+				return ssi_err(err, SS_USAGE, "'%s' and '%s' are both a %s: one root of each kind",
+					       a->in[j].path, a->in[i].path, ssp_root_item(a->kind[i]));
+	}
 	return SS_OK;
 }
 
@@ -256,6 +194,8 @@ static int check_image(struct add *a, struct ss_error *err)
 	if (!ssi_lxd_arch_known(raw_arch))
 		return ssi_err(err, SS_FATAL, "invalid image '%s': architecture '%s' is unknown to LXD and Incus", path,
 			       raw_arch ? raw_arch : "");
+	if (ssi_image_meta_require(a->meta, path, 1, err) != SS_OK)
+		return SS_FATAL;
 	static const char *const named[] = { "os", "release", "variant" };
 	for (int i = 0; i < 3; i++) {
 		const char *v = ss_image_meta_property(a->meta, named[i]), *why = v ? name_problem(v) : NULL;
@@ -288,18 +228,18 @@ static const char *prop_or(const struct ss_image_meta *meta, const char *name, c
 	return v ? v : dflt;
 }
 
-/* Product, directory and aliases from metadata.yaml and the fingerprint. */
+/* Product and aliases from metadata.yaml (os and release are there:
+ * check_image saw them). */
 static void name_image(struct add *a)
 {
 	const char *const *aliases = a->aliases;
 	int naliases = a->naliases;
 	a->arch = ssi_lxd_arch(ss_image_meta_architecture(a->meta));
-	snprintf(a->os, sizeof(a->os), "%s", prop_or(a->meta, "os", "unknown"));
-	snprintf(a->release, sizeof(a->release), "%s", prop_or(a->meta, "release", "unknown"));
+	snprintf(a->os, sizeof(a->os), "%s", prop_or(a->meta, "os", ""));
+	snprintf(a->release, sizeof(a->release), "%s", prop_or(a->meta, "release", ""));
 	snprintf(a->variant, sizeof(a->variant), "%s", prop_or(a->meta, "variant", "default"));
 	snprintf(a->product, sizeof(a->product), "%s:%s:%s:%s", a->os, a->release, a->arch, a->variant);
 	lower(a->product);
-	snprintf(a->dir, sizeof(a->dir), "images/%s", a->fp);
 	/* as images.linuxcontainers.org: the default variant is also
 	 * {os}/{release} ("alpine/3.17/default,alpine/3.17") */
 	char *al = a->alias;
@@ -312,31 +252,53 @@ static void name_image(struct add *a)
 }
 
 /* Copies (hashes only, on a dry run) the image's files: their sha256
- * and the image's fingerprint.  A key that cannot sign is found first. */
+ * and the fingerprint of each root with the metadata (of a unified image,
+ * of its file).  A key that cannot sign is found first. */
 static int hash_image(struct add *a, struct ss_error *err)
 {
-	struct ss_hasher *fph = ss_hasher_new(SS_HASH_SHA256);
-	if (!fph)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	int rc = SS_OK;
-	if (a->po->sign_key) {
+	struct ss_hasher *fph[MAX_ROOTS] = { NULL };
+	int nfp = a->unified ? 1 : a->nfiles - 1, rc = SS_OK;
+	for (int i = 0; i < nfp; i++)
+		if (!(fph[i] = ss_hasher_new(SS_HASH_SHA256)))
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+	if (rc == SS_OK && a->po->sign_key) {
 		char *probe;
 		size_t plen;
 		if ((rc = ss_clearsign(a->po->sign_key, "{}\n", 3, &probe, &plen, err)) == SS_OK)
 			free(probe);
 	}
+	/* the metadata into every fingerprint, each root into its own */
 	for (int i = 0; rc == SS_OK && i < a->nfiles; i++)
-		rc = copy_hash(a->tree, &a->in[i], fph, a->po->dry_run, err);
-	if (rc == SS_OK) {
+		rc = copy_hash(a->tree, &a->in[i], i ? &fph[i - 1] : fph, i ? 1 : nfp, a->po->dry_run, err);
+	for (int i = 0; i < nfp; i++) {
 		struct ss_digest fpd;
-		ss_hasher_final(fph, &fpd);
-		memcpy(a->fp, fpd.sha256, 65);
+		if (rc == SS_OK) {
+			ss_hasher_final(fph[i], &fpd);
+			memcpy(a->fp[i], fpd.sha256, 65);
+		}
+		ss_hasher_free(fph[i]);
 	}
-	ss_hasher_free(fph);
 	return rc;
 }
 
-/* The copies into place, under their content-derived names; those the
+/* The version's items after the add (A->items), checked against what
+ * the version holds before any file is placed. */
+static int plan_items(struct add *a, json_t *old, struct ss_error *err)
+{
+	struct ssp_file meta = { a->in[0].path, a->in[0].sha256, a->in[0].size, SS_ROOT_UNKNOWN, a->fp[0] };
+	struct ssp_file roots[MAX_ROOTS];
+	for (int r = 0; r < nroots(a); r++)
+		roots[r] = (struct ssp_file){ a->in[r + 1].path, a->in[r + 1].sha256, a->in[r + 1].size, a->kind[r + 1],
+					      a->fp[r] };
+	char dir[128];
+	snprintf(dir, sizeof(dir), "images/%s", a->fp[0]);
+	if (!(a->items = ssp_version_items(old, &meta, roots, nroots(a), dir, a->product, a->version, err)))
+		return err->code ? err->code : SS_FATAL;
+	a->republished = old && json_equal(old, a->items);
+	return SS_OK;
+}
+
+/* The copies into place, under the names the items give them; those the
  * tree already holds with this content stay as they are. */
 static int place_files(struct add *a, struct ss_error *err)
 {
@@ -357,8 +319,9 @@ static int place_files(struct add *a, struct ss_error *err)
 		else if (a->republished || (lstat(dest, &st) == 0 && S_ISREG(st.st_mode) &&
 					    ssp_names_file(a->products, name, a->in[i].sha256)))
 			ssi_safe_unlink(a->tree, a->in[i].tmp, 0, NULL, &ue); /* already published: untouched */
-		else if ((rc = ssi_safe_rename(a->tree, a->in[i].tmp, name, err)) == SS_OK)
-			a->placed++;
+		else if ((rc = ssi_safe_rename(a->tree, a->in[i].tmp, name, err)) == SS_OK &&
+			 !(a->placed[a->nplaced++] = strdup(name)))
+			rc = ssi_err(err, SS_FATAL, "out of memory");
 		free(dest);
 		if (rc != SS_OK)
 			return rc;
@@ -366,6 +329,17 @@ static int place_files(struct add *a, struct ss_error *err)
 		a->in[i].tmp = NULL;
 	}
 	return SS_OK;
+}
+
+/* Removes what place_files (and a delta) put in the tree, and the
+ * directories that leaves empty: a refused add leaves nothing behind. */
+static void unplace_files(struct add *a)
+{
+	for (int i = 0; i < a->nplaced; i++) {
+		struct ss_error ue;
+		if (a->placed[i])
+			ssi_safe_unlink(a->tree, a->placed[i], 1, NULL, &ue);
+	}
 }
 
 /* The product's fields from metadata.yaml; its aliases accumulate: the
@@ -378,10 +352,12 @@ static json_t *update_product(struct add *a)
 		json_object_set_new(prods, a->product, prod);
 		json_object_set_new(prod, "versions", json_object());
 	}
+	char title[256];
+	ssp_release_title(a->meta, a->os, a->release, a->arch, a->variant, title, sizeof(title));
 	json_object_set_new(prod, "arch", json_string(a->arch));
 	json_object_set_new(prod, "os", json_string(a->os));
 	json_object_set_new(prod, "release", json_string(a->release));
-	json_object_set_new(prod, "release_title", json_string(prop_or(a->meta, "release_title", a->release)));
+	json_object_set_new(prod, "release_title", json_string(title));
 	json_object_set_new(prod, "variant", json_string(a->variant));
 	const char *had = json_string_value(json_object_get(prod, "aliases"));
 	char merged[2048], *save = NULL;
@@ -400,38 +376,32 @@ static json_t *update_product(struct add *a)
 	return prod;
 }
 
-/* The image's items into its version (with a delta from the previous
- * one, when asked and not a dry run); A->items is given away. */
-static int put_version(struct add *a, json_t *versions, struct ss_error *err)
+/* The version's items in place (with a delta from the previous version
+ * when asked, a squashfs is new and not a dry run). */
+static int put_version(struct add *a, json_t *versions, json_t *old, struct ss_error *err)
 {
-	json_t *items = a->items, *olditems = json_object_get(json_object_get(versions, a->version), "items");
-	a->items = NULL;
 	int rc = SS_OK;
-	if (a->po->delta && !a->po->dry_run && a->kind == SS_ROOT_SQUASHFS && !olditems &&
-	    (rc = ssp_add_delta(a->tree, versions, a->version, items, a->dir, err)) != SS_OK) {
-		json_decref(items);
-		return rc;
-	}
-	if (!olditems) {
-		json_object_set_new(versions, a->version, json_pack("{s:o}", "items", items));
-		return SS_OK;
-	}
-	if (!json_equal(olditems, items) && !a->republished) {
-		/* another image of the same minute: a VM beside a container, say */
+	if (a->po->delta && !a->po->dry_run && !json_object_get(old, "root.squashfs") &&
+	    json_object_get(a->items, "root.squashfs")) {
+		const char *path = json_string_value(json_object_get(json_object_get(a->items, "lxd.tar.xz"), "path"));
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+		if ((rc = ssp_add_delta(a->tree, versions, a->version, a->items, dir, err)) != SS_OK)
+			return rc;
 		const char *k;
 		json_t *it;
-		json_object_foreach(items, k, it) {
-			json_t *same = json_object_get(olditems, k);
-			if (same && !json_equal(same, it)) {
-				rc = ssi_err(err, SS_FATAL, "version %s of %s already holds a different '%s'", a->version,
-					     a->product, k);
-				break;
-			}
-			json_object_set(olditems, k, it);
+		json_object_foreach(a->items, k, it) {
+			const char *ft = json_string_value(json_object_get(it, "ftype"));
+			if (ft && strcmp(ft, "squashfs.vcdiff") == 0 && !json_object_get(old, k) && a->nplaced < MAX_ROOTS + 2)
+				a->placed[a->nplaced++] = strdup(json_string_value(json_object_get(it, "path")));
 		}
 	}
-	json_decref(items);
-	return rc;
+	json_t *v = json_object_get(versions, a->version);
+	if (!v)
+		json_object_set_new(versions, a->version, json_pack("{s:O}", "items", a->items));
+	else
+		json_object_set(v, "items", a->items);
+	return SS_OK;
 }
 
 /* The image's files and documents, under the lock. */
@@ -443,19 +413,18 @@ static int add_locked(struct add *a, int *changed, struct ss_error *err)
 	name_image(a);
 	if (!(a->products = ssp_load_products(a->tree, err)))
 		return err->code ? err->code : SS_FATAL;
-	a->items = image_items(a->kind, a->unified, &a->in[0], &a->in[1], a->fp, a->dir);
-	json_t *prev = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(a->products, "products"),
-											      a->product), "versions"), a->version), "items");
-	a->republished = prev && same_content(prev, a->items);
-	if (!a->items)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	if (!a->po->dry_run && (rc = place_files(a, err)) != SS_OK)
+	json_t *prod = update_product(a), *versions = json_object_get(prod, "versions");
+	json_t *old = json_object_get(json_object_get(versions, a->version), "items");
+	if ((rc = plan_items(a, old, err)) != SS_OK)
 		return rc;
-	json_t *prod = update_product(a);
-	if ((rc = put_version(a, json_object_get(prod, "versions"), err)) != SS_OK)
-		return rc;
-	rc = ssp_write_streams(a->po, a->tree, a->products, changed, err);
-	if (rc == SS_FATAL && a->placed && err->sys_errno) { /* an I/O error, not a refusal */
+	if (!a->po->dry_run)
+		rc = place_files(a, err);
+	if (rc == SS_OK)
+		rc = put_version(a, versions, old, err);
+	int writing = rc == SS_OK;
+	if (writing)
+		rc = ssp_write_streams(a->po, a->tree, a->products, changed, err);
+	if (writing && rc == SS_FATAL && a->nplaced && err->sys_errno) { /* an I/O error, not a refusal */
 		/* the files are in place, not named by any document: the tree
 		 * is consistent but not untouched (disk full, say) */
 		char why[sizeof(err->msg)];
@@ -463,7 +432,47 @@ static int add_locked(struct add *a, int *changed, struct ss_error *err)
 		rc = ssi_err(err, SS_PARTIAL,
 			     "the image's files are in place, but the streams were not written (they still list what they listed before): %s",
 			     why);
+	} else if (rc != SS_OK) {
+		unplace_files(a);
 	}
+	return rc;
+}
+
+int ss_publish_add_image(const char *tree, const char *const *files, int nfiles, const char *const *aliases,
+			 int naliases, const struct ss_publish_opts *po, char fps[][65], int *nfps, int *changed,
+			 struct ss_error *err)
+{
+	struct ss_error local;
+	po = ssp_begin(po, &err, &local);
+	*changed = 0;
+	*nfps = 0;
+	if (nfiles < 1 || nfiles > MAX_ROOTS + 1)
+		return ssi_err(err, SS_USAGE,
+			       "an image is one unified tarball, or a metadata tarball and up to %d root files", MAX_ROOTS);
+	struct add a = { .tree = tree, .po = po, .nfiles = nfiles, .aliases = aliases, .naliases = naliases };
+	int lock_fd = -1, rc = read_image(&a, files, err);
+	if (rc == SS_OK)
+		rc = check_image(&a, err);
+	/* a dry run takes no lock: it would create .sstream/ */
+	if (rc == SS_OK && !a.po->dry_run)
+		rc = ssi_treelock_take(tree, SSI_TL_KEEP_NONE, &lock_fd, err);
+	if (rc == SS_OK && (rc = add_locked(&a, changed, err)) == SS_OK) {
+		*nfps = a.unified ? 1 : nfiles - 1;
+		memcpy(fps, a.fp, sizeof(a.fp[0]) * (size_t)*nfps);
+	}
+	for (int i = 0; i < nfiles; i++) {
+		struct ss_error ue;
+		if (a.in[i].tmp)
+			ssi_safe_unlink(tree, a.in[i].tmp, 0, NULL, &ue);
+		free(a.in[i].tmp);
+	}
+	for (int i = 0; i < a.nplaced; i++)
+		free(a.placed[i]);
+	json_decref(a.items);
+	json_decref(a.products);
+	ss_image_meta_free(a.meta);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }
 
@@ -471,31 +480,9 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 		   int naliases, const struct ss_publish_opts *po, char fp_out[65], int *changed,
 		   struct ss_error *err)
 {
-	struct ss_error local;
-	po = ssp_begin(po, &err, &local);
-	*changed = 0;
-	if (nfiles < 1 || nfiles > 2)
-		return ssi_err(err, SS_USAGE, "an image is one unified tarball, or a metadata tarball and a root file");
-	struct add a = { .tree = tree, .po = po, .nfiles = nfiles, .kind = SS_ROOT_UNKNOWN,
-			 .aliases = aliases, .naliases = naliases };
-	int lock_fd = -1, rc = read_image(&a, files, err);
-	if (rc == SS_OK)
-		rc = check_image(&a, err);
-	/* a dry run takes no lock: it would create .sstream/ */
-	if (rc == SS_OK && !a.po->dry_run)
-		rc = ssi_treelock_take(tree, SSI_TL_KEEP_NONE, &lock_fd, err);
-	if (rc == SS_OK && (rc = add_locked(&a, changed, err)) == SS_OK)
-		memcpy(fp_out, a.fp, 65);
-	for (int i = 0; i < 2; i++) {
-		struct ss_error ue;
-		if (a.in[i].tmp)
-			ssi_safe_unlink(tree, a.in[i].tmp, 0, NULL, &ue);
-		free(a.in[i].tmp);
-	}
-	json_decref(a.items);
-	json_decref(a.products);
-	ss_image_meta_free(a.meta);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	char fps[MAX_ROOTS][65];
+	int n = 0, rc = ss_publish_add_image(tree, files, nfiles, aliases, naliases, po, fps, &n, changed, err);
+	if (rc == SS_OK && n > 0)
+		memcpy(fp_out, fps[0], 65);
 	return rc;
 }

@@ -67,7 +67,7 @@ int ssp_add_delta(const char *tree, json_t *versions, const char *version, json_
 		return SS_FATAL;
 	char rel[PATH_MAX], key[128], name[64] = "", tmp[PATH_MAX];
 	snprintf(rel, sizeof(rel), "%s/delta-%s.vcdiff", dir, base);
-	snprintf(key, sizeof(key), "delta-%s.vcdiff", base);
+	snprintf(key, sizeof(key), "root.%s.vcdiff", base); /* as images: names it */
 	char *bf = ss_join(tree, base_path), *nf = ss_join(tree, new_path);
 	int dfd = ssi_dir_open(tree, SSI_PRIVATE_DIR "/tmp", strlen(SSI_PRIVATE_DIR "/tmp"), 1, err);
 	int fd = dfd >= 0 ? ssi_tmpfile_at(dfd, "delta.", name, sizeof(name)) : -1;

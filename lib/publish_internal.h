@@ -41,4 +41,33 @@ int ssp_write_streams(const struct ss_publish_opts *po, const char *tree, json_t
 int ssp_add_delta(const char *tree, json_t *versions, const char *version, json_t *items, const char *dir,
 		  struct ss_error *err);
 
+/* One file of an image being added: its content and, for a root, its
+ * kind (enum ss_root_kind) and the image's fingerprint with it. */
+struct ssp_file {
+	const char *path;
+	const char *sha256;
+	long long size;
+	int kind;
+	const char *fp;
+};
+
+/* The product's release_title, into OUT: properties.release_title, else
+ * what properties.description says between the os and the architecture
+ * (LXD lists a simplestreams image as "os release_title arch (variant)
+ * (version)" and an imported one by its description: the two agree),
+ * else the release. */
+void ssp_release_title(const struct ss_image_meta *m, const char *os, const char *release, const char *arch,
+		       const char *variant, char *out, size_t sz);
+
+/* The item name of a root of KIND ("root.squashfs", ...), NULL for none. */
+const char *ssp_root_item(int kind);
+
+/* The items of VERSION of PRODUCT, which holds OLD (NULL: a new version),
+ * after adding the image META with its NROOTS ROOTS (0: META is a unified
+ * image), as publish_items.c lays them out; files the version does not
+ * hold go under DIR_NEW.  A new reference, or NULL with ERR (SS_FATAL:
+ * the version holds another content under one of the names). */
+json_t *ssp_version_items(json_t *old, const struct ssp_file *meta, const struct ssp_file *roots, int nroots,
+			  const char *dir_new, const char *product, const char *version, struct ss_error *err);
+
 #endif

@@ -687,7 +687,7 @@ struct ss_publish_opts {
 /*
  * Adds an image to the LXD/Incus tree TREE (created when missing): FILES is
  * one unified tarball, or a metadata tarball and a root file (squashfs,
- * rootfs tarball or qcow2 VM disk).  The files are copied under images/
+ * rootfs tarball or qcow2 VM disk; ss_publish_add_image takes several).  The files are copied under images/
  * with content-derived names, and streams/v1/images.json and index.json
  * are rewritten atomically.  ALIASES are added to the default
  * {os}/{release}/{variant}.  The fingerprint goes to FP.  *CHANGED is 0
@@ -697,6 +697,21 @@ struct ss_publish_opts {
 int ss_publish_add(const char *tree, const char *const *files, int nfiles,
 		   const char *const *aliases, int naliases, const struct ss_publish_opts *po,
 		   char fp[65], int *changed, struct ss_error *err);
+
+/*
+ * The same with any number of roots: FILES is one unified tarball, or a
+ * metadata tarball and up to three root files, one of each kind (squashfs,
+ * rootfs tarball, qcow2 disk), in any order.  They become one version
+ * (images.linuxcontainers.org's layout): one metadata item with a
+ * combined_*_sha256 field for every root.  A root whose metadata has the
+ * same sha256 as the version's joins it; a version that holds different
+ * content under a name is refused (SS_FATAL, the tree untouched).  FPS
+ * gets the fingerprint of each root in the order given (a unified
+ * image's: one), *NFPS their number.
+ */
+int ss_publish_add_image(const char *tree, const char *const *files, int nfiles, const char *const *aliases,
+			 int naliases, const struct ss_publish_opts *po, char fps[][65], int *nfps, int *changed,
+			 struct ss_error *err);
 
 /*
  * Removes from TREE's streams the image whose fingerprint starts with WHAT,

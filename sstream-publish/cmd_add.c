@@ -6,10 +6,12 @@
 #include "publish.h"
 
 static const struct tool_cmd add_cmd = {
-	"sstream-publish", "add", "usage: sstream-publish add TREE FILE [FILE] [OPTIONS]\n",
+	"sstream-publish", "add", "usage: sstream-publish add TREE IMAGE | TREE META ROOT... [OPTIONS]\n",
 	"Add an image: one unified tarball, or a metadata tarball and its root\n"
-	"file (squashfs, rootfs tarball or qcow2 VM disk); prints its\n"
-	"fingerprint.  Adding the same image again changes nothing.\n",
+	"files (squashfs, rootfs tarball, qcow2 VM disk: one of each), one\n"
+	"version with a fingerprint per root, printed one a line.  A root of\n"
+	"the same metadata joins the version later.  Adding the same image\n"
+	"again changes nothing.\n",
 	"See sstream-publish(1).\n",
 };
 
@@ -27,14 +29,16 @@ int cmd_add(int argc, char **argv, struct publish_run *r)
 	};
 	int npos = tool_parse(&add_cmd, opts, argc, argv);
 	po.dry_run = r->dry_run;
-	if (npos < 2 || npos > 3)
-		tool_usage_error(&add_cmd, "add TREE FILE [FILE]");
+	if (npos < 2 || npos > 5)
+		tool_usage_error(&add_cmd, "add TREE IMAGE, or add TREE META ROOT... (up to three roots)");
 	publish_begin(r, argv[1]);
-	char fp[65];
-	int rc = ss_publish_add(argv[1], (const char *const *)argv + 2, npos - 1, aliases.v, aliases.n, &po, fp,
-				&r->changed, &r->err);
-	if (rc == SS_OK && !r->quiet)
-		printf("%s%s\n", fp, !r->changed ? " (already published)" : r->dry_run ? " (would be added)" : "");
+	char fps[3][65];
+	int nfps = 0;
+	int rc = ss_publish_add_image(argv[1], (const char *const *)argv + 2, npos - 1, aliases.v, aliases.n, &po,
+				      fps, &nfps, &r->changed, &r->err);
+	for (int i = 0; rc == SS_OK && !r->quiet && i < nfps; i++)
+		printf("%s%s\n", fps[i],
+		       !r->changed ? " (already published)" : r->dry_run ? " (would be added)" : "");
 	tool_list_free(&aliases);
 	return rc;
 }

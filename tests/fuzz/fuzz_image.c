@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ss_error e;
 	ss_error_clear(&e);
 	if (size == 0 || data[0] != 'T') {
-		struct ss_image_meta *m = ssi_image_meta_parse((const char *)data, size, "fuzz", &e);
+		struct ss_image_meta *m = ssi_image_meta_parse((const char *)data, size, "fuzz", 1, &e);
 		if (!m)
 			FUZZ_ASSERT(e.code == SS_FATAL && e.msg[0] && !strchr(e.msg, '\n'));
 		use(m);

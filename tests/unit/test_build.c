@@ -56,7 +56,7 @@ static void make_tree(void)
 {
 	snprintf(rootfs, sizeof(rootfs), "%s/root", dir);
 	snprintf(meta, sizeof(meta), "%s/metadata.yaml", dir);
-	write_at(AT_FDCWD, meta, "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os: t\n");
+	write_at(AT_FDCWD, meta, "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os: t\n  release: r\n");
 	mkdir(rootfs, 0755);
 	int r = open(rootfs, O_RDONLY | O_DIRECTORY);
 	write_at(r, "a", "alpha\n");
