@@ -94,8 +94,8 @@ expect 0 "build a unified zstd image" "$P" build "$R" --metadata "$T/built.yaml"
 check "unified: rootfs/ inside" sh -c "tar --zstd -tf '$T/b3/image.tar.zst' | grep -qx rootfs/bin/hello"
 echo "just some text" >"$T/notyaml.yaml"
 expect 2 "build with bad metadata" "$P" build "$R" --metadata "$T/notyaml.yaml" -o "$T/b4"
-check "bad metadata: named" err_has "metadata.yaml is not a mapping"
-check "bad metadata: nothing left behind" test -z "$(ls "$T/b4")"
+check "bad metadata: the YAML named" err_has "invalid metadata '$T/notyaml.yaml' is not a mapping"
+check "bad metadata: nothing left behind (no output directory)" test ! -e "$T/b4"
 expect 64 "build without -o" "$P" build "$R" --metadata "$T/built.yaml"
 unset SOURCE_DATE_EPOCH
 
