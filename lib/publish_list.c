@@ -40,6 +40,7 @@ static void list_version(const char *pn, json_t *prod, const char *vn, json_t *v
 			.aliases = json_string_value(json_object_get(prod, "aliases")),
 			.os = json_string_value(json_object_get(prod, "os")),
 			.release = json_string_value(json_object_get(prod, "release")),
+			.release_title = json_string_value(json_object_get(prod, "release_title")),
 			.variant = json_string_value(json_object_get(prod, "variant")),
 			.arch = json_string_value(json_object_get(prod, "arch")),
 			.type = "CONTAINER",

@@ -750,6 +750,7 @@ struct ss_image_info {
 	const char *type;        /* CONTAINER or VIRTUAL-MACHINE */
 	long long size;          /* bytes of all its files */
 	int unified;             /* one file: lxc image import URL takes it */
+	const char *release_title; /* NULL when the product has none */
 };
 
 /* Calls CB for every image TREE lists (a metadata item paired with a root

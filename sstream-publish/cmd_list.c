@@ -23,8 +23,10 @@ static void print_image(void *ud, const struct ss_image_info *im)
 {
 	struct list_out *o = ud;
 	char desc[512];
-	snprintf(desc, sizeof(desc), "%s %s %s (%s) (%s)", im->os ? im->os : "", im->release ? im->release : "",
-		 im->arch ? im->arch : "", im->variant ? im->variant : "", im->version);
+	/* as LXD describes a simplestreams image: os release_title arch (version) */
+	const char *title = im->release_title ? im->release_title : im->release;
+	snprintf(desc, sizeof(desc), "%s %s %s (%s)", im->os ? im->os : "", title ? title : "", im->arch ? im->arch : "",
+		 im->version);
 	/* unified images can be imported by URL (lxc image import URL) */
 	char url[1024] = "";
 	if (im->unified) {
