@@ -89,4 +89,12 @@ check "... which stays, empty" test -d "$T/out3" -a -z "$(ls -A "$T/out3")"
 expect 0 "build with lxc image export's metadata.yaml" "$P" build "$I/root" --metadata "$I/exp/metadata.yaml" -o "$T/out4"
 check "... then adds" sh -c "'$P' add -q '$T/built' '$T/out4/meta.tar.xz' '$T/out4/rootfs.tar.xz'"
 
+# ---- the README's example is what build and add read -------------------------------------------
+"$PY" -c 'import re,sys; t=open("README.md").read(); t=t[t.index("### metadata.yaml"):]
+print(re.search(r"```yaml\n(.*?)```", t, re.S).group(1), end="")' >"$T/readme.yaml"
+expect 0 "build with the README's metadata.yaml" "$P" build "$I/root" --metadata "$T/readme.yaml" -o "$T/out5"
+expect 0 "... and add it" "$P" add -q "$T/readme" "$T/out5/meta.tar.xz" "$T/out5/rootfs.tar.xz"
+prod "$T/readme" release_title >"$T/prod"
+check "... published as the README says" sh -c "grep -qx 'alpine:3.17:amd64:default' '$T/prod' && grep -qx 'release_title 3.17' '$T/prod'"
+
 finish
