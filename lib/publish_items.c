@@ -182,8 +182,8 @@ void ssp_release_title(const struct ss_image_meta *m, const char *os, const char
 	if (!t) {
 		/* "Alpine 3.17 amd64 (default) (20230424_13:00)" -> "3.17" */
 		size_t ol = strlen(os);
-		if (strncasecmp(s, os, ol) == 0 && s[ol] == ' ')
-			s += ol + 1;
+		if (strncasecmp(s, os, ol) == 0 && (s[ol] == ' ' || !s[ol]))
+			s += ol + !!s[ol];
 		for (int i = 0; i < 2; i++) {
 			size_t n = strlen(s);
 			char *open = strrchr(s, '(');
