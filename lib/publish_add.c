@@ -383,9 +383,11 @@ static int put_version(struct add *a, json_t *versions, json_t *old, struct ss_e
 	int rc = SS_OK;
 	if (a->po->delta && !a->po->dry_run && !json_object_get(old, "root.squashfs") &&
 	    json_object_get(a->items, "root.squashfs")) {
-		const char *path = json_string_value(json_object_get(json_object_get(a->items, "lxd.tar.xz"), "path"));
+		/* the delta beside the squashfs */
+		const char *path = json_string_value(json_object_get(json_object_get(a->items, "root.squashfs"), "path"));
+		const char *slash = path ? strrchr(path, '/') : NULL;
 		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 6, slash ? path : "images");
 		if ((rc = ssp_add_delta(a->tree, versions, a->version, a->items, dir, err)) != SS_OK)
 			return rc;
 		const char *k;
