@@ -42,6 +42,11 @@ int ssi_err(struct ss_error *err, int code, const char *fmt, ...) SSI_PRINTF(3, 
 int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...)
 	SSI_PRINTF(4, 5);
 
+/* The first N bytes of S (up to its NUL) fit for a one-line message in
+ * BUF of SZ bytes: control characters and bytes >= 0x7f become '?', the
+ * rest is cut at SZ - 1.  Returns BUF. */
+char *ssi_printable(char *buf, size_t sz, const char *s, size_t n);
+
 /* malloc'd copy of the first N bytes of S, NUL-terminated. */
 char *ssi_strndup(const char *s, size_t n);
 

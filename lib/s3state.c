@@ -284,10 +284,7 @@ int ssi_s3_lock_parse(const char *data, size_t len, char *owner, size_t ownersz,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		if (le - p > 6 && memcmp(p, "owner ", 6) == 0) {
-			size_t i = 0;
-			for (const char *q = p + 6; q < le && i + 1 < ownersz; q++)
-				owner[i++] = (unsigned char)*q < 0x20 ? '?' : *q;
-			owner[i] = '\0';
+			ssi_printable(owner, ownersz, p + 6, (size_t)(le - p - 6));
 			have_owner = 1;
 		} else if (le - p > 8 && memcmp(p, "expires ", 8) == 0) {
 			if (ssi_s3_parse_num(p + 8, le, expires) == 0)

@@ -97,10 +97,7 @@ typedef void (*warn_fn)(void *ud, const char *subject, const char *why);
  * 120 characters. */
 static void shown(const char *s, char out[128])
 {
-	size_t n = 0;
-	for (; s && *s && n < 120; s++)
-		out[n++] = (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ? '?' : *s;
-	out[n] = '\0';
+	ssi_printable(out, 121, s, SIZE_MAX);
 }
 
 /* The unified image IT as S holds it, or 1 when a field of it fails the
