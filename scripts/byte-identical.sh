@@ -155,6 +155,7 @@ run_all() { # BUILD-DIR OUT-DIR
 	# incremental: a new upstream, files waiting out the grace period, then gone
 	c m-inc1 "$M" -q $extra --no-item-download "file://$IN/real/lxc-images-20230424" t/inc
 	c m-inc2 "$M" -q $extra --no-item-download "file://$IN/real/lxc-images-20230703" t/inc
+	cp "$O/t/inc/.sstream/state" "$O/m-inc2.state"
 	c m-inc3 "$M" -q $extra --no-item-download --grace 0 "file://$IN/real/lxc-images-20230703" t/inc
 	# publish
 	c p-add "$P" add -q $pextra t/pub "$I/meta.tar.xz" "$I/root.tar.xz" --alias test/two
@@ -164,9 +165,11 @@ run_all() { # BUILD-DIR OUT-DIR
 	c p-add-v2 "$P" add -q $pextra t/pub "$I/meta2.tar.xz" "$I/root.tar.xz"
 	c p-list "$P" list t/pub --format json
 	c p-prune "$P" prune $pextra t/pub --keep 1
+	# the files waiting out the grace period, as the ledger lists them
+	cp "$O/t/pub/.sstream/unreferenced" "$O/p-prune.ledger"
 	c p-prune0 "$P" prune $pextra t/pub --keep 1 --grace 0
-	c p-webconf "$P" webconf t/pub --base-url https://images.example.org
-	c p-webconf-apache "$P" webconf t/pub --base-url https://images.example.org/lxd --server apache
+	c p-webconf "$P" webconf $pextra t/pub --base-url https://images.example.org
+	c p-webconf-apache "$P" webconf $pextra t/pub --base-url https://images.example.org/lxd --server apache
 	for t in "$O"/t/*; do
 		c "v-${t##*/}" "$V" "t/${t##*/}"
 	done
