@@ -32,6 +32,9 @@ int ssi_strset_add(struct ssi_strset *s, const char *str);
 /* For tests: the Nth ssi_strset_add from now fails as if out of memory
  * (0: none does).  Not thread-safe; nothing else calls it. */
 void ssi_strset_fail_after(long n);
+/* 1 when the countdown of ssi_strset_fail_after reaches 0 now: the adds
+ * of other collections that decide deletions (ledger.c) fail there too. */
+int ssi_fail_injected(void);
 void ssi_strset_seal(struct ssi_strset *s);
 int ssi_strset_has(const struct ssi_strset *s, const char *str);
 void ssi_strset_free(struct ssi_strset *s);

@@ -195,8 +195,7 @@ static void run_free(struct run *r)
 	free(r->w);
 	free(r->old_by_path);
 	free(r->old_by_sha);
-	free(r->pend_time);
-	ssi_strset_free(&r->pend_path);
+	ssi_ledger_free(&r->pend_old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
 	ssi_strset_free(&r->new_refs);
