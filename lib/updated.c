@@ -85,9 +85,13 @@ static long long version_date(const char *v)
 		return -1;
 	if (v[8] && !strchr("._-T", v[8]))
 		return -1;
-	int h, m, n = 0;
-	if ((v[8] == '_' || v[8] == 'T') && sscanf(v + 9, "%2d:%2d%n", &h, &m, &n) == 2 && n == 5 && h < 24 &&
-	    m < 60) {
+	/* a time after the date: HH:MM (images:) or HHMM (sstream-publish) */
+	int h = -1, m = -1, n = 0;
+	if (v[8] == '_' || v[8] == 'T') {
+		if (sscanf(v + 9, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5)
+			n = strspn(v + 9, "0123456789") >= 4 ? sscanf(v + 9, "%2d%2d", &h, &m) : 0;
+	}
+	if (h >= 0 && h < 24 && m >= 0 && m < 60) {
 		tm.tm_hour = h;
 		tm.tm_min = m;
 	}
