@@ -188,13 +188,10 @@ static void tree_counts(const char *target, int s3, int rc, struct tool_metrics 
 			m->items = -1;
 		return;
 	}
-	struct tool_metrics c = { 0 };
-	struct tool_tree_items *ti = tool_tree_items(target);
-	tool_tree_items_diff(NULL, ti, &c);
-	tool_tree_items_free(ti);
-	m->bytes = c.bytes;
+	long long items;
+	tool_tree_count(target, &items, &m->bytes);
 	if (!through)
-		m->items = c.items;
+		m->items = items;
 }
 
 /* --report and --metrics; a file that cannot be written makes the exit

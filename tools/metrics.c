@@ -180,6 +180,22 @@ struct tool_tree_items *tool_tree_items(const char *tree)
 	return ti;
 }
 
+void tool_tree_count(const char *tree, long long *items, long long *bytes)
+{
+	struct ss_error e;
+	struct ss_tree *t = ss_tree_load(tree, &e);
+	*items = *bytes = 0;
+	for (size_t i = 0; t && i < ss_tree_nproducts(t); i++) {
+		const struct ss_products *p = ss_tree_products(t, i);
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			long long n = ss_item_get_int(ss_products_item(p, k), "size");
+			++*items;
+			*bytes += n > 0 ? n : 0;
+		}
+	}
+	ss_tree_free(t);
+}
+
 void tool_tree_items_free(struct tool_tree_items *ti)
 {
 	for (size_t i = 0; ti && i < ti->n; i++)

@@ -76,6 +76,9 @@ int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss
 struct tool_tree_items;
 struct tool_tree_items *tool_tree_items(const char *tree);
 void tool_tree_items_free(struct tool_tree_items *ti);
+/* Only how many items a local tree lists and their total size (0 and 0
+ * when it cannot be loaded). */
+void tool_tree_count(const char *tree, long long *items, long long *bytes);
 void tool_tree_items_diff(const struct tool_tree_items *before, const struct tool_tree_items *after,
 			  struct tool_metrics *m);
 
