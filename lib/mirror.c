@@ -275,7 +275,7 @@ long long ss_mirror_last_success(const char *target)
 	size_t len;
 	struct ss_error e;
 	long long t = -1;
-	if (file && ss_fetch(file, 64, &data, &len, &e) == SS_OK) {
+	if (file && !ss_is_url(target) && ss_fetch(file, 64, &data, &len, &e) == SS_OK) {
 		t = strtoll(data, &end, 10);
 		if (end == data || *end != '\n' || t < 0)
 			t = -1;

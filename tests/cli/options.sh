@@ -47,7 +47,7 @@ help_lists "publish diff" --help --version
 expect 0 "publish rollback --help" "$P" rollback --help
 help_lists "publish rollback" --no-history --metrics
 expect 0 "publish webconf --help" "$P" webconf --help
-help_lists "publish webconf" --base-url --server
+help_lists "publish webconf" --base-url --server --dry-run
 
 # ---- unknown options and other commands' options: 64, named -------------------------
 # refused DESC OPTION CMD...: exit 64 with OPTION named on stderr, nothing on stdout
