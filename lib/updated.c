@@ -86,14 +86,14 @@ static long long version_date(const char *v)
 	if (v[8] && !strchr("._-T", v[8]))
 		return -1;
 	/* a time after the date: HH:MM (images:) or HHMM (sstream-publish) */
-	int h = -1, m = -1, n = 0;
-	if (v[8] == '_' || v[8] == 'T') {
-		if (sscanf(v + 9, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5)
-			n = strspn(v + 9, "0123456789") >= 4 ? sscanf(v + 9, "%2d%2d", &h, &m) : 0;
-	}
-	if (h >= 0 && h < 24 && m >= 0 && m < 60) {
-		tm.tm_hour = h;
-		tm.tm_min = m;
+	const char *t = v + 9, *d = "0123456789";
+	if ((v[8] == '_' || v[8] == 'T') && strspn(t, d) >= 2) {
+		const char *mm = t[2] == ':' ? t + 3 : t + 2;
+		int h = (t[0] - '0') * 10 + t[1] - '0', m = strspn(mm, d) >= 2 ? (mm[0] - '0') * 10 + mm[1] - '0' : 99;
+		if (h < 24 && m < 60) {
+			tm.tm_hour = h;
+			tm.tm_min = m;
+		}
 	}
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;

@@ -90,6 +90,8 @@ static void test_version_date(void)
 	CHECK(version_date_of(publish, 2) == 1793622600); /* 2026-11-02T12:30:00Z */
 	const char *ubuntu[] = { "20121026.1", "20120929" };
 	CHECK(version_date_of(ubuntu, 2) == 1351209600); /* 2012-10-26T00:00:00Z */
+	const char *no_time[] = { "20230424_7", "20230424_07" }; /* no time: the day */
+	CHECK(version_date_of(no_time, 2) == 1682294400);
 	const char *none[] = { "1.0", "202301", "202301011", "20231301", "v20230101" };
 	CHECK(version_date_of(none, 5) == -1);
 	struct ss_error err;
