@@ -13,7 +13,8 @@
  *      and when), then the index - each atomically, and only when changed
  *   5. delete files unreferenced for longer than the grace period, and the
  *      directories they leave empty
- * State lives in TARGET/.sstream/: "lock", "tmp/", "state" (plain text).
+ * State lives in TARGET/.sstream/: "lock", "tmp/", "state" (plain text),
+ * and "last-success" (the time of the last run that returned SS_OK).
  * Step 2 is in mirror_plan.c, 3 in mirror_fetch.c, 4 in mirror_publish.c
  * (the documents) and mirror_state.c (the state file), 5 in
  * mirror_prune.c; this file runs them, in order, and nothing else calls them.
