@@ -39,6 +39,8 @@ int cmd_add(int argc, char **argv, struct publish_run *r)
 	for (int i = 0; rc == SS_OK && !r->quiet && i < nfps; i++)
 		printf("%s%s\n", fps[i],
 		       !r->changed ? " (already published)" : r->dry_run ? " (would be added)" : "");
+	r->copies = 1;
+	r->failed = rc == SS_OK ? 0 : npos - 1; /* a failed add publishes none of its files */
 	tool_list_free(&aliases);
 	return rc;
 }
