@@ -3,7 +3,9 @@
 # Mirror benchmarks, each side by side with its reference in one run:
 #  1. a full mirror of 5435 small files (lxc-images shape) from nginx on
 #     loopback vs curl fetching the same files with the same parallelism
-#     (then sync -f, as the mirror syncs): median and max of 5 runs each
+#     (then sync -f, as the mirror syncs), and lftp mirror -P 5 and rclone
+#     sync from an HTTP remote as public mirror sites run them: median and
+#     max of 5 interleaved runs each
 #  2. a no-op rerun: wall time vs a plain load of the same metadata, and
 #     bytes on the wire (nginx's access log)
 #  3. the same as 1 for 1 GiB in 64 files
@@ -54,26 +56,47 @@ curl_cfg() {
 # publishing (one syncfs): the reference pays the same.
 curl_run() { rm -rf "$B/curl"; curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg" && sync -f "$B/curl"; }
 mirror_run() { rm -rf "$B/m"; "$BIN/sstream-mirror" -j 4 "$U/$1" "$B/m"; }
-# 5 runs of each, alternating, so that both see the same machine
+# the mirror tools public mirror sites run, over the same nginx: lftp's
+# mirror with 5 connections, rclone sync from an HTTP remote with 4; each
+# then flushes as the others do
+lftp_run() { rm -rf "$B/lftp"; lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $B/lftp" && sync -f "$B/lftp"; }
+rclone_run() { rm -rf "$B/rclone"; rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$B/rclone" && sync -f "$B/rclone"; }
+HAVE_LFTP=$(command -v lftp || true)
+HAVE_RCLONE=$(command -v rclone || true)
+# 5 runs of each, alternating, so that all see the same machine
 side_by_side() {
-	: >"$B/tc"; : >"$B/tm"
+	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"
 	for _ in 1 2 3 4 5; do
 		timed curl_run >>"$B/tc"
 		timed mirror_run "$1" >>"$B/tm"
+		[ -z "$HAVE_LFTP" ] || timed lftp_run "$1" >>"$B/tl"
+		[ -z "$HAVE_RCLONE" ] || timed rclone_run "$1" >>"$B/tr"
 	done
+	rm -rf "$B/lftp" "$B/rclone"
 	read -r cmed cmax < <(stats <"$B/tc")
 	read -r mmed mmax < <(stats <"$B/tm")
 	echo "  curl --parallel-max 4 + sync -f    median ${cmed} s, max ${cmax} s"
 	echo "  sstream-mirror -j 4                median ${mmed} s, max ${mmax} s"
-	echo "  ratio (median)                     $(ratio "$mmed" "$cmed")x   (target: within 1.1x)"
+	echo "  ratio (median)                     $(ratio "$mmed" "$cmed")x   (target: within $2x)"
 	echo "  ratio (max)                        $(ratio "$mmax" "$cmax")x"
+	peer "lftp mirror -P 5 + sync -f" "$B/tl" "$mmed"
+	peer "rclone sync --transfers 4 + sync" "$B/tr" "$mmed"
+}
+# peer NAME FILE OURS: a peer's median and ours against it, when it ran
+peer() {
+	if [ ! -s "$2" ]; then
+		printf '  %-34s not installed\n' "$1"
+		return
+	fi
+	read -r med max < <(stats <"$2")
+	printf '  %-34s median %s s, max %s s; ours %sx\n' "$1" "$med" "$max" "$(ratio "$3" "$med")"
 }
 
 echo "== full mirror from nginx on loopback: lxc-images-20230424 shape (5435 items, stand-in payloads)"
 "$PY" tests/mkpayload.py "$FIX/real/lxc-images-20230424.json" "$B/www/lxc" '.' --index
 curl_cfg lxc
 echo "  files                              $(grep -c '^url' "$B/curl.cfg")"
-side_by_side lxc
+side_by_side lxc 1.05
 "$PY" tests/treecheck.py "$B/m" >/dev/null
 
 echo "== no-op rerun of the same tree (conditional requests)"
@@ -94,7 +117,7 @@ rm -rf "$B/m" "$B/curl"
 echo "== full mirror from nginx on loopback: 64 files x 16 MiB (1 GiB)"
 "$PY" bench/mktree.py "$B/www/big" 64 16777216
 curl_cfg big
-side_by_side big
+side_by_side big 1.1
 "$PY" tests/treecheck.py "$B/m" >/dev/null
 rm -rf "$B/curl" "$B/m" "$B/www/big"
 

@@ -28,6 +28,7 @@ http {
 	server {
 		listen 127.0.0.1:$port;
 		root $root;
+		autoindex on;   # lftp and rclone read directory listings
 	}
 }
 CONF
