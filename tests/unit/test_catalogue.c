@@ -153,14 +153,13 @@ static void test_status_and_commands(void)
 	CHECK(system(cmd) == 0);
 }
 
-static char *mem(void (*fn)(FILE *, const char *), const char *in)
+static char *mem(void (*fn)(struct ssi_hbuf *, const char *), const char *in)
 {
-	char *out = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&out, &n);
-	fn(f, in);
-	fclose(f);
-	return out;
+	struct ssi_hbuf b = { 0 };
+	ssi_hb_putc(&b, 0);
+	b.len = 0;
+	fn(&b, in);
+	return b.p;
 }
 
 static void test_escapes(void)
