@@ -231,6 +231,7 @@ static int run(struct run *r)
 		goto out;
 	options_key(r);
 	if (!o->dry_run && !o->check_existing && ssm_state_unchanged(r, &fo)) {
+		r->unchanged = 1;
 		rc = run_unchanged(r);
 		goto out;
 	}
@@ -258,7 +259,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	memset(stats, 0, sizeof(*stats));
 	stats->updated = -1;
 	struct run r = { .o = o, .st = stats, .err = err, .lock_fd = -1 };
-	int rc = run(&r);
+	int rc = ssm_page(&r, run(&r));
 	stats->seconds = ssi_now() - t0;
 	run_free(&r);
 	return rc;

@@ -189,28 +189,3 @@ int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo)
 	free(lms);
 	return unchanged;
 }
-
-int ss_mirror_pending(const char *target, void (*cb)(void *ud, const char *path, long long since), void *ud)
-{
-	char *file = ss_join(target, SSI_PRIVATE_DIR "/state"), *data = NULL;
-	size_t len = 0;
-	struct ss_error e;
-	int n = 0;
-	if (file && ss_fetch(file, SS_METADATA_CAP, &data, &len, &e) == SS_OK) {
-		char *save = NULL;
-		for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char *end;
-			if (line[0] != 'P' || line[1] != ' ')
-				continue;
-			long long since = strtoll(line + 2, &end, 10);
-			if (end == line + 2 || *end != ' ' || !end[1])
-				continue;
-			n++;
-			if (cb)
-				cb(ud, end + 1, since);
-		}
-	}
-	free(file);
-	free(data);
-	return n;
-}
