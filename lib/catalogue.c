@@ -174,17 +174,17 @@ static const char *first_alias(const struct ss_item *it, char *buf, size_t bufsz
 
 static void cell(struct ssi_hbuf *b, const char *label, const char *cls, const char *text)
 {
-	ssi_hb_puts(b, "<td data-l=\"");
+	SSI_HB_LIT(b, "<td data-l=\"");
 	ssi_hb_puts(b, label);
 	ssi_hb_putc(b, '"');
 	if (cls) {
-		ssi_hb_puts(b, " class=\"");
+		SSI_HB_LIT(b, " class=\"");
 		ssi_hb_puts(b, cls);
 		ssi_hb_putc(b, '"');
 	}
 	ssi_hb_putc(b, '>');
 	ssi_html_text(b, text && *text ? text : "-");
-	ssi_hb_puts(b, "</td>");
+	SSI_HB_LIT(b, "</td>");
 }
 
 /* "YYYY-MM-DD" from a version name that starts with a date, or "-". */
@@ -205,17 +205,17 @@ static void date_of(const char *version, char out[11])
 /* The aliases, a space after each comma so that the cell wraps there. */
 static void aliases_cell(struct ssi_hbuf *b, const char *aliases)
 {
-	ssi_hb_puts(b, "<td data-l=\"Aliases\" class=\"a\">");
+	SSI_HB_LIT(b, "<td data-l=\"Aliases\" class=\"a\">");
 	if (!aliases || !*aliases)
 		ssi_hb_putc(b, '-');
 	for (const char *a = aliases; a && *a;) {
 		const char *comma = strchr(a, ',');
 		ssi_html_textn(b, a, comma ? (size_t)(comma - a) : strlen(a));
 		if (comma)
-			ssi_hb_puts(b, ", ");
+			SSI_HB_LIT(b, ", ");
 		a = comma ? comma + 1 : NULL;
 	}
-	ssi_hb_puts(b, "</td>");
+	SSI_HB_LIT(b, "</td>");
 }
 
 static void product_row(struct ssi_hbuf *b, const struct row *r, const struct vinfo *v)
@@ -225,7 +225,7 @@ static void product_row(struct ssi_hbuf *b, const struct row *r, const struct vi
 	date_of(r->version, date);
 	if (v->fingerprint && !ssi_field_problem(SSI_F_FINGERPRINT, v->fingerprint))
 		snprintf(fp, sizeof(fp), "%.12s", v->fingerprint);
-	ssi_hb_puts(b, "<tr class=\"p\">");
+	SSI_HB_LIT(b, "<tr class=\"p\">");
 	cell(b, "Product", "n", r->product);
 	cell(b, "OS", NULL, ss_item_str(it, "os"));
 	cell(b, "Release", NULL, ss_item_str(it, "release"));
@@ -234,38 +234,38 @@ static void product_row(struct ssi_hbuf *b, const struct row *r, const struct vi
 	cell(b, "Type", NULL, type_of(v));
 	cell(b, "Version", NULL, r->version);
 	cell(b, "Date", NULL, date);
-	ssi_hb_puts(b, "<td data-l=\"Size\" data-k=\"");
+	SSI_HB_LIT(b, "<td data-l=\"Size\" data-k=\"");
 	ssi_hb_int(b, v->size);
-	ssi_hb_puts(b, "\">");
+	SSI_HB_LIT(b, "\">");
 	ssi_html_size(b, v->size);
-	ssi_hb_puts(b, "</td>");
+	SSI_HB_LIT(b, "</td>");
 	aliases_cell(b, ss_item_str(it, "aliases"));
 	cell(b, "Fingerprint", "h", fp);
-	ssi_hb_puts(b, "</tr>\n");
+	SSI_HB_LIT(b, "</tr>\n");
 }
 
 static void item_row(struct ssi_hbuf *b, const struct row *r)
 {
-	struct ss_error e;
-	ssi_hb_puts(b, "<tr><td>");
-	if (r->path && ss_path_check(r->path, &e) == SS_OK) {
-		ssi_hb_puts(b, "<a href=\"");
+	SSI_HB_LIT(b, "<tr><td>");
+	/* every item path of a loaded tree passed ss_path_check (tree.c) */
+	if (r->path && *r->path && *r->path != '/') {
+		SSI_HB_LIT(b, "<a href=\"");
 		ssi_html_href(b, r->path);
-		ssi_hb_puts(b, "\">");
+		SSI_HB_LIT(b, "\">");
 		/* the file's name: the version's caption and the link say where */
 		const char *base = strrchr(r->path, '/');
 		ssi_html_text(b, base ? base + 1 : r->path);
-		ssi_hb_puts(b, "</a>");
+		SSI_HB_LIT(b, "</a>");
 	} else {
 		ssi_html_text(b, r->path ? r->path : "-");
 	}
-	ssi_hb_puts(b, "</td><td>");
+	SSI_HB_LIT(b, "</td><td>");
 	ssi_html_text(b, r->ftype ? r->ftype : r->name);
-	ssi_hb_puts(b, "</td><td>");
+	SSI_HB_LIT(b, "</td><td>");
 	ssi_html_size(b, r->size);
-	ssi_hb_puts(b, "</td><td class=\"h\">");
+	SSI_HB_LIT(b, "</td><td class=\"h\">");
 	ssi_html_text(b, r->sha256 ? r->sha256 : "-");
-	ssi_hb_puts(b, "</td></tr>\n");
+	SSI_HB_LIT(b, "</td></tr>\n");
 }
 
 static void product_commands(struct ssi_hbuf *b, const struct cat *c, const struct ss_item *it, const struct vinfo *v)
@@ -274,19 +274,19 @@ static void product_commands(struct ssi_hbuf *b, const struct cat *c, const stru
 	const char *a = first_alias(it, alias, sizeof(alias));
 	if (!(v->container || v->vm) || !a)
 		return;
-	ssi_hb_puts(b, "<pre><code>lxc launch ");
+	SSI_HB_LIT(b, "<pre><code>lxc launch ");
 	ssi_html_text(b, c->remote);
 	ssi_hb_putc(b, ':');
 	ssi_html_text(b, a);
 	if (!v->container)
-		ssi_hb_puts(b, " --vm");
+		SSI_HB_LIT(b, " --vm");
 	if (v->unified) {
-		ssi_hb_puts(b, "\nlxc image import ");
+		SSI_HB_LIT(b, "\nlxc image import ");
 		ssi_html_text(b, c->base ? c->base : "URL");
-		ssi_hb_puts(b, "/import/");
+		SSI_HB_LIT(b, "/import/");
 		ssi_html_text(b, a);
 	}
-	ssi_hb_puts(b, "</code></pre>\n");
+	SSI_HB_LIT(b, "</code></pre>\n");
 }
 
 /* " (N thing)" or " (N things)", and the product's summary line. */
@@ -305,13 +305,13 @@ static void versions(struct ssi_hbuf *b, const struct cat *c, size_t from, size_
 {
 	for (size_t i = from; i < to;) {
 		size_t e = run_end(c, i, same_version);
-		ssi_hb_puts(b, "<div class=\"w\"><table class=\"i\"><caption>Version ");
+		SSI_HB_LIT(b, "<div class=\"w\"><table class=\"i\"><caption>Version ");
 		ssi_html_text(b, c->r[i].version);
-		ssi_hb_puts(b, "</caption>\n<thead><tr><th scope=\"col\">File</th><th scope=\"col\">Type</th>"
+		SSI_HB_LIT(b, "</caption>\n<thead><tr><th scope=\"col\">File</th><th scope=\"col\">Type</th>"
 			       "<th scope=\"col\">Size</th><th scope=\"col\">SHA-256</th></tr></thead>\n<tbody>\n");
 		for (; i < e; i++)
 			item_row(b, &c->r[i]);
-		ssi_hb_puts(b, "</tbody></table></div>\n");
+		SSI_HB_LIT(b, "</tbody></table></div>\n");
 	}
 }
 
@@ -325,24 +325,24 @@ static size_t product(struct ssi_hbuf *b, const struct cat *c, size_t from)
 	version_info(c, from, vend, &v);
 	for (size_t i = from; i < to; i = run_end(c, i, same_version))
 		nv++;
-	ssi_hb_puts(b, "<tbody>\n");
+	SSI_HB_LIT(b, "<tbody>\n");
 	product_row(b, &c->r[from], &v);
-	ssi_hb_puts(b, "<tr class=\"d\"><td colspan=\"11\"><details><summary>");
+	SSI_HB_LIT(b, "<tr class=\"d\"><td colspan=\"11\"><details><summary>");
 	ssi_html_text(b, c->r[from].product);
 	const char *title = ss_item_str(it, "release_title");
 	if (title) {
-		ssi_hb_puts(b, " (");
+		SSI_HB_LIT(b, " (");
 		ssi_html_text(b, title);
 		ssi_hb_putc(b, ')');
 	}
-	ssi_hb_puts(b, ": ");
+	SSI_HB_LIT(b, ": ");
 	count(b, nv, "version");
-	ssi_hb_puts(b, ", ");
+	SSI_HB_LIT(b, ", ");
 	count(b, to - from, "file");
-	ssi_hb_puts(b, "</summary>\n");
+	SSI_HB_LIT(b, "</summary>\n");
 	product_commands(b, c, it, &v);
 	versions(b, c, from, to);
-	ssi_hb_puts(b, "</details></td></tr>\n</tbody>\n");
+	SSI_HB_LIT(b, "</details></td></tr>\n</tbody>\n");
 	return to;
 }
 
@@ -366,16 +366,16 @@ static void page(struct ssi_hbuf *b, const struct cat *c)
 	ssi_cat_commands(b, c->remote, c->base, any_unified(c));
 	if (c->o && c->o->status)
 		ssi_cat_status(b, c->o->status);
-	ssi_hb_puts(b, "<section aria-labelledby=\"imgs\"><h2 id=\"imgs\">Images</h2>\n<p>");
+	SSI_HB_LIT(b, "<section aria-labelledby=\"imgs\"><h2 id=\"imgs\">Images</h2>\n<p>");
 	count(b, c->nproducts, "product");
-	ssi_hb_puts(b, ", ");
+	SSI_HB_LIT(b, ", ");
 	count(b, c->n, "file");
-	ssi_hb_puts(b, ". Open a product to see its versions and files.</p>\n"
+	SSI_HB_LIT(b, ". Open a product to see its versions and files.</p>\n"
 		       "<div id=\"f\" hidden><label for=\"q\">Filter</label> <input id=\"q\" type=\"search\" "
 		       "autocomplete=\"off\"> <span id=\"n\" aria-live=\"polite\"></span></div>\n"
 		       "<div class=\"w\"><table id=\"cat\">\n<thead><tr>");
 	ssi_hb_puts(b, heads);
-	ssi_hb_puts(b, "</tr></thead>\n");
+	SSI_HB_LIT(b, "</tr></thead>\n");
 	for (size_t i = 0; i < c->n && !b->oom;)
 		i = product(b, c, i);
 	ssi_cat_tail(b);

@@ -39,7 +39,7 @@ int ssi_hb_reserve(struct ssi_hbuf *b, size_t n)
 	return 0;
 }
 
-void ssi_hb_put(struct ssi_hbuf *b, const char *s, size_t n)
+void ssi_hb_put_slow(struct ssi_hbuf *b, const char *s, size_t n)
 {
 	if (ssi_hb_reserve(b, n) < 0)
 		return;

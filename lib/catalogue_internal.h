@@ -6,6 +6,7 @@
 #define SS_CATALOGUE_INTERNAL_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "sstream.h"
 
@@ -19,8 +20,21 @@ struct ssi_hbuf {
 
 /* Room for N more bytes (and the NUL); -1 when out of memory. */
 int ssi_hb_reserve(struct ssi_hbuf *b, size_t n);
-void ssi_hb_put(struct ssi_hbuf *b, const char *s, size_t n);
+void ssi_hb_put_slow(struct ssi_hbuf *b, const char *s, size_t n);
+/* N bytes of S (inline: the page is thousands of small pieces). */
+static inline void ssi_hb_put(struct ssi_hbuf *b, const char *s, size_t n)
+{
+	if (b->cap - b->len <= n) {
+		ssi_hb_put_slow(b, s, n);
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
 void ssi_hb_puts(struct ssi_hbuf *b, const char *s);
+/* A string literal L (its length known at compile time). */
+#define SSI_HB_LIT(b, l) ssi_hb_put((b), "" l, sizeof(l) - 1)
 void ssi_hb_putc(struct ssi_hbuf *b, char c);
 void ssi_hb_int(struct ssi_hbuf *b, long long v);
 

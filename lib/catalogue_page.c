@@ -63,84 +63,84 @@ static const char script[] =
 
 void ssi_cat_head(struct ssi_hbuf *b, const char *title)
 {
-	ssi_hb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	SSI_HB_LIT(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		       SSI_CAT_GENERATOR_META "\n<title>");
 	ssi_html_text(b, title);
-	ssi_hb_puts(b, "</title>\n<style>\n");
+	SSI_HB_LIT(b, "</title>\n<style>\n");
 	ssi_hb_put(b, style, sizeof(style) - 1);
-	ssi_hb_puts(b, "</style>\n</head>\n<body>\n<main>\n<h1>");
+	SSI_HB_LIT(b, "</style>\n</head>\n<body>\n<main>\n<h1>");
 	ssi_html_text(b, title);
-	ssi_hb_puts(b, "</h1>\n");
+	SSI_HB_LIT(b, "</h1>\n");
 }
 
 void ssi_cat_tail(struct ssi_hbuf *b)
 {
-	ssi_hb_puts(b, "</table></div>\n</section>\n</main>\n<script>\n");
+	SSI_HB_LIT(b, "</table></div>\n</section>\n</main>\n<script>\n");
 	ssi_hb_put(b, script, sizeof(script) - 1);
-	ssi_hb_puts(b, "</script>\n</body>\n</html>\n");
+	SSI_HB_LIT(b, "</script>\n</body>\n</html>\n");
 }
 
 void ssi_cat_commands(struct ssi_hbuf *b, const char *remote, const char *base, int unified)
 {
 	const char *url = base ? base : "URL";
-	ssi_hb_puts(b, "<section aria-labelledby=\"use\"><h2 id=\"use\">Using these images</h2>\n"
+	SSI_HB_LIT(b, "<section aria-labelledby=\"use\"><h2 id=\"use\">Using these images</h2>\n"
 		       "<p>Add this server as a remote, then launch an image by its alias:</p>\n<pre><code>lxc remote add ");
 	ssi_html_text(b, remote);
 	ssi_hb_putc(b, ' ');
 	ssi_html_text(b, url);
-	ssi_hb_puts(b, " --protocol simplestreams --public\nlxc launch ");
+	SSI_HB_LIT(b, " --protocol simplestreams --public\nlxc launch ");
 	ssi_html_text(b, remote);
-	ssi_hb_puts(b, ":ALIAS</code></pre>\n");
+	SSI_HB_LIT(b, ":ALIAS</code></pre>\n");
 	if (unified) {
-		ssi_hb_puts(b, "<p>Unified images can also be imported by URL, without the remote:</p>\n"
+		SSI_HB_LIT(b, "<p>Unified images can also be imported by URL, without the remote:</p>\n"
 			       "<pre><code>lxc image import ");
 		ssi_html_text(b, url);
-		ssi_hb_puts(b, "/import/ALIAS</code></pre>\n");
+		SSI_HB_LIT(b, "/import/ALIAS</code></pre>\n");
 	}
 	if (!base)
-		ssi_hb_puts(b, "<p>URL is the address this page is served at, without index.html.</p>\n");
-	ssi_hb_puts(b, "</section>\n");
+		SSI_HB_LIT(b, "<p>URL is the address this page is served at, without index.html.</p>\n");
+	SSI_HB_LIT(b, "</section>\n");
 }
 
 static void dd(struct ssi_hbuf *b, const char *term, const char *val)
 {
-	ssi_hb_puts(b, "<dt>");
+	SSI_HB_LIT(b, "<dt>");
 	ssi_hb_puts(b, term);
-	ssi_hb_puts(b, "</dt><dd>");
+	SSI_HB_LIT(b, "</dt><dd>");
 	ssi_html_text(b, val && *val ? val : "-");
-	ssi_hb_puts(b, "</dd>\n");
+	SSI_HB_LIT(b, "</dd>\n");
 }
 
 void ssi_cat_status(struct ssi_hbuf *b, const struct ss_catalogue_status *s)
 {
-	ssi_hb_puts(b, STATUS_START "<h2 id=\"st\">Mirror status</h2>\n<dl>\n");
+	SSI_HB_LIT(b, STATUS_START "<h2 id=\"st\">Mirror status</h2>\n<dl>\n");
 	dd(b, "Source", s->source);
 	dd(b, "Filters", s->filters);
 	dd(b, "Last successful run", s->last_run);
 	dd(b, "Result", s->result);
-	ssi_hb_puts(b, "<dt>Items</dt><dd>");
+	SSI_HB_LIT(b, "<dt>Items</dt><dd>");
 	if (s->items >= 0)
 		ssi_hb_int(b, s->items);
 	else
 		ssi_hb_putc(b, '-');
-	ssi_hb_puts(b, "</dd>\n<dt>Size</dt><dd>");
+	SSI_HB_LIT(b, "</dd>\n<dt>Size</dt><dd>");
 	ssi_html_size(b, s->bytes);
-	ssi_hb_puts(b, "</dd>\n</dl>\n");
+	SSI_HB_LIT(b, "</dd>\n</dl>\n");
 	if (s->nwaiting) {
-		ssi_hb_puts(b, "<div class=\"w\"><table class=\"i\"><caption>Files waiting out their grace period</caption>\n"
+		SSI_HB_LIT(b, "<div class=\"w\"><table class=\"i\"><caption>Files waiting out their grace period</caption>\n"
 			       "<thead><tr><th scope=\"col\">File</th><th scope=\"col\">Removed after</th></tr></thead>\n"
 			       "<tbody>\n");
 		for (size_t i = 0; i < s->nwaiting; i++) {
-			ssi_hb_puts(b, "<tr><td>");
+			SSI_HB_LIT(b, "<tr><td>");
 			ssi_html_text(b, s->waiting[i].path);
-			ssi_hb_puts(b, "</td><td>");
+			SSI_HB_LIT(b, "</td><td>");
 			ssi_html_text(b, s->waiting[i].until);
-			ssi_hb_puts(b, "</td></tr>\n");
+			SSI_HB_LIT(b, "</td></tr>\n");
 		}
-		ssi_hb_puts(b, "</tbody></table></div>\n");
+		SSI_HB_LIT(b, "</tbody></table></div>\n");
 	}
-	ssi_hb_puts(b, STATUS_END);
+	SSI_HB_LIT(b, STATUS_END);
 }
 
 int ssi_cat_ours(const char *data, size_t len)

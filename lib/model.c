@@ -223,15 +223,14 @@ static json_t *item_lookup(const struct ss_item *it, const char *key)
 /* The synthetic name fields: they win over stored fields of the same name. */
 static const char *name_field(const struct ss_item *it, const char *key)
 {
-	if (strcmp(key, "item_name") == 0)
-		return it->iname;
-	if (strcmp(key, "version_name") == 0)
-		return it->vname;
-	if (strcmp(key, "product_name") == 0)
-		return it->pname;
-	if (strcmp(key, "content_id") == 0)
-		return it->p->content_id;
-	return NULL;
+	/* by the first letter: this is asked before every field lookup */
+	switch (key[0]) {
+	case 'i': return strcmp(key, "item_name") == 0 ? it->iname : NULL;
+	case 'v': return strcmp(key, "version_name") == 0 ? it->vname : NULL;
+	case 'p': return strcmp(key, "product_name") == 0 ? it->pname : NULL;
+	case 'c': return strcmp(key, "content_id") == 0 ? it->p->content_id : NULL;
+	default: return NULL;
+	}
 }
 
 /* Python's repr() of a float: the shortest form that reads back the same. */
