@@ -492,6 +492,7 @@ int ss_publish_add(const char *tree, const char *const *files, int nfiles, const
 			ssi_safe_unlink(tree, a.in[i].tmp, 0, NULL, &ue);
 		free(a.in[i].tmp);
 	}
+	rc = ssp_page(po, tree, a.products, rc, *changed, err);
 	json_decref(a.items);
 	json_decref(a.products);
 	ss_image_meta_free(a.meta);

@@ -255,6 +255,7 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 	pending_free(&s.old);
 	pending_free(&s.files);
 	pending_free(&s.next);
+	rc = ssp_page(po, tree, products, rc, changed, err);
 	json_decref(products);
 	if (lock_fd >= 0)
 		close(lock_fd);

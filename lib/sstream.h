@@ -691,6 +691,11 @@ struct ss_publish_opts {
 				* nothing written anywhere (no lock, no .sstream/;
 				* add makes no delta) */
 	int all_versions;      /* remove: an alias may drop several versions */
+	/* Not NULL: add, remove and prune that change the tree rewrite its
+	 * catalogue page TREE/index.html (ss_catalogue_write) from the products
+	 * they wrote, not read back; a page not written makes the result
+	 * SS_PARTIAL (the change stands), with the reason in ERR. */
+	const struct ss_catalogue_opts *catalogue;
 };
 
 /*
