@@ -421,30 +421,25 @@ char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opt
 	return render(t, NULL, 0, o, o ? o->base_url : NULL, len, err);
 }
 
-/* 1 when TREE has an index.html that this module did not write (a site's
- * own page): it is never overwritten. */
-static int foreign_page(const char *tree)
-{
-	char *file = ss_join(tree, "index.html"), *data = NULL;
-	size_t len = 0;
-	struct ss_error e;
-	int foreign = file && ss_fetch(file, 1 << 28, &data, &len, &e) == SS_OK && !ssi_cat_ours(data, len);
-	free(file);
-	free(data);
-	return foreign;
-}
-
-/* The page of T (IT NULL) or of the N items IT, into TREE/index.html. */
+/* The page of T (IT NULL) or of the N items IT, into TREE/index.html
+ * unless that holds the same bytes already.  A page sstream did not write
+ * (a site's own) is never overwritten: SS_PARTIAL. */
 static int write_page(const char *tree, const struct ss_tree *t, const struct ss_item *const *it, size_t n,
 		      const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
 {
-	char *base = o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
-	size_t len = 0;
+	char *old;
+	size_t oldlen, len = 0;
 	int dummy = 0;
+	if (ssi_cat_read(tree, &old, &oldlen) < 0) {
+		free(old);
+		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
+	}
+	char *base = o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
 	char *html = render(t, it, n, o, base, &len, err);
-	int rc = html ? ssi_safe_write(tree, "index.html", html, len, changed ? changed : &dummy, err) : SS_FATAL;
+	int rc = html ? ssi_cat_put(tree, old, oldlen, html, len, changed ? changed : &dummy, err) : SS_FATAL;
 	free(html);
 	free(base);
+	free(old);
 	return rc;
 }
 
@@ -452,7 +447,12 @@ int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int 
 {
 	if (changed)
 		*changed = 0;
-	if (foreign_page(tree))
+	char *old;
+	size_t oldlen;
+	int ours = ssi_cat_read(tree, &old, &oldlen);
+	free(old);
+	/* (said before the tree is read: its load is what costs) */
+	if (ours < 0)
 		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
 	struct ss_tree *t = ss_tree_load(tree, err);
 	if (!t)
@@ -467,7 +467,5 @@ int ssi_catalogue_write_items(const char *tree, const struct ss_item *const *it,
 {
 	if (changed)
 		*changed = 0;
-	if (foreign_page(tree))
-		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
 	return write_page(tree, NULL, it, n, o, changed, err);
 }

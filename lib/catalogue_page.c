@@ -148,19 +148,42 @@ int ssi_cat_ours(const char *data, size_t len)
 	return memmem(data, len, SSI_CAT_GENERATOR_META, strlen(SSI_CAT_GENERATOR_META)) != NULL;
 }
 
+int ssi_cat_read(const char *tree, char **data, size_t *len)
+{
+	char *file = ss_join(tree, "index.html");
+	struct ss_error e;
+	*data = NULL;
+	*len = 0;
+	if (!file || ss_fetch(file, 1 << 28, data, len, &e) != SS_OK) {
+		free(file);
+		*data = NULL;
+		return 0;
+	}
+	free(file);
+	return ssi_cat_ours(*data, *len) ? 1 : -1;
+}
+
+int ssi_cat_put(const char *tree, const char *old, size_t oldlen, const char *html, size_t len, int *changed,
+		struct ss_error *err)
+{
+	*changed = 0;
+	if (old && oldlen == len && memcmp(old, html, len) == 0)
+		return SS_OK;
+	int rc = ssi_safe_write(tree, "index.html", html, len, NULL, err);
+	*changed = rc == SS_OK;
+	return rc;
+}
+
 int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_status *s, int *changed,
 				struct ss_error *err)
 {
-	char *file = ss_join(tree, "index.html"), *data = NULL;
-	size_t len = 0;
-	struct ss_error e;
+	char *data;
+	size_t len;
 	*changed = 0;
-	if (!file || ss_fetch(file, 1 << 28, &data, &len, &e) != SS_OK || !ssi_cat_ours(data, len)) {
-		free(file);
+	if (ssi_cat_read(tree, &data, &len) != 1) {
 		free(data);
 		return SS_PARTIAL;
 	}
-	free(file);
 	char *from = memmem(data, len, STATUS_START, strlen(STATUS_START));
 	char *to = from ? memmem(from, len - (size_t)(from - data), STATUS_END, strlen(STATUS_END)) : NULL;
 	if (!to) {
@@ -173,9 +196,9 @@ int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_stat
 	ssi_hb_put(&b, data, (size_t)(from - data));
 	ssi_cat_status(&b, s);
 	ssi_hb_put(&b, to, len - (size_t)(to - data));
-	free(data);
 	int rc = b.oom ? ssi_err(err, SS_FATAL, "catalogue: out of memory")
-		       : ssi_safe_write(tree, "index.html", b.p, b.len, changed, err);
+		       : ssi_cat_put(tree, data, len, b.p, b.len, changed, err);
+	free(data);
 	free(b.p);
 	return rc;
 }
