@@ -13,10 +13,12 @@
  *      and when), then the index - each atomically, and only when changed
  *   5. delete files unreferenced for longer than the grace period, and the
  *      directories they leave empty
+ *   6. with o->catalogue, the page TARGET/index.html from the items listed
  * State lives in TARGET/.sstream/: "lock", "tmp/", "state" (plain text).
  * Step 2 is in mirror_plan.c, 3 in mirror_fetch.c, 4 in mirror_publish.c
  * (the documents) and mirror_state.c (the state file), 5 in
- * mirror_prune.c; this file runs them, in order, and nothing else calls them.
+ * mirror_prune.c, 6 in mirror_page.c; this file runs them, in order, and
+ * nothing else calls them.
  */
 #include <dirent.h>
 #include <errno.h>
