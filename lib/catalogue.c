@@ -81,9 +81,11 @@ static size_t run_end(const struct cat *c, size_t i, int (*same)(const struct ro
 
 static void fill_row(struct row *r, const struct ss_item *it)
 {
+	static const char *const keys[] = { "path", "sha256", "ftype" };
+	const char *v[3];
+	ssi_item_strs(it, keys, 3, v);
 	*r = (struct row){ it, ss_item_content_id(it), ss_item_product(it), ss_item_version(it), ss_item_name(it),
-			   ss_item_str(it, "path"), ss_item_str(it, "sha256"), ss_item_str(it, "ftype"),
-			   ss_item_get_int(it, "size") };
+			   v[0], v[1], v[2], ss_item_get_int(it, "size") };
 }
 
 /* The rows of the N items IT (or, IT NULL, of every item of T). */
@@ -128,8 +130,7 @@ static void version_info(const struct cat *c, size_t from, size_t to, struct vin
 	for (size_t i = from; i < to; i++) {
 		const struct row *r = &c->r[i];
 		const char *comb[4];
-		for (size_t k = 0; k < 4; k++)
-			comb[k] = ss_item_str(r->it, cfields[k]);
+		ssi_item_strs(r->it, cfields, 4, comb);
 		v->size += r->size > 0 ? r->size : 0;
 		if (ftype_is(r, "disk-kvm.img") || ftype_is(r, "disk.qcow2") || comb[3])
 			v->vm = 1;
@@ -152,11 +153,11 @@ static const char *type_of(const struct vinfo *v)
 	return v->container && v->vm ? "container, VM" : v->vm ? "VM" : v->container ? "container" : "-";
 }
 
-/* The first alias of IT that is safe to put in a command someone pastes
+/* The first of ALIASES that is safe to put in a command someone pastes
  * into a shell (written into BUF), or NULL. */
-static const char *first_alias(const struct ss_item *it, char *buf, size_t bufsz)
+static const char *first_alias(const char *aliases, char *buf, size_t bufsz)
 {
-	for (const char *a = ss_item_str(it, "aliases"); a && *a;) {
+	for (const char *a = aliases; a && *a;) {
 		const char *comma = strchr(a, ',');
 		size_t len = comma ? (size_t)(comma - a) : strlen(a);
 		if (len && len < bufsz) {
@@ -218,19 +219,22 @@ static void aliases_cell(struct ssi_hbuf *b, const char *aliases)
 	SSI_HB_LIT(b, "</td>");
 }
 
-static void product_row(struct ssi_hbuf *b, const struct row *r, const struct vinfo *v)
+/* A product's fields (of its newest item), looked up together. */
+enum { P_OS, P_RELEASE, P_VARIANT, P_ARCH, P_ALIASES, P_TITLE, P_N };
+static const char *const pkeys[P_N] = { "os", "release", "variant", "arch", "aliases", "release_title" };
+
+static void product_row(struct ssi_hbuf *b, const struct row *r, const char *const *pf, const struct vinfo *v)
 {
-	const struct ss_item *it = r->it;
 	char date[11], fp[13] = "-";
 	date_of(r->version, date);
 	if (v->fingerprint && !ssi_field_problem(SSI_F_FINGERPRINT, v->fingerprint))
 		snprintf(fp, sizeof(fp), "%.12s", v->fingerprint);
 	SSI_HB_LIT(b, "<tr class=\"p\">");
 	cell(b, "Product", "n", r->product);
-	cell(b, "OS", NULL, ss_item_str(it, "os"));
-	cell(b, "Release", NULL, ss_item_str(it, "release"));
-	cell(b, "Variant", NULL, ss_item_str(it, "variant"));
-	cell(b, "Arch", NULL, ss_item_str(it, "arch"));
+	cell(b, "OS", NULL, pf[P_OS]);
+	cell(b, "Release", NULL, pf[P_RELEASE]);
+	cell(b, "Variant", NULL, pf[P_VARIANT]);
+	cell(b, "Arch", NULL, pf[P_ARCH]);
 	cell(b, "Type", NULL, type_of(v));
 	cell(b, "Version", NULL, r->version);
 	cell(b, "Date", NULL, date);
@@ -239,7 +243,7 @@ static void product_row(struct ssi_hbuf *b, const struct row *r, const struct vi
 	SSI_HB_LIT(b, "\">");
 	ssi_html_size(b, v->size);
 	SSI_HB_LIT(b, "</td>");
-	aliases_cell(b, ss_item_str(it, "aliases"));
+	aliases_cell(b, pf[P_ALIASES]);
 	cell(b, "Fingerprint", "h", fp);
 	SSI_HB_LIT(b, "</tr>\n");
 }
@@ -268,10 +272,10 @@ static void item_row(struct ssi_hbuf *b, const struct row *r)
 	SSI_HB_LIT(b, "</td></tr>\n");
 }
 
-static void product_commands(struct ssi_hbuf *b, const struct cat *c, const struct ss_item *it, const struct vinfo *v)
+static void product_commands(struct ssi_hbuf *b, const struct cat *c, const char *aliases, const struct vinfo *v)
 {
 	char alias[256];
-	const char *a = first_alias(it, alias, sizeof(alias));
+	const char *a = first_alias(aliases, alias, sizeof(alias));
 	if (!(v->container || v->vm) || !a)
 		return;
 	SSI_HB_LIT(b, "<pre><code>lxc launch ");
@@ -320,16 +324,17 @@ static void versions(struct ssi_hbuf *b, const struct cat *c, size_t from, size_
 static size_t product(struct ssi_hbuf *b, const struct cat *c, size_t from)
 {
 	size_t to = run_end(c, from, same_product), nv = 0, vend = run_end(c, from, same_version);
-	const struct ss_item *it = c->r[from].it;
+	const char *pf[P_N];
 	struct vinfo v;
+	ssi_item_strs(c->r[from].it, pkeys, P_N, pf);
 	version_info(c, from, vend, &v);
 	for (size_t i = from; i < to; i = run_end(c, i, same_version))
 		nv++;
 	SSI_HB_LIT(b, "<tbody>\n");
-	product_row(b, &c->r[from], &v);
+	product_row(b, &c->r[from], pf, &v);
 	SSI_HB_LIT(b, "<tr class=\"d\"><td colspan=\"11\"><details><summary>");
 	ssi_html_text(b, c->r[from].product);
-	const char *title = ss_item_str(it, "release_title");
+	const char *title = pf[P_TITLE];
 	if (title) {
 		SSI_HB_LIT(b, " (");
 		ssi_html_text(b, title);
@@ -340,7 +345,7 @@ static size_t product(struct ssi_hbuf *b, const struct cat *c, size_t from)
 	SSI_HB_LIT(b, ", ");
 	count(b, to - from, "file");
 	SSI_HB_LIT(b, "</summary>\n");
-	product_commands(b, c, it, &v);
+	product_commands(b, c, pf[P_ALIASES], &v);
 	versions(b, c, from, to);
 	SSI_HB_LIT(b, "</details></td></tr>\n</tbody>\n");
 	return to;

@@ -206,4 +206,10 @@ int ssi_http_content_range(const char *buf, size_t len, long long *start);
 struct ss_image_meta *ssi_image_meta_parse(const char *text, size_t len, const char *name,
 					   struct ss_error *err);
 
+/* (model.c) ss_item_str of each of the N (at most 16) KEYS, none of them
+ * a name field (item_name...), into OUT: each level's fields are read
+ * once, with no hashing - for the catalogue, which asks a few fields of
+ * every item. */
+void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out);
+
 #endif

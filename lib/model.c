@@ -220,6 +220,31 @@ static json_t *item_lookup(const struct ss_item *it, const char *key)
 	return NULL;
 }
 
+void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out)
+{
+	json_t *levels[4] = { it->item, it->ver, it->prod, it->p->root }, *v;
+	unsigned left = (1u << n) - 1, seen;
+	const char *key;
+	for (size_t k = 0; k < n; k++)
+		out[k] = NULL;
+	/* as item_lookup, a level at a time, each level's fields read once */
+	for (int i = 0; i < 4 && left; i++) {
+		seen = 0;
+		json_object_foreach(levels[i], key, v)
+			for (size_t k = 0; k < n; k++)
+				if ((left >> k & 1) && key[0] == keys[k][0] && strcmp(key, keys[k]) == 0) {
+					seen |= 1u << k;
+					if (i == 0 || is_scalar(v))
+						out[k] = json_string_value(v), left &= ~(1u << k);
+					break;
+				}
+		for (size_t k = 0; it->p->aliases && k < n; k++)
+			if ((left >> k & 1) && !(seen >> k & 1) && (v = alias_get(it->p, levels[i], keys[k])) &&
+			    (i == 0 || is_scalar(v)))
+				out[k] = json_string_value(v), left &= ~(1u << k);
+	}
+}
+
 /* The synthetic name fields: they win over stored fields of the same name. */
 static const char *name_field(const struct ss_item *it, const char *key)
 {
