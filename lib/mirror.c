@@ -127,6 +127,10 @@ static int commit(struct run *r)
 static int publish_failed(struct run *r, int rc)
 {
 	struct ss_error *err = r->err;
+	/* the page then shows what the documents on disk list, read back */
+	free(r->listed);
+	r->listed = NULL;
+	r->nlisted = 0;
 	if (rc == SS_FATAL && (r->st->added || r->st->reused) && err->sys_errno) { /* I/O, not a refusal */
 		char why[sizeof(err->msg)];
 		snprintf(why, sizeof(why), "%s", err->msg);
