@@ -56,6 +56,16 @@ int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...
 	return code;
 }
 
+char *ssi_printable(char *buf, size_t sz, const char *s, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; s && i < n && s[i] && j + 1 < sz; i++)
+		buf[j++] = (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i];
+	if (sz)
+		buf[j] = '\0';
+	return buf;
+}
+
 char *ssi_strndup(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);

@@ -32,6 +32,9 @@ int ssi_strset_add(struct ssi_strset *s, const char *str);
 /* For tests: the Nth ssi_strset_add from now fails as if out of memory
  * (0: none does).  Not thread-safe; nothing else calls it. */
 void ssi_strset_fail_after(long n);
+/* 1 when the countdown of ssi_strset_fail_after reaches 0 now: the adds
+ * of other collections that decide deletions (ledger.c) fail there too. */
+int ssi_fail_injected(void);
 void ssi_strset_seal(struct ssi_strset *s);
 int ssi_strset_has(const struct ssi_strset *s, const char *str);
 void ssi_strset_free(struct ssi_strset *s);
@@ -41,6 +44,11 @@ int ssi_err(struct ss_error *err, int code, const char *fmt, ...) SSI_PRINTF(3, 
 /* Same, appending ": strerror(errno)" and recording errno. */
 int ssi_err_sys(struct ss_error *err, int code, int errnum, const char *fmt, ...)
 	SSI_PRINTF(4, 5);
+
+/* The first N bytes of S (up to its NUL) fit for a one-line message in
+ * BUF of SZ bytes: control characters and bytes >= 0x7f become '?', the
+ * rest is cut at SZ - 1.  Returns BUF. */
+char *ssi_printable(char *buf, size_t sz, const char *s, size_t n);
 
 /* malloc'd copy of the first N bytes of S, NUL-terminated. */
 char *ssi_strndup(const char *s, size_t n);

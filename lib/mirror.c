@@ -14,7 +14,8 @@
  *   5. delete files unreferenced for longer than the grace period, and the
  *      directories they leave empty
  *   6. with o->catalogue, the page TARGET/index.html from the items listed
- * State lives in TARGET/.sstream/: "lock", "tmp/", "state" (plain text).
+ * State lives in TARGET/.sstream/: "lock", "tmp/", "state" (plain text),
+ * and "last-success" (the time of the last run that returned SS_OK).
  * Step 2 is in mirror_plan.c, 3 in mirror_fetch.c, 4 in mirror_publish.c
  * (the documents) and mirror_state.c (the state file), 5 in
  * mirror_prune.c, 6 in mirror_page.c; this file runs them, in order, and
@@ -92,7 +93,11 @@ static int load_and_plan(struct run *r, struct ss_verifier *v, const struct ss_f
 	int rc;
 	if (!(r->src = ss_tree_load_ex(r->o->source, v, fo, r->err)))
 		return r->err->code;
+	/* upstream's date; a tree that states none (sstream-publish writes
+	 * none) is as new as its newest version */
 	r->st->updated = ss_tree_updated(r->src);
+	if (r->st->updated < 0)
+		r->st->updated = ss_tree_version_date(r->src);
 	ssi_strset_seal(&r->valid_new);
 	if ((rc = ssm_check_docs(r)) != SS_OK || (rc = ss_select(r->src, r->o->filter, r->o->max, &r->sel, r->err)) != SS_OK)
 		return rc;
@@ -201,8 +206,7 @@ static void run_free(struct run *r)
 	free(r->w);
 	free(r->old_by_path);
 	free(r->old_by_sha);
-	free(r->pend_time);
-	ssi_strset_free(&r->pend_path);
+	ssi_ledger_free(&r->pend_old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
 	ssi_strset_free(&r->new_refs);
@@ -255,6 +259,39 @@ out:
 	return rc;
 }
 
+/* The record of the last run that got everything done, no-op runs
+ * included: what sstream-verify --max-age measures from (the documents of
+ * a quiet upstream never change).  Apart from the state file, which says
+ * what was written rather than when. */
+#define LAST_SUCCESS SSI_PRIVATE_DIR "/last-success"
+
+static int record_success(struct run *r)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%lld\n", (long long)time(NULL)), changed = 0;
+	struct ss_error e;
+	if (ssi_safe_write(r->o->target, LAST_SUCCESS, line, (size_t)n, &changed, &e) == SS_OK)
+		return SS_OK;
+	return ssi_err(r->err, SS_PARTIAL, "the tree is complete, but the time of this run could not be recorded: %s",
+		       e.msg);
+}
+
+long long ss_mirror_last_success(const char *target)
+{
+	char *file = ss_join(target, LAST_SUCCESS), *data = NULL, *end;
+	size_t len;
+	struct ss_error e;
+	long long t = -1;
+	if (file && !ss_is_url(target) && ss_fetch(file, 64, &data, &len, &e) == SS_OK) {
+		t = strtoll(data, &end, 10);
+		if (end == data || *end != '\n' || t < 0)
+			t = -1;
+	}
+	free(file);
+	free(data);
+	return t;
+}
+
 int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, struct ss_error *err)
 {
 	double t0 = ssi_now();
@@ -265,7 +302,11 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	memset(stats, 0, sizeof(*stats));
 	stats->updated = -1;
 	struct run r = { .o = o, .st = stats, .err = err, .lock_fd = -1 };
-	int rc = ssm_page(&r, run(&r));
+	int rc = run(&r);
+	if (rc == SS_OK && !o->dry_run)
+		rc = record_success(&r);
+	/* (a page not written is a warning: the run's success stands) */
+	rc = ssm_page(&r, rc);
 	stats->seconds = ssi_now() - t0;
 	run_free(&r);
 	return rc;

@@ -11,6 +11,7 @@
 #define SSTREAM_MIRROR_INTERNAL_H
 
 #include "download.h"
+#include "ledger.h"
 
 /* An item by path or by sha256, in a sorted array. */
 struct keyed {
@@ -33,13 +34,6 @@ struct want {
 	int held;               /* in place, but another item of its version failed */
 };
 
-/* Files unreferenced since a time: deleted once the grace period is over. */
-struct ssi_pending {
-	const char **path;       /* borrowed from pend_path or dropped */
-	long long *time;
-	size_t n;
-};
-
 struct run {
 	const struct ss_mirror_opts *o;
 	struct ss_mirror_stats *st;
@@ -58,12 +52,11 @@ struct run {
 	struct keyed *old_by_path, *old_by_sha;
 	size_t nold, nsha;
 	struct ssi_strset new_refs, old_refs;
-	/* state: unreferenced files and since when */
-	struct ssi_strset pend_path;
-	long long *pend_time;    /* parallel to pend_path.v after loading */
+	/* state: unreferenced files and since when (ledger.h) */
+	struct ssi_ledger pend_old; /* as the state file lists them */
 	struct ssi_strset old_meta, new_meta;
 	struct ssi_strset dropped;  /* referenced before, not now */
-	struct ssi_pending pend;   /* what the state file will list as pending */
+	struct ssi_ledger pend;     /* what the state file will list as pending */
 	int failed_temp, failed_other;
 	int refused;             /* deletions refused (a symlink inside the tree) */
 	int held;                /* expired files kept: more than max_delete */
@@ -152,7 +145,7 @@ void ssm_prune_free(struct run *r);
 /* ---- mirror_state.c: the state file ---- */
 int ssm_state_load(struct run *r);
 /* Reads the lines of a state file in DATA (NUL-terminated, modified)
- * into R's old_meta, pend_path and pend_time.  SS_FATAL when out of memory. */
+ * into R's old_meta, pend_old and validators.  SS_FATAL when out of memory. */
 int ssm_state_parse(struct run *r, char *data);
 /* Writes META, R's pending list and (when VALID is not NULL) the options
  * key with the validators VALID. */

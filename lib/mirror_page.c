@@ -27,10 +27,10 @@ static int waiting(struct run *r, struct ss_catalogue_wait **w, char (**when)[32
 	if (!*w || !*when)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		time_t t = (time_t)(r->pend.time[i] + r->o->grace);
+		time_t t = (time_t)(r->pend.v[i].since + r->o->grace);
 		struct tm tm;
 		strftime((*when)[i], sizeof((*when)[i]), UTC_FORMAT, gmtime_r(&t, &tm));
-		(*w)[i].path = r->pend.path[i];
+		(*w)[i].path = r->pend.v[i].path;
 		(*w)[i].until = (*when)[i];
 	}
 	return 0;
@@ -108,27 +108,4 @@ int ssm_page(struct run *r, int rc)
 	if (rc == SS_OK)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its catalogue page was not written");
 	return rc;
-}
-
-/* The state file read by the run's own parser (ssm_state_load): the
- * pending files are what a run would take them to be. */
-int ss_mirror_pending(const char *target, void (*cb)(void *ud, const char *path, long long since), void *ud)
-{
-	struct ss_mirror_opts o = { .target = target };
-	struct ss_mirror_stats st = { 0 };
-	struct ss_error e;
-	struct run r = { .o = &o, .st = &st, .err = &e, .lock_fd = -1 };
-	int n = 0;
-	ss_error_clear(&e);
-	if ((r.dot = ss_join(target, SSI_PRIVATE_DIR)) && ssm_state_load(&r) == SS_OK) {
-		n = (int)r.pend_path.n;
-		for (size_t i = 0; cb && i < r.pend_path.n; i++)
-			cb(ud, r.pend_path.v[i], r.pend_time[i]);
-	}
-	ssi_strset_free(&r.pend_path);
-	ssi_strset_free(&r.old_meta);
-	ssi_strset_free(&r.valid_old);
-	free(r.pend_time);
-	free(r.dot);
-	return n;
 }

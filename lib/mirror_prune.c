@@ -3,8 +3,8 @@
  * The prune phase of a mirror run: a file the previous documents named and
  * the new ones do not becomes pending, with the time it became so; once
  * the new index is in place, the pending files whose grace period is over
- * are deleted.  The state file (mirror_state.c) keeps the pending list
- * between runs.
+ * are deleted.  The state file (mirror_state.c) keeps the pending list,
+ * a ledger (ledger.h), between runs.
  */
 #include <stdio.h>
 #include <errno.h>
@@ -13,12 +13,13 @@
 
 #include "mirror_internal.h"
 
-static int pend_alloc(struct run *r, size_t n)
+static int pend_add(struct run *r, const char *path, long long since)
 {
-	r->pend.path = calloc(n + 1, sizeof(*r->pend.path));
-	r->pend.time = calloc(n + 1, sizeof(*r->pend.time));
-	r->pend.n = 0;
-	return r->pend.path && r->pend.time ? SS_OK : ssm_oom(r);
+	int rc = ssi_ledger_add(&r->pend, path, since);
+	if (rc == -1)
+		return ssm_oom(r);
+	/* an unsafe path (-2) never came through the documents' checks */
+	return SS_OK;
 }
 
 /* Files referenced before (by the old documents or as documents we wrote)
@@ -26,7 +27,7 @@ static int pend_alloc(struct run *r, size_t n)
  * their time unless they are wanted again. */
 int ssm_prune_plan(struct run *r, long long now)
 {
-	struct ssi_strset *dropped = &r->dropped, pend_sorted = { 0 };
+	struct ssi_strset *dropped = &r->dropped;
 	int rc = SS_OK;
 	for (size_t i = 0; rc == SS_OK && i < r->old_refs.n; i++)
 		if (!ssi_strset_has(&r->new_refs, r->old_refs.v[i]) && ssi_strset_add(dropped, r->old_refs.v[i]) < 0)
@@ -35,49 +36,55 @@ int ssm_prune_plan(struct run *r, long long now)
 		if (!ssi_strset_has(&r->new_refs, r->old_meta.v[i]) && ssi_strset_add(dropped, r->old_meta.v[i]) < 0)
 			rc = ssm_oom(r);
 	ssi_strset_seal(dropped);
-	if (rc != SS_OK || (rc = pend_alloc(r, dropped->n + r->pend_path.n)) != SS_OK)
-		return rc;
-	struct ssi_pending *p = &r->pend;
-	for (size_t i = 0; i < r->pend_path.n; i++) {
-		if (ssi_strset_has(&r->new_refs, r->pend_path.v[i]))
-			continue; /* wanted again */
-		p->path[p->n] = r->pend_path.v[i];
-		p->time[p->n++] = r->pend_time[i];
-		if (ssi_strset_add(&pend_sorted, r->pend_path.v[i]) < 0)
-			rc = ssm_oom(r);
-	}
-	ssi_strset_seal(&pend_sorted);
-	for (size_t i = 0; rc == SS_OK && i < dropped->n; i++) {
-		if (ssi_strset_has(&pend_sorted, dropped->v[i]))
-			continue;
-		p->path[p->n] = dropped->v[i];
-		p->time[p->n++] = now;
-	}
-	ssi_strset_free(&pend_sorted);
+	ssi_ledger_free(&r->pend);
+	ssi_ledger_seal(&r->pend_old);
+	for (size_t i = 0; rc == SS_OK && i < r->pend_old.n; i++)
+		if (!ssi_strset_has(&r->new_refs, r->pend_old.v[i].path)) /* else wanted again */
+			rc = pend_add(r, r->pend_old.v[i].path, r->pend_old.v[i].since);
+	for (size_t i = 0; rc == SS_OK && i < dropped->n; i++)
+		if (!ssi_ledger_find(&r->pend_old, dropped->v[i]))
+			rc = pend_add(r, dropped->v[i], now);
+	ssi_ledger_seal(&r->pend);
 	return rc;
 }
 
 /* Nothing changed upstream: what was pending stays pending. */
 int ssm_prune_keep(struct run *r)
 {
-	if (pend_alloc(r, r->pend_path.n) != SS_OK)
-		return SS_FATAL;
-	for (size_t i = 0; i < r->pend_path.n; i++) {
-		r->pend.path[i] = r->pend_path.v[i];
-		r->pend.time[i] = r->pend_time[i];
-	}
-	r->pend.n = r->pend_path.n;
+	ssi_ledger_free(&r->pend);
+	ssi_ledger_seal(&r->pend_old);
+	for (size_t i = 0; i < r->pend_old.n; i++)
+		if (pend_add(r, r->pend_old.v[i].path, r->pend_old.v[i].since) != SS_OK)
+			return SS_FATAL;
+	ssi_ledger_seal(&r->pend);
 	return SS_OK;
 }
 
+/* Deletes one due file: 0 when it is gone, 1 when it stays pending. */
+static int prune_unlink(void *ud, const char *path)
+{
+	struct run *r = ud;
+	/* never through a symlink inside the tree: a refusal is said, and
+	 * the file stays pending */
+	struct stat st;
+	struct ss_error ue;
+	if (ssi_safe_unlink(r->o->target, path, 1, &st, &ue) == SS_OK) {
+		r->st->removed++;
+		r->st->bytes_removed += st.st_size;
+		ssm_event(r, SS_EV_REMOVE, path, st.st_size, NULL);
+	} else if (ue.sys_errno != ENOENT) {
+		ssm_event(r, SS_EV_WARN, path, -1, ue.msg);
+		r->refused++;
+		return 1;
+	}
+	return 0;
+}
+
 /* Deletes the pending files whose grace period is over; those that stay
- * pending are compacted at the front of the list. */
+ * pending stay in the ledger with their time. */
 void ssm_prune_expire(struct run *r, long long now)
 {
-	struct ssi_pending *p = &r->pend;
-	size_t keep = 0, expired = 0;
-	for (size_t i = 0; i < p->n; i++)
-		expired += now - p->time[i] >= r->o->grace;
+	size_t expired = ssi_ledger_count_due(&r->pend, now, r->o->grace);
 	if (r->o->max_delete > 0 && (long long)expired > r->o->max_delete) {
 		/* rsync's --max-delete: all or nothing, and said */
 		char msg[200];
@@ -87,36 +94,11 @@ void ssm_prune_expire(struct run *r, long long now)
 		r->held = (int)expired;
 		return;
 	}
-	for (size_t i = 0; i < p->n; i++) {
-		if (now - p->time[i] < r->o->grace) {
-			p->path[keep] = p->path[i];
-			p->time[keep++] = p->time[i];
-			continue;
-		}
-		/* never through a symlink inside the tree: a refusal is said, and
-		 * the file stays pending */
-		struct stat st;
-		struct ss_error ue;
-		if (ssi_safe_unlink(r->o->target, p->path[i], 1, &st, &ue) == SS_OK) {
-			r->st->removed++;
-			r->st->bytes_removed += st.st_size;
-			ssm_event(r, SS_EV_REMOVE, p->path[i], st.st_size, NULL);
-		} else if (ue.sys_errno != ENOENT) {
-			ssm_event(r, SS_EV_WARN, p->path[i], -1, ue.msg);
-			r->refused++;
-			p->path[keep] = p->path[i];
-			p->time[keep++] = p->time[i];
-		}
-	}
-	p->n = keep;
+	ssi_ledger_expire(&r->pend, now, r->o->grace, prune_unlink, r);
 }
 
 void ssm_prune_free(struct run *r)
 {
-	free(r->pend.path);
-	free(r->pend.time);
+	ssi_ledger_free(&r->pend);
 	ssi_strset_free(&r->dropped);
-	r->pend.path = NULL;
-	r->pend.time = NULL;
-	r->pend.n = 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mirror's state file, TARGET/.sstream/state: "M <path>" for each
- * document we wrote, "P <epoch> <path>" for each file unreferenced since
- * then (deleted once the grace period is over), and after a complete run
+ * document we wrote, the ledger's "P <since> <path>" (ledger.h) for each
+ * file unreferenced since then (deleted once the grace period is over),
+ * and after a complete run
  * "C <options-key> <items>" with "V <url>\t<etag>\t<last-modified>" for
  * each document read, so that the next run can ask the source whether
  * anything changed before reading anything.
@@ -22,20 +23,24 @@
 /* The state is read back from disk, where anything may have put anything
  * (an item path under .sstream/ once could): every path it names passes
  * the check every document path passes, or is ignored, with a warning. */
+static void state_warn(struct run *r, const char *why)
+{
+	char msg[sizeof(((struct ss_error *)0)->msg) + 64];
+	snprintf(msg, sizeof(msg), "state file '%s/state': ignoring %s", r->dot, why);
+	ssm_event(r, SS_EV_WARN, NULL, -1, msg);
+}
+
 static int state_path_ok(struct run *r, const char *path)
 {
 	struct ss_error e;
 	if (ss_path_check(path, &e) == SS_OK)
 		return 1;
-	char msg[sizeof(e.msg) + 64];
-	snprintf(msg, sizeof(msg), "state file '%s/state': ignoring %s", r->dot, e.msg);
-	ssm_event(r, SS_EV_WARN, NULL, -1, msg);
+	state_warn(r, e.msg);
 	return 0;
 }
 
 int ssm_state_parse(struct run *r, char *data)
 {
-	size_t cap = 0;
 	int rc = SS_OK;
 	/* A line dropped for want of memory would lose a pending deletion or
 	 * a document to clean up: the run fails instead. */
@@ -62,28 +67,16 @@ int ssm_state_parse(struct run *r, char *data)
 				r->old_items = (size_t)items;
 			}
 		} else if (line[0] == 'P' && line[1] == ' ') {
-			char *end;
-			long long t = strtoll(line + 2, &end, 10);
-			if (*end != ' ' || !state_path_ok(r, end + 1))
-				continue;
-			/* Not a time we wrote: now - t would overflow. */
-			if (t < 0 || t == LLONG_MAX)
-				continue;
-			if (r->pend_path.n == cap) {
-				cap = cap ? 2 * cap : 64;
-				long long *nt = realloc(r->pend_time, cap * sizeof(*nt));
-				if (!nt) {
-					rc = ssm_oom(r);
-					break;
-				}
-				r->pend_time = nt;
-			}
-			r->pend_time[r->pend_path.n] = t;
-			if (ssi_strset_add(&r->pend_path, end + 1) < 0)
+			struct ss_error why;
+			int lr = ssi_ledger_parse_line(&r->pend_old, line, strlen(line), 0, &why);
+			if (lr == -1)
 				rc = ssm_oom(r);
+			else if (lr == -2)
+				state_warn(r, why.msg);
 		}
 	}
 	ssi_strset_seal(&r->old_meta);
+	ssi_ledger_seal(&r->pend_old);
 	return rc;
 }
 
@@ -106,22 +99,18 @@ int ssm_state_load(struct run *r)
  * conditional requests. */
 int ssm_state_save(struct run *r, const struct ssi_strset *meta, const struct ssi_strset *valid)
 {
-	const struct ssi_pending *pend = &r->pend;
-	size_t cap = 128;
+	size_t cap = 128 + ssi_ledger_text_len(&r->pend);
 	for (size_t i = 0; valid && i < valid->n; i++)
 		cap += strlen(valid->v[i]) + 4;
 	for (size_t i = 0; i < meta->n; i++)
 		cap += strlen(meta->v[i]) + 4;
-	for (size_t i = 0; i < pend->n; i++)
-		cap += strlen(pend->path[i]) + 32;
 	char *buf = malloc(cap), *p = buf;
 	if (!buf)
 		return ssm_oom(r);
 	p += sprintf(p, "# sstream-mirror state\n");
 	for (size_t i = 0; i < meta->n; i++)
 		p += sprintf(p, "M %s\n", meta->v[i]);
-	for (size_t i = 0; i < pend->n; i++)
-		p += sprintf(p, "P %lld %s\n", pend->time[i], pend->path[i]);
+	p = ssi_ledger_text(&r->pend, p);
 	if (valid) {
 		p += sprintf(p, "C %s %zu\n", r->key, r->st->items);
 		for (size_t i = 0; i < valid->n; i++)
@@ -188,4 +177,21 @@ int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo)
 	free(etags);
 	free(lms);
 	return unchanged;
+}
+
+int ss_mirror_pending(const char *target, void (*cb)(void *ud, const char *path, long long since), void *ud)
+{
+	char *file = ss_join(target, SSI_PRIVATE_DIR "/state"), *data = NULL;
+	size_t len = 0;
+	struct ss_error e;
+	struct ssi_ledger l = { 0 };
+	if (file && ss_fetch(file, SS_METADATA_CAP, &data, &len, &e) == SS_OK)
+		ssi_ledger_parse(&l, data, len, 0, NULL);
+	for (size_t i = 0; cb && i < l.n; i++)
+		cb(ud, l.v[i].path, l.v[i].since);
+	int n = (int)l.n;
+	ssi_ledger_free(&l);
+	free(file);
+	free(data);
+	return n;
 }

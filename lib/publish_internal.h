@@ -7,6 +7,7 @@
 
 #include "treedocs.h"
 #include "treelock.h"
+#include "ledger.h"
 
 /* The defaults (NULL options): all off. */
 extern const struct ss_publish_opts ssp_no_opts;

@@ -2,7 +2,8 @@
 /*
  * Pruning a tree: old versions leave the streams, then files nothing
  * references are deleted once unreferenced for a grace period (clients
- * cache indexes), the pending ones recorded in .sstream/unreferenced.
+ * cache indexes), the pending ones recorded in .sstream/unreferenced, a
+ * ledger (ledger.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,47 +18,6 @@
 
 #include "publish_internal.h"
 
-struct pending {
-	char **path;
-	long long *since;
-	size_t n, alloc;
-};
-
-static int pending_add(struct pending *p, const char *path, long long since)
-{
-	if (p->n == p->alloc) {
-		size_t na = p->alloc ? 2 * p->alloc : 32;
-		char **np = realloc(p->path, na * sizeof(*np));
-		long long *ns = np ? realloc(p->since, na * sizeof(*ns)) : NULL;
-		if (np)
-			p->path = np;
-		if (!ns)
-			return -1;
-		p->since = ns;
-		p->alloc = na;
-	}
-	if (!(p->path[p->n] = strdup(path)))
-		return -1;
-	p->since[p->n++] = since;
-	return 0;
-}
-
-static long long pending_since(const struct pending *p, const char *path)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->path[i], path) == 0)
-			return p->since[i];
-	return -1;
-}
-
-static void pending_free(struct pending *p)
-{
-	for (size_t i = 0; i < p->n; i++)
-		free(p->path[i]);
-	free(p->path);
-	free(p->since);
-}
-
 static int cmp_desc(const void *a, const void *b)
 {
 	return -strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -67,7 +27,7 @@ static int cmp_desc(const void *a, const void *b)
  * appended to OUT.  Directories are entered through their fd, never
  * through a symlink; a symlink below is listed as a file (removing it
  * removes the link, not what it points at). */
-static void list_images_at(int dfd, const char *rel, struct pending *out)
+static void list_images_at(int dfd, const char *rel, struct ssi_strset *out)
 {
 	DIR *d = fdopendir(dfd);
 	if (!d) {
@@ -89,14 +49,14 @@ static void list_images_at(int dfd, const char *rel, struct pending *out)
 			if (sfd >= 0)
 				list_images_at(sfd, sub, out);
 		} else {
-			pending_add(out, sub, 0);
+			ssi_strset_add(out, sub);
 		}
 	}
 	closedir(d);
 }
 
 /* Files under TREE/images; SS_FATAL when images/ is a symlink. */
-static int list_images(const char *tree, struct pending *out, struct ss_error *err)
+static int list_images(const char *tree, struct ssi_strset *out, struct ss_error *err)
 {
 	struct ss_error e;
 	int dfd = ssi_dir_open(tree, "images", 6, 0, &e);
@@ -144,24 +104,20 @@ static void drop_versions(json_t *products, int keep, void (*cb)(void *ud, const
 	}
 }
 
-/* The files pending deletion, and since when, from TREE's state. */
-static void read_pending(const char *tree, struct pending *old)
+/* The files pending deletion, and since when, from TREE's state (a
+ * ledger, ledger.h; the bare "SINCE PATH" lines of before are read too). */
+static int read_pending(const char *tree, struct ssi_ledger *old, struct ss_error *err)
 {
 	char state[PATH_MAX + 32], *data;
 	snprintf(state, sizeof(state), "%s/" SSI_PRIVATE_DIR "/unreferenced", tree);
 	size_t len;
 	struct ss_error se;
 	if (ss_fetch(state, SS_METADATA_CAP, &data, &len, &se) != SS_OK)
-		return;
-	char *save = NULL;
-	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		/* the state is read back from disk: only safe paths count */
-		char *sp = strchr(line, ' ');
-		struct ss_error pe;
-		if (sp && ss_path_check(sp + 1, &pe) == SS_OK)
-			pending_add(old, sp + 1, strtoll(line, NULL, 10));
-	}
+		return SS_OK;
+	/* the state is read back from disk: only safe paths count */
+	int rc = ssi_ledger_parse(old, data, len, SSI_LEDGER_OLD_BARE, NULL);
 	free(data);
+	return rc == 0 ? SS_OK : ssi_err(err, SS_FATAL, "out of memory");
 }
 
 struct sweep {
@@ -170,8 +126,24 @@ struct sweep {
 	int dry_run;
 	void (*cb)(void *ud, const char *what, const char *path);
 	void *ud;
-	struct pending old, files, next;
+	struct ssi_ledger old, next;
+	struct ssi_strset files;
+	int rc;
+	struct ss_error *err;
 };
+
+/* A file due: said, and deleted unless a dry run; it leaves the ledger
+ * either way (a failure is the run's SS_PARTIAL). */
+static int sweep_unlink(void *ud, const char *path)
+{
+	struct sweep *s = ud;
+	if (s->cb)
+		s->cb(s->ud, "file", path);
+	struct ss_error ue;
+	if (!s->dry_run && ssi_safe_unlink(s->tree, path, 1, NULL, &ue) != SS_OK && s->rc == SS_OK)
+		s->rc = ssi_err(s->err, SS_PARTIAL, "%s", ue.msg);
+	return 0;
+}
 
 /* Deletes the FILES nothing in PRODUCTS references once unreferenced for
  * the grace period; the others go to NEXT.  SS_PARTIAL when one could not
@@ -179,40 +151,31 @@ struct sweep {
 static int sweep(struct sweep *s, json_t *products, struct ss_error *err)
 {
 	long long now = (long long)time(NULL);
-	int rc = SS_OK;
+	ssi_strset_seal(&s->files);
 	for (size_t i = 0; i < s->files.n; i++) {
-		const char *path = s->files.path[i];
+		const char *path = s->files.v[i];
 		if (ssp_names_file(products, path, NULL))
 			continue;
-		long long since = pending_since(&s->old, path);
-		if (since < 0)
-			since = now;
-		if (now - since < s->grace) {
-			pending_add(&s->next, path, since);
-			continue;
-		}
-		if (s->cb)
-			s->cb(s->ud, "file", path);
-		struct ss_error ue;
-		if (!s->dry_run && ssi_safe_unlink(s->tree, path, 1, NULL, &ue) != SS_OK && rc == SS_OK)
-			rc = ssi_err(err, SS_PARTIAL, "%s", ue.msg);
+		const struct ssi_ledger_entry *e = ssi_ledger_find(&s->old, path);
+		int lr = ssi_ledger_add(&s->next, path, e ? e->since : now);
+		if (lr == -1)
+			return ssi_err(err, SS_FATAL, "out of memory");
+		/* a name the ledger cannot keep (a backslash): due at once or never */
+		if (lr == -2 && ssi_ledger_due(now, now, s->grace))
+			sweep_unlink(s, path);
 	}
-	return rc;
+	ssi_ledger_expire(&s->next, now, s->grace, sweep_unlink, s);
+	return s->rc;
 }
 
 /* NEXT as TREE's state; RC (SS_PARTIAL, say) and its message kept when
  * that goes well. */
-static int save_pending(const char *tree, const struct pending *next, int rc, struct ss_error *err)
+static int save_pending(const char *tree, const struct ssi_ledger *next, int rc, struct ss_error *err)
 {
-	size_t cap = 64;
-	for (size_t i = 0; i < next->n; i++)
-		cap += strlen(next->path[i]) + 24;
-	char *buf = malloc(cap), *p = buf;
+	char *buf = malloc(ssi_ledger_text_len(next) + 1), *p;
 	if (!buf)
 		return ssi_err(err, SS_FATAL, "out of memory");
-	*p = '\0';
-	for (size_t i = 0; i < next->n; i++)
-		p += sprintf(p, "%lld %s\n", next->since[i], next->path[i]);
+	p = ssi_ledger_text(next, buf);
 	struct ss_error we;
 	int written = 0; /* an unchanged state is left alone */
 	int wrc = ssi_safe_write(tree, SSI_PRIVATE_DIR "/unreferenced", buf, (size_t)(p - buf), &written, &we);
@@ -231,7 +194,8 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 {
 	struct ss_error local;
 	po = ssp_begin(po, &err, &local);
-	struct sweep s = { .tree = tree, .grace = grace, .dry_run = dry_run || po->dry_run, .cb = cb, .ud = ud };
+	struct sweep s = { .tree = tree, .grace = grace, .dry_run = dry_run || po->dry_run, .cb = cb, .ud = ud,
+			   .err = err };
 	int lock_fd = -1, changed = 0, rc = SS_OK;
 	json_t *products = NULL;
 	/* a dry run takes no lock: it would create .sstream/ */
@@ -247,14 +211,14 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 			rc = ssp_write_streams(po, tree, products, &changed, err);
 	}
 	if (rc == SS_OK) {
-		read_pending(tree, &s.old);
-		rc = sweep(&s, products, err);
-		if (!s.dry_run)
+		if ((rc = read_pending(tree, &s.old, err)) == SS_OK)
+			rc = sweep(&s, products, err);
+		if (!s.dry_run && rc != SS_FATAL)
 			rc = save_pending(tree, &s.next, rc, err);
 	}
-	pending_free(&s.old);
-	pending_free(&s.files);
-	pending_free(&s.next);
+	ssi_ledger_free(&s.old);
+	ssi_strset_free(&s.files);
+	ssi_ledger_free(&s.next);
 	rc = ssp_page(po, tree, products, rc, changed, err);
 	json_decref(products);
 	if (lock_fd >= 0)

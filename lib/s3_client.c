@@ -409,14 +409,6 @@ int ssi_s3_delete(struct ss_s3 *s, const char *key, struct ss_error *err)
 #define LIST_MAX_KEYS 4000000
 
 /* S for a message: at most SZ - 1 bytes, control characters as '?'. */
-static void printable(char *buf, size_t sz, const char *s)
-{
-	size_t j = 0;
-	for (const char *c = s; *c && j < sz - 1; c++)
-		buf[j++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-	buf[j] = '\0';
-}
-
 /* Drops the entries of L from FROM on whose keys are not plain paths
  * strictly below the prefix, each with a warning naming it. */
 static void list_drop_unsafe(struct ss_s3 *s, struct ssi_s3_list *l, size_t from)
@@ -429,7 +421,7 @@ static void list_drop_unsafe(struct ss_s3 *s, struct ssi_s3_list *l, size_t from
 			continue;
 		}
 		char shown[256];
-		printable(shown, sizeof(shown), o->key);
+		ssi_printable(shown, sizeof(shown), o->key, SIZE_MAX);
 		ssi_s3_emit(s, SS_EV_WARN, shown, -1,
 		     "key skipped: not a plain path below the prefix ('.', '..' or empty segment, or a control "
 		     "character); it is never read, written or deleted");
@@ -472,7 +464,7 @@ int ssi_s3_list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *
 		list_drop_unsafe(s, l, before);
 		if (l->truncated && prev && strcmp(prev, l->next_token) == 0) {
 			char tok[128];
-			printable(tok, sizeof(tok), prev);
+			ssi_printable(tok, sizeof(tok), prev, SIZE_MAX);
 			rc = ssi_err(err, SS_FATAL, "cannot %s: the store repeats the continuation token '%s' (an "
 						    "endless listing)", what, tok);
 		} else if (l->n > LIST_MAX_KEYS)

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "ledger.h"
+
 /* ---- Parsers: bytes in, struct out; no I/O (fuzzed) ---------------------- */
 
 struct ssi_s3_obj {
@@ -64,40 +66,38 @@ char *ssi_s3_parse_upload_id(const char *xml, size_t len);
 /*
  * The state object a mirror keeps in the bucket: what it uploaded (key,
  * sha256, size) and when each object no longer listed was first seen
- * unlisted (for the grace period).  Text, one entry per line:
+ * unlisted (for the grace period, a ledger: ledger.h).  Text, one entry
+ * per line:
  *   o SHA256 SIZE KEY
- *   d UNIXTIME KEY
+ *   P UNIXTIME KEY       (before the ledger: "d UNIXTIME KEY", still read)
  */
 struct ssi_s3_sent {
 	char *key;
 	char sha256[65];
 	long long size;
 };
-struct ssi_s3_gone {
-	char *key;
-	long long since;
-};
 struct ssi_s3_state {
 	struct ssi_s3_sent *sent;
 	size_t nsent, asent;
-	struct ssi_s3_gone *gone;
-	size_t ngone, agone;
+	struct ssi_ledger gone; /* keys, since when unlisted */
 };
 
 /* Parses DATA into ST (which starts zeroed).  Malformed lines are skipped
  * (the state is a cache: losing an entry costs an upload, not safety).
  * Returns 0, or -1 when memory ran out. */
 int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st);
-/* Sorted by key after this; _find works on sorted arrays only. */
+/* Sorted by key after this; the lookups work on sorted arrays only. */
 void ssi_s3_state_sort(struct ssi_s3_state *st);
 const struct ssi_s3_sent *ssi_s3_state_sent(const struct ssi_s3_state *st, const char *key);
-const struct ssi_s3_gone *ssi_s3_state_gone(const struct ssi_s3_state *st, const char *key);
-/* Adds or replaces; -1 when out of memory or KEY holds a newline. */
+const struct ssi_ledger_entry *ssi_s3_state_gone(const struct ssi_s3_state *st, const char *key);
+/* Adds or replaces; -1 when out of memory or KEY holds a newline; _gone
+ * -2 when KEY is not a path the ledger keeps (ledger.h). */
 int ssi_s3_state_add_sent(struct ssi_s3_state *st, const char *key, const char *sha256,
 			  long long size);
 int ssi_s3_state_add_gone(struct ssi_s3_state *st, const char *key, long long since);
-/* The text form (malloc'd, length in *LEN), or NULL when out of memory. */
-char *ssi_s3_state_dump(const struct ssi_s3_state *st, size_t *len);
+/* The text form (malloc'd, length in *LEN; ST sealed first), or NULL
+ * when out of memory. */
+char *ssi_s3_state_dump(struct ssi_s3_state *st, size_t *len);
 void ssi_s3_state_free(struct ssi_s3_state *st);
 
 /* The lock object: "owner WHO\nexpires UNIXTIME\n".  Fills OWNER (at most

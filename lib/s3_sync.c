@@ -229,7 +229,7 @@ static int add_items(struct ss_s3 *s, struct wants *w, const char *root, int str
 	return rc;
 }
 
-static int save_state(struct ss_s3 *s, const char *key, const struct ssi_s3_state *st,
+static int save_state(struct ss_s3 *s, const char *key, struct ssi_s3_state *st,
 		      struct ss_error *err)
 {
 	size_t len;
@@ -454,7 +454,7 @@ static int prune_one(struct run *r, const struct ssi_s3_obj *o, long long now, s
 {
 	struct ss_s3 *s = r->s;
 	size_t plen = strlen(s->prefix);
-	const struct ssi_s3_gone *g = ssi_s3_state_gone(&r->st, o->key);
+	const struct ssi_ledger_entry *g = ssi_s3_state_gone(&r->st, o->key);
 	long long since = g ? g->since : now;
 	if (now - since >= s->o->grace) {
 		ssi_s3_emit(s, SS_EV_REMOVE, o->key + plen, o->size, NULL);
@@ -469,8 +469,14 @@ static int prune_one(struct run *r, const struct ssi_s3_obj *o, long long now, s
 		return rc;
 	}
 	const struct ssi_s3_sent *e = ssi_s3_state_sent(&r->st, o->key);
-	if ((e && ssi_s3_state_add_sent(&r->next, o->key, e->sha256, e->size) != 0) ||
-	    ssi_s3_state_add_gone(&r->next, o->key, since) != 0)
+	int grc = ssi_s3_state_add_gone(&r->next, o->key, since);
+	if (grc == -2) {
+		/* not a path the ledger keeps (a backslash): no document of ours
+		 * named it, and it is left alone */
+		ssi_s3_emit(s, SS_EV_WARN, o->key + plen, -1, "not a plain path: never deleted");
+		return SS_OK;
+	}
+	if ((e && ssi_s3_state_add_sent(&r->next, o->key, e->sha256, e->size) != 0) || grc != 0)
 		return ssi_err(err, SS_FATAL, "out of memory");
 	if (!g)
 		r->state_dirty = 1;
@@ -499,7 +505,7 @@ static int prune(struct run *r, struct ss_error *err)
 			return rc;
 	}
 	/* Entries for objects gone from the bucket are dropped too. */
-	if (r->next.nsent != r->st.nsent || r->next.ngone != r->st.ngone)
+	if (r->next.nsent != r->st.nsent || r->next.gone.n != r->st.gone.n)
 		r->state_dirty = 1;
 	if (r->state_dirty && !r->s->o->dry_run)
 		return save_state(r->s, r->skey, &r->next, err);

@@ -64,21 +64,6 @@ static int push_sent(struct ssi_s3_state *st, char *key, const char *sha256, lon
 	return 0;
 }
 
-static int push_gone(struct ssi_s3_state *st, char *key, long long since)
-{
-	if (st->ngone == st->agone) {
-		size_t na = st->agone ? st->agone * 2 : 16;
-		struct ssi_s3_gone *ng = realloc(st->gone, na * sizeof(*ng));
-		if (!ng)
-			return -1;
-		st->gone = ng;
-		st->agone = na;
-	}
-	st->gone[st->ngone].key = key;
-	st->gone[st->ngone++].since = since;
-	return 0;
-}
-
 int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st)
 {
 	const char *p = data, *end = data + len;
@@ -87,31 +72,28 @@ int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st)
 		const char *le = nl ? nl : end;
 		const char *line = p;
 		p = nl ? nl + 1 : end;
-		if (le - line < 3 || line[1] != ' ' || (line[0] != 'o' && line[0] != 'd'))
+		if (le - line < 3 || line[1] != ' ')
+			continue;
+		/* "P" of the ledger, or the "d" it replaced */
+		int lr = ssi_ledger_parse_line(&st->gone, line, (size_t)(le - line), SSI_LEDGER_OLD_S3, NULL);
+		if (lr == -1)
+			return -1;
+		if (line[0] != 'o')
 			continue;
 		const char *q = line + 2;
 		size_t n1, n2 = 0;
 		const char *f1 = field(&q, le, &n1);
-		const char *f2 = f1 && line[0] == 'o' ? field(&q, le, &n2) : NULL;
+		const char *f2 = f1 ? field(&q, le, &n2) : NULL;
 		/* What is left is the key: not empty, no NUL. */
 		if (!f1 || q >= le || memchr(q, '\0', (size_t)(le - q)))
 			continue;
 		long long v;
 		char *k;
-		if (line[0] == 'o') {
-			if (!f2 || !is_hex64(f1, n1) || ssi_s3_parse_num(f2, f2 + n2, &v) != 0)
-				continue;
-			if (!(k = dupn(q, le)) || push_sent(st, k, f1, v) != 0) {
-				free(k);
-				return -1;
-			}
-		} else {
-			if (ssi_s3_parse_num(f1, f1 + n1, &v) != 0)
-				continue;
-			if (!(k = dupn(q, le)) || push_gone(st, k, v) != 0) {
-				free(k);
-				return -1;
-			}
+		if (!f2 || !is_hex64(f1, n1) || ssi_s3_parse_num(f2, f2 + n2, &v) != 0)
+			continue;
+		if (!(k = dupn(q, le)) || push_sent(st, k, f1, v) != 0) {
+			free(k);
+			return -1;
 		}
 	}
 	ssi_s3_state_sort(st);
@@ -121,11 +103,6 @@ int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st)
 static int sent_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct ssi_s3_sent *)a)->key, ((const struct ssi_s3_sent *)b)->key);
-}
-
-static int gone_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct ssi_s3_gone *)a)->key, ((const struct ssi_s3_gone *)b)->key);
 }
 
 /* Sorts, keeping one entry of each key. */
@@ -144,19 +121,7 @@ void ssi_s3_state_sort(struct ssi_s3_state *st)
 		}
 		st->nsent = w;
 	}
-	if (st->ngone) {
-		size_t w = 0;
-		qsort(st->gone, st->ngone, sizeof(*st->gone), gone_cmp);
-		for (size_t i = 0; i < st->ngone; i++) {
-			if (w && strcmp(st->gone[w - 1].key, st->gone[i].key) == 0) {
-				free(st->gone[w - 1].key);
-				st->gone[w - 1] = st->gone[i];
-			} else {
-				st->gone[w++] = st->gone[i];
-			}
-		}
-		st->ngone = w;
-	}
+	ssi_ledger_seal(&st->gone);
 }
 
 const struct ssi_s3_sent *ssi_s3_state_sent(const struct ssi_s3_state *st, const char *key)
@@ -167,12 +132,9 @@ const struct ssi_s3_sent *ssi_s3_state_sent(const struct ssi_s3_state *st, const
 	return bsearch(&k, st->sent, st->nsent, sizeof(k), sent_cmp);
 }
 
-const struct ssi_s3_gone *ssi_s3_state_gone(const struct ssi_s3_state *st, const char *key)
+const struct ssi_ledger_entry *ssi_s3_state_gone(const struct ssi_s3_state *st, const char *key)
 {
-	if (!st->ngone)
-		return NULL;
-	struct ssi_s3_gone k = { .key = (char *)key };
-	return bsearch(&k, st->gone, st->ngone, sizeof(k), gone_cmp);
+	return ssi_ledger_find(&st->gone, key);
 }
 
 int ssi_s3_state_add_sent(struct ssi_s3_state *st, const char *key, const char *sha256,
@@ -202,33 +164,16 @@ int ssi_s3_state_add_sent(struct ssi_s3_state *st, const char *key, const char *
 
 int ssi_s3_state_add_gone(struct ssi_s3_state *st, const char *key, long long since)
 {
-	if (strchr(key, '\n'))
-		return -1;
-	struct ssi_s3_gone *found = (struct ssi_s3_gone *)ssi_s3_state_gone(st, key);
-	if (found) {
-		found->since = since;
-		return 0;
-	}
-	char *k = strdup(key);
-	if (!k || push_gone(st, k, since) != 0) {
-		free(k);
-		return -1;
-	}
-	for (size_t i = st->ngone - 1; i > 0 && strcmp(st->gone[i - 1].key, st->gone[i].key) > 0; i--) {
-		struct ssi_s3_gone t = st->gone[i - 1];
-		st->gone[i - 1] = st->gone[i];
-		st->gone[i] = t;
-	}
-	return 0;
+	return ssi_ledger_add(&st->gone, key, since);
 }
 
-char *ssi_s3_state_dump(const struct ssi_s3_state *st, size_t *len)
+char *ssi_s3_state_dump(struct ssi_s3_state *st, size_t *len)
 {
+	ssi_ledger_seal(&st->gone);
 	size_t n = 1;
 	for (size_t i = 0; i < st->nsent; i++)
 		n += strlen(st->sent[i].key) + 64 + 25 + 4;
-	for (size_t i = 0; i < st->ngone; i++)
-		n += strlen(st->gone[i].key) + 25 + 4;
+	n += ssi_ledger_text_len(&st->gone);
 	char *out = malloc(n), *o = out;
 	if (!out)
 		return NULL;
@@ -242,16 +187,7 @@ char *ssi_s3_state_dump(const struct ssi_s3_state *st, size_t *len)
 		}
 		o += w;
 	}
-	for (size_t i = 0; i < st->ngone; i++) {
-		size_t room = n - (size_t)(o - out);
-		int w = snprintf(o, room, "d %lld %s\n", st->gone[i].since, st->gone[i].key);
-		if (w < 0 || (size_t)w >= room) {
-			free(out);
-			return NULL;
-		}
-		o += w;
-	}
-	*o = '\0';
+	o = ssi_ledger_text(&st->gone, o);
 	if (len)
 		*len = (size_t)(o - out);
 	return out;
@@ -263,10 +199,8 @@ void ssi_s3_state_free(struct ssi_s3_state *st)
 		return;
 	for (size_t i = 0; i < st->nsent; i++)
 		free(st->sent[i].key);
-	for (size_t i = 0; i < st->ngone; i++)
-		free(st->gone[i].key);
 	free(st->sent);
-	free(st->gone);
+	ssi_ledger_free(&st->gone);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -284,10 +218,7 @@ int ssi_s3_lock_parse(const char *data, size_t len, char *owner, size_t ownersz,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		if (le - p > 6 && memcmp(p, "owner ", 6) == 0) {
-			size_t i = 0;
-			for (const char *q = p + 6; q < le && i + 1 < ownersz; q++)
-				owner[i++] = (unsigned char)*q < 0x20 ? '?' : *q;
-			owner[i] = '\0';
+			ssi_printable(owner, ownersz, p + 6, (size_t)(le - p - 6));
 			have_owner = 1;
 		} else if (le - p > 8 && memcmp(p, "expires ", 8) == 0) {
 			if (ssi_s3_parse_num(p + 8, le, expires) == 0)

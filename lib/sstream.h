@@ -316,6 +316,12 @@ char *ss_tree_source_root(const char *source);
 long long ss_tree_updated(const struct ss_tree *t);
 long long ss_date_parse(const char *s);
 
+/* The newest version name of the tree's items that is a date
+ * ("20240423", "20121026.1", "20230424_07:42"), in seconds since the
+ * epoch (UTC; midnight when no time is given); -1 when none is: what
+ * upstream last published when its documents state no "updated". */
+long long ss_tree_version_date(const struct ss_tree *t);
+
 /* Products files of the tree, in index order. */
 size_t ss_tree_nproducts(const struct ss_tree *t);
 const struct ss_products *ss_tree_products(const struct ss_tree *t, size_t i);
@@ -460,6 +466,11 @@ struct ss_mirror_stats {
  * be NULL) hears each with the time it became unreferenced.  Returns how
  * many (0 when TARGET has no state). */
 int ss_mirror_pending(const char *target, void (*cb)(void *ud, const char *path, long long since), void *ud);
+
+/* When the last run of ss_mirror() into the local TARGET that returned
+ * SS_OK ended (no-op runs included; TARGET/.sstream/last-success), in
+ * seconds since the epoch; -1 when none recorded it. */
+long long ss_mirror_last_success(const char *target);
 
 /*
  * Mirrors O->source into O->target (FORMAT.md section 9; see README).
@@ -802,6 +813,13 @@ int ss_remote_resolve(const char *source, int verify, const char **url, const ch
 int ss_webconf_write(const char *tree, const char *base_url, const char *server, char **text,
 		     void (*cb)(void *ud, const char *subject, const char *why), void *ud,
 		     struct ss_error *err);
+
+/* The snippet ss_webconf_write() would write, into *TEXT (the caller
+ * frees it), with the same checks and callbacks; writes nothing (webconf
+ * --dry-run).  The same results. */
+int ss_webconf_text(const char *tree, const char *base_url, const char *server, char **text,
+		    void (*cb)(void *ud, const char *subject, const char *why), void *ud,
+		    struct ss_error *err);
 
 /* Rewrites every snippet ss_webconf_write() wrote for TREE, from its
  * current streams (nothing to do when there is none).  SS_OK or SS_FATAL. */

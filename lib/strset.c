@@ -17,9 +17,14 @@ void ssi_strset_fail_after(long n)
 	fail_countdown = n;
 }
 
+int ssi_fail_injected(void)
+{
+	return fail_countdown > 0 && --fail_countdown == 0;
+}
+
 int ssi_strset_add(struct ssi_strset *s, const char *str)
 {
-	if (fail_countdown > 0 && --fail_countdown == 0)
+	if (ssi_fail_injected())
 		return -1;
 	if (s->n == s->alloc) {
 		size_t na = s->alloc ? 2 * s->alloc : 64;

@@ -70,3 +70,46 @@ long long ss_tree_updated(const struct ss_tree *t)
 	}
 	return best;
 }
+
+/* Seconds since the epoch of a version name that starts with a date, as
+ * the upstreams write them: "20240423", "20121026.1", "20230424_07:42";
+ * -1 for any other name. */
+static long long version_date(const char *v)
+{
+	if (!v || strspn(v, "0123456789") < 8 || (v[8] >= '0' && v[8] <= '9'))
+		return -1;
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(v, "%4d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 || tm.tm_year < 1970 ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
+		return -1;
+	if (v[8] && !strchr("._-T", v[8]))
+		return -1;
+	/* a time after the date: HH:MM (images:) or HHMM (sstream-publish) */
+	const char *t = v + 9, *d = "0123456789";
+	if ((v[8] == '_' || v[8] == 'T') && strspn(t, d) >= 2) {
+		const char *mm = t[2] == ':' ? t + 3 : t + 2;
+		int h = (t[0] - '0') * 10 + t[1] - '0', m = strspn(mm, d) >= 2 ? (mm[0] - '0') * 10 + mm[1] - '0' : 99;
+		if (h < 24 && m < 60) {
+			tm.tm_hour = h;
+			tm.tm_min = m;
+		}
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm);
+}
+
+long long ss_tree_version_date(const struct ss_tree *t)
+{
+	long long best = -1;
+	for (size_t i = 0; i < ss_tree_nproducts(t); i++) {
+		const struct ss_products *p = ss_tree_products(t, i);
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			long long d = version_date(ss_item_version(ss_products_item(p, k)));
+			if (d > best)
+				best = d;
+		}
+	}
+	return best;
+}

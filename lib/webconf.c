@@ -97,10 +97,7 @@ typedef void (*warn_fn)(void *ud, const char *subject, const char *why);
  * 120 characters. */
 static void shown(const char *s, char out[128])
 {
-	size_t n = 0;
-	for (; s && *s && n < 120; s++)
-		out[n++] = (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ? '?' : *s;
-	out[n] = '\0';
+	ssi_printable(out, 121, s, SIZE_MAX);
 }
 
 /* The unified image IT as S holds it, or 1 when a field of it fails the
@@ -440,15 +437,12 @@ static char *settings_read(const char *tree)
 	return data;
 }
 
-int ss_webconf_write(const char *tree, const char *base_url, const char *server, char **text,
-		     void (*cb)(void *ud, const char *alias, const char *why), void *ud, struct ss_error *err)
+/* The checks of the arguments, then the snippet, for both calls below. */
+static int checked_generate(const char *tree, const char *base_url, const char *server, char **text, size_t *len,
+			    void (*cb)(void *ud, const char *alias, const char *why), void *ud, struct ss_error *err)
 {
-	struct ss_error local;
-	if (!err)
-		err = &local;
 	ss_error_clear(err);
-	if (text)
-		*text = NULL;
+	*text = NULL;
 	if (strcmp(server, "nginx") && strcmp(server, "apache"))
 		return ssi_err(err, SS_USAGE, "unknown web server '%s' (nginx, apache)", server);
 	const char *why = ssi_field_problem(SSI_F_URL, base_url);
@@ -457,10 +451,29 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 		shown(base_url, b);
 		return ssi_err(err, SS_USAGE, "base URL '%s': %s", b, why);
 	}
+	return generate(tree, base_url, server, text, len, cb, ud, err);
+}
+
+int ss_webconf_text(const char *tree, const char *base_url, const char *server, char **text,
+		    void (*cb)(void *ud, const char *alias, const char *why), void *ud, struct ss_error *err)
+{
+	struct ss_error local;
+	size_t len;
+	return checked_generate(tree, base_url, server, text, &len, cb, ud, err ? err : &local);
+}
+
+int ss_webconf_write(const char *tree, const char *base_url, const char *server, char **text,
+		     void (*cb)(void *ud, const char *alias, const char *why), void *ud, struct ss_error *err)
+{
+	struct ss_error local;
+	if (!err)
+		err = &local;
+	if (text)
+		*text = NULL;
 	char *snip = NULL;
 	size_t len;
 	int changed = 0;
-	int rc = generate(tree, base_url, server, &snip, &len, cb, ud, err);
+	int rc = checked_generate(tree, base_url, server, &snip, &len, cb, ud, err);
 	/* through safefs, like every writer below a tree: never via a symlink */
 	if (rc == SS_OK)
 		rc = ssi_safe_write(tree, snippet_name(server), snip, len, &changed, err);

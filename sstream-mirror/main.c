@@ -180,6 +180,23 @@ static int run(struct mirror_args *a, const struct ss_catalogue_opts *cat, struc
 	return mirror_s3(o, so, a->state_dir, st, s3st, err);
 }
 
+/* The tree's items and their size for --metrics.  A run that did not get
+ * through (exit 2, 3, 75) counted nothing, and left TARGET as it was: the
+ * local tree is counted; a bucket keeps the counts the file recorded. */
+static void tree_counts(const char *target, int s3, int rc, struct tool_metrics *m)
+{
+	int through = rc == SS_OK || rc == SS_PARTIAL;
+	if (s3) {
+		if (!through)
+			m->items = -1;
+		return;
+	}
+	long long items;
+	tool_tree_count(target, &items, &m->bytes);
+	if (!through)
+		m->items = items;
+}
+
 /* --report and --metrics; a file that cannot be written makes the exit
  * status at least 1. */
 static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u, const struct ss_mirror_stats *st,
@@ -197,7 +214,8 @@ static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u
 		struct tool_metrics m = { "sstream-mirror", a->o.target, rc, start, tool_wall_clock(),
 					  (long long)st->items, (long long)st->added, (long long)st->removed,
 					  (long long)st->failed, st->bytes_fetched, st->bytes_added, st->bytes_removed,
-					  st->updated };
+					  st->updated, -1 };
+		tree_counts(a->o.target, s3, rc, &m);
 		if (tool_metrics_write(a->metrics, &m, &we) != SS_OK) {
 			fprintf(stderr, "sstream-mirror: %s\n", we.msg);
 			out = tool_result_worse(out, SS_PARTIAL);

@@ -36,6 +36,8 @@ int cmd_add(int argc, char **argv, struct publish_run *r)
 				&r->changed, &r->err);
 	if (rc == SS_OK && !r->quiet)
 		printf("%s%s\n", fp, !r->changed ? " (already published)" : r->dry_run ? " (would be added)" : "");
+	r->copies = 1;
+	r->failed = rc == SS_OK ? 0 : npos - 1; /* a failed add publishes none of its files */
 	tool_list_free(&aliases);
 	return rc;
 }

@@ -29,17 +29,20 @@ int cmd_webconf(int argc, char **argv, struct publish_run *r)
 		{ "server", 0, TOOL_OPT_STRING, &server, "NAME", "nginx (default) or apache", 0, 0, 0, "nginx|apache",
 		  NULL },
 		PUBLISH_OPT_NO_HTML(r),
+		TOOL_OPT_DRY_RUN(&r->dry_run),
 		TOOL_OPT_STD,
 		TOOL_OPT_ENDING,
 	};
 	if (tool_parse(&webconf_cmd, opts, argc, argv) != 1 || !base_url)
 		tool_usage_error(&webconf_cmd, "webconf TREE --base-url URL [--server nginx|apache]");
 	char *text;
-	int rc = ss_webconf_write(argv[1], base_url, server, &text, on_webconf, NULL, &r->err);
+	/* a dry run prints the same snippet and writes nothing (nor the page) */
+	int rc = r->dry_run ? ss_webconf_text(argv[1], base_url, server, &text, on_webconf, NULL, &r->err)
+			    : ss_webconf_write(argv[1], base_url, server, &text, on_webconf, NULL, &r->err);
 	if (rc == SS_OK)
 		fputs(text, stdout);
 	free(text);
 	r->tree = argv[1];
-	r->changed = rc == SS_OK; /* the page shows the base URL's commands */
+	r->changed = rc == SS_OK && !r->dry_run; /* the page shows the base URL's commands */
 	return rc;
 }

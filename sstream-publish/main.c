@@ -105,11 +105,14 @@ static int after(const struct publish_command *c, struct publish_run *r, int rc)
 		rc = SS_PARTIAL;
 	}
 	if ((c->after & AFTER_METRICS) && r->metrics && r->tree && !r->dry_run) {
-		struct tool_metrics m = { "sstream-publish", r->tree, rc, r->start, tool_wall_clock(), 0, 0, 0, 0,
-					  -1, 0, 0, -1 };
+		struct tool_metrics m = { "sstream-publish", r->tree, rc, r->start, tool_wall_clock(), 0, 0, 0,
+					  r->failed, 0, 0, 0, -1, 0 };
 		struct tool_tree_items *now = tool_tree_items(r->tree);
 		tool_tree_items_diff(r->before, now, &m);
 		tool_tree_items_free(now);
+		/* what publish reads from outside the tree: the image files add copies */
+		if (r->copies)
+			m.bytes_fetched = m.bytes_added;
 		if (tool_metrics_write(r->metrics, &m, &e) != SS_OK) {
 			fprintf(stderr, "sstream-publish: %s\n", e.msg);
 			rc = tool_result_worse(rc, SS_PARTIAL);

@@ -19,6 +19,8 @@ struct publish_run {
 	int dry_run;            /* -n: nothing changes, nothing is measured */
 	int no_html;            /* --no-html: the catalogue page is not rewritten */
 	struct tool_tree_items *before; /* for --metrics: the tree before */
+	long long failed;       /* --metrics: the files the command could not publish */
+	int copies;             /* --metrics: the items added were copied from files */
 	double start;
 	struct ss_error err;    /* the message when the command fails */
 };

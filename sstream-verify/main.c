@@ -110,21 +110,33 @@ static int image_cmd(int argc, char **argv)
 	return SS_INTEGRITY;
 }
 
-/*
- * The stale-tree alarm: the newest "updated" date the documents state or,
- * when none states one (trees written by sstream-publish), the newest
- * mtime of the local documents, against MAX_AGE seconds.  Returns SS_OK,
- * SS_PARTIAL when the tree is too old, SS_FATAL when it has no date.
- */
-static int check_age(const char *source, long long max_age)
+/* SECS the way a person writes it: the two largest units, "2d", "2d 3h",
+ * "5h 10m", "12m", "40s". */
+static void human_age(long long secs, char *out, size_t size)
 {
-	struct ss_error err;
-	struct ss_tree *t = ss_tree_load(source, &err);
-	if (!t) {
-		fprintf(stderr, "sstream-verify: %s\n", err.msg);
-		return err.code;
-	}
-	long long newest = ss_tree_updated(t);
+	static const struct { long long n; char c; } u[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	size_t i = 0;
+	while (i < 3 && secs < u[i].n)
+		i++;
+	long long a = secs / u[i].n, b = i < 3 ? secs % u[i].n / u[i + 1].n : 0;
+	if (b)
+		snprintf(out, size, "%lld%c %lld%c", a, u[i].c, b, u[i + 1].c);
+	else
+		snprintf(out, size, "%lld%c", a, u[i].c);
+}
+
+/* The time a local tree was last known good: the end of the last mirror
+ * run that succeeded (no-op runs included), else the newest "updated"
+ * date its documents state, else (trees written by sstream-publish) the
+ * newest mtime of its documents; -1 when none.  *WHAT says which. */
+static long long tree_time(const struct ss_tree *t, const char **what)
+{
+	long long newest = ss_mirror_last_success(ss_tree_root(t));
+	*what = "last successful mirror run";
+	if (newest >= 0)
+		return newest;
+	*what = "newest metadata";
+	newest = ss_tree_updated(t);
 	for (size_t i = 0; newest < 0 && i < ss_tree_ndocs(t); i++) {
 		const char *data;
 		size_t len;
@@ -134,6 +146,24 @@ static int check_age(const char *source, long long max_age)
 			newest = (long long)sb.st_mtime;
 		free(file);
 	}
+	return newest;
+}
+
+/*
+ * The stale-tree alarm: the tree's time (tree_time) against MAX_AGE
+ * seconds, which the user wrote as SPELLED.  Returns SS_OK, SS_PARTIAL
+ * when the tree is too old, SS_FATAL when it has no date.
+ */
+static int check_age(const char *source, long long max_age, const char *spelled)
+{
+	struct ss_error err;
+	struct ss_tree *t = ss_tree_load(source, &err);
+	if (!t) {
+		fprintf(stderr, "sstream-verify: %s\n", err.msg);
+		return err.code;
+	}
+	const char *what;
+	long long newest = tree_time(t, &what);
 	ss_tree_free(t);
 	if (newest < 0) {
 		fprintf(stderr, "sstream-verify: %s: no document states when it was updated\n", source);
@@ -142,12 +172,13 @@ static int check_age(const char *source, long long max_age)
 	long long age = (long long)time(NULL) - newest;
 	if (age <= max_age)
 		return SS_OK;
-	char when[64];
+	char when[64], old[48];
 	time_t tt = (time_t)newest;
 	struct tm tm;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
-	fprintf(stderr, "sstream-verify: %s: stale: newest metadata is from %s, %lldd %02lldh old, more than --max-age %llds\n",
-		source, when, age / 86400, age % 86400 / 3600, max_age);
+	human_age(age, old, sizeof(old));
+	fprintf(stderr, "sstream-verify: %s: stale: %s is from %s, %s old, more than --max-age %s\n", source, what,
+		when, old, spelled);
 	return SS_PARTIAL;
 }
 
@@ -155,7 +186,7 @@ struct verify_args {
 	struct ss_verify_opts o;
 	long long max_age, jobs, timeout;
 	int files_mode, verbosity;
-	const char *format;
+	const char *format, *max_age_arg; /* --max-age as the user wrote it */
 };
 
 static int parse_args(int argc, char **argv, struct verify_args *a)
@@ -178,7 +209,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		  0x7fffffff, 0, NULL, NULL },
 		{ "format", 0, TOOL_OPT_STRING, &a->format, "FMT", "text (default) or json", 0, 0, 0, "text|json",
 		  NULL },
-		{ "max-age", 0, TOOL_OPT_DURATION, &a->max_age, "DURATION",
+		{ "max-age", 0, TOOL_OPT_STRING, &a->max_age_arg, "DURATION",
 		  "fail (exit 1 at least) when the tree's newest\nmetadata is older than DURATION (30m, 12h, 2d)", 0,
 		  0, 0, NULL, NULL },
 		TOOL_OPT_VERBOSE(&a->verbosity, "print 'PATH: OK' for every good file too"),
@@ -189,6 +220,9 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	int npos = tool_parse(&verify_cmd, opts, argc, argv);
 	if (npos < 1 || (!a->files_mode && npos != 1) || (a->files_mode && npos < 2))
 		tool_usage_error(&verify_cmd, a->files_mode ? "--files needs FILE... SOURCE" : "one TREE or URL");
+	/* kept as a string: the message about a stale tree says it as given */
+	if (a->max_age_arg && (a->max_age = tool_duration(a->max_age_arg)) < 0)
+		tool_usage_error(&verify_cmd, "--max-age: '%s' is not a duration (30s, 10m, 1h, 2d)", a->max_age_arg);
 	if (a->max_age >= 0 && a->files_mode)
 		tool_usage_error(&verify_cmd, "--max-age checks a tree, not --files");
 	a->o.ca_file = tool_ca_file(a->o.ca_file);
@@ -245,6 +279,6 @@ int main(int argc, char **argv)
 		printf("%zu files: %zu ok, %zu failed, %zu orphans, %zu unknown (%.1f MiB in %.2f s)\n", st.files,
 		       st.ok, st.failed, st.orphans, st.unknown, (double)st.bytes / 1048576.0, st.seconds);
 	if (a.max_age >= 0)
-		rc = tool_result_worse(rc, check_age(a.o.source, a.max_age));
+		rc = tool_result_worse(rc, check_age(a.o.source, a.max_age, a.max_age_arg));
 	return rc;
 }

@@ -93,20 +93,28 @@ int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss
 	label(target, sizeof(target), m->target);
 	snprintf(labels, sizeof(labels), "tool=\"%s\",target=\"%s\"", tool, target);
 	struct buf b = { .labels = labels };
-	/* a failed run keeps the last success the file recorded */
+	/* a failed run keeps the last success the file recorded, and the
+	 * tree's counts when it could not tell them */
 	double success = m->result == SS_OK ? m->end : previous(file, "sstream_last_success_timestamp_seconds");
+	double items = m->items >= 0 ? (double)m->items : previous(file, "sstream_items");
+	double bytes = m->bytes >= 0 ? (double)m->bytes : previous(file, "sstream_items_bytes");
 	put(&b, "sstream_last_run_result", "Exit status of the last run (0 ok, 1 partial, 2 fatal, 3 integrity, 75 temporary).",
 	    m->result, 1);
+	put(&b, "sstream_last_run_success", "1 when the last run exited 0, else 0.", m->result == SS_OK, 1);
 	put(&b, "sstream_last_run_start_timestamp_seconds", "When the last run started.", m->start, 0);
 	put(&b, "sstream_last_run_end_timestamp_seconds", "When the last run ended.", m->end, 0);
 	if (success >= 0)
 		put(&b, "sstream_last_success_timestamp_seconds", "When the last run that exited 0 ended.", success, 0);
-	put(&b, "sstream_items", "Items the tree lists after the last run.", (double)m->items, 1);
+	if (items >= 0)
+		put(&b, "sstream_items", "Items the tree lists after the last run.", items, 1);
+	if (bytes >= 0)
+		put(&b, "sstream_items_bytes", "Size of the items the tree lists after the last run.", bytes, 1);
 	put(&b, "sstream_last_run_items_added", "Items the last run added.", (double)m->added, 1);
 	put(&b, "sstream_last_run_items_removed", "Items the last run removed.", (double)m->removed, 1);
 	put(&b, "sstream_last_run_items_failed", "Items the last run failed to add.", (double)m->failed, 1);
 	if (m->bytes_fetched >= 0)
-		put(&b, "sstream_last_run_bytes_fetched", "Bytes the last run received from the network.",
+		put(&b, "sstream_last_run_bytes_fetched",
+		    "Bytes the last run received from its source (the network; publish: the image files it copied).",
 		    (double)m->bytes_fetched, 1);
 	put(&b, "sstream_last_run_bytes_added", "Size of the items the last run added.", (double)m->bytes_added, 1);
 	put(&b, "sstream_last_run_bytes_removed", "Size of the files the last run removed.", (double)m->bytes_removed, 1);
@@ -172,6 +180,22 @@ struct tool_tree_items *tool_tree_items(const char *tree)
 	return ti;
 }
 
+void tool_tree_count(const char *tree, long long *items, long long *bytes)
+{
+	struct ss_error e;
+	struct ss_tree *t = ss_tree_load(tree, &e);
+	*items = *bytes = 0;
+	for (size_t i = 0; t && i < ss_tree_nproducts(t); i++) {
+		const struct ss_products *p = ss_tree_products(t, i);
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			long long n = ss_item_get_int(ss_products_item(p, k), "size");
+			++*items;
+			*bytes += n > 0 ? n : 0;
+		}
+	}
+	ss_tree_free(t);
+}
+
 void tool_tree_items_free(struct tool_tree_items *ti)
 {
 	for (size_t i = 0; ti && i < ti->n; i++)
@@ -192,6 +216,9 @@ void tool_tree_items_diff(const struct tool_tree_items *a, const struct tool_tre
 {
 	size_t i = 0, j = 0, an = a ? a->n : 0, bn = b ? b->n : 0;
 	m->items = (long long)bn;
+	m->bytes = 0;
+	for (size_t k = 0; k < bn; k++)
+		m->bytes += key_size(b->keys[k]);
 	while (i < an || j < bn) {
 		int c = i >= an ? 1 : j >= bn ? -1 : strcmp(a->keys[i], b->keys[j]);
 		if (c == 0) {

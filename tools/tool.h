@@ -57,23 +57,28 @@ struct tool_metrics {
 	long long items, added, removed, failed;
 	long long bytes_fetched, bytes_added, bytes_removed;
 	long long updated;         /* the source's "updated" date, or -1 */
+	long long bytes;           /* the size of the items the tree lists */
 };
 
 /*
  * Writes M to FILE in the Prometheus text format, atomically (never
  * creating a directory).  A run that did not exit 0 keeps the last success
- * time FILE recorded.  Returns SS_OK, or SS_PARTIAL with ERR naming the
- * file: the caller's exit status becomes at least 1.
+ * time FILE recorded; ITEMS or BYTES of -1 (the tree's count is not known)
+ * keep the value FILE recorded.  Returns SS_OK, or SS_PARTIAL with ERR
+ * naming the file: the caller's exit status becomes at least 1.
  */
 struct ss_error;
 int tool_metrics_write(const char *file, const struct tool_metrics *m, struct ss_error *err);
 
 /* The items of a local tree (none when it cannot be loaded), to count what
- * a command added and removed: DIFF fills M's items, added, removed and
- * bytes_added, bytes_removed (by size). */
+ * a command added and removed: DIFF fills M's items, bytes, added, removed
+ * and bytes_added, bytes_removed (by size). */
 struct tool_tree_items;
 struct tool_tree_items *tool_tree_items(const char *tree);
 void tool_tree_items_free(struct tool_tree_items *ti);
+/* Only how many items a local tree lists and their total size (0 and 0
+ * when it cannot be loaded). */
+void tool_tree_count(const char *tree, long long *items, long long *bytes);
 void tool_tree_items_diff(const struct tool_tree_items *before, const struct tool_tree_items *after,
 			  struct tool_metrics *m);
 

@@ -198,6 +198,7 @@ if mount -t tmpfs -o size=1m tmpfs "$DF"; then
 	EXTRA_CLEANUP="umount $DF"
 	$MK "$S/small" '{"docs": [{"key": "a", "path": "streams/v1/a.json", "items": {"p/1/x": "files/x"}}]}'
 	expect 0 "mirror a small tree onto a 1 MiB filesystem" "$M" --no-history --no-html "$S/small" "$DF/t"
+	rm "$DF/t/.sstream/last-success" # its page is counted below: the items fill the rest exactly
 	cp -a "$S/small" "$S/big"
 	"$PY" - "$S/big" <<'PY'
 import hashlib, json, os, sys

@@ -47,7 +47,7 @@ help_lists "publish diff" --help --version
 expect 0 "publish rollback --help" "$P" rollback --help
 help_lists "publish rollback" --no-history --metrics
 expect 0 "publish webconf --help" "$P" webconf --help
-help_lists "publish webconf" --base-url --server
+help_lists "publish webconf" --base-url --server --dry-run
 
 # ---- unknown options and other commands' options: 64, named -------------------------
 # refused DESC OPTION CMD...: exit 64 with OPTION named on stderr, nothing on stdout
@@ -112,10 +112,25 @@ for dr in -n --dry-run; do
 	check "publish import $dr: every byte as it was" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
 	expect 0 "publish rollback $dr" "$P" rollback "$D" HEAD "$dr"
 	check "publish rollback $dr: every byte as it was" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
+	expect 0 "publish webconf $dr" "$P" webconf "$D" --base-url https://img.example.com/a "$dr"
+	check "publish webconf $dr: prints the snippet" out_has "^# LXD direct-URL import for https://img.example.com/a "
+	check "publish webconf $dr: every byte as it was" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
+	cp "$T/out" "$T/webconf$dr.out"
 	refused "publish history $dr (not a count any more)" "$dr" "$P" history "$D" "$dr" 1
 	refused "query $dr" "$dr" "$Q" "$SRC" "$dr"
 	refused "verify $dr" "$dr" "$V" "$D" "$dr"
 done
+expect 0 "publish webconf (the real run)" "$P" webconf "$D" --base-url https://img.example.com/a
+check "publish webconf -n printed what the real run prints" cmp -s "$T/out" "$T/webconf-n.out"
+check "publish webconf --dry-run printed what the real run prints" cmp -s "$T/out" "$T/webconf--dry-run.out"
+check "the real run wrote the snippet" test -s "$D/.sstream/import-nginx.conf"
+full >"$T/full-before"
+for s in nginx apache; do
+	expect 0 "publish webconf -n --server $s, another base URL" "$P" webconf "$D" --base-url https://b.example.com -n --server $s
+	check "... every byte as it was (the snippet and its settings included)" sh -c "(cd '$D' && find . -printf '%y %m %p\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | cmp -s - '$T/full-before'"
+done
+expect 64 "publish webconf -n with a bad base URL: the real run's status" "$P" webconf "$D" --base-url 'http://x/"; evil' -n
+snap >"$T/before"
 expect 0 "publish prune -n" "$P" prune "$D" --keep 1 --grace 0 -n
 check "prune -n changed nothing" sh -c "(cd '$D' && find . -path ./.sstream -prune -o -type f -printf '%p %s\n' | sort) | cmp -s - '$T/before'"
 expect 0 "mirror -n" "$M" -n "$SRC" "$T/m1"

@@ -28,10 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.dot = (char *)"fuzz-target/.sstream";
 	int rc = ssm_state_parse(&r, text);
 	FUZZ_ASSERT(rc == SS_OK || rc == SS_FATAL);
-	FUZZ_ASSERT(r.pend_path.n == 0 || r.pend_time);
-	for (size_t i = 0; i < r.pend_path.n; i++) {
-		FUZZ_ASSERT(r.pend_time[i] >= 0);
-		FUZZ_ASSERT(!strchr(r.pend_path.v[i], '\n'));
+	for (size_t i = 0; i < r.pend_old.n; i++) {
+		FUZZ_ASSERT(r.pend_old.v[i].since >= 0);
+		FUZZ_ASSERT(!strchr(r.pend_old.v[i].path, '\n'));
 	}
 	for (size_t i = 0; i < r.valid_old.n; i++) {
 		const char *v = r.valid_old.v[i];
@@ -47,9 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 1; i < r.old_meta.n; i++)
 		FUZZ_ASSERT(strcmp(r.old_meta.v[i - 1], r.old_meta.v[i]) < 0);
 	ssi_strset_free(&r.old_meta);
-	ssi_strset_free(&r.pend_path);
+	ssi_ledger_free(&r.pend_old);
 	ssi_strset_free(&r.valid_old);
-	free(r.pend_time);
 	free(text);
 	return 0;
 }

@@ -64,3 +64,13 @@ mkdir -p $C/webconf
 for f in tests/fixtures/lxd/*.json tests/fixtures/hostile/*.json; do
 	cp "$f" "$C/webconf/$(name "$f")"
 done
+# ledger: the format of now, the two it replaced, and lines it refuses
+mkdir -p $C/ledger
+printf 'P 1700000000 images/a/rootfs.squashfs\nP 5 files/with space\nP 9 files/b\n' >"$C/ledger/seed-current"
+printf '1700000000 images/x.tar.xz\n1700000001 images/y.tar.xz\nnot a line\n' >"$C/ledger/seed-old-publish"
+printf 'o e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0 site/k\nd 12 site/gone\nd 11 site/gone\n' \
+	>"$C/ledger/seed-old-s3"
+printf '# sstream-mirror state\nM streams/v1/index.json\nP 100 files/old.img\nP -5 files/neg\nP 200 ../outside\n' \
+	>"$C/ledger/seed-mirror-state"
+printf 'P 1 a//b\nP 1 .sstream/state\nP 1 /abs\nP 1 a\\b\nP 1000000000000000000 big\nP 999999999999999999 max\nP 1 \nP 1' \
+	>"$C/ledger/seed-refused"

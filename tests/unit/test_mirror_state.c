@@ -42,8 +42,7 @@ static void teardown(struct fixture *f)
 {
 	struct run *r = &f->r;
 	ssm_prune_free(r);
-	free(r->pend_time);
-	ssi_strset_free(&r->pend_path);
+	ssi_ledger_free(&r->pend_old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
 	ssi_strset_free(&r->old_refs);
@@ -91,11 +90,11 @@ static void test_parse(void)
 	CHECK_STR(f.r.old_meta.v[0], "streams/v1/a.json"); /* sealed: sorted */
 	CHECK_STR(f.r.old_meta.v[1], "streams/v1/index.json");
 	/* a negative time and a path leaving the tree are ignored */
-	CHECK(f.r.pend_path.n == 2);
-	CHECK_STR(f.r.pend_path.v[0], "files/old.img");
-	CHECK(f.r.pend_time[0] == 100);
-	CHECK_STR(f.r.pend_path.v[1], "files/other.img");
-	CHECK(f.r.pend_time[1] == 300);
+	CHECK(f.r.pend_old.n == 2);
+	CHECK_STR(f.r.pend_old.v[0].path, "files/old.img");
+	CHECK(f.r.pend_old.v[0].since == 100);
+	CHECK_STR(f.r.pend_old.v[1].path, "files/other.img");
+	CHECK(f.r.pend_old.v[1].since == 300);
 	CHECK_STR(f.r.old_key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 	CHECK(f.r.old_items == 42);
 	CHECK(f.r.valid_old.n == 1);
@@ -111,11 +110,8 @@ static void test_save_roundtrip(void)
 	CHECK(ssi_strset_add(&r->new_meta, "streams/v1/index.json") == 0);
 	CHECK(ssi_strset_add(&r->valid_new, "http://x/i.json\t\"e\"\t") == 0);
 	ssi_strset_seal(&r->new_meta);
-	const char *paths[] = { "files/a", "files/b" };
-	long long times[] = { 7, 9 };
-	r->pend.path = paths;
-	r->pend.time = times;
-	r->pend.n = 2;
+	CHECK(ssi_ledger_add(&r->pend, "files/a", 7) == 0);
+	CHECK(ssi_ledger_add(&r->pend, "files/b", 9) == 0);
 	strcpy(r->key, "00ff");
 	f.st.items = 3;
 	CHECK(ssm_state_save(r, &r->new_meta, NULL) == SS_OK);
@@ -126,12 +122,9 @@ static void test_save_roundtrip(void)
 	char *text = strdup(slurp(path));
 	CHECK_STR(text, "# sstream-mirror state\nM streams/v1/index.json\nP 7 files/a\nP 9 files/b\n"
 			"C 00ff 3\nV http://x/i.json\t\"e\"\t\n");
-	r->pend.path = NULL;
-	r->pend.time = NULL;
-	r->pend.n = 0;
 	CHECK(ssm_state_parse(r, text) == SS_OK);
 	free(text);
-	CHECK(r->pend_path.n == 2 && r->pend_time[1] == 9);
+	CHECK(r->pend_old.n == 2 && r->pend_old.v[1].since == 9);
 	CHECK_STR(r->old_key, "00ff");
 	CHECK(r->old_items == 3);
 	CHECK(r->valid_old.n == 1);
@@ -160,10 +153,8 @@ static void test_parse_oom(void)
 
 static int pending_time(const struct run *r, const char *path)
 {
-	for (size_t i = 0; i < r->pend.n; i++)
-		if (strcmp(r->pend.path[i], path) == 0)
-			return (int)r->pend.time[i];
-	return -1;
+	const struct ssi_ledger_entry *e = ssi_ledger_find(&r->pend, path);
+	return e ? (int)e->since : -1;
 }
 
 static void prune_input(struct run *r)
@@ -229,23 +220,18 @@ static void test_prune_expire(void)
 	CHECK(mkdir(d, 0755) == 0);
 	touch(f.dir, "files/old");
 	touch(f.dir, "files/young");
-	const char *paths[] = { "files/old", "files/young", "files/gone" };
-	long long times[] = { 800, 950, 100 };
-	f.r.pend.path = paths;
-	f.r.pend.time = times;
-	f.r.pend.n = 3;
+	CHECK(ssi_ledger_add(&f.r.pend, "files/old", 800) == 0);
+	CHECK(ssi_ledger_add(&f.r.pend, "files/young", 950) == 0);
+	CHECK(ssi_ledger_add(&f.r.pend, "files/gone", 100) == 0);
 	ssm_prune_expire(&f.r, 1000); /* grace 100 */
 	CHECK(f.r.pend.n == 1);
-	CHECK_STR(f.r.pend.path[0], "files/young");
+	CHECK_STR(f.r.pend.v[0].path, "files/young");
 	CHECK(f.st.removed == 1);
 	char p[256];
 	snprintf(p, sizeof(p), "%s/files/old", f.dir);
 	CHECK(access(p, F_OK) != 0);
 	snprintf(p, sizeof(p), "%s/files/young", f.dir);
 	CHECK(access(p, F_OK) == 0);
-	f.r.pend.path = NULL;
-	f.r.pend.time = NULL;
-	f.r.pend.n = 0;
 	teardown(&f);
 }
 

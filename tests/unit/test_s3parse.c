@@ -86,7 +86,7 @@ static void test_state(void)
 	CHECK(ssi_s3_state_sent(&st, "b/with space") && ssi_s3_state_sent(&st, "b/with space")->size == 10);
 	CHECK(ssi_s3_state_sent(&st, "a") != NULL);
 	CHECK(ssi_s3_state_sent(&st, "bad") == NULL);
-	CHECK(st.ngone == 1 && ssi_s3_state_gone(&st, "gone/x")->since == 1700000000);
+	CHECK(st.gone.n == 1 && ssi_s3_state_gone(&st, "gone/x")->since == 1700000000);
 	CHECK(ssi_s3_state_add_sent(&st, "0first", sha, 5) == 0);
 	CHECK(ssi_s3_state_add_sent(&st, "a", sha, 99) == 0);
 	CHECK(ssi_s3_state_add_sent(&st, "new\nline", sha, 1) == -1);
@@ -96,7 +96,7 @@ static void test_state(void)
 	CHECK(d && len == strlen(d));
 	struct ssi_s3_state st2 = { 0 };
 	CHECK(d && ssi_s3_state_parse(d, len, &st2) == 0);
-	CHECK(st2.nsent == 3 && st2.ngone == 2);
+	CHECK(st2.nsent == 3 && st2.gone.n == 2);
 	CHECK(ssi_s3_state_sent(&st2, "a") && ssi_s3_state_sent(&st2, "a")->size == 99);
 	CHECK(ssi_s3_state_sent(&st2, "0first") != NULL);
 	CHECK(ssi_s3_state_gone(&st2, "gone/y") && ssi_s3_state_gone(&st2, "gone/y")->since == 7);

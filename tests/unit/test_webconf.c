@@ -90,10 +90,20 @@ static void test_snippets(void)
 	}
 	struct ss_error err;
 	struct heard h = { 0, 0 };
-	char *text = NULL, *kept;
+	char *text = NULL, *kept, *dry = NULL;
+	/* the dry run's text: the same snippet, the same news, nothing written */
+	CHECK(ss_webconf_text(dir, "https://h.example/p/", "nginx", &dry, on_alias, &h, &err) == SS_OK);
+	CHECK(h.nounified == 1 && h.unsafe == 1);
+	snprintf(file, sizeof(file), "%s/.sstream", dir);
+	CHECK(access(file, F_OK) != 0);
+	CHECK(ss_webconf_text(dir, "ftp://h", "nginx", &kept, NULL, NULL, &err) == SS_USAGE && !kept);
+	CHECK(ss_webconf_text(dir, "https://h", "lighttpd", &kept, NULL, NULL, &err) == SS_USAGE && !kept);
+	h.nounified = h.unsafe = 0;
 	CHECK(ss_webconf_write(dir, "https://h.example/p/", "nginx", &text, on_alias, &h, &err) == SS_OK);
 	CHECK(text != NULL);
 	CHECK(h.nounified == 1 && h.unsafe == 1);
+	CHECK(dry && text && strcmp(dry, text) == 0);
+	free(dry);
 	snprintf(file, sizeof(file), "%s/.sstream/import-nginx.conf", dir);
 	CHECK((kept = slurp(file)) != NULL && text && strcmp(kept, text) == 0);
 	free(kept);

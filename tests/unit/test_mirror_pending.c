@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/mirror_page.c: ss_mirror_pending reads the state file as a run does
- * (ssm_state_parse): what a run would ignore is not shown as pending. */
+/* ss_mirror_pending (the catalogue page's waiting files) reads the state
+ * file with the run's ledger parser: what a run would ignore is not shown
+ * as pending. */
 #include <unistd.h>
 
 #include "sstream.h"
