@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Generates a benchmark tree: COUNT files of SIZE bytes (random, or sparse
 zeros with --sparse) listed in streams/v1/images.json with size and sha256.
+With --products N the items are spread over N products of versions of ten
+items each (the shape of an image server's tree); with --no-files only the
+documents are written (sizes as given, each item's sha256 that of its path).
 
-usage: mktree.py OUTDIR COUNT SIZE [--sparse]
+usage: mktree.py OUTDIR COUNT SIZE [--sparse] [--products N] [--no-files]
 """
 import hashlib
 import json
@@ -14,6 +17,8 @@ import sys
 def main():
     out, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     sparse = "--sparse" in sys.argv
+    if "--products" in sys.argv or "--no-files" in sys.argv:
+        return shaped(out, count, size, sys.argv)
     os.makedirs(os.path.join(out, "streams/v1"), exist_ok=True)
     items = {}
     for i in range(count):
@@ -45,6 +50,30 @@ def main():
     json.dump({"format": "index:1.0", "index": {"bench": {
         "format": "products:1.0", "datatype": "image-downloads", "path": "streams/v1/images.json",
         "products": ["bench:blobs:amd64"]}}}, open(os.path.join(out, "streams/v1/index.json"), "w"))
+
+
+def shaped(out, count, size, argv):
+    nprod = int(argv[argv.index("--products") + 1]) if "--products" in argv else 1
+    files = "--no-files" not in argv
+    os.makedirs(os.path.join(out, "streams/v1"), exist_ok=True)
+    products = {}
+    for i in range(count):
+        p, v = i % nprod, (i // nprod) // 10
+        rel = "files/p%04d/v%05d/blob-%06d.img" % (p, v, i)
+        data = os.urandom(size) if files else rel.encode()
+        if files:
+            os.makedirs(os.path.join(out, os.path.dirname(rel)), exist_ok=True)
+            open(os.path.join(out, rel), "wb").write(data)
+        prod = products.setdefault("bench:p%04d:amd64" % p, {"arch": "amd64", "os": "Bench", "release": str(p),
+                                                              "versions": {}})
+        ver = prod["versions"].setdefault("2026%04d" % (v + 101), {"items": {}})
+        ver["items"]["f%06d" % i] = {"ftype": "blob", "path": rel, "size": size,
+                                     "sha256": hashlib.sha256(data).hexdigest()}
+    json.dump({"format": "products:1.0", "content_id": "bench", "datatype": "image-downloads",
+               "products": products}, open(os.path.join(out, "streams/v1/images.json"), "w"))
+    json.dump({"format": "index:1.0", "index": {"bench": {
+        "format": "products:1.0", "datatype": "image-downloads", "path": "streams/v1/images.json",
+        "products": sorted(products)}}}, open(os.path.join(out, "streams/v1/index.json"), "w"))
 
 
 main()

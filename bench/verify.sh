@@ -11,17 +11,7 @@ TOP=$(pwd)
 PY=/usr/bin/python3
 B=$(mktemp -d /var/tmp/ssvbench.XXXXXX)
 trap 'rm -rf "$B"' EXIT
-now() { date +%s.%N; }
-best() {
-	b=999999
-	for _ in 1 2 3; do
-		t0=$(now)
-		"$@" >/dev/null 2>&1
-		t=$(echo "$(now) - $t0" | bc -l)
-		b=$(echo "if ($t < $b) $t else $b" | bc -l)
-	done
-	printf '%.3f' "$b"
-}
+. bench/lib.sh
 echo "== verify: 2 GiB in 8 x 128 MiB + 64 x 8 MiB + 512 x 1 MiB"
 "$PY" bench/mktree.py "$B/a" 8 134217728
 "$PY" bench/mktree.py "$B/b" 64 8388608

@@ -7,21 +7,30 @@
  * and filters; without it the whole table shows), deterministic (sorted,
  * no clock), and every string from the tree escaped (catalogue_html.c).
  * Products are collapsed (<details>), so a tree of 100 000 items still
- * gives a page a browser opens.
+ * gives a page a browser opens.  The fixed parts are in catalogue_page.c.
+ *
+ * Cost: each item's fields are looked up once (a row), the rows sorted,
+ * and the page written into one buffer; a mirror hands the items it has
+ * loaded (ssi_catalogue_write_items), so nothing is read twice.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalogue_internal.h"
-
-/* Marks the pages this module writes (and may rewrite). */
-#define GENERATOR "sstream catalogue"
 #include "internal.h"
 
-/* The products' items, sorted (content id, product, version newest first,
- * item); a product is a run of them, a version a run inside it. */
+/* An item and the fields the page shows of it, looked up once. */
+struct row {
+	const struct ss_item *it;
+	const char *cid, *product, *version, *name, *path, *sha256, *ftype;
+	long long size;
+};
+
+/* The rows, sorted (content id, product, version newest first, item); a
+ * product is a run of them, a version a run inside it. */
 struct cat {
-	const struct ss_item **it;
+	struct row *r;
 	size_t n;
 	const struct ss_catalogue_opts *o;
 	const char *base, *remote;
@@ -30,61 +39,70 @@ struct cat {
 
 static int cmp0(const char *a, const char *b)
 {
-	return strcmp(a ? a : "", b ? b : "");
+	return a == b ? 0 : strcmp(a ? a : "", b ? b : "");
 }
 
-static int cmp_item(const void *pa, const void *pb)
+static int cmp_row(const void *pa, const void *pb)
 {
-	const struct ss_item *a = *(const struct ss_item *const *)pa, *b = *(const struct ss_item *const *)pb;
-	int c = cmp0(ss_item_content_id(a), ss_item_content_id(b));
+	const struct row *a = pa, *b = pb;
+	int c = cmp0(a->cid, b->cid);
 	if (!c)
-		c = cmp0(ss_item_product(a), ss_item_product(b));
+		c = cmp0(a->product, b->product);
 	if (!c)
-		c = -ss_version_cmp(ss_item_version(a) ? ss_item_version(a) : "",
-				    ss_item_version(b) ? ss_item_version(b) : "");
+		c = -ss_version_cmp(a->version ? a->version : "", b->version ? b->version : "");
 	if (!c)
-		c = cmp0(ss_item_name(a), ss_item_name(b));
+		c = cmp0(a->name, b->name);
 	/* two products files of one content id may repeat an item: still one order */
 	if (!c)
-		c = cmp0(ss_item_str(a, "path"), ss_item_str(b, "path"));
+		c = cmp0(a->path, b->path);
 	if (!c)
-		c = cmp0(ss_item_str(a, "sha256"), ss_item_str(b, "sha256"));
+		c = cmp0(a->sha256, b->sha256);
 	return c;
 }
 
-static int same_product(const struct ss_item *a, const struct ss_item *b)
+static int same_product(const struct row *a, const struct row *b)
 {
-	return !cmp0(ss_item_content_id(a), ss_item_content_id(b)) && !cmp0(ss_item_product(a), ss_item_product(b));
+	return !cmp0(a->product, b->product) && !cmp0(a->cid, b->cid);
 }
 
-static int same_version(const struct ss_item *a, const struct ss_item *b)
+static int same_version(const struct row *a, const struct row *b)
 {
-	return same_product(a, b) && !cmp0(ss_item_version(a), ss_item_version(b));
+	return !cmp0(a->version, b->version) && same_product(a, b);
 }
 
 /* End of the run starting at I that SAME keeps together. */
-static size_t run_end(const struct cat *c, size_t i, int (*same)(const struct ss_item *, const struct ss_item *))
+static size_t run_end(const struct cat *c, size_t i, int (*same)(const struct row *, const struct row *))
 {
 	size_t j = i + 1;
-	while (j < c->n && same(c->it[i], c->it[j]))
+	while (j < c->n && same(&c->r[i], &c->r[j]))
 		j++;
 	return j;
 }
 
-static int collect(struct cat *c, const struct ss_tree *t)
+static void fill_row(struct row *r, const struct ss_item *it)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < ss_tree_nproducts(t); i++)
+	static const char *const keys[] = { "path", "sha256", "ftype" };
+	const char *v[3];
+	ssi_item_strs(it, keys, 3, v);
+	*r = (struct row){ it, ss_item_content_id(it), ss_item_product(it), ss_item_version(it), ss_item_name(it),
+			   v[0], v[1], v[2], ss_item_get_int(it, "size") };
+}
+
+/* The rows of the N items IT (or, IT NULL, of every item of T). */
+static int collect(struct cat *c, const struct ss_tree *t, const struct ss_item *const *it, size_t n)
+{
+	for (size_t i = 0; !it && i < ss_tree_nproducts(t); i++)
 		n += ss_products_count(ss_tree_products(t, i));
-	c->it = malloc((n ? n : 1) * sizeof(*c->it));
-	if (!c->it)
+	if (!(c->r = malloc((n ? n : 1) * sizeof(*c->r))))
 		return -1;
-	for (size_t i = 0; i < ss_tree_nproducts(t); i++) {
+	for (size_t i = 0; it && i < n; i++)
+		fill_row(&c->r[c->n++], it[i]);
+	for (size_t i = 0; !it && i < ss_tree_nproducts(t); i++) {
 		const struct ss_products *p = ss_tree_products(t, i);
 		for (size_t k = 0; k < ss_products_count(p); k++)
-			c->it[c->n++] = ss_products_item(p, k);
+			fill_row(&c->r[c->n++], ss_products_item(p, k));
 	}
-	qsort(c->it, c->n, sizeof(*c->it), cmp_item);
+	qsort(c->r, c->n, sizeof(*c->r), cmp_row);
 	for (size_t i = 0; i < c->n; i = run_end(c, i, same_product))
 		c->nproducts++;
 	return 0;
@@ -99,10 +117,9 @@ struct vinfo {
 	const struct ss_item *unified;
 };
 
-static int ftype_is(const struct ss_item *it, const char *ft)
+static int ftype_is(const struct row *r, const char *ft)
 {
-	const char *f = ss_item_str(it, "ftype");
-	return f && strcmp(f, ft) == 0;
+	return r->ftype && strcmp(r->ftype, ft) == 0;
 }
 
 static void version_info(const struct cat *c, size_t from, size_t to, struct vinfo *v)
@@ -111,21 +128,21 @@ static void version_info(const struct cat *c, size_t from, size_t to, struct vin
 					       "combined_disk-kvm-img_sha256" };
 	*v = (struct vinfo){ 0 };
 	for (size_t i = from; i < to; i++) {
-		const struct ss_item *it = c->it[i];
-		long long s = ss_item_get_int(it, "size");
-		v->size += s > 0 ? s : 0;
-		if (ftype_is(it, "disk-kvm.img") || ftype_is(it, "disk.qcow2") || ss_item_str(it, cfields[3]))
+		const struct row *r = &c->r[i];
+		const char *comb[4];
+		ssi_item_strs(r->it, cfields, 4, comb);
+		v->size += r->size > 0 ? r->size : 0;
+		if (ftype_is(r, "disk-kvm.img") || ftype_is(r, "disk.qcow2") || comb[3])
 			v->vm = 1;
-		if (ftype_is(it, "squashfs") || ftype_is(it, "root.tar.xz") || ss_item_str(it, cfields[0]) ||
-		    ss_item_str(it, cfields[1]) || ss_item_str(it, cfields[2]))
+		if (ftype_is(r, "squashfs") || ftype_is(r, "root.tar.xz") || comb[0] || comb[1] || comb[2])
 			v->container = 1;
-		if (ftype_is(it, "lxd_combined.tar.gz") || ftype_is(it, "incus_combined.tar.gz")) {
+		if (ftype_is(r, "lxd_combined.tar.gz") || ftype_is(r, "incus_combined.tar.gz")) {
 			v->container = 1;
 			if (!v->unified)
-				v->unified = it;
+				v->unified = r->it;
 		}
-		for (size_t k = 0; !v->fingerprint && k < sizeof(cfields) / sizeof(cfields[0]); k++)
-			v->fingerprint = ss_item_str(it, cfields[k]);
+		for (size_t k = 0; !v->fingerprint && k < 4; k++)
+			v->fingerprint = comb[k];
 	}
 	if (!v->fingerprint && v->unified)
 		v->fingerprint = ss_item_str(v->unified, "sha256");
@@ -136,11 +153,11 @@ static const char *type_of(const struct vinfo *v)
 	return v->container && v->vm ? "container, VM" : v->vm ? "VM" : v->container ? "container" : "-";
 }
 
-/* The first alias of IT that is safe to put in a command someone pastes
+/* The first of ALIASES that is safe to put in a command someone pastes
  * into a shell (written into BUF), or NULL. */
-static const char *first_alias(const struct ss_item *it, char *buf, size_t bufsz)
+static const char *first_alias(const char *aliases, char *buf, size_t bufsz)
 {
-	for (const char *a = ss_item_str(it, "aliases"); a && *a;) {
+	for (const char *a = aliases; a && *a;) {
 		const char *comma = strchr(a, ',');
 		size_t len = comma ? (size_t)(comma - a) : strlen(a);
 		if (len && len < bufsz) {
@@ -154,13 +171,21 @@ static const char *first_alias(const struct ss_item *it, char *buf, size_t bufsz
 	return NULL;
 }
 
-/* ---- the page ------------------------------------------------------------------- */
+/* ---- the products ------------------------------------------------------------ */
 
-static void cell(FILE *f, const char *label, const char *cls, const char *text)
+static void cell(struct ssi_hbuf *b, const char *label, const char *cls, const char *text)
 {
-	fprintf(f, "<td data-l=\"%s\"%s%s%s>", label, cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
-	ssi_html_text(f, text && *text ? text : "-");
-	fputs("</td>", f);
+	SSI_HB_LIT(b, "<td data-l=\"");
+	ssi_hb_puts(b, label);
+	ssi_hb_putc(b, '"');
+	if (cls) {
+		SSI_HB_LIT(b, " class=\"");
+		ssi_hb_puts(b, cls);
+		ssi_hb_putc(b, '"');
+	}
+	ssi_hb_putc(b, '>');
+	ssi_html_text(b, text && *text ? text : "-");
+	SSI_HB_LIT(b, "</td>");
 }
 
 /* "YYYY-MM-DD" from a version name that starts with a date, or "-". */
@@ -170,342 +195,282 @@ static void date_of(const char *version, char out[11])
 	for (int i = 0; i < 8; i++)
 		if (!version || version[i] < '0' || version[i] > '9')
 			return;
-	snprintf(out, 11, "%.4s-%.2s-%.2s", version, version + 4, version + 6);
+	memcpy(out, version, 4);
+	out[4] = '-';
+	memcpy(out + 5, version + 4, 2);
+	out[7] = '-';
+	memcpy(out + 8, version + 6, 2);
+	out[10] = '\0';
 }
 
 /* The aliases, a space after each comma so that the cell wraps there. */
-static void aliases_cell(FILE *f, const char *aliases)
+static void aliases_cell(struct ssi_hbuf *b, const char *aliases)
 {
-	fputs("<td data-l=\"Aliases\" class=\"a\">", f);
+	SSI_HB_LIT(b, "<td data-l=\"Aliases\" class=\"a\">");
 	if (!aliases || !*aliases)
-		fputc('-', f);
+		ssi_hb_putc(b, '-');
 	for (const char *a = aliases; a && *a;) {
 		const char *comma = strchr(a, ',');
-		ssi_html_textn(f, a, comma ? (size_t)(comma - a) : strlen(a));
+		ssi_html_textn(b, a, comma ? (size_t)(comma - a) : strlen(a));
 		if (comma)
-			fputs(", ", f);
+			SSI_HB_LIT(b, ", ");
 		a = comma ? comma + 1 : NULL;
 	}
-	fputs("</td>", f);
+	SSI_HB_LIT(b, "</td>");
 }
 
-static void product_row(FILE *f, const struct cat *c, size_t from, size_t vend, const struct vinfo *v)
+/* A product's fields (of its newest item), looked up together. */
+enum { P_OS, P_RELEASE, P_VARIANT, P_ARCH, P_ALIASES, P_TITLE, P_N };
+static const char *const pkeys[P_N] = { "os", "release", "variant", "arch", "aliases", "release_title" };
+
+static void product_row(struct ssi_hbuf *b, const struct row *r, const char *const *pf, const struct vinfo *v)
 {
-	const struct ss_item *it = c->it[from];
 	char date[11], fp[13] = "-";
-	date_of(ss_item_version(it), date);
+	date_of(r->version, date);
 	if (v->fingerprint && !ssi_field_problem(SSI_F_FINGERPRINT, v->fingerprint))
 		snprintf(fp, sizeof(fp), "%.12s", v->fingerprint);
-	(void)vend;
-	fputs("<tr class=\"p\">", f);
-	cell(f, "Product", "n", ss_item_product(it));
-	cell(f, "OS", NULL, ss_item_str(it, "os"));
-	cell(f, "Release", NULL, ss_item_str(it, "release"));
-	cell(f, "Variant", NULL, ss_item_str(it, "variant"));
-	cell(f, "Arch", NULL, ss_item_str(it, "arch"));
-	cell(f, "Type", NULL, type_of(v));
-	cell(f, "Version", NULL, ss_item_version(it));
-	cell(f, "Date", NULL, date);
-	fprintf(f, "<td data-l=\"Size\" data-k=\"%lld\">", v->size);
-	ssi_html_size(f, v->size);
-	fputs("</td>", f);
-	aliases_cell(f, ss_item_str(it, "aliases"));
-	cell(f, "Fingerprint", "h", fp);
-	fputs("</tr>\n", f);
+	SSI_HB_LIT(b, "<tr class=\"p\">");
+	cell(b, "Product", "n", r->product);
+	cell(b, "OS", NULL, pf[P_OS]);
+	cell(b, "Release", NULL, pf[P_RELEASE]);
+	cell(b, "Variant", NULL, pf[P_VARIANT]);
+	cell(b, "Arch", NULL, pf[P_ARCH]);
+	cell(b, "Type", NULL, type_of(v));
+	cell(b, "Version", NULL, r->version);
+	cell(b, "Date", NULL, date);
+	SSI_HB_LIT(b, "<td data-l=\"Size\" data-k=\"");
+	ssi_hb_int(b, v->size);
+	SSI_HB_LIT(b, "\">");
+	ssi_html_size(b, v->size);
+	SSI_HB_LIT(b, "</td>");
+	aliases_cell(b, pf[P_ALIASES]);
+	cell(b, "Fingerprint", "h", fp);
+	SSI_HB_LIT(b, "</tr>\n");
 }
 
-static void item_row(FILE *f, const struct ss_item *it)
+static void item_row(struct ssi_hbuf *b, const struct row *r)
 {
-	const char *path = ss_item_str(it, "path");
-	struct ss_error e;
-	fputs("<tr><td>", f);
-	if (path && ss_path_check(path, &e) == SS_OK) {
-		fputs("<a href=\"", f);
-		ssi_html_href(f, path);
-		fputs("\">", f);
+	SSI_HB_LIT(b, "<tr><td>");
+	/* every item path of a loaded tree passed ss_path_check (tree.c) */
+	if (r->path && *r->path && *r->path != '/') {
+		SSI_HB_LIT(b, "<a href=\"");
+		ssi_html_href(b, r->path);
+		SSI_HB_LIT(b, "\">");
 		/* the file's name: the version's caption and the link say where */
-		const char *base = strrchr(path, '/');
-		ssi_html_text(f, base ? base + 1 : path);
-		fputs("</a>", f);
+		const char *base = strrchr(r->path, '/');
+		ssi_html_text(b, base ? base + 1 : r->path);
+		SSI_HB_LIT(b, "</a>");
 	} else {
-		ssi_html_text(f, path ? path : "-");
+		ssi_html_text(b, r->path ? r->path : "-");
 	}
-	fputs("</td><td>", f);
-	ssi_html_text(f, ss_item_str(it, "ftype") ? ss_item_str(it, "ftype") : ss_item_name(it));
-	fputs("</td><td>", f);
-	ssi_html_size(f, ss_item_get_int(it, "size"));
-	fputs("</td><td class=\"h\">", f);
-	ssi_html_text(f, ss_item_str(it, "sha256") ? ss_item_str(it, "sha256") : "-");
-	fputs("</td></tr>\n", f);
+	SSI_HB_LIT(b, "</td><td>");
+	ssi_html_text(b, r->ftype ? r->ftype : r->name);
+	SSI_HB_LIT(b, "</td><td>");
+	ssi_html_size(b, r->size);
+	SSI_HB_LIT(b, "</td><td class=\"h\">");
+	ssi_html_text(b, r->sha256 ? r->sha256 : "-");
+	SSI_HB_LIT(b, "</td></tr>\n");
 }
 
-static void product_commands(FILE *f, const struct cat *c, const struct ss_item *it, const struct vinfo *v)
+static void product_commands(struct ssi_hbuf *b, const struct cat *c, const char *aliases, const struct vinfo *v)
 {
 	char alias[256];
-	const char *a = first_alias(it, alias, sizeof(alias));
+	const char *a = first_alias(aliases, alias, sizeof(alias));
 	if (!(v->container || v->vm) || !a)
 		return;
-	fputs("<pre><code>lxc launch ", f);
-	ssi_html_text(f, c->remote);
-	fputc(':', f);
-	ssi_html_text(f, a);
+	SSI_HB_LIT(b, "<pre><code>lxc launch ");
+	ssi_html_text(b, c->remote);
+	ssi_hb_putc(b, ':');
+	ssi_html_text(b, a);
 	if (!v->container)
-		fputs(" --vm", f);
+		SSI_HB_LIT(b, " --vm");
 	if (v->unified) {
-		fputs("\nlxc image import ", f);
-		ssi_html_text(f, c->base ? c->base : "URL");
-		fputs("/import/", f);
-		ssi_html_text(f, a);
+		SSI_HB_LIT(b, "\nlxc image import ");
+		ssi_html_text(b, c->base ? c->base : "URL");
+		SSI_HB_LIT(b, "/import/");
+		ssi_html_text(b, a);
 	}
-	fputs("</code></pre>\n", f);
+	SSI_HB_LIT(b, "</code></pre>\n");
 }
 
-/* The product whose items are C->it[FROM..TO): its row and, in a second
- * row, its versions and files behind a <details>. */
-static size_t product(FILE *f, const struct cat *c, size_t from)
+/* " (N thing)" or " (N things)", and the product's summary line. */
+static void count(struct ssi_hbuf *b, size_t n, const char *what)
+{
+	ssi_hb_int(b, (long long)n);
+	ssi_hb_putc(b, ' ');
+	ssi_hb_puts(b, what);
+	if (n != 1)
+		ssi_hb_putc(b, 's');
+}
+
+/* The versions of the product whose rows are C->r[FROM..TO), each a table
+ * of its files. */
+static void versions(struct ssi_hbuf *b, const struct cat *c, size_t from, size_t to)
+{
+	for (size_t i = from; i < to;) {
+		size_t e = run_end(c, i, same_version);
+		SSI_HB_LIT(b, "<div class=\"w\"><table class=\"i\"><caption>Version ");
+		ssi_html_text(b, c->r[i].version);
+		SSI_HB_LIT(b, "</caption>\n<thead><tr><th scope=\"col\">File</th><th scope=\"col\">Type</th>"
+			       "<th scope=\"col\">Size</th><th scope=\"col\">SHA-256</th></tr></thead>\n<tbody>\n");
+		for (; i < e; i++)
+			item_row(b, &c->r[i]);
+		SSI_HB_LIT(b, "</tbody></table></div>\n");
+	}
+}
+
+/* The product whose rows start at FROM: its row and, in a second row, its
+ * versions and files behind a <details>.  Returns where the next starts. */
+static size_t product(struct ssi_hbuf *b, const struct cat *c, size_t from)
 {
 	size_t to = run_end(c, from, same_product), nv = 0, vend = run_end(c, from, same_version);
+	const char *pf[P_N];
 	struct vinfo v;
+	ssi_item_strs(c->r[from].it, pkeys, P_N, pf);
 	version_info(c, from, vend, &v);
 	for (size_t i = from; i < to; i = run_end(c, i, same_version))
 		nv++;
-	fputs("<tbody>\n", f);
-	product_row(f, c, from, vend, &v);
-	fputs("<tr class=\"d\"><td colspan=\"11\"><details><summary>", f);
-	ssi_html_text(f, ss_item_product(c->it[from]));
-	const char *title = ss_item_str(c->it[from], "release_title");
+	SSI_HB_LIT(b, "<tbody>\n");
+	product_row(b, &c->r[from], pf, &v);
+	SSI_HB_LIT(b, "<tr class=\"d\"><td colspan=\"11\"><details><summary>");
+	ssi_html_text(b, c->r[from].product);
+	const char *title = pf[P_TITLE];
 	if (title) {
-		fputs(" (", f);
-		ssi_html_text(f, title);
-		fputc(')', f);
+		SSI_HB_LIT(b, " (");
+		ssi_html_text(b, title);
+		ssi_hb_putc(b, ')');
 	}
-	fprintf(f, ": %zu version%s, %zu file%s</summary>\n", nv, nv == 1 ? "" : "s", to - from,
-		to - from == 1 ? "" : "s");
-	product_commands(f, c, c->it[from], &v);
-	for (size_t i = from; i < to;) {
-		size_t e = run_end(c, i, same_version);
-		fputs("<div class=\"w\"><table class=\"i\"><caption>Version ", f);
-		ssi_html_text(f, ss_item_version(c->it[i]));
-		fputs("</caption>\n<thead><tr><th scope=\"col\">File</th><th scope=\"col\">Type</th>"
-		      "<th scope=\"col\">Size</th><th scope=\"col\">SHA-256</th></tr></thead>\n<tbody>\n", f);
-		for (; i < e; i++)
-			item_row(f, c->it[i]);
-		fputs("</tbody></table></div>\n", f);
-	}
-	fputs("</details></td></tr>\n</tbody>\n", f);
+	SSI_HB_LIT(b, ": ");
+	count(b, nv, "version");
+	SSI_HB_LIT(b, ", ");
+	count(b, to - from, "file");
+	SSI_HB_LIT(b, "</summary>\n");
+	product_commands(b, c, pf[P_ALIASES], &v);
+	versions(b, c, from, to);
+	SSI_HB_LIT(b, "</details></td></tr>\n</tbody>\n");
 	return to;
 }
 
-/* ---- head, commands, status -------------------------------------------------------- */
-
-static const char style[] =
-	"body{font-family:sans-serif;margin:0 auto;max-width:100em;padding:1em;color:#1a1a1a;background:#fff;"
-	"line-height:1.4}\n"
-	"h1{font-size:1.5em}h2{font-size:1.2em}a,summary{color:#0b4f8a}summary{cursor:pointer}\n"
-	"pre{background:#f1f1f1;padding:.5em;white-space:pre-wrap;word-break:break-all}\n"
-	"table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .5em;vertical-align:top}\n"
-	"#cat>thead th{position:sticky;top:0;background:#e6e6e6;white-space:nowrap}\n"
-	"#cat>tbody{border-top:1px solid #bbb}tr.d>td{padding:0 .5em .25em}\n"
-	".h{font-family:monospace;word-break:break-all}.n,.a{overflow-wrap:anywhere}.w{overflow-x:auto}\n"
-	"th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer;color:inherit}\n"
-	"table.i{margin:.5em 0;font-size:.9em;table-layout:fixed}table.i th:nth-child(1){width:30%}"
-	"table.i th:nth-child(2){width:18%}table.i th:nth-child(3){width:10%}table.i caption{text-align:left;font-weight:bold}\n"
-	"dl{display:grid;grid-template-columns:max-content 1fr;gap:0 1em}dd{margin:0}\n"
-	"#cat{font-size:.95em}td[data-l=Date],td[data-l=Size]{white-space:nowrap}\n"
-	"[hidden]{display:none!important}#q{font:inherit;padding:.25em;width:20em;max-width:90%}\n"
-	"@media (max-width:45em){#cat>thead{position:absolute;width:1px;height:1px;overflow:hidden;"
-	"clip:rect(0 0 0 0)}\n"
-	"#cat,#cat>tbody,#cat>tbody>tr,#cat>tbody>tr>td{display:block}\n"
-	"#cat>tbody{border:1px solid #bbb;margin:.5em 0;padding:.25em}tr.p>td{padding:0 .25em}\n"
-	"tr.p>td::before{content:attr(data-l) \": \";font-weight:bold;font-family:sans-serif}dl{display:block}}\n";
-
-/* Sorts (a button in each column head) and filters (every word typed must
- * occur in the product's row).  Reads the page only; no data embedded. */
-static const char script[] =
-	"(function(){\n"
-	"var t=document.getElementById('cat'),q=document.getElementById('q'),n=document.getElementById('n');\n"
-	"var b=Array.prototype.slice.call(t.tBodies),th=t.tHead.rows[0].cells;\n"
-	"b.forEach(function(x){x.k=x.rows[0].textContent.toLowerCase();});\n"
-	"function show(){var w=q.value.toLowerCase().split(/\\s+/).filter(Boolean),c=0;\n"
-	"b.forEach(function(x){var ok=w.every(function(s){return x.k.indexOf(s)>=0;});x.hidden=!ok;if(ok)c++;});\n"
-	"n.textContent=c+' of '+b.length+' products';}\n"
-	"function key(x,i){var c=x.rows[0].cells[i];\n"
-	"return c.hasAttribute('data-k')?Number(c.getAttribute('data-k')):c.textContent;}\n"
-	"Array.prototype.forEach.call(th,function(h,i){var u=document.createElement('button');\n"
-	"u.type='button';u.textContent=h.textContent;h.textContent='';h.appendChild(u);\n"
-	"u.addEventListener('click',function(){var d=h.getAttribute('aria-sort')==='ascending'?-1:1;\n"
-	"Array.prototype.forEach.call(th,function(o){o.removeAttribute('aria-sort');});\n"
-	"h.setAttribute('aria-sort',d>0?'ascending':'descending');\n"
-	"b.sort(function(x,y){var p=key(x,i),r=key(y,i);\n"
-	"return d*(typeof p==='number'?p-r:p.localeCompare(r,undefined,{numeric:true}));});\n"
-	"b.forEach(function(x){t.appendChild(x);});});});\n"
-	"q.addEventListener('input',show);document.getElementById('f').hidden=false;show();\n"
-	"})();\n";
+/* ---- the page ------------------------------------------------------------------- */
 
 static int any_unified(const struct cat *c)
 {
 	for (size_t i = 0; i < c->n; i++)
-		if (ftype_is(c->it[i], "lxd_combined.tar.gz"))
+		if (ftype_is(&c->r[i], "lxd_combined.tar.gz"))
 			return 1;
 	return 0;
 }
 
-static void commands(FILE *f, const struct cat *c)
+static void page(struct ssi_hbuf *b, const struct cat *c)
 {
-	const char *url = c->base ? c->base : "URL";
-	fputs("<section aria-labelledby=\"use\"><h2 id=\"use\">Using these images</h2>\n"
-	      "<p>Add this server as a remote, then launch an image by its alias:</p>\n<pre><code>lxc remote add ", f);
-	ssi_html_text(f, c->remote);
-	fputc(' ', f);
-	ssi_html_text(f, url);
-	fputs(" --protocol simplestreams --public\nlxc launch ", f);
-	ssi_html_text(f, c->remote);
-	fputs(":ALIAS</code></pre>\n", f);
-	if (any_unified(c)) {
-		fputs("<p>Unified images can also be imported by URL, without the remote:</p>\n"
-		      "<pre><code>lxc image import ", f);
-		ssi_html_text(f, url);
-		fputs("/import/ALIAS</code></pre>\n", f);
-	}
-	if (!c->base)
-		fputs("<p>URL is the address this page is served at, without index.html.</p>\n", f);
-	fputs("</section>\n", f);
-}
-
-static void dd(FILE *f, const char *term, const char *val)
-{
-	fprintf(f, "<dt>%s</dt><dd>", term);
-	ssi_html_text(f, val && *val ? val : "-");
-	fputs("</dd>\n", f);
-}
-
-static void status(FILE *f, const struct ss_catalogue_status *s)
-{
-	fputs("<section aria-labelledby=\"st\"><h2 id=\"st\">Mirror status</h2>\n<dl>\n", f);
-	dd(f, "Source", s->source);
-	dd(f, "Filters", s->filters);
-	dd(f, "Last successful run", s->last_run);
-	dd(f, "Result", s->result);
-	fputs("<dt>Items</dt><dd>", f);
-	if (s->items >= 0)
-		fprintf(f, "%lld", s->items);
-	else
-		fputc('-', f);
-	fputs("</dd>\n<dt>Size</dt><dd>", f);
-	ssi_html_size(f, s->bytes);
-	fputs("</dd>\n</dl>\n", f);
-	if (s->nwaiting) {
-		fputs("<div class=\"w\"><table class=\"i\"><caption>Files waiting out their grace period</caption>\n"
-		      "<thead><tr><th scope=\"col\">File</th><th scope=\"col\">Removed after</th></tr></thead>\n<tbody>\n",
-		      f);
-		for (size_t i = 0; i < s->nwaiting; i++) {
-			fputs("<tr><td>", f);
-			ssi_html_text(f, s->waiting[i].path);
-			fputs("</td><td>", f);
-			ssi_html_text(f, s->waiting[i].until);
-			fputs("</td></tr>\n", f);
-		}
-		fputs("</tbody></table></div>\n", f);
-	}
-	fputs("</section>\n", f);
-}
-
-static void page(FILE *f, const struct cat *c)
-{
-	static const char *const heads[] = { "Product", "OS", "Release", "Variant", "Arch", "Type",
-					     "Version", "Date", "Size", "Aliases", "Fingerprint" };
-	const char *title = c->o && c->o->title ? c->o->title : "Image catalogue";
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	      "<meta name=\"generator\" content=\"" GENERATOR "\">\n<title>", f);
-	ssi_html_text(f, title);
-	fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<h1>", style);
-	ssi_html_text(f, title);
-	fputs("</h1>\n", f);
-	commands(f, c);
+	static const char heads[] = "<th scope=\"col\">Product</th><th scope=\"col\">OS</th>"
+		"<th scope=\"col\">Release</th><th scope=\"col\">Variant</th><th scope=\"col\">Arch</th>"
+		"<th scope=\"col\">Type</th><th scope=\"col\">Version</th><th scope=\"col\">Date</th>"
+		"<th scope=\"col\">Size</th><th scope=\"col\">Aliases</th><th scope=\"col\">Fingerprint</th>";
+	ssi_cat_head(b, c->o && c->o->title ? c->o->title : "Image catalogue");
+	ssi_cat_commands(b, c->remote, c->base, any_unified(c));
 	if (c->o && c->o->status)
-		status(f, c->o->status);
-	fprintf(f, "<section aria-labelledby=\"imgs\"><h2 id=\"imgs\">Images</h2>\n"
-		   "<p>%zu product%s, %zu file%s. Open a product to see its versions and files.</p>\n"
-		   "<div id=\"f\" hidden><label for=\"q\">Filter</label> <input id=\"q\" type=\"search\" "
-		   "autocomplete=\"off\"> <span id=\"n\" aria-live=\"polite\"></span></div>\n"
-		   "<div class=\"w\"><table id=\"cat\">\n<thead><tr>",
-		c->nproducts, c->nproducts == 1 ? "" : "s", c->n, c->n == 1 ? "" : "s");
-	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
-		fprintf(f, "<th scope=\"col\">%s</th>", heads[i]);
-	fputs("</tr></thead>\n", f);
-	for (size_t i = 0; i < c->n;)
-		i = product(f, c, i);
-	fprintf(f, "</table></div>\n</section>\n</main>\n<script>\n%s</script>\n</body>\n</html>\n", script);
+		ssi_cat_status(b, c->o->status);
+	SSI_HB_LIT(b, "<section aria-labelledby=\"imgs\"><h2 id=\"imgs\">Images</h2>\n<p>");
+	count(b, c->nproducts, "product");
+	SSI_HB_LIT(b, ", ");
+	count(b, c->n, "file");
+	SSI_HB_LIT(b, ". Open a product to see its versions and files.</p>\n"
+		       "<div id=\"f\" hidden><label for=\"q\">Filter</label> <input id=\"q\" type=\"search\" "
+		       "autocomplete=\"off\"> <span id=\"n\" aria-live=\"polite\"></span></div>\n"
+		       "<div class=\"w\"><table id=\"cat\">\n<thead><tr>");
+	ssi_hb_puts(b, heads);
+	SSI_HB_LIT(b, "</tr></thead>\n");
+	for (size_t i = 0; i < c->n && !b->oom;)
+		i = product(b, c, i);
+	ssi_cat_tail(b);
 }
 
 /* ---- entry points ---------------------------------------------------------------------- */
 
-static char *render(const struct ss_tree *t, const struct ss_catalogue_opts *o, const char *base, size_t *len,
-		    struct ss_error *err)
+/* The page of the N items IT, or of T's items when IT is NULL. */
+static char *render(const struct ss_tree *t, const struct ss_item *const *it, size_t n,
+		    const struct ss_catalogue_opts *o, const char *base, size_t *len, struct ss_error *err)
 {
 	struct cat c = { .o = o, .remote = o && o->remote ? o->remote : "mysite" };
-	char *out = NULL, *b = NULL;
-	size_t n = 0;
+	struct ssi_hbuf b = { 0 };
+	char *copy = NULL;
 	/* a base URL goes into commands people paste: only a plain one */
-	if (base && *base && !ssi_field_problem(SSI_F_URL, base) && (b = strdup(base))) {
-		for (size_t l = strlen(b); l > 0 && b[l - 1] == '/'; l--)
-			b[l - 1] = '\0';
-		c.base = b;
+	if (base && *base && !ssi_field_problem(SSI_F_URL, base) && (copy = strdup(base))) {
+		for (size_t l = strlen(copy); l > 0 && copy[l - 1] == '/'; l--)
+			copy[l - 1] = '\0';
+		c.base = copy;
 	}
-	FILE *f = collect(&c, t) < 0 ? NULL : open_memstream(&out, &n);
-	if (f) {
-		page(f, &c);
-		if (fclose(f) != 0) {
-			free(out);
-			out = NULL;
-		}
+	if (collect(&c, t, it, n) == 0) {
+		/* about 300 bytes a file, 8 KiB around them */
+		ssi_hb_reserve(&b, 8192 + 320 * c.n);
+		page(&b, &c);
+	} else {
+		b.oom = 1;
 	}
-	free(c.it);
-	free(b);
-	if (!out)
+	free(c.r);
+	free(copy);
+	if (b.oom || !b.p) {
+		free(b.p);
 		ssi_err(err, SS_FATAL, "catalogue: out of memory");
-	else if (len)
-		*len = n;
-	return out;
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
 }
 
 char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opts *o, size_t *len,
 			  struct ss_error *err)
 {
-	return render(t, o, o ? o->base_url : NULL, len, err);
+	return render(t, NULL, 0, o, o ? o->base_url : NULL, len, err);
 }
 
-/* 1 when TREE has an index.html that this module did not write (a site's
- * own page): it is never overwritten. */
-static int foreign_page(const char *tree)
+/* The page of T (IT NULL) or of the N items IT, into TREE/index.html
+ * unless that holds the same bytes already.  A page sstream did not write
+ * (a site's own) is never overwritten: SS_PARTIAL. */
+static int write_page(const char *tree, const struct ss_tree *t, const struct ss_item *const *it, size_t n,
+		      const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
 {
-	char *file = ss_join(tree, "index.html"), *data = NULL;
-	size_t len = 0;
-	struct ss_error e;
-	int foreign = file && ss_fetch(file, 1 << 26, &data, &len, &e) == SS_OK &&
-		      !memmem(data, len, "<meta name=\"generator\" content=\"" GENERATOR "\">", strlen(GENERATOR) + 34);
-	free(file);
-	free(data);
-	return foreign;
+	char *old;
+	size_t oldlen, len = 0;
+	int dummy = 0;
+	if (ssi_cat_read(tree, &old, &oldlen) < 0) {
+		free(old);
+		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
+	}
+	char *base = o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
+	char *html = render(t, it, n, o, base, &len, err);
+	int rc = html ? ssi_cat_put(tree, old, oldlen, html, len, changed ? changed : &dummy, err) : SS_FATAL;
+	free(html);
+	free(base);
+	free(old);
+	return rc;
 }
 
 int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
 {
-	int dummy = 0;
 	if (changed)
 		*changed = 0;
-	if (foreign_page(tree))
+	char *old;
+	size_t oldlen;
+	int ours = ssi_cat_read(tree, &old, &oldlen);
+	free(old);
+	/* (said before the tree is read: its load is what costs) */
+	if (ours < 0)
 		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
 	struct ss_tree *t = ss_tree_load(tree, err);
 	if (!t)
 		return err->code ? err->code : SS_FATAL;
-	char *base = o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
-	size_t len = 0;
-	char *html = render(t, o, base, &len, err);
-	int rc = html ? ssi_safe_write(tree, "index.html", html, len, changed ? changed : &dummy, err) : SS_FATAL;
-	free(html);
-	free(base);
+	int rc = write_page(tree, t, NULL, 0, o, changed, err);
 	ss_tree_free(t);
 	return rc;
+}
+
+int ssi_catalogue_write_items(const char *tree, const struct ss_item *const *it, size_t n,
+			      const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
+{
+	if (changed)
+		*changed = 0;
+	return write_page(tree, NULL, it, n, o, changed, err);
 }

@@ -1,21 +1,89 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared by lib/catalogue.c (the model and the page) and
- * lib/catalogue_html.c (escaping for HTML and URLs); not public. */
+/* Shared by lib/catalogue.c (the model and the page), lib/catalogue_html.c
+ * (the output buffer, escaping for HTML and URLs) and lib/catalogue_status.c
+ * (the mirror's status block); not public. */
 #ifndef SS_CATALOGUE_INTERNAL_H
 #define SS_CATALOGUE_INTERNAL_H
 
-#include <stdio.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "sstream.h"
+
+/* A growing NUL-terminated buffer; after a failed allocation OOM is set
+ * and every later write is dropped. */
+struct ssi_hbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+/* Room for N more bytes (and the NUL); -1 when out of memory. */
+int ssi_hb_reserve(struct ssi_hbuf *b, size_t n);
+void ssi_hb_put_slow(struct ssi_hbuf *b, const char *s, size_t n);
+/* N bytes of S (inline: the page is thousands of small pieces). */
+static inline void ssi_hb_put(struct ssi_hbuf *b, const char *s, size_t n)
+{
+	if (b->cap - b->len <= n) {
+		ssi_hb_put_slow(b, s, n);
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+void ssi_hb_puts(struct ssi_hbuf *b, const char *s);
+/* A string literal L (its length known at compile time). */
+#define SSI_HB_LIT(b, l) ssi_hb_put((b), "" l, sizeof(l) - 1)
+void ssi_hb_putc(struct ssi_hbuf *b, char c);
+void ssi_hb_int(struct ssi_hbuf *b, long long v);
 
 /* S as HTML text or attribute value: & < > " ' become references, control
  * characters (C0 other than tab and line feed, DEL, C1) become U+FFFD. */
-void ssi_html_text(FILE *f, const char *s);
+void ssi_html_text(struct ssi_hbuf *b, const char *s);
 /* At most N bytes of S (not splitting a UTF-8 sequence), escaped. */
-void ssi_html_textn(FILE *f, const char *s, size_t n);
+void ssi_html_textn(struct ssi_hbuf *b, const char *s, size_t n);
 /* A tree-relative PATH as a relative URL: every byte but the unreserved
  * ones and '/' percent-encoded (so no ':' can make it a scheme).  The
  * caller has checked PATH with ss_path_check. */
-void ssi_html_href(FILE *f, const char *path);
-/* BYTES as a short size: "512 B", "1.5 KiB", "2.0 GiB". */
-void ssi_html_size(FILE *f, long long bytes);
+void ssi_html_href(struct ssi_hbuf *b, const char *path);
+/* BYTES as a short size: "512 B", "1.5 KiB", "2.0 GiB" (as "%.1f"). */
+void ssi_html_size(struct ssi_hbuf *b, long long bytes);
+
+/* ---- catalogue_page.c: the page's fixed parts ---- */
+
+/* Marks the pages this module writes (and may rewrite). */
+#define SSI_CAT_GENERATOR_META "<meta name=\"generator\" content=\"sstream catalogue\">"
+
+/* From the doctype to the page's <h1>TITLE</h1>. */
+void ssi_cat_head(struct ssi_hbuf *b, const char *title);
+/* The commands to use the tree (REMOTE: the remote's name; BASE: its
+ * URL or NULL; UNIFIED: the tree has unified images). */
+void ssi_cat_commands(struct ssi_hbuf *b, const char *remote, const char *base, int unified);
+/* A mirror's status block. */
+void ssi_cat_status(struct ssi_hbuf *b, const struct ss_catalogue_status *s);
+/* The end of the products' table, the script, the end of the page. */
+void ssi_cat_tail(struct ssi_hbuf *b);
+/* 1 when the LEN bytes of DATA are a page this module wrote. */
+int ssi_cat_ours(const char *data, size_t len);
+/* TREE/index.html into *DATA (malloc'd) and *LEN: 1 a page of ours, -1
+ * another (a site's own: never overwritten), 0 none (*DATA NULL). */
+int ssi_cat_read(const char *tree, char **data, size_t *len);
+/* HTML into TREE/index.html atomically, unless OLD (what is there, may
+ * be NULL) holds the same bytes; *CHANGED says whether it wrote. */
+int ssi_cat_put(const char *tree, const char *old, size_t oldlen, const char *html, size_t len, int *changed,
+		struct ss_error *err);
+
+
+/* ---- for the mirror, which has its items loaded ---- */
+
+/* ss_catalogue_write's page of the N items IT (what TREE lists). */
+int ssi_catalogue_write_items(const char *tree, const struct ss_item *const *it, size_t n,
+			      const struct ss_catalogue_opts *o, int *changed, struct ss_error *err);
+/* Replaces the status block of TREE/index.html with S, the rest as it
+ * is.  SS_OK (*CHANGED says whether it wrote), SS_FATAL (not written), or
+ * SS_PARTIAL when there is no page of ours with a status block to update. */
+int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_status *s, int *changed,
+				struct ss_error *err);
 
 #endif

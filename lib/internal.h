@@ -220,4 +220,10 @@ struct ss_image_meta *ssi_image_meta_load(const char *path, struct ss_error *err
  * SS_FATAL naming NAME (a tarball when IN_TARBALL, else the YAML file). */
 int ssi_image_meta_require(const struct ss_image_meta *m, const char *name, int in_tarball, struct ss_error *err);
 
+/* (model.c) ss_item_str of each of the N (at most 16) KEYS, none of them
+ * a name field (item_name...), into OUT: each level's fields are read
+ * once, with no hashing - for the catalogue, which asks a few fields of
+ * every item. */
+void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out);
+
 #endif

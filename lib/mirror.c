@@ -13,11 +13,13 @@
  *      and when), then the index - each atomically, and only when changed
  *   5. delete files unreferenced for longer than the grace period, and the
  *      directories they leave empty
+ *   6. with o->catalogue, the page TARGET/index.html from the items listed
  * State lives in TARGET/.sstream/: "lock", "tmp/", "state" (plain text),
  * and "last-success" (the time of the last run that returned SS_OK).
  * Step 2 is in mirror_plan.c, 3 in mirror_fetch.c, 4 in mirror_publish.c
  * (the documents) and mirror_state.c (the state file), 5 in
- * mirror_prune.c; this file runs them, in order, and nothing else calls them.
+ * mirror_prune.c, 6 in mirror_page.c; this file runs them, in order, and
+ * nothing else calls them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -130,6 +132,10 @@ static int commit(struct run *r)
 static int publish_failed(struct run *r, int rc)
 {
 	struct ss_error *err = r->err;
+	/* the page then shows what the documents on disk list, read back */
+	free(r->listed);
+	r->listed = NULL;
+	r->nlisted = 0;
 	if (rc == SS_FATAL && (r->st->added || r->st->reused) && err->sys_errno) { /* I/O, not a refusal */
 		char why[sizeof(err->msg)];
 		snprintf(why, sizeof(why), "%s", err->msg);
@@ -235,6 +241,7 @@ static int run(struct run *r)
 		goto out;
 	options_key(r);
 	if (!o->dry_run && !o->check_existing && ssm_state_unchanged(r, &fo)) {
+		r->unchanged = 1;
 		rc = run_unchanged(r);
 		goto out;
 	}
@@ -298,6 +305,8 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	int rc = run(&r);
 	if (rc == SS_OK && !o->dry_run)
 		rc = record_success(&r);
+	/* (a page not written is a warning: the run's success stands) */
+	rc = ssm_page(&r, rc);
 	stats->seconds = ssi_now() - t0;
 	run_free(&r);
 	return rc;

@@ -67,6 +67,10 @@ struct run {
 	 * of such a version are, when their files are there */
 	const struct ss_item **fallback;
 	size_t nfallback;
+	/* the items the products files list (for the catalogue page) */
+	const struct ss_item **listed;
+	size_t nlisted;
+	int unchanged;           /* the source said nothing changed: nothing was read */
 	char *index;             /* streams/v1/index.json to write */
 	size_t index_len;
 	time_t deadline;         /* when the run gives up (--max-time), 0: never */
@@ -151,5 +155,12 @@ void ssm_state_validators(void *ud, const char *url, const char *etag, const cha
 /* 1 when the last run was complete with the same options and the source
  * answers 304 Not Modified for every document it read. */
 int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo);
+
+/* ---- mirror_page.c ---- */
+/* After a run that got through (RC SS_OK or SS_PARTIAL), with
+ * o->catalogue: TARGET/index.html from the items the run listed, or (the
+ * source unchanged) only its status block.  A page not written is a
+ * warning; returns RC, or SS_PARTIAL for an SS_OK whose page failed. */
+int ssm_page(struct run *r, int rc);
 
 #endif

@@ -151,6 +151,9 @@ void ssm_docs_free(struct run *r)
 	free(r->doc_len);
 	free(r->index);
 	free(r->fallback);
+	free(r->listed);
+	r->listed = NULL;
+	r->nlisted = 0;
 	r->fallback = NULL;
 	r->nfallback = 0;
 	r->index = NULL;
@@ -239,6 +242,16 @@ int ssm_check_docs(struct run *r)
 	return rc;
 }
 
+/* IT goes into the products file S; the run remembers it (R->listed, for
+ * the catalogue page: what the documents list, with no need to read them
+ * back). */
+static void listed_add(struct run *r, struct ss_subset *s, const struct ss_item *it)
+{
+	ss_subset_add(s, it);
+	if (r->listed && r->nlisted < r->nw + r->nfallback)
+		r->listed[r->nlisted++] = it;
+}
+
 /*
  * Writes every products file - upstream's bytes when VERBATIM, and our
  * JSON view (exactly the items present) wherever upstream's bytes are not
@@ -248,6 +261,10 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 {
 	struct ss_index_writer *iw = ss_index_new();
 	int rc = iw ? SS_OK : ssi_err(r->err, SS_FATAL, "out of memory");
+	/* (no list, no page: ssm_page then says so) */
+	free(r->listed);
+	r->nlisted = 0;
+	r->listed = r->o->catalogue ? malloc((r->nw + r->nfallback + 1) * sizeof(*r->listed)) : NULL;
 	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->src); i++) {
 		const struct ss_products *p = ss_tree_products(r->src, i);
 		const char *rel = ss_products_path(p);
@@ -259,17 +276,17 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 			for (size_t k = 0; k < r->nw; k++) {
 				const struct want *w = &r->w[k];
 				if (published(w) && ss_item_products(w->it) == p)
-					ss_subset_add(s, w->it);
+					listed_add(r, s, w->it);
 			}
 			/* kept items come from the old tree's documents */
 			for (size_t k = r->sel.count; k < r->nw; k++) {
 				const struct want *w = &r->w[k];
 				if (published(w) && strcmp(ss_item_content_id(w->it), ss_products_content_id(p)) == 0)
-					ss_subset_add(s, w->it);
+					listed_add(r, s, w->it);
 			}
 			for (size_t k = 0; k < r->nfallback; k++)
 				if (strcmp(ss_item_content_id(r->fallback[k]), ss_products_content_id(p)) == 0)
-					ss_subset_add(s, r->fallback[k]);
+					listed_add(r, s, r->fallback[k]);
 		}
 		size_t len;
 		const char *raw = rc == SS_OK && verbatim ? src_doc(r, rel, &len) : NULL;

@@ -220,18 +220,42 @@ static json_t *item_lookup(const struct ss_item *it, const char *key)
 	return NULL;
 }
 
+void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out)
+{
+	json_t *levels[4] = { it->item, it->ver, it->prod, it->p->root }, *v;
+	unsigned left = (1u << n) - 1, seen;
+	const char *key;
+	for (size_t k = 0; k < n; k++)
+		out[k] = NULL;
+	/* as item_lookup, a level at a time, each level's fields read once */
+	for (int i = 0; i < 4 && left; i++) {
+		seen = 0;
+		json_object_foreach(levels[i], key, v)
+			for (size_t k = 0; k < n; k++)
+				if ((left >> k & 1) && key[0] == keys[k][0] && strcmp(key, keys[k]) == 0) {
+					seen |= 1u << k;
+					if (i == 0 || is_scalar(v))
+						out[k] = json_string_value(v), left &= ~(1u << k);
+					break;
+				}
+		for (size_t k = 0; it->p->aliases && k < n; k++)
+			if ((left >> k & 1) && !(seen >> k & 1) && (v = alias_get(it->p, levels[i], keys[k])) &&
+			    (i == 0 || is_scalar(v)))
+				out[k] = json_string_value(v), left &= ~(1u << k);
+	}
+}
+
 /* The synthetic name fields: they win over stored fields of the same name. */
 static const char *name_field(const struct ss_item *it, const char *key)
 {
-	if (strcmp(key, "item_name") == 0)
-		return it->iname;
-	if (strcmp(key, "version_name") == 0)
-		return it->vname;
-	if (strcmp(key, "product_name") == 0)
-		return it->pname;
-	if (strcmp(key, "content_id") == 0)
-		return it->p->content_id;
-	return NULL;
+	/* by the first letter: this is asked before every field lookup */
+	switch (key[0]) {
+	case 'i': return strcmp(key, "item_name") == 0 ? it->iname : NULL;
+	case 'v': return strcmp(key, "version_name") == 0 ? it->vname : NULL;
+	case 'p': return strcmp(key, "product_name") == 0 ? it->pname : NULL;
+	case 'c': return strcmp(key, "content_id") == 0 ? it->p->content_id : NULL;
+	default: return NULL;
+	}
 }
 
 /* Python's repr() of a float: the shortest form that reads back the same. */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalogue_internal.h"
+#include "model_internal.h"
 #include "publish_internal.h"
 
 const struct ss_publish_opts ssp_no_opts = { 0 };
@@ -127,4 +129,24 @@ int ssp_write_streams(const struct ss_publish_opts *po, const char *tree, json_t
 	json_decref(docs);
 	json_decref(index);
 	return rc;
+}
+
+int ssp_page(const struct ss_publish_opts *po, const char *tree, json_t *products, int rc, int changed,
+	     struct ss_error *err)
+{
+	if (!po->catalogue || po->dry_run || rc != SS_OK || !changed)
+		return rc;
+	struct ss_error e;
+	ss_error_clear(&e);
+	struct ss_products *p = ssi_products_from_json(json_incref(products), "streams/v1/images.json", "images", &e);
+	size_t n = p ? ss_products_count(p) : 0;
+	const struct ss_item **items = p ? malloc((n + 1) * sizeof(*items)) : NULL;
+	int prc = items ? SS_OK : ssi_err(&e, SS_FATAL, "catalogue: %s", p ? "out of memory" : e.msg);
+	for (size_t i = 0; items && i < n; i++)
+		items[i] = ss_products_item(p, i);
+	if (prc == SS_OK)
+		prc = ssi_catalogue_write_items(tree, items, n, po->catalogue, NULL, &e);
+	free(items);
+	ss_products_free(p);
+	return prc == SS_OK ? rc : ssi_err(err, SS_PARTIAL, "%s", e.msg);
 }

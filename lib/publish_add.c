@@ -470,6 +470,7 @@ int ss_publish_add_image(const char *tree, const char *const *files, int nfiles,
 	}
 	for (int i = 0; i < a.nplaced; i++)
 		free(a.placed[i]);
+	rc = ssp_page(po, tree, a.products, rc, *changed, err);
 	json_decref(a.items);
 	json_decref(a.products);
 	ss_image_meta_free(a.meta);

@@ -31,6 +31,12 @@ json_t *ssp_load_products(const char *tree, struct ss_error *err);
  * reference, NULL when out of memory. */
 json_t *ssp_product_names(json_t *doc);
 
+/* At the end of an operation that wrote PRODUCTS (RC, CHANGED): the
+ * catalogue page from them when PO asks for it.  Returns RC, or
+ * SS_PARTIAL (ERR) when an SS_OK change's page was not written. */
+int ssp_page(const struct ss_publish_opts *po, const char *tree, json_t *products, int rc, int changed,
+	     struct ss_error *err);
+
 /* Writes PRODUCTS as streams/v1/images.json, then the index naming it;
  * *CHANGED set when anything was written.  SS_OK or SS_FATAL. */
 int ssp_write_streams(const struct ss_publish_opts *po, const char *tree, json_t *products, int *changed,

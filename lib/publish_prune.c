@@ -219,6 +219,7 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 	ssi_ledger_free(&s.old);
 	ssi_strset_free(&s.files);
 	ssi_ledger_free(&s.next);
+	rc = ssp_page(po, tree, products, rc, changed, err);
 	json_decref(products);
 	if (lock_fd >= 0)
 		close(lock_fd);

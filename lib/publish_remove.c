@@ -101,6 +101,7 @@ int ss_publish_remove(const char *tree, const char *what, const struct ss_publis
 	json_decref(view);
 	if (rc == SS_OK && *removed == 0)
 		rc = ssi_err(err, SS_FATAL, "'%s': no image has this fingerprint or alias", what);
+	rc = ssp_page(po, tree, products, rc, changed, err);
 	json_decref(products);
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -412,6 +412,8 @@ struct ss_mirror_event {
 	size_t done, total;            /* progress: files finished, to fetch */
 };
 
+struct ss_catalogue_opts;
+
 struct ss_mirror_opts {
 	const char *source;               /* tree root, index or products URL/path */
 	const char *target;               /* local directory */
@@ -437,6 +439,13 @@ struct ss_mirror_opts {
 					   * (after the grace period); 0: they stay, listed as they are */
 	long long max_delete;             /* a run that would delete more files deletes none
 					   * (SS_PARTIAL); 0: no limit */
+	/* Not NULL: after a run that got through, TARGET/index.html (the
+	 * catalogue page, see ss_catalogue_write) from the items the run
+	 * loaded, its status block from CATALOGUE->status (source, filters) and
+	 * the run (last run, result, items, the files waiting out their grace
+	 * period).  When the source said nothing changed only the status block
+	 * is rewritten.  A page not written is a warning (SS_PARTIAL). */
+	const struct ss_catalogue_opts *catalogue;
 	void (*event)(void *ud, const struct ss_mirror_event *ev);
 	void *ud;
 };
@@ -693,6 +702,11 @@ struct ss_publish_opts {
 				* nothing written anywhere (no lock, no .sstream/;
 				* add makes no delta) */
 	int all_versions;      /* remove: an alias may drop several versions */
+	/* Not NULL: add, remove and prune that change the tree rewrite its
+	 * catalogue page TREE/index.html (ss_catalogue_write) from the products
+	 * they wrote, not read back; a page not written makes the result
+	 * SS_PARTIAL (the change stands), with the reason in ERR. */
+	const struct ss_catalogue_opts *catalogue;
 };
 
 /*

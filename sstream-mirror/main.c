@@ -151,14 +151,17 @@ static const char *resolve_source(struct mirror_args *a, const char *source, cha
 	return source;
 }
 
-static int run(struct mirror_args *a, struct ui *u, struct ss_mirror_stats *st, struct ss_s3_stats *s3st,
-	       struct ss_error *err)
+/* CAT: the catalogue page's options (a local TARGET's, unless --no-html). */
+static int run(struct mirror_args *a, const struct ss_catalogue_opts *cat, struct ui *u, struct ss_mirror_stats *st,
+	       struct ss_s3_stats *s3st, struct ss_error *err)
 {
 	struct ss_mirror_opts *o = &a->o;
 	o->event = o->dry_run ? mirror_on_plan : mirror_on_event;
 	o->ud = u;
-	if (strncmp(o->target, "s3://", 5) != 0)
+	if (strncmp(o->target, "s3://", 5) != 0) {
+		o->catalogue = a->no_html ? NULL : cat;
 		return ss_mirror(o, st, err);
+	}
 	if (o->no_items)
 		tool_usage_error(&mirror_cmd, "--no-item-download cannot publish into S3 (the bucket would name missing objects)");
 	struct ss_s3_opts *so = &a->so;
@@ -221,34 +224,10 @@ static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u
 	return out;
 }
 
-struct waiting {
-	struct ss_catalogue_wait *v;
-	size_t n;
-	char (*when)[32];
-	long long grace;
-};
-
-static void on_pending(void *ud, const char *path, long long since)
-{
-	struct waiting *w = ud;
-	struct ss_catalogue_wait *nv = realloc(w->v, (w->n + 1) * sizeof(*nv));
-	char(*nw)[32] = nv ? realloc(w->when, (w->n + 1) * sizeof(*nw)) : NULL;
-	if (nv)
-		w->v = nv;
-	if (!nw)
-		return;
-	w->when = nw;
-	time_t t = (time_t)(since + w->grace);
-	struct tm tm;
-	strftime(nw[w->n], sizeof(nw[w->n]), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
-	nv[w->n++].path = strdup(path);
-}
-
 /* After a run into a local TARGET that got through: its import snippets
- * (when webconf set them up) follow a changed index, and its catalogue
- * page shows the products and this run's status. */
-static int after_local(const struct mirror_args *a, int rc, const struct ss_mirror_stats *st, char **filters,
-		       int nfilters)
+ * (when webconf set them up) follow a changed index.  (Its catalogue page
+ * the run wrote: it has the items loaded.) */
+static int after_local(const struct mirror_args *a, int rc, const struct ss_mirror_stats *st)
 {
 	struct ss_error e;
 	if (a->o.dry_run || strncmp(a->o.target, "s3://", 5) == 0 || (rc != SS_OK && rc != SS_PARTIAL))
@@ -257,31 +236,6 @@ static int after_local(const struct mirror_args *a, int rc, const struct ss_mirr
 		fprintf(stderr, "sstream-mirror: warning: %s\n", e.msg);
 		rc = tool_result_worse(rc, SS_PARTIAL);
 	}
-	if (a->no_html)
-		return rc;
-	char when[40], result[96], filt[1024] = "";
-	time_t now = time(NULL);
-	struct tm tm;
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
-	snprintf(result, sizeof(result), "%s: %zu added, %zu removed, %zu failed", rc == SS_OK ? "ok" : "partial",
-		 st->added, st->removed, st->failed);
-	for (int i = 0; i < nfilters; i++)
-		snprintf(filt + strlen(filt), sizeof(filt) - strlen(filt), "%s%s", i ? " " : "", filters[i]);
-	struct waiting w = { .grace = a->o.grace };
-	ss_mirror_pending(a->o.target, on_pending, &w);
-	struct ss_catalogue_status cs = { a->o.source, nfilters ? filt : "(none: everything)", when, result,
-					  (long long)st->items, -1, w.v, w.n };
-	for (size_t i = 0; i < w.n; i++)
-		w.v[i].until = w.when[i];
-	struct ss_catalogue_opts co = { .status = &cs, .title = "Mirror" };
-	if (ss_catalogue_write(a->o.target, &co, NULL, &e) != SS_OK) {
-		fprintf(stderr, "sstream-mirror: warning: %s\n", e.msg);
-		rc = tool_result_worse(rc, SS_PARTIAL);
-	}
-	for (size_t i = 0; i < w.n; i++)
-		free((char *)w.v[i].path);
-	free(w.v);
-	free(w.when);
 	return rc;
 }
 
@@ -312,12 +266,19 @@ int main(int argc, char **argv)
 	struct ss_mirror_stats st = { 0 };
 	struct ss_s3_stats s3st = { 0 };
 	double start = tool_wall_clock();
-	int rc = run(&a, &u, &st, &s3st, &err);
+	/* the page's status block: what is mirrored (the run adds how it went) */
+	char filt[1024] = "";
+	for (int i = 0; i < npos - 2; i++)
+		snprintf(filt + strlen(filt), sizeof(filt) - strlen(filt), "%s%s", i ? " " : "", argv[3 + i]);
+	struct ss_catalogue_status cs = { a.o.source, npos > 2 ? filt : "(none: everything)", NULL, NULL, -1, -1,
+					  NULL, 0 };
+	struct ss_catalogue_opts co = { .status = &cs, .title = "Mirror" };
+	int rc = run(&a, &co, &u, &st, &s3st, &err);
 	if (u.tty && !u.quiet && !a.o.dry_run)
 		fputs("\r\033[K", stderr);
 	if (rc != SS_OK)
 		tool_error("sstream-mirror", &err);
-	rc = after_local(&a, rc, &st, argv + 3, npos - 2);
+	rc = after_local(&a, rc, &st);
 	print_summary(&a, rc, strncmp(a.o.target, "s3://", 5) == 0, &st, &s3st);
 	rc = write_outputs(&a, rc, &u, &st, &s3st, err.msg, start);
 	mirror_ui_free(&u);

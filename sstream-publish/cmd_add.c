@@ -29,6 +29,7 @@ int cmd_add(int argc, char **argv, struct publish_run *r)
 	};
 	int npos = tool_parse(&add_cmd, opts, argc, argv);
 	po.dry_run = r->dry_run;
+	po.catalogue = publish_page_opts(r);
 	if (npos < 2 || npos > 5)
 		tool_usage_error(&add_cmd, "add TREE IMAGE, or add TREE META ROOT... (up to three roots)");
 	publish_begin(r, argv[1]);

@@ -34,7 +34,16 @@ int cmd_html(int argc, char **argv, struct publish_run *r)
 	return rc;
 }
 
-/* After a change: the page again, unless --no-html; a failure is a warning. */
+/* For add, remove and prune, which write the page from the products they
+ * have in memory: the page's options, or NULL with --no-html. */
+const struct ss_catalogue_opts *publish_page_opts(const struct publish_run *r)
+{
+	static const struct ss_catalogue_opts defaults = { 0 };
+	return r->no_html ? NULL : &defaults;
+}
+
+/* After a change by import, rollback or webconf (which do not hold the
+ * products): the page again, unless --no-html; a failure is a warning. */
 int publish_html_refresh(struct publish_run *r)
 {
 	struct ss_error e;

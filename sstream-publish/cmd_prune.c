@@ -41,6 +41,7 @@ int cmd_prune(int argc, char **argv, struct publish_run *r)
 	publish_begin(r, argv[1]);
 	struct prune_out pr = { r->dry_run, r->quiet };
 	po.dry_run = r->dry_run;
+	po.catalogue = publish_page_opts(r);
 	int rc = ss_publish_prune(argv[1], (int)keep, grace, r->dry_run, &po, on_prune, &pr, &r->err);
 	r->changed = rc == SS_OK && !r->dry_run;
 	return rc;

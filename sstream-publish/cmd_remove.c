@@ -24,6 +24,7 @@ int cmd_remove(int argc, char **argv, struct publish_run *r)
 	if (tool_parse(&remove_cmd, opts, argc, argv) != 2)
 		tool_usage_error(&remove_cmd, "remove TREE FINGERPRINT|ALIAS [--all-versions] [--dry-run]");
 	po.dry_run = r->dry_run;
+	po.catalogue = publish_page_opts(r);
 	publish_begin(r, argv[1]);
 	int removed;
 	int rc = ss_publish_remove(argv[1], argv[2], &po, &removed, &r->err);

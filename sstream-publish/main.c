@@ -46,7 +46,8 @@ enum {
 	AFTER_WEBCONF = 1, /* a changed tree gets its import snippets rewritten */
 	AFTER_HISTORY = 2, /* a change is recorded in the tree's history */
 	AFTER_METRICS = 4, /* --metrics: what the command changed */
-	AFTER_HTML = 8,    /* a changed tree gets its catalogue page rewritten */
+	AFTER_HTML = 8,    /* a changed tree gets its catalogue page rewritten (add, remove
+			    * and prune write it themselves, from the products they hold) */
 };
 
 static const struct publish_command {
@@ -55,11 +56,11 @@ static const struct publish_command {
 	int after;
 } commands[] = {
 	{ "build", cmd_build, 0 },
-	{ "add", cmd_add, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
-	{ "remove", cmd_remove, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "add", cmd_add, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
+	{ "remove", cmd_remove, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
 	{ "list", cmd_list, 0 },
 	{ "import", cmd_import, AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
-	{ "prune", cmd_prune, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "prune", cmd_prune, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
 	{ "history", cmd_history, 0 },
 	{ "diff", cmd_diff, 0 },
 	{ "rollback", cmd_rollback, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
@@ -88,7 +89,9 @@ static int after(const struct publish_command *c, struct publish_run *r, int rc)
 	/* A changed tree gets its import snippets rewritten (for the next
 	 * reload of the web server) before its history records the change. */
 	struct ss_error e;
-	if ((c->after & AFTER_WEBCONF) && rc == SS_OK && r->changed && !r->dry_run && ss_webconf_refresh(r->tree, &e) != SS_OK) {
+	/* (SS_PARTIAL: the change stands, its page was not written, say) */
+	if ((c->after & AFTER_WEBCONF) && (rc == SS_OK || rc == SS_PARTIAL) && r->changed && !r->dry_run &&
+	    ss_webconf_refresh(r->tree, &e) != SS_OK) {
 		fprintf(stderr, "sstream-publish: warning: %s\n", e.msg);
 		rc = SS_PARTIAL;
 	}

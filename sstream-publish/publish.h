@@ -65,5 +65,7 @@ int cmd_webconf(int argc, char **argv, struct publish_run *r);
 int cmd_html(int argc, char **argv, struct publish_run *r);
 /* Rewrites the catalogue page after a change (cmd_html.c). */
 int publish_html_refresh(struct publish_run *r);
+/* The catalogue options add, remove and prune pass on (NULL: --no-html). */
+const struct ss_catalogue_opts *publish_page_opts(const struct publish_run *r);
 
 #endif

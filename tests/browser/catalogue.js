@@ -178,6 +178,12 @@ async function main() {
 		page.on('pageerror', (e) => errors.push(String(e)));
 		page.on('request', (r) => { if (!r.url().startsWith(new URL(a.url).origin + '/')) foreign.push(r.url()); });
 		await page.goto(a.url, { waitUntil: 'load' });
+		// for the record (not a check): how long the page took to load
+		const ms = await page.evaluate(() => {
+			const n = performance.getEntriesByType('navigation')[0];
+			return n ? Math.round(n.loadEventEnd - n.startTime) : -1;
+		});
+		console.log('# loaded (the load event) after ' + ms + ' ms');
 		const st = await tableState(page);
 		report(st.rows === Number(a.rows), 'the table shows ' + a.rows + ' products', st.rows);
 		report(st.filterShown, 'with JavaScript the filter box shows');

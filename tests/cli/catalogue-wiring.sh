@@ -33,4 +33,44 @@ check "... with its status: source and filters" sh -c "grep -q '$D' '$T/m/index.
 expect 0 "the mirror's page is no orphan" "$BIN/sstream-verify" --orphans "$T/m"
 expect 0 "mirror --no-html" "$M" --no-html "$D" "$T/m2"
 check "... writes no page" test ! -e "$T/m2/index.html"
+# ---- the mirror's page from the items the run has loaded: the products as a
+# page of the tree read back shows them ----
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/lxc" '^(alpine|debian):' --index >/dev/null
+expect 0 "a filtered mirror of the lxc-images fixture" "$M" "$T/lxc" "$T/lm" 'arch=amd64'
+imgs() { sed -n '/<section aria-labelledby="imgs">/,$p' "$1"; }
+imgs "$T/lm/index.html" >"$T/lm.imgs"
+mkdir -p "$T/lm2" && cp -r "$T/lm/streams" "$T/lm2/"
+expect 0 "the page of its tree read back" "$TOP/$BUILD/tests/test_catalogue" --write "$T/lm2"
+check "... lists the same products, versions and files" sh -c "imgs() { sed -n '/<section aria-labelledby=\"imgs\">/,\$p' \"\$1\"; }; imgs '$T/lm2/index.html' | cmp -s - '$T/lm.imgs'"
+check "... which are amd64 only" sh -c "grep -q ':amd64:' '$T/lm.imgs' && ! grep -q ':arm64:' '$T/lm.imgs'"
+
+# ---- a rerun the source answers 304: only the status block changes, and
+# the tree is not read for it; a page older than the documents (a run
+# with --no-html) is written whole again ----
+mkdir -p "$T/www"
+cp -r "$D" "$T/www/site"
+httpd_start "$T/www/site"
+expect 0 "a mirror over http" "$M" "$HTTP_URL" "$T/hm"
+check "its page lists the product" grep -q 'pageos' "$T/hm/index.html"
+imgs "$T/hm/index.html" >"$T/hm.imgs"
+cp "$T/hm/index.html" "$T/hm1.html"
+sleep 1.1
+expect 0 "a no-op rerun (304)" "$M" "$HTTP_URL" "$T/hm"
+check "... rewrites the status block" sh -c "! cmp -s '$T/hm/index.html' '$T/hm1.html' && grep -q '<dd>ok: 0 added, 0 removed, 0 failed</dd>' '$T/hm/index.html'"
+check "... and nothing else" sh -c "imgs() { sed -n '/<section aria-labelledby=\"imgs\">/,\$p' \"\$1\"; }; imgs '$T/hm/index.html' | cmp -s - '$T/hm.imgs'"
+J=$(cd "$T/hm" && ls streams/v1/*.json | grep -v index.json | head -1)
+cp -p "$T/hm/$J" "$T/saved.json"
+echo '{"not": "a products file"' >"$T/hm/$J"
+touch -r "$T/saved.json" "$T/hm/$J"
+sleep 1.1
+expect 0 "a no-op rerun reads no document for its page" "$M" "$HTTP_URL" "$T/hm"
+check "... the page still lists the product" grep -q 'pageos' "$T/hm/index.html"
+cp -p "$T/saved.json" "$T/hm/$J"
+printf 'architecture: x86_64\ncreation_date: 1795910400\nproperties:\n  os: Pageos\n  release: two\n' >"$I/meta/metadata.yaml"
+tar -C "$I/meta" -cJf "$I/meta2.tar.xz" metadata.yaml
+expect 0 "upstream adds a product" "$P" add "$T/www/site" "$I/meta2.tar.xz" "$I/root.tar.xz" --no-html
+expect 0 "a run with --no-html takes it" "$M" --no-html "$HTTP_URL" "$T/hm"
+check "... the page does not list it yet" sh -c "! grep -q 'pageos:two' '$T/hm/index.html'"
+expect 0 "the next run (304)" "$M" "$HTTP_URL" "$T/hm"
+check "... writes the page whole: it lists it" grep -q 'pageos:two' "$T/hm/index.html"
 finish

@@ -184,6 +184,7 @@ browser() {
 		"not ok - "*) fail "$desc: ${line#not ok - }" ;;
 		esac
 	done <"$T/bout"
+	sed -n 's/^# /catalogue: '"$desc"': /p' "$T/bout"
 	check "$desc: the browser run ended well" test "$brc" -eq 0
 	grep -q '^ok - ' "$T/bout" || sed 's/^/    /' "$T/bout" | head -20 >&2
 }

@@ -153,14 +153,13 @@ static void test_status_and_commands(void)
 	CHECK(system(cmd) == 0);
 }
 
-static char *mem(void (*fn)(FILE *, const char *), const char *in)
+static char *mem(void (*fn)(struct ssi_hbuf *, const char *), const char *in)
 {
-	char *out = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&out, &n);
-	fn(f, in);
-	fclose(f);
-	return out;
+	struct ssi_hbuf b = { 0 };
+	ssi_hb_putc(&b, 0);
+	b.len = 0;
+	fn(&b, in);
+	return b.p;
 }
 
 static void test_escapes(void)
@@ -171,6 +170,98 @@ static void test_escapes(void)
 	s = mem(ssi_html_href, "images/a b:c?d#e%f\xc3\xa9/~x-y_z.1");
 	CHECK_STR(s, "images/a%20b%3Ac%3Fd%23e%25f%C3%A9/~x-y_z.1");
 	free(s);
+}
+
+/* A file's whole content (NULL when it cannot be read). */
+static char *slurp(const char *dir, const char *name)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	char *buf = f ? calloc(1, 1 << 20) : NULL;
+	if (buf)
+		buf[fread(buf, 1, (1 << 20) - 1, f)] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* What a mirror does with its loaded items, and with an unchanged tree:
+ * the same page as from the tree read back, and a status block replaced
+ * in place gives the page rendered with the new status. */
+static void test_items_and_status_update(void)
+{
+	char dir[] = "/tmp/ss-cat-XXXXXX", cmd[600];
+	CHECK(mkdtemp(dir) && write_tree(dir, hostile_names, hostile) == 0);
+	struct ss_catalogue_wait w[] = { { "images/<old>", "2026-12-02 10:00 UTC" } };
+	struct ss_catalogue_status a = { "https://up.example/", "os=x", "2026-12-01 07:00 UTC", "ok", 3, -1, NULL, 0 };
+	struct ss_catalogue_status b = { "https://up.example/", "os=x", "2026-12-01 08:00 UTC", "partial</section>\n",
+					 4, -1, w, 1 };
+	struct ss_catalogue_opts o = { .title = "Mirror", .status = &b };
+	struct ss_error e;
+	int changed = 0;
+	CHECK(ss_catalogue_write(dir, &o, NULL, &e) == SS_OK);
+	char *want = slurp(dir, "index.html");
+	/* from the items, in any order */
+	struct ss_tree *t = ss_tree_load(dir, &e);
+	const struct ss_products *p = t ? ss_tree_products(t, 0) : NULL;
+	size_t n = p ? ss_products_count(p) : 0;
+	const struct ss_item *items[8];
+	for (size_t i = 0; i < n && i < 8; i++)
+		items[n - 1 - i] = ss_products_item(p, i);
+	CHECK(n == 3 && ssi_catalogue_write_items(dir, items, n, &o, &changed, &e) == SS_OK && changed == 0);
+	ss_tree_free(t);
+	/* status A, then B in place: B's page */
+	o.status = &a;
+	CHECK(ss_catalogue_write(dir, &o, &changed, &e) == SS_OK && changed == 1);
+	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_OK && changed == 1);
+	char *got = slurp(dir, "index.html");
+	CHECK(want && got && strcmp(want, got) == 0);
+	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_OK && changed == 0);
+	/* no status block to update, or not our page: the caller renders */
+	CHECK(ss_catalogue_write(dir, NULL, NULL, &e) == SS_OK);
+	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_PARTIAL && changed == 0);
+	snprintf(cmd, sizeof(cmd), "echo '<p>ours</p>' >'%s/index.html'", dir);
+	CHECK(system(cmd) == 0);
+	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_PARTIAL);
+	free(got);
+	CHECK((got = slurp(dir, "index.html")) && strcmp(got, "<p>ours</p>\n") == 0);
+	free(got);
+	free(want);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+/* Sizes as "%.1f" would print them, also at the rounding ties. */
+static void test_sizes(void)
+{
+	long long v[] = { 0, 1023, 1024, 1075, 1076, 1126, 1127, 1177, 1178, 52428, 1048575, 1048576, 5033164,
+			  (1LL << 40) - 1, 1LL << 40, 1LL << 50, (1LL << 62) + 12345 };
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]) + 20000; i++) {
+		long long x = i < sizeof(v) / sizeof(v[0]) ? v[i] : (long long)(i * 2654435761ULL % 50000000ULL);
+		char want[64];
+		static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+		if (x < 1024) {
+			snprintf(want, sizeof(want), "%lld B", x);
+		} else {
+			double d = (double)x / 1024;
+			int u = 0;
+			while (d >= 1024 && u < 3) {
+				d /= 1024;
+				u++;
+			}
+			snprintf(want, sizeof(want), "%.1f %s", d, unit[u]);
+		}
+		struct ssi_hbuf b = { 0 };
+		ssi_html_size(&b, x);
+		if (!b.p || strcmp(b.p, want) != 0) {
+			if (bad++ < 3)
+				fprintf(stderr, "size %lld: %s, not %s\n", x, b.p ? b.p : "(null)", want);
+		}
+		free(b.p);
+	}
+	CHECK(bad == 0);
 }
 
 static int drive(int argc, char **argv)
@@ -206,6 +297,8 @@ int main(int argc, char **argv)
 	test_hostile();
 	test_deterministic_and_write();
 	test_status_and_commands();
+	test_items_and_status_update();
+	test_sizes();
 	printf("%d passed, %d failed\n", h_passed, h_failed);
 	return h_failed ? 1 : 0;
 }
