@@ -20,20 +20,7 @@ B=$(mktemp -d /var/tmp/ssbench.XXXXXX)
 HTTPD=""
 trap '[ -z "$HTTPD" ] || kill $HTTPD 2>/dev/null; sleep 0.2; rm -rf "$B"' EXIT
 
-now() { date +%s.%N; }
-# best of N runs of a command, in seconds
-best() {
-	n=$1
-	shift
-	b=999999
-	for _ in $(seq "$n"); do
-		t0=$(now)
-		"$@" >/dev/null 2>&1
-		t=$(echo "$(now) - $t0" | bc -l)
-		b=$(echo "if ($t < $b) $t else $b" | bc -l)
-	done
-	printf '%.3f' "$b"
-}
+. bench/lib.sh
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
 . bench/nginx.sh
@@ -101,8 +88,8 @@ side_by_side lxc 1.05
 
 echo "== no-op rerun of the same tree (conditional requests)"
 "$BIN/sstream-mirror" "$U/lxc" "$B/m"
-ref=$(best 5 "$BIN/sstream-query" -f csv "$B/www/lxc" ftype=none)
-ours=$(best 5 "$BIN/sstream-mirror" "$U/lxc" "$B/m")
+ref=$(BEST_OF=5 best "$BIN/sstream-query" -f csv "$B/www/lxc" ftype=none)
+ours=$(BEST_OF=5 best "$BIN/sstream-mirror" "$U/lxc" "$B/m")
 : >"$B/nginx/access.log"
 "$BIN/sstream-mirror" "$U/lxc" "$B/m"
 sleep 0.2

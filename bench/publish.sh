@@ -9,7 +9,7 @@ TOP=$(pwd)
 P=$TOP/$BUILD/bin/sstream-publish
 B=$(mktemp -d /var/tmp/sspbench.XXXXXX)
 trap 'rm -rf "$B"' EXIT
-now() { date +%s.%N; }
+. bench/lib.sh
 timeit() {
 	t0=$(now)
 	"$@" >/dev/null 2>&1

@@ -30,7 +30,7 @@ printf '[rgw]\ntype = s3\nprovider = Ceph\nendpoint = %s\naccess_key_id = %s\nse
 	"$S3_ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$RCLONE_CONFIG"
 RC="env -u AWS_CA_BUNDLE rclone --transfers 4 --s3-chunk-size 64M --s3-upload-cutoff 64M"
 
-now() { date +%s.%N; }
+. bench/lib.sh
 secs() {
 	t0=$(now)
 	"$@" >/dev/null 2>&1 || echo "  (failed: $*)" >&2
