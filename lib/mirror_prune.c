@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "mirror_internal.h"
+#include "treedocs.h"
 
 static int pend_alloc(struct run *r, size_t n)
 {
@@ -76,8 +77,15 @@ void ssm_prune_expire(struct run *r, long long now)
 {
 	struct ssi_pending *p = &r->pend;
 	size_t keep = 0, expired = 0;
+	/* a file the target's signed view names stays pending: a client with
+	 * a keyring reads that view, which may still name it (a stale one
+	 * waiting out its own grace period) */
+	struct ssi_strset sv = { 0 };
+	if (ssi_treedocs_signed_names(r->o->target, &sv) < 0)
+		ssi_strset_free(&sv); /* out of memory: at worst the old behaviour */
+	ssi_strset_seal(&sv);
 	for (size_t i = 0; i < p->n; i++)
-		expired += now - p->time[i] >= r->o->grace;
+		expired += now - p->time[i] >= r->o->grace && !ssi_strset_has(&sv, p->path[i]);
 	if (r->o->max_delete > 0 && (long long)expired > r->o->max_delete) {
 		/* rsync's --max-delete: all or nothing, and said */
 		char msg[200];
@@ -85,10 +93,11 @@ void ssm_prune_expire(struct run *r, long long now)
 			 expired, r->o->max_delete);
 		ssm_event(r, SS_EV_WARN, NULL, -1, msg);
 		r->held = (int)expired;
+		ssi_strset_free(&sv);
 		return;
 	}
 	for (size_t i = 0; i < p->n; i++) {
-		if (now - p->time[i] < r->o->grace) {
+		if (now - p->time[i] < r->o->grace || ssi_strset_has(&sv, p->path[i])) {
 			p->path[keep] = p->path[i];
 			p->time[keep++] = p->time[i];
 			continue;
@@ -109,6 +118,7 @@ void ssm_prune_expire(struct run *r, long long now)
 		}
 	}
 	p->n = keep;
+	ssi_strset_free(&sv);
 }
 
 void ssm_prune_free(struct run *r)

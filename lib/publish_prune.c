@@ -171,6 +171,7 @@ struct sweep {
 	void (*cb)(void *ud, const char *what, const char *path);
 	void *ud;
 	struct pending old, files, next;
+	struct ssi_strset signed_names; /* what the signed view names: kept too */
 };
 
 /* Deletes the FILES nothing in PRODUCTS references once unreferenced for
@@ -182,7 +183,7 @@ static int sweep(struct sweep *s, json_t *products, struct ss_error *err)
 	int rc = SS_OK;
 	for (size_t i = 0; i < s->files.n; i++) {
 		const char *path = s->files.path[i];
-		if (ssp_names_file(products, path, NULL))
+		if (ssp_names_file(products, path, NULL) || ssi_strset_has(&s->signed_names, path))
 			continue;
 		long long since = pending_since(&s->old, path);
 		if (since < 0)
@@ -248,13 +249,20 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 	}
 	if (rc == SS_OK) {
 		read_pending(tree, &s.old);
-		rc = sweep(&s, products, err);
+		/* a file either view names stays: a client with a keyring reads
+		 * the signed one, which may not say what the plain one says */
+		if (ssi_treedocs_signed_names(tree, &s.signed_names) < 0)
+			rc = ssi_err(err, SS_FATAL, "out of memory");
+		ssi_strset_seal(&s.signed_names);
+		if (rc == SS_OK)
+			rc = sweep(&s, products, err);
 		if (!s.dry_run)
 			rc = save_pending(tree, &s.next, rc, err);
 	}
 	pending_free(&s.old);
 	pending_free(&s.files);
 	pending_free(&s.next);
+	ssi_strset_free(&s.signed_names);
 	json_decref(products);
 	if (lock_fd >= 0)
 		close(lock_fd);

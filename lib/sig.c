@@ -183,29 +183,40 @@ out:
 	return rc;
 }
 
+/* A signing context for the secret key KEYID of $GNUPGHOME, in *CTX with
+ * the key in *KEY (both released by the caller, even on failure). */
+static int signing_ctx(const char *keyid, gpgme_ctx_t *ctx, gpgme_key_t *key, struct ss_error *err)
+{
+	pthread_once(&gpgme_once, gpgme_init);
+	*ctx = NULL;
+	*key = NULL;
+	gpgme_error_t ge = gpgme_new(ctx);
+	if (!ge)
+		ge = gpgme_set_protocol(*ctx, GPGME_PROTOCOL_OpenPGP);
+	if (ge)
+		return ssi_err(err, SS_FATAL, "cannot start GnuPG: %s", gpgme_strerror(ge));
+	gpgme_set_armor(*ctx, 1);
+	gpgme_set_textmode(*ctx, 1);
+	if ((ge = gpgme_get_key(*ctx, keyid, key, 1)))
+		return ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid, gpgme_strerror(ge));
+	if ((ge = gpgme_signers_add(*ctx, *key)))
+		return ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
+	return SS_OK;
+}
+
 int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
 		 struct ss_error *err)
 {
-	pthread_once(&gpgme_once, gpgme_init);
 	gpgme_ctx_t ctx = NULL;
 	gpgme_key_t key = NULL;
 	gpgme_data_t plain = NULL, sig = NULL;
-	int rc = SS_FATAL;
-	gpgme_error_t ge = gpgme_new(&ctx);
-	if (!ge)
-		ge = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	if (ge) {
-		ssi_err(err, SS_FATAL, "cannot start GnuPG: %s", gpgme_strerror(ge));
+	int rc = signing_ctx(keyid, &ctx, &key, err);
+	gpgme_error_t ge;
+	if (rc != SS_OK)
 		goto out;
-	}
-	gpgme_set_armor(ctx, 1);
-	gpgme_set_textmode(ctx, 1);
-	if ((ge = gpgme_get_key(ctx, keyid, &key, 1))) {
-		ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid, gpgme_strerror(ge));
-		goto out;
-	}
-	if ((ge = gpgme_signers_add(ctx, key)) || (ge = gpgme_data_new_from_mem(&plain, data, len, 0)) ||
-	    (ge = gpgme_data_new(&sig)) || (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
+	rc = SS_FATAL;
+	if ((ge = gpgme_data_new_from_mem(&plain, data, len, 0)) || (ge = gpgme_data_new(&sig)) ||
+	    (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
 		ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
 		goto out;
 	}
@@ -227,5 +238,32 @@ out:
 		gpgme_key_unref(key);
 	if (ctx)
 		gpgme_release(ctx);
+	return rc;
+}
+
+int ss_signing_key(const char *keyid, char **fpr, struct ss_error *err)
+{
+	*fpr = NULL;
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	int rc = signing_ctx(keyid, &ctx, &key, err);
+	const char *f = rc == SS_OK ? (key->fpr ? key->fpr : key->subkeys ? key->subkeys->fpr : NULL) : NULL;
+	if (rc == SS_OK && !f)
+		rc = ssi_err(err, SS_FATAL, "no secret key '%s': it has no fingerprint", keyid);
+	if (rc == SS_OK && !(*fpr = strdup(f)))
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+	if (key)
+		gpgme_key_unref(key);
+	if (ctx)
+		gpgme_release(ctx);
+	/* a key that is there may still not sign (a locked agent, an expired
+	 * or signing-incapable key): a probe signature finds out now */
+	char *probe = NULL;
+	size_t plen;
+	if (rc == SS_OK && (rc = ss_clearsign(*fpr, "sstream signing check\n", 22, &probe, &plen, err)) != SS_OK) {
+		free(*fpr);
+		*fpr = NULL;
+	}
+	free(probe);
 	return rc;
 }

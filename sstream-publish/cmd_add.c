@@ -29,7 +29,8 @@ int cmd_add(int argc, char **argv, struct publish_run *r)
 	po.dry_run = r->dry_run;
 	if (npos < 2 || npos > 3)
 		tool_usage_error(&add_cmd, "add TREE FILE [FILE]");
-	publish_begin(r, argv[1]);
+	if (publish_begin(r, argv[1], &po) != SS_OK)
+		return r->err.code;
 	char fp[65];
 	int rc = ss_publish_add(argv[1], (const char *const *)argv + 2, npos - 1, aliases.v, aliases.n, &po, fp,
 				&r->changed, &r->err);

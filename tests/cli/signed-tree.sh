@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: Apache-2.0
+# A signed tree stays signed and consistent (issue 19): the tree remembers
+# its key in .sstream/config and every later write (publish add, remove,
+# prune, rollback; the mirror) re-signs with it; a write that cannot sign
+# refuses before it changes a byte (exit 2, naming the key and --unsign);
+# --unsign drops the signed view on purpose; a prune keeps what either
+# view names.  And signed mirrors (issue 18): a filtered mirror signed
+# with a local key, a whole one keeping upstream's signatures verbatim.
+. tests/lib.sh
+P=$BIN/sstream-publish
+V=$BIN/sstream-verify
+M=$BIN/sstream-mirror
+export GNUPGHOME=$T/gnupg
+mkdir -m 700 "$GNUPGHOME" "$T/nokeys"
+chmod 700 "$T/nokeys"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'Site <site@example.invalid>' rsa2048 sign never 2>/dev/null
+gpg --batch --quiet --passphrase '' --quick-gen-key 'Local <local@example.invalid>' rsa2048 sign never 2>/dev/null
+gpg --batch --quiet --export site@example.invalid >"$T/site.gpg" 2>/dev/null
+gpg --batch --quiet --export local@example.invalid >"$T/local.gpg"
+FPR=$(gpg --batch --with-colons --list-secret-keys site@example.invalid 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')
+mk() { # mk NAME RELEASE DATE
+	mkdir -p "$T/$1/meta" "$T/$1/root/bin"
+	printf 'architecture: x86_64\ncreation_date: %s\nproperties:\n  os: Signos\n  release: "%s"\n' "$3" "$2" >"$T/$1/meta/metadata.yaml"
+	echo "$1" >"$T/$1/root/bin/x"
+	tar -C "$T/$1/meta" -cJf "$T/$1/meta.tar.xz" metadata.yaml
+	tar -C "$T/$1/root" -cJf "$T/$1/root.tar.xz" .
+}
+mk a 1 1795910400
+mk b 2 1795910400
+mk c 3 1795910400
+mk a2 1 1795996800
+# the signed text of a clearsigned file is exactly the plain file (gpg reads it)
+same_body() { gpg --batch --quiet --decrypt "$1/streams/v1/$2.sjson" 2>/dev/null | cmp -s - "$1/streams/v1/$2.json"; }
+# every byte of a tree (.sstream/ included): names, modes, sizes, mtimes, contents
+snap() { (cd "$1" && find . -printf '%p %y %m %s %T@\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+
+# ---- a write without --sign-key re-signs with the remembered key ----------
+D=$T/site
+expect 0 "a signed add" "$P" add "$D" "$T/a/meta.tar.xz" "$T/a/root.tar.xz" --sign-key site@example.invalid
+check "the tree remembers the key's fingerprint" grep -qx "sign-key = $FPR" "$D/.sstream/config"
+expect 0 "an add without --sign-key" "$P" add "$D" "$T/b/meta.tar.xz" "$T/b/root.tar.xz"
+expect 0 "... re-signed: verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
+check "... images.sjson signs exactly images.json" same_body "$D" images
+check "... and lists the new image" grep -q '"2"' "$D/streams/v1/images.sjson"
+expect 0 "an add of a second version, unsigned on the command line" "$P" add "$D" "$T/a2/meta.tar.xz" "$T/a2/root.tar.xz"
+expect 0 "a remove without --sign-key" "$P" remove "$D" signos/2/default
+expect 0 "... verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
+check "... images.sjson follows" same_body "$D" images
+
+# ---- cannot sign: refused before anything changes ------------------------
+snap "$D" >"$T/before"
+expect 2 "add with the secret key missing" env GNUPGHOME="$T/nokeys" "$P" add "$D" "$T/c/meta.tar.xz" "$T/c/root.tar.xz"
+check "... one line" test "$(err_lines)" -eq 1
+check "... naming the key" err_has "$FPR"
+check "... and --unsign" err_has "--unsign"
+snap "$D" >"$T/after"
+check "... the tree is byte-identical (.sstream/ included)" cmp -s "$T/before" "$T/after"
+for c in "remove $D signos/1/default --all-versions" "prune $D --keep 1 --grace 0s" "add $D $T/c/meta.tar.xz $T/c/root.tar.xz --dry-run"; do
+	# shellcheck disable=SC2086
+	expect 2 "${c%% *} with the secret key missing" env GNUPGHOME="$T/nokeys" "$P" $c
+	snap "$D" >"$T/after"
+	check "... ${c%% *}: the tree is byte-identical" cmp -s "$T/before" "$T/after"
+done
+expect 2 "a key given that cannot sign" "$P" add "$D" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --sign-key nobody@example.invalid
+snap "$D" >"$T/after"
+check "... the tree is byte-identical" cmp -s "$T/before" "$T/after"
+
+# a tree signed before keys were remembered: no silent stale view
+L=$T/legacy
+cp -a "$D" "$L"
+rm "$L/.sstream/config"
+snap "$L" >"$T/before"
+expect 2 "a signed tree that remembers no key, add without --sign-key" "$P" add "$L" "$T/c/meta.tar.xz" "$T/c/root.tar.xz"
+check "... names --sign-key and --unsign" sh -c "grep -q -- '--sign-key' '$T/err' && grep -q -- '--unsign' '$T/err'"
+snap "$L" >"$T/after"
+check "... the tree is byte-identical" cmp -s "$T/before" "$T/after"
+
+# ---- prune keeps what either view names ----------------------------------
+# v1 and v2 of signos/1 signed; the signed view of before a remove of v1 is
+# put back (as a kill between the plain and the signed write leaves it)
+S=$T/stale
+cp -a "$D" "$S"
+cp "$S/streams/v1/images.sjson" "$T/old-images.sjson"
+cp "$S/streams/v1/index.sjson" "$T/old-index.sjson"
+V1=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+vs = d["products"]["signos:1:amd64:default"]["versions"]
+print(" ".join(sorted(i["path"] for i in vs[min(vs)]["items"].values())))' "$S/streams/v1/images.json")
+FP1=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+vs = d["products"]["signos:1:amd64:default"]["versions"]
+print([i["combined_sha256"] for i in vs[min(vs)]["items"].values() if "combined_sha256" in i][0])' "$S/streams/v1/images.json")
+expect 0 "remove v1 (re-signed)" "$P" remove "$S" "$FP1"
+cp "$T/old-images.sjson" "$S/streams/v1/images.sjson"
+cp "$T/old-index.sjson" "$S/streams/v1/index.sjson"
+expect 3 "the stale signed view fails verify" "$V" "$S"
+expect 0 "prune --grace 0s --unsign" "$P" prune "$S" --keep 1 --grace 0s --unsign
+for f in $V1; do
+	check "... keeps $f, which the signed view named" test -f "$S/$f"
+done
+check "... the signed view is gone" sh -c "! ls '$S'/streams/v1/*.sjson 2>/dev/null | grep -q ."
+check "... and the key forgotten" sh -c "! grep -q sign-key '$S/.sstream/config'"
+expect 0 "a second prune --grace 0s" "$P" prune "$S" --keep 1 --grace 0s
+for f in $V1; do
+	check "... now removes $f" test ! -e "$S/$f"
+done
+
+# ---- --unsign -----------------------------------------------------------------
+U=$T/unsign
+cp -a "$D" "$U"
+expect 0 "add --unsign" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign
+check "... no .sjson left" test -z "$(find "$U/streams" -name '*.sjson')"
+check "... the key forgotten" sh -c "! grep -q sign-key '$U/.sstream/config'"
+expect 0 "... the plain tree verifies" "$V" "$U"
+expect 0 "a later add on the unsigned tree needs no key" env GNUPGHOME="$T/nokeys" "$P" remove "$U" signos/3/default
+expect 64 "--unsign with --sign-key" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign --sign-key site@example.invalid
+
+# ---- rollback re-signs ------------------------------------------------------
+expect 0 "history of the signed tree" "$P" history "$D" --format json
+expect 0 "rollback one record, without --sign-key" "$P" rollback "$D" HEAD~1
+expect 0 "... verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
+check "... images.sjson follows" same_body "$D" images
+
+# ---- mirrors: filtered and signed with a local key; whole and verbatim ------
+F=$T/filtered
+expect 0 "a filtered mirror of the signed tree, --sign-key local" "$M" --no-history --keyring "$T/site.gpg" "$D" "$F" release=1 --sign-key local@example.invalid
+expect 0 "... verify --keyring local passes" "$V" --keyring "$T/local.gpg" "$F"
+check "... images.sjson signs exactly images.json" same_body "$F" images
+expect 3 "... upstream's keyring does not verify it" "$V" --keyring "$T/site.gpg" "$F"
+expect 0 "a second selection, without --sign-key (remembered)" "$M" --no-history --keyring "$T/site.gpg" "$D" "$F" release=2
+expect 0 "... verify --keyring local passes" "$V" --keyring "$T/local.gpg" "$F"
+check "... the signed view lists both selections" sh -c "grep -q 'signos:1:amd64:default' '$F/streams/v1/images.sjson' && grep -q 'signos:2:amd64:default' '$F/streams/v1/images.sjson'"
+snap "$F" >"$T/before"
+expect 2 "a mirror run whose remembered key cannot sign" env GNUPGHOME="$T/nokeys" "$M" --no-history --keyring "$T/site.gpg" "$D" "$F" release=1
+check "... names the key and --unsign" sh -c "grep -q '$(gpg --batch --with-colons --list-secret-keys local@example.invalid | awk -F: '$1 == "fpr" { print $10; exit }')' '$T/err' && grep -q -- '--unsign' '$T/err'"
+snap "$F" >"$T/after"
+check "... the target is byte-identical" cmp -s "$T/before" "$T/after"
+W=$T/whole
+expect 0 "a whole mirror of the signed tree, with --sign-key local" "$M" --no-history --keyring "$T/site.gpg" "$D" "$W" --sign-key local@example.invalid
+for f in index.sjson images.sjson; do
+	check "... upstream's $f kept byte for byte" cmp -s "$D/streams/v1/$f" "$W/streams/v1/$f"
+done
+expect 0 "... verify --keyring upstream passes" "$V" --keyring "$T/site.gpg" "$W"
+finish
