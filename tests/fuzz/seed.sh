@@ -64,3 +64,10 @@ mkdir -p $C/webconf
 for f in tests/fixtures/lxd/*.json tests/fixtures/hostile/*.json; do
 	cp "$f" "$C/webconf/$(name "$f")"
 done
+# treeconf: a tree's settings file, valid and not
+mkdir -p $C/treeconf
+printf '# sstream: this tree'"'"'s settings (sstream-publish and sstream-mirror keep them)\nsign-key = 0123456789ABCDEF0123456789ABCDEF01234567\nwebconf-nginx = https://images.example.org/\n' >$C/treeconf/seed-full
+printf 'webconf-apache = http://127.0.0.1:8080/site/\n' >$C/treeconf/seed-apache
+printf 'sign-key = A\nsign-key = B\n' >$C/treeconf/seed-twice
+printf 'sign-key = A B\n\n# x\ncolour = blue' >$C/treeconf/seed-bad
+printf 'sign-key = \n' >$C/treeconf/seed-empty
