@@ -47,6 +47,19 @@ expect 0 "a remove without --sign-key" "$P" remove "$D" signos/2/default
 expect 0 "... verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
 check "... images.sjson follows" same_body "$D" images
 
+# import: a non-LXD products file beside images.json, signed too
+I=$T/imported
+mkdir -p "$I/files"
+echo one >"$I/files/one.txt"
+printf '[{"content_id": "com.example:files", "product_name": "com.example:files:amd64", "version_name": "20261101", "item_name": "one.txt", "path": "files/one.txt", "size": 4, "sha256": "%s"}]\n' \
+	"$(sha256sum "$I/files/one.txt" | cut -d' ' -f1)" >"$T/items.json"
+expect 0 "a signed import" "$P" import "$I" "$T/items.json" --sign-key site@example.invalid
+echo two >"$I/files/two.txt"
+sed "s/one.txt/two.txt/g; s/20261101/20261102/; s/\"sha256\": \"[0-9a-f]*\"/\"sha256\": \"$(sha256sum "$I/files/two.txt" | cut -d' ' -f1)\"/" "$T/items.json" >"$T/items2.json"
+expect 0 "an import without --sign-key" "$P" import "$I" "$T/items2.json"
+expect 0 "... verify --keyring passes" "$V" --keyring "$T/site.gpg" "$I"
+check "... the signed products file lists the new record" grep -q 20261102 "$I/streams/v1/com.example:files.sjson"
+
 # ---- cannot sign: refused before anything changes ------------------------
 snap "$D" >"$T/before"
 expect 2 "add with the secret key missing" env GNUPGHOME="$T/nokeys" "$P" add "$D" "$T/c/meta.tar.xz" "$T/c/root.tar.xz"
@@ -86,7 +99,7 @@ V1=$("$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 vs = d["products"]["signos:1:amd64:default"]["versions"]
-print(" ".join(sorted(i["path"] for i in vs[min(vs)]["items"].values())))' "$S/streams/v1/images.json")
+print(" ".join(sorted(set(i["path"] for i in vs[min(vs)]["items"].values()))))' "$S/streams/v1/images.json")
 FP1=$("$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -137,6 +150,27 @@ expect 2 "a mirror run whose remembered key cannot sign" env GNUPGHOME="$T/nokey
 check "... names the key and --unsign" sh -c "grep -q '$(gpg --batch --with-colons --list-secret-keys local@example.invalid | awk -F: '$1 == "fpr" { print $10; exit }')' '$T/err' && grep -q -- '--unsign' '$T/err'"
 snap "$F" >"$T/after"
 check "... the target is byte-identical" cmp -s "$T/before" "$T/after"
+# the mirror's grace expiry keeps what the target's signed view names: with
+# --unsign the view goes after the run, so a dropped version's files wait
+G=$T/grace
+expect 0 "a signed filtered mirror of both versions" "$M" --no-history --keyring "$T/site.gpg" "$D" "$G" release=1 --sign-key local@example.invalid
+OLD=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+vs = d["products"]["signos:1:amd64:default"]["versions"]
+print(" ".join(sorted(set(i["path"] for i in vs[min(vs)]["items"].values()))))' "$G/streams/v1/images.json")
+check "... two versions" test -n "$OLD"
+expect 0 "--max 1 --grace 0 --unsign" "$M" --no-history --keyring "$T/site.gpg" "$D" "$G" release=1 --max 1 --grace 0 --unsign
+for f in $OLD; do
+	check "... keeps $f, which the signed view named when the run expired files" test -f "$G/$f"
+done
+check "... the target's signed view is gone" test -z "$(find "$G/streams" -name '*.sjson')"
+expect 0 "... verifies unsigned" "$V" "$G"
+expect 0 "the next run --max 1 --grace 0" "$M" --no-history --keyring "$T/site.gpg" "$D" "$G" release=1 --max 1 --grace 0
+for f in $OLD; do
+	check "... removes $f" test ! -e "$G/$f"
+done
+expect 64 "--sign-key with an S3 target" "$M" "$D" s3://bucket/prefix --sign-key local@example.invalid
 W=$T/whole
 expect 0 "a whole mirror of the signed tree, with --sign-key local" "$M" --no-history --keyring "$T/site.gpg" "$D" "$W" --sign-key local@example.invalid
 for f in index.sjson images.sjson; do
