@@ -198,7 +198,9 @@ static int signing_ctx(const char *keyid, gpgme_ctx_t *ctx, gpgme_key_t *key, st
 	gpgme_set_armor(*ctx, 1);
 	gpgme_set_textmode(*ctx, 1);
 	if ((ge = gpgme_get_key(*ctx, keyid, key, 1)))
-		return ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid, gpgme_strerror(ge));
+		return ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid,
+			       gpgme_err_code(ge) == GPG_ERR_EOF ? "not in the GnuPG home ($GNUPGHOME, else ~/.gnupg)"
+								 : gpgme_strerror(ge));
 	if ((ge = gpgme_signers_add(*ctx, *key)))
 		return ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
 	return SS_OK;
@@ -217,7 +219,11 @@ int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, si
 	rc = SS_FATAL;
 	if ((ge = gpgme_data_new_from_mem(&plain, data, len, 0)) || (ge = gpgme_data_new(&sig)) ||
 	    (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
-		ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
+		gpgme_err_code_t c = gpgme_err_code(ge);
+		int locked = c == GPG_ERR_ENOTTY || c == GPG_ERR_NO_PIN_ENTRY || c == GPG_ERR_CANCELED ||
+			     c == GPG_ERR_BAD_PASSPHRASE || c == GPG_ERR_NO_PASSPHRASE || c == GPG_ERR_TIMEOUT;
+		ssi_err(err, SS_FATAL, "cannot sign with '%s': %s%s%s", keyid,
+			locked ? "the agent cannot unlock the key (" : "", gpgme_strerror(ge), locked ? ")" : "");
 		goto out;
 	}
 	size_t n;

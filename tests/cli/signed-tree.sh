@@ -78,6 +78,22 @@ expect 2 "a key given that cannot sign" "$P" add "$D" "$T/c/meta.tar.xz" "$T/c/r
 snap "$D" >"$T/after"
 check "... the tree is byte-identical" cmp -s "$T/before" "$T/after"
 
+# a locked agent: a key with a passphrase, unlocked for the first add, then
+# forgotten by the agent (no pinentry can ask: no terminal, no display)
+LG=$T/locked-gnupg
+mkdir -m 700 "$LG"
+EXTRA_CLEANUP="gpgconf --homedir $LG --kill gpg-agent"
+GNUPGHOME=$LG gpg --batch --quiet --pinentry-mode loopback --passphrase secret --quick-gen-key 'Locked <locked@example.invalid>' rsa2048 sign never 2>/dev/null
+echo unlock | GNUPGHOME=$LG gpg --batch --quiet --pinentry-mode loopback --passphrase secret --clearsign -u locked@example.invalid >/dev/null 2>&1
+LT=$T/locked
+expect 0 "a signed add while the agent holds the passphrase" env GNUPGHOME="$LG" "$P" add "$LT" "$T/a/meta.tar.xz" "$T/a/root.tar.xz" --sign-key locked@example.invalid
+gpgconf --homedir "$LG" --kill gpg-agent
+snap "$LT" >"$T/before"
+expect 2 "the agent locked: add refuses" env -u DISPLAY -u GPG_TTY GNUPGHOME="$LG" timeout 60 "$P" add "$LT" "$T/b/meta.tar.xz" "$T/b/root.tar.xz" </dev/null
+check "... one line naming the key and --unsign" sh -c "test \$(wc -l <'$T/err') -eq 1 && grep -q 'locked@example.invalid\|$(GNUPGHOME=$LG gpg --batch --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')' '$T/err' && grep -q -- '--unsign' '$T/err'"
+snap "$LT" >"$T/after"
+check "... the tree is byte-identical" cmp -s "$T/before" "$T/after"
+
 # a tree signed before keys were remembered: no silent stale view
 L=$T/legacy
 cp -a "$D" "$L"
@@ -123,7 +139,7 @@ done
 # ---- --unsign -----------------------------------------------------------------
 U=$T/unsign
 cp -a "$D" "$U"
-expect 0 "add --unsign" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign
+expect 0 "add --unsign, the secret key missing (the way out)" env GNUPGHOME="$T/nokeys" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign
 check "... no .sjson left" test -z "$(find "$U/streams" -name '*.sjson')"
 check "... the key forgotten" sh -c "! grep -q sign-key '$U/.sstream/config'"
 expect 0 "... the plain tree verifies" "$V" "$U"
