@@ -728,7 +728,8 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 /* How the publish calls write (NULL: the defaults, all off). */
 struct ss_publish_opts {
 	const char *sign_key;  /* also write clearsigned .sjson files, the signed index
-				* naming the signed products (a secret key of $GNUPGHOME) */
+				* naming the signed products (a secret key of $GNUPGHOME);
+				* ss_tree_signer gives the key a tree remembers */
 	int delta;             /* add: a squashfs.vcdiff (xdelta3) from the product's
 				* previous squashfs, with delta_base */
 	int dry_run;           /* add, remove, import, prune (or its DRY_RUN):
@@ -898,7 +899,9 @@ int ss_history_rollback(const char *tree, const char *rev,
 			struct ss_error *err);
 /* The same with options: PO->dry_run (PO may be NULL) checks the record
  * and calls MISSING as a real run does, and changes nothing (no lock,
- * no file written). */
+ * no file written).  With PO, the record's .sjson are not reused: the
+ * restored view is signed with PO->sign_key, or left unsigned without it
+ * (ss_tree_signer says which); without PO they are restored as they are. */
 int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_publish_opts *po,
 			   void (*missing)(void *ud, const char *path, const char *why), void *ud,
 			   struct ss_error *err);

@@ -380,7 +380,7 @@ int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_
 			index = ssi_json_parse(data[i], lens[i], rels[i], err);
 			if (!index)
 				rc = SS_FATAL;
-		} else if (strcmp(rels[i], "streams/v1/index.sjson") == 0 && !(key && resign)) {
+		} else if (strcmp(rels[i], "streams/v1/index.sjson") == 0 && !resign) {
 			sibytes = data[i], silen = lens[i];
 		}
 	}
@@ -414,7 +414,7 @@ int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_
 		d->products = json_object_get(doc, "products");
 		char srel[PATH_MAX];
 		ssi_treedocs_sjson_name(rels[i], srel, sizeof(srel));
-		for (size_t j = 0; !(key && resign) && j < n; j++)
+		for (size_t j = 0; !resign && j < n; j++)
 			if (strcmp(rels[j], srel) == 0)
 				d->stext = data[j], d->slen = lens[j];
 	}
@@ -429,7 +429,7 @@ int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_
 			ssi_treedocs_sjson_name(pd[k].rel, srel, sizeof(srel));
 			paired |= strcmp(srel, rels[i]) == 0;
 		}
-		if (!paired && !(key && resign))
+		if (!paired && !resign)
 			rc = put(tree, rels[i], data[i], lens[i], changed, err);
 	}
 	if (rc == SS_OK && !index)

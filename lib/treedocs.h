@@ -45,9 +45,9 @@ json_t *ssi_treedocs_view(const char *tree, const char *rel);
 void ssi_treedocs_visible(const char *tree, const char *cid, const char *rel, char *out, size_t outsz);
 
 /* ssi_treedocs_put, with KEY (may be NULL) signing every products file
- * and the index that come without their .sjson bytes; RESIGN: those
- * bytes are ignored and everything is signed with KEY (a rollback signs
- * with the tree's key of now). */
+ * and the index that come without their .sjson bytes; RESIGN: the .sjson
+ * bytes given are ignored (a rollback signs with the tree's key of now,
+ * or restores an unsigned tree without the record's old signed view). */
 int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_t n, const char *const *rels,
 			    const char *const *data, const size_t *lens, int *changed, struct ss_error *err);
 

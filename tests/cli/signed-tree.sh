@@ -144,6 +144,9 @@ check "... no .sjson left" test -z "$(find "$U/streams" -name '*.sjson')"
 check "... the key forgotten" sh -c "! grep -q sign-key '$U/.sstream/config'"
 expect 0 "... the plain tree verifies" "$V" "$U"
 expect 0 "a later add on the unsigned tree needs no key" env GNUPGHOME="$T/nokeys" "$P" remove "$U" signos/3/default
+expect 0 "a rollback of the unsigned tree to a signed record" "$P" rollback "$U" HEAD~2
+check "... does not bring the old signed view back" test -z "$(find "$U/streams" -name '*.sjson')"
+expect 0 "... the plain tree verifies" "$V" "$U"
 expect 64 "--unsign with --sign-key" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign --sign-key site@example.invalid
 
 # ---- rollback re-signs ------------------------------------------------------
