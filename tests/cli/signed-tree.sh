@@ -47,6 +47,19 @@ expect 0 "a remove without --sign-key" "$P" remove "$D" signos/2/default
 expect 0 "... verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
 check "... images.sjson follows" same_body "$D" images
 
+# the webconf base URL lives in the same file, beside the key
+expect 0 "webconf --base-url" "$P" webconf "$D" --base-url https://images.example.org/
+check "... remembered in .sstream/config" grep -qx "webconf-nginx = https://images.example.org/" "$D/.sstream/config"
+check "... the key kept" grep -qx "sign-key = $FPR" "$D/.sstream/config"
+check "... no other settings file" test ! -e "$D/.sstream/webconf"
+# (a tree of an earlier version keeps its .sstream/webconf, still read)
+O=$T/oldconf
+cp -a "$D" "$O"
+grep -v '^webconf-' "$D/.sstream/config" >"$O/.sstream/config"
+echo 'nginx https://legacy.example.org/' >"$O/.sstream/webconf"
+expect 0 "an add on a tree with the old settings file" "$P" add "$O" "$T/c/meta.tar.xz" "$T/c/root.tar.xz"
+check "... its snippet follows the old base URL" grep -q 'legacy.example.org' "$O/.sstream/import-nginx.conf"
+
 # import: a non-LXD products file beside images.json, signed too
 I=$T/imported
 mkdir -p "$I/files"
