@@ -340,7 +340,8 @@ static int restore(git_repository *repo, const git_tree *t, const char *root, co
 		lens[i] = (size_t)git_blob_rawsize(b.blob[i]);
 	}
 	if (rc == SS_OK)
-		rc = ssi_treedocs_put_signed(po ? po->sign_key : NULL, po != NULL, root, b.n, (const char *const *)b.rel, data, lens, NULL, err);
+		rc = ssi_treedocs_put_signed(po ? po->sign_key : NULL, po != NULL, root, b.n,
+					     (const char *const *)b.rel, data, lens, NULL, err);
 	free(data);
 	free(lens);
 	blobs_free(&b);

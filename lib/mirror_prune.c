@@ -81,8 +81,12 @@ void ssm_prune_expire(struct run *r, long long now)
 	 * a keyring reads that view, which may still name it (a stale one
 	 * waiting out its own grace period) */
 	struct ssi_strset sv = { 0 };
-	if (ssi_treedocs_signed_names(r->o->target, &sv) < 0)
-		ssi_strset_free(&sv); /* out of memory: at worst the old behaviour */
+	for (size_t i = 0; i < p->n; i++)
+		if (now - p->time[i] >= r->o->grace) { /* read only when something may go */
+			if (ssi_treedocs_signed_names(r->o->target, &sv) < 0)
+				ssi_strset_free(&sv); /* out of memory: at worst the old behaviour */
+			break;
+		}
 	ssi_strset_seal(&sv);
 	for (size_t i = 0; i < p->n; i++)
 		expired += now - p->time[i] >= r->o->grace && !ssi_strset_has(&sv, p->path[i]);

@@ -179,22 +179,21 @@ static int run(struct mirror_args *a, struct ui *u, struct ss_mirror_stats *st, 
 }
 
 /* The key a run into a local TARGET signs with (--sign-key, else the one
- * TARGET remembers, none with --unsign), checked before anything changes;
- * exits 2 (64 for S3) when it cannot be used. */
-static void signer(struct mirror_args *a, char **key)
+ * TARGET remembers, none with --unsign), checked before anything changes:
+ * SS_OK, or SS_FATAL with ERR filled (the run does not start). */
+static int signer(struct mirror_args *a, char **key, struct ss_error *err)
 {
-	struct ss_error err;
 	*key = NULL;
+	if (a->sign_key && a->unsign)
+		tool_usage_error(&mirror_cmd, "--sign-key and --unsign together");
 	if (strncmp(a->o.target, "s3://", 5) == 0) {
 		if (a->sign_key || a->unsign)
 			tool_usage_error(&mirror_cmd, "--sign-key and --unsign are for a local TARGET");
-		return;
+		return SS_OK;
 	}
-	if (ss_tree_signer(a->o.target, a->sign_key, a->unsign, 0, key, &err) != SS_OK) {
-		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
-		exit(err.code == SS_USAGE ? SS_USAGE : SS_FATAL);
-	}
+	int rc = ss_tree_signer(a->o.target, a->sign_key, a->unsign, 0, key, err);
 	a->o.sign_key = *key;
+	return rc;
 }
 
 /* After a run that wrote TARGET: it remembers the key; --unsign drops our
@@ -329,13 +328,14 @@ int main(int argc, char **argv)
 	}
 	a.o.filter = f;
 	char *key;
-	signer(&a, &key);
+	int rc = signer(&a, &key, &err);
 	struct ui u = { .verbose = a.verbosity > 0, .quiet = a.verbosity < 0, .tty = isatty(2),
 			.progress = a.progress };
 	struct ss_mirror_stats st = { 0 };
 	struct ss_s3_stats s3st = { 0 };
 	double start = tool_wall_clock();
-	int rc = run(&a, &u, &st, &s3st, &err);
+	if (rc == SS_OK)
+		rc = run(&a, &u, &st, &s3st, &err);
 	if (u.tty && !u.quiet && !a.o.dry_run)
 		fputs("\r\033[K", stderr);
 	if (rc != SS_OK)
