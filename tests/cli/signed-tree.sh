@@ -143,7 +143,7 @@ for f in $V1; do
 	check "... keeps $f, which the signed view named" test -f "$S/$f"
 done
 check "... the signed view is gone" sh -c "! ls '$S'/streams/v1/*.sjson 2>/dev/null | grep -q ."
-check "... and the key forgotten" sh -c "! grep -q sign-key '$S/.sstream/config'"
+check "... and the key forgotten (the other settings kept)" sh -c "grep -q webconf-nginx '$S/.sstream/config' && ! grep -q sign-key '$S/.sstream/config'"
 expect 0 "a second prune --grace 0s" "$P" prune "$S" --keep 1 --grace 0s
 for f in $V1; do
 	check "... now removes $f" test ! -e "$S/$f"
@@ -154,7 +154,7 @@ U=$T/unsign
 cp -a "$D" "$U"
 expect 0 "add --unsign, the secret key missing (the way out)" env GNUPGHOME="$T/nokeys" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign
 check "... no .sjson left" test -z "$(find "$U/streams" -name '*.sjson')"
-check "... the key forgotten" sh -c "! grep -q sign-key '$U/.sstream/config'"
+check "... the key forgotten (the other settings kept)" sh -c "grep -q webconf-nginx '$U/.sstream/config' && ! grep -q sign-key '$U/.sstream/config'"
 expect 0 "... the plain tree verifies" "$V" "$U"
 expect 0 "a later add on the unsigned tree needs no key" env GNUPGHOME="$T/nokeys" "$P" remove "$U" signos/3/default
 expect 0 "a rollback of the unsigned tree to a signed record" "$P" rollback "$U" HEAD~2
@@ -192,6 +192,7 @@ d = json.load(open(sys.argv[1]))
 vs = d["products"]["signos:1:amd64:default"]["versions"]
 print(" ".join(sorted(set(i["path"] for i in vs[min(vs)]["items"].values()))))' "$G/streams/v1/images.json")
 check "... two versions" test -n "$OLD"
+check "... signed" test -f "$G/streams/v1/index.sjson"
 expect 0 "--max 1 --grace 0 --unsign" "$M" --no-history --keyring "$T/site.gpg" "$D" "$G" release=1 --max 1 --grace 0 --unsign
 for f in $OLD; do
 	check "... keeps $f, which the signed view named when the run expired files" test -f "$G/$f"
