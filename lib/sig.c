@@ -206,17 +206,14 @@ static int signing_ctx(const char *keyid, gpgme_ctx_t *ctx, gpgme_key_t *key, st
 	return SS_OK;
 }
 
-int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
-		 struct ss_error *err)
+/* DATA clearsigned in CTX (signing_ctx) into *OUT (malloc'd). */
+static int sign_in(gpgme_ctx_t ctx, const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
+		   struct ss_error *err)
 {
-	gpgme_ctx_t ctx = NULL;
-	gpgme_key_t key = NULL;
 	gpgme_data_t plain = NULL, sig = NULL;
-	int rc = signing_ctx(keyid, &ctx, &key, err);
 	gpgme_error_t ge;
-	if (rc != SS_OK)
-		goto out;
-	rc = SS_FATAL;
+	int rc = SS_FATAL;
+	*out = NULL;
 	if ((ge = gpgme_data_new_from_mem(&plain, data, len, 0)) || (ge = gpgme_data_new(&sig)) ||
 	    (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
 		gpgme_err_code_t c = gpgme_err_code(ge);
@@ -240,6 +237,17 @@ int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, si
 out:
 	gpgme_data_release(plain);
 	gpgme_data_release(sig);
+	return rc;
+}
+
+int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
+		 struct ss_error *err)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	int rc = signing_ctx(keyid, &ctx, &key, err);
+	if (rc == SS_OK)
+		rc = sign_in(ctx, keyid, data, len, out, outlen, err);
 	if (key)
 		gpgme_key_unref(key);
 	if (ctx)
@@ -256,20 +264,18 @@ int ss_signing_key(const char *keyid, char **fpr, struct ss_error *err)
 	const char *f = rc == SS_OK ? (key->fpr ? key->fpr : key->subkeys ? key->subkeys->fpr : NULL) : NULL;
 	if (rc == SS_OK && !f)
 		rc = ssi_err(err, SS_FATAL, "no secret key '%s': it has no fingerprint", keyid);
-	if (rc == SS_OK && !(*fpr = strdup(f)))
-		rc = ssi_err(err, SS_FATAL, "out of memory");
-	if (key)
-		gpgme_key_unref(key);
-	if (ctx)
-		gpgme_release(ctx);
 	/* a key that is there may still not sign (a locked agent, an expired
 	 * or signing-incapable key): a probe signature finds out now */
 	char *probe = NULL;
 	size_t plen;
-	if (rc == SS_OK && (rc = ss_clearsign(*fpr, "sstream signing check\n", 22, &probe, &plen, err)) != SS_OK) {
-		free(*fpr);
-		*fpr = NULL;
-	}
+	if (rc == SS_OK)
+		rc = sign_in(ctx, f, "sstream signing check\n", 22, &probe, &plen, err);
+	if (rc == SS_OK && !(*fpr = strdup(f)))
+		rc = ssi_err(err, SS_FATAL, "out of memory");
 	free(probe);
+	if (key)
+		gpgme_key_unref(key);
+	if (ctx)
+		gpgme_release(ctx);
 	return rc;
 }

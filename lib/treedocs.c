@@ -47,14 +47,27 @@ static char *read_body(const char *tree, const char *rel, size_t *len)
 	return body;
 }
 
+/* Whether BODY (read back through its signature, or plain) holds TEXT.
+ * A clearsigned body ends without the newline that ends TEXT: the line
+ * ending before the signature belongs to the armour (RFC 4880, 7.1). */
+static int same_text(const char *body, size_t blen, const char *text, size_t len)
+{
+	if (!body || !text)
+		return 0;
+	if (blen + 1 == len && text[len - 1] == '\n')
+		len--;
+	return blen == len && memcmp(body, text, len) == 0;
+}
+
 /* TEXT clearsigned at SREL, unless SREL already signs exactly TEXT: a
- * signature is not free. */
+ * signature is not free, and a new one would rewrite the file (a no-op
+ * run that changes the tree). */
 static int sign_put(const char *key, const char *tree, const char *srel, const char *text, size_t len,
 		    int *changed, struct ss_error *err)
 {
 	size_t blen;
 	char *body = read_body(tree, srel, &blen), *signed_text;
-	int same = body && blen == len && memcmp(body, text, len) == 0;
+	int same = same_text(body, blen, text, len);
 	free(body);
 	if (same)
 		return SS_OK;
@@ -204,7 +217,7 @@ static int differs(const char *tree, const char *rel, json_t *doc)
 {
 	size_t len, blen;
 	char *text = doc ? ssi_json_dump(doc, &len) : NULL, *body = read_body(tree, rel, &blen);
-	int d = !text || !body || blen != len || memcmp(body, text, len) != 0;
+	int d = !same_text(body, blen, text, len);
 	free(text);
 	free(body);
 	return d;

@@ -42,6 +42,15 @@ expect 0 "an add without --sign-key" "$P" add "$D" "$T/b/meta.tar.xz" "$T/b/root
 expect 0 "... re-signed: verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
 check "... images.sjson signs exactly images.json" same_body "$D" images
 check "... and lists the new image" grep -q '"2"' "$D/streams/v1/images.sjson"
+# a no-op stays a no-op: a signature is not redone (it would rewrite the
+# .sjson, and record an empty change)
+sha256sum "$D"/streams/v1/*.sjson >"$T/sums"
+NREC=$(git --git-dir="$D/.sstream/history.git" rev-list --count HEAD)
+sleep 1 # (an RSA signature of the same text in the same second has the same bytes)
+expect 0 "adding the same image again, with --sign-key" "$P" add "$D" "$T/b/meta.tar.xz" "$T/b/root.tar.xz" --sign-key site@example.invalid
+check "... says it was there" out_has "already published"
+check "... the .sjson bytes are kept" sha256sum -c --quiet "$T/sums"
+check "... no history record" test "$(git --git-dir="$D/.sstream/history.git" rev-list --count HEAD)" = "$NREC"
 expect 0 "an add of a second version, unsigned on the command line" "$P" add "$D" "$T/a2/meta.tar.xz" "$T/a2/root.tar.xz"
 expect 0 "a remove without --sign-key" "$P" remove "$D" signos/2/default
 expect 0 "... verify --keyring passes" "$V" --keyring "$T/site.gpg" "$D"
@@ -177,6 +186,10 @@ expect 3 "... upstream's keyring does not verify it" "$V" --keyring "$T/site.gpg
 expect 0 "a second selection, without --sign-key (remembered)" "$M" --no-history --keyring "$T/site.gpg" "$D" "$F" release=2
 expect 0 "... verify --keyring local passes" "$V" --keyring "$T/local.gpg" "$F"
 check "... the signed view lists both selections" sh -c "grep -q 'signos:1:amd64:default' '$F/streams/v1/images.sjson' && grep -q 'signos:2:amd64:default' '$F/streams/v1/images.sjson'"
+sha256sum "$F"/streams/v1/*.sjson >"$T/sums"
+sleep 1
+expect 0 "a rerun of the second selection (--max 9: other options, no short-cut)" "$M" --no-history --max 9 --keyring "$T/site.gpg" "$D" "$F" release=2
+check "... a no-op: the .sjson bytes are kept" sha256sum -c --quiet "$T/sums"
 snap "$F" >"$T/before"
 expect 2 "a mirror run whose remembered key cannot sign" env GNUPGHOME="$T/nokeys" "$M" --no-history --keyring "$T/site.gpg" "$D" "$F" release=1
 check "... names the key and --unsign" sh -c "grep -q '$(gpg --batch --with-colons --list-secret-keys local@example.invalid | awk -F: '$1 == "fpr" { print $10; exit }')' '$T/err' && grep -q -- '--unsign' '$T/err'"
