@@ -326,7 +326,8 @@ static int collect(git_repository *repo, const git_tree *t, const char *root, co
 
 /* Writes the record T into ROOT the way publish writes: every index, at
  * every instant, names products files that list exactly its products. */
-static int restore(git_repository *repo, const git_tree *t, const char *root, struct ss_error *err)
+static int restore(git_repository *repo, const git_tree *t, const char *root, const struct ss_publish_opts *po,
+		   struct ss_error *err)
 {
 	struct blobs b = { 0 };
 	int rc = collect(repo, t, root, "", &b, err);
@@ -339,7 +340,8 @@ static int restore(git_repository *repo, const git_tree *t, const char *root, st
 		lens[i] = (size_t)git_blob_rawsize(b.blob[i]);
 	}
 	if (rc == SS_OK)
-		rc = ssi_treedocs_put(root, b.n, (const char *const *)b.rel, data, lens, NULL, err);
+		rc = ssi_treedocs_put_signed(po ? po->sign_key : NULL, po != NULL, root, b.n,
+					     (const char *const *)b.rel, data, lens, NULL, err);
 	free(data);
 	free(lens);
 	blobs_free(&b);
@@ -431,7 +433,7 @@ int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_pu
 	/* products first, then the indexes: readers never see an index naming
 	 * a products file that is not there */
 	if (!dry_run)
-		rc = restore(repo, t, tree, err);
+		rc = restore(repo, t, tree, po, err);
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);

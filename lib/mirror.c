@@ -59,6 +59,9 @@ static void options_key(struct run *r)
 	/* (delete_excluded only when set: the keys earlier runs saved stay valid) */
 	snprintf(buf, sizeof(buf), "%d %d %d%s", o->max, o->keep, o->no_items, o->delete_excluded ? " de" : "");
 	ss_hasher_update(h, buf, strlen(buf) + 1);
+	/* (the signing key only when set, likewise) */
+	if (o->sign_key)
+		ss_hasher_update(h, o->sign_key, strlen(o->sign_key) + 1);
 	ssi_filter_hash(o->filter, h);
 	struct ss_digest d;
 	ss_hasher_final(h, &d);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "mirror_internal.h"
+#include "treedocs.h"
 
 static int pend_add(struct run *r, const char *path, long long since)
 {
@@ -60,10 +61,19 @@ int ssm_prune_keep(struct run *r)
 	return SS_OK;
 }
 
-/* Deletes one due file: 0 when it is gone, 1 when it stays pending. */
+struct prune_ctx {
+	struct run *r;
+	struct ssi_strset signed_names;
+};
+
+/* Deletes one due file: 0 when it is gone, 1 when it stays pending (the
+ * signed view names it, or it could not be deleted). */
 static int prune_unlink(void *ud, const char *path)
 {
-	struct run *r = ud;
+	struct prune_ctx *pc = ud;
+	struct run *r = pc->r;
+	if (ssi_strset_has(&pc->signed_names, path))
+		return 1;
 	/* never through a symlink inside the tree: a refusal is said, and
 	 * the file stays pending */
 	struct stat st;
@@ -84,7 +94,22 @@ static int prune_unlink(void *ud, const char *path)
  * pending stay in the ledger with their time. */
 void ssm_prune_expire(struct run *r, long long now)
 {
-	size_t expired = ssi_ledger_count_due(&r->pend, now, r->o->grace);
+	/* a file the target's signed view names stays pending: a client with
+	 * a keyring reads that view, which may still name it (a stale one
+	 * waiting out its own grace period) */
+	struct prune_ctx pc = { r, { 0 } };
+	if (ssi_ledger_count_due(&r->pend, now, r->o->grace) == 0)
+		return;
+	if (ssi_treedocs_signed_names(r->o->target, &pc.signed_names) < 0) {
+		ssi_strset_free(&pc.signed_names);
+		ssm_event(r, SS_EV_WARN, NULL, -1, "out of memory: no file deleted this run");
+		return;
+	}
+	ssi_strset_seal(&pc.signed_names);
+	size_t expired = 0;
+	for (size_t i = 0; i < r->pend.n; i++)
+		expired += ssi_ledger_due(r->pend.v[i].since, now, r->o->grace) &&
+			   !ssi_strset_has(&pc.signed_names, r->pend.v[i].path);
 	if (r->o->max_delete > 0 && (long long)expired > r->o->max_delete) {
 		/* rsync's --max-delete: all or nothing, and said */
 		char msg[200];
@@ -92,9 +117,11 @@ void ssm_prune_expire(struct run *r, long long now)
 			 expired, r->o->max_delete);
 		ssm_event(r, SS_EV_WARN, NULL, -1, msg);
 		r->held = (int)expired;
+		ssi_strset_free(&pc.signed_names);
 		return;
 	}
-	ssi_ledger_expire(&r->pend, now, r->o->grace, prune_unlink, r);
+	ssi_ledger_expire(&r->pend, now, r->o->grace, prune_unlink, &pc);
+	ssi_strset_free(&pc.signed_names);
 }
 
 void ssm_prune_free(struct run *r)

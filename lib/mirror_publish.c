@@ -252,6 +252,15 @@ static void listed_add(struct run *r, struct ss_subset *s, const struct ss_item 
 		r->listed[r->nlisted++] = it;
 }
 
+/* With --sign-key, the .sjson twin of our view REL is one of the
+ * documents this run writes (so no prune takes it). */
+static int add_signed_twin(struct run *r, const char *rel)
+{
+	char srel[PATH_MAX];
+	ssi_treedocs_sjson_name(rel, srel, sizeof(srel));
+	return ssm_add(r, &r->new_meta, srel) != SS_OK ? SS_FATAL : ssm_add(r, &r->new_refs, srel);
+}
+
 /*
  * Writes every products file - upstream's bytes when VERBATIM, and our
  * JSON view (exactly the items present) wherever upstream's bytes are not
@@ -300,6 +309,8 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 		}
 		if (rc == SS_OK && (ss_subset_count(s) > 0 || raw_is_view))
 			rc = ss_index_add(iw, s, jrel);
+		if (rc == SS_OK && r->o->sign_key && (ss_subset_count(s) > 0 || raw_is_view))
+			rc = add_signed_twin(r, jrel);
 		ss_subset_free(s);
 		free(jrel);
 	}
@@ -358,6 +369,8 @@ int ssm_publish(struct run *r)
 	}
 	if (rc == SS_OK && (rc = ssm_add(r, &r->new_refs, "streams/v1/index.json")) == SS_OK)
 		rc = ssm_add(r, &r->new_meta, "streams/v1/index.json");
+	if (rc == SS_OK && r->o->sign_key)
+		rc = add_signed_twin(r, "streams/v1/index.json");
 	ssi_strset_seal(&r->new_refs);
 	ssi_strset_seal(&r->new_meta);
 	if (rc != SS_OK || r->o->dry_run) {
@@ -387,8 +400,8 @@ int ssm_publish_write(struct run *r)
 		rels[r->ndocs] = "streams/v1/index.json";
 		data[r->ndocs] = r->index;
 		lens[r->ndocs] = r->index_len;
-		rc = ssi_treedocs_put(r->o->target, r->ndocs + 1, rels, data, lens, &r->st->metadata_written,
-				       r->err);
+		rc = ssi_treedocs_put_signed(r->o->sign_key, 0, r->o->target, r->ndocs + 1, rels, data, lens,
+					     &r->st->metadata_written, r->err);
 	}
 	free(rels);
 	free(data);

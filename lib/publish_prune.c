@@ -128,6 +128,7 @@ struct sweep {
 	void *ud;
 	struct ssi_ledger old, next;
 	struct ssi_strset files;
+	struct ssi_strset signed_names; /* what the signed view names: kept too */
 	int rc;
 	struct ss_error *err;
 };
@@ -154,7 +155,7 @@ static int sweep(struct sweep *s, json_t *products, struct ss_error *err)
 	ssi_strset_seal(&s->files);
 	for (size_t i = 0; i < s->files.n; i++) {
 		const char *path = s->files.v[i];
-		if (ssp_names_file(products, path, NULL))
+		if (ssp_names_file(products, path, NULL) || ssi_strset_has(&s->signed_names, path))
 			continue;
 		const struct ssi_ledger_entry *e = ssi_ledger_find(&s->old, path);
 		int lr = ssi_ledger_add(&s->next, path, e ? e->since : now);
@@ -211,7 +212,15 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 			rc = ssp_write_streams(po, tree, products, &changed, err);
 	}
 	if (rc == SS_OK) {
-		if ((rc = read_pending(tree, &s.old, err)) == SS_OK)
+		if ((rc = read_pending(tree, &s.old, err)) == SS_OK) {
+			/* a file either view names stays: a client with a keyring
+			 * reads the signed one, which may not say what the plain
+			 * one says */
+			if (ssi_treedocs_signed_names(tree, &s.signed_names) < 0)
+				rc = ssi_err(err, SS_FATAL, "out of memory");
+			ssi_strset_seal(&s.signed_names);
+		}
+		if (rc == SS_OK)
 			rc = sweep(&s, products, err);
 		if (!s.dry_run && rc != SS_FATAL)
 			rc = save_pending(tree, &s.next, rc, err);
@@ -219,6 +228,7 @@ int ss_publish_prune(const char *tree, int keep, long long grace, int dry_run,
 	ssi_ledger_free(&s.old);
 	ssi_strset_free(&s.files);
 	ssi_ledger_free(&s.next);
+	ssi_strset_free(&s.signed_names);
 	rc = ssp_page(po, tree, products, rc, changed, err);
 	json_decref(products);
 	if (lock_fd >= 0)

@@ -183,30 +183,44 @@ out:
 	return rc;
 }
 
-int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
-		 struct ss_error *err)
+/* A signing context for the secret key KEYID of $GNUPGHOME, in *CTX with
+ * the key in *KEY (both released by the caller, even on failure). */
+static int signing_ctx(const char *keyid, gpgme_ctx_t *ctx, gpgme_key_t *key, struct ss_error *err)
 {
 	pthread_once(&gpgme_once, gpgme_init);
-	gpgme_ctx_t ctx = NULL;
-	gpgme_key_t key = NULL;
-	gpgme_data_t plain = NULL, sig = NULL;
-	int rc = SS_FATAL;
-	gpgme_error_t ge = gpgme_new(&ctx);
+	*ctx = NULL;
+	*key = NULL;
+	gpgme_error_t ge = gpgme_new(ctx);
 	if (!ge)
-		ge = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	if (ge) {
-		ssi_err(err, SS_FATAL, "cannot start GnuPG: %s", gpgme_strerror(ge));
-		goto out;
-	}
-	gpgme_set_armor(ctx, 1);
-	gpgme_set_textmode(ctx, 1);
-	if ((ge = gpgme_get_key(ctx, keyid, &key, 1))) {
-		ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid, gpgme_strerror(ge));
-		goto out;
-	}
-	if ((ge = gpgme_signers_add(ctx, key)) || (ge = gpgme_data_new_from_mem(&plain, data, len, 0)) ||
-	    (ge = gpgme_data_new(&sig)) || (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
-		ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
+		ge = gpgme_set_protocol(*ctx, GPGME_PROTOCOL_OpenPGP);
+	if (ge)
+		return ssi_err(err, SS_FATAL, "cannot start GnuPG: %s", gpgme_strerror(ge));
+	gpgme_set_armor(*ctx, 1);
+	gpgme_set_textmode(*ctx, 1);
+	if ((ge = gpgme_get_key(*ctx, keyid, key, 1)))
+		return ssi_err(err, SS_FATAL, "no secret key '%s': %s", keyid,
+			       gpgme_err_code(ge) == GPG_ERR_EOF ? "not in the GnuPG home ($GNUPGHOME, else ~/.gnupg)"
+								 : gpgme_strerror(ge));
+	if ((ge = gpgme_signers_add(*ctx, *key)))
+		return ssi_err(err, SS_FATAL, "cannot sign with '%s': %s", keyid, gpgme_strerror(ge));
+	return SS_OK;
+}
+
+/* DATA clearsigned in CTX (signing_ctx) into *OUT (malloc'd). */
+static int sign_in(gpgme_ctx_t ctx, const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
+		   struct ss_error *err)
+{
+	gpgme_data_t plain = NULL, sig = NULL;
+	gpgme_error_t ge;
+	int rc = SS_FATAL;
+	*out = NULL;
+	if ((ge = gpgme_data_new_from_mem(&plain, data, len, 0)) || (ge = gpgme_data_new(&sig)) ||
+	    (ge = gpgme_op_sign(ctx, plain, sig, GPGME_SIG_MODE_CLEAR))) {
+		gpgme_err_code_t c = gpgme_err_code(ge);
+		int locked = c == GPG_ERR_ENOTTY || c == GPG_ERR_NO_PIN_ENTRY || c == GPG_ERR_CANCELED ||
+			     c == GPG_ERR_BAD_PASSPHRASE || c == GPG_ERR_NO_PASSPHRASE || c == GPG_ERR_TIMEOUT;
+		ssi_err(err, SS_FATAL, "cannot sign with '%s': %s%s%s", keyid,
+			locked ? "the agent cannot unlock the key (" : "", gpgme_strerror(ge), locked ? ")" : "");
 		goto out;
 	}
 	size_t n;
@@ -223,6 +237,42 @@ int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, si
 out:
 	gpgme_data_release(plain);
 	gpgme_data_release(sig);
+	return rc;
+}
+
+int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
+		 struct ss_error *err)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	int rc = signing_ctx(keyid, &ctx, &key, err);
+	if (rc == SS_OK)
+		rc = sign_in(ctx, keyid, data, len, out, outlen, err);
+	if (key)
+		gpgme_key_unref(key);
+	if (ctx)
+		gpgme_release(ctx);
+	return rc;
+}
+
+int ss_signing_key(const char *keyid, char **fpr, struct ss_error *err)
+{
+	*fpr = NULL;
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	int rc = signing_ctx(keyid, &ctx, &key, err);
+	const char *f = rc == SS_OK ? (key->fpr ? key->fpr : key->subkeys ? key->subkeys->fpr : NULL) : NULL;
+	if (rc == SS_OK && !f)
+		rc = ssi_err(err, SS_FATAL, "no secret key '%s': it has no fingerprint", keyid);
+	/* a key that is there may still not sign (a locked agent, an expired
+	 * or signing-incapable key): a probe signature finds out now */
+	char *probe = NULL;
+	size_t plen;
+	if (rc == SS_OK)
+		rc = sign_in(ctx, f, "sstream signing check\n", 22, &probe, &plen, err);
+	if (rc == SS_OK && !(*fpr = strdup(f)))
+		rc = ssi_err(err, SS_FATAL, "out of memory");
+	free(probe);
 	if (key)
 		gpgme_key_unref(key);
 	if (ctx)

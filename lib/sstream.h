@@ -153,6 +153,56 @@ int ss_verifier_check(struct ss_verifier *v, const char *data, size_t len, const
 int ss_clearsign(const char *keyid, const char *data, size_t len, char **out, size_t *outlen,
 		 struct ss_error *err);
 
+/*
+ * Checks that the secret key KEYID of $GNUPGHOME can sign now (it is
+ * there and a probe signature works: no locked agent, no expired key).
+ * *FPR gets its fingerprint (malloc'd).  SS_OK or SS_FATAL naming KEYID.
+ */
+int ss_signing_key(const char *keyid, char **fpr, struct ss_error *err);
+
+/* ---- A tree's settings and signing (TREE/.sstream/config) ---------------- */
+
+/*
+ * A setting TREE remembers: KEY is "sign-key" (the key its signed views
+ * are signed with), "webconf-nginx" or "webconf-apache" (the base URL of
+ * that server's snippet).  *VALUE is malloc'd, NULL when unset or when
+ * there is no settings file.  SS_OK; SS_USAGE (unknown KEY); SS_FATAL
+ * naming the file and line when it is not a valid settings file.
+ */
+int ss_treeconf_get(const char *tree, const char *key, char **value, struct ss_error *err);
+
+/* Sets KEY to VALUE (NULL: forgets it), the other settings kept, by an
+ * atomic replace of the file (nothing written when unchanged).  SS_OK,
+ * SS_USAGE (unknown KEY, a VALUE with spaces or control characters) or
+ * SS_FATAL. */
+int ss_treeconf_set(const char *tree, const char *key, const char *value, struct ss_error *err);
+
+enum {
+	SS_SIGNER_REQUIRE = 1, /* a tree with a signed index and no key (given or
+				* remembered) is refused: its signed view would go stale */
+};
+
+/*
+ * The key the next write of TREE signs with: GIVEN (--sign-key, may be
+ * NULL), else the one TREE remembers; none with UNSIGN (--unsign; both is
+ * SS_USAGE).  The key is checked (ss_signing_key) before anything
+ * changes; *KEY gets its fingerprint (malloc'd), NULL for an unsigned
+ * write.  SS_OK, SS_USAGE, or SS_FATAL with one line naming the key and
+ * --unsign.
+ */
+int ss_tree_signer(const char *tree, const char *given, int unsign, int flags, char **key,
+		   struct ss_error *err);
+
+/* After a write: TREE remembers KEY (NULL: forgets it).  SS_OK or SS_FATAL. */
+int ss_tree_signer_save(const char *tree, const char *key, struct ss_error *err);
+
+/*
+ * Removes TREE's signed view on purpose (--unsign): streams/v1/index.sjson
+ * first, then every other .sjson under streams/, and forgets the key.
+ * *CHANGED (may be NULL) is set when a file went.  SS_OK or SS_FATAL.
+ */
+int ss_tree_unsign(const char *tree, int *changed, struct ss_error *err);
+
 /* ---- Products files and their items ------------------------------------- */
 
 struct ss_products;  /* one products:1.0 document */
@@ -421,6 +471,10 @@ struct ss_mirror_opts {
 	int max;                          /* newest N versions per product, 0: all */
 	int keep;                         /* keep versions gone upstream while fewer than MAX */
 	const char *keyring;              /* verify every document against it */
+	const char *sign_key;             /* sign TARGET's own view (index.sjson, products
+					   * .sjson) with this secret key of $GNUPGHOME;
+					   * upstream's signed documents, kept verbatim
+					   * by a whole mirror, stay as they are */
 	int dry_run;                      /* plan only: events, no change */
 	int no_items;                     /* metadata only */
 	int check_existing;               /* re-hash files already in the tree */
@@ -694,7 +748,8 @@ int ss_image_build(const struct ss_build_opts *o, char *meta_out, char *root_out
 /* How the publish calls write (NULL: the defaults, all off). */
 struct ss_publish_opts {
 	const char *sign_key;  /* also write clearsigned .sjson files, the signed index
-				* naming the signed products (a secret key of $GNUPGHOME) */
+				* naming the signed products (a secret key of $GNUPGHOME);
+				* ss_tree_signer gives the key a tree remembers */
 	int delta;             /* add: a squashfs.vcdiff (xdelta3) from the product's
 				* previous squashfs, with delta_base */
 	int dry_run;           /* add, remove, import, prune (or its DRY_RUN):
@@ -892,7 +947,9 @@ int ss_history_rollback(const char *tree, const char *rev,
 			struct ss_error *err);
 /* The same with options: PO->dry_run (PO may be NULL) checks the record
  * and calls MISSING as a real run does, and changes nothing (no lock,
- * no file written). */
+ * no file written).  With PO, the record's .sjson are not reused: the
+ * restored view is signed with PO->sign_key, or left unsigned without it
+ * (ss_tree_signer says which); without PO they are restored as they are. */
 int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_publish_opts *po,
 			   void (*missing)(void *ud, const char *path, const char *why), void *ud,
 			   struct ss_error *err);

@@ -24,7 +24,7 @@ static int put(const char *tree, const char *rel, const char *text, size_t len, 
 }
 
 /* "streams/v1/x.json" -> "streams/v1/x.sjson" */
-static void sjson_name(const char *rel, char *out, size_t outsz)
+void ssi_treedocs_sjson_name(const char *rel, char *out, size_t outsz)
 {
 	size_t n = strlen(rel);
 	snprintf(out, outsz, "%.*s.sjson", (int)(n > 5 ? n - 5 : n), rel);
@@ -47,14 +47,27 @@ static char *read_body(const char *tree, const char *rel, size_t *len)
 	return body;
 }
 
+/* Whether BODY (read back through its signature, or plain) holds TEXT.
+ * A clearsigned body ends without the newline that ends TEXT: the line
+ * ending before the signature belongs to the armour (RFC 4880, 7.1). */
+static int same_text(const char *body, size_t blen, const char *text, size_t len)
+{
+	if (!body || !text)
+		return 0;
+	if (blen + 1 == len && text[len - 1] == '\n')
+		len--;
+	return blen == len && memcmp(body, text, len) == 0;
+}
+
 /* TEXT clearsigned at SREL, unless SREL already signs exactly TEXT: a
- * signature is not free. */
+ * signature is not free, and a new one would rewrite the file (a no-op
+ * run that changes the tree). */
 static int sign_put(const char *key, const char *tree, const char *srel, const char *text, size_t len,
 		    int *changed, struct ss_error *err)
 {
 	size_t blen;
 	char *body = read_body(tree, srel, &blen), *signed_text;
-	int same = body && blen == len && memcmp(body, text, len) == 0;
+	int same = same_text(body, blen, text, len);
 	free(body);
 	if (same)
 		return SS_OK;
@@ -166,7 +179,7 @@ static json_t *signed_index(json_t *index)
 	json_object_foreach(json_object_get(sidx, "index"), cid, e) {
 		char spath[PATH_MAX];
 		const char *p = json_string_value(json_object_get(e, "path"));
-		sjson_name(p ? p : "", spath, sizeof(spath));
+		ssi_treedocs_sjson_name(p ? p : "", spath, sizeof(spath));
 		json_object_set_new(e, "path", json_string(spath));
 	}
 	return sidx;
@@ -174,20 +187,24 @@ static json_t *signed_index(json_t *index)
 
 /* Writes INDEX as index.sjson (signed with KEY) when KEY, then as
  * index.json: each one rename. */
+static int put_signed_index(const char *key, const char *tree, json_t *index, int *changed, struct ss_error *err)
+{
+	size_t len;
+	json_t *sidx = signed_index(index);
+	char *text = sidx ? ssi_json_dump(sidx, &len) : NULL;
+	int rc = text ? sign_put(key, tree, "streams/v1/index.sjson", text, len, changed, err)
+		      : ssi_err(err, SS_FATAL, "out of memory");
+	free(text);
+	json_decref(sidx);
+	return rc;
+}
+
 static int put_index(const char *key, const char *tree, json_t *index, int *changed, struct ss_error *err)
 {
-	int rc = SS_OK;
+	int rc = key ? put_signed_index(key, tree, index, changed, err) : SS_OK;
 	size_t len;
-	if (key) {
-		json_t *sidx = signed_index(index);
-		char *text = sidx ? ssi_json_dump(sidx, &len) : NULL;
-		rc = text ? sign_put(key, tree, "streams/v1/index.sjson", text, len, changed, err)
-			  : ssi_err(err, SS_FATAL, "out of memory");
-		free(text);
-		json_decref(sidx);
-		if (rc != SS_OK)
-			return rc;
-	}
+	if (rc != SS_OK)
+		return rc;
 	char *text = ssi_json_dump(index, &len);
 	rc = text ? put(tree, "streams/v1/index.json", text, len, changed, err) : ssi_err(err, SS_FATAL, "out of memory");
 	free(text);
@@ -200,7 +217,7 @@ static int differs(const char *tree, const char *rel, json_t *doc)
 {
 	size_t len, blen;
 	char *text = doc ? ssi_json_dump(doc, &len) : NULL, *body = read_body(tree, rel, &blen);
-	int d = !text || !body || blen != len || memcmp(body, text, len) != 0;
+	int d = !same_text(body, blen, text, len);
 	free(text);
 	free(body);
 	return d;
@@ -212,7 +229,7 @@ int ssi_treedocs_differ(const char *key, const char *tree, json_t *docs, json_t 
 	json_t *doc;
 	json_object_foreach(docs, rel, doc) {
 		char srel[PATH_MAX];
-		sjson_name(rel, srel, sizeof(srel));
+		ssi_treedocs_sjson_name(rel, srel, sizeof(srel));
 		if (differs(tree, rel, doc) || (key && differs(tree, srel, doc)))
 			return 1;
 	}
@@ -230,7 +247,7 @@ static int put_pdoc(const char *key, const char *tree, const struct pdoc *d, con
 {
 	int rc = put(tree, rel, d->text, d->len, changed, err);
 	char srel[PATH_MAX];
-	sjson_name(rel, srel, sizeof(srel));
+	ssi_treedocs_sjson_name(rel, srel, sizeof(srel));
 	if (rc == SS_OK && d->stext)
 		rc = put(tree, srel, d->stext, d->slen, changed, err);
 	else if (rc == SS_OK && key)
@@ -262,14 +279,14 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 		json_t *vj = ssi_treedocs_view(tree, "streams/v1/index.json");
 		json_t *vs = sjson_view ? ssi_treedocs_view(tree, "streams/v1/index.sjson") : NULL;
 		char srel[PATH_MAX];
-		sjson_name(d->rel, srel, sizeof(srel));
+		ssi_treedocs_sjson_name(d->rel, srel, sizeof(srel));
 		if (view_allows(vj, d->rel, d->products) && view_allows(vs, srel, d->products)) {
 			rc = put_pdoc(key, tree, d, d->rel, changed, err);
 		} else {
 			char alt[PATH_MAX], salt[PATH_MAX];
 			for (int w = 0; w < 2; w++) {
 				alt_name(d->rel, w, alt, sizeof(alt));
-				sjson_name(alt, salt, sizeof(salt));
+				ssi_treedocs_sjson_name(alt, salt, sizeof(salt));
 				if (!view_names(vj, alt) && !view_names(vs, salt))
 					break;
 			}
@@ -297,6 +314,8 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 		return rc;
 	if (sibytes)
 		rc = put(tree, "streams/v1/index.sjson", sibytes, silen, changed, err);
+	else if (key && ibytes)
+		rc = put_signed_index(key, tree, index, changed, err);
 	if (rc == SS_OK)
 		rc = ibytes ? put(tree, "streams/v1/index.json", ibytes, ilen, changed, err)
 			    : put_index(key, tree, index, changed, err);
@@ -308,7 +327,7 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 		for (int w = 0; w < 2; w++) {
 			char alt[PATH_MAX], salt[PATH_MAX];
 			alt_name(docs[i].rel, w, alt, sizeof(alt));
-			sjson_name(alt, salt, sizeof(salt));
+			ssi_treedocs_sjson_name(alt, salt, sizeof(salt));
 			struct ss_error e;
 			if (!view_names(vj, alt))
 				ssi_safe_unlink(tree, alt, 0, NULL, &e);
@@ -355,6 +374,12 @@ int ssi_treedocs_publish(const char *key, const char *tree, json_t *docs, json_t
 int ssi_treedocs_put(const char *tree, size_t n, const char *const *rels, const char *const *data,
 		     const size_t *lens, int *changed, struct ss_error *err)
 {
+	return ssi_treedocs_put_signed(NULL, 0, tree, n, rels, data, lens, changed, err);
+}
+
+int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_t n, const char *const *rels,
+			    const char *const *data, const size_t *lens, int *changed, struct ss_error *err)
+{
 	struct pdoc *pd = calloc(n ? n : 1, sizeof(*pd));
 	json_t **parsed = calloc(n ? n : 1, sizeof(*parsed));
 	const char *ibytes = NULL, *sibytes = NULL;
@@ -368,7 +393,7 @@ int ssi_treedocs_put(const char *tree, size_t n, const char *const *rels, const 
 			index = ssi_json_parse(data[i], lens[i], rels[i], err);
 			if (!index)
 				rc = SS_FATAL;
-		} else if (strcmp(rels[i], "streams/v1/index.sjson") == 0) {
+		} else if (strcmp(rels[i], "streams/v1/index.sjson") == 0 && !resign) {
 			sibytes = data[i], silen = lens[i];
 		}
 	}
@@ -401,8 +426,8 @@ int ssi_treedocs_put(const char *tree, size_t n, const char *const *rels, const 
 		d->len = lens[i];
 		d->products = json_object_get(doc, "products");
 		char srel[PATH_MAX];
-		sjson_name(rels[i], srel, sizeof(srel));
-		for (size_t j = 0; j < n; j++)
+		ssi_treedocs_sjson_name(rels[i], srel, sizeof(srel));
+		for (size_t j = 0; !resign && j < n; j++)
 			if (strcmp(rels[j], srel) == 0)
 				d->stext = data[j], d->slen = lens[j];
 	}
@@ -414,20 +439,57 @@ int ssi_treedocs_put(const char *tree, size_t n, const char *const *rels, const 
 		int paired = 0;
 		for (size_t k = 0; k < np; k++) {
 			char srel[PATH_MAX];
-			sjson_name(pd[k].rel, srel, sizeof(srel));
+			ssi_treedocs_sjson_name(pd[k].rel, srel, sizeof(srel));
 			paired |= strcmp(srel, rels[i]) == 0;
 		}
-		if (!paired)
+		if (!paired && !resign)
 			rc = put(tree, rels[i], data[i], lens[i], changed, err);
 	}
 	if (rc == SS_OK && !index)
 		rc = ssi_err(err, SS_FATAL, "history of '%s': the record has no streams/v1/index.json", tree);
 	if (rc == SS_OK)
-		rc = put_docs(NULL, tree, pd, np, index, ibytes, ilen, sibytes, silen, changed, err);
+		rc = put_docs(key, tree, pd, np, index, ibytes, ilen, sibytes, silen, changed, err);
 	for (size_t i = 0; parsed && i < np; i++)
 		json_decref(parsed[i]);
 	free(parsed);
 	free(pd);
 	json_decref(index);
+	return rc;
+}
+
+/* The item paths of the products document DOC into OUT. */
+static int add_item_paths(json_t *doc, struct ssi_strset *out)
+{
+	const char *pn, *vn, *in;
+	json_t *p, *v, *it;
+	json_object_foreach(json_object_get(doc, "products"), pn, p)
+		json_object_foreach(json_object_get(p, "versions"), vn, v)
+			json_object_foreach(json_object_get(v, "items"), in, it) {
+				const char *ip = json_string_value(json_object_get(it, "path"));
+				if (ip && ssi_strset_add(out, ip) < 0)
+					return -1;
+			}
+	return 0;
+}
+
+int ssi_treedocs_signed_names(const char *tree, struct ssi_strset *out)
+{
+	json_t *sidx = ssi_treedocs_view(tree, "streams/v1/index.sjson");
+	const char *cid;
+	json_t *e;
+	int rc = 0;
+	json_object_foreach(json_object_get(sidx, "index"), cid, e) {
+		const char *p = json_string_value(json_object_get(e, "path"));
+		struct ss_error pe;
+		if (rc < 0 || !p || ss_path_check(p, &pe) != SS_OK)
+			continue;
+		size_t len;
+		char *body = read_body(tree, p, &len);
+		json_t *doc = body ? ssi_json_parse(body, len, p, &pe) : NULL;
+		rc = ssi_strset_add(out, p) < 0 || add_item_paths(doc, out) < 0 ? -1 : 0;
+		json_decref(doc);
+		free(body);
+	}
+	json_decref(sidx);
 	return rc;
 }

@@ -44,4 +44,19 @@ json_t *ssi_treedocs_view(const char *tree, const char *rel);
  * so). */
 void ssi_treedocs_visible(const char *tree, const char *cid, const char *rel, char *out, size_t outsz);
 
+/* ssi_treedocs_put, with KEY (may be NULL) signing every products file
+ * and the index that come without their .sjson bytes; RESIGN: the .sjson
+ * bytes given are ignored (a rollback signs with the tree's key of now,
+ * or restores an unsigned tree without the record's old signed view). */
+int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_t n, const char *const *rels,
+			    const char *const *data, const size_t *lens, int *changed, struct ss_error *err);
+
+/* "streams/v1/x.json" -> "streams/v1/x.sjson": the signed twin's name. */
+void ssi_treedocs_sjson_name(const char *rel, char *out, size_t outsz);
+
+/* Adds to OUT (not sealed) what TREE's signed view names now: the signed
+ * products files streams/v1/index.sjson names and every item path they
+ * list.  Nothing when there is no signed index.  0, or -1 out of memory. */
+int ssi_treedocs_signed_names(const char *tree, struct ssi_strset *out);
+
 #endif

@@ -425,16 +425,38 @@ out:
 	return rc;
 }
 
-/* The settings file: one "SERVER BASE_URL" line per server. */
+/* The base URLs the snippets were asked for, as "SERVER BASE_URL" lines:
+ * the tree's settings (TREE/.sstream/config, webconf-SERVER), else the
+ * .sstream/webconf file of earlier versions.  NULL when there are none. */
 static char *settings_read(const char *tree)
 {
-	char *file = ss_join(tree, ".sstream/webconf"), *data = NULL;
+	static const char *const servers[] = { "nginx", "apache" };
+	char *file = ss_join(tree, ".sstream/webconf"), *legacy = NULL, *out = NULL;
 	size_t len;
 	struct ss_error e;
-	if (!file || ss_fetch(file, 1 << 16, &data, &len, &e) != SS_OK)
-		data = NULL;
+	if (!file || ss_fetch(file, 1 << 16, &legacy, &len, &e) != SS_OK)
+		legacy = NULL;
 	free(file);
-	return data;
+	FILE *f = open_memstream(&out, &len);
+	for (size_t i = 0; f && i < 2; i++) {
+		char key[32], *url = NULL, *save = NULL, *copy = legacy ? strdup(legacy) : NULL;
+		snprintf(key, sizeof(key), "webconf-%s", servers[i]);
+		if (ss_treeconf_get(tree, key, &url, &e) == SS_OK && url)
+			fprintf(f, "%s %s\n", servers[i], url);
+		for (char *line = url || !copy ? NULL : strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (strncmp(line, servers[i], strlen(servers[i])) == 0 && line[strlen(servers[i])] == ' ')
+				fprintf(f, "%s\n", line);
+		free(url);
+		free(copy);
+	}
+	free(legacy);
+	if (f)
+		fclose(f);
+	if (out && !*out) {
+		free(out);
+		out = NULL;
+	}
+	return out;
 }
 
 /* The checks of the arguments, then the snippet, for both calls below. */
@@ -477,27 +499,10 @@ int ss_webconf_write(const char *tree, const char *base_url, const char *server,
 	/* through safefs, like every writer below a tree: never via a symlink */
 	if (rc == SS_OK)
 		rc = ssi_safe_write(tree, snippet_name(server), snip, len, &changed, err);
-	if (rc == SS_OK) {
-		/* remember the base URL, the other server's line kept */
-		char *old = settings_read(tree), *out = NULL;
-		size_t olen;
-		FILE *f = open_memstream(&out, &olen);
-		if (!f) {
-			free(old);
-			rc = ssi_err(err, SS_FATAL, "out of memory");
-		} else {
-			char *save = NULL;
-			for (char *line = old ? strtok_r(old, "\n", &save) : NULL; line;
-			     line = strtok_r(NULL, "\n", &save))
-				if (strncmp(line, server, strlen(server)) || line[strlen(server)] != ' ')
-					fprintf(f, "%s\n", line);
-			fprintf(f, "%s %s\n", server, base_url);
-			fclose(f);
-			free(old);
-			rc = ssi_safe_write(tree, ".sstream/webconf", out, olen, &changed, err);
-			free(out);
-		}
-	}
+	/* remembered in the tree's settings, for the rewrites after changes */
+	if (rc == SS_OK)
+		rc = ss_treeconf_set(tree, strcmp(server, "apache") == 0 ? "webconf-apache" : "webconf-nginx", base_url,
+				     err);
 	if (rc == SS_OK && text)
 		*text = snip;
 	else

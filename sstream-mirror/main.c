@@ -13,10 +13,9 @@
 
 static const struct tool_cmd mirror_cmd = {
 	"sstream-mirror", NULL, "usage: sstream-mirror [OPTIONS] SOURCE TARGET [FILTER...]\n",
-	"Mirror SOURCE (an http(s) or file URL, a directory, or a remote such as\n"
-	"ubuntu: or images:, see --list-remotes) into the directory TARGET or into\n"
-	"s3://BUCKET/PREFIX, incrementally.  FILTER is KEY=VALUE, KEY!=VALUE,\n"
-	"KEY~REGEX or KEY!~REGEX; TARGET's products others select stay.\n",
+	"Mirror SOURCE (a URL, a directory or a remote such as ubuntu:) into the\n"
+	"directory TARGET or s3://BUCKET/PREFIX, incrementally.  FILTER: KEY=VALUE,\n"
+	"KEY!=VALUE, KEY~REGEX, KEY!~REGEX; TARGET's products others select stay.\n",
 	"Exit status: 0 ok; 1 partial (some items failed, a document or --report\n"
 	"could not be written; the tree is consistent); 2 fatal (TARGET untouched);\n"
 	"3 integrity (bad signature); 64 usage; 75 temporary (network, server\n"
@@ -27,8 +26,8 @@ struct mirror_args {
 	struct ss_mirror_opts o;
 	struct ss_s3_opts so;
 	long long max, jobs, retries, timeout, max_time, grace;
-	int verbosity, no_verify, progress, no_checksumming, ca_file_given, no_html;
-	const char *report, *metrics, *state_dir, *path, *log_file;
+	int verbosity, no_verify, progress, no_checksumming, ca_file_given, no_html, unsign;
+	const char *report, *metrics, *state_dir, *path, *log_file, *sign_key;
 	struct tool_list mirrors;
 };
 
@@ -60,6 +59,8 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		    "delete nothing when more than N files would go", 1, 0x7fffffffffffffffLL),
 		OPT("keyring", 0, TOOL_OPT_STRING, &o->keyring, "FILE", "index and products files must be signed by FILE", 0, 0),
 		OPT("no-verify", 'U', TOOL_OPT_FLAG, &a->no_verify, NULL, "do not check signatures (even of a remote)", 0, 0),
+		OPT("sign-key", 0, TOOL_OPT_STRING, &a->sign_key, "ID", "sign TARGET's view with this key of $GNUPGHOME (remembered)", 0, 0),
+		OPT("unsign", 0, TOOL_OPT_FLAG, &a->unsign, NULL, "forget the key, drop TARGET's own signed view", 0, 0),
 		OPT("path", 0, TOOL_OPT_STRING, &a->path, "PATH", "start at this index or products file under SOURCE", 0, 0),
 		{ "list-remotes", 0, TOOL_OPT_ACTION, NULL, NULL, "the remote names SOURCE may be, their URLs and keyrings", 0, 0, 0, NULL, list_remotes },
 		TOOL_OPT_DRY_RUN(&o->dry_run),
@@ -74,7 +75,7 @@ static int parse_args(int argc, char **argv, struct mirror_args *a)
 		OPT("retries", 0, TOOL_OPT_NUMBER, &a->retries, "N", "retries of a failing transfer (default 3)", 0, 0x7fffffff),
 		OPT("timeout", 0, TOOL_OPT_NUMBER, &a->timeout, "SECONDS", "connect timeout and stall limit (default 30)", 1, 0x7fffffff),
 		OPT("max-time", 0, TOOL_OPT_DURATION, &a->max_time, "DURATION", "give up (exit 75) after this long (default 24h)", 0, 0),
-		OPT("ca-file", 0, TOOL_OPT_STRING, &o->ca_file, "FILE", "trust these CA certificates for https (default\n$SSL_CERT_FILE, then $CURL_CA_BUNDLE)", 0, 0),
+		OPT("ca-file", 0, TOOL_OPT_STRING, &o->ca_file, "FILE", "CA certificates (default $SSL_CERT_FILE, $CURL_CA_BUNDLE)", 0, 0),
 		OPT("grace", 0, TOOL_OPT_DURATION, &a->grace, "DURATION", "how long a file dropped from the index stays (1h)", 0, 0),
 		OPT("report", 0, TOOL_OPT_STRING, &a->report, "FILE", "write a JSON summary to FILE", 0, 0),
 		OPT("metrics", 0, TOOL_OPT_STRING, &a->metrics, "FILE", "write the run's metrics to FILE (Prometheus text)", 0, 0),
@@ -197,6 +198,43 @@ static void tree_counts(const char *target, int s3, int rc, struct tool_metrics 
 		m->items = items;
 }
 
+/* The key a run into a local TARGET signs with (--sign-key, else the one
+ * TARGET remembers, none with --unsign), checked before anything changes:
+ * SS_OK, or SS_FATAL with ERR filled (the run does not start). */
+static int signer(struct mirror_args *a, char **key, struct ss_error *err)
+{
+	*key = NULL;
+	if (a->sign_key && a->unsign)
+		tool_usage_error(&mirror_cmd, "--sign-key and --unsign together");
+	if (strncmp(a->o.target, "s3://", 5) == 0) {
+		if (a->sign_key || a->unsign)
+			tool_usage_error(&mirror_cmd, "--sign-key and --unsign are for a local TARGET");
+		return SS_OK;
+	}
+	int rc = ss_tree_signer(a->o.target, a->sign_key, a->unsign, 0, key, err);
+	a->o.sign_key = *key;
+	return rc;
+}
+
+/* After a run that wrote TARGET: it remembers the key; --unsign drops our
+ * signed view (not upstream's, which a whole mirror keeps verbatim). */
+static int signer_save(const struct mirror_args *a, int rc, const struct ss_mirror_stats *st)
+{
+	struct ss_error e;
+	int src = SS_OK;
+	if (a->o.dry_run || strncmp(a->o.target, "s3://", 5) == 0 || (rc != SS_OK && rc != SS_PARTIAL))
+		return rc;
+	if (a->unsign && !st->verbatim)
+		src = ss_tree_unsign(a->o.target, NULL, &e);
+	else if (a->unsign || a->o.sign_key)
+		src = ss_tree_signer_save(a->o.target, a->o.sign_key, &e);
+	if (src != SS_OK) {
+		fprintf(stderr, "sstream-mirror: warning: %s\n", e.msg);
+		rc = tool_result_worse(rc, SS_PARTIAL);
+	}
+	return rc;
+}
+
 /* --report and --metrics; a file that cannot be written makes the exit
  * status at least 1. */
 static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u, const struct ss_mirror_stats *st,
@@ -261,6 +299,8 @@ int main(int argc, char **argv)
 		return err.code;
 	}
 	a.o.filter = f;
+	char *key;
+	int rc = signer(&a, &key, &err);
 	struct ui u = { .verbose = a.verbosity > 0, .quiet = a.verbosity < 0, .tty = isatty(2),
 			.progress = a.progress };
 	struct ss_mirror_stats st = { 0 };
@@ -273,11 +313,13 @@ int main(int argc, char **argv)
 	struct ss_catalogue_status cs = { a.o.source, npos > 2 ? filt : "(none: everything)", NULL, NULL, -1, -1,
 					  NULL, 0 };
 	struct ss_catalogue_opts co = { .status = &cs, .title = "Mirror" };
-	int rc = run(&a, &co, &u, &st, &s3st, &err);
+	if (rc == SS_OK)
+		rc = run(&a, &co, &u, &st, &s3st, &err);
 	if (u.tty && !u.quiet && !a.o.dry_run)
 		fputs("\r\033[K", stderr);
 	if (rc != SS_OK)
 		tool_error("sstream-mirror", &err);
+	rc = signer_save(&a, rc, &st);
 	rc = after_local(&a, rc, &st);
 	print_summary(&a, rc, strncmp(a.o.target, "s3://", 5) == 0, &st, &s3st);
 	rc = write_outputs(&a, rc, &u, &st, &s3st, err.msg, start);
@@ -285,5 +327,6 @@ int main(int argc, char **argv)
 	ss_filter_free(f);
 	tool_list_free(&a.mirrors);
 	free(owned);
+	free(key);
 	return rc;
 }

@@ -32,7 +32,10 @@ int cmd_add(int argc, char **argv, struct publish_run *r)
 	po.catalogue = publish_page_opts(r);
 	if (npos < 2 || npos > 5)
 		tool_usage_error(&add_cmd, "add TREE IMAGE, or add TREE META ROOT... (up to three roots)");
-	publish_begin(r, argv[1]);
+	if (publish_begin(r, argv[1], &po) != SS_OK) {
+		tool_list_free(&aliases);
+		return r->err.code;
+	}
 	char fps[3][65];
 	int nfps = 0;
 	int rc = ss_publish_add_image(argv[1], (const char *const *)argv + 2, npos - 1, aliases.v, aliases.n, &po,

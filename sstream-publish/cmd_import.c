@@ -23,7 +23,8 @@ int cmd_import(int argc, char **argv, struct publish_run *r)
 	if (tool_parse(&import_cmd, opts, argc, argv) != 2)
 		tool_usage_error(&import_cmd, "import TREE ITEMS.json [--dry-run]");
 	po.dry_run = r->dry_run;
-	publish_begin(r, argv[1]);
+	if (publish_begin(r, argv[1], &po) != SS_OK)
+		return r->err.code;
 	int rc = ss_publish_import(argv[1], argv[2], &po, &r->changed, &r->err);
 	if (rc == SS_OK && !r->quiet && !r->changed)
 		printf("nothing changed\n");

@@ -38,7 +38,8 @@ int cmd_prune(int argc, char **argv, struct publish_run *r)
 	};
 	if (tool_parse(&prune_cmd, opts, argc, argv) != 1 || keep < 1)
 		tool_usage_error(&prune_cmd, "prune TREE --keep N [--grace DURATION] [--dry-run]");
-	publish_begin(r, argv[1]);
+	if (publish_begin(r, argv[1], &po) != SS_OK)
+		return r->err.code;
 	struct prune_out pr = { r->dry_run, r->quiet };
 	po.dry_run = r->dry_run;
 	po.catalogue = publish_page_opts(r);

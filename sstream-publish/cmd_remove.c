@@ -25,7 +25,8 @@ int cmd_remove(int argc, char **argv, struct publish_run *r)
 		tool_usage_error(&remove_cmd, "remove TREE FINGERPRINT|ALIAS [--all-versions] [--dry-run]");
 	po.dry_run = r->dry_run;
 	po.catalogue = publish_page_opts(r);
-	publish_begin(r, argv[1]);
+	if (publish_begin(r, argv[1], &po) != SS_OK)
+		return r->err.code;
 	int removed;
 	int rc = ss_publish_remove(argv[1], argv[2], &po, &removed, &r->err);
 	r->changed = rc == SS_OK;

@@ -19,8 +19,11 @@ static void on_missing(void *ud, const char *path, const char *why)
 
 int cmd_rollback(int argc, char **argv, struct publish_run *r)
 {
+	struct ss_publish_opts po = { 0 };
 	const struct tool_opt opts[] = {
 		TOOL_OPT_DRY_RUN(&r->dry_run),
+		PUBLISH_OPT_SIGN_KEY(&po),
+		PUBLISH_OPT_UNSIGN(r),
 		PUBLISH_OPT_NO_HISTORY(r),
 		PUBLISH_OPT_METRICS(r),
 		TOOL_OPT_STD,
@@ -28,12 +31,13 @@ int cmd_rollback(int argc, char **argv, struct publish_run *r)
 	};
 	if (tool_parse(&rollback_cmd, opts, argc, argv) != 2)
 		tool_usage_error(&rollback_cmd, "rollback TREE REV");
-	publish_begin(r, argv[1]);
+	po.dry_run = r->dry_run;
+	if (publish_begin(r, argv[1], &po) != SS_OK)
+		return r->err.code;
 	char id[41];
 	int rc = ss_history_resolve(argv[1], argv[2], id, &r->err);
 	if (rc == SS_OK)
-		rc = ss_history_rollback_ex(argv[1], id, &(struct ss_publish_opts){ .dry_run = r->dry_run }, on_missing,
-					    NULL, &r->err);
+		rc = ss_history_rollback_ex(argv[1], id, &po, on_missing, NULL, &r->err);
 	if (rc == SS_OK && r->dry_run && !r->quiet)
 		printf("would roll back to %.12s\n", id);
 	if (rc == SS_OK)

@@ -35,8 +35,9 @@ static const char usage_text[] =
 	"\n"
 	"'sstream-publish COMMAND --help' lists a command's options.  Commands that\n"
 	"change a tree (add, remove, prune, import, rollback) take --no-history,\n"
-	"--metrics FILE and -q, --quiet; add, remove, prune and import take\n"
-	"--sign-key ID.  -h, --help: this help; -V, --version: the versions.\n"
+	"--metrics FILE and -q, --quiet, and --sign-key ID (remembered by the\n"
+	"tree: later writes sign with it) or --unsign.  -h, --help: this help;\n"
+	"-V, --version: the versions.\n"
 	"\n"
 	"Exit status: 0 ok; 1 partial (the tree is consistent: see sstream-publish(1));\n"
 	"2 fatal (bad image or tree, nothing changed);\n"
@@ -48,6 +49,7 @@ enum {
 	AFTER_METRICS = 4, /* --metrics: what the command changed */
 	AFTER_HTML = 8,    /* a changed tree gets its catalogue page rewritten (add, remove
 			    * and prune write it themselves, from the products they hold) */
+	AFTER_SIGN = 16,   /* the tree remembers its signing key, or --unsign drops it */
 };
 
 static const struct publish_command {
@@ -56,14 +58,14 @@ static const struct publish_command {
 	int after;
 } commands[] = {
 	{ "build", cmd_build, 0 },
-	{ "add", cmd_add, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
-	{ "remove", cmd_remove, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
+	{ "add", cmd_add, AFTER_SIGN | AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
+	{ "remove", cmd_remove, AFTER_SIGN | AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
 	{ "list", cmd_list, 0 },
-	{ "import", cmd_import, AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
-	{ "prune", cmd_prune, AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
+	{ "import", cmd_import, AFTER_SIGN | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "prune", cmd_prune, AFTER_SIGN | AFTER_WEBCONF | AFTER_HISTORY | AFTER_METRICS },
 	{ "history", cmd_history, 0 },
 	{ "diff", cmd_diff, 0 },
-	{ "rollback", cmd_rollback, AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
+	{ "rollback", cmd_rollback, AFTER_SIGN | AFTER_WEBCONF | AFTER_HTML | AFTER_HISTORY | AFTER_METRICS },
 	{ "webconf", cmd_webconf, AFTER_HTML },
 	{ "html", cmd_html, 0 },
 };
@@ -75,12 +77,41 @@ static void usage_error(const char *msg)
 	exit(SS_USAGE);
 }
 
-void publish_begin(struct publish_run *r, const char *tree)
+int publish_begin(struct publish_run *r, const char *tree, struct ss_publish_opts *po)
 {
 	r->tree = tree;
 	r->start = tool_wall_clock();
+	/* a signed tree stays signed: checked before anything changes */
+	int rc = ss_tree_signer(tree, po->sign_key, r->unsign, SS_SIGNER_REQUIRE, &r->key, &r->err);
+	if (rc != SS_OK) {
+		r->tree = NULL; /* nothing changed: nothing to record or measure */
+		return rc;
+	}
+	po->sign_key = r->key;
 	if (r->metrics && !r->dry_run)
 		r->before = tool_tree_items(tree);
+	return SS_OK;
+}
+
+/* After a write: the tree remembers the key it was signed with, or with
+ * --unsign loses its signed view (after the command's own write and
+ * sweep: a file the signed view named is kept until a later prune). */
+static int after_sign(struct publish_run *r, int rc)
+{
+	struct ss_error e;
+	int ch = 0, src = SS_OK;
+	if ((rc != SS_OK && rc != SS_PARTIAL) || r->dry_run || !r->tree)
+		return rc;
+	if (r->unsign)
+		src = ss_tree_unsign(r->tree, &ch, &e);
+	else if (r->key)
+		src = ss_tree_signer_save(r->tree, r->key, &e);
+	r->changed |= ch;
+	if (src != SS_OK) {
+		fprintf(stderr, "sstream-publish: warning: %s\n", e.msg);
+		rc = SS_PARTIAL;
+	}
+	return rc;
 }
 
 /* The work after a command that changed the tree, as its flags say. */
@@ -89,6 +120,8 @@ static int after(const struct publish_command *c, struct publish_run *r, int rc)
 	/* A changed tree gets its import snippets rewritten (for the next
 	 * reload of the web server) before its history records the change. */
 	struct ss_error e;
+	if (c->after & AFTER_SIGN)
+		rc = after_sign(r, rc);
 	/* (SS_PARTIAL: the change stands, its page was not written, say) */
 	if ((c->after & AFTER_WEBCONF) && (rc == SS_OK || rc == SS_PARTIAL) && r->changed && !r->dry_run &&
 	    ss_webconf_refresh(r->tree, &e) != SS_OK) {
@@ -148,5 +181,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sstream-publish: %s\n", r.err.msg);
 	rc = after(c, &r, rc);
 	tool_tree_items_free(r.before);
+	free(r.key);
 	return rc;
 }

@@ -18,6 +18,8 @@ struct publish_run {
 	int no_history;         /* --no-history */
 	int dry_run;            /* -n: nothing changes, nothing is measured */
 	int no_html;            /* --no-html: the catalogue page is not rewritten */
+	int unsign;             /* --unsign: drop the signed view, forget the key */
+	char *key;              /* the key this write signs with (its fingerprint), or NULL */
 	struct tool_tree_items *before; /* for --metrics: the tree before */
 	long long failed;       /* --metrics: the files the command could not publish */
 	int copies;             /* --metrics: the items added were copied from files */
@@ -36,19 +38,26 @@ struct publish_run {
 	  0, 0, 0, NULL, NULL }
 #define PUBLISH_OPT_SIGN_KEY(po) \
 	{ "sign-key", 0, TOOL_OPT_STRING, &(po)->sign_key, "ID", \
-	  "also write clearsigned .sjson files, signed with the\nsecret key ID of $GNUPGHOME", 0, 0, 0, NULL, NULL }
+	  "also write clearsigned .sjson files, signed with the\nsecret key ID of $GNUPGHOME (remembered: later\n" \
+	  "writes sign with it)", 0, 0, 0, NULL, NULL }
+#define PUBLISH_OPT_UNSIGN(r) \
+	{ "unsign", 0, TOOL_OPT_FLAG, &(r)->unsign, NULL, "drop the signed .sjson view and forget the key", \
+	  0, 0, 0, NULL, NULL }
 
 /* The options of a command that changes a tree and writes its streams. */
 #define PUBLISH_OPT_NO_HTML(r) \
 	{ "no-html", 0, TOOL_OPT_FLAG, &(r)->no_html, NULL, "do not rewrite the catalogue page TREE/index.html", \
 	  0, 0, 0, NULL, NULL }
 #define PUBLISH_OPTS_CHANGE(r, po) \
-	PUBLISH_OPT_SIGN_KEY(po), PUBLISH_OPT_NO_HISTORY(r), PUBLISH_OPT_NO_HTML(r), PUBLISH_OPT_METRICS(r), \
+	PUBLISH_OPT_SIGN_KEY(po), PUBLISH_OPT_UNSIGN(r), PUBLISH_OPT_NO_HISTORY(r), PUBLISH_OPT_NO_HTML(r), PUBLISH_OPT_METRICS(r), \
 		PUBLISH_OPT_QUIET(r), TOOL_OPT_STD
 
 /* Called by a command once its arguments are parsed, before it changes
- * TREE: with --metrics, the tree's items before the change. */
-void publish_begin(struct publish_run *r, const char *tree);
+ * TREE: the key it signs with (--sign-key, else the one TREE remembers,
+ * none with --unsign) checked and set in PO, or SS_FATAL/SS_USAGE with
+ * R->err filled and nothing changed; with --metrics, the tree's items
+ * before the change. */
+int publish_begin(struct publish_run *r, const char *tree, struct ss_publish_opts *po);
 
 /* The commands; each parses its own options (exit 64 on a usage error)
  * and returns the exit code, with R->err filled on failure. */

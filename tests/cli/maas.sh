@@ -6,7 +6,8 @@
 # the ga- and hwe- kernels share are fetched once and kept while any
 # product names them; a filter that selects nothing changes nothing;
 # --delete-excluded and --max-delete; a whole mirror keeps upstream's
-# signed documents.
+# signed documents; the two commands with --sign-key give a filtered
+# mirror signed with a local key that verifies and lists both selections.
 . tests/lib.sh
 command -v nginx >/dev/null || { fail "this test needs nginx (scripts/install-deps.sh installs it)"; finish; exit 1; }
 M=$BIN/sstream-mirror
@@ -109,9 +110,39 @@ check "... the target lists only the bootloaders" cmp -s "$T/want" "$T/have"
 check "... and the boot files are gone" test ! -e "$D/focal/amd64/20230102/squashfs"
 check "... consistent" "$PY" tests/treecheck.py "$D"
 
+# ---- the documented commands with --sign-key: a signed filtered mirror ---------------
+# (MAAS's boot source then uses the local keyring: see the README)
+gpg --batch --quiet --passphrase '' --quick-gen-key 'Local mirror <mirror@example.invalid>' rsa2048 sign never 2>/dev/null
+gpg --batch --quiet --export mirror@example.invalid >"$T/local.gpg"
+IMAGE_DIR=$T/signed/maas/images/ephemeral-v3/stable
+boot() { sstream-mirror --keyring=$KEYRING_FILE $IMAGE_SRC $IMAGE_DIR 'arch=amd64' 'release~(bionic|focal)' --max=1 --progress --sign-key mirror@example.invalid; }
+loaders() { sstream-mirror --keyring=$KEYRING_FILE $IMAGE_SRC $IMAGE_DIR 'os~(grub*|pxelinux)' --max=1 --progress --sign-key mirror@example.invalid; }
+expect 0 "signed: the boot images command with --sign-key" boot
+expect 0 "signed: the bootloaders command with --sign-key" loaders
+expect 0 "signed: sstream-verify --keyring (the local key) passes" "$V" --keyring "$T/local.gpg" "$IMAGE_DIR"
+expect 3 "signed: ... and upstream's keyring does not (it is our view, not theirs)" "$V" --keyring "$T/maas.gpg" "$IMAGE_DIR"
+# signed_listed DIR: what the signed products files list (gpg reads them)
+signed_listed() {
+	for f in "$1"/streams/v1/*.sjson; do
+		case $f in */index.sjson) continue ;; esac
+		gpg --batch --quiet --decrypt "$f" 2>/dev/null >"$T/body.json"
+		"$PY" tests/refquery.py "$T/body.json"
+	done | sort
+}
+{ expected 'arch=amd64' 'release~(bionic|focal)'; expected 'os~(grub*|pxelinux)'; } | sort >"$T/want"
+signed_listed "$IMAGE_DIR" >"$T/have"
+check "signed: the .sjson list exactly both selections" cmp -s "$T/want" "$T/have"
+check "signed: ... which is not nothing" test "$(wc -l <"$T/have")" -ge 20
+expect 0 "signed: a rerun without --sign-key (the key is remembered)" "$M" --keyring="$KEYRING_FILE" "$IMAGE_SRC" "$IMAGE_DIR" 'os~(grub*|pxelinux)' --max=1
+expect 0 "signed: ... still verifies" "$V" --keyring "$T/local.gpg" "$IMAGE_DIR"
+
 # ---- a whole mirror of the signed tree ---------------------------------------------
 U=$T/whole
 expect 0 "a whole mirror keeps upstream's signed documents" "$M" --keyring="$KEYRING_FILE" "$IMAGE_SRC" "$U"
 check "... byte for byte" cmp -s "$U/streams/v1/index.sjson" "$W/ephemeral-v3/stable/streams/v1/index.sjson"
 expect 0 "... verifying with upstream's keyring" "$V" --keyring "$T/maas.gpg" "$U"
+expect 0 "a whole mirror with --sign-key" "$M" --keyring="$KEYRING_FILE" "$IMAGE_SRC" "$T/whole-signed" --sign-key mirror@example.invalid
+for f in "$W"/ephemeral-v3/stable/streams/v1/*.sjson; do
+	check "... keeps upstream's ${f##*/} byte for byte" cmp -s "$f" "$T/whole-signed/streams/v1/${f##*/}"
+done
 finish

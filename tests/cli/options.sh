@@ -31,21 +31,21 @@ check "publish --help names every command" sh -c "for c in build add remove list
 expect 0 "publish build --help" "$P" build --help
 help_lists "publish build" --metadata --output --templates --unified --split --compression --level --keep-owners --rootfs --quiet
 expect 0 "publish add --help" "$P" add --help
-help_lists "publish add" --dry-run --alias --delta --sign-key --no-history --metrics --quiet
+help_lists "publish add" --dry-run --alias --delta --sign-key --unsign --no-history --metrics --quiet
 expect 0 "publish remove --help" "$P" remove --help
-help_lists "publish remove" --dry-run --all-versions --sign-key --no-history --metrics --quiet
+help_lists "publish remove" --dry-run --all-versions --sign-key --unsign --no-history --metrics --quiet
 expect 0 "publish list --help" "$P" list --help
 help_lists "publish list" --format
 expect 0 "publish import --help" "$P" import --help
-help_lists "publish import" --dry-run --sign-key --no-history --metrics --quiet
+help_lists "publish import" --dry-run --sign-key --unsign --no-history --metrics --quiet
 expect 0 "publish prune --help" "$P" prune --help
-help_lists "publish prune" --keep --grace --dry-run --sign-key --no-history --metrics --quiet
+help_lists "publish prune" --keep --grace --dry-run --sign-key --unsign --no-history --metrics --quiet
 expect 0 "publish history --help" "$P" history --help
 help_lists "publish history" --count --format
 expect 0 "publish diff --help" "$P" diff --help
 help_lists "publish diff" --help --version
 expect 0 "publish rollback --help" "$P" rollback --help
-help_lists "publish rollback" --no-history --metrics
+help_lists "publish rollback" --sign-key --unsign --no-history --metrics
 expect 0 "publish webconf --help" "$P" webconf --help
 help_lists "publish webconf" --base-url --server --dry-run
 
@@ -72,6 +72,8 @@ refused "publish list --keep 3 (prune's)" --keep "$P" list "$T/tree" --keep 3
 refused "publish history --alias (add's)" --alias "$P" history "$T/tree" --alias x
 refused "publish add --base-url (webconf's)" --base-url "$P" add "$T/tree" x --base-url http://x/
 refused "publish webconf --sign-key" --sign-key "$P" webconf "$T/tree" --base-url http://x/ --sign-key K
+refused "publish webconf --unsign" --unsign "$P" webconf "$T/tree" --base-url http://x/ --unsign
+refused "publish list --unsign" --unsign "$P" list "$T/tree" --unsign
 refused "publish diff --format" --format "$P" diff "$T/tree" --format json
 refused "publish build --alias" --alias "$P" build "$T/r" --alias x
 refused "an option's missing argument" --keep "$P" prune "$T/tree" --keep

@@ -74,3 +74,10 @@ printf '# sstream-mirror state\nM streams/v1/index.json\nP 100 files/old.img\nP 
 	>"$C/ledger/seed-mirror-state"
 printf 'P 1 a//b\nP 1 .sstream/state\nP 1 /abs\nP 1 a\\b\nP 1000000000000000000 big\nP 999999999999999999 max\nP 1 \nP 1' \
 	>"$C/ledger/seed-refused"
+# treeconf: a tree's settings file, valid and not
+mkdir -p $C/treeconf
+printf '# sstream: this tree'"'"'s settings (sstream-publish and sstream-mirror keep them)\nsign-key = 0123456789ABCDEF0123456789ABCDEF01234567\nwebconf-nginx = https://images.example.org/\n' >$C/treeconf/seed-full
+printf 'webconf-apache = http://127.0.0.1:8080/site/\n' >$C/treeconf/seed-apache
+printf 'sign-key = A\nsign-key = B\n' >$C/treeconf/seed-twice
+printf 'sign-key = A B\n\n# x\ncolour = blue' >$C/treeconf/seed-bad
+printf 'sign-key = \n' >$C/treeconf/seed-empty
