@@ -2,6 +2,7 @@
 /* sstream-publish: turn LXD/Incus image files into a static simplestreams site. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "publish.h"
@@ -100,8 +101,15 @@ static int after_sign(struct publish_run *r, int rc)
 {
 	struct ss_error e;
 	int ch = 0, src = SS_OK;
-	if ((rc != SS_OK && rc != SS_PARTIAL) || r->dry_run || !r->tree)
+	if ((rc != SS_OK && rc != SS_PARTIAL) || !r->tree)
 		return rc;
+	if (r->dry_run) {
+		char *sidx = r->unsign && !r->quiet ? ss_join(r->tree, "streams/v1/index.sjson") : NULL;
+		if (sidx && access(sidx, F_OK) == 0)
+			printf("would remove the signed view (streams/v1/*.sjson) and forget the signing key\n");
+		free(sidx);
+		return rc;
+	}
 	if (r->unsign)
 		src = ss_tree_unsign(r->tree, &ch, &e);
 	else if (r->key)

@@ -161,6 +161,11 @@ done
 # ---- --unsign -----------------------------------------------------------------
 U=$T/unsign
 cp -a "$D" "$U"
+snap "$U" >"$T/u.before"
+expect 0 "add --dry-run --unsign" env GNUPGHOME="$T/nokeys" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign --dry-run
+check "... says it would remove the signed view" out_has "would remove the signed view"
+snap "$U" >"$T/u.after"
+check "... changes nothing (every byte, .sstream/ included)" cmp -s "$T/u.before" "$T/u.after"
 expect 0 "add --unsign, the secret key missing (the way out)" env GNUPGHOME="$T/nokeys" "$P" add "$U" "$T/c/meta.tar.xz" "$T/c/root.tar.xz" --unsign
 check "... no .sjson left" test -z "$(find "$U/streams" -name '*.sjson')"
 check "... the key forgotten (the other settings kept)" sh -c "grep -q webconf-nginx '$U/.sstream/config' && ! grep -q sign-key '$U/.sstream/config'"
