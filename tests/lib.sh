@@ -99,3 +99,30 @@ finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }
+
+# nginx_conf DIR HTTP: writes DIR/nginx.conf, the frame the tests' nginx
+# share (run as root, one worker, in the foreground, pid and error log in
+# DIR) around HTTP, the body of its http {} block.
+nginx_conf() {
+	mkdir -p "$1"
+	cat >"$1/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 64; }
+http {
+$2
+}
+NGINX
+}
+# nginx_run DIR URL [CURL-OPTION...]: starts nginx on DIR/nginx.conf
+# (stopped when the test ends) and waits until URL answers.
+nginx_run() {
+	local dir=$1 url=$2 i=0
+	shift 2
+	nginx -e "$dir/error.log" -c "$dir/nginx.conf" -p "$dir" &
+	HTTPD_PIDS="$HTTPD_PIDS $!"
+	until curl -fsS "$@" -o /dev/null "$url" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+}

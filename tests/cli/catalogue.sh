@@ -146,30 +146,16 @@ if [ ! -d tests/browser/node_modules/puppeteer-core ] || [ ! -d tests/browser/no
 fi
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 N=$T/nginx
-mkdir -p "$N"
-cat >"$N/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
+nginx_conf "$N" "	access_log off;
 	types { text/html html; application/json json; }
 	default_type application/octet-stream;
 	server {
 		listen 127.0.0.1:$PORT;
 		root $W;
 		location ~ /\.sstream/ { deny all; }
-	}
-}
-EOF
-nginx -e "$N/error.log" -c "$N/nginx.conf" -p "$N" &
-HTTPD_PIDS="$HTTPD_PIDS $!"
+	}"
 URL=http://127.0.0.1:$PORT
-i=0
-until curl -fsS -o /dev/null "$URL/foo/index.html" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+nginx_run "$N" "$URL/foo/index.html"
 check "nginx serves the pages as text/html" sh -c "curl -fsSI '$URL/foo/' | grep -qi '^content-type: text/html'"
 
 # browser DESC ARGS...: runs the browser script, one check per line it prints

@@ -66,7 +66,6 @@ check "list: a unified image with its import URL" out_has "$(printf %.12s "$FP_A
 check "list: a split image cannot be imported by URL" out_has "^splitos/1/default.* -$"
 
 N=$T/nginx
-mkdir -p "$N"
 # The README's server block, as written, with this test's port, files and tree.
 readme_server() {
 	sed -n '/^```nginx$/,/^```$/p' README.md | sed '1d;$d' | sed \
@@ -76,30 +75,17 @@ readme_server() {
 		-e "s|/srv/lxd|$D|g"
 }
 check "the README has one nginx server block with TLS 1.3" sh -c "test \$(grep -c '^\`\`\`nginx\$' README.md) -eq 1 && grep -q 'ssl_protocols TLSv1.2 TLSv1.3;' README.md"
-cat >"$N/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/error.log;
-events { worker_connections 64; }
-http {
-	log_format lxd '\$request "\$http_lxd_server_architectures" "\$http_lxd_server_version"';
+nginx_conf "$N" "	log_format lxd '\$request \"\$http_lxd_server_architectures\" \"\$http_lxd_server_version\"';
 	access_log $N/access.log lxd;
 	default_type application/octet-stream;
 	gzip on;
 	# no keep-alive: after a reload, a connection the daemon kept open
 	# would still reach an old worker, with the old snippet
 	keepalive_timeout 0;
-$(readme_server)
-}
-EOF
+$(readme_server)"
 expect 0 "nginx accepts the snippet" nginx -t -q -e "$N/error.log" -c "$N/nginx.conf" -p "$N"
-nginx -e "$N/error.log" -c "$N/nginx.conf" -p "$N" &
-HTTPD_PIDS="$HTTPD_PIDS $!"
+nginx_run "$N" "$URL/streams/v1/index.json" --cacert "$T/ca.pem"
 C="curl -sS --cacert $T/ca.pem"
-i=0
-until $C -o /dev/null "$URL/streams/v1/index.json" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
 expect 0 "nginx serves the tree over TLS 1.3" $C --tlsv1.3 -o /dev/null "$URL/streams/v1/index.json"
 expect 0 "... and TLS 1.2 for older clients (the README's ssl_protocols)" $C --tls-max 1.2 -o /dev/null "$URL/streams/v1/index.json"
 expect 0 "the tree's private directory is denied" $C -o /dev/null -w '%{http_code}' "$URL/.sstream/import-nginx.conf"

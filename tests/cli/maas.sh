@@ -20,23 +20,9 @@ W=$T/www
 "$PY" tests/mkmaas.py "$W/ephemeral-v3/stable" --sign maas@example.invalid
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 N=$T/nginx
-mkdir -p "$N"
-cat >"$N/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/error.log;
-events { worker_connections 64; }
-http {
-	access_log $N/access.log;
-	server { listen 127.0.0.1:$PORT; root $W; }
-}
-EOF
-nginx -e "$N/error.log" -c "$N/nginx.conf" -p "$N" &
-HTTPD_PIDS="$HTTPD_PIDS $!"
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$PORT/" || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+nginx_conf "$N" "	access_log $N/access.log;
+	server { listen 127.0.0.1:$PORT; root $W; }"
+nginx_run "$N" "http://127.0.0.1:$PORT/ephemeral-v3/stable/streams/v1/index.json"
 
 KEYRING_FILE=$T/maas.gpg
 IMAGE_SRC=http://127.0.0.1:$PORT/ephemeral-v3/stable

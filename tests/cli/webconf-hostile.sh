@@ -71,29 +71,15 @@ expect 64 "a base URL with Apache back-references is refused" "$P" webconf "$D" 
 
 # ---- nginx: -t, then served ----------------------------------------------------------------
 N=$T/nginx
-mkdir -p "$N"
-cat >"$N/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
+nginx_conf "$N" "	access_log off;
 	server {
 		listen 127.0.0.1:$NPORT;
 		root $D;
 		location ~ /\.sstream/ { deny all; }
 		include $D/.sstream/import-nginx.conf;
-	}
-}
-EOF
+	}"
 expect 0 "nginx -t accepts the snippet" nginx -t -q -e "$N/error.log" -c "$N/nginx.conf" -p "$N"
-nginx -e "$N/error.log" -c "$N/nginx.conf" -p "$N" &
-HTTPD_PIDS="$HTTPD_PIDS $!"
-i=0
-until curl -s -o /dev/null "$NURL/streams/v1/index.json" || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+nginx_run "$N" "$NURL/streams/v1/index.json"
 expect 0 "nginx: the index" curl -sS -o /dev/null -w '%{http_code}' "$NURL/streams/v1/index.json"
 check "... is served, not redirected" out_has '^200$'
 expect 0 "nginx: the clean alias" curl -sS -I -H "LXD-Server-Architectures: x86_64" "$NURL/import/good/1"
