@@ -140,6 +140,29 @@ static int publish_failed(struct run *r, int rc)
 	return rc;
 }
 
+/* The trees, the plan and the documents, once written: the history that
+ * follows reads the tree again, and a second copy of a 100 000-item
+ * tree would double the run's peak memory.  Safe to call twice. */
+static void free_plan(struct run *r)
+{
+	ssm_fetch_free(r);
+	ssm_docs_free(r);
+	free(r->w);
+	r->w = NULL;
+	free(r->old_by_path);
+	free(r->old_by_sha);
+	r->old_by_path = r->old_by_sha = NULL;
+	r->nold = r->nsha = 0;
+	ssi_strset_free(&r->new_refs);
+	ssi_strset_free(&r->old_refs);
+	ss_selection_free(&r->sel);
+	if (!r->old_is_src)
+		ss_tree_free(r->old);
+	ss_tree_free(r->src);
+	r->old = r->src = NULL;
+	r->old_is_src = 0;
+}
+
 /* After the documents: the history, and the run's result. */
 static int conclude(struct run *r)
 {
@@ -148,6 +171,7 @@ static int conclude(struct run *r)
 	ssm_clean_tmp(r);
 	/* The history never fails a run: a damaged repository is a warning. */
 	int history_failed = 0;
+	free_plan(r);
 	if (!r->o->no_history && stats->metadata_written) {
 		struct ss_error he;
 		int committed;
@@ -194,23 +218,13 @@ static int apply(struct run *r)
 
 static void run_free(struct run *r)
 {
-	ssm_fetch_free(r);
-	ssm_docs_free(r);
+	free_plan(r);
 	ssm_prune_free(r);
-	free(r->w);
-	free(r->old_by_path);
-	free(r->old_by_sha);
 	ssi_ledger_free(&r->pend_old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
-	ssi_strset_free(&r->new_refs);
-	ssi_strset_free(&r->old_refs);
 	ssi_strset_free(&r->valid_old);
 	ssi_strset_free(&r->valid_new);
-	ss_selection_free(&r->sel);
-	if (!r->old_is_src)
-		ss_tree_free(r->old);
-	ss_tree_free(r->src);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	free(r->dot);
