@@ -169,9 +169,9 @@ static int conclude(struct run *r)
 	struct ss_mirror_stats *stats = r->st;
 	int rc = SS_OK;
 	ssm_clean_tmp(r);
+	free_plan(r);
 	/* The history never fails a run: a damaged repository is a warning. */
 	int history_failed = 0;
-	free_plan(r);
 	if (!r->o->no_history && stats->metadata_written) {
 		struct ss_error he;
 		int committed;
