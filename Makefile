@@ -69,7 +69,7 @@ $(BUILD)/%.o: %.c tools/tool.h lib/sstream.h lib/internal.h lib/model_internal.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # the download engine's own header
-$(BUILD)/lib/download.o $(BUILD)/lib/download_writer.o $(BUILD)/lib/download_rate.o $(BUILD)/tests/unit/test_download.o: lib/download_internal.h
+$(BUILD)/lib/download.o $(BUILD)/lib/download_loop.o $(BUILD)/lib/download_writer.o $(BUILD)/lib/download_rate.o $(BUILD)/tests/unit/test_download.o: lib/download_internal.h
 # the catalogue's (the page's buffer and parts), also used by the mirror's page
 $(BUILD)/lib/catalogue.o $(BUILD)/lib/catalogue_html.o $(BUILD)/lib/catalogue_page.o $(BUILD)/lib/mirror_page.o $(BUILD)/lib/publish.o $(BUILD)/tests/unit/test_catalogue.o: lib/catalogue_internal.h
 

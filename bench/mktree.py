@@ -5,8 +5,10 @@ zeros with --sparse) listed in streams/v1/images.json with size and sha256.
 With --products N the items are spread over N products of versions of ten
 items each (the shape of an image server's tree); with --no-files only the
 documents are written (sizes as given, each item's sha256 that of its path).
+With --links every file is a hard link to one random file (a million-item
+tree in seconds, for memory measurements).
 
-usage: mktree.py OUTDIR COUNT SIZE [--sparse] [--products N] [--no-files]
+usage: mktree.py OUTDIR COUNT SIZE [--sparse] [--links] [--products N] [--no-files]
 """
 import hashlib
 import json
@@ -19,12 +21,18 @@ def main():
     sparse = "--sparse" in sys.argv
     if "--products" in sys.argv or "--no-files" in sys.argv:
         return shaped(out, count, size, sys.argv)
+    links = "--links" in sys.argv
+    first = None
     os.makedirs(os.path.join(out, "streams/v1"), exist_ok=True)
     items = {}
     for i in range(count):
         rel = "files/%03d/blob-%05d.img" % (i % 100, i)
         f = os.path.join(out, rel)
         os.makedirs(os.path.dirname(f), exist_ok=True)
+        if links and first and i % 50000:  # ext4 allows 65000 links
+            os.link(first[0], f)
+            items["f%05d" % i] = dict(first[1], path=rel)
+            continue
         h = hashlib.sha256()
         with open(f, "wb") as fh:
             if sparse:
@@ -43,6 +51,7 @@ def main():
                     h.update(chunk)
                     left -= len(chunk)
         items["f%05d" % i] = {"ftype": "blob", "path": rel, "size": size, "sha256": h.hexdigest()}
+        first = (f, items["f%05d" % i])
     prod = {"format": "products:1.0", "content_id": "bench", "datatype": "image-downloads",
             "products": {"bench:blobs:amd64": {"arch": "amd64",
                                                "versions": {"20261129": {"items": items}}}}}

@@ -38,3 +38,13 @@ CONF
 	NGINX_PID=$(cat "$dir/nginx.pid")
 	NGINX_URL=http://127.0.0.1:$port
 }
+
+# nginx_serve_tmp B: serves B/www (created) with nginx, its files under
+# B/nginx; sets HTTPD (the pid, for the caller's trap) and U (the URL).
+nginx_serve_tmp() {
+	chmod 755 "$1"   # nginx's workers read it as www-data
+	mkdir -p "$1/www"
+	nginx_start "$1/www" "$1/nginx"
+	HTTPD=$NGINX_PID
+	U=$NGINX_URL
+}

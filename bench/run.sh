@@ -8,6 +8,7 @@ set -e
 echo "== stream model"
 "$BUILD/bench/bench_load" "$FIX/real/lxc-images-20230424.json" 30
 bash bench/mirror.sh
+bash bench/memory.sh
 bash bench/verify.sh
 bash bench/publish.sh
 bash bench/s3.sh

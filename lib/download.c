@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Parallel, resumable, verified downloads: the item transfers of a mirror.
+ * Parallel, resumable, verified downloads: one transfer of a mirror (the
+ * loop that runs many is download_loop.c).
  * One curl multi handle drives up to JOBS transfers (HTTP/2 multiplexed
  * where the server offers it).  Each item is written to its own temporary
  * file while every hash the stream gives is computed on the fly, so a file
@@ -160,7 +161,7 @@ static int copy_local(struct xfer *x, const char *src)
 	return rc;
 }
 
-static void finish(struct xfer *x, int result)
+void ssi_dlx_finish(struct xfer *x, int result)
 {
 	x->dl->result = result;
 	x->state = ST_DONE;
@@ -189,7 +190,7 @@ static void verify(struct xfer *x, int *requeue)
 	ss_error_clear(&x->dl->err);
 	int rc = ss_item_check(x->dl->item, &d, &x->dl->err);
 	if (rc == SS_OK) {
-		finish(x, SS_OK);
+		ssi_dlx_finish(x, SS_OK);
 		return;
 	}
 	/* A mismatch is retried once from zero, then the item fails. */
@@ -198,7 +199,7 @@ static void verify(struct xfer *x, int *requeue)
 		*requeue = 1;
 		return;
 	}
-	finish(x, rc);
+	ssi_dlx_finish(x, rc);
 }
 
 static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *url)
@@ -225,12 +226,11 @@ static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *
 	return e;
 }
 
-/* Starts (or restarts) X.  Returns 1 when a transfer was added to M. */
-static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
+int ssi_dlx_start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 {
 	struct ssi_dl *dl = x->dl;
 	if (open_part(x) != SS_OK) {
-		finish(x, SS_FATAL);
+		ssi_dlx_finish(x, SS_FATAL);
 		return 0;
 	}
 	const char *url = dl->urls[x->url_idx];
@@ -240,9 +240,9 @@ static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 			int requeue = 0;
 			verify(x, &requeue);
 			if (requeue) /* a local file reads the same twice */
-				finish(x, SS_INTEGRITY);
+				ssi_dlx_finish(x, SS_INTEGRITY);
 		} else {
-			finish(x, rc);
+			ssi_dlx_finish(x, rc);
 		}
 		return 0;
 	}
@@ -255,7 +255,7 @@ static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 	x->easy = make_easy(x, o, url);
 	if (!x->easy) {
 		ssi_err(&dl->err, SS_FATAL, "out of memory");
-		finish(x, SS_FATAL);
+		ssi_dlx_finish(x, SS_FATAL);
 		return 0;
 	}
 	char range[64];
@@ -271,7 +271,7 @@ static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 	}
 	if (lseek(x->fd, x->have, SEEK_SET) < 0) {
 		ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
-		finish(x, SS_FATAL);
+		ssi_dlx_finish(x, SS_FATAL);
 		return 0;
 	}
 	curl_multi_add_handle(m, x->easy);
@@ -279,8 +279,7 @@ static int start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 	return 1;
 }
 
-/* Decides what a finished transfer means: done, retry later, next URL or failed. */
-static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
+void ssi_dlx_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 {
 	struct ssi_dl *dl = x->dl;
 	long status = 0;
@@ -351,216 +350,5 @@ static void on_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o)
 	if (requeue && fail == SS_OK)
 		x->state = ST_QUEUED;
 	else
-		finish(x, fail == SS_OK ? SS_FATAL : fail);
-}
-
-/* Every transfer still queued or running ends as a temporary failure:
- * the run's deadline passed.  Partial files stay for the next run. */
-static void expire_all(struct xfer *xs, size_t n, CURLM *m, size_t *done)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct xfer *x = &xs[i];
-		if (x->state == ST_DONE)
-			continue;
-		if (x->easy) {
-			curl_multi_remove_handle(m, x->easy);
-			curl_easy_cleanup(x->easy);
-			x->easy = NULL;
-			if (x->abort_why == ABORT_NONE)
-				ssi_dlw_flush(x);
-		}
-		ssi_err(&x->dl->err, SS_TEMPFAIL, "'%s': the run's time limit was reached", x->dl->path);
-		finish(x, SS_TEMPFAIL);
-		(*done)++;
-	}
-}
-
-/* One ssi_download_all call. */
-struct loop {
-	struct xfer *xs;
-	size_t n;
-	CURLM *m;
-	const struct ssi_dl_opts *o;
-	struct engine g;
-	int jobs, active;
-	size_t done, first;      /* everything before FIRST is done */
-	double last_progress;
-	long long total_bytes;
-};
-
-/* Paused transfers go on as soon as the bucket has tokens. */
-static void resume_paused(struct loop *L, double t)
-{
-	struct engine *g = &L->g;
-	ssi_rate_refill(&g->bucket, t);
-	for (size_t k = L->first; g->npaused && ssi_rate_ready(&g->bucket) && k < L->n; k++) {
-		if (L->xs[k].paused) {
-			L->xs[k].paused = 0;
-			g->npaused--;
-			curl_easy_pause(L->xs[k].easy, CURLPAUSE_CONT);
-		}
-	}
-}
-
-/* Fills free slots with queued transfers whose wait is over; returns when
- * the next waiting one may start (0: none waits). */
-static double fill_slots(struct loop *L, double t)
-{
-	double soonest = 0;
-	for (size_t k = L->first; k < L->n && L->active < L->jobs; k++) {
-		struct xfer *x = &L->xs[k];
-		if (k == L->first && x->state == ST_DONE)
-			L->first++;
-		if (x->state != ST_QUEUED)
-			continue;
-		if (x->not_before > t) {
-			if (soonest == 0 || x->not_before < soonest)
-				soonest = x->not_before;
-			continue;
-		}
-		if (start(x, L->m, L->o))
-			L->active++;
-		else if (x->state == ST_DONE)
-			L->done++;
-	}
-	return soonest;
-}
-
-/* Runs the transfers a while and handles those that ended; returns how
- * many did. */
-static int collect(struct loop *L)
-{
-	int finished = 0, running = 0, left;
-	if (L->active == 0)
-		return 0;
-	curl_multi_perform(L->m, &running);
-	CURLMsg *msg;
-	while ((msg = curl_multi_info_read(L->m, &left))) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		struct xfer *x;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		CURLcode c = msg->data.result;
-		curl_multi_remove_handle(L->m, msg->easy_handle);
-		L->active--;
-		finished++;
-		if (x->paused) {
-			x->paused = 0;
-			L->g.npaused--;
-		}
-		on_done(x, c, L->o);
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		if (x->state == ST_DONE)
-			L->done++;
-	}
-	return finished;
-}
-
-static void report(struct loop *L, double t)
-{
-	if (!L->o->progress || (t - L->last_progress < 0.25 && L->done < L->n))
-		return;
-	long long bytes = 0;
-	for (size_t i = 0; i < L->n; i++)
-		bytes += L->xs[i].dl->bytes;
-	L->o->progress(L->o->ud, bytes, L->total_bytes, L->done, L->n);
-	L->last_progress = t;
-}
-
-/* Waits for the sockets, the next retry (SOONEST), a refill or the deadline. */
-static void wait_next(struct loop *L, double t, double soonest)
-{
-	double until = t + 1;
-	if (soonest > 0 && soonest < until)
-		until = soonest;
-	if (L->g.npaused) {
-		double refill_at = ssi_rate_ready_at(&L->g.bucket, t);
-		if (refill_at < until)
-			until = refill_at;
-	}
-	if (L->o->deadline > 0 && L->o->deadline < until)
-		until = L->o->deadline;
-	int wait_ms = (int)((until - t) * 1000) + 1;
-	if (L->active > 0)
-		curl_multi_poll(L->m, NULL, 0, wait_ms, NULL);
-	else if (wait_ms > 0)
-		ssi_sleep_ms((unsigned)wait_ms);
-}
-
-static void run_loop(struct loop *L)
-{
-	while (L->done < L->n) {
-		double t = ssi_now();
-		if (L->o->deadline > 0 && t >= L->o->deadline) {
-			expire_all(L->xs, L->n, L->m, &L->done);
-			break;
-		}
-		resume_paused(L, t);
-		double soonest = fill_slots(L, t);
-		if (L->done >= L->n)
-			break;
-		int finished = collect(L);
-		t = ssi_now();
-		report(L, t);
-		if (L->done >= L->n)
-			break;
-		/* A slot came free: start the next transfer now, not after a wait. */
-		if (!finished)
-			wait_next(L, t, soonest);
-	}
-}
-
-static void teardown(struct loop *L)
-{
-	for (size_t i = 0; i < L->n; i++) {
-		if (L->xs[i].easy) {
-			curl_multi_remove_handle(L->m, L->xs[i].easy);
-			curl_easy_cleanup(L->xs[i].easy);
-		}
-		ssi_dlw_drain(&L->xs[i]);
-	}
-	ssi_dlw_stop(&L->g.w);
-	for (size_t i = 0; i < L->n; i++) {
-		if (L->xs[i].fd >= 0)
-			close(L->xs[i].fd);
-		ss_hasher_free(L->xs[i].h);
-		free(L->xs[i].wbuf);
-	}
-	curl_multi_cleanup(L->m);
-	free(L->xs);
-}
-
-int ssi_download_all(struct ssi_dl *dls, size_t n, const struct ssi_dl_opts *o, struct ss_error *err)
-{
-	if (n == 0)
-		return SS_OK;
-	if (ssi_curl_init() != 0)
-		return ssi_err(err, SS_FATAL, "libcurl initialisation failed");
-	struct loop L = { .n = n, .o = o, .jobs = o->jobs > 0 ? o->jobs : 4 };
-	L.xs = calloc(n, sizeof(*L.xs));
-	L.m = curl_multi_init();
-	if (!L.xs || !L.m) {
-		free(L.xs);
-		if (L.m)
-			curl_multi_cleanup(L.m);
-		return ssi_err(err, SS_FATAL, "out of memory");
-	}
-	ssi_rate_init(&L.g.bucket, o->limit_rate, ssi_now());
-	ssi_dlw_init(&L.g.w, (size_t)L.jobs + 4);
-	curl_multi_setopt(L.m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(L.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)L.jobs);
-	curl_multi_setopt(L.m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)L.jobs);
-	for (size_t i = 0; i < n; i++) {
-		L.xs[i].dl = &dls[i];
-		L.xs[i].eng = &L.g;
-		L.xs[i].fd = -1;
-		L.xs[i].state = ST_QUEUED;
-		dls[i].result = SS_OK;
-		ss_error_clear(&dls[i].err);
-		L.total_bytes += dls[i].size > 0 ? dls[i].size : 0;
-	}
-	run_loop(&L);
-	teardown(&L);
-	return SS_OK;
+		ssi_dlx_finish(x, fail == SS_OK ? SS_FATAL : fail);
 }

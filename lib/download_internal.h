@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The parts of the download engine (internal to download*.c): the
- * transfer loop (download.c), the writer thread that writes and hashes
- * what arrives (download_writer.c) and the --limit-rate token bucket
- * (download_rate.c).  The loop calls the other two; they call nothing of
- * the loop's.
+ * transfer loop (download_loop.c), one transfer's life (download.c), the
+ * writer thread that writes and hashes what arrives (download_writer.c)
+ * and the --limit-rate token bucket (download_rate.c).  The loop calls
+ * the others, download.c calls the last two; none calls the loop.
  */
 #ifndef SSTREAM_DOWNLOAD_INTERNAL_H
 #define SSTREAM_DOWNLOAD_INTERNAL_H
@@ -92,6 +92,16 @@ struct engine {
 	int npaused;
 	struct writer w;
 };
+
+/* ---- download.c: one transfer ---- */
+/* Starts (or restarts) X; 1 when a transfer was added to M, 0 when X
+ * ended at once (a local file, a complete partial file, a failure). */
+int ssi_dlx_start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o);
+/* Decides what a finished transfer means: done, retry later, next URL
+ * or failed (X's state says which). */
+void ssi_dlx_done(struct xfer *x, CURLcode c, const struct ssi_dl_opts *o);
+/* Ends X with RESULT: its file closed, its buffers and hasher freed. */
+void ssi_dlx_finish(struct xfer *x, int result);
 
 /* ---- download_rate.c ---- */
 void ssi_rate_init(struct ssi_rate *b, long long limit, double now);

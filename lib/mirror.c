@@ -149,22 +149,36 @@ static int publish_failed(struct run *r, int rc)
 	return rc;
 }
 
-/* After the documents: the history, and the run's result. */
+/* The trees, the plan and the documents, once written: the history that
+ * follows reads the tree again, and a second copy of a 100 000-item
+ * tree would double the run's peak memory.  Safe to call twice. */
+static void free_plan(struct run *r)
+{
+	ssm_fetch_free(r);
+	ssm_docs_free(r);
+	free(r->w);
+	r->w = NULL;
+	free(r->old_by_path);
+	free(r->old_by_sha);
+	r->old_by_path = r->old_by_sha = NULL;
+	r->nold = r->nsha = 0;
+	ssi_strset_free(&r->new_refs);
+	ssi_strset_free(&r->old_refs);
+	ss_selection_free(&r->sel);
+	if (!r->old_is_src)
+		ss_tree_free(r->old);
+	ss_tree_free(r->src);
+	r->old = r->src = NULL;
+	r->old_is_src = 0;
+}
+
+/* After the documents: the page (from the items they list, before those
+ * are freed), the history, and the run's result. */
 static int conclude(struct run *r)
 {
 	struct ss_mirror_stats *stats = r->st;
 	int rc = SS_OK;
 	ssm_clean_tmp(r);
-	/* The history never fails a run: a damaged repository is a warning. */
-	int history_failed = 0;
-	if (!r->o->no_history && stats->metadata_written) {
-		struct ss_error he;
-		int committed;
-		if (ss_history_record(r->o->target, "sstream-mirror", &committed, &he) != SS_OK) {
-			ssm_event(r, SS_EV_WARN, NULL, -1, he.msg);
-			history_failed = 1;
-		}
-	}
 	if (stats->failed)
 		rc = r->failed_temp && !r->failed_other && stats->added == 0 && stats->reused == 0 ? SS_TEMPFAIL
 											     : SS_PARTIAL;
@@ -176,8 +190,20 @@ static int conclude(struct run *r)
 	else if (r->held)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not deleted (more than --max-delete)",
 			     r->held);
-	else if (history_failed)
-		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
+	/* (a page not written is a warning: the run's success stands) */
+	rc = ssm_page(r, rc);
+	r->paged = 1;
+	free_plan(r);
+	/* The history never fails a run: a damaged repository is a warning. */
+	if (!r->o->no_history && stats->metadata_written) {
+		struct ss_error he;
+		int committed;
+		if (ss_history_record(r->o->target, "sstream-mirror", &committed, &he) != SS_OK) {
+			ssm_event(r, SS_EV_WARN, NULL, -1, he.msg);
+			if (rc == SS_OK)
+				rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
+		}
+	}
 	return rc;
 }
 
@@ -203,23 +229,13 @@ static int apply(struct run *r)
 
 static void run_free(struct run *r)
 {
-	ssm_fetch_free(r);
-	ssm_docs_free(r);
+	free_plan(r);
 	ssm_prune_free(r);
-	free(r->w);
-	free(r->old_by_path);
-	free(r->old_by_sha);
 	ssi_ledger_free(&r->pend_old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
-	ssi_strset_free(&r->new_refs);
-	ssi_strset_free(&r->old_refs);
 	ssi_strset_free(&r->valid_old);
 	ssi_strset_free(&r->valid_new);
-	ss_selection_free(&r->sel);
-	if (!r->old_is_src)
-		ss_tree_free(r->old);
-	ss_tree_free(r->src);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	free(r->dot);
@@ -308,8 +324,10 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	int rc = run(&r);
 	if (rc == SS_OK && !o->dry_run)
 		rc = record_success(&r);
-	/* (a page not written is a warning: the run's success stands) */
-	rc = ssm_page(&r, rc);
+	/* a run that did not get to conclude(): the status block of a
+	 * not-modified run, or the page read back from the tree */
+	if (!r.paged)
+		rc = ssm_page(&r, rc);
 	stats->seconds = ssi_now() - t0;
 	run_free(&r);
 	return rc;

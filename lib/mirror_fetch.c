@@ -89,32 +89,69 @@ static size_t reuse_all(struct run *r)
 	return n;
 }
 
-/* The transfer of W: its URLs (the source, then each mirror) and its
- * temporary file. */
-static int add_transfer(struct run *r, struct want *w)
+/* The transfers, handed to the download engine one at a time: a
+ * transfer's URLs and temporary file exist only while it runs. */
+struct feed {
+	struct run *r;
+	size_t next;             /* the next want to look at */
+};
+
+static void free_urls(char **urls, int n)
 {
-	const char *root = ss_tree_root(r->src);
-	size_t k = r->ndl++;
-	w->dl = k;
-	char **urls = calloc((size_t)r->o->nmirrors + 1, sizeof(*urls));
-	r->urls[k] = urls;
-	r->parts[k] = part_name(r, w->path);
-	if (!urls || !r->parts[k] || !(urls[0] = ss_join(root, w->path)))
-		return ssm_oom(r);
-	for (int m = 0; m < r->o->nmirrors; m++)
-		if (!(urls[m + 1] = ss_join(r->o->mirrors[m], w->path)))
-			return ssm_oom(r);
-	r->dls[k] = (struct ssi_dl){
+	for (int m = 0; urls && m < n; m++)
+		free(urls[m]);
+	free(urls);
+}
+
+/* The next transfer: the next want to fetch, its URLs (the source, then
+ * each mirror) and its temporary file. */
+static int feed_next(void *ud, struct ssi_dl *dl)
+{
+	struct feed *f = ud;
+	struct run *r = f->r;
+	while (f->next < r->nw && (r->w[f->next].status != W_FETCH || r->w[f->next].same))
+		f->next++;
+	if (f->next == r->nw)
+		return 1;
+	size_t k = f->next++;
+	const struct want *w = &r->w[k];
+	int nurls = r->o->nmirrors + 1;
+	char **urls = calloc((size_t)nurls, sizeof(*urls));
+	char *part = part_name(r, w->path);
+	int ok = urls && part && (urls[0] = ss_join(ss_tree_root(r->src), w->path));
+	for (int m = 0; ok && m < r->o->nmirrors; m++)
+		ok = (urls[m + 1] = ss_join(r->o->mirrors[m], w->path)) != NULL;
+	if (!ok) {
+		free_urls(urls, nurls);
+		free(part);
+		ssm_oom(r);
+		return -1;
+	}
+	*dl = (struct ssi_dl){
 		.urls = (const char *const *)urls,
-		.nurls = r->o->nmirrors + 1,
+		.nurls = nurls,
 		.path = w->path,
-		.part = r->parts[k],
+		.part = part,
 		.size = ss_item_get_int(w->it, "size"),
 		.max_size = r->o->max_item_size,
 		.kinds = ss_item_hash_kinds(w->it),
 		.item = w->it,
+		.tag = k,
 	};
-	return SS_OK;
+	return 0;
+}
+
+/* A transfer ended: what the place phase needs is kept on its want. */
+static void feed_done(void *ud, struct ssi_dl *dl)
+{
+	struct feed *f = ud;
+	struct want *w = &f->r->w[dl->tag];
+	w->result = dl->result;
+	w->bytes = dl->bytes;
+	if (dl->result != SS_OK)
+		w->why = strdup(dl->err.msg); /* NULL: said as "out of memory" */
+	free_urls((char **)dl->urls, dl->nurls);
+	free((char *)dl->part);
 }
 
 int ssm_fetch(struct run *r)
@@ -127,15 +164,12 @@ int ssm_fetch(struct run *r)
 	if (tfd < 0)
 		return SS_FATAL;
 	close(tfd);
-	r->dls = calloc(n, sizeof(*r->dls));
-	r->parts = calloc(n, sizeof(*r->parts));
-	r->urls = calloc(n, sizeof(*r->urls));
-	if (!r->dls || !r->parts || !r->urls)
-		return ssm_oom(r);
+	struct feed f = { .r = r };
+	struct ssi_dl_feed feed = { .total = n, .next = feed_next, .done = feed_done, .ud = &f };
 	for (size_t i = 0; i < r->nw; i++) {
-		struct want *w = &r->w[i];
-		if (w->status == W_FETCH && !w->same && add_transfer(r, w) != SS_OK)
-			return SS_FATAL;
+		const struct want *w = &r->w[i];
+		long long size = w->status == W_FETCH && !w->same ? ss_item_get_int(w->it, "size") : 0;
+		feed.total_bytes += size > 0 ? size : 0;
 	}
 	struct ssi_dl_opts dopts = {
 		.jobs = r->o->jobs, .retries = r->o->retries, .timeout = r->o->timeout,
@@ -143,7 +177,39 @@ int ssm_fetch(struct run *r)
 		.deadline = r->deadline ? ssi_now() + (double)(r->deadline - time(NULL)) : 0,
 		.progress = ssm_progress, .ud = r,
 	};
-	return ssi_download_all(r->dls, r->ndl, &dopts, r->err);
+	return ssi_download_feed(&feed, &dopts, r->err);
+}
+
+/* Moves W's verified file into place, or records its failure. */
+static int place_one(struct run *r, struct want *w)
+{
+	long long size = ss_item_get_int(w->it, "size");
+	char *part = part_name(r, w->path), rel[PATH_MAX];
+	if (!part)
+		return ssm_oom(r);
+	r->st->bytes_fetched += w->bytes;
+	struct ss_error pe;
+	ss_error_clear(&pe);
+	if (w->result == SS_OK &&
+	    ssi_safe_rename(r->o->target, part_rel(part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
+		w->status = W_PRESENT;
+		r->st->added++;
+		r->st->bytes_added += size > 0 ? size : 0;
+		ssm_event(r, SS_EV_ADD, w->path, size, NULL);
+	} else {
+		w->status = W_FAILED;
+		if (w->result == SS_TEMPFAIL)
+			r->failed_temp++;
+		else
+			r->failed_other++;
+		/* Keep a partial file only where a later run can resume it. */
+		if (w->result != SS_TEMPFAIL)
+			unlink(part);
+		ssm_event(r, SS_EV_FAIL, w->path, size,
+			  w->result == SS_OK ? pe.msg : w->why ? w->why : "out of memory");
+	}
+	free(part);
+	return SS_OK;
 }
 
 /* Moves verified files into place; records failures. */
@@ -151,33 +217,8 @@ int ssm_place(struct run *r)
 {
 	for (size_t i = 0; i < r->nw; i++) {
 		struct want *w = &r->w[i];
-		if (w->same || w->status != W_FETCH)
-			continue;
-		long long size = ss_item_get_int(w->it, "size");
-		struct ssi_dl *dl = &r->dls[w->dl];
-		r->st->bytes_fetched += dl->bytes;
-		char rel[PATH_MAX];
-		struct ss_error pe;
-		ss_error_clear(&pe);
-		if (dl->result == SS_OK &&
-		    ssi_safe_rename(r->o->target, part_rel(dl->part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
-			w->status = W_PRESENT;
-			r->st->added++;
-			r->st->bytes_added += size > 0 ? size : 0;
-			ssm_event(r, SS_EV_ADD, w->path, size, NULL);
-		} else {
-			if (dl->result == SS_OK)
-				dl->err = pe;
-			w->status = W_FAILED;
-			if (dl->result == SS_TEMPFAIL)
-				r->failed_temp++;
-			else
-				r->failed_other++;
-			/* Keep a partial file only where a later run can resume it. */
-			if (dl->result != SS_TEMPFAIL)
-				unlink(dl->part);
-			ssm_event(r, SS_EV_FAIL, w->path, size, dl->err.msg);
-		}
+		if (!w->same && w->status == W_FETCH && place_one(r, w) != SS_OK)
+			return SS_FATAL;
 	}
 	/* Items sharing a file share its fate. */
 	for (size_t i = 0; i < r->nw; i++)
@@ -204,11 +245,14 @@ void ssm_clean_tmp(struct run *r)
 {
 	struct keep_parts keep = { { 0 } };
 	int oom = 0;
-	for (size_t i = 0; i < r->ndl && !oom; i++)
-		if (r->dls[i].result == SS_TEMPFAIL) {
-			const char *b = strrchr(r->parts[i], '/');
-			oom = ssi_strset_add(&keep.names, b ? b + 1 : r->parts[i]) < 0;
-		}
+	for (size_t i = 0; i < r->nw && !oom; i++) {
+		if (r->w[i].result != SS_TEMPFAIL)
+			continue;
+		char *part = part_name(r, r->w[i].path);
+		const char *b = part ? strrchr(part, '/') : NULL;
+		oom = !b || ssi_strset_add(&keep.names, b + 1) < 0;
+		free(part);
+	}
 	ssi_strset_seal(&keep.names);
 	struct ss_error e;
 	/* out of memory: better a stale partial file than a lost resume */
@@ -219,15 +263,8 @@ void ssm_clean_tmp(struct run *r)
 
 void ssm_fetch_free(struct run *r)
 {
-	for (size_t i = 0; i < r->ndl; i++) {
-		for (int m = 0; r->urls && r->urls[i] && m <= r->o->nmirrors; m++)
-			free(r->urls[i][m]);
-		if (r->urls)
-			free(r->urls[i]);
-		if (r->parts)
-			free(r->parts[i]);
+	for (size_t i = 0; r->w && i < r->nw; i++) {
+		free(r->w[i].why);
+		r->w[i].why = NULL;
 	}
-	free(r->urls);
-	free(r->parts);
-	free(r->dls);
 }

@@ -28,7 +28,11 @@ struct want {
 	const struct ss_item *it;
 	const char *path;
 	int status;
-	size_t dl;              /* its transfer, for W_FETCH */
+	/* how its transfer ended, for W_FETCH: the transfers themselves
+	 * exist only while they run (download_loop.c) */
+	int result;
+	long long bytes;        /* received */
+	char *why;              /* the reason it failed (malloc'd), or NULL */
 	const char *reuse_from; /* a tree-relative path, for W_REUSE */
 	const struct want *same;/* an earlier want with the same path */
 	int held;               /* in place, but another item of its version failed */
@@ -63,6 +67,7 @@ struct run {
 	/* the documents to write, tree-relative path -> bytes (owned) */
 	char **doc_rel, **doc_data;
 	size_t *doc_len, ndocs, adocs;
+	char *doc_borrowed;      /* 1: the bytes are the source tree's, not owned */
 	/* versions with a failed item are not listed; the old tree's items
 	 * of such a version are, when their files are there */
 	const struct ss_item **fallback;
@@ -70,6 +75,7 @@ struct run {
 	/* the items the products files list (for the catalogue page) */
 	const struct ss_item **listed;
 	size_t nlisted;
+	int paged;               /* the page was written (or tried) by conclude() */
 	int unchanged;           /* the source said nothing changed: nothing was read */
 	char *index;             /* streams/v1/index.json to write */
 	size_t index_len;

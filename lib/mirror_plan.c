@@ -38,14 +38,9 @@ int ssm_load_old(struct run *r)
 		const char *data;
 		size_t len;
 		const char *rel = ss_tree_doc(r->src, i, &data, &len);
-		char *file = ssm_tpath(r, rel), *have = NULL;
-		size_t hlen;
-		if (!file || ss_fetch(file, SS_METADATA_CAP, &have, &hlen, &e) != SS_OK || hlen != len ||
-		    memcmp(have, data, len) != 0)
+		if (!ssi_safe_holds(r->o->target, rel, data, len))
 			r->old_is_src = 0;
 		found_index |= strcmp(rel, "streams/v1/index.json") == 0;
-		free(file);
-		free(have);
 	}
 	if (r->old_is_src && found_index)
 		r->old = r->src;

@@ -128,7 +128,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Whether BASE in DFD (not followed) holds exactly DATA. */
+/* Whether BASE in DFD (not followed) holds exactly DATA: compared a
+ * piece at a time, not read whole (a products file may be 150 MB). */
 static int holds(int dfd, const char *base, const void *data, size_t len)
 {
 	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -137,20 +138,35 @@ static int holds(int dfd, const char *base, const void *data, size_t len)
 	struct stat st;
 	int same = 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
-		char *buf = malloc(len ? len : 1);
+		enum { PIECE = 1 << 16 };
+		char *buf = malloc(PIECE);
 		size_t got = 0;
-		while (buf && got < len) {
-			ssize_t n = read(fd, buf + got, len - got);
+		same = buf != NULL;
+		while (same && got < len) {
+			size_t want = len - got < PIECE ? len - got : PIECE;
+			ssize_t n = read(fd, buf, want);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
+			if (n <= 0 || memcmp(buf, (const char *)data + got, (size_t)n) != 0)
+				same = 0;
+			else
+				got += (size_t)n;
 		}
-		same = buf && got == len && memcmp(buf, data, len) == 0;
 		free(buf);
 	}
 	close(fd);
+	return same;
+}
+
+int ssi_safe_holds(const char *root, const char *rel, const void *data, size_t len)
+{
+	const char *base;
+	struct ss_error e;
+	int dfd = ssi_parent_open(root, rel, 0, &base, &e);
+	if (dfd < 0)
+		return 0;
+	int same = holds(dfd, base, data, len);
+	close(dfd);
 	return same;
 }
 

@@ -182,6 +182,65 @@ static void test_max_size(void)
 	teardown(&f);
 }
 
+/* A feed over the fixture's transfers that counts what the engine holds. */
+struct counting {
+	struct fixture *f;
+	size_t next, held, most, done, fail_after;
+	int back[MAXI];
+};
+
+static int counting_next(void *ud, struct ssi_dl *dl)
+{
+	struct counting *c = ud;
+	if (c->next == c->f->n)
+		return 1;
+	if (c->fail_after && c->next == c->fail_after)
+		return -1;
+	*dl = c->f->dls[c->next];
+	dl->tag = c->next++;
+	if (++c->held > c->most)
+		c->most = c->held;
+	return 0;
+}
+
+static void counting_done(void *ud, struct ssi_dl *dl)
+{
+	struct counting *c = ud;
+	c->held--;
+	c->done++;
+	c->back[dl->tag]++;
+	c->f->dls[dl->tag].result = dl->result;
+}
+
+/* Transfers are taken one at a time and handed back as they end: the
+ * engine never holds more than JOBS (a million-item run holds a few,
+ * not a million); each comes back exactly once. */
+static void test_feed(void)
+{
+	struct fixture f;
+	if (setup(&f) == 0) {
+		struct counting c = { .f = &f };
+		struct ssi_dl_feed feed = { .total = f.n, .next = counting_next, .done = counting_done, .ud = &c };
+		struct ssi_dl_opts o = { .jobs = 2, .timeout = 10 };
+		struct ss_error err;
+		CHECK(ssi_download_feed(&feed, &o, &err) == SS_OK);
+		CHECK(c.done == f.n);
+		CHECK(c.held == 0);
+		CHECK(c.most >= 1 && c.most <= 2);
+		for (size_t i = 0; i < f.n; i++) {
+			CHECK(c.back[i] == 1);
+			CHECK(f.dls[i].result == SS_OK);
+		}
+		/* the feed runs out of memory: what it gave still comes back */
+		struct counting d = { .f = &f, .fail_after = 3 };
+		feed.ud = &d;
+		CHECK(ssi_download_feed(&feed, &o, &err) == SS_FATAL);
+		CHECK(strstr(err.msg, "out of memory") != NULL);
+		CHECK(d.done == 3 && d.held == 0);
+	}
+	teardown(&f);
+}
+
 static void test_nothing(void)
 {
 	struct ssi_dl_opts o = { .jobs = 2 };
@@ -212,4 +271,5 @@ static void test_rate(void)
 	CHECK(b.burst == 1000 * 1000);           /* a tenth of a second */
 }
 
-TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_nothing, test_rate)
+TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_feed, test_nothing,
+	  test_rate)
