@@ -66,7 +66,7 @@ static void options_key(struct run *r)
 	struct ss_digest d;
 	ss_hasher_final(h, &d);
 	ss_hasher_free(h);
-	snprintf(r->key, sizeof(r->key), "%s", d.sha256);
+	snprintf(r->valid.key, sizeof(r->valid.key), "%s", d.sha256);
 }
 
 
@@ -80,13 +80,13 @@ static int run_unchanged(struct run *r)
 		return rc;
 	ssm_prune_expire(r, (long long)time(NULL));
 	/* the documents and what they were read with stay as they are */
-	r->st->items = r->old_items;
-	rc = ssm_state_save(r, &r->old_meta, &r->valid_old);
-	if (rc == SS_OK && r->refused)
+	r->st->items = r->valid.old_items;
+	rc = ssm_state_save(r, &r->old_meta, &r->valid.old);
+	if (rc == SS_OK && r->prune.refused)
 		rc = ssi_err(r->err, SS_PARTIAL, "%d expired files were not removed (a symbolic link inside the tree)",
-			     r->refused);
-	else if (rc == SS_OK && r->held)
-		rc = ssi_err(r->err, SS_PARTIAL, "%d expired files were not deleted (more than --max-delete)", r->held);
+			     r->prune.refused);
+	else if (rc == SS_OK && r->prune.held)
+		rc = ssi_err(r->err, SS_PARTIAL, "%d expired files were not deleted (more than --max-delete)", r->prune.held);
 	return rc;
 }
 
@@ -101,7 +101,7 @@ static int load_and_plan(struct run *r, struct ss_verifier *v, const struct ss_f
 	r->st->updated = ss_tree_updated(r->src);
 	if (r->st->updated < 0)
 		r->st->updated = ss_tree_version_date(r->src);
-	ssi_strset_seal(&r->valid_new);
+	ssi_strset_seal(&r->valid.new);
 	if ((rc = ssm_check_docs(r)) != SS_OK || (rc = ss_select(r->src, r->o->filter, r->o->max, &r->sel, r->err)) != SS_OK)
 		return rc;
 	if ((rc = ssm_load_old(r)) != SS_OK)
@@ -125,7 +125,7 @@ static int commit(struct run *r)
 		return rc;
 	/* The new index is in place: what has been unreferenced long enough goes. */
 	ssm_prune_expire(r, now);
-	return ssm_state_save(r, &r->new_meta, r->complete ? &r->valid_new : NULL);
+	return ssm_state_save(r, &r->new_meta, r->complete ? &r->valid.new : NULL);
 }
 
 /* Items are in place but a document could not be written (disk full,
@@ -136,9 +136,9 @@ static int publish_failed(struct run *r, int rc)
 {
 	struct ss_error *err = r->err;
 	/* the page then shows what the documents on disk list, read back */
-	free(r->listed);
-	r->listed = NULL;
-	r->nlisted = 0;
+	free(r->docs.listed);
+	r->docs.listed = NULL;
+	r->docs.nlisted = 0;
 	if (rc == SS_FATAL && (r->st->added || r->st->reused) && err->sys_errno) { /* I/O, not a refusal */
 		char why[sizeof(err->msg)];
 		snprintf(why, sizeof(why), "%s", err->msg);
@@ -184,15 +184,15 @@ static int conclude(struct run *r)
 											     : SS_PARTIAL;
 	if (rc != SS_OK)
 		ssi_err(r->err, rc, "%zu of %zu items failed", stats->failed, r->nw);
-	else if (r->refused)
+	else if (r->prune.refused)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not removed (a symbolic link inside the tree)",
-			     r->refused);
-	else if (r->held)
+			     r->prune.refused);
+	else if (r->prune.held)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not deleted (more than --max-delete)",
-			     r->held);
+			     r->prune.held);
 	/* (a page not written is a warning: the run's success stands) */
 	rc = ssm_page(r, rc);
-	r->paged = 1;
+	r->docs.paged = 1;
 	free_plan(r);
 	/* The history never fails a run: a damaged repository is a warning. */
 	if (!r->o->no_history && stats->metadata_written) {
@@ -213,7 +213,7 @@ static int apply(struct run *r)
 	int rc;
 	if ((rc = ssm_fetch(r)) != SS_OK || (rc = ssm_place(r)) != SS_OK)
 		return rc;
-	r->complete = r->st->failed == 0 && !r->valid_missing;
+	r->complete = r->st->failed == 0 && !r->valid.missing;
 	/* Items reach the disk before any document names them. */
 	int tfd = open(r->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tfd >= 0) {
@@ -231,11 +231,11 @@ static void run_free(struct run *r)
 {
 	free_plan(r);
 	ssm_prune_free(r);
-	ssi_ledger_free(&r->pend_old);
+	ssi_ledger_free(&r->prune.old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
-	ssi_strset_free(&r->valid_old);
-	ssi_strset_free(&r->valid_new);
+	ssi_strset_free(&r->valid.old);
+	ssi_strset_free(&r->valid.new);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	free(r->dot);
@@ -326,7 +326,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 		rc = record_success(&r);
 	/* a run that did not get to conclude(): the status block of a
 	 * not-modified run, or the page read back from the tree */
-	if (!r.paged)
+	if (!r.docs.paged)
 		rc = ssm_page(&r, rc);
 	stats->seconds = ssi_now() - t0;
 	run_free(&r);

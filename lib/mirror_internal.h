@@ -38,36 +38,12 @@ struct want {
 	int held;               /* in place, but another item of its version failed */
 };
 
-struct run {
-	const struct ss_mirror_opts *o;
-	struct ss_mirror_stats *st;
-	struct ss_error *err;
-	char *dot;               /* TARGET/.sstream */
-	int lock_fd;
-	struct ss_tree *src, *old;
-	int old_is_src;          /* the target holds the source's documents */
-	struct ss_selection sel;
-	struct want *w;
-	size_t nw;
-	struct ssi_dl *dls;
-	size_t ndl;
-	char **parts;            /* temp file of each transfer */
-	char ***urls;
-	struct keyed *old_by_path, *old_by_sha;
-	size_t nold, nsha;
-	struct ssi_strset new_refs, old_refs;
-	/* state: unreferenced files and since when (ledger.h) */
-	struct ssi_ledger pend_old; /* as the state file lists them */
-	struct ssi_strset old_meta, new_meta;
-	struct ssi_strset dropped;  /* referenced before, not now */
-	struct ssi_ledger pend;     /* what the state file will list as pending */
-	int failed_temp, failed_other;
-	int refused;             /* deletions refused (a symlink inside the tree) */
-	int held;                /* expired files kept: more than max_delete */
-	/* the documents to write, tree-relative path -> bytes (owned) */
-	char **doc_rel, **doc_data;
-	size_t *doc_len, ndocs, adocs;
-	char *doc_borrowed;      /* 1: the bytes are the source tree's, not owned */
+/* The documents this run writes (mirror_publish.c), tree-relative path
+ * -> bytes, and what the page needs of them (mirror_page.c). */
+struct ssm_docs {
+	char **rel, **data;
+	size_t *len, n, alloc;
+	char *borrowed;          /* 1: the bytes are the source tree's, not owned */
 	/* versions with a failed item are not listed; the old tree's items
 	 * of such a version are, when their files are there */
 	const struct ss_item **fallback;
@@ -76,17 +52,53 @@ struct run {
 	const struct ss_item **listed;
 	size_t nlisted;
 	int paged;               /* the page was written (or tried) by conclude() */
-	int unchanged;           /* the source said nothing changed: nothing was read */
 	char *index;             /* streams/v1/index.json to write */
 	size_t index_len;
-	time_t deadline;         /* when the run gives up (--max-time), 0: never */
-	/* Conditional requests: "URL\tETAG\tLAST-MODIFIED" of each document
-	 * as the last complete run fetched it, and as this run did. */
-	struct ssi_strset valid_old, valid_new;
-	int valid_missing;       /* a document came without validators */
+};
+
+/* Files waiting out their grace period (mirror_prune.c, ledger.h). */
+struct ssm_prune {
+	struct ssi_ledger old;   /* as the state file lists them */
+	struct ssi_ledger pend;  /* what the state file will list as pending */
+	struct ssi_strset dropped; /* referenced before, not now */
+	int refused;             /* deletions refused (a symlink inside the tree) */
+	int held;                /* expired files kept: more than max_delete */
+};
+
+/* Conditional requests (mirror_state.c): "URL\tETAG\tLAST-MODIFIED" of
+ * each document as the last complete run fetched it, and as this run did,
+ * and the key of what the options select. */
+struct ssm_valid {
+	struct ssi_strset old, new;
+	int missing;             /* a document came without validators */
 	char key[72], old_key[72]; /* what the options select (source, filters...) */
 	size_t old_items;
+};
+
+struct run {
+	const struct ss_mirror_opts *o;
+	struct ss_mirror_stats *st;
+	struct ss_error *err;
+	char *dot;               /* TARGET/.sstream */
+	int lock_fd;
+	time_t deadline;         /* when the run gives up (--max-time), 0: never */
+	/* what was read and what this run manages (mirror_select.c) */
+	struct ss_tree *src, *old;
+	int old_is_src;          /* the target holds the source's documents */
+	int unchanged;           /* the source said nothing changed: nothing was read */
+	struct ss_selection sel;
+	/* the plan (mirror_plan.c) and how its fetch went (mirror_fetch.c) */
+	struct want *w;
+	size_t nw;
+	struct keyed *old_by_path, *old_by_sha;
+	size_t nold, nsha;
+	int failed_temp, failed_other;
 	int complete;            /* every wanted item is in place: save key and validators */
+	/* paths the old and the new documents reference, and the documents */
+	struct ssi_strset new_refs, old_refs, old_meta, new_meta;
+	struct ssm_docs docs;
+	struct ssm_prune prune;
+	struct ssm_valid valid;
 };
 
 /* ---- mirror_run.c: shared by every phase ---- */

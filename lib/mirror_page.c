@@ -21,16 +21,16 @@
  * *W; the times' text in *WHEN.  -1 when out of memory. */
 static int waiting(struct run *r, struct ss_catalogue_wait **w, char (**when)[32])
 {
-	size_t n = r->pend.n;
+	size_t n = r->prune.pend.n;
 	*w = calloc(n + 1, sizeof(**w));
 	*when = calloc(n + 1, sizeof(**when));
 	if (!*w || !*when)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		time_t t = (time_t)(r->pend.v[i].since + r->o->grace);
+		time_t t = (time_t)(r->prune.pend.v[i].since + r->o->grace);
 		struct tm tm;
 		strftime((*when)[i], sizeof((*when)[i]), UTC_FORMAT, gmtime_r(&t, &tm));
-		(*w)[i].path = r->pend.v[i].path;
+		(*w)[i].path = r->prune.pend.v[i].path;
 		(*w)[i].until = (*when)[i];
 	}
 	return 0;
@@ -66,9 +66,9 @@ static int write_page(struct run *r, const struct ss_catalogue_opts *co, struct 
 		rc = ssi_catalogue_status_update(target, co->status, &changed, e);
 	if (rc != SS_PARTIAL)
 		return rc;
-	if (r->unchanged || !r->listed)
+	if (r->unchanged || !r->docs.listed)
 		return ss_catalogue_write(target, co, NULL, e);
-	return ssi_catalogue_write_items(target, r->listed, r->nlisted, co, NULL, e);
+	return ssi_catalogue_write_items(target, r->docs.listed, r->docs.nlisted, co, NULL, e);
 }
 
 int ssm_page(struct run *r, int rc)
@@ -97,7 +97,7 @@ int ssm_page(struct run *r, int rc)
 	ss_error_clear(&e);
 	int prc = waiting(r, &w, &until) < 0 ? ssi_err(&e, SS_FATAL, "catalogue: out of memory") : SS_OK;
 	st.waiting = w;
-	st.nwaiting = r->pend.n;
+	st.nwaiting = r->prune.pend.n;
 	if (prc == SS_OK)
 		prc = write_page(r, &co, &e);
 	free(w);

@@ -60,7 +60,7 @@ static int old_listing(struct run *r, const struct ssi_strset *failed)
 	int rc = SS_OK;
 	for (size_t i = 0; r->old && failed->n && i < ss_tree_nproducts(r->old); i++)
 		n += ss_products_count(ss_tree_products(r->old, i));
-	if (n && !(r->fallback = calloc(n, sizeof(*r->fallback))))
+	if (n && !(r->docs.fallback = calloc(n, sizeof(*r->docs.fallback))))
 		return ssm_oom(r);
 	for (int pass = 0; rc == SS_OK && n && pass < 2; pass++) {
 		if (pass == 1)
@@ -74,7 +74,7 @@ static int old_listing(struct run *r, const struct ssi_strset *failed)
 				if (pass == 0 && !old_item_usable(r, it))
 					rc = ssm_add(r, &broken, key);
 				else if (pass == 1 && !ssi_strset_has(&broken, key))
-					r->fallback[r->nfallback++] = it;
+					r->docs.fallback[r->docs.nfallback++] = it;
 			}
 		}
 	}
@@ -110,23 +110,23 @@ static int hold_failed_versions(struct run *r)
 /* Grows the list of documents to write by one; SS_FATAL when out of memory. */
 static int doc_grow(struct run *r)
 {
-	if (r->ndocs < r->adocs)
+	if (r->docs.n < r->docs.alloc)
 		return SS_OK;
-	size_t na = r->adocs ? 2 * r->adocs : 16;
-	char **nr = realloc(r->doc_rel, na * sizeof(*nr));
+	size_t na = r->docs.alloc ? 2 * r->docs.alloc : 16;
+	char **nr = realloc(r->docs.rel, na * sizeof(*nr));
 	if (nr)
-		r->doc_rel = nr;
-	char **nd = nr ? realloc(r->doc_data, na * sizeof(*nd)) : NULL;
+		r->docs.rel = nr;
+	char **nd = nr ? realloc(r->docs.data, na * sizeof(*nd)) : NULL;
 	if (nd)
-		r->doc_data = nd;
-	size_t *nl = nd ? realloc(r->doc_len, na * sizeof(*nl)) : NULL;
+		r->docs.data = nd;
+	size_t *nl = nd ? realloc(r->docs.len, na * sizeof(*nl)) : NULL;
 	if (nl)
-		r->doc_len = nl;
-	char *no = nl ? realloc(r->doc_borrowed, na) : NULL;
+		r->docs.len = nl;
+	char *no = nl ? realloc(r->docs.borrowed, na) : NULL;
 	if (!no)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
-	r->doc_borrowed = no;
-	r->adocs = na;
+	r->docs.borrowed = no;
+	r->docs.alloc = na;
 	return SS_OK;
 }
 
@@ -151,10 +151,10 @@ static int write_doc(struct run *r, const char *rel, const char *data, size_t le
 		ssi_err(r->err, SS_FATAL, "out of memory");
 		goto fail;
 	}
-	r->doc_rel[r->ndocs] = rc;
-	r->doc_data[r->ndocs] = (char *)data;
-	r->doc_borrowed[r->ndocs] = !own;
-	r->doc_len[r->ndocs++] = len;
+	r->docs.rel[r->docs.n] = rc;
+	r->docs.data[r->docs.n] = (char *)data;
+	r->docs.borrowed[r->docs.n] = !own;
+	r->docs.len[r->docs.n++] = len;
 	return SS_OK;
 fail:
 	if (own)
@@ -164,27 +164,27 @@ fail:
 
 void ssm_docs_free(struct run *r)
 {
-	for (size_t i = 0; i < r->ndocs; i++) {
-		free(r->doc_rel[i]);
-		if (!r->doc_borrowed[i])
-			free(r->doc_data[i]);
+	for (size_t i = 0; i < r->docs.n; i++) {
+		free(r->docs.rel[i]);
+		if (!r->docs.borrowed[i])
+			free(r->docs.data[i]);
 	}
-	free(r->doc_rel);
-	free(r->doc_borrowed);
-	r->doc_borrowed = NULL;
-	free(r->doc_data);
-	free(r->doc_len);
-	free(r->index);
-	free(r->fallback);
-	free(r->listed);
-	r->listed = NULL;
-	r->nlisted = 0;
-	r->doc_rel = r->doc_data = NULL;
-	r->doc_len = NULL;
-	r->fallback = NULL;
-	r->nfallback = 0;
-	r->index = NULL;
-	r->ndocs = r->adocs = 0;
+	free(r->docs.rel);
+	free(r->docs.borrowed);
+	r->docs.borrowed = NULL;
+	free(r->docs.data);
+	free(r->docs.len);
+	free(r->docs.index);
+	free(r->docs.fallback);
+	free(r->docs.listed);
+	r->docs.listed = NULL;
+	r->docs.nlisted = 0;
+	r->docs.rel = r->docs.data = NULL;
+	r->docs.len = NULL;
+	r->docs.fallback = NULL;
+	r->docs.nfallback = 0;
+	r->docs.index = NULL;
+	r->docs.n = r->docs.alloc = 0;
 }
 
 /* The bytes upstream served for REL, or NULL. */
@@ -275,8 +275,8 @@ int ssm_check_docs(struct run *r)
 static void listed_add(struct run *r, struct ss_subset *s, const struct ss_item *it)
 {
 	ss_subset_add(s, it);
-	if (r->listed && r->nlisted < r->nw + r->nfallback)
-		r->listed[r->nlisted++] = it;
+	if (r->docs.listed && r->docs.nlisted < r->nw + r->docs.nfallback)
+		r->docs.listed[r->docs.nlisted++] = it;
 }
 
 /* With --sign-key, the .sjson twin of our view REL is one of the
@@ -298,9 +298,9 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 	struct ss_index_writer *iw = ss_index_new();
 	int rc = iw ? SS_OK : ssi_err(r->err, SS_FATAL, "out of memory");
 	/* (no list, no page: ssm_page then says so) */
-	free(r->listed);
-	r->nlisted = 0;
-	r->listed = r->o->catalogue ? malloc((r->nw + r->nfallback + 1) * sizeof(*r->listed)) : NULL;
+	free(r->docs.listed);
+	r->docs.nlisted = 0;
+	r->docs.listed = r->o->catalogue ? malloc((r->nw + r->docs.nfallback + 1) * sizeof(*r->docs.listed)) : NULL;
 	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->src); i++) {
 		const struct ss_products *p = ss_tree_products(r->src, i);
 		const char *rel = ss_products_path(p);
@@ -320,9 +320,9 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 				if (published(w) && strcmp(ss_item_content_id(w->it), ss_products_content_id(p)) == 0)
 					listed_add(r, s, w->it);
 			}
-			for (size_t k = 0; k < r->nfallback; k++)
-				if (strcmp(ss_item_content_id(r->fallback[k]), ss_products_content_id(p)) == 0)
-					listed_add(r, s, r->fallback[k]);
+			for (size_t k = 0; k < r->docs.nfallback; k++)
+				if (strcmp(ss_item_content_id(r->docs.fallback[k]), ss_products_content_id(p)) == 0)
+					listed_add(r, s, r->docs.fallback[k]);
 		}
 		size_t len;
 		const char *raw = rc == SS_OK && verbatim ? src_doc(r, rel, &len) : NULL;
@@ -360,9 +360,9 @@ int ssm_publish(struct run *r)
 		if (w->path)
 			rc = ssm_add(r, &r->new_refs, w->path);
 	}
-	for (size_t i = 0; rc == SS_OK && i < r->nfallback; i++) {
+	for (size_t i = 0; rc == SS_OK && i < r->docs.nfallback; i++) {
 		r->st->items++;
-		rc = ssm_add(r, &r->new_refs, ss_item_str(r->fallback[i], "path"));
+		rc = ssm_add(r, &r->new_refs, ss_item_str(r->docs.fallback[i], "path"));
 	}
 	char *index = NULL;
 	size_t index_len = 0;
@@ -403,8 +403,8 @@ int ssm_publish(struct run *r)
 		free(index);
 		return rc;
 	}
-	r->index = index;
-	r->index_len = index_len;
+	r->docs.index = index;
+	r->docs.index_len = index_len;
 	return SS_OK;
 }
 
@@ -413,20 +413,20 @@ int ssm_publish(struct run *r)
 int ssm_publish_write(struct run *r)
 {
 	int rc;
-	const char **rels = calloc(r->ndocs + 1, sizeof(*rels)), **data = calloc(r->ndocs + 1, sizeof(*data));
-	size_t *lens = calloc(r->ndocs + 1, sizeof(*lens));
+	const char **rels = calloc(r->docs.n + 1, sizeof(*rels)), **data = calloc(r->docs.n + 1, sizeof(*data));
+	size_t *lens = calloc(r->docs.n + 1, sizeof(*lens));
 	if (!rels || !data || !lens) {
 		rc = ssm_oom(r);
 	} else {
-		for (size_t i = 0; i < r->ndocs; i++) {
-			rels[i] = r->doc_rel[i];
-			data[i] = r->doc_data[i];
-			lens[i] = r->doc_len[i];
+		for (size_t i = 0; i < r->docs.n; i++) {
+			rels[i] = r->docs.rel[i];
+			data[i] = r->docs.data[i];
+			lens[i] = r->docs.len[i];
 		}
-		rels[r->ndocs] = "streams/v1/index.json";
-		data[r->ndocs] = r->index;
-		lens[r->ndocs] = r->index_len;
-		rc = ssi_treedocs_put_signed(r->o->sign_key, 0, r->o->target, r->ndocs + 1, rels, data, lens,
+		rels[r->docs.n] = "streams/v1/index.json";
+		data[r->docs.n] = r->docs.index;
+		lens[r->docs.n] = r->docs.index_len;
+		rc = ssi_treedocs_put_signed(r->o->sign_key, 0, r->o->target, r->docs.n + 1, rels, data, lens,
 					     &r->st->metadata_written, r->err);
 	}
 	free(rels);

@@ -57,18 +57,18 @@ int ssm_state_parse(struct run *r, char *data)
 				else if (*c < 0x20 || *c > 0x7e)
 					ok = 0;
 			}
-			if (ok && tabs == 2 && strlen(line + 2) < 4400 && ssi_strset_add(&r->valid_old, line + 2) < 0)
+			if (ok && tabs == 2 && strlen(line + 2) < 4400 && ssi_strset_add(&r->valid.old, line + 2) < 0)
 				rc = ssm_oom(r);
 		} else if (line[0] == 'C' && line[1] == ' ') {
 			char key[72];
 			unsigned long long items;
 			if (sscanf(line + 2, "%64[0-9a-f] %llu", key, &items) == 2) {
-				strcpy(r->old_key, key);
-				r->old_items = (size_t)items;
+				strcpy(r->valid.old_key, key);
+				r->valid.old_items = (size_t)items;
 			}
 		} else if (line[0] == 'P' && line[1] == ' ') {
 			struct ss_error why;
-			int lr = ssi_ledger_parse_line(&r->pend_old, line, strlen(line), 0, &why);
+			int lr = ssi_ledger_parse_line(&r->prune.old, line, strlen(line), 0, &why);
 			if (lr == -1)
 				rc = ssm_oom(r);
 			else if (lr == -2)
@@ -76,7 +76,7 @@ int ssm_state_parse(struct run *r, char *data)
 		}
 	}
 	ssi_strset_seal(&r->old_meta);
-	ssi_ledger_seal(&r->pend_old);
+	ssi_ledger_seal(&r->prune.old);
 	return rc;
 }
 
@@ -99,7 +99,7 @@ int ssm_state_load(struct run *r)
  * conditional requests. */
 int ssm_state_save(struct run *r, const struct ssi_strset *meta, const struct ssi_strset *valid)
 {
-	size_t cap = 128 + ssi_ledger_text_len(&r->pend);
+	size_t cap = 128 + ssi_ledger_text_len(&r->prune.pend);
 	for (size_t i = 0; valid && i < valid->n; i++)
 		cap += strlen(valid->v[i]) + 4;
 	for (size_t i = 0; i < meta->n; i++)
@@ -110,9 +110,9 @@ int ssm_state_save(struct run *r, const struct ssi_strset *meta, const struct ss
 	p += sprintf(p, "# sstream-mirror state\n");
 	for (size_t i = 0; i < meta->n; i++)
 		p += sprintf(p, "M %s\n", meta->v[i]);
-	p = ssi_ledger_text(&r->pend, p);
+	p = ssi_ledger_text(&r->prune.pend, p);
 	if (valid) {
-		p += sprintf(p, "C %s %zu\n", r->key, r->st->items);
+		p += sprintf(p, "C %s %zu\n", r->valid.key, r->st->items);
 		for (size_t i = 0; i < valid->n; i++)
 			p += sprintf(p, "V %s\n", valid->v[i]);
 	}
@@ -126,24 +126,24 @@ void ssm_state_validators(void *ud, const char *url, const char *etag, const cha
 {
 	struct run *r = ud;
 	if ((!etag && !last_modified) || strchr(url, '\t') || strlen(url) > 4096) {
-		r->valid_missing = 1;
+		r->valid.missing = 1;
 		return;
 	}
 	char *line = malloc(strlen(url) + (etag ? strlen(etag) : 0) +
 			    (last_modified ? strlen(last_modified) : 0) + 3);
 	if (!line) {
-		r->valid_missing = 1;
+		r->valid.missing = 1;
 		return;
 	}
 	sprintf(line, "%s\t%s\t%s", url, etag ? etag : "", last_modified ? last_modified : "");
-	if (ssi_strset_add(&r->valid_new, line) < 0)
-		r->valid_missing = 1;
+	if (ssi_strset_add(&r->valid.new, line) < 0)
+		r->valid.missing = 1;
 	free(line);
 }
 
 int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo)
 {
-	if (!r->old_key[0] || strcmp(r->old_key, r->key) != 0 || r->valid_old.n == 0)
+	if (!r->valid.old_key[0] || strcmp(r->valid.old_key, r->valid.key) != 0 || r->valid.old.n == 0)
 		return 0;
 	char *idx = ssm_tpath(r, "streams/v1/index.json");
 	struct stat st;
@@ -151,7 +151,7 @@ int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo)
 	free(idx);
 	if (!have_index)
 		return 0;
-	size_t n = r->valid_old.n;
+	size_t n = r->valid.old.n;
 	char **copy = calloc(n, sizeof(*copy));
 	const char **urls = calloc(n, sizeof(*urls)), **etags = calloc(n, sizeof(*etags));
 	const char **lms = calloc(n, sizeof(*lms));
@@ -159,7 +159,7 @@ int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo)
 	if (copy && urls && etags && lms) {
 		size_t k = 0;
 		for (; k < n; k++) {
-			if (!(copy[k] = strdup(r->valid_old.v[k])))
+			if (!(copy[k] = strdup(r->valid.old.v[k])))
 				break;
 			char *e = strchr(copy[k], '\t'), *l = strchr(e + 1, '\t');
 			*e++ = '\0';

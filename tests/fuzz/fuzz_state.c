@@ -28,12 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.dot = (char *)"fuzz-target/.sstream";
 	int rc = ssm_state_parse(&r, text);
 	FUZZ_ASSERT(rc == SS_OK || rc == SS_FATAL);
-	for (size_t i = 0; i < r.pend_old.n; i++) {
-		FUZZ_ASSERT(r.pend_old.v[i].since >= 0);
-		FUZZ_ASSERT(!strchr(r.pend_old.v[i].path, '\n'));
+	for (size_t i = 0; i < r.prune.old.n; i++) {
+		FUZZ_ASSERT(r.prune.old.v[i].since >= 0);
+		FUZZ_ASSERT(!strchr(r.prune.old.v[i].path, '\n'));
 	}
-	for (size_t i = 0; i < r.valid_old.n; i++) {
-		const char *v = r.valid_old.v[i];
+	for (size_t i = 0; i < r.valid.old.n; i++) {
+		const char *v = r.valid.old.v[i];
 		size_t tabs = 0;
 		for (; *v; v++) {
 			FUZZ_ASSERT((*v >= 0x20 && *v <= 0x7e) || *v == '\t');
@@ -41,13 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FUZZ_ASSERT(tabs == 2);
 	}
-	FUZZ_ASSERT(strnlen(r.old_key, sizeof(r.old_key)) < sizeof(r.old_key));
-	FUZZ_ASSERT(strspn(r.old_key, "0123456789abcdef") == strlen(r.old_key));
+	FUZZ_ASSERT(strnlen(r.valid.old_key, sizeof(r.valid.old_key)) < sizeof(r.valid.old_key));
+	FUZZ_ASSERT(strspn(r.valid.old_key, "0123456789abcdef") == strlen(r.valid.old_key));
 	for (size_t i = 1; i < r.old_meta.n; i++)
 		FUZZ_ASSERT(strcmp(r.old_meta.v[i - 1], r.old_meta.v[i]) < 0);
 	ssi_strset_free(&r.old_meta);
-	ssi_ledger_free(&r.pend_old);
-	ssi_strset_free(&r.valid_old);
+	ssi_ledger_free(&r.prune.old);
+	ssi_strset_free(&r.valid.old);
 	free(text);
 	return 0;
 }

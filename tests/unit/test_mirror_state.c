@@ -42,13 +42,13 @@ static void teardown(struct fixture *f)
 {
 	struct run *r = &f->r;
 	ssm_prune_free(r);
-	ssi_ledger_free(&r->pend_old);
+	ssi_ledger_free(&r->prune.old);
 	ssi_strset_free(&r->old_meta);
 	ssi_strset_free(&r->new_meta);
 	ssi_strset_free(&r->old_refs);
 	ssi_strset_free(&r->new_refs);
-	ssi_strset_free(&r->valid_old);
-	ssi_strset_free(&r->valid_new);
+	ssi_strset_free(&r->valid.old);
+	ssi_strset_free(&r->valid.new);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	CHECK(system(cmd) == 0);
@@ -90,14 +90,14 @@ static void test_parse(void)
 	CHECK_STR(f.r.old_meta.v[0], "streams/v1/a.json"); /* sealed: sorted */
 	CHECK_STR(f.r.old_meta.v[1], "streams/v1/index.json");
 	/* a negative time and a path leaving the tree are ignored */
-	CHECK(f.r.pend_old.n == 2);
-	CHECK_STR(f.r.pend_old.v[0].path, "files/old.img");
-	CHECK(f.r.pend_old.v[0].since == 100);
-	CHECK_STR(f.r.pend_old.v[1].path, "files/other.img");
-	CHECK(f.r.pend_old.v[1].since == 300);
-	CHECK_STR(f.r.old_key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
-	CHECK(f.r.old_items == 42);
-	CHECK(f.r.valid_old.n == 1);
+	CHECK(f.r.prune.old.n == 2);
+	CHECK_STR(f.r.prune.old.v[0].path, "files/old.img");
+	CHECK(f.r.prune.old.v[0].since == 100);
+	CHECK_STR(f.r.prune.old.v[1].path, "files/other.img");
+	CHECK(f.r.prune.old.v[1].since == 300);
+	CHECK_STR(f.r.valid.old_key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	CHECK(f.r.valid.old_items == 42);
+	CHECK(f.r.valid.old.n == 1);
 	teardown(&f);
 }
 
@@ -108,26 +108,26 @@ static void test_save_roundtrip(void)
 	setup(&f);
 	struct run *r = &f.r;
 	CHECK(ssi_strset_add(&r->new_meta, "streams/v1/index.json") == 0);
-	CHECK(ssi_strset_add(&r->valid_new, "http://x/i.json\t\"e\"\t") == 0);
+	CHECK(ssi_strset_add(&r->valid.new, "http://x/i.json\t\"e\"\t") == 0);
 	ssi_strset_seal(&r->new_meta);
-	CHECK(ssi_ledger_add(&r->pend, "files/a", 7) == 0);
-	CHECK(ssi_ledger_add(&r->pend, "files/b", 9) == 0);
-	strcpy(r->key, "00ff");
+	CHECK(ssi_ledger_add(&r->prune.pend, "files/a", 7) == 0);
+	CHECK(ssi_ledger_add(&r->prune.pend, "files/b", 9) == 0);
+	strcpy(r->valid.key, "00ff");
 	f.st.items = 3;
 	CHECK(ssm_state_save(r, &r->new_meta, NULL) == SS_OK);
 	char path[128];
 	snprintf(path, sizeof(path), "%s/state", f.dot);
 	CHECK_STR(slurp(path), "# sstream-mirror state\nM streams/v1/index.json\nP 7 files/a\nP 9 files/b\n");
-	CHECK(ssm_state_save(r, &r->new_meta, &r->valid_new) == SS_OK);
+	CHECK(ssm_state_save(r, &r->new_meta, &r->valid.new) == SS_OK);
 	char *text = strdup(slurp(path));
 	CHECK_STR(text, "# sstream-mirror state\nM streams/v1/index.json\nP 7 files/a\nP 9 files/b\n"
 			"C 00ff 3\nV http://x/i.json\t\"e\"\t\n");
 	CHECK(ssm_state_parse(r, text) == SS_OK);
 	free(text);
-	CHECK(r->pend_old.n == 2 && r->pend_old.v[1].since == 9);
-	CHECK_STR(r->old_key, "00ff");
-	CHECK(r->old_items == 3);
-	CHECK(r->valid_old.n == 1);
+	CHECK(r->prune.old.n == 2 && r->prune.old.v[1].since == 9);
+	CHECK_STR(r->valid.old_key, "00ff");
+	CHECK(r->valid.old_items == 3);
+	CHECK(r->valid.old.n == 1);
 	teardown(&f);
 }
 
@@ -153,7 +153,7 @@ static void test_parse_oom(void)
 
 static int pending_time(const struct run *r, const char *path)
 {
-	const struct ssi_ledger_entry *e = ssi_ledger_find(&r->pend, path);
+	const struct ssi_ledger_entry *e = ssi_ledger_find(&r->prune.pend, path);
 	return e ? (int)e->since : -1;
 }
 
@@ -178,7 +178,7 @@ static void test_prune_plan(void)
 	setup(&f);
 	prune_input(&f.r);
 	CHECK(ssm_prune_plan(&f.r, 1000) == SS_OK);
-	CHECK(f.r.pend.n == 4);
+	CHECK(f.r.prune.pend.n == 4);
 	CHECK(pending_time(&f.r, "files/b") == 5);   /* pending already: keeps its time */
 	CHECK(pending_time(&f.r, "files/z") == 7);
 	CHECK(pending_time(&f.r, "files/c") == 1000); /* dropped now */
@@ -193,7 +193,7 @@ static void test_prune_plan(void)
 		ssi_strset_fail_after(k);
 		int rc = ssm_prune_plan(&f.r, 1000);
 		ssi_strset_fail_after(0);
-		CHECK(rc == SS_FATAL || f.r.pend.n == 4);
+		CHECK(rc == SS_FATAL || f.r.prune.pend.n == 4);
 		CHECK(k > 4 || rc == SS_FATAL);
 		teardown(&f);
 	}
@@ -220,12 +220,12 @@ static void test_prune_expire(void)
 	CHECK(mkdir(d, 0755) == 0);
 	touch(f.dir, "files/old");
 	touch(f.dir, "files/young");
-	CHECK(ssi_ledger_add(&f.r.pend, "files/old", 800) == 0);
-	CHECK(ssi_ledger_add(&f.r.pend, "files/young", 950) == 0);
-	CHECK(ssi_ledger_add(&f.r.pend, "files/gone", 100) == 0);
+	CHECK(ssi_ledger_add(&f.r.prune.pend, "files/old", 800) == 0);
+	CHECK(ssi_ledger_add(&f.r.prune.pend, "files/young", 950) == 0);
+	CHECK(ssi_ledger_add(&f.r.prune.pend, "files/gone", 100) == 0);
 	ssm_prune_expire(&f.r, 1000); /* grace 100 */
-	CHECK(f.r.pend.n == 1);
-	CHECK_STR(f.r.pend.v[0].path, "files/young");
+	CHECK(f.r.prune.pend.n == 1);
+	CHECK_STR(f.r.prune.pend.v[0].path, "files/young");
 	CHECK(f.st.removed == 1);
 	char p[256];
 	snprintf(p, sizeof(p), "%s/files/old", f.dir);
