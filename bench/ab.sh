@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Has a change made the tools slower?  Two commits side by side on the same
+# machine in the same run, their runs interleaved so that both see the same
+# load (a 2-core machine shared with other work is never quiet enough for
+# figures taken at different times to be compared):
+#
+#   bench/ab.sh [BEFORE [AFTER]]
+#
+# BEFORE defaults to the commit before issue 17's redesign (the parent of
+# "Publish split by concern"), AFTER to the working tree's build (BUILD).
+# Cases, each the median of 5 interleaved runs:
+#  1. a full mirror of the lxc-images-20230424 shape (5435 files, stand-in
+#     payloads) from nginx on loopback, -j 4
+#  2. a no-op rerun of it (conditional requests)
+#  3. sstream-verify of the mirrored tree
+#  4. sstream-verify --deep of the served tree (every file downloaded and
+#     hashed)
+# Prints each case's medians and the ratio AFTER / BEFORE.
+set -eu
+: "${BUILD:=build}"
+TOP=$(pwd)
+FIX=${SS_FIXTURES:-$TOP/tests/fixtures/upstream}
+first_split=$(git log --format=%H --grep='^Publish split by concern' --reverse | head -n 1)
+BEFORE=${1:-${first_split:+$first_split^}}
+AFTER=${2:-}
+B=$(mktemp -d /var/tmp/ssab.XXXXXX)
+HTTPD=""
+trap '[ -z "$HTTPD" ] || kill $HTTPD 2>/dev/null; sleep 0.2; rm -rf "$B"' EXIT
+. bench/lib.sh
+. bench/nginx.sh
+
+# build COMMIT DIR: the tools of COMMIT, built from git archive
+build() {
+	mkdir -p "$2" && git archive "$1" | tar -x -C "$2" && make -C "$2" -j2 >"$2.log" 2>&1 ||
+		{ tail -20 "$2.log" >&2; exit 2; }
+}
+echo "== building $BEFORE"
+build "$BEFORE" "$B/before"
+OLD=$B/before/build/bin
+if [ -n "$AFTER" ]; then
+	echo "== building $AFTER"
+	build "$AFTER" "$B/after"
+	NEW=$B/after/build/bin
+else
+	NEW=$TOP/$BUILD/bin
+fi
+# --no-html where the build has it (the page came after the redesign): the
+# cases compare the same work
+nohtml() { "$1/sstream-mirror" --help 2>&1 | grep -q -- --no-html && echo --no-html || true; }
+OLDX=$(nohtml "$OLD")
+NEWX=$(nohtml "$NEW")
+
+chmod 755 "$B"
+mkdir -p "$B/www"
+/usr/bin/python3 tests/mkpayload.py "$FIX/real/lxc-images-20230424.json" "$B/www/lxc" '.' --index >/dev/null
+nginx_start "$B/www" "$B/nginx"
+HTTPD=$NGINX_PID
+U=$NGINX_URL
+
+stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f\n", v[int((NR + 1) / 2)] }'; }
+timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2; echo "$(now) - $t0" | bc -l; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+# case NAME SETUP CMD...: 5 interleaved runs of CMD with each build's
+# binaries ($X), SETUP run before each
+case_ab() {
+	local name=$1 setup=$2 i
+	shift 2
+	: >"$B/t.old"; : >"$B/t.new"
+	for i in 1 2 3 4 5; do
+		# the order alternates: whichever runs second pays for what
+		# the first left the kernel to do
+		sides="old new"
+		[ $((i % 2)) -eq 1 ] || sides="new old"
+		for side in $sides; do
+			if [ $side = old ]; then X=$OLD XH=$OLDX T=$B/m.old; else X=$NEW XH=$NEWX T=$B/m.new; fi
+			$setup
+			timed "$@" >>"$B/t.$side"
+		done
+	done
+	local o n
+	o=$(stats <"$B/t.old")
+	n=$(stats <"$B/t.new")
+	printf '  %-30s before %7s s   after %7s s   ratio %sx\n' "$name" "$o" "$n" "$(ratio "$n" "$o")"
+}
+# a fresh target; the deletion's cost (ext4 frees the inodes of an rm -rf
+# for seconds after it) paid before the clock starts
+fresh() { rm -rf "$T"; sync -f "$B"; sleep 1; }
+keep() { :; }
+mirror() { "$X/sstream-mirror" $XH -q -j 4 "$U/lxc" "$T"; }
+verify() { "$X/sstream-verify" -q "$T"; }
+deep() { "$X/sstream-verify" -q --deep "$U/lxc"; }
+
+echo "== lxc-images-20230424 shape, 5435 files, from nginx on loopback"
+case_ab "full mirror -j 4" fresh mirror
+case_ab "no-op rerun" keep mirror
+case_ab "sstream-verify" keep verify
+case_ab "sstream-verify --deep URL" keep deep
