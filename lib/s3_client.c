@@ -44,6 +44,13 @@ void ssi_s3_worker_end(void *saved)
 	worker_share = saved;
 }
 
+void ssi_s3_share_conns(const struct ss_s3 *s, CURL *h)
+{
+	CURLSH *sh = worker_share ? worker_share : s->share;
+	if (sh)
+		curl_easy_setopt(h, CURLOPT_SHARE, sh);
+}
+
 /* ---- Small helpers ---------------------------------------------------------- */
 
 char *ssi_s3_asprintf(const char *fmt, ...)
@@ -229,9 +236,8 @@ static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, stru
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 				 (long)(left >= 1000 ? left : (s->o->timeout > 0 ? s->o->timeout : 30) * 1000));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	CURLSH *sh = r->keeper ? NULL : worker_share ? worker_share : s->share;
-	if (sh)
-		curl_easy_setopt(h, CURLOPT_SHARE, sh);
+	if (!r->keeper)
+		ssi_s3_share_conns(s, h);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ssi_membuf_write);
