@@ -4,13 +4,17 @@
 # with rclone (and the AWS CLI) doing the same in the same run:
 #  1. 5435 small files (lxc-images-20230424 shape, stand-in payloads)
 #  2. 1 GiB in 64 files
-# each as a full upload and a no-op rerun, against rclone sync and, when
-# installed, the AWS CLI's `aws s3 sync`.
-#  3. the same 1 GiB served over http and mirrored from the URL: the items
-#     go from the source straight into the bucket; prints the time, the
-#     state directory's peak size and the run's peak RSS
+# each as a full upload and a no-op rerun from a local tree, against rclone
+# sync and, when installed, the AWS CLI's `aws s3 sync`.
+#  3. the 5435 small files served over http (nginx, bench/nginx.sh) and
+#     mirrored from the URL: the items go from the source straight into the
+#     bucket, against `rclone copy` from an HTTP remote on the same nginx
+#     into the same bucket (another prefix); S3_ROUNDS (default 3)
+#     interleaved rounds, medians and max, the ratio of the medians
+#  4. the same for the 1 GiB tree; and for each of 3 and 4 one more run of
+#     ours printing the state directory's peak size and the peak RSS
 # Both tools get 4 parallel transfers and 64 MiB parts.  rclone also
-# uploads what it is told.  `bench/s3.sh stream` runs case 3 alone.
+# uploads what it is told.  `bench/s3.sh stream` runs cases 3 and 4 alone.
 set -u
 : "${BUILD:=build}"
 . tests/lib.sh
@@ -53,6 +57,12 @@ row3() {
 		row "$1" "$2" "$3"
 	fi
 }
+# PREFIX: the objects under PREFIX deleted, and their space freed at once
+# (radosgw's garbage collection otherwise waits hours)
+purge() {
+	$RC purge "rgw:bench/$1" >/dev/null 2>&1
+	radosgw-admin gc process --include-all >/dev/null 2>&1
+}
 # TREE NAME: full upload and no-op rerun by each tool into its own prefix;
 # memstore holds objects in RAM (tests/ceph.sh caps it at 2 GiB), so each
 # tool's objects are purged before the next tool runs
@@ -60,28 +70,65 @@ compare() {
 	local tree=$1 name=$2 o1 o2 r1 r2 a1=0 a2=0
 	o1=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
 	o2=$(secs "$M" -j 4 "$tree" "s3://bench/ours-$name")
-	$RC purge "rgw:bench/ours-$name" >/dev/null 2>&1
+	purge "ours-$name"
 	r1=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
 	r2=$(secs $RC sync "$tree" "rgw:bench/rclone-$name")
-	$RC purge "rgw:bench/rclone-$name" >/dev/null 2>&1
+	purge "rclone-$name"
 	if [ "$have_aws" = 1 ]; then
 		a1=$(secs $AWS "$tree" "s3://bench/aws-$name")
 		a2=$(secs $AWS "$tree" "s3://bench/aws-$name")
-		$RC purge "rgw:bench/aws-$name" >/dev/null 2>&1
+		purge "aws-$name"
 	fi
 	row3 "full upload" "$o1" "$r1" "$a1"
 	row3 "no-op rerun" "$o2" "$r2" "$a2"
 }
 
-# TREE NAME: TREE served over http and mirrored from its URL (no local
-# copy of the items); the wall time, the peak size of the state directory
-# (sampled every 0.1 s) and the run's peak RSS (GNU time).
-stream() {
-	local tree=$1 name=$2 t0 peak=0 k
-	httpd_start "$tree"
+# The http source: nginx (bench/nginx.sh: autoindex for rclone's listing)
+# over a directory its workers may read.
+W=$(mktemp -d /var/tmp/sss3bench.XXXXXX)
+chmod 755 "$W"
+NGINX_PID=""
+bench_cleanup() {
+	[ -z "$NGINX_PID" ] || kill "$NGINX_PID" 2>/dev/null
+	rm -rf "$W"
+	ceph_stop
+}
+EXTRA_CLEANUP=bench_cleanup
+. bench/nginx.sh
+nginx_start "$W" "$T/nginx"
+
+# median and max of numbers, one per line on stdin
+stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int((NR + 1) / 2)], v[NR] }'; }
+# a full run of each into an empty prefix (the prefix is purged after the
+# run, untimed: memstore keeps objects in RAM)
+ours_stream() {
 	rm -rf "$T/state"
-	t0=$(now)
-	/usr/bin/time -f '%M' -o "$T/rss" "$M" -j 4 "$HTTP_URL" "s3://bench/stream-$name" >/dev/null 2>"$T/stream.err" &
+	"$M" -j 4 "$NGINX_URL/$1" "s3://bench/ours-stream-$1"
+}
+rclone_stream() { $RC copy --http-url "$NGINX_URL/$1" :http: "rgw:bench/rclone-stream-$1"; }
+
+# NAME: the tree $W/NAME served over http and mirrored from its URL (no
+# local copy of the items) against rclone copy, interleaved rounds; then
+# one run of ours sampling the state directory (every 0.1 s) and its peak
+# RSS (GNU time).
+stream() {
+	local name=$1 peak=0 k rmed rmax omed omax
+	: >"$T/to"
+	: >"$T/tr"
+	for _ in $(seq "${S3_ROUNDS:-3}"); do
+		secs ours_stream "$name" >>"$T/to"; echo >>"$T/to"
+		purge "ours-stream-$name"
+		secs rclone_stream "$name" >>"$T/tr"; echo >>"$T/tr"
+		purge "rclone-stream-$name"
+	done
+	read -r omed omax < <(stats <"$T/to")
+	read -r rmed rmax < <(stats <"$T/tr")
+	printf '  %-34s median %6s s, max %6s s\n' "sstream-mirror -j 4 URL s3://" "$omed" "$omax"
+	printf '  %-34s median %6s s, max %6s s\n' "rclone copy --transfers 4 :http:" "$rmed" "$rmax"
+	printf '  %-34s %sx   (target: at most 1.0x)\n' "ratio (median)" "$(ratio "$omed" "$rmed")"
+	rm -rf "$T/state"
+	/usr/bin/time -f '%M' -o "$T/rss" "$M" -j 4 "$NGINX_URL/$name" "s3://bench/ours-stream-$name" \
+		>/dev/null 2>"$T/stream.err" &
 	local pid=$!
 	while kill -0 $pid 2>/dev/null; do
 		k=$(du -sk "$T/state" 2>/dev/null | cut -f1)
@@ -89,21 +136,25 @@ stream() {
 		sleep 0.1
 	done
 	wait $pid || { echo "  (failed: see below)"; tail -3 "$T/stream.err"; }
-	printf '  %-26s %7.2f s   peak state dir %s KiB   peak RSS %s KiB\n' "from http, no local copy" \
-		"$(echo "$(now) - $t0" | bc -l)" "$peak" "$(tail -1 "$T/rss")"
-	$RC purge "rgw:bench/stream-$name" >/dev/null 2>&1
+	printf '  %-34s peak state dir %s KiB, peak RSS %s KiB\n' "ours, one more run" "$peak" "$(tail -1 "$T/rss")"
+	purge "ours-stream-$name"
 }
 
+"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$W/small" '.' --index
+n=$(find "$W/small" -type f | wc -l)
 if [ "${1:-}" != stream ]; then
-	"$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/small" '.' --index
-	n=$(find "$T/small" -type f | wc -l)
-	echo "== S3 upload, $n small files, lxc-images-20230424 shape ($(du -sh "$T/small" | cut -f1))"
-	compare "$T/small" small
-	rm -rf "$T/small"
+	echo "== S3 upload, $n small files, lxc-images-20230424 shape ($(du -sh "$W/small" | cut -f1))"
+	compare "$W/small" small
 fi
+echo "== S3 from http, $n small files, lxc-images-20230424 shape, no local copy"
+stream small
+rm -rf "$W/small"
 
-echo "== S3 upload, 64 files x 16 MiB (1 GiB)"
-"$PY" bench/mktree.py "$T/big" 64 16777216
-[ "${1:-}" = stream ] || compare "$T/big" big
-stream "$T/big" big
+"$PY" bench/mktree.py "$W/big" 64 16777216
+if [ "${1:-}" != stream ]; then
+	echo "== S3 upload, 64 files x 16 MiB (1 GiB)"
+	compare "$W/big" big
+fi
+echo "== S3 from http, 64 files x 16 MiB (1 GiB), no local copy"
+stream big
 finish >/dev/null

@@ -44,6 +44,13 @@ void ssi_s3_worker_end(void *saved)
 	worker_share = saved;
 }
 
+void ssi_s3_share_conns(const struct ss_s3 *s, CURL *h)
+{
+	CURLSH *sh = worker_share ? worker_share : s->share;
+	if (sh)
+		curl_easy_setopt(h, CURLOPT_SHARE, sh);
+}
+
 /* ---- Small helpers ---------------------------------------------------------- */
 
 char *ssi_s3_asprintf(const char *fmt, ...)
@@ -184,6 +191,8 @@ static void set_method(CURL *h, struct ssi_s3_req *r, struct upload *u)
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, u);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
+		if (r->len >= (1 << 20)) /* a large body: fewer, larger sends */
+			curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 		if (strcmp(r->method, "POST") == 0)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
 	} else if (strcmp(r->method, "HEAD") == 0) {
@@ -229,9 +238,8 @@ static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, stru
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 				 (long)(left >= 1000 ? left : (s->o->timeout > 0 ? s->o->timeout : 30) * 1000));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	CURLSH *sh = r->keeper ? NULL : worker_share ? worker_share : s->share;
-	if (sh)
-		curl_easy_setopt(h, CURLOPT_SHARE, sh);
+	if (!r->keeper)
+		ssi_s3_share_conns(s, h);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ssi_membuf_write);

@@ -90,6 +90,9 @@ void ssi_s3_what(char *buf, size_t sz, const char *verb, const struct ss_s3 *s, 
  * restores what the thread had before (a caller running a job itself). */
 void *ssi_s3_worker_begin(void);
 void ssi_s3_worker_end(void *saved);
+/* H keeps its connection in that cache (else the run's), for the next
+ * request of the thread to the same host: the S3 endpoint or a source. */
+void ssi_s3_share_conns(const struct ss_s3 *s, CURL *h);
 
 /*
  * Performs R with retries of temporary failures (ssi_backoff_ms), never

@@ -100,6 +100,10 @@ for mode in corrupt longer; do
 		echo "$mode $f" >"$T/faults"
 		expect 3 "$mode $what item: integrity failure" "$M" --s3-part-size 64k "$U/site" "s3://mirror/$mode-$what"
 		check "... names the item" err_has "$f"
+		if [ $mode$what = corruptsingle ]; then
+			# the item gives only a sha256: checked by the store, not twice
+			check "... refused by the store (x-amz-content-sha256)" err_has "the store refused it"
+		fi
 		keys "$mode-$what/$f"
 		check "... the object is not in the bucket" test ! -s "$T/keys"
 		keys "$mode-$what/streams/"
