@@ -40,17 +40,30 @@ static int component_err(struct ss_error *err, int dfd, const char *root, const 
 	return ssi_err_sys(err, SS_FATAL, e, "cannot open '%s/%.*s'", root, (int)upto, rel);
 }
 
+/* COMP below FD as a directory, never through a symbolic link; created
+ * first when CREATE and missing (opened first: most are there). */
+static int sub_open(int fd, const char *comp, int create)
+{
+	int sub = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub >= 0 || !create || errno != ENOENT)
+		return sub;
+	if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 int ssi_dir_open(const char *root, const char *rel, size_t rel_len, int create, struct ss_error *err)
 {
-	if (create) {
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && create && errno == ENOENT) {
 		/* the root and what is above it are the operator's */
 		char buf[PATH_MAX];
 		if (snprintf(buf, sizeof(buf), "%s/x", root) >= (int)sizeof(buf))
 			return ssi_err(err, SS_FATAL, "cannot open '%s': path too long", root), -1;
 		if (ssi_mkparents(buf) < 0)
 			return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", root), -1;
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", root), -1;
 	size_t i = 0;
@@ -65,13 +78,7 @@ int ssi_dir_open(const char *root, const char *rel, size_t rel_len, int create, 
 		}
 		memcpy(comp, rel + i, n);
 		comp[n] = '\0';
-		if (create && mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
-			int e = errno;
-			component_err(err, fd, root, rel, i + n, comp, e);
-			close(fd);
-			return -1;
-		}
-		int sub = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sub = sub_open(fd, comp, create);
 		if (sub < 0) {
 			int e = errno;
 			component_err(err, fd, root, rel, i + n, comp, e);
