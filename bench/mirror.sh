@@ -37,23 +37,27 @@ curl_cfg() {
 }
 # curl leaves the data in the page cache; the mirror makes it durable before
 # publishing (one syncfs): the reference pays the same.
-curl_run() { rm -rf "$B/curl"; curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg" && sync -f "$B/curl"; }
-mirror_run() { rm -rf "$B/m"; "$BIN/sstream-mirror" -j 4 "$U/$1" "$B/m"; }
+curl_run() { curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg" && sync -f "$B/curl"; }
+mirror_run() { "$BIN/sstream-mirror" -j 4 "$U/$1" "$B/m"; }
 # the mirror tools public mirror sites run, over the same nginx: lftp's
 # mirror with 5 connections, rclone sync from an HTTP remote with 4; each
 # then flushes as the others do
-lftp_run() { rm -rf "$B/lftp"; lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $B/lftp" && sync -f "$B/lftp"; }
-rclone_run() { rm -rf "$B/rclone"; rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$B/rclone" && sync -f "$B/rclone"; }
+lftp_run() { lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $B/lftp" && sync -f "$B/lftp"; }
+rclone_run() { rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$B/rclone" && sync -f "$B/rclone"; }
 HAVE_LFTP=$(command -v lftp || true)
 HAVE_RCLONE=$(command -v rclone || true)
+# wipe DIR: the previous copy deleted before the clock starts (ext4 frees
+# an rm -rf's inodes for seconds after it: timed, that work landed on
+# whichever tool ran next)
+wipe() { rm -rf "${B:?}/$1"; sync -f "$B"; sleep 1; }
 # 5 runs of each, alternating, so that all see the same machine
 side_by_side() {
 	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"
 	for _ in 1 2 3 4 5; do
-		timed curl_run >>"$B/tc"
-		timed mirror_run "$1" >>"$B/tm"
-		[ -z "$HAVE_LFTP" ] || timed lftp_run "$1" >>"$B/tl"
-		[ -z "$HAVE_RCLONE" ] || timed rclone_run "$1" >>"$B/tr"
+		wipe curl; timed curl_run >>"$B/tc"
+		wipe m; timed mirror_run "$1" >>"$B/tm"
+		[ -z "$HAVE_LFTP" ] || { wipe lftp; timed lftp_run "$1" >>"$B/tl"; }
+		[ -z "$HAVE_RCLONE" ] || { wipe rclone; timed rclone_run "$1" >>"$B/tr"; }
 	done
 	rm -rf "$B/lftp" "$B/rclone"
 	read -r cmed cmax < <(stats <"$B/tc")
