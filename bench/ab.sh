@@ -58,9 +58,7 @@ nginx_start "$B/www" "$B/nginx"
 HTTPD=$NGINX_PID
 U=$NGINX_URL
 
-stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f\n", v[int((NR + 1) / 2)] }'; }
 timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2; echo "$(now) - $t0" | bc -l; }
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 # case NAME SETUP CMD...: 5 interleaved runs of CMD with each build's
 # binaries ($X), SETUP run before each
 case_ab() {
@@ -79,8 +77,8 @@ case_ab() {
 		done
 	done
 	local o n
-	o=$(stats <"$B/t.old")
-	n=$(stats <"$B/t.new")
+	read -r o _ < <(stats <"$B/t.old")
+	read -r n _ < <(stats <"$B/t.new")
 	printf '  %-30s before %7s s   after %7s s   ratio %sx\n' "$name" "$o" "$n" "$(ratio "$n" "$o")"
 }
 # a fresh target; the deletion's cost (ext4 frees the inodes of an rm -rf

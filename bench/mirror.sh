@@ -21,12 +21,9 @@ HTTPD=""
 trap '[ -z "$HTTPD" ] || kill $HTTPD 2>/dev/null; sleep 0.2; rm -rf "$B"' EXIT
 
 . bench/lib.sh
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
 . bench/nginx.sh
 nginx_serve_tmp "$B"
-# median and max of a list of numbers, one per line on stdin
-stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f\n", v[int((NR + 1) / 2)], v[NR] }'; }
 timed() { t0=$(now); "$@" >/dev/null 2>"$B/timed.err" || { echo "FAILED: $*" >&2; head -3 "$B/timed.err" >&2; }; echo "$(now) - $t0" | bc -l; }
 # curl fetching every item of TREE (as listed by the mirror's own query)
 curl_cfg() {

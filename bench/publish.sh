@@ -15,7 +15,6 @@ timeit() {
 	"$@" >/dev/null 2>&1
 	printf '%.2f' "$(echo "$(now) - $t0" | bc -l)"
 }
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
 echo "== build: a 512 MiB generated rootfs"
 # half random (incompressible), half text-like: what a rootfs roughly is

@@ -40,7 +40,6 @@ secs() {
 	"$@" >/dev/null 2>&1 || echo "  (failed: $*)" >&2
 	printf '%.2f' "$(echo "$(now) - $t0" | bc -l)"
 }
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 row() { printf '  %-34s %7s s   rclone %7s s   ratio %s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 
 # the AWS CLI, with the same parallelism and part size
@@ -98,7 +97,6 @@ EXTRA_CLEANUP=bench_cleanup
 nginx_start "$W" "$T/nginx"
 
 # median and max of numbers, one per line on stdin
-stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int((NR + 1) / 2)], v[NR] }'; }
 # a full run of each into an empty prefix (the prefix is purged after the
 # run, untimed: memstore keeps objects in RAM)
 ours_stream() {

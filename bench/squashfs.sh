@@ -15,7 +15,6 @@ timeit() {
 	"$@" >/dev/null 2>&1
 	printf '%.2f' "$(echo "$(now) - $t0" | bc -l)"
 }
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
 echo "== squashfs rootfs: 20000 small files and 96 MiB of large ones"
 R=$B/root
