@@ -193,6 +193,9 @@ enum {
 int ss_tree_signer(const char *tree, const char *given, int unsign, int flags, char **key,
 		   struct ss_error *err);
 
+/* 1 when TREE has a signed view (streams/v1/index.sjson), else 0. */
+int ss_tree_is_signed(const char *tree);
+
 /* After a write: TREE remembers KEY (NULL: forgets it).  SS_OK or SS_FATAL. */
 int ss_tree_signer_save(const char *tree, const char *key, struct ss_error *err);
 

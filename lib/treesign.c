@@ -18,7 +18,7 @@
 
 #define SIGNED_INDEX "streams/v1/index.sjson"
 
-static int has_signed_index(const char *tree)
+int ss_tree_is_signed(const char *tree)
 {
 	char *file = ss_join(tree, SIGNED_INDEX);
 	int has = file && access(file, F_OK) == 0;
@@ -40,7 +40,7 @@ int ss_tree_signer(const char *tree, const char *given, int unsign, int flags, c
 	}
 	const char *want = given ? given : remembered;
 	if (!want) {
-		if ((flags & SS_SIGNER_REQUIRE) && has_signed_index(tree))
+		if ((flags & SS_SIGNER_REQUIRE) && ss_tree_is_signed(tree))
 			rc = ssi_err(err, SS_FATAL,
 				     "tree '%s' is signed (" SIGNED_INDEX ") but remembers no signing key: "
 				     "give --sign-key ID once (it is remembered), or --unsign to drop the signed view",

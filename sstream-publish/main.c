@@ -2,7 +2,6 @@
 /* sstream-publish: turn LXD/Incus image files into a static simplestreams site. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 
 #include "publish.h"
@@ -104,10 +103,8 @@ static int after_sign(struct publish_run *r, int rc)
 	if ((rc != SS_OK && rc != SS_PARTIAL) || !r->tree)
 		return rc;
 	if (r->dry_run) {
-		char *sidx = r->unsign && !r->quiet ? ss_join(r->tree, "streams/v1/index.sjson") : NULL;
-		if (sidx && access(sidx, F_OK) == 0)
+		if (r->unsign && !r->quiet && ss_tree_is_signed(r->tree))
 			printf("would remove the signed view (streams/v1/*.sjson) and forget the signing key\n");
-		free(sidx);
 		return rc;
 	}
 	if (r->unsign)
