@@ -24,6 +24,9 @@ int ssi_list_has(const char *list, const char *item);
 int ssi_hexval(int c);
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
+/* qsort/bsearch order of an array of strings (char *). */
+int ssi_cmp_str(const void *a, const void *b);
+
 struct ssi_strset {
 	char **v;
 	size_t n, alloc;

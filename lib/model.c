@@ -13,20 +13,30 @@
 
 #include "model_internal.h"
 
+/* DATA's JSON text: DATA itself, or a clearsigned document's body (into
+ * *BODY, malloc'd).  -1 with ERR filled naming NAME. */
+static int plain_text(const char **data, size_t *len, char **body, const char *name, struct ss_error *err)
+{
+	*body = NULL;
+	if (!ss_is_clearsigned(*data, *len))
+		return 0;
+	size_t blen;
+	struct ss_error e;
+	ss_error_clear(&e);
+	if (ss_clearsign_body(*data, *len, body, &blen, &e) != SS_OK) {
+		ssi_err(err, SS_FATAL, "cannot parse '%s': %s", name, e.msg);
+		return -1;
+	}
+	*data = *body;
+	*len = blen;
+	return 0;
+}
+
 json_t *ssi_json_parse(const char *data, size_t len, const char *name, struct ss_error *err)
 {
-	char *body = NULL;
-	if (ss_is_clearsigned(data, len)) {
-		size_t blen;
-		struct ss_error e;
-		ss_error_clear(&e);
-		if (ss_clearsign_body(data, len, &body, &blen, &e) != SS_OK) {
-			ssi_err(err, SS_FATAL, "cannot parse '%s': %s", name, e.msg);
-			return NULL;
-		}
-		data = body;
-		len = blen;
-	}
+	char *body;
+	if (plain_text(&data, &len, &body, name, err) < 0)
+		return NULL;
 	json_error_t je;
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	free(body);
@@ -43,6 +53,16 @@ json_t *ssi_json_parse(const char *data, size_t len, const char *name, struct ss
 	return root;
 }
 
+struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, struct ss_error *err)
+{
+	char *body;
+	if (plain_text(&data, &len, &body, name, err) < 0)
+		return NULL;
+	struct ss_products *p = ssi_products_scan(data, len, name, err);
+	free(body);
+	return p;
+}
+
 void ss_products_free(struct ss_products *p)
 {
 	if (!p)
@@ -54,105 +74,67 @@ void ss_products_free(struct ss_products *p)
 	json_decref(p->entry);
 	free(p->index_key);
 	free(p->items);
+	for (size_t i = 0; i < p->nvers; i++)
+		free(p->vers[i]);
+	free(p->vers);
+	ssi_arena_free(p->arena);
+	free(p->bad);
 	free(p);
 }
 
-/* Counts the items, checking the shape on the way; fills ITEMS when not NULL. */
-static int walk_items(struct ss_products *p, struct ss_item *items, size_t *count,
-		      struct ss_error *err)
+struct ss_products *ssi_products_finish(struct ss_products *p, const char *default_content_id,
+					struct ss_error *err)
 {
-	json_t *products = json_object_get(p->root, "products");
-	const char *pname, *vname, *iname;
-	json_t *prod, *ver, *item;
-	size_t n = 0;
-	json_object_foreach(products, pname, prod) {
-		if (!json_is_object(prod))
-			return ssi_err(err, SS_FATAL, "invalid products '%s': product '%s' is not an object",
-				       p->name, pname);
-		json_t *versions = json_object_get(prod, "versions");
-		if (!versions)
-			continue;
-		if (!json_is_object(versions))
-			return ssi_err(err, SS_FATAL,
-				       "invalid products '%s': product '%s': versions is not an object",
-				       p->name, pname);
-		json_object_foreach(versions, vname, ver) {
-			if (!json_is_object(ver))
-				return ssi_err(err, SS_FATAL,
-					       "invalid products '%s': version '%s/%s' is not an object",
-					       p->name, pname, vname);
-			json_t *its = json_object_get(ver, "items");
-			if (!its)
-				continue;
-			if (!json_is_object(its))
-				return ssi_err(err, SS_FATAL,
-					       "invalid products '%s': version '%s/%s': items is not an object",
-					       p->name, pname, vname);
-			json_object_foreach(its, iname, item) {
-				if (!json_is_object(item))
-					return ssi_err(err, SS_FATAL,
-						       "invalid products '%s': item '%s/%s/%s' is not an object",
-						       p->name, pname, vname, iname);
-				if (items)
-					items[n] = (struct ss_item){ p, prod, ver, item, pname, vname, iname };
-				n++;
-			}
-		}
-	}
-	*count = n;
-	return SS_OK;
-}
-
-struct ss_products *ssi_products_from_json(json_t *root, const char *name,
-					   const char *default_content_id,
-					   struct ss_error *err)
-{
-	struct ss_products *p = calloc(1, sizeof(*p));
-	if (!p) {
-		json_decref(root);
-		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);
-		return NULL;
-	}
-	p->root = root;
-	p->name = strdup(name);
-	const char *format = json_string_value(json_object_get(root, "format"));
+	const char *format = json_string_value(json_object_get(p->root, "format"));
 	if (!format || strcmp(format, "products:1.0") != 0) {
-		ssi_err(err, SS_FATAL, "invalid products '%s': format is not \"products:1.0\"", name);
+		ssi_err(err, SS_FATAL, "invalid products '%s': format is not \"products:1.0\"", p->name);
 		goto fail;
 	}
-	json_t *products = json_object_get(root, "products");
-	if (!json_is_object(products)) {
-		ssi_err(err, SS_FATAL, "invalid products '%s': no \"products\" object", name);
+	if (!json_is_object(json_object_get(p->root, "products"))) {
+		ssi_err(err, SS_FATAL, "invalid products '%s': no \"products\" object", p->name);
 		goto fail;
 	}
-	const char *cid = json_string_value(json_object_get(root, "content_id"));
+	if (p->bad) {
+		ssi_err(err, SS_FATAL, "%s", p->bad);
+		goto fail;
+	}
+	const char *cid = json_string_value(json_object_get(p->root, "content_id"));
 	if (!cid)
 		cid = default_content_id ? default_content_id : "";
-	p->content_id = strdup(cid);
-	json_t *aliases = json_object_get(root, "_aliases");
-	p->aliases = json_is_object(aliases) ? aliases : NULL;
-	size_t n;
-	if (walk_items(p, NULL, &n, err) != SS_OK)
-		goto fail;
-	p->items = calloc(n ? n : 1, sizeof(*p->items));
-	if (!p->items || !p->name || !p->content_id) {
-		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);
+	if (!(p->content_id = strdup(cid))) {
+		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", p->name);
 		goto fail;
 	}
-	walk_items(p, p->items, &p->nitems, err);
+	json_t *aliases = json_object_get(p->root, "_aliases");
+	p->aliases = json_is_object(aliases) ? aliases : NULL;
 	return p;
 fail:
 	ss_products_free(p);
 	return NULL;
 }
 
+/* Built documents (sstream-publish's) are read as text too: one reader,
+ * and one order of the shape checks. */
+struct ss_products *ssi_products_from_json(json_t *root, const char *name,
+					   const char *default_content_id,
+					   struct ss_error *err)
+{
+	char *text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!text) {
+		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);
+		return NULL;
+	}
+	struct ss_products *p = ssi_products_scan(text, strlen(text), name, err);
+	free(text);
+	return p ? ssi_products_finish(p, default_content_id, err) : NULL;
+}
+
 struct ss_products *ss_products_parse(const char *data, size_t len, const char *name,
 				      const char *default_content_id, struct ss_error *err)
 {
-	json_t *root = ssi_json_parse(data, len, name, err);
-	if (!root)
-		return NULL;
-	return ssi_products_from_json(root, name, default_content_id, err);
+	struct ss_products *p = ssi_doc_scan(data, len, name, err);
+	return p ? ssi_products_finish(p, default_content_id, err) : NULL;
 }
 
 const char *ss_products_content_id(const struct ss_products *p)
@@ -175,27 +157,47 @@ const struct ss_item *ss_products_item(const struct ss_products *p, size_t i)
 	return i < p->nitems ? &p->items[i] : NULL;
 }
 
-const char *ss_item_content_id(const struct ss_item *it) { return it->p->content_id; }
-const char *ss_item_product(const struct ss_item *it) { return it->pname; }
-const char *ss_item_version(const struct ss_item *it) { return it->vname; }
-const char *ss_item_name(const struct ss_item *it) { return it->iname; }
-const struct ss_products *ss_item_products(const struct ss_item *it) { return it->p; }
+const char *ss_item_content_id(const struct ss_item *it) { return it->v->p->content_id; }
+const char *ss_item_product(const struct ss_item *it) { return it->v->pname; }
+const char *ss_item_version(const struct ss_item *it) { return it->v->vname; }
+const char *ss_item_name(const struct ss_item *it) { return it->rec; }
+const struct ss_products *ss_item_products(const struct ss_item *it) { return it->v->p; }
 
 static int is_scalar(const json_t *v)
 {
 	return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
 }
 
-/* KEY as contributed by _aliases to OBJ, or NULL. */
-static json_t *alias_get(const struct ss_products *p, json_t *obj, const char *key)
+/*
+ * A value found for a key: in the item's record (F.type set) or in a JSON
+ * level above it, or in an alias table (J).
+ */
+struct val {
+	struct ssi_recf f;
+	json_t *j;
+};
+
+/* The string value of AKEY at level I of IT (0: the item itself). */
+static const char *level_str(const struct ss_item *it, int i, const char *akey)
 {
+	struct ssi_recf f;
+	if (i == 0)
+		return ssi_rec_find(it->rec, akey, &f) && f.type == 's' ? f.val : NULL;
+	json_t *levels[4] = { NULL, it->v->ver, it->v->prod, it->v->p->root };
+	return json_string_value(json_object_get(levels[i], akey));
+}
+
+/* KEY as contributed by _aliases to level I of IT, or NULL. */
+static json_t *alias_get(const struct ss_item *it, int i, const char *key)
+{
+	const struct ss_products *p = it->v->p;
 	if (!p->aliases)
 		return NULL;
 	const char *akey;
 	json_t *table, *found = NULL;
 	/* When several tables supply KEY the last one wins, as in item_flatten. */
 	json_object_foreach(p->aliases, akey, table) {
-		const char *v = json_string_value(json_object_get(obj, akey));
+		const char *v = level_str(it, i, akey);
 		if (!v)
 			continue;
 		json_t *hit = json_object_get(json_object_get(table, v), key);
@@ -205,41 +207,66 @@ static json_t *alias_get(const struct ss_products *p, json_t *obj, const char *k
 	return found;
 }
 
-/* The flattened value of KEY (borrowed), or NULL. */
-static json_t *item_lookup(const struct ss_item *it, const char *key)
+/* The flattened value of KEY into *OUT; 0 when there is none. */
+static int item_lookup(const struct ss_item *it, const char *key, struct val *out)
 {
-	json_t *levels[4] = { it->item, it->ver, it->prod, it->p->root };
+	json_t *levels[4] = { NULL, it->v->ver, it->v->prod, it->v->p->root };
+	*out = (struct val){ 0 };
 	for (int i = 0; i < 4; i++) {
-		json_t *v = json_object_get(levels[i], key);
+		if (i == 0 && ssi_rec_find(it->rec, key, &out->f))
+			return 1;
+		json_t *v = i ? json_object_get(levels[i], key) : NULL;
 		if (!v)
-			v = alias_get(it->p, levels[i], key);
+			v = alias_get(it, i, key);
 		/* Below the item itself only scalars are inherited. */
-		if (v && (i == 0 || is_scalar(v)))
-			return v;
+		if (v && (i == 0 || is_scalar(v))) {
+			out->f.type = 0;
+			out->j = v;
+			return 1;
+		}
 	}
-	return NULL;
+	return 0;
+}
+
+static const char *val_string(const struct val *v)
+{
+	return v->f.type ? (v->f.type == 's' ? v->f.val : NULL) : json_string_value(v->j);
 }
 
 void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out)
 {
-	json_t *levels[4] = { it->item, it->ver, it->prod, it->p->root }, *v;
+	json_t *levels[4] = { NULL, it->v->ver, it->v->prod, it->v->p->root }, *v;
 	unsigned left = (1u << n) - 1, seen;
 	const char *key;
+	struct ssi_recf f = { 0 };
+	const char *pos = it->rec;
 	for (size_t k = 0; k < n; k++)
 		out[k] = NULL;
-	/* as item_lookup, a level at a time, each level's fields read once */
+	/* the item's own fields first, read once */
+	seen = 0;
+	while (ssi_rec_next(&pos, &f))
+		for (size_t k = 0; k < n; k++)
+			if ((left >> k & 1) && f.key[0] == keys[k][0] && strcmp(f.key, keys[k]) == 0) {
+				seen |= 1u << k;
+				out[k] = f.type == 's' ? f.val : NULL;
+				left &= ~(1u << k);
+				break;
+			}
+	/* then as item_lookup, a level at a time, each level's fields read once */
 	for (int i = 0; i < 4 && left; i++) {
-		seen = 0;
-		json_object_foreach(levels[i], key, v)
-			for (size_t k = 0; k < n; k++)
-				if ((left >> k & 1) && key[0] == keys[k][0] && strcmp(key, keys[k]) == 0) {
-					seen |= 1u << k;
-					if (i == 0 || is_scalar(v))
-						out[k] = json_string_value(v), left &= ~(1u << k);
-					break;
-				}
-		for (size_t k = 0; it->p->aliases && k < n; k++)
-			if ((left >> k & 1) && !(seen >> k & 1) && (v = alias_get(it->p, levels[i], keys[k])) &&
+		if (i > 0) {
+			seen = 0;
+			json_object_foreach(levels[i], key, v)
+				for (size_t k = 0; k < n; k++)
+					if ((left >> k & 1) && key[0] == keys[k][0] && strcmp(key, keys[k]) == 0) {
+						seen |= 1u << k;
+						if (is_scalar(v))
+							out[k] = json_string_value(v), left &= ~(1u << k);
+						break;
+					}
+		}
+		for (size_t k = 0; it->v->p->aliases && k < n; k++)
+			if ((left >> k & 1) && !(seen >> k & 1) && (v = alias_get(it, i, keys[k])) &&
 			    (i == 0 || is_scalar(v)))
 				out[k] = json_string_value(v), left &= ~(1u << k);
 	}
@@ -250,10 +277,10 @@ static const char *name_field(const struct ss_item *it, const char *key)
 {
 	/* by the first letter: this is asked before every field lookup */
 	switch (key[0]) {
-	case 'i': return strcmp(key, "item_name") == 0 ? it->iname : NULL;
-	case 'v': return strcmp(key, "version_name") == 0 ? it->vname : NULL;
-	case 'p': return strcmp(key, "product_name") == 0 ? it->pname : NULL;
-	case 'c': return strcmp(key, "content_id") == 0 ? it->p->content_id : NULL;
+	case 'i': return strcmp(key, "item_name") == 0 ? it->rec : NULL;
+	case 'v': return strcmp(key, "version_name") == 0 ? it->v->vname : NULL;
+	case 'p': return strcmp(key, "product_name") == 0 ? it->v->pname : NULL;
+	case 'c': return strcmp(key, "content_id") == 0 ? it->v->p->content_id : NULL;
 	default: return NULL;
 	}
 }
@@ -304,30 +331,52 @@ static const char *value_str(json_t *v, char *buf, size_t bufsz)
 	}
 }
 
+/* A record's field as the upstream tools print it (see value_str). */
+static const char *field_str(const struct ssi_recf *f, char *buf, size_t bufsz)
+{
+	switch (f->type) {
+	case 'r':
+		format_real(strtod(f->val, NULL), buf, bufsz);
+		return buf;
+	case 't': return "True";
+	case 'f': return "False";
+	case 'n': return "None";
+	case 'j':
+		snprintf(buf, bufsz, "%s", f->val);
+		return buf;
+	default: return f->val; /* strings, and integers as jansson prints them */
+	}
+}
+
 const char *ss_item_get(const struct ss_item *it, const char *key, char *buf, size_t bufsz)
 {
 	const char *name = name_field(it, key);
 	if (name)
 		return name;
-	json_t *v = item_lookup(it, key);
-	return v ? value_str(v, buf, bufsz) : NULL;
+	struct val v;
+	if (!item_lookup(it, key, &v))
+		return NULL;
+	return v.f.type ? field_str(&v.f, buf, bufsz) : value_str(v.j, buf, bufsz);
 }
 
 const char *ss_item_str(const struct ss_item *it, const char *key)
 {
 	const char *name = name_field(it, key);
-	return name ? name : json_string_value(item_lookup(it, key));
+	struct val v;
+	return name ? name : item_lookup(it, key, &v) ? val_string(&v) : NULL;
 }
 
 long long ss_item_get_int(const struct ss_item *it, const char *key)
 {
-	json_t *v = item_lookup(it, key);
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_string(v)) {
+	struct val v;
+	if (!item_lookup(it, key, &v))
+		return -1;
+	if (v.f.type == 'i' || json_is_integer(v.j))
+		return v.f.type ? strtoll(v.f.val, NULL, 10) : json_integer_value(v.j);
+	const char *s = val_string(&v);
+	if (s) {
 		/* Some streams write sizes as strings. */
 		char *end;
-		const char *s = json_string_value(v);
 		long long n = strtoll(s, &end, 10);
 		if (*s && !*end && n >= 0)
 			return n;
@@ -359,19 +408,24 @@ static void merge_level(json_t *out, const struct ss_products *p, json_t *obj, i
 /* The flattened item as a new JSON object. */
 static json_t *item_flatten(const struct ss_item *it)
 {
-	json_t *o = json_object();
-	if (!o)
+	json_t *o = json_object(), *own = ssi_item_object(it);
+	const struct ss_products *p = it->v->p;
+	if (!o || !own) {
+		json_decref(o);
+		json_decref(own);
 		return NULL;
-	merge_level(o, it->p, it->p->root, 0);
-	merge_level(o, it->p, it->prod, 0);
-	merge_level(o, it->p, it->ver, 0);
-	merge_level(o, it->p, it->item, 1);
+	}
+	merge_level(o, p, p->root, 0);
+	merge_level(o, p, it->v->prod, 0);
+	merge_level(o, p, it->v->ver, 0);
+	merge_level(o, p, own, 1);
+	json_decref(own);
 	/* The synthetic name fields win over stored fields of the same name,
 	 * as in ss_item_get. */
-	json_object_set_new(o, "content_id", json_string(it->p->content_id));
-	json_object_set_new(o, "product_name", json_string(it->pname));
-	json_object_set_new(o, "version_name", json_string(it->vname));
-	json_object_set_new(o, "item_name", json_string(it->iname));
+	json_object_set_new(o, "content_id", json_string(p->content_id));
+	json_object_set_new(o, "product_name", json_string(it->v->pname));
+	json_object_set_new(o, "version_name", json_string(it->v->vname));
+	json_object_set_new(o, "item_name", json_string(it->rec));
 	return o;
 }
 
@@ -391,17 +445,18 @@ int ss_products_check_paths(const struct ss_products *p, struct ss_error *err)
 {
 	for (size_t i = 0; i < p->nitems; i++) {
 		const struct ss_item *it = &p->items[i];
-		json_t *path = item_lookup(it, "path");
-		if (!path)
+		struct val v;
+		if (!item_lookup(it, "path", &v))
 			continue;
-		if (!json_is_string(path))
+		const char *path = val_string(&v);
+		if (!path)
 			return ssi_err(err, SS_FATAL, "invalid products '%s': item '%s/%s/%s': path is not a string",
-				       p->name, it->pname, it->vname, it->iname);
+				       p->name, it->v->pname, it->v->vname, it->rec);
 		struct ss_error e;
 		ss_error_clear(&e);
-		if (ss_path_check(json_string_value(path), &e) != SS_OK)
+		if (ss_path_check(path, &e) != SS_OK)
 			return ssi_err(err, SS_FATAL, "invalid products '%s': item '%s/%s/%s': %s", p->name,
-				       it->pname, it->vname, it->iname, e.msg);
+				       it->v->pname, it->v->vname, it->rec, e.msg);
 	}
 	return SS_OK;
 }
@@ -509,42 +564,82 @@ char *ssi_json_dump(json_t *root, size_t *len)
 	return out;
 }
 
+/* The whole document as one new JSON tree, its items in place. */
+static json_t *products_json(const struct ss_products *p)
+{
+	json_t *root = json_deep_copy(p->root), *items = NULL;
+	const struct ssi_ver *cur = NULL;
+	for (size_t i = 0; root && i < p->nitems; i++) {
+		const struct ss_item *it = &p->items[i];
+		if (it->v != cur) {
+			json_t *prod = json_object_get(json_object_get(root, "products"), it->v->pname);
+			items = json_object_get(json_object_get(json_object_get(prod, "versions"), it->v->vname), "items");
+			cur = it->v;
+		}
+		json_t *o = ssi_item_object(it);
+		if (!o || json_object_set_new(items, it->rec, o)) {
+			json_decref(root);
+			return NULL;
+		}
+	}
+	return root;
+}
+
 char *ss_products_dump(const struct ss_products *p, int flags, size_t *len)
 {
-	if (!(flags & SS_WRITE_CONDENSE))
-		return ssi_json_dump(p->root, len);
-	json_t *root = json_deep_copy(p->root);
+	json_t *root = products_json(p);
 	if (!root)
 		return NULL;
-	condense(root);
+	if (flags & SS_WRITE_CONDENSE)
+		condense(root);
 	char *out = ssi_json_dump(root, len);
 	json_decref(root);
 	return out;
+}
+
+int ssi_item_cmp_place(const struct ss_item *x, const struct ss_item *y)
+{
+	int c = strcmp(x->v->pname, y->v->pname);
+	if (!c)
+		c = strcmp(x->v->vname, y->v->vname);
+	return c ? c : strcmp(x->rec, y->rec);
+}
+
+static int cmp_place(const void *a, const void *b)
+{
+	return ssi_item_cmp_place(*(const struct ss_item *const *)a, *(const struct ss_item *const *)b);
+}
+
+/* P's items sorted by place (malloc'd), or NULL. */
+static const struct ss_item **by_place(const struct ss_products *p)
+{
+	const struct ss_item **v = malloc((p->nitems ? p->nitems : 1) * sizeof(*v));
+	for (size_t i = 0; v && i < p->nitems; i++)
+		v[i] = &p->items[i];
+	if (v)
+		qsort(v, p->nitems, sizeof(*v), cmp_place);
+	return v;
 }
 
 int ss_products_same(const struct ss_products *a, const struct ss_products *b)
 {
 	if (a->nitems != b->nitems || strcmp(a->content_id, b->content_id) != 0)
 		return 0;
-	for (size_t i = 0; i < a->nitems; i++) {
-		const struct ss_item *ia = &a->items[i];
-		const struct ss_item *ib = NULL;
-		json_t *prod = json_object_get(json_object_get(b->root, "products"), ia->pname);
-		json_t *ver = json_object_get(json_object_get(prod, "versions"), ia->vname);
-		json_t *item = json_object_get(json_object_get(ver, "items"), ia->iname);
-		for (size_t j = 0; item && !ib && j < b->nitems; j++)
-			if (b->items[(i + j) % b->nitems].item == item)
-				ib = &b->items[(i + j) % b->nitems];
-		if (!ib)
-			return 0;
-		json_t *fa = item_flatten(ia), *fb = item_flatten(ib);
-		int eq = fa && fb && json_equal(fa, fb);
+	const struct ss_item **sa = by_place(a), **sb = by_place(b);
+	int eq = sa && sb;
+	for (size_t i = 0; eq && i < a->nitems; i++) {
+		if (cmp_place(&sa[i], &sb[i]) != 0) {
+			eq = 0;
+			break;
+		}
+		json_t *fa = item_flatten(sa[i]), *fb = item_flatten(sb[i]);
+		eq = fa && fb && json_equal(fa, fb);
 		json_decref(fa);
 		json_decref(fb);
-		if (!eq)
-			return 0;
 	}
-	return 1;
+	free(sa);
+	free(sb);
+	return eq;
 }
 
 int ss_products_check_index(const struct ss_products *p, struct ss_error *err)

@@ -7,11 +7,26 @@
 
 #include "internal.h"
 
-struct ss_item {
+/*
+ * A products document in memory.  Its levels above the items (the root, the
+ * products, their versions) are jansson objects in ROOT, where a version's
+ * "items" (and a product's "versions", the root's "products") are there but
+ * hold no members: the items themselves are compact records (model_rec.c)
+ * in an arena, so that a document of a million items costs little more
+ * than its text.  Items are in document order, a version's together.
+ */
+struct ssi_ver {
 	const struct ss_products *p;
-	json_t *prod, *ver, *item;       /* borrowed from p->root */
-	const char *pname, *vname, *iname;
+	json_t *prod, *ver;              /* borrowed from p->root */
+	const char *pname, *vname;       /* their keys in p->root */
 };
+
+struct ss_item {
+	const struct ssi_ver *v;
+	const char *rec;                 /* its name, then its fields (model_rec.c) */
+};
+
+struct ssi_arena_block;
 
 struct ss_products {
 	json_t *root;
@@ -22,8 +37,56 @@ struct ss_products {
 	json_t *entry;                   /* its index entry (a reference), or NULL */
 	char *index_key;                 /* that entry's key (a content id), or NULL */
 	struct ss_item *items;
-	size_t nitems;
+	size_t nitems, items_alloc;
+	struct ssi_ver **vers;
+	size_t nvers, vers_alloc;
+	struct ssi_arena_block *arena;
+	char *bad;                       /* the first shape error found while reading */
 };
+
+/* Items in order of product, version and name (strcmp). */
+int ssi_item_cmp_place(const struct ss_item *a, const struct ss_item *b);
+
+/* ---- model_rec.c: an item's fields as one compact record ---- */
+/* A record: the item's name, NUL, then per field a type byte ('s'tring,
+ * 'i'nteger, 'r'eal, 't'rue, 'f'alse, 'n'ull, 'j'son: a list or object as
+ * compact JSON with sorted keys), the key, NUL, the value's text, NUL; a
+ * NUL type ends it. */
+struct ssi_recf {
+	char type;
+	const char *key, *val;
+};
+/* Adds item INAME (the object ITEM) of version V to P; SS_FATAL when out
+ * of memory. */
+int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item);
+/* The next field of a record after *POS (start with the record itself);
+ * 0 at its end. */
+int ssi_rec_next(const char **pos, struct ssi_recf *f);
+/* The field KEY of the record, or 0. */
+int ssi_rec_find(const char *rec, const char *key, struct ssi_recf *f);
+/* A field's value as a new JSON value (NULL when out of memory). */
+json_t *ssi_recf_json(const struct ssi_recf *f);
+/* The item's own fields as a new JSON object. */
+json_t *ssi_item_object(const struct ss_item *it);
+/* The item's own string field KEY, or NULL; its own integer, or 0. */
+const char *ssi_item_own_str(const struct ss_item *it, const char *key);
+long long ssi_item_own_int(const struct ss_item *it, const char *key);
+/* A new version of P (PROD and VER in P's root); NULL when out of memory. */
+struct ssi_ver *ssi_ver_add(struct ss_products *p, json_t *prod, json_t *ver, const char *pname,
+			    const char *vname);
+void ssi_arena_free(struct ssi_arena_block *a);
+
+/* ---- model_scan.c: reading a document's text a level at a time ---- */
+/* Parses TEXT (plain JSON) into a new products object whose format is not
+ * yet checked (an index document too: its "index" is in the root); NULL
+ * with ERR naming NAME as ssi_json_parse would. */
+struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, struct ss_error *err);
+/* As ssi_products_scan, of plain or clearsigned DATA. */
+struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, struct ss_error *err);
+/* Checks a scanned document is products:1.0 and sets its content id;
+ * frees P and returns NULL (ERR filled) when it is not. */
+struct ss_products *ssi_products_finish(struct ss_products *p, const char *default_content_id,
+					struct ss_error *err);
 
 /*
  * Parses DATA (plain or clearsigned JSON) into a new reference; NULL with

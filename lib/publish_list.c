@@ -8,35 +8,35 @@
 
 #include "model_internal.h"
 
-/* The images of version VN (VER) of product PN (PROD). */
-static void list_version(const char *pn, json_t *prod, const char *vn, json_t *ver,
+/* The images of the items IT[0..N), one version's. */
+static void list_version(const struct ss_item *its, size_t n,
 			 void (*cb)(void *ud, const struct ss_image_info *), void *ud)
 {
-	json_t *items = json_object_get(ver, "items"), *it;
-	const char *k;
+	json_t *prod = its[0].v->prod;
 	/* The first root item of each type, in document order: a metadata
 	 * item has one combined fingerprint per type, so a second root of a
 	 * type would only repeat it (and pairing every metadata with every
 	 * root is quadratic). */
-	json_t *roots[SSI_LXD_NCOMBINED];
+	const struct ss_item *roots[SSI_LXD_NCOMBINED];
 	const struct ssi_lxd_combined *kinds[SSI_LXD_NCOMBINED];
 	size_t nroots = 0;
-	json_object_foreach(items, k, it) {
-		const struct ssi_lxd_combined *c = ssi_lxd_combined_for(json_string_value(json_object_get(it, "ftype")));
+	for (size_t i = 0; i < n; i++) {
+		const struct ssi_lxd_combined *c = ssi_lxd_combined_for(ssi_item_own_str(&its[i], "ftype"));
 		size_t r = 0;
 		while (c && r < nroots && kinds[r] != c)
 			r++;
 		if (c && r == nroots) {
 			kinds[nroots] = c;
-			roots[nroots++] = it;
+			roots[nroots++] = &its[i];
 		}
 	}
-	json_object_foreach(items, k, it) {
-		const char *ft = json_string_value(json_object_get(it, "ftype"));
-		long long msize = json_integer_value(json_object_get(it, "size"));
+	for (size_t i = 0; i < n; i++) {
+		const struct ss_item *it = &its[i];
+		const char *ft = ssi_item_own_str(it, "ftype");
+		long long msize = ssi_item_own_int(it, "size");
 		struct ss_image_info info = {
-			.product = pn,
-			.version = vn,
+			.product = it->v->pname,
+			.version = it->v->vname,
 			.aliases = json_string_value(json_object_get(prod, "aliases")),
 			.os = json_string_value(json_object_get(prod, "os")),
 			.release = json_string_value(json_object_get(prod, "release")),
@@ -46,7 +46,7 @@ static void list_version(const char *pn, json_t *prod, const char *vn, json_t *v
 			.type = "CONTAINER",
 		};
 		if (ft && strcmp(ft, "lxd_combined.tar.gz") == 0) {
-			info.fingerprint = json_string_value(json_object_get(it, "sha256"));
+			info.fingerprint = ssi_item_own_str(it, "sha256");
 			info.size = msize;
 			info.unified = 1;
 			if (info.fingerprint)
@@ -57,8 +57,8 @@ static void list_version(const char *pn, json_t *prod, const char *vn, json_t *v
 			continue;
 		/* one image per root item this metadata pairs with */
 		for (size_t r = 0; r < nroots; r++) {
-			info.fingerprint = json_string_value(json_object_get(it, kinds[r]->field));
-			info.size = msize + json_integer_value(json_object_get(roots[r], "size"));
+			info.fingerprint = ssi_item_own_str(it, kinds[r]->field);
+			info.size = msize + ssi_item_own_int(roots[r], "size");
 			info.type = kinds[r]->vm ? "VIRTUAL-MACHINE" : "CONTAINER";
 			if (info.fingerprint)
 				cb(ud, &info);
@@ -70,11 +70,12 @@ int ss_image_list(const struct ss_tree *t, void (*cb)(void *ud, const struct ss_
 {
 	for (size_t i = 0; i < ss_tree_nproducts(t); i++) {
 		const struct ss_products *p = ss_tree_products(t, i);
-		const char *pn, *vn;
-		json_t *prod, *ver;
-		json_object_foreach(json_object_get(p->root, "products"), pn, prod)
-			json_object_foreach(json_object_get(prod, "versions"), vn, ver)
-				list_version(pn, prod, vn, ver, cb, ud);
+		/* a version's items are together */
+		for (size_t a = 0, b; a < p->nitems; a = b) {
+			for (b = a + 1; b < p->nitems && p->items[b].v == p->items[a].v; b++)
+				;
+			list_version(&p->items[a], b - a, cb, ud);
+		}
 	}
 	return SS_OK;
 }

@@ -111,11 +111,6 @@ static int pack_data(struct sq *s)
 	return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* N's extended attributes into the xattr table, keys in byte order:
  * *IDX gets their index, or NO_XATTR.  Namespaces squashfs cannot hold
  * (system.*, e.g. POSIX ACLs) are left out, as mksquashfs does. */
@@ -148,7 +143,7 @@ static int xattrs(struct sq *s, const struct node *n, sqfs_u32 *idx)
 			keys[nk++] = k;
 	if (!nk)
 		goto out;
-	qsort(keys, nk, sizeof(*keys), cmp_str);
+	qsort(keys, nk, sizeof(*keys), ssi_cmp_str);
 	if ((e = sqfs_xattr_writer_begin(s->xw, 0)) != 0)
 		goto out;
 	for (size_t i = 0; i < nk && !e && rc == SS_OK; i++) {

@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-static int cmp_strp(const void *a, const void *b)
+int ssi_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -45,7 +45,7 @@ void ssi_strset_seal(struct ssi_strset *s)
 {
 	if (!s->n)
 		return;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_strp);
+	qsort(s->v, s->n, sizeof(*s->v), ssi_cmp_str);
 	size_t o = 1;
 	for (size_t i = 1; i < s->n; i++) {
 		if (strcmp(s->v[i], s->v[o - 1]) == 0)
@@ -58,7 +58,7 @@ void ssi_strset_seal(struct ssi_strset *s)
 
 int ssi_strset_has(const struct ssi_strset *s, const char *str)
 {
-	return s->n && bsearch(&str, s->v, s->n, sizeof(*s->v), cmp_strp) != NULL;
+	return s->n && bsearch(&str, s->v, s->n, sizeof(*s->v), ssi_cmp_str) != NULL;
 }
 
 void ssi_strset_free(struct ssi_strset *s)

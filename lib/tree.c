@@ -83,13 +83,14 @@ static int grow(void **arr, size_t *alloc, size_t n, size_t elem)
 	return 0;
 }
 
-/* Reads, verifies (with a verifier) and parses the document at RELPATH. */
-static json_t *fetch_json(struct ss_tree *t, const char *relpath, struct ss_error *err)
+/* Reads, verifies (with a verifier) and reads the document at RELPATH
+ * (its format not yet checked). */
+static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, struct ss_error *err)
 {
 	char *loc = ss_join(t->root, relpath);
 	char *data = NULL, *body = NULL, *rp = strdup(relpath);
 	size_t len, blen;
-	json_t *root = NULL;
+	struct ss_products *root = NULL;
 	if (!loc || !rp || grow((void **)&t->docs, &t->docs_alloc, t->ndocs, sizeof(*t->docs))) {
 		ssi_err(err, SS_FATAL, "out of memory");
 		goto out;
@@ -116,9 +117,9 @@ static json_t *fetch_json(struct ss_tree *t, const char *relpath, struct ss_erro
 	if (t->verifier) {
 		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
 			goto out;
-		root = ssi_json_parse(body, blen, loc, err);
+		root = ssi_products_scan(body, blen, loc, err);
 	} else {
-		root = ssi_json_parse(data, len, loc, err);
+		root = ssi_doc_scan(data, len, loc, err);
 	}
 	if (root) {
 		t->docs[t->ndocs++] = (struct doc){ rp, data, len };
@@ -132,7 +133,7 @@ out:
 	return root;
 }
 
-static int load_doc(struct ss_tree *t, json_t *doc, const char *relpath, const char *cid,
+static int load_doc(struct ss_tree *t, struct ss_products *doc, const char *relpath, const char *cid,
 		    json_t *entry, int depth, struct ss_error *err);
 
 static int load_index(struct ss_tree *t, json_t *doc, const char *relpath, int depth,
@@ -156,7 +157,7 @@ static int load_index(struct ss_tree *t, json_t *doc, const char *relpath, int d
 		ss_error_clear(&e);
 		if (ss_path_check(path, &e) != SS_OK)
 			return ssi_err(err, SS_FATAL, "invalid index '%s': entry '%s': %s", relpath, cid, e.msg);
-		json_t *subdoc = fetch_json(t, path, err);
+		struct ss_products *subdoc = fetch_doc(t, path, err);
 		if (!subdoc)
 			return err->code;
 		int rc = load_doc(t, subdoc, path, cid, entry, depth + 1, err);
@@ -167,18 +168,16 @@ static int load_index(struct ss_tree *t, json_t *doc, const char *relpath, int d
 }
 
 /* Takes DOC, an index or a products document read from RELPATH. */
-static int load_doc(struct ss_tree *t, json_t *doc, const char *relpath, const char *cid,
+static int load_doc(struct ss_tree *t, struct ss_products *doc, const char *relpath, const char *cid,
 		    json_t *entry, int depth, struct ss_error *err)
 {
-	const char *format = json_string_value(json_object_get(doc, "format"));
+	const char *format = json_string_value(json_object_get(doc->root, "format"));
 	if (format && strcmp(format, "index:1.0") == 0) {
-		int rc = load_index(t, doc, relpath, depth, err);
-		json_decref(doc);
+		int rc = load_index(t, doc->root, relpath, depth, err);
+		ss_products_free(doc);
 		return rc;
 	}
-	char *loc = ss_join(t->root, relpath);
-	struct ss_products *p = loc ? ssi_products_from_json(doc, loc, cid, err) : NULL;
-	free(loc);
+	struct ss_products *p = ssi_products_finish(doc, cid, err);
 	if (!p)
 		return SS_FATAL;
 	p->relpath = strdup(relpath);
@@ -263,18 +262,18 @@ struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
 	/* A document is named by its extension, or is an existing plain file. */
 	int doc = is_document(source) ||
 		  (!ss_is_url(source) && stat(source, &st) == 0 && !S_ISDIR(st.st_mode));
-	json_t *j = NULL;
+	struct ss_products *j = NULL;
 	char *rel = NULL;
 	if (doc) {
 		if (split_document(source, &t->root, &rel))
 			goto oom;
-		j = fetch_json(t, rel, err);
+		j = fetch_doc(t, rel, err);
 	} else {
 		/* Signed trees start at index.sjson; otherwise index.json, or
 		 * index.sjson where a tree has only that. */
 		if (!(t->root = strdup(source)) || !(rel = strdup(v ? "streams/v1/index.sjson" : "streams/v1/index.json")))
 			goto oom;
-		j = fetch_json(t, rel, err);
+		j = fetch_doc(t, rel, err);
 		if (!j && !v && not_found(err)) {
 			free(rel);
 			if (!(rel = strdup("streams/v1/index.sjson")))
@@ -282,7 +281,7 @@ struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
 			/* When neither is there, index.json is the one to name. */
 			struct ss_error first = *err;
 			ss_error_clear(err);
-			j = fetch_json(t, rel, err);
+			j = fetch_doc(t, rel, err);
 			if (!j && not_found(err))
 				*err = first;
 		}

@@ -243,11 +243,6 @@ struct versions {
 	const char *oldest;
 };
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Fills VS for the product of item K; 0, or -1 when out of memory. */
 static int product_versions(const struct ss_products *p, size_t k, struct versions *vs)
 {
@@ -268,7 +263,7 @@ static int product_versions(const struct ss_products *p, size_t k, struct versio
 		if (!vs->oldest || ss_version_cmp(ver, vs->oldest) < 0)
 			vs->oldest = ver;
 	}
-	qsort(vs->v, vs->n, sizeof(*vs->v), cmp_strp);
+	qsort(vs->v, vs->n, sizeof(*vs->v), ssi_cmp_str);
 	return 0;
 }
 
@@ -276,7 +271,7 @@ static int bad_delta_base(const struct versions *vs, const struct ss_item *it, c
 {
 	if (strcmp(base, ss_item_version(it)) >= 0)
 		return 1;
-	if (bsearch(&base, vs->v, vs->n, sizeof(*vs->v), cmp_strp))
+	if (bsearch(&base, vs->v, vs->n, sizeof(*vs->v), ssi_cmp_str))
 		return 0;
 	return vs->oldest && ss_version_cmp(base, vs->oldest) > 0;
 }

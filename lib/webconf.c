@@ -86,11 +86,6 @@ static void uset_free(struct uset *s)
 	free(s->img);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 typedef void (*warn_fn)(void *ud, const char *subject, const char *why);
 
 /* S for a one-line message: control and non-ASCII bytes as '?', at most
@@ -158,7 +153,7 @@ static int collect(const struct ss_tree *t, struct uset *s, warn_fn cb, void *ud
 				return -1;
 		}
 	}
-	qsort(s->alias, s->nalias, sizeof(*s->alias), cmp_str);
+	qsort(s->alias, s->nalias, sizeof(*s->alias), ssi_cmp_str);
 	return 0;
 }
 

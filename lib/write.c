@@ -9,10 +9,18 @@
 
 #include "model_internal.h"
 
+/* An item chosen, and when: the first of two with one place wins. */
+struct chosen {
+	const struct ss_item *it;
+	size_t seq;
+};
+
 struct ss_subset {
 	const struct ss_products *base;
-	json_t *root;
-	size_t count;
+	json_t *root;            /* base's fields but its products */
+	struct chosen *c;
+	size_t n, alloc, added;
+	int sorted;
 };
 
 struct ss_subset *ss_subset_new(const struct ss_products *base)
@@ -27,7 +35,6 @@ struct ss_subset *ss_subset_new(const struct ss_products *base)
 	json_object_foreach(base->root, k, v)
 		if (strcmp(k, "products") != 0)
 			json_object_set(s->root, k, v);
-	json_object_set_new(s->root, "products", json_object());
 	/* A products file read without content_id (its index named it)
 	 * states it when we write it. */
 	json_object_set_new(s->root, "content_id", json_string(base->content_id));
@@ -39,47 +46,189 @@ void ss_subset_free(struct ss_subset *s)
 	if (!s)
 		return;
 	json_decref(s->root);
+	free(s->c);
 	free(s);
 }
 
-size_t ss_subset_count(const struct ss_subset *s)
+static int cmp_chosen(const void *a, const void *b)
 {
-	return s->count;
+	const struct chosen *x = a, *y = b;
+	int c = ssi_item_cmp_place(x->it, y->it);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* PARENT[KEY], created as a copy of SRC without its CHILD member when missing. */
-static json_t *level(json_t *parent, const char *key, json_t *src, const char *child)
+/* Sorts by place and drops the later of two items at one place. */
+static void settle(struct ss_subset *s)
 {
-	json_t *o = json_object_get(parent, key);
-	if (o)
-		return o;
-	o = json_object();
-	const char *k;
-	json_t *v;
-	json_object_foreach(src, k, v)
-		if (strcmp(k, child) != 0)
-			json_object_set(o, k, v);
-	json_object_set_new(o, child, json_object());
-	json_object_set_new(parent, key, o);
-	return o;
+	if (s->sorted)
+		return;
+	qsort(s->c, s->n, sizeof(*s->c), cmp_chosen);
+	size_t w = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (!w || ssi_item_cmp_place(s->c[w - 1].it, s->c[i].it) != 0)
+			s->c[w++] = s->c[i];
+	s->n = w;
+	s->sorted = 1;
 }
 
 int ss_subset_add(struct ss_subset *s, const struct ss_item *it)
 {
-	json_t *prod = level(json_object_get(s->root, "products"), it->pname, it->prod, "versions");
-	json_t *ver = level(json_object_get(prod, "versions"), it->vname, it->ver, "items");
-	json_t *items = json_object_get(ver, "items");
-	if (json_object_get(items, it->iname))
-		return SS_OK;
-	if (json_object_set(items, it->iname, it->item))
-		return SS_FATAL;
-	s->count++;
+	if (s->n == s->alloc) {
+		size_t na = s->alloc ? 2 * s->alloc : 64;
+		struct chosen *nc = realloc(s->c, na * sizeof(*nc));
+		if (!nc)
+			return SS_FATAL;
+		s->c = nc;
+		s->alloc = na;
+	}
+	s->c[s->n++] = (struct chosen){ it, s->added++ };
+	s->sorted = 0;
 	return SS_OK;
+}
+
+size_t ss_subset_count(const struct ss_subset *s)
+{
+	settle((struct ss_subset *)s);
+	return s->n;
+}
+
+/* ---- Writing a subset as jansson would write it whole ---- */
+
+struct out {
+	char *d;
+	size_t n, cap;
+	int oom;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->oom)
+		return;
+	if (o->n + n + 1 > o->cap) {
+		size_t nc = o->cap ? o->cap : 4096;
+		while (nc < o->n + n + 1)
+			nc *= 2;
+		char *nd = realloc(o->d, nc);
+		if (!nd) {
+			o->oom = 1;
+			return;
+		}
+		o->d = nd;
+		o->cap = nc;
+	}
+	memcpy(o->d + o->n, s, n);
+	o->n += n;
+}
+
+static void indent(struct out *o, int depth)
+{
+	static const char spaces[] = "                ";
+	for (; depth > 0; depth -= 16)
+		put(o, spaces, depth < 16 ? (size_t)depth : 16);
+}
+
+/* V as jansson writes it (JSON_INDENT(1), sorted keys) at DEPTH; steals V. */
+static void put_json(struct out *o, json_t *v, int depth)
+{
+	char *t = v ? json_dumps(v, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	json_decref(v);
+	if (!t) {
+		o->oom = 1;
+		return;
+	}
+	/* a string's newlines are escaped: every newline is jansson's */
+	for (char *a = t, *nl;; a = nl + 1) {
+		nl = strchr(a, '\n');
+		put(o, a, nl ? (size_t)(nl - a + 1) : strlen(a));
+		if (!nl)
+			break;
+		indent(o, depth);
+	}
+	free(t);
+}
+
+static void put_groups(struct out *o, const struct chosen *c, size_t a, size_t b, int level, int depth);
+
+/* OBJ at DEPTH, its member CHILD being the chosen items C[A..B) one level down. */
+static void put_level(struct out *o, json_t *obj, const char *child, const struct chosen *c, size_t a,
+		      size_t b, int level, int depth)
+{
+	size_t n = 0, i = 0;
+	const char *k;
+	json_t *v;
+	const char **keys = malloc((json_object_size(obj) + 1) * sizeof(*keys));
+	if (!keys) {
+		o->oom = 1;
+		return;
+	}
+	json_object_foreach(obj, k, v)
+		if (strcmp(k, child) != 0)
+			keys[n++] = k;
+	keys[n++] = child;
+	qsort(keys, n, sizeof(*keys), ssi_cmp_str);
+	put(o, "{", 1);
+	for (i = 0; i < n; i++) {
+		put(o, ",\n" + !i, 1 + !!i);
+		indent(o, depth + 1);
+		put_json(o, json_string(keys[i]), 0);
+		put(o, ": ", 2);
+		if (keys[i] == child)
+			put_groups(o, c, a, b, level, depth + 1);
+		else
+			put_json(o, json_incref(json_object_get(obj, keys[i])), depth + 1);
+	}
+	put(o, "\n", 1);
+	indent(o, depth);
+	put(o, "}", 1);
+	free(keys);
+}
+
+/* The name of IT at LEVEL: 0 its product, 1 its version, 2 itself. */
+static const char *place_name(const struct ss_item *it, int level)
+{
+	return level == 0 ? it->v->pname : level == 1 ? it->v->vname : it->rec;
+}
+
+/* C[A..B) as the members of the object at DEPTH that holds LEVEL. */
+static void put_groups(struct out *o, const struct chosen *c, size_t a, size_t b, int level, int depth)
+{
+	put(o, "{", 1);
+	for (size_t i = a, j; i < b; i = j) {
+		const char *name = place_name(c[i].it, level);
+		for (j = i + 1; level < 2 && j < b && strcmp(place_name(c[j].it, level), name) == 0; j++)
+			;
+		put(o, ",\n" + (i == a), 1 + (i != a));
+		indent(o, depth + 1);
+		put_json(o, json_string(name), 0);
+		put(o, ": ", 2);
+		if (level == 0)
+			put_level(o, c[i].it->v->prod, "versions", c, i, j, 1, depth + 1);
+		else if (level == 1)
+			put_level(o, c[i].it->v->ver, "items", c, i, j, 2, depth + 1);
+		else
+			put_json(o, ssi_item_object(c[i].it), depth + 1);
+	}
+	if (a < b) {
+		put(o, "\n", 1);
+		indent(o, depth);
+	}
+	put(o, "}", 1);
 }
 
 char *ss_subset_dump(const struct ss_subset *s, size_t *len)
 {
-	return ssi_json_dump(s->root, len);
+	struct out o = { 0 };
+	settle((struct ss_subset *)s);
+	put_level(&o, s->root, "products", s->c, 0, s->n, 0, 0);
+	put(&o, "\n", 1);
+	if (o.oom) {
+		free(o.d);
+		return NULL;
+	}
+	o.d[o.n] = '\0';
+	if (len)
+		*len = o.n;
+	return o.d;
 }
 
 struct ss_index_writer {
@@ -107,11 +256,6 @@ void ss_index_free(struct ss_index_writer *w)
 	free(w);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 int ss_index_add(struct ss_index_writer *w, const struct ss_subset *s, const char *path)
 {
 	const struct ss_products *p = s->base;
@@ -129,22 +273,12 @@ int ss_index_add(struct ss_index_writer *w, const struct ss_subset *s, const cha
 	}
 	json_object_set_new(e, "format", json_string("products:1.0"));
 	json_object_set_new(e, "path", json_string(path));
-	json_t *prods = json_object_get(s->root, "products");
-	size_t n = json_object_size(prods), i = 0;
-	const char **sorted = calloc(n ? n : 1, sizeof(*sorted));
-	if (!sorted) {
-		json_decref(e);
-		return SS_FATAL;
-	}
-	const char *pn;
-	json_t *prod;
-	json_object_foreach(prods, pn, prod)
-		sorted[i++] = pn;
-	qsort(sorted, n, sizeof(*sorted), cmp_str);
+	/* the products it lists, in order (one name per run of items) */
+	settle((struct ss_subset *)s);
 	json_t *names = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(names, json_string(sorted[i]));
-	free(sorted);
+	for (size_t i = 0; names && i < s->n; i++)
+		if (!i || strcmp(s->c[i - 1].it->v->pname, s->c[i].it->v->pname) != 0)
+			json_array_append_new(names, json_string(s->c[i].it->v->pname));
 	json_object_set_new(e, "products", names);
 	/* RFC 2822 dates do not sort as strings: the index takes the first
 	 * entry's date, which is stable from run to run. */

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Items as compact records (model_internal.h): a document's items are most
+ * of its size, and a jansson object per item costs about ten times its
+ * text.  A record is the item's name and its fields, NUL-separated, in an
+ * arena of large blocks that the products object frees at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+#define BLOCK_SIZE ((size_t)1 << 20)
+
+struct ssi_arena_block {
+	struct ssi_arena_block *next;
+	size_t used, size;
+	char data[];
+};
+
+void ssi_arena_free(struct ssi_arena_block *a)
+{
+	while (a) {
+		struct ssi_arena_block *next = a->next;
+		free(a);
+		a = next;
+	}
+}
+
+/* N bytes from P's arena, or NULL. */
+static char *arena_alloc(struct ss_products *p, size_t n)
+{
+	struct ssi_arena_block *b = p->arena;
+	if (!b || b->size - b->used < n) {
+		size_t size = n > BLOCK_SIZE / 4 ? n : BLOCK_SIZE;
+		if (!(b = malloc(sizeof(*b) + size)))
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		/* a large record gets a block of its own, behind the current one */
+		if (size != BLOCK_SIZE && p->arena) {
+			b->next = p->arena->next;
+			p->arena->next = b;
+		} else {
+			b->next = p->arena;
+			p->arena = b;
+		}
+	}
+	char *out = b->data + b->used;
+	b->used += n;
+	return out;
+}
+
+struct ssi_ver *ssi_ver_add(struct ss_products *p, json_t *prod, json_t *ver, const char *pname,
+			    const char *vname)
+{
+	if (p->nvers == p->vers_alloc) {
+		size_t na = p->vers_alloc ? 2 * p->vers_alloc : 16;
+		struct ssi_ver **nv = realloc(p->vers, na * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		p->vers = nv;
+		p->vers_alloc = na;
+	}
+	struct ssi_ver *v = malloc(sizeof(*v));
+	if (!v)
+		return NULL;
+	*v = (struct ssi_ver){ p, prod, ver, pname, vname };
+	p->vers[p->nvers++] = v;
+	return v;
+}
+
+/* The type byte and the text of a field's value; *DUMPED is a malloc'd
+ * text to free (lists and objects, reals). */
+static char value_text(json_t *v, const char **text, char **dumped, char *num, size_t numsz)
+{
+	*dumped = NULL;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		*text = json_string_value(v);
+		return 's';
+	case JSON_INTEGER:
+		snprintf(num, numsz, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		*text = num;
+		return 'i';
+	case JSON_REAL:
+		*text = *dumped = json_dumps(v, JSON_ENCODE_ANY);
+		return 'r';
+	case JSON_TRUE:
+		*text = "";
+		return 't';
+	case JSON_FALSE:
+		*text = "";
+		return 'f';
+	case JSON_NULL:
+		*text = "";
+		return 'n';
+	default:
+		*text = *dumped = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		return 'j';
+	}
+}
+
+int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item)
+{
+	if (p->nitems == p->items_alloc) {
+		size_t na = p->items_alloc ? p->items_alloc + p->items_alloc / 2 : 64;
+		struct ss_item *ni = realloc(p->items, na * sizeof(*ni));
+		if (!ni)
+			return SS_FATAL;
+		p->items = ni;
+		p->items_alloc = na;
+	}
+	const char *k, *text;
+	json_t *val;
+	char *dumped, num[32];
+	size_t size = strlen(iname) + 2;
+	json_object_foreach(item, k, val) {
+		value_text(val, &text, &dumped, num, sizeof(num));
+		if (!text)
+			return SS_FATAL;
+		size += 1 + strlen(k) + 1 + strlen(text) + 1;
+		free(dumped);
+	}
+	char *rec = arena_alloc(p, size), *w = rec;
+	if (!rec)
+		return SS_FATAL;
+	w = stpcpy(w, iname) + 1;
+	json_object_foreach(item, k, val) {
+		*w++ = value_text(val, &text, &dumped, num, sizeof(num));
+		if (!text)
+			return SS_FATAL;
+		w = stpcpy(w, k) + 1;
+		w = stpcpy(w, text) + 1;
+		free(dumped);
+	}
+	*w = '\0';
+	p->items[p->nitems++] = (struct ss_item){ v, rec };
+	return SS_OK;
+}
+
+int ssi_rec_next(const char **pos, struct ssi_recf *f)
+{
+	const char *s = *pos;
+	/* from the record itself: past its name */
+	if (f->type == 0 && f->key == NULL)
+		s += strlen(s) + 1;
+	if (!*s)
+		return 0;
+	f->type = *s++;
+	f->key = s;
+	s += strlen(s) + 1;
+	f->val = s;
+	*pos = s + strlen(s) + 1;
+	return 1;
+}
+
+int ssi_rec_find(const char *rec, const char *key, struct ssi_recf *f)
+{
+	const char *pos = rec;
+	*f = (struct ssi_recf){ 0 };
+	while (ssi_rec_next(&pos, f))
+		if (f->key[0] == key[0] && strcmp(f->key, key) == 0)
+			return 1;
+	return 0;
+}
+
+json_t *ssi_recf_json(const struct ssi_recf *f)
+{
+	switch (f->type) {
+	case 's': return json_string(f->val);
+	case 'i': return json_integer(strtoll(f->val, NULL, 10));
+	case 'r': return json_real(strtod(f->val, NULL));
+	case 't': return json_true();
+	case 'f': return json_false();
+	case 'n': return json_null();
+	default: return json_loads(f->val, JSON_DECODE_ANY, NULL);
+	}
+}
+
+json_t *ssi_item_object(const struct ss_item *it)
+{
+	json_t *o = json_object();
+	const char *pos = it->rec;
+	struct ssi_recf f = { 0 };
+	while (o && ssi_rec_next(&pos, &f)) {
+		json_t *v = ssi_recf_json(&f);
+		if (!v || json_object_set_new(o, f.key, v)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+const char *ssi_item_own_str(const struct ss_item *it, const char *key)
+{
+	struct ssi_recf f;
+	return ssi_rec_find(it->rec, key, &f) && f.type == 's' ? f.val : NULL;
+}
+
+long long ssi_item_own_int(const struct ss_item *it, const char *key)
+{
+	struct ssi_recf f;
+	return ssi_rec_find(it->rec, key, &f) && f.type == 'i' ? strtoll(f.val, NULL, 10) : 0;
+}
