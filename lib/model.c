@@ -53,14 +53,23 @@ json_t *ssi_json_parse(const char *data, size_t len, const char *name, struct ss
 	return root;
 }
 
-struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, struct ss_error *err)
+struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, int outline,
+				 struct ss_error *err)
 {
 	char *body;
 	if (plain_text(&data, &len, &body, name, err) < 0)
 		return NULL;
-	struct ss_products *p = ssi_products_scan(data, len, name, err);
+	struct ss_products *p = ssi_products_scan(data, len, name, outline, err);
 	free(body);
 	return p;
+}
+
+json_t *ssi_json_outline(const char *data, size_t len, const char *name, struct ss_error *err)
+{
+	struct ss_products *p = ssi_doc_scan(data, len, name, 1, err);
+	json_t *root = p ? json_incref(p->root) : NULL;
+	ss_products_free(p);
+	return root;
 }
 
 void ss_products_free(struct ss_products *p)
@@ -125,7 +134,7 @@ struct ss_products *ssi_products_from_json(json_t *root, const char *name,
 		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);
 		return NULL;
 	}
-	struct ss_products *p = ssi_products_scan(text, strlen(text), name, err);
+	struct ss_products *p = ssi_products_scan(text, strlen(text), name, 0, err);
 	free(text);
 	return p ? ssi_products_finish(p, default_content_id, err) : NULL;
 }
@@ -133,7 +142,7 @@ struct ss_products *ssi_products_from_json(json_t *root, const char *name,
 struct ss_products *ss_products_parse(const char *data, size_t len, const char *name,
 				      const char *default_content_id, struct ss_error *err)
 {
-	struct ss_products *p = ssi_doc_scan(data, len, name, err);
+	struct ss_products *p = ssi_doc_scan(data, len, name, 0, err);
 	return p ? ssi_products_finish(p, default_content_id, err) : NULL;
 }
 

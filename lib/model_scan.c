@@ -29,6 +29,7 @@ struct scan {
 	char *key;               /* the last member name read (scratch) */
 	size_t keycap;
 	json_t *shape;           /* the first shape error, as a string */
+	int outline;             /* items are passed over, not read */
 };
 
 /* A level above the items: OBJ receives its fields, CHILD is the member
@@ -243,6 +244,13 @@ static int item_member(struct scan *sc, const char *iname, void *ud)
 	struct level *l = ud;
 	if (peek(sc) != '{')
 		shape(sc, "invalid products '%s': item '%s/%s/%s' is not an object", l->pname, l->ver->vname, iname);
+	if (sc->outline) {
+		size_t end = value_end(sc);
+		if (end <= sc->i)
+			return refuse(sc, "a value expected");
+		sc->i = end;
+		return 0;
+	}
 	json_t *item = read_value(sc);
 	if (!item)
 		return -1;
@@ -341,10 +349,11 @@ static void line_col(const char *s, size_t at, int *line, int *col)
 	}
 }
 
-struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, struct ss_error *err)
+struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
+				      struct ss_error *err)
 {
 	struct ss_products *p = calloc(1, sizeof(*p));
-	struct scan sc = { .s = text, .n = len, .p = p };
+	struct scan sc = { .s = text, .n = len, .p = p, .outline = outline };
 	if (!p || !(p->root = json_object()) || !(p->name = strdup(name))) {
 		ss_products_free(p);
 		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);

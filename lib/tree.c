@@ -117,9 +117,9 @@ static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, str
 	if (t->verifier) {
 		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
 			goto out;
-		root = ssi_products_scan(body, blen, loc, err);
+		root = ssi_products_scan(body, blen, loc, 0, err);
 	} else {
-		root = ssi_doc_scan(data, len, loc, err);
+		root = ssi_doc_scan(data, len, loc, 0, err);
 	}
 	if (root) {
 		t->docs[t->ndocs++] = (struct doc){ rp, data, len };

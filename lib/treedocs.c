@@ -408,7 +408,7 @@ int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_
 			if (p && strcmp(p, rels[i]) == 0)
 				cid = k;
 		}
-		json_t *doc = cid ? ssi_json_parse(data[i], lens[i], rels[i], err) : NULL;
+		json_t *doc = cid ? ssi_json_outline(data[i], lens[i], rels[i], err) : NULL;
 		if (!cid || !json_is_object(json_object_get(doc, "products"))) {
 			/* not a products file the index names: written before the
 			 * indexes, as it is (.sjson twins go with their .json) */
@@ -458,17 +458,13 @@ int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_
 }
 
 /* The item paths of the products document DOC into OUT. */
-static int add_item_paths(json_t *doc, struct ssi_strset *out)
+static int add_item_paths(const struct ss_products *doc, struct ssi_strset *out)
 {
-	const char *pn, *vn, *in;
-	json_t *p, *v, *it;
-	json_object_foreach(json_object_get(doc, "products"), pn, p)
-		json_object_foreach(json_object_get(p, "versions"), vn, v)
-			json_object_foreach(json_object_get(v, "items"), in, it) {
-				const char *ip = json_string_value(json_object_get(it, "path"));
-				if (ip && ssi_strset_add(out, ip) < 0)
-					return -1;
-			}
+	for (size_t i = 0; doc && i < doc->nitems; i++) {
+		const char *ip = ssi_item_own_str(&doc->items[i], "path");
+		if (ip && ssi_strset_add(out, ip) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -485,9 +481,9 @@ int ssi_treedocs_signed_names(const char *tree, struct ssi_strset *out)
 			continue;
 		size_t len;
 		char *body = read_body(tree, p, &len);
-		json_t *doc = body ? ssi_json_parse(body, len, p, &pe) : NULL;
+		struct ss_products *doc = body ? ssi_products_scan(body, len, p, 0, &pe) : NULL;
 		rc = ssi_strset_add(out, p) < 0 || add_item_paths(doc, out) < 0 ? -1 : 0;
-		json_decref(doc);
+		ss_products_free(doc);
 		free(body);
 	}
 	json_decref(sidx);

@@ -58,7 +58,7 @@ long long ss_tree_updated(const struct ss_tree *t)
 		size_t len;
 		const char *rel = ss_tree_doc(t, i, &data, &len);
 		struct ss_error e;
-		json_t *root = ssi_json_parse(data, len, rel, &e);
+		json_t *root = ssi_json_outline(data, len, rel, &e);
 		if (!root)
 			continue;
 		newest(root, &best);
