@@ -388,12 +388,11 @@ static void page(struct ssi_hbuf *b, const struct cat *c)
 
 /* ---- entry points ---------------------------------------------------------------------- */
 
-/* The page of the N items IT, or of T's items when IT is NULL. */
-static char *render(const struct ss_tree *t, const struct ss_item *const *it, size_t n,
-		    const struct ss_catalogue_opts *o, const char *base, size_t *len, struct ss_error *err)
+/* The page of the N items IT, or of T's items when IT is NULL, into B. */
+static int render(struct ssi_hbuf *b, const struct ss_tree *t, const struct ss_item *const *it, size_t n,
+		  const struct ss_catalogue_opts *o, const char *base, struct ss_error *err)
 {
 	struct cat c = { .o = o, .remote = o && o->remote ? o->remote : "mysite" };
-	struct ssi_hbuf b = { 0 };
 	char *copy = NULL;
 	/* a base URL goes into commands people paste: only a plain one */
 	if (base && *base && !ssi_field_problem(SSI_F_URL, base) && (copy = strdup(base))) {
@@ -403,27 +402,31 @@ static char *render(const struct ss_tree *t, const struct ss_item *const *it, si
 	}
 	if (collect(&c, t, it, n) == 0) {
 		/* about 300 bytes a file, 8 KiB around them */
-		ssi_hb_reserve(&b, 8192 + 320 * c.n);
-		page(&b, &c);
+		ssi_hb_reserve(b, b->flush ? SSI_HB_PIECE + 8192 : 8192 + 320 * c.n);
+		page(b, &c);
 	} else {
-		b.oom = 1;
+		b->oom = 1;
 	}
 	free(c.r);
 	free(copy);
-	if (b.oom || !b.p) {
-		free(b.p);
-		ssi_err(err, SS_FATAL, "catalogue: out of memory");
-		return NULL;
-	}
-	if (len)
-		*len = b.len;
-	return b.p;
+	if (b->oom && !b->flush)
+		return ssi_err(err, SS_FATAL, "catalogue: out of memory");
+	return SS_OK;
 }
 
 char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opts *o, size_t *len,
 			  struct ss_error *err)
 {
-	return render(t, NULL, 0, o, o ? o->base_url : NULL, len, err);
+	struct ssi_hbuf b = { 0 };
+	if (render(&b, t, NULL, 0, o, o ? o->base_url : NULL, err) != SS_OK || !b.p) {
+		free(b.p);
+		if (!err->msg[0])
+			ssi_err(err, SS_FATAL, "catalogue: out of memory");
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
 }
 
 /* The page of T (IT NULL) or of the N items IT, into TREE/index.html
@@ -432,19 +435,18 @@ char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opt
 static int write_page(const char *tree, const struct ss_tree *t, const struct ss_item *const *it, size_t n,
 		      const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
 {
-	char *old;
-	size_t oldlen, len = 0;
 	int dummy = 0;
-	if (ssi_cat_read(tree, &old, &oldlen) < 0) {
-		free(old);
+	if (ssi_cat_owner(tree) < 0)
 		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
-	}
+	struct ssi_cat_sink s;
+	struct ssi_hbuf b;
+	if (ssi_cat_sink_open(tree, &s, &b, err) != SS_OK)
+		return SS_FATAL;
 	char *base = o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
-	char *html = render(t, it, n, o, base, &len, err);
-	int rc = html ? ssi_cat_put(tree, old, oldlen, html, len, changed ? changed : &dummy, err) : SS_FATAL;
-	free(html);
+	int rc = render(&b, t, it, n, o, base, err);
+	rc = ssi_cat_sink_close(tree, &s, &b, rc, changed ? changed : &dummy, err);
+	free(b.p);
 	free(base);
-	free(old);
 	return rc;
 }
 
@@ -452,12 +454,8 @@ int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int 
 {
 	if (changed)
 		*changed = 0;
-	char *old;
-	size_t oldlen;
-	int ours = ssi_cat_read(tree, &old, &oldlen);
-	free(old);
 	/* (said before the tree is read: its load is what costs) */
-	if (ours < 0)
+	if (ssi_cat_owner(tree) < 0)
 		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
 	struct ss_tree *t = ss_tree_load(tree, err);
 	if (!t)

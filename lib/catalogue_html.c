@@ -17,6 +17,8 @@
 
 int ssi_hb_reserve(struct ssi_hbuf *b, size_t n)
 {
+	if (b->flush && b->len >= SSI_HB_PIECE)
+		b->flush(b);
 	if (b->oom)
 		return -1;
 	if (b->cap - b->len > n)

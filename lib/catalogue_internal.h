@@ -16,7 +16,12 @@ struct ssi_hbuf {
 	char *p;
 	size_t len, cap;
 	int oom;
+	/* with FLUSH, what is written goes out in pieces of about
+	 * SSI_HB_PIECE bytes (a page of a million items is 300 MB) */
+	void (*flush)(struct ssi_hbuf *b);
+	void *sink;
 };
+#define SSI_HB_PIECE ((size_t)1 << 20)
 
 /* Room for N more bytes (and the NUL); -1 when out of memory. */
 int ssi_hb_reserve(struct ssi_hbuf *b, size_t n);
@@ -69,6 +74,23 @@ int ssi_cat_ours(const char *data, size_t len);
 /* TREE/index.html into *DATA (malloc'd) and *LEN: 1 a page of ours, -1
  * another (a site's own: never overwritten), 0 none (*DATA NULL). */
 int ssi_cat_read(const char *tree, char **data, size_t *len);
+/* As ssi_cat_read, from the page's head only: -1, 0 or 1. */
+int ssi_cat_owner(const char *tree);
+
+/* A page written as it is rendered: into a new file beside TREE/index.html
+ * that replaces it only when its bytes differ (sha256 of both). */
+struct ssi_cat_sink {
+	int fd;
+	char *tmp;               /* its path */
+	struct ss_hasher *h;
+	int err_no;              /* a write failed */
+};
+int ssi_cat_sink_open(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, struct ss_error *err);
+/* Writes out what B holds (B's flush). */
+void ssi_cat_sink_flush(struct ssi_hbuf *b);
+/* Ends the page (RC: whether rendering went well): in place, or gone. */
+int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, int rc, int *changed,
+		       struct ss_error *err);
 /* HTML into TREE/index.html atomically, unless OLD (what is there, may
  * be NULL) holds the same bytes; *CHANGED says whether it wrote. */
 int ssi_cat_put(const char *tree, const char *old, size_t oldlen, const char *html, size_t len, int *changed,

@@ -6,8 +6,12 @@
  * nothing else (the page's products are then what they were: the tree is
  * not read again).  lib/catalogue.c puts the products between them.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalogue_internal.h"
 #include "internal.h"
@@ -161,6 +165,86 @@ int ssi_cat_read(const char *tree, char **data, size_t *len)
 	}
 	free(file);
 	return ssi_cat_ours(*data, *len) ? 1 : -1;
+}
+
+int ssi_cat_owner(const char *tree)
+{
+	char *file = ss_join(tree, "index.html"), head[65536];
+	int fd = file ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	free(file);
+	if (fd < 0)
+		return 0;
+	/* the generator meta is in the head, before the style */
+	ssize_t n = read(fd, head, sizeof(head));
+	close(fd);
+	return n > 0 && ssi_cat_ours(head, (size_t)n) ? 1 : -1;
+}
+
+int ssi_cat_sink_open(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, struct ss_error *err)
+{
+	*s = (struct ssi_cat_sink){ .fd = -1 };
+	if (asprintf(&s->tmp, "%s/.index.html.XXXXXX", tree) < 0) {
+		s->tmp = NULL;
+		return ssi_err(err, SS_FATAL, "catalogue: out of memory");
+	}
+	if (!(s->h = ss_hasher_new(SS_HASH_SHA256)) || (s->fd = mkostemp(s->tmp, O_CLOEXEC)) < 0) {
+		int rc = ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", s->tmp);
+		ss_hasher_free(s->h);
+		free(s->tmp);
+		*s = (struct ssi_cat_sink){ .fd = -1 };
+		return rc;
+	}
+	/* (mkostemp's 0600: a page is for everyone) */
+	fchmod(s->fd, 0644);
+	*b = (struct ssi_hbuf){ .flush = ssi_cat_sink_flush, .sink = s };
+	return SS_OK;
+}
+
+void ssi_cat_sink_flush(struct ssi_hbuf *b)
+{
+	struct ssi_cat_sink *s = b->sink;
+	ss_hasher_update(s->h, b->p, b->len);
+	for (size_t off = 0; off < b->len && !s->err_no;) {
+		ssize_t w = write(s->fd, b->p + off, b->len - off);
+		if (w < 0 && errno != EINTR)
+			s->err_no = errno;
+		off += w > 0 ? (size_t)w : 0;
+	}
+	/* a failed write ends the page: nothing more is taken */
+	if (s->err_no)
+		b->oom = 1;
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, int rc, int *changed,
+		       struct ss_error *err)
+{
+	*changed = 0;
+	if (rc == SS_OK && !b->oom)
+		ssi_cat_sink_flush(b);
+	if (rc == SS_OK && (s->err_no || fsync(s->fd) < 0))
+		rc = ssi_err_sys(err, SS_FATAL, s->err_no ? s->err_no : errno, "cannot write '%s'", s->tmp);
+	else if (rc == SS_OK && b->oom)
+		rc = ssi_err(err, SS_FATAL, "catalogue: out of memory");
+	struct ss_digest now, was;
+	struct ss_error e;
+	char *page = ss_join(tree, "index.html");
+	ss_hasher_final(s->h, &now);
+	int same = rc == SS_OK && page && ss_hash_file(page, SS_HASH_SHA256, &was, &e) == SS_OK &&
+		   strcmp(now.sha256, was.sha256) == 0;
+	if (rc == SS_OK && !same && page && rename(s->tmp, page) < 0)
+		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s'", page);
+	else if (rc == SS_OK && !same)
+		*changed = 1;
+	if (rc != SS_OK || same)
+		unlink(s->tmp);
+	close(s->fd);
+	ss_hasher_free(s->h);
+	free(s->tmp);
+	free(page);
+	return rc;
 }
 
 int ssi_cat_put(const char *tree, const char *old, size_t oldlen, const char *html, size_t len, int *changed,
