@@ -24,6 +24,10 @@ int ssi_list_has(const char *list, const char *item);
 int ssi_hexval(int c);
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
+/* Frees the bytes of T's documents (read back as NULL): for a tree whose
+ * items are all that is still needed. */
+void ssi_tree_drop_texts(struct ss_tree *t);
+
 /* qsort/bsearch order of an array of strings (char *). */
 int ssi_cmp_str(const void *a, const void *b);
 

@@ -149,13 +149,17 @@ static int publish_failed(struct run *r, int rc)
 	return rc;
 }
 
-/* The trees, the plan and the documents, once written: the history that
- * follows reads the tree again, and a second copy of a 100 000-item
- * tree would double the run's peak memory.  Safe to call twice. */
-static void free_plan(struct run *r)
+/* Once the documents are written, what the page does not need goes
+ * first: the page's rows are then the only memory added to the items. */
+static void free_before_page(struct run *r)
 {
-	ssm_fetch_free(r);
+	const struct ss_item **listed = r->docs.listed;
+	size_t nlisted = r->docs.nlisted;
+	r->docs.listed = NULL;
 	ssm_docs_free(r);
+	r->docs.listed = listed;
+	r->docs.nlisted = nlisted;
+	ssm_fetch_free(r);
 	free(r->w);
 	r->w = NULL;
 	free(r->old_by_path);
@@ -165,6 +169,16 @@ static void free_plan(struct run *r)
 	ssi_strset_free(&r->new_refs);
 	ssi_strset_free(&r->old_refs);
 	ss_selection_free(&r->sel);
+	ssi_tree_drop_texts(r->src);
+}
+
+/* The trees, the plan and the documents, once written: the history that
+ * follows reads the tree again, and a second copy of a 100 000-item
+ * tree would double the run's peak memory.  Safe to call twice. */
+static void free_plan(struct run *r)
+{
+	free_before_page(r);
+	ssm_docs_free(r);
 	if (!r->old_is_src)
 		ss_tree_free(r->old);
 	ss_tree_free(r->src);
@@ -191,6 +205,7 @@ static int conclude(struct run *r)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not deleted (more than --max-delete)",
 			     r->prune.held);
 	/* (a page not written is a warning: the run's success stands) */
+	free_before_page(r);
 	rc = ssm_page(r, rc);
 	r->docs.paged = 1;
 	free_plan(r);

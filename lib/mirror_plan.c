@@ -42,10 +42,13 @@ int ssm_load_old(struct run *r)
 			r->old_is_src = 0;
 		found_index |= strcmp(rel, "streams/v1/index.json") == 0;
 	}
-	if (r->old_is_src && found_index)
+	if (r->old_is_src && found_index) {
 		r->old = r->src;
-	else
+	} else {
 		r->old_is_src = 0, r->old = ss_tree_load(r->o->target, &e);
+		/* its items are what counts: its bytes are never written */
+		ssi_tree_drop_texts(r->old);
+	}
 	if (!r->old) {
 		/* Not fatal: the run rewrites it.  Nothing is pruned this time. */
 		ssm_event(r, SS_EV_WARN, NULL, -1, e.msg);

@@ -52,6 +52,15 @@ void ss_tree_free(struct ss_tree *t)
 	free(t);
 }
 
+void ssi_tree_drop_texts(struct ss_tree *t)
+{
+	for (size_t i = 0; t && i < t->ndocs; i++) {
+		free(t->docs[i].data);
+		t->docs[i].data = NULL;
+		t->docs[i].len = 0;
+	}
+}
+
 const char *ss_tree_root(const struct ss_tree *t) { return t->root; }
 size_t ss_tree_nproducts(const struct ss_tree *t) { return t->nproducts; }
 size_t ss_tree_ndocs(const struct ss_tree *t) { return t->ndocs; }
