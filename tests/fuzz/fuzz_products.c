@@ -6,7 +6,14 @@
  *   flatten(condense(d)) == flatten(d);
  *   a subset of all items, written and read back, flattens the same;
  *   every key of an item's flattened JSON reads back the same through
- *   ss_item_get (the two views of inheritance agree).
+ *   ss_item_get (the two views of inheritance agree);
+ * and, against jansson reading the whole text (the reader reads a level at
+ * a time and keeps items as records):
+ *   a plain text is accepted exactly when jansson parses it into a
+ *   well-shaped products document;
+ *   it is then written as jansson writes that tree, byte for byte, and a
+ *   subset of all its items as jansson writes the same subset built from
+ *   that tree.
  */
 #include <string.h>
 
@@ -24,6 +31,91 @@ static struct ss_products *reparse(const char *text, size_t len)
 		fprintf(stderr, "written document does not parse: %s\n", e.msg);
 	FUZZ_ASSERT(p);
 	return p;
+}
+
+/* Whether every member of O (absent: yes) is an object. */
+static int members_objects(json_t *o)
+{
+	const char *k;
+	json_t *v;
+	if (!o)
+		return 1;
+	if (!json_is_object(o))
+		return 0;
+	json_object_foreach(o, k, v)
+		if (!json_is_object(v))
+			return 0;
+	return 1;
+}
+
+/* The text as jansson reads it whole, when that is a well-shaped products
+ * document; else NULL. */
+static json_t *whole(const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *prod, *ver;
+	const char *format = json_string_value(json_object_get(j, "format"));
+	int ok = format && strcmp(format, "products:1.0") == 0 && json_is_object(json_object_get(j, "products")) &&
+		 members_objects(json_object_get(j, "products"));
+	const char *k;
+	json_object_foreach(json_object_get(j, "products"), k, prod) {
+		ok = ok && members_objects(json_object_get(prod, "versions"));
+		const char *vk;
+		json_object_foreach(json_object_get(prod, "versions"), vk, ver)
+			ok = ok && members_objects(json_object_get(ver, "items"));
+	}
+	if (!ok) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* PARENT[KEY]: a copy of SRC without its member CHILD, which is empty. */
+static json_t *level(json_t *parent, const char *key, json_t *src, const char *child)
+{
+	json_t *o = json_object_get(parent, key), *v;
+	if (o)
+		return o;
+	o = json_object();
+	const char *k;
+	json_object_foreach(src, k, v)
+		if (strcmp(k, child) != 0)
+			json_object_set(o, k, v);
+	json_object_set_new(o, child, json_object());
+	json_object_set_new(parent, key, o);
+	return o;
+}
+
+/* J's every item as a subset document, built the way jansson trees are. */
+static json_t *subset_of(json_t *j, const char *cid)
+{
+	json_t *root = json_object(), *v, *prod, *ver, *item;
+	const char *k, *pn, *vn, *in;
+	json_object_foreach(j, k, v)
+		if (strcmp(k, "products") != 0)
+			json_object_set(root, k, v);
+	json_object_set_new(root, "content_id", json_string(cid));
+	json_object_set_new(root, "products", json_object());
+	json_object_foreach(json_object_get(j, "products"), pn, prod)
+		json_object_foreach(json_object_get(prod, "versions"), vn, ver)
+			json_object_foreach(json_object_get(ver, "items"), in, item) {
+				json_t *pc = level(json_object_get(root, "products"), pn, prod, "versions");
+				json_t *vc = level(json_object_get(pc, "versions"), vn, ver, "items");
+				json_object_set(json_object_get(vc, "items"), in, item);
+			}
+	return root;
+}
+
+/* TEXT (LEN bytes) is what jansson writes of J, with a final newline. */
+static void same_as_jansson(const char *text, size_t len, json_t *j)
+{
+	char *want = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	FUZZ_ASSERT(want);
+	size_t wl = strlen(want);
+	if (!(len == wl + 1 && memcmp(text, want, wl) == 0 && text[wl] == '\n'))
+		fprintf(stderr, "written:\n%.*s\njansson:\n%s\n", (int)len, text, want);
+	FUZZ_ASSERT(len == wl + 1 && memcmp(text, want, wl) == 0 && text[wl] == '\n');
+	free(want);
 }
 
 /* The two ways of reading an item agree on every key. */
@@ -59,6 +151,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ss_error e;
 	ss_error_clear(&e);
 	struct ss_products *p = ss_products_parse((const char *)data, size, "fuzz", "fuzz:cid", &e);
+	json_t *j = ss_is_clearsigned((const char *)data, size) ? NULL : whole((const char *)data, size);
+	if (!ss_is_clearsigned((const char *)data, size)) {
+		if (!p != !j)
+			fprintf(stderr, "read: %s, jansson: %s (%s)\n", p ? "yes" : "no", j ? "yes" : "no", e.msg);
+		FUZZ_ASSERT(!p == !j);
+	}
 	if (!p) {
 		FUZZ_ASSERT(e.code != SS_OK && e.msg[0]);
 		FUZZ_ASSERT(!memchr(e.msg, '\n', strlen(e.msg)));
@@ -74,6 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t l1, l2;
 	char *d1 = ss_products_dump(p, 0, &l1);
 	FUZZ_ASSERT(d1);
+	if (j)
+		same_as_jansson(d1, l1, j);
 	struct ss_products *p1 = reparse(d1, l1);
 	char *d2 = ss_products_dump(p1, 0, &l2);
 	FUZZ_ASSERT(d2 && l1 == l2 && memcmp(d1, d2, l1) == 0);
@@ -98,6 +198,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t ls;
 	char *ds = ss_subset_dump(s, &ls);
 	FUZZ_ASSERT(ds);
+	if (j) {
+		json_t *sj = subset_of(j, ss_products_content_id(p));
+		same_as_jansson(ds, ls, sj);
+		json_decref(sj);
+	}
 	struct ss_products *ps = reparse(ds, ls);
 	FUZZ_ASSERT(ss_products_same(p, ps));
 	struct ss_index_writer *w = ss_index_new();
@@ -121,5 +226,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ss_products_free(p1);
 	free(d1);
 	ss_products_free(p);
+	json_decref(j);
 	return 0;
 }

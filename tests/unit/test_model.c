@@ -210,6 +210,68 @@ static void test_roundtrip(void)
 	roundtrip(TESTDATA("aliases.json"));
 }
 
+/* The reader takes a document a level at a time and keeps items as
+ * records: it must write every real stream exactly as jansson writes the
+ * whole tree, and keep the items in document order. */
+static void test_as_jansson(void)
+{
+	static const char *files[] = {
+		"real/lxc-images-20230424.json", "real/ubuntu-minimal-released-download-20231115.json",
+		"real/ubuntu-released-download-trimmed.json", "real/incus-chr-vm-images.json",
+		"real/juju-otc-imageids.json", "real/cirros-released-download.json",
+	};
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct ss_error err;
+		char *data;
+		size_t len, dlen;
+		CHECK(ss_fetch(SHARED(files[f]), SS_METADATA_CAP, &data, &len, &err) == SS_OK);
+		struct ss_products *p = ss_products_parse(data, len, files[f], NULL, &err);
+		json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+		CHECK(p && j);
+		char *mine = p ? ss_products_dump(p, 0, &dlen) : NULL;
+		char *want = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+		CHECK(mine && want && dlen == strlen(want) + 1 && memcmp(mine, want, dlen - 1) == 0);
+		size_t i = 0, order = 1;
+		const char *pn, *vn, *in;
+		json_t *prod, *ver, *item;
+		json_object_foreach(json_object_get(j, "products"), pn, prod)
+			json_object_foreach(json_object_get(prod, "versions"), vn, ver)
+				json_object_foreach(json_object_get(ver, "items"), in, item) {
+					const struct ss_item *it = p ? ss_products_item(p, i++) : NULL;
+					order &= it && !strcmp(ss_item_product(it), pn) && !strcmp(ss_item_version(it), vn) &&
+						 !strcmp(ss_item_name(it), in);
+				}
+		CHECK(order && p && i == ss_products_count(p));
+		free(mine);
+		free(want);
+		json_decref(j);
+		ss_products_free(p);
+		free(data);
+	}
+}
+
+/* A version's fields after its items, a product's after its versions:
+ * items still inherit them, and keep their order. */
+static void test_fields_after_items(void)
+{
+	static const char doc[] =
+		"{\"products\": {\"p\": {\"versions\": {\"v\": {\"items\": {\"b\": {\"path\": \"x\"},"
+		" \"a\": {\"path\": \"y\", \"size\": \"12\"}}, \"label\": \"L\"}}, \"arch\": \"amd64\"}},"
+		" \"format\": \"products:1.0\", \"content_id\": \"c\"}";
+	struct ss_error err;
+	struct ss_products *p = ss_products_parse(doc, strlen(doc), "doc", NULL, &err);
+	CHECK(p && ss_products_count(p) == 2);
+	if (!p)
+		return;
+	const struct ss_item *b = ss_products_item(p, 0), *a = ss_products_item(p, 1);
+	CHECK(!strcmp(ss_item_name(b), "b") && !strcmp(ss_item_name(a), "a"));
+	CHECK(ss_item_str(b, "label") && !strcmp(ss_item_str(b, "label"), "L"));
+	CHECK(ss_item_str(a, "arch") && !strcmp(ss_item_str(a, "arch"), "amd64"));
+	CHECK(ss_item_get_int(a, "size") == 12 && ss_item_get_int(b, "size") == -1);
+	CHECK(!strcmp(ss_item_content_id(a), "c"));
+	ss_products_free(p);
+}
+
 static void test_condense(void)
 {
 	struct ss_error err;
@@ -365,6 +427,7 @@ static void test_bad_documents(void)
 	CHECK(strstr(err.msg, "larger than") != NULL);
 }
 
-TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_condense,
+TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_as_jansson,
+	  test_fields_after_items, test_condense,
 	  test_condense_meaning, test_alias_views_agree,
 	  test_bad_documents)
