@@ -52,6 +52,25 @@ static char *arena_alloc(struct ss_products *p, size_t n)
 	return out;
 }
 
+void ss_products_free(struct ss_products *p)
+{
+	if (!p)
+		return;
+	json_decref(p->root);
+	free(p->name);
+	free(p->content_id);
+	free(p->relpath);
+	json_decref(p->entry);
+	free(p->index_key);
+	free(p->items);
+	for (size_t i = 0; i < p->nvers; i++)
+		free(p->vers[i]);
+	free(p->vers);
+	ssi_arena_free(p->arena);
+	free(p->bad);
+	free(p);
+}
+
 struct ssi_ver *ssi_ver_add(struct ss_products *p, json_t *prod, json_t *ver, const char *pname,
 			    const char *vname)
 {

@@ -10,6 +10,10 @@
  * colons, commas and the member names.  Every value is parsed, and so
  * checked, by jansson.
  *
+ * Also here: whole documents, plain or clearsigned, through that reader
+ * (ss_products_parse) and, for the small ones that are not products files,
+ * through jansson (ssi_json_parse).
+ *
  * A text it refuses is parsed again whole by jansson for the message, so
  * that errors read as they always did (file, line, column, reason); only
  * a document jansson accepts but whose shape is wrong (a product that is
@@ -384,4 +388,120 @@ struct ss_products *ssi_products_scan(const char *text, size_t len, const char *
 		ssi_err(err, SS_FATAL, "cannot parse '%s': line %d column %d: %s", name, line, col, sc.why);
 	}
 	return NULL;
+}
+
+/* ---- whole documents ---- */
+
+/* DATA's JSON text: DATA itself, or a clearsigned document's body (into
+ * *BODY, malloc'd).  -1 with ERR filled naming NAME. */
+static int plain_text(const char **data, size_t *len, char **body, const char *name, struct ss_error *err)
+{
+	*body = NULL;
+	if (!ss_is_clearsigned(*data, *len))
+		return 0;
+	size_t blen;
+	struct ss_error e;
+	ss_error_clear(&e);
+	if (ss_clearsign_body(*data, *len, body, &blen, &e) != SS_OK) {
+		ssi_err(err, SS_FATAL, "cannot parse '%s': %s", name, e.msg);
+		return -1;
+	}
+	*data = *body;
+	*len = blen;
+	return 0;
+}
+
+json_t *ssi_json_parse(const char *data, size_t len, const char *name, struct ss_error *err)
+{
+	char *body;
+	if (plain_text(&data, &len, &body, name, err) < 0)
+		return NULL;
+	json_error_t je;
+	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	free(body);
+	if (!root) {
+		ssi_err(err, SS_FATAL, "cannot parse '%s': line %d column %d: %s", name, je.line,
+			je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		ssi_err(err, SS_FATAL, "cannot parse '%s': not a JSON object", name);
+		return NULL;
+	}
+	return root;
+}
+
+struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, int outline,
+				 struct ss_error *err)
+{
+	char *body;
+	if (plain_text(&data, &len, &body, name, err) < 0)
+		return NULL;
+	struct ss_products *p = ssi_products_scan(data, len, name, outline, err);
+	free(body);
+	return p;
+}
+
+json_t *ssi_json_outline(const char *data, size_t len, const char *name, struct ss_error *err)
+{
+	struct ss_products *p = ssi_doc_scan(data, len, name, 1, err);
+	json_t *root = p ? json_incref(p->root) : NULL;
+	ss_products_free(p);
+	return root;
+}
+
+struct ss_products *ssi_products_finish(struct ss_products *p, const char *default_content_id,
+					struct ss_error *err)
+{
+	const char *format = json_string_value(json_object_get(p->root, "format"));
+	if (!format || strcmp(format, "products:1.0") != 0) {
+		ssi_err(err, SS_FATAL, "invalid products '%s': format is not \"products:1.0\"", p->name);
+		goto fail;
+	}
+	if (!json_is_object(json_object_get(p->root, "products"))) {
+		ssi_err(err, SS_FATAL, "invalid products '%s': no \"products\" object", p->name);
+		goto fail;
+	}
+	if (p->bad) {
+		ssi_err(err, SS_FATAL, "%s", p->bad);
+		goto fail;
+	}
+	const char *cid = json_string_value(json_object_get(p->root, "content_id"));
+	if (!cid)
+		cid = default_content_id ? default_content_id : "";
+	if (!(p->content_id = strdup(cid))) {
+		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", p->name);
+		goto fail;
+	}
+	json_t *aliases = json_object_get(p->root, "_aliases");
+	p->aliases = json_is_object(aliases) ? aliases : NULL;
+	return p;
+fail:
+	ss_products_free(p);
+	return NULL;
+}
+
+/* Built documents (sstream-publish's) are read as text too: one reader,
+ * and one order of the shape checks. */
+struct ss_products *ssi_products_from_json(json_t *root, const char *name,
+					   const char *default_content_id,
+					   struct ss_error *err)
+{
+	char *text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!text) {
+		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);
+		return NULL;
+	}
+	struct ss_products *p = ssi_products_scan(text, strlen(text), name, 0, err);
+	free(text);
+	return p ? ssi_products_finish(p, default_content_id, err) : NULL;
+}
+
+struct ss_products *ss_products_parse(const char *data, size_t len, const char *name,
+				      const char *default_content_id, struct ss_error *err)
+{
+	struct ss_products *p = ssi_doc_scan(data, len, name, 0, err);
+	return p ? ssi_products_finish(p, default_content_id, err) : NULL;
 }
