@@ -215,7 +215,7 @@ static int put_index(const char *key, const char *tree, json_t *index, int *chan
  * dumped. */
 static int differs(const char *tree, const char *rel, json_t *doc)
 {
-	size_t len, blen;
+	size_t len = 0, blen;
 	char *text = doc ? ssi_json_dump(doc, &len) : NULL, *body = read_body(tree, rel, &blen);
 	int d = !same_text(body, blen, text, len);
 	free(text);

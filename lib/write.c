@@ -62,7 +62,8 @@ static void settle(struct ss_subset *s)
 {
 	if (s->sorted)
 		return;
-	qsort(s->c, s->n, sizeof(*s->c), cmp_chosen);
+	if (s->n)
+		qsort(s->c, s->n, sizeof(*s->c), cmp_chosen);
 	size_t w = 0;
 	for (size_t i = 0; i < s->n; i++)
 		if (!w || ssi_item_cmp_place(s->c[w - 1].it, s->c[i].it) != 0)
@@ -168,7 +169,7 @@ static void put_level(struct out *o, json_t *obj, const char *child, const struc
 	qsort(keys, n, sizeof(*keys), ssi_cmp_str);
 	put(o, "{", 1);
 	for (i = 0; i < n; i++) {
-		put(o, ",\n" + !i, 1 + !!i);
+		put(o, i ? ",\n" : "\n", i ? 2 : 1);
 		indent(o, depth + 1);
 		put_json(o, json_string(keys[i]), 0);
 		put(o, ": ", 2);
@@ -197,7 +198,7 @@ static void put_groups(struct out *o, const struct chosen *c, size_t a, size_t b
 		const char *name = place_name(c[i].it, level);
 		for (j = i + 1; level < 2 && j < b && strcmp(place_name(c[j].it, level), name) == 0; j++)
 			;
-		put(o, ",\n" + (i == a), 1 + (i != a));
+		put(o, i != a ? ",\n" : "\n", i != a ? 2 : 1);
 		indent(o, depth + 1);
 		put_json(o, json_string(name), 0);
 		put(o, ": ", 2);
