@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "history_internal.h"
 
 /* ---- what changed between two states, from their products files ---------- */
@@ -44,22 +46,52 @@ static void keys_free(struct keys *k)
 	memset(k, 0, sizeof(*k));
 }
 
-/* Items ("product version item<TAB>sha256") and versions of the products
- * files (the .json files of streams/v1) of a git tree; items and bytes
- * counted. */
+/* An item ("product version item<TAB>sha256") as 16 bytes of its sha256:
+ * a commit message counts the items of two records of a tree of a million
+ * items, and their names would cost 250 MB. */
+struct digest {
+	unsigned char d[16];
+};
+
+static int cmp_digest(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct digest));
+}
+
+/* Items and versions of the products files (the .json files of
+ * streams/v1) of a git tree; items and bytes counted.  The items by name
+ * (ITEMS) when the state was read with names, else by digest (DIGESTS). */
 struct state {
 	struct keys items, versions;
+	struct digest *digests;
+	size_t ndigests, adigests;
 	size_t nitems;
 	long long bytes;
 };
+
+static void digest_add(struct state *s, const char *key)
+{
+	if (s->ndigests == s->adigests) {
+		size_t na = s->adigests ? 2 * s->adigests : 1024;
+		struct digest *nd = realloc(s->digests, na * sizeof(*nd));
+		if (!nd)
+			return;
+		s->digests = nd;
+		s->adigests = na;
+	}
+	unsigned char full[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)key, strlen(key), full);
+	memcpy(s->digests[s->ndigests++].d, full, sizeof(struct digest));
+}
 
 static void state_free(struct state *s)
 {
 	keys_free(&s->items);
 	keys_free(&s->versions);
+	free(s->digests);
 }
 
-static void read_state(git_repository *repo, const git_tree *root, struct state *s)
+static void read_state(git_repository *repo, const git_tree *root, int names, struct state *s)
 {
 	memset(s, 0, sizeof(*s));
 	git_tree_entry *v1e = NULL;
@@ -87,7 +119,10 @@ static void read_state(git_repository *repo, const git_tree *root, struct state 
 			const char *sha = ss_item_str(it, "sha256");
 			snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it),
 				 ss_item_name(it), sha ? sha : "");
-			keys_add(&s->items, key);
+			if (names)
+				keys_add(&s->items, key);
+			else
+				digest_add(s, key);
 			s->nitems++;
 			long long size = ss_item_get_int(it, "size");
 			s->bytes += size > 0 ? size : 0;
@@ -107,6 +142,8 @@ static void read_state(git_repository *repo, const git_tree *root, struct state 
 	s->versions.n = o;
 	if (s->items.n)
 		qsort(s->items.v, s->items.n, sizeof(char *), cmp_key);
+	if (s->ndigests)
+		qsort(s->digests, s->ndigests, sizeof(*s->digests), cmp_digest);
 out:
 	git_tree_free(v1);
 	git_tree_entry_free(v1e);
@@ -138,17 +175,32 @@ static void compare(const struct keys *a, const struct keys *b, const char *what
 	}
 }
 
+/* How many digests are in A and not in B (*GONE), in B and not in A (*NEW). */
+static void compare_digests(const struct state *a, const struct state *b, size_t *gone, size_t *added)
+{
+	size_t i = 0, j = 0;
+	while (i < a->ndigests || j < b->ndigests) {
+		int c = i >= a->ndigests ? 1 : j >= b->ndigests ? -1 : cmp_digest(&a->digests[i], &b->digests[j]);
+		if (c == 0)
+			i++, j++;
+		else if (c < 0)
+			(*gone)++, i++;
+		else
+			(*added)++, j++;
+	}
+}
+
 /* The message of a commit from OLD_TREE to NEW_TREE: a one-line summary,
  * then the versions added and removed.  malloc'd; NULL when out of memory. */
 char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, const git_tree *new_tree, const char *tool,
 			 const char *note)
 {
 	struct state before, after;
-	read_state(repo, old_tree, &before);
-	read_state(repo, new_tree, &after);
+	read_state(repo, old_tree, 0, &before);
+	read_state(repo, new_tree, 0, &after);
 	size_t va = 0, vr = 0, ia = 0, ir = 0;
 	compare(&before.versions, &after.versions, "version", NULL, NULL, &va, &vr);
-	compare(&before.items, &after.items, "item", NULL, NULL, &ia, &ir);
+	compare_digests(&before, &after, &ir, &ia);
 	size_t cap = 512 + (note ? strlen(note) : 0) + 64 * (va + vr), len;
 	char *msg = malloc(cap);
 	if (msg) {
@@ -176,8 +228,8 @@ void ssh_diff(git_repository *repo, const git_tree *a, const git_tree *b,
 	      void (*cb)(void *ud, char sign, const char *what, const char *key), void *ud)
 {
 	struct state sa, sb;
-	read_state(repo, a, &sa);
-	read_state(repo, b, &sb);
+	read_state(repo, a, 1, &sa);
+	read_state(repo, b, 1, &sb);
 	size_t add = 0, rem = 0;
 	compare(&sa.versions, &sb.versions, "version", cb, ud, &add, &rem);
 	compare(&sa.items, &sb.items, "item", cb, ud, &add, &rem);
