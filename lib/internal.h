@@ -24,6 +24,10 @@ int ssi_list_has(const char *list, const char *item);
 int ssi_hexval(int c);
 
 /* A sorted set of strings: add, then seal (sort, drop duplicates), then has. */
+/* As ss_tree_load, for a tree whose items are all that is needed: the
+ * documents' bytes are not kept (read back as NULL), and a products file
+ * costs little more than its text. */
+struct ss_tree *ssi_tree_load_items(const char *source, struct ss_error *err);
 /* Frees the bytes of T's documents (read back as NULL): for a tree whose
  * items are all that is still needed. */
 void ssi_tree_drop_texts(struct ss_tree *t);

@@ -45,9 +45,8 @@ int ssm_load_old(struct run *r)
 	if (r->old_is_src && found_index) {
 		r->old = r->src;
 	} else {
-		r->old_is_src = 0, r->old = ss_tree_load(r->o->target, &e);
 		/* its items are what counts: its bytes are never written */
-		ssi_tree_drop_texts(r->old);
+		r->old_is_src = 0, r->old = ssi_tree_load_items(r->o->target, &e);
 	}
 	if (!r->old) {
 		/* Not fatal: the run rewrites it.  Nothing is pruned this time. */

@@ -42,6 +42,7 @@ struct ss_products {
 	size_t nvers, vers_alloc;
 	struct ssi_arena_block *arena;
 	char *bad;                       /* the first shape error found while reading */
+	char *text;                      /* read in place: records in its own text */
 };
 
 /* Items in order of product, version and name (strcmp). */
@@ -57,8 +58,10 @@ struct ssi_recf {
 	const char *key, *val;
 };
 /* Adds item INAME (the object ITEM) of version V to P; SS_FATAL when out
- * of memory. */
-int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item);
+ * of memory.  With AT, the record goes there when it takes at most *ROOM
+ * bytes, and *ROOM is set to what it took (0: it went to the arena). */
+int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item, char *at,
+		size_t *room);
 /* The next field of a record after *POS (start with the record itself);
  * 0 at its end. */
 int ssi_rec_next(const char **pos, struct ssi_recf *f);
@@ -83,6 +86,11 @@ void ssi_arena_free(struct ssi_arena_block *a);
  * are passed over, unread and unchecked: for text read before. */
 struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
 				      struct ss_error *err);
+/* As ssi_products_scan (not in outline), taking TEXT (malloc'd, freed with
+ * the result or on failure): records are written over the text of the
+ * items already read, so the document costs little more than its text.
+ * Messages are the reader's own (the text is gone). */
+struct ss_products *ssi_products_scan_own(char *text, size_t len, const char *name, struct ss_error *err);
 /* As ssi_products_scan, of plain or clearsigned DATA. */
 struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, int outline,
 				 struct ss_error *err);

@@ -68,6 +68,7 @@ void ss_products_free(struct ss_products *p)
 	free(p->vers);
 	ssi_arena_free(p->arena);
 	free(p->bad);
+	free(p->text);
 	free(p);
 }
 
@@ -121,7 +122,8 @@ static char value_text(json_t *v, const char **text, char **dumped, char *num, s
 	}
 }
 
-int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item)
+int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item, char *at,
+		size_t *room)
 {
 	if (p->nitems == p->items_alloc) {
 		size_t na = p->items_alloc ? p->items_alloc + p->items_alloc / 2 : 64;
@@ -142,9 +144,12 @@ int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *inam
 		size += 1 + strlen(k) + 1 + strlen(text) + 1;
 		free(dumped);
 	}
-	char *rec = arena_alloc(p, size), *w = rec;
+	/* in place of the item's text when it fits, else in the arena */
+	char *rec = at && size <= *room ? at : arena_alloc(p, size), *w = rec;
 	if (!rec)
 		return SS_FATAL;
+	if (at)
+		*room = rec == at ? size : 0;
 	w = stpcpy(w, iname) + 1;
 	json_object_foreach(item, k, val) {
 		*w++ = value_text(val, &text, &dumped, num, sizeof(num));

@@ -34,6 +34,8 @@ struct scan {
 	size_t keycap;
 	json_t *shape;           /* the first shape error, as a string */
 	int outline;             /* items are passed over, not read */
+	char *own;               /* the text, when records go over it */
+	size_t w;                /* where the next record may go (before sc->i) */
 };
 
 /* A level above the items: OBJ receives its fields, CHILD is the member
@@ -255,10 +257,18 @@ static int item_member(struct scan *sc, const char *iname, void *ud)
 		sc->i = end;
 		return 0;
 	}
+	size_t from = sc->i;
 	json_t *item = read_value(sc);
 	if (!item)
 		return -1;
-	int rc = json_is_object(item) ? ssi_rec_add(sc->p, l->ver, iname, item) : SS_OK;
+	/* the text of the items read so far is free: jansson has read it */
+	if (sc->own && sc->w == 0)
+		sc->w = from;
+	size_t room = sc->i - sc->w;
+	int rc = json_is_object(item)
+			 ? ssi_rec_add(sc->p, l->ver, iname, item, sc->own ? sc->own + sc->w : NULL, &room)
+			 : SS_OK;
+	sc->w += sc->own ? room : 0;
 	json_decref(item);
 	return rc == SS_OK ? 0 : refuse(sc, "out of memory");
 }
@@ -353,11 +363,17 @@ static void line_col(const char *s, size_t at, int *line, int *col)
 	}
 }
 
-struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
-				      struct ss_error *err)
+/* Reads TEXT into a new products object: records over OWN's text when
+ * it is not NULL (then TEXT). */
+static struct ss_products *scan(const char *text, size_t len, const char *name, int outline, char *own,
+				struct ss_error *err)
 {
 	struct ss_products *p = calloc(1, sizeof(*p));
-	struct scan sc = { .s = text, .n = len, .p = p, .outline = outline };
+	struct scan sc = { .s = text, .n = len, .p = p, .outline = outline, .own = own };
+	if (p)
+		p->text = own;
+	else
+		free(own);
 	if (!p || !(p->root = json_object()) || !(p->name = strdup(name))) {
 		ss_products_free(p);
 		ssi_err(err, SS_FATAL, "cannot load '%s': out of memory", name);
@@ -377,17 +393,30 @@ struct ss_products *ssi_products_scan(const char *text, size_t len, const char *
 	ss_products_free(p);
 	/* jansson's own message, as a whole parse gives it */
 	int refused = 0;
-	if (strcmp(sc.why, "out of memory") != 0) {
+	if (!own && strcmp(sc.why, "out of memory") != 0) {
 		json_t *whole = ssi_json_parse(text, len, name, err);
 		refused = !whole;
 		json_decref(whole);
 	}
-	if (!refused) {
+	if (!refused && own) {
+		ssi_err(err, SS_FATAL, "cannot parse '%s': byte %zu: %s", name, sc.at, sc.why);
+	} else if (!refused) {
 		int line, col;
 		line_col(text, sc.at, &line, &col);
 		ssi_err(err, SS_FATAL, "cannot parse '%s': line %d column %d: %s", name, line, col, sc.why);
 	}
 	return NULL;
+}
+
+struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
+				      struct ss_error *err)
+{
+	return scan(text, len, name, outline, NULL, err);
+}
+
+struct ss_products *ssi_products_scan_own(char *text, size_t len, const char *name, struct ss_error *err)
+{
+	return scan(text, len, name, 0, text, err);
 }
 
 /* ---- whole documents ---- */

@@ -34,6 +34,7 @@ struct ss_tree {
 	struct doc *docs;
 	size_t ndocs, docs_alloc;
 	size_t bytes;                   /* of every document read */
+	int in_place;                   /* items only: records over the texts */
 };
 
 void ss_tree_free(struct ss_tree *t)
@@ -127,6 +128,11 @@ static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, str
 		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
 			goto out;
 		root = ssi_products_scan(body, blen, loc, 0, err);
+	} else if (t->in_place && !ss_is_clearsigned(data, len)) {
+		/* the text becomes the records: the tree keeps no bytes of it */
+		root = ssi_products_scan_own(data, len, loc, err);
+		data = NULL;
+		len = 0;
 	} else {
 		root = ssi_doc_scan(data, len, loc, 0, err);
 	}
@@ -253,8 +259,8 @@ static int not_found(const struct ss_error *e)
 	return e->http_status == 404 || e->sys_errno == ENOENT;
 }
 
-struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
-				const struct ss_fetch_opts *fo, struct ss_error *err)
+static struct ss_tree *load(const char *source, struct ss_verifier *v, const struct ss_fetch_opts *fo,
+			    int in_place, struct ss_error *err)
 {
 	struct ss_error local;
 	if (!err)
@@ -267,6 +273,7 @@ struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
 	}
 	t->verifier = v;
 	t->fo = fo;
+	t->in_place = in_place;
 	struct stat st;
 	/* A document is named by its extension, or is an existing plain file. */
 	int doc = is_document(source) ||
@@ -313,6 +320,17 @@ fail:
 	free(rel);
 	ss_tree_free(t);
 	return NULL;
+}
+
+struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
+				const struct ss_fetch_opts *fo, struct ss_error *err)
+{
+	return load(source, v, fo, 0, err);
+}
+
+struct ss_tree *ssi_tree_load_items(const char *source, struct ss_error *err)
+{
+	return load(source, NULL, NULL, 1, err);
 }
 
 struct ss_tree *ss_tree_load(const char *source, struct ss_error *err)

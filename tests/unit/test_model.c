@@ -4,6 +4,7 @@
 
 #include "sstream.h"
 #include "harness.h"
+#include "model_internal.h"
 
 static struct ss_products *load(const char *path, struct ss_error *err)
 {
@@ -250,6 +251,44 @@ static void test_as_jansson(void)
 	}
 }
 
+/* Read in place (records over the text, the mirror's old tree): the same
+ * items, every field the same, and a record that does not fit (a real
+ * written longer than in the text) goes to the arena. */
+static void test_in_place(void)
+{
+	static const char reals[] =
+		"{\"format\":\"products:1.0\",\"products\":{\"p\":{\"versions\":{\"v\":{\"items\":{"
+		"\"a\":{\"x\":0.1,\"path\":\"a\"},\"b\":{\"y\":1e-7},\"c\":{\"path\":\"c\",\"z\":[1,{\"b\":1,\"a\":2}]}}}}}}}";
+	const char *files[] = { SHARED("real/lxc-images-20230424.json"), SHARED("real/cirros-released-download.json"),
+				TESTDATA("aliases.json"), NULL };
+	for (int f = 0; f < 4; f++) {
+		struct ss_error err;
+		char *data;
+		size_t len;
+		if (f < 3)
+			CHECK(ss_fetch(files[f], SS_METADATA_CAP, &data, &len, &err) == SS_OK);
+		else
+			data = strdup(reals), len = strlen(reals);
+		struct ss_products *a = ss_products_parse(data, len, "a", NULL, &err);
+		struct ss_products *b = ssi_products_scan_own(data, len, "b", &err);
+		b = b ? ssi_products_finish(b, NULL, &err) : NULL;
+		CHECK(a && b && ss_products_same(a, b));
+		for (size_t i = 0; a && b && i < ss_products_count(a); i++) {
+			char *ja = ss_item_json(ss_products_item(a, i), NULL), *jb = ss_item_json(ss_products_item(b, i), NULL);
+			CHECK(ja && jb && strcmp(ja, jb) == 0);
+			free(ja);
+			free(jb);
+		}
+		ss_products_free(a);
+		ss_products_free(b);
+	}
+	/* a refused text: the reader's own message, naming the file */
+	struct ss_error err;
+	char *bad = strdup("{\"format\":\"products:1.0\",\"products\":{\"p\":{\"versions\":{\"v\":{\"items\":{\"a\":{\"k\":1,}}}}}}}");
+	CHECK(ssi_products_scan_own(bad, strlen(bad), "bad.json", &err) == NULL);
+	CHECK(strstr(err.msg, "bad.json") != NULL);
+}
+
 /* A version's fields after its items, a product's after its versions:
  * items still inherit them, and keep their order. */
 static void test_fields_after_items(void)
@@ -428,6 +467,6 @@ static void test_bad_documents(void)
 }
 
 TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_as_jansson,
-	  test_fields_after_items, test_condense,
+	  test_fields_after_items, test_in_place, test_condense,
 	  test_condense_meaning, test_alias_views_agree,
 	  test_bad_documents)
