@@ -38,6 +38,7 @@ int ssi_cmp_str(const void *a, const void *b);
 struct ssi_strset {
 	char **v;
 	size_t n, alloc;
+	int borrowed;            /* the strings are not copied: they outlive the set */
 };
 int ssi_strset_add(struct ssi_strset *s, const char *str);
 /* For tests: the Nth ssi_strset_add from now fails as if out of memory

@@ -251,6 +251,7 @@ static void run_free(struct run *r)
 	ssi_strset_free(&r->new_meta);
 	ssi_strset_free(&r->valid.old);
 	ssi_strset_free(&r->valid.new);
+	ssi_strset_free(&r->names);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	free(r->dot);
@@ -336,6 +337,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	memset(stats, 0, sizeof(*stats));
 	stats->updated = -1;
 	struct run r = { .o = o, .st = stats, .err = err, .lock_fd = -1 };
+	r.new_refs.borrowed = r.old_refs.borrowed = 1;
 	int rc = run(&r);
 	if (rc == SS_OK && !o->dry_run)
 		rc = record_success(&r);

@@ -94,8 +94,10 @@ struct run {
 	size_t nold, nsha;
 	int failed_temp, failed_other;
 	int complete;            /* every wanted item is in place: save key and validators */
-	/* paths the old and the new documents reference, and the documents */
-	struct ssi_strset new_refs, old_refs, old_meta, new_meta;
+	/* paths the old and the new documents reference (borrowed from the
+	 * trees, or from NAMES: a million paths are not copied twice), and the
+	 * documents */
+	struct ssi_strset new_refs, old_refs, old_meta, new_meta, names;
 	struct ssm_docs docs;
 	struct ssm_prune prune;
 	struct ssm_valid valid;
@@ -114,6 +116,9 @@ int ssm_oom(struct run *r);
  * run decide what is deleted: an entry lost for want of memory would make
  * a referenced file look unreferenced, so no add may fail silently. */
 int ssm_add(struct run *r, struct ssi_strset *s, const char *str);
+/* Adds STR to the borrowing set S (new_refs, old_refs): STR as it is when
+ * it lives as long as the run's trees, else (COPY) a copy in R->names. */
+int ssm_ref(struct run *r, struct ssi_strset *s, const char *str, int copy);
 
 /* The items of TARGET's products that the run's filters do not select
  * (kept as they are unless delete_excluded; *OUT malloc'd), or SS_FATAL

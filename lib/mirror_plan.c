@@ -64,14 +64,14 @@ int ssm_load_old(struct run *r)
 	int rc = SS_OK;
 	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->old); i++) {
 		const struct ss_products *p = ss_tree_products(r->old, i);
-		rc = ssm_add(r, &r->old_refs, ss_products_path(p));
+		rc = ssm_ref(r, &r->old_refs, ss_products_path(p), 0);
 		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
 			const struct ss_item *it = ss_products_item(p, j);
 			const char *path = ss_item_str(it, "path");
 			if (!path)
 				continue;
 			r->old_by_path[np++] = (struct keyed){ path, it };
-			rc = ssm_add(r, &r->old_refs, path);
+			rc = ssm_ref(r, &r->old_refs, path, 0);
 			const char *sha = ss_item_str(it, "sha256");
 			if (sha)
 				r->old_by_sha[ns++] = (struct keyed){ sha, it };
@@ -80,7 +80,7 @@ int ssm_load_old(struct run *r)
 	for (size_t i = 0; rc == SS_OK && i < ss_tree_ndocs(r->old); i++) {
 		const char *d;
 		size_t l;
-		rc = ssm_add(r, &r->old_refs, ss_tree_doc(r->old, i, &d, &l));
+		rc = ssm_ref(r, &r->old_refs, ss_tree_doc(r->old, i, &d, &l), 0);
 	}
 	qsort(r->old_by_path, np, sizeof(*r->old_by_path), ssm_cmp_keyed);
 	qsort(r->old_by_sha, ns, sizeof(*r->old_by_sha), ssm_cmp_keyed);

@@ -137,7 +137,7 @@ static int doc_grow(struct run *r)
 static int write_doc(struct run *r, const char *rel, const char *data, size_t len, int own)
 {
 	char *rc = NULL;
-	if (ssm_add(r, &r->new_meta, rel) != SS_OK || ssm_add(r, &r->new_refs, rel) != SS_OK)
+	if (ssm_add(r, &r->new_meta, rel) != SS_OK || ssm_ref(r, &r->new_refs, rel, 1) != SS_OK)
 		goto fail;
 	if (r->o->dry_run) {
 		if (own)
@@ -285,7 +285,7 @@ static int add_signed_twin(struct run *r, const char *rel)
 {
 	char srel[PATH_MAX];
 	ssi_treedocs_sjson_name(rel, srel, sizeof(srel));
-	return ssm_add(r, &r->new_meta, srel) != SS_OK ? SS_FATAL : ssm_add(r, &r->new_refs, srel);
+	return ssm_add(r, &r->new_meta, srel) != SS_OK ? SS_FATAL : ssm_ref(r, &r->new_refs, srel, 1);
 }
 
 /*
@@ -358,11 +358,11 @@ int ssm_publish(struct run *r)
 			continue;
 		r->st->items += !w->held;
 		if (w->path)
-			rc = ssm_add(r, &r->new_refs, w->path);
+			rc = ssm_ref(r, &r->new_refs, w->path, 0);
 	}
 	for (size_t i = 0; rc == SS_OK && i < r->docs.nfallback; i++) {
 		r->st->items++;
-		rc = ssm_add(r, &r->new_refs, ss_item_str(r->docs.fallback[i], "path"));
+		rc = ssm_ref(r, &r->new_refs, ss_item_str(r->docs.fallback[i], "path"), 0);
 	}
 	char *index = NULL;
 	size_t index_len = 0;
@@ -393,7 +393,7 @@ int ssm_publish(struct run *r)
 			rc = write_doc(r, rel, data, len, 0);
 		}
 	}
-	if (rc == SS_OK && (rc = ssm_add(r, &r->new_refs, "streams/v1/index.json")) == SS_OK)
+	if (rc == SS_OK && (rc = ssm_ref(r, &r->new_refs, "streams/v1/index.json", 0)) == SS_OK)
 		rc = ssm_add(r, &r->new_meta, "streams/v1/index.json");
 	if (rc == SS_OK && r->o->sign_key)
 		rc = add_signed_twin(r, "streams/v1/index.json");

@@ -45,6 +45,13 @@ int ssm_add(struct run *r, struct ssi_strset *s, const char *str)
 	return ssi_strset_add(s, str) < 0 ? ssm_oom(r) : SS_OK;
 }
 
+int ssm_ref(struct run *r, struct ssi_strset *s, const char *str, int copy)
+{
+	if (copy && ssm_add(r, &r->names, str) != SS_OK)
+		return SS_FATAL;
+	return ssm_add(r, s, copy ? r->names.v[r->names.n - 1] : str);
+}
+
 /* ---- items by path and by sha256 ----------------------------------------- */
 
 int ssm_cmp_keyed(const void *a, const void *b)

@@ -388,6 +388,10 @@ static struct ss_products *scan(const char *text, size_t len, const char *name, 
 	if (rc == 0 && sc.shape)
 		p->bad = strdup(json_string_value(sc.shape));
 	json_decref(sc.shape);
+	/* (the items' array grew by half: what it did not fill goes back) */
+	struct ss_item *fit = p->nitems ? realloc(p->items, p->nitems * sizeof(*fit)) : NULL;
+	if (fit)
+		p->items = fit, p->items_alloc = p->nitems;
 	if (rc == 0)
 		return p;
 	ss_products_free(p);

@@ -34,7 +34,7 @@ int ssi_strset_add(struct ssi_strset *s, const char *str)
 		s->v = nv;
 		s->alloc = na;
 	}
-	if (!(s->v[s->n] = strdup(str)))
+	if (!(s->v[s->n] = s->borrowed ? (char *)str : strdup(str)))
 		return -1;
 	s->n++;
 	return 0;
@@ -48,9 +48,10 @@ void ssi_strset_seal(struct ssi_strset *s)
 	qsort(s->v, s->n, sizeof(*s->v), ssi_cmp_str);
 	size_t o = 1;
 	for (size_t i = 1; i < s->n; i++) {
-		if (strcmp(s->v[i], s->v[o - 1]) == 0)
-			free(s->v[i]);
-		else
+		if (strcmp(s->v[i], s->v[o - 1]) == 0) {
+			if (!s->borrowed)
+				free(s->v[i]);
+		} else
 			s->v[o++] = s->v[i];
 	}
 	s->n = o;
@@ -63,10 +64,12 @@ int ssi_strset_has(const struct ssi_strset *s, const char *str)
 
 void ssi_strset_free(struct ssi_strset *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	int borrowed = s->borrowed;
+	for (size_t i = 0; !borrowed && i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+	s->borrowed = borrowed;
 }
 
 int ssi_list_has(const char *list, const char *alias)
