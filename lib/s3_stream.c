@@ -2,23 +2,27 @@
 /*
  * S3 object storage: an item straight from its source URL into the
  * bucket, with no local copy (issue 20.1).  One GET per item; its bytes
- * fill a buffer of at most the part size and are hashed (every hash the
- * item gives) as they come.
+ * are hashed (every hash the item gives) as they come.
  *
- * An item up to the part size is one PUT from that buffer, sent only once
- * the whole body is in and matched the size and every hash; the PUT
- * carries the item's sha256 as x-amz-content-sha256 and its size as
- * Content-Length, so the store refuses other bytes.  That sha256 the store
- * checks is not computed here too (it was a third of the CPU time of a
- * run of large items): an item whose stream gives it and no other hash is
- * only counted; a wrong body is refused by the PUT (XAmzContentSHA256-
- * Mismatch: an integrity failure, nothing stored).  A larger item is
- * a multipart upload: each full buffer goes up as a part (each part signed
- * with its own sha256) while the GET waits; the last part goes, and the
- * upload is completed, only when the whole body matched the size and
- * every hash; else the upload is aborted and nothing is stored.  A GET
- * that breaks off is resumed (Range) from where it stopped, so the parts
- * already put stay.
+ * An item up to the part size whose stream gives its sha256 is one PUT
+ * fed by the GET as the bytes come (piped: the GET and the PUT side by
+ * side on one multi handle, through a ring of at most 4 MiB): the PUT
+ * carries that sha256 as x-amz-content-sha256 and the size as
+ * Content-Length, so the store refuses other bytes, and it gets the
+ * item's last byte only once the whole body matched the size and every
+ * hash; else it is aborted and the store, short of bytes, stores
+ * nothing.  That sha256 the store checks is not computed here too: a
+ * wrong body is refused by the PUT (XAmzContentSHA256Mismatch: an
+ * integrity failure, nothing stored).  A GET or PUT that fails for a
+ * while is tried again from the first byte.  An item whose stream gives
+ * no sha256 fills a buffer first, is hashed, and goes up from it.
+ *
+ * A larger item is a multipart upload: each full buffer (the part size)
+ * goes up as a part (each part signed with its own sha256) while the GET
+ * waits; the last part goes, and the upload is completed, only when the
+ * whole body matched the size and every hash; else the upload is aborted
+ * and nothing is stored.  A GET that breaks off is resumed (Range) from
+ * where it stopped, so the parts already put stay.
  *
  * Memory: one buffer per upload worker, so at most -j x part size.  Sits
  * on the request client and the multipart steps (s3_multipart.c).
@@ -33,6 +37,7 @@
 /* The ring of a piped PUT, and the room a paused GET needs to go on. */
 #define PIPE_CAP (4u << 20)
 #define PIPE_CHUNK (512u << 10)
+#define PIPE_MIN (256 << 10)
 
 /* One item's transfer. */
 struct stream {
@@ -303,17 +308,29 @@ static int own_kinds(const struct ss_item *it, const char *sha256, int multipart
 
 /* ---- Piped: a single PUT fed by the GET as its bytes come ---------------- */
 
-/* The PUT's body: what the GET put in the ring, all but the item's last
- * byte until the whole body matched (the store cannot complete the
- * object before); a body that did not match aborts the PUT. */
+/* The bytes the PUT may take now, at most N: never the item's last byte
+ * before the whole body matched (the store cannot complete the object
+ * before), and while the GET goes on only once PIPE_MIN have gathered
+ * (fewer, larger sends for both ends). */
+static size_t pipe_ready(const struct stream *st, size_t n)
+{
+	long long limit = (st->verified ? st->size : st->size - 1) - st->sent;
+	long long avail = (long long)st->blen < limit ? (long long)st->blen : limit;
+	long long want = (long long)n < limit ? (long long)n : limit;
+	if (want > PIPE_MIN)
+		want = PIPE_MIN;
+	if (!st->verified && avail < want)
+		return 0;
+	return (size_t)(avail < (long long)n ? avail : (long long)n);
+}
+
+/* The PUT's body, from the ring; a body that did not match aborts it. */
 static size_t pipe_read(char *ptr, size_t n, void *ud)
 {
 	struct stream *st = ud;
 	if (st->failed)
 		return CURL_READFUNC_ABORT;
-	long long limit = st->verified ? st->size : st->size - 1;
-	long long avail = st->sent + (long long)st->blen < limit ? (long long)st->blen : limit - st->sent;
-	size_t k = (long long)n < avail ? n : (size_t)avail;
+	size_t k = pipe_ready(st, n);
 	if (!k) {
 		st->put_paused = 1;
 		return CURL_READFUNC_PAUSE;
@@ -372,7 +389,7 @@ static void pipe_run(struct stream *st, const struct ss_item *it, char *sha256, 
 			st->get_paused = 0;
 			curl_easy_pause(get, CURLPAUSE_CONT);
 		}
-		if (st->put_paused && (st->blen || st->verified || st->failed)) {
+		if (st->put_paused && (st->failed || pipe_ready(st, PIPE_CHUNK))) {
 			st->put_paused = 0;
 			curl_easy_pause(put, CURLPAUSE_CONT);
 		}
