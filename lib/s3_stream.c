@@ -37,7 +37,6 @@
 /* The ring of a piped PUT, and the room a paused GET needs to go on. */
 #define PIPE_CAP (4u << 20)
 #define PIPE_CHUNK (512u << 10)
-#define PIPE_MIN (256 << 10)
 
 /* One item's transfer. */
 struct stream {
@@ -310,17 +309,12 @@ static int own_kinds(const struct ss_item *it, const char *sha256, int multipart
 
 /* The bytes the PUT may take now, at most N: never the item's last byte
  * before the whole body matched (the store cannot complete the object
- * before), and while the GET goes on only once PIPE_MIN have gathered
- * (fewer, larger sends for both ends). */
+ * before).  Whatever has come goes on at once: a PUT waiting for more
+ * would look stalled behind a slow source. */
 static size_t pipe_ready(const struct stream *st, size_t n)
 {
 	long long limit = (st->verified ? st->size : st->size - 1) - st->sent;
 	long long avail = (long long)st->blen < limit ? (long long)st->blen : limit;
-	long long want = (long long)n < limit ? (long long)n : limit;
-	if (want > PIPE_MIN)
-		want = PIPE_MIN;
-	if (!st->verified && avail < want)
-		return 0;
 	return (size_t)(avail < (long long)n ? avail : (long long)n);
 }
 

@@ -158,6 +158,19 @@ check "piped item broke off: the run finishes" test $? -eq 0
 check "... the item fetched again" test "$(grep -c "^GET /site/$small" "$T/httpd.log")" -ge 2
 expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/t"
 
+# ---- a slow source (2 KiB/s, above the stall limit): the piped PUT sends
+# what has come at once and is never taken for stalled (--timeout 3 on a
+# 12 KiB item that takes 6 s)
+I3=$T/img3
+mkdir -p "$I3/root/bin"
+head -c 10240 /dev/urandom >"$I3/root/bin/blob"
+tar -C "$I3/root" -cf "$I3/root.tar" .
+expect 0 "publish add (12 KiB item)" "$P" add "$W/drip" "$I/meta.tar.xz" "$I3/root.tar"
+echo "drip images/" >"$T/faults"
+expect 0 "a source dripping 2 KiB/s, --timeout 3: the run finishes" "$M" --timeout 3 --retries 0 "$U/drip" s3://mirror/drip
+rm -f "$T/faults"
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/drip"
+
 # ---- memory: a 24 MiB item (one PUT at the default 64 MiB part size) goes
 # through a ring of at most 4 MiB, never a buffer of the whole item
 I2=$T/img2
