@@ -158,6 +158,21 @@ check "piped item broke off: the run finishes" test $? -eq 0
 check "... the item fetched again" test "$(grep -c "^GET /site/$small" "$T/httpd.log")" -ge 2
 expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/t"
 
+# ---- a piped item the source lacks (404) fails naming it, nothing stored;
+# one the source fails twice (500) goes up on the third try
+echo "404 $small" >"$T/faults"
+run "$M" "$U/site" s3://mirror/gone
+check "source answers 404: the run fails (exit $RC)" test "$RC" -ne 0
+check "... naming the item and the status" sh -c "grep '$small' '$T/err' | grep -q 'HTTP 404'"
+keys "gone/$small"
+check "... the item is not in the bucket" test ! -s "$T/keys"
+keys gone/streams/
+check "... no document put" test ! -s "$T/keys"
+echo "500x2 $small" >"$T/faults"
+expect 0 "source answers 500 twice: the run finishes" "$M" "$U/site" s3://mirror/again
+rm -f "$T/faults"
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/again"
+
 # ---- a slow source (2 KiB/s, above the stall limit): the piped PUT sends
 # what has come at once and is never taken for stalled (--timeout 3 on a
 # 12 KiB item that takes 6 s)
