@@ -3,8 +3,11 @@
 # tests/ceph.sh) with no local copy of the items (issue 20.1): the staging
 # tree under the state directory holds the documents only, during the run
 # too; an item whose bytes do not match is never stored (a single PUT and
-# a multipart upload, exit 3); a kill -9 mid-stream leaves the bucket
-# verifying, and the next run finishes.
+# a multipart upload, exit 3); a single PUT fed as the GET comes (piped)
+# never gets its last byte before every hash matched, is tried again from
+# its first byte after a broken or failing GET, keeps going behind a slow
+# source, and holds a ring, not the item, in memory; a kill -9 mid-stream
+# leaves the bucket verifying, and the next run finishes.
 . tests/lib.sh
 . tests/ceph.sh
 M=$BIN/sstream-mirror
