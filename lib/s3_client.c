@@ -109,18 +109,14 @@ void ssi_s3_emit(struct ss_s3 *s, enum ss_mirror_event_type type, const char *pa
 
 /* ---- Requests ------------------------------------------------------------- */
 
-struct upload {
-	struct ssi_s3_req *r;
-	long long pos;
-	int ioerr;
-};
-
 static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	struct upload *u = ud;
+	struct ssi_s3_upload *u = ud;
 	struct ssi_s3_req *r = u->r;
-	long long left = r->len - u->pos;
 	size_t n = size * nmemb;
+	if (r->read)
+		return r->read(ptr, n, r->read_ud);
+	long long left = r->len - u->pos;
 	if ((long long)n > left)
 		n = (size_t)left;
 	if (!n)
@@ -184,7 +180,7 @@ static long long ms_left(const struct ss_s3 *s)
 }
 
 /* The method of R, and its body (read from U) for PUT and POST. */
-static void set_method(CURL *h, struct ssi_s3_req *r, struct upload *u)
+static void set_method(CURL *h, struct ssi_s3_req *r, struct ssi_s3_upload *u)
 {
 	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -202,29 +198,30 @@ static void set_method(CURL *h, struct ssi_s3_req *r, struct upload *u)
 	}
 }
 
-/* One attempt.  SS_OK for any HTTP reply (R->status set), else an error. */
-static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, struct ss_error *err)
+/* The easy handle of one attempt of R, in C (ssi_s3_call_end frees it). */
+int ssi_s3_call_begin(struct ss_s3 *s, struct ssi_s3_req *r, struct ssi_s3_call *c, const char *what,
+		      struct ss_error *err)
 {
+	memset(c, 0, sizeof(*c));
+	req_reset(r);
 	if (ssi_curl_init() != 0)
 		return ssi_err(err, SS_FATAL, "cannot %s: libcurl initialisation failed", what);
 	char *ekey = r->key ? ssi_s3_uri_encode(r->key, 1) : strdup("");
 	char *url = ekey ? ssi_s3_asprintf("%s/%s%s%s", s->base, ekey, r->query ? "?" : "", r->query ? r->query : "")
 			 : NULL;
 	free(ekey);
-	char ebuf[CURL_ERROR_SIZE];
-	CURL *h = url ? ssi_curl_easy(url, s->o->timeout, s->ca_file, ebuf) : NULL;
+	CURL *h = url ? ssi_curl_easy(url, s->o->timeout, s->ca_file, c->ebuf) : NULL;
 	free(url);
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot %s: out of memory", what);
-	struct curl_slist *hl = NULL;
 	char hbuf[160];
 	snprintf(hbuf, sizeof(hbuf), "x-amz-content-sha256: %s", r->sha256 ? r->sha256 : EMPTY_SHA256);
-	hl = curl_slist_append(hl, hbuf);
-	char *tok = s->token ? ssi_s3_asprintf("x-amz-security-token: %s", s->token) : NULL;
-	if (tok)
-		hl = curl_slist_append(hl, tok);
+	c->hl = curl_slist_append(c->hl, hbuf);
+	c->tok = s->token ? ssi_s3_asprintf("x-amz-security-token: %s", s->token) : NULL;
+	if (c->tok)
+		c->hl = curl_slist_append(c->hl, c->tok);
 	for (int i = 0; i < 8 && r->headers[i]; i++)
-		hl = curl_slist_append(hl, r->headers[i]);
+		c->hl = curl_slist_append(c->hl, r->headers[i]);
 	/* Redirects would be re-signed for another host: S3 does not need them. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	/* The key is encoded segment by segment: sent as is, never normalised
@@ -237,7 +234,7 @@ static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, stru
 	if (left >= 0)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 				 (long)(left >= 1000 ? left : (s->o->timeout > 0 ? s->o->timeout : 30) * 1000));
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hl);
 	if (!r->keeper)
 		ssi_s3_share_conns(s, h);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
@@ -247,33 +244,54 @@ static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, stru
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
-	struct upload u = { .r = r };
-	set_method(h, r, &u);
+	c->u.r = r;
+	set_method(h, r, &c->u);
 	if (!r->keeper)
 		__atomic_fetch_add(&s->requests, 1, __ATOMIC_RELAXED);
-	CURLcode c = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	c->h = h;
+	return SS_OK;
+}
+
+/* The end of the attempt in C, whose transfer ended with CODE: SS_OK for
+ * any HTTP reply (R->status set), else an error. */
+static int call_finish(struct ssi_s3_req *r, struct ssi_s3_call *c, CURLcode code, const char *what,
+		       struct ss_error *err)
+{
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_off_t ft = -1;
-	if (curl_easy_getinfo(h, CURLINFO_FILETIME_T, &ft) == CURLE_OK)
+	if (curl_easy_getinfo(c->h, CURLINFO_FILETIME_T, &ft) == CURLE_OK)
 		r->mtime = (long long)ft;
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hl);
-	if (tok) {
-		explicit_bzero(tok, strlen(tok));
-		free(tok);
+	curl_easy_cleanup(c->h);
+	c->h = NULL;
+	curl_slist_free_all(c->hl);
+	c->hl = NULL;
+	if (c->tok) {
+		explicit_bzero(c->tok, strlen(c->tok));
+		free(c->tok);
+		c->tok = NULL;
 	}
 	if (err)
 		err->http_status = r->status;
-	if (u.ioerr)
-		return ssi_err_sys(err, SS_FATAL, u.ioerr, "cannot %s: read error", what);
+	if (c->u.ioerr)
+		return ssi_err_sys(err, SS_FATAL, c->u.ioerr, "cannot %s: read error", what);
 	if (r->reply.over)
 		return ssi_err(err, SS_FATAL, "cannot %s: reply larger than %u bytes", what, REPLY_CAP);
-	if (c != CURLE_OK)
-		return ssi_err(err, ssi_curl_transient(c) ? SS_TEMPFAIL : SS_FATAL, "cannot %s: %s", what,
-			       ebuf[0] ? ebuf : curl_easy_strerror(c));
+	if (code != CURLE_OK)
+		return ssi_err(err, ssi_curl_transient(code) ? SS_TEMPFAIL : SS_FATAL, "cannot %s: %s", what,
+			       c->ebuf[0] ? c->ebuf : curl_easy_strerror(code));
 	if (r->status >= 300 && r->reply.data)
 		ssi_s3_parse_error(r->reply.data, r->reply.len, r->code, sizeof(r->code), r->msg, sizeof(r->msg));
 	return SS_OK;
+}
+
+/* One attempt.  SS_OK for any HTTP reply (R->status set), else an error. */
+static int attempt(struct ss_s3 *s, struct ssi_s3_req *r, const char *what, struct ss_error *err)
+{
+	struct ssi_s3_call c;
+	int rc = ssi_s3_call_begin(s, r, &c, what, err);
+	if (rc != SS_OK)
+		return rc;
+	return call_finish(r, &c, curl_easy_perform(c.h), what, err);
 }
 
 /* What a failed reply means for the run: retry later, or fix something. */
@@ -296,6 +314,37 @@ int ssi_s3_past_deadline(const struct ss_s3 *s)
  * are success; any other status is an error naming WHAT, the status and
  * the S3 error code.  The reply stays in R.
  */
+/* The reply in R against OKS (0-terminated; NULL: 2xx): SS_OK, or the
+ * error naming WHAT, the status and the S3 error code. */
+static int judge(const struct ssi_s3_req *r, const long *oks, const char *what, struct ss_error *err)
+{
+	int ok = 0;
+	if (oks) {
+		for (const long *k = oks; *k; k++)
+			ok |= r->status == *k;
+	} else {
+		ok = r->status >= 200 && r->status < 300;
+	}
+	if (ok)
+		return SS_OK;
+	int rc = status_class(r);
+	if (r->code[0])
+		ssi_err(err, rc, "cannot %s: HTTP %ld %s%s%s", what, r->status, r->code, r->msg[0] ? ": " : "",
+			r->msg);
+	else
+		ssi_err(err, rc, "cannot %s: HTTP %ld", what, r->status);
+	if (err)
+		err->http_status = r->status;
+	return rc;
+}
+
+int ssi_s3_call_end(struct ssi_s3_req *r, struct ssi_s3_call *c, CURLcode code, const char *what,
+		    struct ss_error *err)
+{
+	int rc = call_finish(r, c, code, what, err);
+	return rc == SS_OK ? judge(r, NULL, what, err) : rc;
+}
+
 int ssi_s3_perform(struct ss_s3 *s, struct ssi_s3_req *r, const long *oks, const char *what,
 		   struct ss_error *err)
 {
@@ -303,25 +352,8 @@ int ssi_s3_perform(struct ss_s3 *s, struct ssi_s3_req *r, const long *oks, const
 	for (;;) {
 		req_reset(r);
 		rc = attempt(s, r, what, err);
-		if (rc == SS_OK) {
-			int ok = 0;
-			if (oks) {
-				for (const long *k = oks; *k; k++)
-					ok |= r->status == *k;
-			} else {
-				ok = r->status >= 200 && r->status < 300;
-			}
-			if (ok)
-				return SS_OK;
-			rc = status_class(r);
-			if (r->code[0])
-				ssi_err(err, rc, "cannot %s: HTTP %ld %s%s%s", what, r->status, r->code,
-					r->msg[0] ? ": " : "", r->msg);
-			else
-				ssi_err(err, rc, "cannot %s: HTTP %ld", what, r->status);
-			if (err)
-				err->http_status = r->status;
-		}
+		if (rc == SS_OK && (rc = judge(r, oks, what, err)) == SS_OK)
+			return SS_OK;
 		if (rc != SS_TEMPFAIL || tries >= s->o->retries || ssi_s3_past_deadline(s))
 			return rc;
 		unsigned ms = ssi_backoff_ms(tries++);

@@ -64,6 +64,10 @@ struct ssi_s3_req {
 	int fd;
 	off_t off;
 	long long len;
+	/* or a body read as it comes: READ puts at most N bytes at PTR and
+	 * returns their count (0 at the end), CURL_READFUNC_PAUSE or _ABORT */
+	size_t (*read)(char *ptr, size_t n, void *ud);
+	void *read_ud;
 	int keeper;              /* from the keeper thread: no shared handle */
 	/* reply */
 	long status;
@@ -72,6 +76,30 @@ struct ssi_s3_req {
 	long long mtime;         /* Last-Modified, -1: none */
 	char code[64], msg[256];
 };
+
+/* The body being sent (a request's read callback data). */
+struct ssi_s3_upload {
+	struct ssi_s3_req *r;
+	long long pos;
+	int ioerr;
+};
+
+/* One attempt of a request driven by the caller (a multi handle, another
+ * transfer feeding its body): _begin makes the easy handle C->h, signed
+ * and on the worker's connections; _end (after the transfer ended with
+ * CODE) frees it and judges the reply: SS_OK for a 2xx, else the error
+ * naming WHAT.  No retries. */
+struct ssi_s3_call {
+	CURL *h;
+	struct curl_slist *hl;
+	char *tok;
+	struct ssi_s3_upload u;
+	char ebuf[CURL_ERROR_SIZE];
+};
+int ssi_s3_call_begin(struct ss_s3 *s, struct ssi_s3_req *r, struct ssi_s3_call *c, const char *what,
+		      struct ss_error *err);
+int ssi_s3_call_end(struct ssi_s3_req *r, struct ssi_s3_call *c, CURLcode code, const char *what,
+		    struct ss_error *err);
 
 /* A malloc'd formatted string, or NULL when out of memory. */
 char *ssi_s3_asprintf(const char *fmt, ...) SSI_PRINTF(1, 2);

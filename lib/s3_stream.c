@@ -2,23 +2,27 @@
 /*
  * S3 object storage: an item straight from its source URL into the
  * bucket, with no local copy (issue 20.1).  One GET per item; its bytes
- * fill a buffer of at most the part size and are hashed (every hash the
- * item gives) as they come.
+ * are hashed (every hash the item gives) as they come.
  *
- * An item up to the part size is one PUT from that buffer, sent only once
- * the whole body is in and matched the size and every hash; the PUT
- * carries the item's sha256 as x-amz-content-sha256 and its size as
- * Content-Length, so the store refuses other bytes.  That sha256 the store
- * checks is not computed here too (it was a third of the CPU time of a
- * run of large items): an item whose stream gives it and no other hash is
- * only counted; a wrong body is refused by the PUT (XAmzContentSHA256-
- * Mismatch: an integrity failure, nothing stored).  A larger item is
- * a multipart upload: each full buffer goes up as a part (each part signed
- * with its own sha256) while the GET waits; the last part goes, and the
- * upload is completed, only when the whole body matched the size and
- * every hash; else the upload is aborted and nothing is stored.  A GET
- * that breaks off is resumed (Range) from where it stopped, so the parts
- * already put stay.
+ * An item up to the part size whose stream gives its sha256 is one PUT
+ * fed by the GET as the bytes come (piped: the GET and the PUT side by
+ * side on one multi handle, through a ring of at most 4 MiB): the PUT
+ * carries that sha256 as x-amz-content-sha256 and the size as
+ * Content-Length, so the store refuses other bytes, and it gets the
+ * item's last byte only once the whole body matched the size and every
+ * hash; else it is aborted and the store, short of bytes, stores
+ * nothing.  That sha256 the store checks is not computed here too: a
+ * wrong body is refused by the PUT (XAmzContentSHA256Mismatch: an
+ * integrity failure, nothing stored).  A GET or PUT that fails for a
+ * while is tried again from the first byte.  An item whose stream gives
+ * no sha256 fills a buffer first, is hashed, and goes up from it.
+ *
+ * A larger item is a multipart upload: each full buffer (the part size)
+ * goes up as a part (each part signed with its own sha256) while the GET
+ * waits; the last part goes, and the upload is completed, only when the
+ * whole body matched the size and every hash; else the upload is aborted
+ * and nothing is stored.  A GET that breaks off is resumed (Range) from
+ * where it stopped, so the parts already put stay.
  *
  * Memory: one buffer per upload worker, so at most -j x part size.  Sits
  * on the request client and the multipart steps (s3_multipart.c).
@@ -29,6 +33,10 @@
 #include <time.h>
 
 #include "s3_client.h"
+
+/* The ring of a piped PUT, and the room a paused GET needs to go on. */
+#define PIPE_CAP (4u << 20)
+#define PIPE_CHUNK (512u << 10)
 
 /* One item's transfer. */
 struct stream {
@@ -48,6 +56,13 @@ struct stream {
 	long long from, skip;
 	int first;
 	struct ssi_header hdr;
+	char ebuf[CURL_ERROR_SIZE];
+	/* piped (a single PUT fed as the GET comes): BUF is a ring of BCAP
+	 * bytes, BLEN of them from RHEAD not yet handed to the PUT, SENT
+	 * handed; the last byte only once the whole body matched */
+	int pipe, verified, failed, get_paused, put_paused;
+	size_t rhead;
+	long long sent;
 };
 
 /* Puts the buffer as the next part (starting the upload first). */
@@ -83,6 +98,25 @@ static int put_part(struct stream *st, struct ss_error *err)
 	return rc;
 }
 
+/* N bytes at PTR into the ring (room checked). */
+static void ring_put(struct stream *st, const char *ptr, size_t n)
+{
+	size_t at = (st->rhead + st->blen) % st->bcap, k = st->bcap - at < n ? st->bcap - at : n;
+	memcpy(st->buf + at, ptr, k);
+	memcpy(st->buf, ptr + k, n - k);
+	st->blen += n;
+}
+
+/* N bytes (at most BLEN) from the ring to DST. */
+static void ring_take(struct stream *st, char *dst, size_t n)
+{
+	size_t k = st->bcap - st->rhead < n ? st->bcap - st->rhead : n;
+	memcpy(dst, st->buf + st->rhead, k);
+	memcpy(dst + k, st->buf, n - k);
+	st->rhead = (st->rhead + n) % st->bcap;
+	st->blen -= n;
+}
+
 /* The GET's body: into the buffer, through the hashers; a full buffer of
  * a multipart item goes up as a part. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -112,8 +146,20 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 				 st->what, st->url, st->size);
 		return 0;
 	}
+	if (st->pipe && n > st->bcap - st->blen) {
+		if (!st->blen) {
+			st->rc = ssi_err(&st->err, SS_FATAL, "cannot %s: a read larger than the buffer", st->what);
+			return 0;
+		}
+		st->get_paused = 1; /* the ring is full: the PUT drains it first */
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	st->got += (long long)n;
 	ss_hasher_update(st->whole, ptr, n);
+	if (st->pipe) {
+		ring_put(st, ptr, n);
+		return size * nmemb;
+	}
 	while (n) {
 		if (st->blen == st->bcap && (st->rc = put_part(st, &st->err)) != SS_OK)
 			return 0;
@@ -135,14 +181,14 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* The GET of the item from its source, from where an earlier one that
- * failed stopped: the parts already put stay. */
-static int get_source(struct stream *st, struct ss_error *err)
+ * failed stopped (the parts already put stay): its easy handle, in
+ * ST->h. */
+static int get_begin(struct stream *st, struct ss_error *err)
 {
 	const struct ss_s3_opts *o = st->s->o;
 	if (ssi_curl_init() != 0)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", st->url);
-	char ebuf[CURL_ERROR_SIZE];
-	CURL *h = ssi_curl_easy(st->url, o->timeout, o->ca_file, ebuf);
+	CURL *h = ssi_curl_easy(st->url, o->timeout, o->ca_file, st->ebuf);
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", st->url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -164,10 +210,15 @@ static int get_source(struct stream *st, struct ss_error *err)
 		long left = (long)(o->deadline - time(NULL));
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, left > 1 ? left : 1L);
 	}
-	CURLcode c = curl_easy_perform(h);
+	return SS_OK;
+}
+
+/* The end of the GET in ST->h, which ended with C. */
+static int get_end(struct stream *st, CURLcode c, struct ss_error *err)
+{
 	long status = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
+	curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(st->h);
 	st->h = NULL;
 	if (err)
 		err->http_status = status;
@@ -183,8 +234,14 @@ static int get_source(struct stream *st, struct ss_error *err)
 			       "cannot fetch '%s': HTTP %ld", st->url, status);
 	if (c != CURLE_OK)
 		return ssi_err(err, ssi_curl_transient(c) ? SS_TEMPFAIL : SS_FATAL, "cannot fetch '%s': %s",
-			       st->url, ebuf[0] ? ebuf : curl_easy_strerror(c));
+			       st->url, st->ebuf[0] ? st->ebuf : curl_easy_strerror(c));
 	return SS_OK;
+}
+
+static int get_source(struct stream *st, struct ss_error *err)
+{
+	int rc = get_begin(st, err);
+	return rc == SS_OK ? get_end(st, curl_easy_perform(st->h), err) : rc;
 }
 
 /* The GET, resumed after temporary failures (not after a failure of
@@ -248,13 +305,166 @@ static int own_kinds(const struct ss_item *it, const char *sha256, int multipart
 	return k;
 }
 
+/* ---- Piped: a single PUT fed by the GET as its bytes come ---------------- */
+
+/* The bytes the PUT may take now, at most N: never the item's last byte
+ * before the whole body matched (the store cannot complete the object
+ * before).  Whatever has come goes on at once: a PUT waiting for more
+ * would look stalled behind a slow source. */
+static size_t pipe_ready(const struct stream *st, size_t n)
+{
+	long long limit = (st->verified ? st->size : st->size - 1) - st->sent;
+	long long avail = (long long)st->blen < limit ? (long long)st->blen : limit;
+	return (size_t)(avail < (long long)n ? avail : (long long)n);
+}
+
+/* The PUT's body, from the ring; a body that did not match aborts it. */
+static size_t pipe_read(char *ptr, size_t n, void *ud)
+{
+	struct stream *st = ud;
+	if (st->failed)
+		return CURL_READFUNC_ABORT;
+	size_t k = pipe_ready(st, n);
+	if (!k) {
+		st->put_paused = 1;
+		return CURL_READFUNC_PAUSE;
+	}
+	ring_take(st, ptr, k);
+	st->sent += (long long)k;
+	return k;
+}
+
+/* The GET ended with C: its result and, when all came, the body's checks
+ * (in ST->rc, ST->err); the PUT then gets its last byte or aborts. */
+static void pipe_get_done(struct stream *st, const struct ss_item *it, char *sha256, CURLcode c)
+{
+	struct ss_error e;
+	ss_error_clear(&e);
+	int rc = get_end(st, c, &e);
+	if (rc == SS_OK)
+		rc = check_body(st, it, sha256, &e);
+	st->rc = rc;
+	st->err = e;
+	st->verified = rc == SS_OK;
+	st->failed = rc != SS_OK;
+}
+
+/* Runs the GET (ST->h) and the PUT (PUT) side by side until the PUT
+ * ends (*PC); a GET still running then is ended. */
+static void pipe_run(struct stream *st, const struct ss_item *it, char *sha256, CURL *put, CURLcode *pc)
+{
+	CURLM *m = curl_multi_init();
+	CURL *get = st->h;
+	int running = 1, put_done = 0;
+	if (!m || curl_multi_add_handle(m, get) != CURLM_OK || curl_multi_add_handle(m, put) != CURLM_OK) {
+		*pc = CURLE_OUT_OF_MEMORY;
+		put_done = 1;
+	}
+	while (!put_done && running) {
+		if (curl_multi_perform(m, &running) != CURLM_OK) {
+			*pc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		CURLMsg *msg;
+		int q;
+		while ((msg = curl_multi_info_read(m, &q))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			if (msg->easy_handle == put) {
+				*pc = msg->data.result;
+				put_done = 1;
+			} else if (st->h) {
+				curl_multi_remove_handle(m, get);
+				pipe_get_done(st, it, sha256, msg->data.result);
+			}
+		}
+		size_t room = st->bcap < PIPE_CHUNK ? st->bcap : PIPE_CHUNK;
+		if (st->get_paused && st->h && st->bcap - st->blen >= room) {
+			st->get_paused = 0;
+			curl_easy_pause(get, CURLPAUSE_CONT);
+		}
+		if (st->put_paused && (st->failed || pipe_ready(st, PIPE_CHUNK))) {
+			st->put_paused = 0;
+			curl_easy_pause(put, CURLPAUSE_CONT);
+		}
+		if (!put_done && running)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	if (m) {
+		curl_multi_remove_handle(m, put);
+		if (st->h)
+			curl_multi_remove_handle(m, get);
+		curl_multi_cleanup(m);
+	}
+	if (st->h) {
+		curl_easy_cleanup(st->h); /* the PUT ended first: its error says why */
+		st->h = NULL;
+	}
+}
+
+/* One attempt of the piped PUT, from the first byte. */
+static int pipe_once(struct stream *st, const struct ss_item *it, char *sha256, struct ss_error *err)
+{
+	st->got = st->sent = 0;
+	st->blen = st->rhead = 0;
+	st->verified = st->failed = st->get_paused = st->put_paused = 0;
+	st->rc = SS_OK;
+	ss_hasher_reset(st->whole);
+	char ct[128], cc[128], acl[128];
+	struct ssi_s3_req r = { .method = "PUT", .key = st->key, .sha256 = sha256, .len = st->size,
+				.read = pipe_read, .read_ud = st };
+	ssi_s3_put_headers(st->s, &r, ct, cc, acl, sizeof(ct), "application/octet-stream", CC_ITEMS);
+	struct ssi_s3_call c;
+	int rc = get_begin(st, err);
+	if (rc == SS_OK && (rc = ssi_s3_call_begin(st->s, &r, &c, st->what, err)) != SS_OK) {
+		curl_easy_cleanup(st->h);
+		st->h = NULL;
+	}
+	if (rc != SS_OK)
+		return rc;
+	CURLcode pc = CURLE_OK;
+	pipe_run(st, it, sha256, c.h, &pc);
+	struct ss_error perr;
+	ss_error_clear(&perr);
+	int prc = ssi_s3_call_end(&r, &c, pc, st->what, &perr);
+	if (st->rc != SS_OK) { /* the GET's or the body's failure aborted the PUT */
+		rc = st->rc;
+		if (err)
+			*err = st->err;
+	} else if (prc != SS_OK && strcmp(r.code, "XAmzContentSHA256Mismatch") == 0) {
+		rc = ssi_err(err, SS_INTEGRITY, "cannot %s: '%s' does not have sha256 %s (the store refused it)",
+			     st->what, st->url, sha256);
+	} else if ((rc = prc) != SS_OK && err) {
+		*err = perr;
+	} else if (rc == SS_OK && !st->verified) {
+		rc = ssi_err(err, SS_FATAL, "cannot %s: the store took the object before all of it came", st->what);
+	}
+	ssi_s3_req_done(&r);
+	return rc;
+}
+
+/* The piped PUT, from the first byte again after a temporary failure. */
+static int stream_piped(struct stream *st, const struct ss_item *it, char *sha256, struct ss_error *err)
+{
+	for (int tries = 0;; tries++) {
+		if (ssi_s3_past_deadline(st->s))
+			return ssi_err(err, SS_TEMPFAIL, "cannot %s: the run's time limit (--max-time) is up", st->what);
+		int rc = pipe_once(st, it, sha256, err);
+		if (rc != SS_TEMPFAIL || tries >= st->s->o->retries)
+			return rc;
+		ssi_sleep_ms(ssi_backoff_ms(tries));
+	}
+}
+
 /* One attempt: the GET, the checks, then the PUT or the upload's end. */
 static int stream_once(struct stream *st, const struct ss_item *it, char *sha256,
 		       struct ss_error *err)
 {
 	long long psize = ssi_s3_part_size(st->s);
 	int multipart = st->size > psize;
-	st->bcap = (size_t)(multipart ? psize : st->size);
+	/* the item's sha256 known: the store checks the PUT as it comes */
+	st->pipe = !multipart && sha256[0] && st->size > 0;
+	st->bcap = (size_t)(multipart ? psize : st->pipe && st->size > PIPE_CAP ? PIPE_CAP : st->size);
 	st->buf = malloc(st->bcap ? st->bcap : 1);
 	st->whole = ss_hasher_new(own_kinds(it, sha256, multipart));
 	if (multipart) {
@@ -265,6 +475,8 @@ static int stream_once(struct stream *st, const struct ss_item *it, char *sha256
 	int rc;
 	if (!st->buf || !st->whole || (multipart && (!st->part || !st->etags)))
 		rc = ssi_err(err, SS_FATAL, "cannot %s: out of memory", st->what);
+	else if (st->pipe)
+		rc = stream_piped(st, it, sha256, err);
 	else if ((rc = get_resumed(st, err)) == SS_OK && (rc = check_body(st, it, sha256, err)) == SS_OK) {
 		if (!multipart)
 			rc = put_whole(st, sha256, err);

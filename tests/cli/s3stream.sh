@@ -3,8 +3,11 @@
 # tests/ceph.sh) with no local copy of the items (issue 20.1): the staging
 # tree under the state directory holds the documents only, during the run
 # too; an item whose bytes do not match is never stored (a single PUT and
-# a multipart upload, exit 3); a kill -9 mid-stream leaves the bucket
-# verifying, and the next run finishes.
+# a multipart upload, exit 3); a single PUT fed as the GET comes (piped)
+# never gets its last byte before every hash matched, is tried again from
+# its first byte after a broken or failing GET, keeps going behind a slow
+# source, and holds a ring, not the item, in memory; a kill -9 mid-stream
+# leaves the bucket verifying, and the next run finishes.
 . tests/lib.sh
 . tests/ceph.sh
 M=$BIN/sstream-mirror
@@ -113,6 +116,91 @@ for mode in corrupt longer; do
 	done
 done
 rm -f "$T/faults"
+
+# ---- a single PUT is fed as the GET comes (piped), and the store gets the
+# item's last byte only once the whole body matched every hash the item
+# gives: an item whose bytes have the right sha256 (the store would take
+# them) but whose index names another md5 is never stored
+cp -r "$W/site" "$W/md5"
+"$PY" - "$W/md5" "$small" <<'PY'
+import glob, json, sys
+root, rel = sys.argv[1], sys.argv[2]
+def walk(o):
+    if isinstance(o, dict):
+        if o.get("path") == rel and "sha256" in o:
+            o["md5"] = "0" * 32
+        for v in o.values():
+            walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v)
+for f in glob.glob(root + "/streams/v1/*.json"):
+    d = json.load(open(f))
+    walk(d)
+    json.dump(d, open(f, "w"))
+PY
+grep -q '"md5": "000' "$W"/md5/streams/v1/*.json || fail "the test tree names a wrong md5"
+expect 3 "right sha256, wrong md5: integrity failure" "$M" "$U/md5" s3://mirror/md5
+check "... names the md5" err_has "md5"
+keys "md5/$small"
+check "... the object is not in the bucket (the PUT never got its last byte)" test ! -s "$T/keys"
+keys "md5/streams/"
+check "... no document put" test ! -s "$T/keys"
+
+# ---- a source that breaks off mid-item of a piped PUT: the item again from
+# its first byte, the run finishes
+echo "truncate $small" >"$T/faults"
+: >"$T/httpd.log"
+"$M" "$U/site" s3://mirror/t >"$T/t.out" 2>&1 &
+R=$!
+i=0
+until grep -q "^GET /site/$small" "$T/httpd.log" || [ $i -ge 400 ]; do sleep 0.02; i=$((i + 1)); done
+rm -f "$T/faults"
+wait $R
+check "piped item broke off: the run finishes" test $? -eq 0
+check "... the item fetched again" test "$(grep -c "^GET /site/$small" "$T/httpd.log")" -ge 2
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/t"
+
+# ---- a piped item the source lacks (404) fails naming it, nothing stored;
+# one the source fails twice (500) goes up on the third try
+echo "404 $small" >"$T/faults"
+run "$M" "$U/site" s3://mirror/gone
+check "source answers 404: the run fails (exit $RC)" test "$RC" -ne 0
+check "... naming the item and the status" sh -c "grep '$small' '$T/err' | grep -q 'HTTP 404'"
+keys "gone/$small"
+check "... the item is not in the bucket" test ! -s "$T/keys"
+keys gone/streams/
+check "... no document put" test ! -s "$T/keys"
+echo "500x2 $small" >"$T/faults"
+expect 0 "source answers 500 twice: the run finishes" "$M" "$U/site" s3://mirror/again
+rm -f "$T/faults"
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/again"
+
+# ---- a slow source (2 KiB/s, above the stall limit): the piped PUT sends
+# what has come at once and is never taken for stalled (--timeout 3 on a
+# 12 KiB item that takes 6 s)
+I3=$T/img3
+mkdir -p "$I3/root/bin"
+head -c 10240 /dev/urandom >"$I3/root/bin/blob"
+tar -C "$I3/root" -cf "$I3/root.tar" .
+expect 0 "publish add (12 KiB item)" "$P" add "$W/drip" "$I/meta.tar.xz" "$I3/root.tar"
+echo "drip images/" >"$T/faults"
+expect 0 "a source dripping 2 KiB/s, --timeout 3: the run finishes" "$M" --timeout 3 --retries 0 "$U/drip" s3://mirror/drip
+rm -f "$T/faults"
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/drip"
+
+# ---- memory: a 24 MiB item (one PUT at the default 64 MiB part size) goes
+# through a ring of at most 4 MiB, never a buffer of the whole item
+I2=$T/img2
+mkdir -p "$I2/root/bin"
+head -c 25165824 /dev/urandom >"$I2/root/bin/blob"
+tar -C "$I2/root" -cf "$I2/root.tar" .
+expect 0 "publish add (24 MiB item)" "$P" add "$W/large" "$I/meta.tar.xz" "$I2/root.tar"
+/usr/bin/time -f '%M' -o "$T/rss" "$M" -j 1 "$U/large" s3://mirror/large >"$T/l.out" 2>&1
+check "24 MiB item: the run exits 0" test $? -eq 0
+rss=$(tail -1 "$T/rss")
+check "... peak RSS $rss KiB, under 32 MiB (the item is never held whole)" test "$rss" -lt 32768
+expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/large"
 
 # ---- kill -9 mid-stream: the bucket verifies, the next run finishes ---------
 echo "slow $big" >"$T/faults"
