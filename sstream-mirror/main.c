@@ -27,6 +27,7 @@ struct mirror_args {
 	struct ss_s3_opts so;
 	long long max, jobs, retries, timeout, max_time, grace;
 	int verbosity, no_verify, progress, no_checksumming, ca_file_given, no_html, unsign;
+	int s3;                 /* TARGET is s3://BUCKET/PREFIX */
 	const char *report, *metrics, *state_dir, *path, *log_file, *sign_key;
 	struct tool_list mirrors;
 };
@@ -159,7 +160,7 @@ static int run(struct mirror_args *a, const struct ss_catalogue_opts *cat, struc
 	struct ss_mirror_opts *o = &a->o;
 	o->event = o->dry_run ? mirror_on_plan : mirror_on_event;
 	o->ud = u;
-	if (strncmp(o->target, "s3://", 5) != 0) {
+	if (!a->s3) {
 		o->catalogue = a->no_html ? NULL : cat;
 		return ss_mirror(o, st, err);
 	}
@@ -206,7 +207,7 @@ static int signer(struct mirror_args *a, char **key, struct ss_error *err)
 	*key = NULL;
 	if (a->sign_key && a->unsign)
 		tool_usage_error(&mirror_cmd, "--sign-key and --unsign together");
-	if (strncmp(a->o.target, "s3://", 5) == 0) {
+	if (a->s3) {
 		if (a->sign_key || a->unsign)
 			tool_usage_error(&mirror_cmd, "--sign-key and --unsign are for a local TARGET");
 		return SS_OK;
@@ -222,7 +223,7 @@ static int signer_save(const struct mirror_args *a, int rc, const struct ss_mirr
 {
 	struct ss_error e;
 	int src = SS_OK;
-	if (a->o.dry_run || strncmp(a->o.target, "s3://", 5) == 0 || (rc != SS_OK && rc != SS_PARTIAL))
+	if (a->o.dry_run || a->s3 || (rc != SS_OK && rc != SS_PARTIAL))
 		return rc;
 	if (a->unsign && !st->verbatim)
 		src = ss_tree_unsign(a->o.target, NULL, &e);
@@ -240,7 +241,7 @@ static int signer_save(const struct mirror_args *a, int rc, const struct ss_mirr
 static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u, const struct ss_mirror_stats *st,
 			 const struct ss_s3_stats *s3st, const char *error, double start)
 {
-	int s3 = strncmp(a->o.target, "s3://", 5) == 0, out = rc;
+	int s3 = a->s3, out = rc;
 	struct ss_error we;
 	ss_error_clear(&we);
 	struct mirror_report r = { rc, a->o.dry_run, s3, st, s3st, u, error };
@@ -268,7 +269,7 @@ static int write_outputs(const struct mirror_args *a, int rc, const struct ui *u
 static int after_local(const struct mirror_args *a, int rc, const struct ss_mirror_stats *st)
 {
 	struct ss_error e;
-	if (a->o.dry_run || strncmp(a->o.target, "s3://", 5) == 0 || (rc != SS_OK && rc != SS_PARTIAL))
+	if (a->o.dry_run || a->s3 || (rc != SS_OK && rc != SS_PARTIAL))
 		return rc;
 	if (st->metadata_written && ss_webconf_refresh(a->o.target, &e) != SS_OK) {
 		fprintf(stderr, "sstream-mirror: warning: %s\n", e.msg);
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
 	ss_error_clear(&err);
 	char *owned;
 	a.o.target = argv[2];
+	a.s3 = strncmp(a.o.target, "s3://", 5) == 0;
 	if (!(a.o.source = resolve_source(&a, argv[1], &owned, &err))) {
 		fprintf(stderr, "sstream-mirror: %s\n", err.msg);
 		return err.code;
@@ -321,7 +323,7 @@ int main(int argc, char **argv)
 		tool_error("sstream-mirror", &err);
 	rc = signer_save(&a, rc, &st);
 	rc = after_local(&a, rc, &st);
-	print_summary(&a, rc, strncmp(a.o.target, "s3://", 5) == 0, &st, &s3st);
+	print_summary(&a, rc, a.s3, &st, &s3st);
 	rc = write_outputs(&a, rc, &u, &st, &s3st, err.msg, start);
 	mirror_ui_free(&u);
 	ss_filter_free(f);
