@@ -183,7 +183,7 @@ int ssi_cat_owner(const char *tree)
 int ssi_cat_sink_open(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, struct ss_error *err)
 {
 	*s = (struct ssi_cat_sink){ .fd = -1 };
-	if (asprintf(&s->tmp, "%s/.index.html.XXXXXX", tree) < 0) {
+	if (asprintf(&s->tmp, "%s/.index.html.tmp.XXXXXX", tree) < 0) {
 		s->tmp = NULL;
 		return ssi_err(err, SS_FATAL, "catalogue: out of memory");
 	}

@@ -58,6 +58,9 @@ int ssi_treelock_take(const char *tree, enum ssi_treelock_keep keep, int *fd, st
 		rc = ssi_clean_dir(tree, tmp, keep == SSI_TL_KEEP_PARTS ? is_part : NULL, NULL, err);
 		if (rc == SS_OK)
 			rc = ssi_clean_dir(tree, "streams/v1", not_atomic_tmp, NULL, err);
+		/* the catalogue page's (index.html is written beside itself) */
+		if (rc == SS_OK)
+			rc = ssi_clean_dir(tree, "", not_atomic_tmp, NULL, err);
 		ssi_treelock_clean_history(tree);
 	}
 	if (rc != SS_OK) {

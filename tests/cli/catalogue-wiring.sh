@@ -73,4 +73,12 @@ expect 0 "a run with --no-html takes it" "$M" --no-html "$HTTP_URL" "$T/hm"
 check "... the page does not list it yet" sh -c "! grep -q 'pageos:two' '$T/hm/index.html'"
 expect 0 "the next run (304)" "$M" "$HTTP_URL" "$T/hm"
 check "... writes the page whole: it lists it" grep -q 'pageos:two' "$T/hm/index.html"
+
+# the page is written beside itself: what a killed run left of it goes
+echo half >"$T/hm/.index.html.tmp.k1ll3d"
+echo mine >"$T/hm/.site-note"
+expect 0 "a run after a killed one" "$M" "$HTTP_URL" "$T/hm"
+check "... removes the page's temporary file" test ! -e "$T/hm/.index.html.tmp.k1ll3d"
+check "... keeps the root's other dot-files" test -e "$T/hm/.site-note"
+check "... and leaves no temporary of its own" sh -c "! ls -a '$T/hm' | grep -q 'tmp'"
 finish
