@@ -37,22 +37,54 @@ static json_t *normalised(json_t *doc)
 	return copy;
 }
 
-static json_t *load(const char *root, const char *rel, int signed_view)
+/* The document at REL (the body of a signed one), read as the tree
+ * loader reads it (items as records), or NULL. */
+static struct ss_products *load(const char *root, const char *rel, int signed_view)
 {
 	char *file = ss_join(root, rel), *data = NULL, *body = NULL;
 	size_t len = 0, blen = 0;
 	struct ss_error e;
-	json_t *doc = NULL;
+	struct ss_products *doc = NULL;
 	if (file && ss_fetch(file, SS_METADATA_CAP, &data, &len, &e) == SS_OK) {
 		if (!signed_view)
-			doc = json_loadb(data, len, 0, NULL);
+			doc = ssi_products_scan(data, len, rel, 0, &e);
 		else if (ss_clearsign_body(data, len, &body, &blen, &e) == SS_OK)
-			doc = json_loadb(body, blen, 0, NULL);
+			doc = ssi_products_scan(body, blen, rel, 0, &e);
 	}
 	free(file);
 	free(data);
 	free(body);
 	return doc;
+}
+
+static int cmp_place(const void *a, const void *b)
+{
+	return ssi_item_cmp_place(*(const struct ss_item *const *)a, *(const struct ss_item *const *)b);
+}
+
+/* Whether A and B hold the same items, each with the same fields. */
+static int same_items(const struct ss_products *a, const struct ss_products *b)
+{
+	if (a->nitems != b->nitems)
+		return 0;
+	size_t n = a->nitems;
+	const struct ss_item **sa = malloc((n ? n : 1) * sizeof(*sa)), **sb = malloc((n ? n : 1) * sizeof(*sb));
+	int same = sa && sb;
+	for (size_t i = 0; same && i < n; i++)
+		sa[i] = &a->items[i], sb[i] = &b->items[i];
+	if (same && n) {
+		qsort(sa, n, sizeof(*sa), cmp_place);
+		qsort(sb, n, sizeof(*sb), cmp_place);
+	}
+	for (size_t i = 0; same && i < n; i++) {
+		json_t *x = ssi_item_object(sa[i]), *y = ssi_item_object(sb[i]);
+		same = ssi_item_cmp_place(sa[i], sb[i]) == 0 && x && y && json_equal(x, y);
+		json_decref(x);
+		json_decref(y);
+	}
+	free(sa);
+	free(sb);
+	return same;
 }
 
 /* 1 when REL.json and REL.sjson (REL without extension) hold the same
@@ -67,11 +99,12 @@ static int same_views(const char *root, const char *base)
 		memcpy(pj + n, ".json", 6);
 		memcpy(ps, base, n);
 		memcpy(ps + n, ".sjson", 7);
-		json_t *a = load(root, pj, 0), *b = load(root, ps, 1);
-		json_t *na = a ? normalised(a) : NULL, *nb = b ? normalised(b) : NULL;
-		same = na && nb && json_equal(na, nb);
-		json_decref(a);
-		json_decref(b);
+		struct ss_products *a = load(root, pj, 0), *b = load(root, ps, 1);
+		/* the levels above the items (an index whole), then the items */
+		json_t *na = a ? normalised(a->root) : NULL, *nb = b ? normalised(b->root) : NULL;
+		same = na && nb && json_equal(na, nb) && same_items(a, b);
+		ss_products_free(a);
+		ss_products_free(b);
 		json_decref(na);
 		json_decref(nb);
 	}
