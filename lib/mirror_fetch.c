@@ -47,23 +47,23 @@ static int reuse(struct run *r, struct want *w)
 	if (!part)
 		return 0;
 	part_rel(part, rel, sizeof(rel));
+	free(part);
 	const char *sb, *pb;
 	struct ss_error e;
-	int sfd = ssi_parent_open(r->o->target, w->reuse_from, 0, &sb, &e);
-	int pfd = sfd >= 0 ? ssi_parent_open(r->o->target, rel, 0, &pb, &e) : -1;
-	int ok = 0;
-	if (pfd >= 0) {
+	/* both fds stay open through the second lookup */
+	int sfd = ssi_dirs_parent(&r->dirs, w->reuse_from, 0, &sb, &e);
+	int pfd = sfd >= 0 ? ssi_dirs_parent(&r->dirs, rel, 0, &pb, &e) : -1;
+	if (pfd < 0)
+		return 0;
+	unlinkat(pfd, pb, 0);
+	if (linkat(sfd, sb, pfd, pb, 0) < 0)
+		return 0;
+	if (ssi_dirs_rename(&r->dirs, rel, w->path, &e) == SS_OK)
+		return 1;
+	/* the rename's lookups may have closed PFD */
+	if ((pfd = ssi_dirs_parent(&r->dirs, rel, 0, &pb, &e)) >= 0)
 		unlinkat(pfd, pb, 0);
-		ok = linkat(sfd, sb, pfd, pb, 0) == 0 && ssi_safe_rename(r->o->target, rel, w->path, &e) == SS_OK;
-		if (!ok)
-			unlinkat(pfd, pb, 0);
-	}
-	if (sfd >= 0)
-		close(sfd);
-	if (pfd >= 0)
-		close(pfd);
-	free(part);
-	return ok;
+	return 0;
 }
 
 /* Local copies first; one that cannot be linked is fetched instead.
@@ -156,14 +156,13 @@ static void feed_done(void *ud, struct ssi_dl *dl)
 
 int ssm_fetch(struct run *r)
 {
+	ssi_dirs_init(&r->dirs, r->o->target);
 	size_t n = reuse_all(r);
 	if (n == 0)
 		return SS_OK;
 	static const char tmp[] = SSI_PRIVATE_DIR "/tmp";
-	int tfd = ssi_dir_open(r->o->target, tmp, strlen(tmp), 1, r->err);
-	if (tfd < 0)
+	if (ssi_dirs_open(&r->dirs, tmp, strlen(tmp), 1, r->err) < 0)
 		return SS_FATAL;
-	close(tfd);
 	struct feed f = { .r = r };
 	struct ssi_dl_feed feed = { .total = n, .next = feed_next, .done = feed_done, .ud = &f };
 	for (size_t i = 0; i < r->nw; i++) {
@@ -191,7 +190,7 @@ static int place_one(struct run *r, struct want *w)
 	struct ss_error pe;
 	ss_error_clear(&pe);
 	if (w->result == SS_OK &&
-	    ssi_safe_rename(r->o->target, part_rel(part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
+	    ssi_dirs_rename(&r->dirs, part_rel(part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
 		w->status = W_PRESENT;
 		r->st->added++;
 		r->st->bytes_added += size > 0 ? size : 0;
@@ -220,6 +219,8 @@ int ssm_place(struct run *r)
 		if (!w->same && w->status == W_FETCH && place_one(r, w) != SS_OK)
 			return SS_FATAL;
 	}
+	/* what comes next (documents, prune) removes directories by path */
+	ssi_dirs_close(&r->dirs);
 	/* Items sharing a file share its fate. */
 	for (size_t i = 0; i < r->nw; i++)
 		if (r->w[i].same && r->w[i].status != W_FAILED)

@@ -99,6 +99,10 @@ struct run {
 	struct ssm_docs docs;
 	struct ssm_prune prune;
 	struct ssm_valid valid;
+	/* the target's directories, open from the fetch to the last placed
+	 * file (the thread that runs the phases; the download writer thread
+	 * only writes the files the engine opened) */
+	struct ssi_dirs dirs;
 };
 
 /* ---- mirror_run.c: shared by every phase ---- */
