@@ -11,6 +11,7 @@
 #  3. the same as 1 for 1 GiB in 64 files
 #  4. peak memory while mirroring one 2 GiB item
 # BENCH_CASES picks some: lxc (1 and 2), big (3), huge (4); all by default.
+# BENCH_PEERS="" leaves lftp and rclone out (curl stays).
 set -eu
 : "${BUILD:=build}"
 TOP=$(pwd)
@@ -24,6 +25,7 @@ trap '[ -z "$HTTPD" ] || kill $HTTPD 2>/dev/null; sleep 0.2; rm -rf "$B"' EXIT
 . bench/lib.sh
 : "${BENCH_CASES:=lxc big huge}"
 want() { case " $BENCH_CASES " in *" $1 "*) return 0 ;; esac; return 1; }
+want_peer() { case " $BENCH_PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 . bench/nginx.sh
 nginx_serve_tmp "$B"
@@ -48,8 +50,10 @@ mirror_run() { "$BIN/sstream-mirror" -j 4 "$U/$1" "$2"; }
 # then flushes as the others do
 lftp_run() { lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $2" && sync -f "$2"; }
 rclone_run() { rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$2" && sync -f "$2"; }
-HAVE_LFTP=$(command -v lftp || true)
-HAVE_RCLONE=$(command -v rclone || true)
+# BENCH_PEERS: which of them run beside curl (default both)
+: "${BENCH_PEERS=lftp rclone}"
+HAVE_LFTP=$(want_peer lftp && command -v lftp || true)
+HAVE_RCLONE=$(want_peer rclone && command -v rclone || true)
 # Every timed run writes a directory of its own, which ext4 places as it
 # places a top-level one (chattr +T on the parent: Orlov spreads such
 # directories over the block groups); the copy is deleted after the clock
