@@ -2,7 +2,8 @@
 /*
  * The fetch phase of a mirror run: every wanted item not present is
  * linked from a local file with the same content or transferred into
- * TARGET/.sstream/tmp (download.c), verified, and renamed into place.
+ * TARGET/.sstream/tmp (download.c), verified, and renamed into place as
+ * soon as its transfer ends (while the others go on).
  * Failures are recorded on the wants; the rest of the run goes on.
  */
 #include <limits.h>
@@ -141,7 +142,10 @@ static int feed_next(void *ud, struct ssi_dl *dl)
 	return 0;
 }
 
-/* A transfer ended: what the place phase needs is kept on its want. */
+static void place_one(struct run *r, struct want *w, const char *part);
+
+/* A transfer ended (its file closed): placed at once, while the others
+ * still transfer, rather than in a serial pass after the last one. */
 static void feed_done(void *ud, struct ssi_dl *dl)
 {
 	struct feed *f = ud;
@@ -151,6 +155,7 @@ static void feed_done(void *ud, struct ssi_dl *dl)
 	if (dl->result != SS_OK)
 		w->why = strdup(dl->err.msg); /* NULL: said as "out of memory" */
 	free_urls((char **)dl->urls, dl->nurls);
+	place_one(f->r, w, dl->part);
 	free((char *)dl->part);
 }
 
@@ -179,13 +184,12 @@ int ssm_fetch(struct run *r)
 	return ssi_download_feed(&feed, &dopts, r->err);
 }
 
-/* Moves W's verified file into place, or records its failure. */
-static int place_one(struct run *r, struct want *w)
+/* Moves W's verified file PART into place (W_PRESENT), or records its
+ * failure (W_FAILED). */
+static void place_one(struct run *r, struct want *w, const char *part)
 {
 	long long size = ss_item_get_int(w->it, "size");
-	char *part = part_name(r, w->path), rel[PATH_MAX];
-	if (!part)
-		return ssm_oom(r);
+	char rel[PATH_MAX];
 	r->st->bytes_fetched += w->bytes;
 	struct ss_error pe;
 	ss_error_clear(&pe);
@@ -207,20 +211,24 @@ static int place_one(struct run *r, struct want *w)
 		ssm_event(r, SS_EV_FAIL, w->path, size,
 			  w->result == SS_OK ? pe.msg : w->why ? w->why : "out of memory");
 	}
-	free(part);
-	return SS_OK;
 }
 
-/* Moves verified files into place; records failures. */
+/* Records what the fetch left (each transfer's file is placed as it
+ * ends); items sharing a file share its fate. */
 int ssm_place(struct run *r)
 {
-	for (size_t i = 0; i < r->nw; i++) {
-		struct want *w = &r->w[i];
-		if (!w->same && w->status == W_FETCH && place_one(r, w) != SS_OK)
-			return SS_FATAL;
-	}
 	/* what comes next (documents, prune) removes directories by path */
 	ssi_dirs_close(&r->dirs);
+	/* every transfer ends before a fetch returns SS_OK; never say a
+	 * want that did not is present */
+	for (size_t i = 0; i < r->nw; i++) {
+		struct want *w = &r->w[i];
+		if (!w->same && w->status == W_FETCH) {
+			w->status = W_FAILED;
+			r->failed_other++;
+			ssm_event(r, SS_EV_FAIL, w->path, ss_item_get_int(w->it, "size"), "not fetched");
+		}
+	}
 	/* Items sharing a file share its fate. */
 	for (size_t i = 0; i < r->nw; i++)
 		if (r->w[i].same && r->w[i].status != W_FAILED)
