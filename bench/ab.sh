@@ -95,7 +95,9 @@ nfresh=0
 fresh() {
 	rm -rf "$T"
 	nfresh=$((nfresh + 1))
-	T=$B/runs/$side.$nfresh
+	# a name of this invocation's own: ext4 starts its search for a
+	# top-level directory's group from a hash of the name
+	T=$B/runs/$side.${B##*.}.$nfresh
 	echo "$T" >"$B/runs/$side"
 	sync -f "$B"
 	sleep 1

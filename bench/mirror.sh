@@ -72,7 +72,10 @@ nrun=0
 # $B/m for the checks that follow
 timed_into() {
 	nrun=$((nrun + 1))
-	local dir=$RUNS/$2.$nrun
+	# a name of this invocation's own: ext4 starts its search for a
+	# top-level directory's group from a hash of the name, and the same
+	# name would land where the previous invocation just deleted its copy
+	local dir=$RUNS/$2.${B##*.}.$nrun
 	timed "$2" "$3" "$dir" >>"$1"
 	if [ "$2" = mirror_run ]; then
 		rm -rf "${B:?}/m"
