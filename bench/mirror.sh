@@ -10,6 +10,8 @@
 #     bytes on the wire (nginx's access log)
 #  3. the same as 1 for 1 GiB in 64 files
 #  4. peak memory while mirroring one 2 GiB item
+# BENCH_CASES picks some: lxc (1 and 2), big (3), huge (4); all by default.
+# BENCH_PEERS="" leaves lftp and rclone out (curl stays).
 set -eu
 : "${BUILD:=build}"
 TOP=$(pwd)
@@ -21,42 +23,78 @@ HTTPD=""
 trap '[ -z "$HTTPD" ] || kill $HTTPD 2>/dev/null; sleep 0.2; rm -rf "$B"' EXIT
 
 . bench/lib.sh
+: "${BENCH_CASES:=lxc big huge}"
+want() { case " $BENCH_CASES " in *" $1 "*) return 0 ;; esac; return 1; }
+want_peer() { case " $BENCH_PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 . bench/nginx.sh
 nginx_serve_tmp "$B"
 timed() { t0=$(now); "$@" >/dev/null 2>"$B/timed.err" || { echo "FAILED: $*" >&2; head -3 "$B/timed.err" >&2; }; echo "$(now) - $t0" | bc -l; }
-# curl fetching every item of TREE (as listed by the mirror's own query)
+# curl fetching every item of TREE (as listed by the mirror's own query),
+# into the directory it runs in
 curl_cfg() {
 	: >"$B/curl.cfg"
 	(cd "$B/www/$1" && find . -type f ! -path './streams/*' | sed 's|^\./||' | sort) | while read -r f; do
-		printf 'url = "%s/%s/%s"\noutput = "%s/curl/%s"\n' "$U" "$1" "$f" "$B" "$f" >>"$B/curl.cfg"
+		printf 'url = "%s/%s/%s"\noutput = "%s"\n' "$U" "$1" "$f" "$f" >>"$B/curl.cfg"
 	done
 }
+# Each tool is called as TOOL TREE DIR.
 # curl leaves the data in the page cache; the mirror makes it durable before
 # publishing (one syncfs): the reference pays the same.
-curl_run() { curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg" && sync -f "$B/curl"; }
-mirror_run() { "$BIN/sstream-mirror" -j 4 "$U/$1" "$B/m"; }
+curl_run() {
+	mkdir "$2" && (cd "$2" && curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg") && sync -f "$2"
+}
+mirror_run() { "$BIN/sstream-mirror" -j 4 "$U/$1" "$2"; }
 # the mirror tools public mirror sites run, over the same nginx: lftp's
 # mirror with 5 connections, rclone sync from an HTTP remote with 4; each
 # then flushes as the others do
-lftp_run() { lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $B/lftp" && sync -f "$B/lftp"; }
-rclone_run() { rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$B/rclone" && sync -f "$B/rclone"; }
-HAVE_LFTP=$(command -v lftp || true)
-HAVE_RCLONE=$(command -v rclone || true)
-# wipe DIR: the previous copy deleted before the clock starts (ext4 frees
-# an rm -rf's inodes for seconds after it: timed, that work landed on
-# whichever tool ran next)
-wipe() { rm -rf "${B:?}/$1"; sync -f "$B"; sleep 1; }
+lftp_run() { lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $2" && sync -f "$2"; }
+rclone_run() { rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$2" && sync -f "$2"; }
+# BENCH_PEERS: which of them run beside curl (default both)
+: "${BENCH_PEERS=lftp rclone}"
+HAVE_LFTP=$(want_peer lftp && command -v lftp || true)
+HAVE_RCLONE=$(want_peer rclone && command -v rclone || true)
+# Every timed run writes a directory of its own, which ext4 places as it
+# places a top-level one (chattr +T on the parent: Orlov spreads such
+# directories over the block groups); the copy is deleted after the clock
+# stops.  A copy wiped just before the next run used to be the largest
+# cost of that run: without a journal (this machine's root file system)
+# ext4 skips inodes deleted less than a minute ago when it allocates one,
+# so each of the 5435 files created paid a scan over the thousands the
+# wipe had just freed in the same group (perf: recently_deleted and
+# find_get_block_common, 20-60 % of a run's CPU, for curl as for us).
+RUNS=$B/runs
+mkdir -p "$RUNS"
+chattr +T "$RUNS" 2>/dev/null || true
+nrun=0
+# timed_into OUT TOOL TREE: TOOL's time into a fresh directory (appended
+# to OUT), then that directory deleted; the mirror's last copy stays as
+# $B/m for the checks that follow
+timed_into() {
+	nrun=$((nrun + 1))
+	# a name of this invocation's own: ext4 starts its search for a
+	# top-level directory's group from a hash of the name, and the same
+	# name would land where the previous invocation just deleted its copy
+	local dir=$RUNS/$2.${B##*.}.$nrun
+	timed "$2" "$3" "$dir" >>"$1"
+	if [ "$2" = mirror_run ]; then
+		rm -rf "${B:?}/m"
+		mv "$dir" "$B/m"
+	else
+		rm -rf "$dir"
+	fi
+	sync -f "$B"
+	sleep 1
+}
 # 5 runs of each, alternating, so that all see the same machine
 side_by_side() {
 	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"
 	for _ in 1 2 3 4 5; do
-		wipe curl; timed curl_run >>"$B/tc"
-		wipe m; timed mirror_run "$1" >>"$B/tm"
-		[ -z "$HAVE_LFTP" ] || { wipe lftp; timed lftp_run "$1" >>"$B/tl"; }
-		[ -z "$HAVE_RCLONE" ] || { wipe rclone; timed rclone_run "$1" >>"$B/tr"; }
+		timed_into "$B/tc" curl_run "$1"
+		timed_into "$B/tm" mirror_run "$1"
+		[ -z "$HAVE_LFTP" ] || timed_into "$B/tl" lftp_run "$1"
+		[ -z "$HAVE_RCLONE" ] || timed_into "$B/tr" rclone_run "$1"
 	done
-	rm -rf "$B/lftp" "$B/rclone"
 	read -r cmed cmax < <(stats <"$B/tc")
 	read -r mmed mmax < <(stats <"$B/tm")
 	echo "  curl --parallel-max 4 + sync -f    median ${cmed} s, max ${cmax} s"
@@ -76,38 +114,44 @@ peer() {
 	printf '  %-34s median %s s, max %s s; ours %sx\n' "$1" "$med" "$max" "$(ratio "$3" "$med")"
 }
 
-echo "== full mirror from nginx on loopback: lxc-images-20230424 shape (5435 items, stand-in payloads)"
-"$PY" tests/mkpayload.py "$FIX/real/lxc-images-20230424.json" "$B/www/lxc" '.' --index
-curl_cfg lxc
-echo "  files                              $(grep -c '^url' "$B/curl.cfg")"
-side_by_side lxc 1.05
-"$PY" tests/treecheck.py "$B/m" >/dev/null
+if want lxc; then
+	echo "== full mirror from nginx on loopback: lxc-images-20230424 shape (5435 items, stand-in payloads)"
+	"$PY" tests/mkpayload.py "$FIX/real/lxc-images-20230424.json" "$B/www/lxc" '.' --index
+	curl_cfg lxc
+	echo "  files                              $(grep -c '^url' "$B/curl.cfg")"
+	side_by_side lxc 1.05
+	"$PY" tests/treecheck.py "$B/m" >/dev/null
 
-echo "== no-op rerun of the same tree (conditional requests)"
-"$BIN/sstream-mirror" "$U/lxc" "$B/m"
-ref=$(BEST_OF=5 best "$BIN/sstream-query" -f csv "$B/www/lxc" ftype=none)
-ours=$(BEST_OF=5 best "$BIN/sstream-mirror" "$U/lxc" "$B/m")
-: >"$B/nginx/access.log"
-"$BIN/sstream-mirror" "$U/lxc" "$B/m"
-sleep 0.2
-wire=$(awk '{ s += $4 + $5 } END { print s + 0 }' "$B/nginx/access.log")
-reqs=$(wc -l <"$B/nginx/access.log")
-echo "  plain load of the metadata (query) ${ref} s"
-echo "  sstream-mirror no-op rerun         ${ours} s"
-echo "  ratio                              $(ratio "$ours" "$ref")x"
-echo "  on the wire                        ${wire} bytes in ${reqs} requests (target: under 4 KB)"
-rm -rf "$B/m" "$B/curl"
+	echo "== no-op rerun of the same tree (conditional requests)"
+	"$BIN/sstream-mirror" "$U/lxc" "$B/m"
+	ref=$(BEST_OF=5 best "$BIN/sstream-query" -f csv "$B/www/lxc" ftype=none)
+	ours=$(BEST_OF=5 best "$BIN/sstream-mirror" "$U/lxc" "$B/m")
+	: >"$B/nginx/access.log"
+	"$BIN/sstream-mirror" "$U/lxc" "$B/m"
+	sleep 0.2
+	wire=$(awk '{ s += $4 + $5 } END { print s + 0 }' "$B/nginx/access.log")
+	reqs=$(wc -l <"$B/nginx/access.log")
+	echo "  plain load of the metadata (query) ${ref} s"
+	echo "  sstream-mirror no-op rerun         ${ours} s"
+	echo "  ratio                              $(ratio "$ours" "$ref")x"
+	echo "  on the wire                        ${wire} bytes in ${reqs} requests (target: under 4 KB)"
+	rm -rf "$B/m"
+fi
 
-echo "== full mirror from nginx on loopback: 64 files x 16 MiB (1 GiB)"
-"$PY" bench/mktree.py "$B/www/big" 64 16777216
-curl_cfg big
-side_by_side big 1.1
-"$PY" tests/treecheck.py "$B/m" >/dev/null
-rm -rf "$B/curl" "$B/m" "$B/www/big"
+if want big; then
+	echo "== full mirror from nginx on loopback: 64 files x 16 MiB (1 GiB)"
+	"$PY" bench/mktree.py "$B/www/big" 64 16777216
+	curl_cfg big
+	side_by_side big 1.1
+	"$PY" tests/treecheck.py "$B/m" >/dev/null
+	rm -rf "$B/m" "$B/www/big"
+fi
 
-echo "== peak memory: one 2 GiB item"
-"$PY" bench/mktree.py "$B/huge" 1 2147483648 --sparse
-mv "$B/huge" "$B/www/huge"
-/usr/bin/time -f '%M %e' -o "$B/time" "$BIN/sstream-mirror" "$U/huge" "$B/hm"
-read -r kb secs <"$B/time"
-echo "  peak RSS of sstream-mirror         $((kb / 1024)) MiB ($secs s for 2 GiB)"
+if want huge; then
+	echo "== peak memory: one 2 GiB item"
+	"$PY" bench/mktree.py "$B/huge" 1 2147483648 --sparse
+	mv "$B/huge" "$B/www/huge"
+	/usr/bin/time -f '%M %e' -o "$B/time" "$BIN/sstream-mirror" "$U/huge" "$B/hm"
+	read -r kb secs <"$B/time"
+	echo "  peak RSS of sstream-mirror         $((kb / 1024)) MiB ($secs s for 2 GiB)"
+fi

@@ -101,6 +101,49 @@ int ssi_safe_unlink(const char *root, const char *rel, int prune_dirs, struct st
 int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const char *name), void *ud,
 		  struct ss_error *err);
 
+/* ---- safefs_dirs.c: the directories below a tree root kept open for a
+ * run of operations, so that each is walked to (safely, as ssi_dir_open
+ * does) once, not once per file.  At most SSI_DIRS_MAX fds, the least
+ * recently used closed first.  No lock: one thread at a time uses one
+ * (each user holds its own).  What is renamed or removed through it is
+ * forgotten at and below; a directory something else removes or replaces
+ * while it is cached stays the directory that was opened (a write lands
+ * in it or fails), never a symlink put in its place. */
+enum { SSI_DIRS_MAX = 64 };
+struct ssi_dir_ent {
+	char *rel;               /* NULL: a free slot */
+	size_t len;
+	int fd;
+	unsigned long used;
+};
+struct ssi_dirs {
+	const char *root;        /* borrowed */
+	unsigned long clock;
+	int recent[2];           /* the slots the last two lookups returned */
+	struct ssi_dir_ent e[SSI_DIRS_MAX];
+};
+/* An empty cache for ROOT (kept as a pointer, not copied); a zeroed
+ * struct is empty too (ssi_dirs_close may be called on it). */
+void ssi_dirs_init(struct ssi_dirs *d, const char *root);
+/* Closes every fd; D is empty (and usable) afterwards. */
+void ssi_dirs_close(struct ssi_dirs *d);
+/* How many fds D holds. */
+int ssi_dirs_count(const struct ssi_dirs *d);
+/* As ssi_dir_open, but the fd is D's (borrowed): open until D is closed or
+ * forgets it, and at least through the next lookup (a lookup may close
+ * the least recently used others). */
+int ssi_dirs_open(struct ssi_dirs *d, const char *rel, size_t rel_len, int create, struct ss_error *err);
+/* As ssi_parent_open, the fd borrowed as for ssi_dirs_open. */
+int ssi_dirs_parent(struct ssi_dirs *d, const char *rel, int create, const char **base, struct ss_error *err);
+/* Closes what D holds of the first REL_LEN bytes of REL and below it. */
+void ssi_dirs_forget(struct ssi_dirs *d, const char *rel, size_t rel_len);
+/* FD, a lookup's result, becomes the caller's (D no longer holds it);
+ * -1 when D does not hold it. */
+int ssi_dirs_take(struct ssi_dirs *d, int fd);
+/* ssi_safe_rename and ssi_safe_unlink through D (safefs.c). */
+int ssi_dirs_rename(struct ssi_dirs *d, const char *from, const char *to, struct ss_error *err);
+int ssi_dirs_unlink(struct ssi_dirs *d, const char *rel, int prune_dirs, struct stat *st, struct ss_error *err);
+
 /* Takes the lock ROOT/.sstream/lock (creating .sstream, not followed)
  * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
  * it until closed. */

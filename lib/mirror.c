@@ -252,6 +252,7 @@ static void run_free(struct run *r)
 	ssi_strset_free(&r->valid.old);
 	ssi_strset_free(&r->valid.new);
 	ssi_strset_free(&r->names);
+	ssi_dirs_close(&r->dirs);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	free(r->dot);

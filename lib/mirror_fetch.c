@@ -2,7 +2,8 @@
 /*
  * The fetch phase of a mirror run: every wanted item not present is
  * linked from a local file with the same content or transferred into
- * TARGET/.sstream/tmp (download.c), verified, and renamed into place.
+ * TARGET/.sstream/tmp (download.c), verified, and renamed into place as
+ * soon as its transfer ends (while the others go on).
  * Failures are recorded on the wants; the rest of the run goes on.
  */
 #include <limits.h>
@@ -47,23 +48,23 @@ static int reuse(struct run *r, struct want *w)
 	if (!part)
 		return 0;
 	part_rel(part, rel, sizeof(rel));
+	free(part);
 	const char *sb, *pb;
 	struct ss_error e;
-	int sfd = ssi_parent_open(r->o->target, w->reuse_from, 0, &sb, &e);
-	int pfd = sfd >= 0 ? ssi_parent_open(r->o->target, rel, 0, &pb, &e) : -1;
-	int ok = 0;
-	if (pfd >= 0) {
+	/* both fds stay open through the second lookup */
+	int sfd = ssi_dirs_parent(&r->dirs, w->reuse_from, 0, &sb, &e);
+	int pfd = sfd >= 0 ? ssi_dirs_parent(&r->dirs, rel, 0, &pb, &e) : -1;
+	if (pfd < 0)
+		return 0;
+	unlinkat(pfd, pb, 0);
+	if (linkat(sfd, sb, pfd, pb, 0) < 0)
+		return 0;
+	if (ssi_dirs_rename(&r->dirs, rel, w->path, &e) == SS_OK)
+		return 1;
+	/* the rename's lookups may have closed PFD */
+	if ((pfd = ssi_dirs_parent(&r->dirs, rel, 0, &pb, &e)) >= 0)
 		unlinkat(pfd, pb, 0);
-		ok = linkat(sfd, sb, pfd, pb, 0) == 0 && ssi_safe_rename(r->o->target, rel, w->path, &e) == SS_OK;
-		if (!ok)
-			unlinkat(pfd, pb, 0);
-	}
-	if (sfd >= 0)
-		close(sfd);
-	if (pfd >= 0)
-		close(pfd);
-	free(part);
-	return ok;
+	return 0;
 }
 
 /* Local copies first; one that cannot be linked is fetched instead.
@@ -141,7 +142,10 @@ static int feed_next(void *ud, struct ssi_dl *dl)
 	return 0;
 }
 
-/* A transfer ended: what the place phase needs is kept on its want. */
+static void place_one(struct run *r, struct want *w, const char *part);
+
+/* A transfer ended (its file closed): placed at once, while the others
+ * still transfer, rather than in a serial pass after the last one. */
 static void feed_done(void *ud, struct ssi_dl *dl)
 {
 	struct feed *f = ud;
@@ -151,19 +155,19 @@ static void feed_done(void *ud, struct ssi_dl *dl)
 	if (dl->result != SS_OK)
 		w->why = strdup(dl->err.msg); /* NULL: said as "out of memory" */
 	free_urls((char **)dl->urls, dl->nurls);
+	place_one(f->r, w, dl->part);
 	free((char *)dl->part);
 }
 
 int ssm_fetch(struct run *r)
 {
+	ssi_dirs_init(&r->dirs, r->o->target);
 	size_t n = reuse_all(r);
 	if (n == 0)
 		return SS_OK;
 	static const char tmp[] = SSI_PRIVATE_DIR "/tmp";
-	int tfd = ssi_dir_open(r->o->target, tmp, strlen(tmp), 1, r->err);
-	if (tfd < 0)
+	if (ssi_dirs_open(&r->dirs, tmp, strlen(tmp), 1, r->err) < 0)
 		return SS_FATAL;
-	close(tfd);
 	struct feed f = { .r = r };
 	struct ssi_dl_feed feed = { .total = n, .next = feed_next, .done = feed_done, .ud = &f };
 	for (size_t i = 0; i < r->nw; i++) {
@@ -180,18 +184,17 @@ int ssm_fetch(struct run *r)
 	return ssi_download_feed(&feed, &dopts, r->err);
 }
 
-/* Moves W's verified file into place, or records its failure. */
-static int place_one(struct run *r, struct want *w)
+/* Moves W's verified file PART into place (W_PRESENT), or records its
+ * failure (W_FAILED). */
+static void place_one(struct run *r, struct want *w, const char *part)
 {
 	long long size = ss_item_get_int(w->it, "size");
-	char *part = part_name(r, w->path), rel[PATH_MAX];
-	if (!part)
-		return ssm_oom(r);
+	char rel[PATH_MAX];
 	r->st->bytes_fetched += w->bytes;
 	struct ss_error pe;
 	ss_error_clear(&pe);
 	if (w->result == SS_OK &&
-	    ssi_safe_rename(r->o->target, part_rel(part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
+	    ssi_dirs_rename(&r->dirs, part_rel(part, rel, sizeof(rel)), w->path, &pe) == SS_OK) {
 		w->status = W_PRESENT;
 		r->st->added++;
 		r->st->bytes_added += size > 0 ? size : 0;
@@ -208,17 +211,23 @@ static int place_one(struct run *r, struct want *w)
 		ssm_event(r, SS_EV_FAIL, w->path, size,
 			  w->result == SS_OK ? pe.msg : w->why ? w->why : "out of memory");
 	}
-	free(part);
-	return SS_OK;
 }
 
-/* Moves verified files into place; records failures. */
+/* Records what the fetch left (each transfer's file is placed as it
+ * ends); items sharing a file share its fate. */
 int ssm_place(struct run *r)
 {
+	/* what comes next (documents, prune) removes directories by path */
+	ssi_dirs_close(&r->dirs);
+	/* every transfer ends before a fetch returns SS_OK; never say a
+	 * want that did not is present */
 	for (size_t i = 0; i < r->nw; i++) {
 		struct want *w = &r->w[i];
-		if (!w->same && w->status == W_FETCH && place_one(r, w) != SS_OK)
-			return SS_FATAL;
+		if (!w->same && w->status == W_FETCH) {
+			w->status = W_FAILED;
+			r->failed_other++;
+			ssm_event(r, SS_EV_FAIL, w->path, ss_item_get_int(w->it, "size"), "not fetched");
+		}
 	}
 	/* Items sharing a file share its fate. */
 	for (size_t i = 0; i < r->nw; i++)

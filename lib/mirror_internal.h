@@ -101,6 +101,10 @@ struct run {
 	struct ssm_docs docs;
 	struct ssm_prune prune;
 	struct ssm_valid valid;
+	/* the target's directories, open from the fetch to the last placed
+	 * file (the thread that runs the phases; the download writer thread
+	 * only writes the files the engine opened) */
+	struct ssi_dirs dirs;
 };
 
 /* ---- mirror_run.c: shared by every phase ---- */
@@ -135,9 +139,12 @@ int ssm_plan(struct run *r);
 void ssm_report_plan(struct run *r);
 
 /* ---- mirror_fetch.c ---- */
-/* Links or transfers every item to fetch; SS_FATAL only when none can start. */
+/* Links or transfers every item to fetch, each moved into place as its
+ * transfer ends; SS_FATAL only when none can start. */
 int ssm_fetch(struct run *r);
-/* Moves verified files into place; records failures on the wants. */
+/* After the fetch (which moves each verified file into place as its
+ * transfer ends): the failures counted, items sharing a file given its
+ * fate.  SS_OK. */
 int ssm_place(struct run *r);
 /* Removes the temporary files of transfers not worth resuming. */
 void ssm_clean_tmp(struct run *r);

@@ -26,69 +26,15 @@
 
 #include "internal.h"
 
-/* Why a component could not be opened: a symlink, or errno. */
-static int component_err(struct ss_error *err, int dfd, const char *root, const char *rel, size_t upto,
-			 const char *comp, int e)
-{
-	struct stat st;
-	if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-		return ssi_err(err, SS_FATAL, "refusing '%s/%s': '%s/%.*s' is a symbolic link inside the tree",
-			       root, rel, root, (int)upto, rel);
-	if (e == ENOTDIR)
-		return ssi_err(err, SS_FATAL, "refusing '%s/%s': '%s/%.*s' is not a directory", root, rel, root,
-			       (int)upto, rel);
-	return ssi_err_sys(err, SS_FATAL, e, "cannot open '%s/%.*s'", root, (int)upto, rel);
-}
-
-/* COMP below FD as a directory, never through a symbolic link; created
- * first when CREATE and missing (opened first: most are there). */
-static int sub_open(int fd, const char *comp, int create)
-{
-	int sub = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub >= 0 || !create || errno != ENOENT)
-		return sub;
-	if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
 int ssi_dir_open(const char *root, const char *rel, size_t rel_len, int create, struct ss_error *err)
 {
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && create && errno == ENOENT) {
-		/* the root and what is above it are the operator's */
-		char buf[PATH_MAX];
-		if (snprintf(buf, sizeof(buf), "%s/x", root) >= (int)sizeof(buf))
-			return ssi_err(err, SS_FATAL, "cannot open '%s': path too long", root), -1;
-		if (ssi_mkparents(buf) < 0)
-			return ssi_err_sys(err, SS_FATAL, errno, "cannot create '%s'", root), -1;
-		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (fd < 0)
-		return ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", root), -1;
-	size_t i = 0;
-	while (i < rel_len) {
-		size_t n = 0;
-		while (i + n < rel_len && rel[i + n] != '/')
-			n++;
-		char comp[NAME_MAX + 1];
-		if (n == 0 || n > NAME_MAX || (n == 1 && rel[i] == '.') || (n == 2 && rel[i] == '.' && rel[i + 1] == '.')) {
-			close(fd);
-			return ssi_err(err, SS_FATAL, "unsafe path '%.*s' below '%s'", (int)rel_len, rel, root), -1;
-		}
-		memcpy(comp, rel + i, n);
-		comp[n] = '\0';
-		int sub = sub_open(fd, comp, create);
-		if (sub < 0) {
-			int e = errno;
-			component_err(err, fd, root, rel, i + n, comp, e);
-			close(fd);
-			return -1;
-		}
-		close(fd);
-		fd = sub;
-		i += n + 1;
-	}
+	/* one walk, the same syscalls as by hand: each name opened once */
+	struct ssi_dirs d;
+	ssi_dirs_init(&d, root);
+	int fd = ssi_dirs_open(&d, rel, rel_len, create, err);
+	if (fd >= 0)
+		fd = ssi_dirs_take(&d, fd);
+	ssi_dirs_close(&d);
 	return fd;
 }
 
@@ -215,63 +161,73 @@ int ssi_safe_write(const char *root, const char *rel, const void *data, size_t l
 	return rc;
 }
 
-int ssi_safe_rename(const char *root, const char *from, const char *to, struct ss_error *err)
+int ssi_dirs_rename(struct ssi_dirs *d, const char *from, const char *to, struct ss_error *err)
 {
 	const char *fb, *tb;
-	int fd = ssi_parent_open(root, from, 0, &fb, err);
-	if (fd < 0)
-		return SS_FATAL;
-	int td = ssi_parent_open(root, to, 1, &tb, err);
-	int rc = SS_OK;
+	int fd = ssi_dirs_parent(d, from, 0, &fb, err);
+	int td = fd >= 0 ? ssi_dirs_parent(d, to, 1, &tb, err) : -1;
 	if (td < 0)
-		rc = SS_FATAL;
-	else if (renameat(fd, fb, td, tb) < 0)
-		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot place '%s/%s'", root, to);
-	if (td >= 0)
-		close(td);
-	close(fd);
+		return SS_FATAL;
+	if (renameat(fd, fb, td, tb) < 0)
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot place '%s/%s'", d->root, to);
+	/* either may have been a directory: what D knows there is stale */
+	ssi_dirs_forget(d, from, strlen(from));
+	ssi_dirs_forget(d, to, strlen(to));
+	return SS_OK;
+}
+
+int ssi_safe_rename(const char *root, const char *from, const char *to, struct ss_error *err)
+{
+	struct ssi_dirs d;
+	ssi_dirs_init(&d, root);
+	int rc = ssi_dirs_rename(&d, from, to, err);
+	ssi_dirs_close(&d);
 	return rc;
 }
 
-int ssi_safe_unlink(const char *root, const char *rel, int prune_dirs, struct stat *st, struct ss_error *err)
+int ssi_dirs_unlink(struct ssi_dirs *d, const char *rel, int prune_dirs, struct stat *st, struct ss_error *err)
 {
 	const char *base;
-	int dfd = ssi_parent_open(root, rel, 0, &base, err);
+	int dfd = ssi_dirs_parent(d, rel, 0, &base, err);
 	if (dfd < 0)
 		return SS_FATAL;
 	struct stat local;
 	if (!st)
 		st = &local;
-	int rc = SS_OK;
 	if (fstatat(dfd, base, st, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot remove '%s/%s'", root, rel);
-	else if (S_ISDIR(st->st_mode))
-		rc = ssi_err(err, SS_FATAL, "refusing to remove '%s/%s': a directory", root, rel);
-	else if (unlinkat(dfd, base, 0) < 0) /* a symlink goes itself, its target stays */
-		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot remove '%s/%s'", root, rel);
-	close(dfd);
-	if (rc != SS_OK || !prune_dirs)
-		return rc;
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot remove '%s/%s'", d->root, rel);
+	if (S_ISDIR(st->st_mode))
+		return ssi_err(err, SS_FATAL, "refusing to remove '%s/%s': a directory", d->root, rel);
+	if (unlinkat(dfd, base, 0) < 0) /* a symlink goes itself, its target stays */
+		return ssi_err_sys(err, SS_FATAL, errno, "cannot remove '%s/%s'", d->root, rel);
 	/* the directories REL leaves empty, deepest first, each through the
-	 * (not followed) fd of its parent */
-	char *buf = strdup(rel);
-	while (buf) {
-		char *slash = strrchr(buf, '/');
-		if (!slash)
+	 * (not followed, cached from the walk above) fd of its parent */
+	for (size_t len = strlen(rel); prune_dirs;) {
+		while (len > 0 && rel[len - 1] != '/')
+			len--;
+		if (len-- == 0)
 			break;
-		*slash = '\0';
-		const char *dir_base;
+		size_t plen = len;
+		while (plen > 0 && rel[plen - 1] != '/')
+			plen--;
 		struct ss_error e;
-		int pfd = ssi_parent_open(root, buf, 0, &dir_base, &e);
-		if (pfd < 0)
+		int pfd = ssi_dirs_open(d, rel, plen ? plen - 1 : 0, 0, &e);
+		char name[NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%.*s", (int)(len - plen), rel + plen);
+		if (pfd < 0 || unlinkat(pfd, name, AT_REMOVEDIR) < 0)
 			break;
-		int gone = unlinkat(pfd, dir_base, AT_REMOVEDIR) == 0;
-		close(pfd);
-		if (!gone)
-			break;
+		ssi_dirs_forget(d, rel, len);
 	}
-	free(buf);
 	return SS_OK;
+}
+
+int ssi_safe_unlink(const char *root, const char *rel, int prune_dirs, struct stat *st, struct ss_error *err)
+{
+	struct ssi_dirs d;
+	ssi_dirs_init(&d, root);
+	int rc = ssi_dirs_unlink(&d, rel, prune_dirs, st, err);
+	ssi_dirs_close(&d);
+	return rc;
 }
 
 int ssi_clean_dir(const char *root, const char *rel, int (*keep)(void *ud, const char *name), void *ud,
