@@ -199,7 +199,11 @@ expect 0 "publish add (24 MiB item)" "$P" add "$W/large" "$I/meta.tar.xz" "$I2/r
 /usr/bin/time -f '%M' -o "$T/rss" "$M" -j 1 "$U/large" s3://mirror/large >"$T/l.out" 2>&1
 check "24 MiB item: the run exits 0" test $? -eq 0
 rss=$(tail -1 "$T/rss")
-check "... peak RSS $rss KiB, under 32 MiB (the item is never held whole)" test "$rss" -lt 32768
+# (ASan's shadow memory and quarantine come on top in a sanitizer build:
+# about 50 MiB there, where holding the item whole adds its 24 MiB and more)
+cap=32768
+case $BUILD in *san*) cap=65536 ;; esac
+check "... peak RSS $rss KiB, under $((cap / 1024)) MiB (the item is never held whole)" test "$rss" -lt "$cap"
 expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/large"
 
 # ---- kill -9 mid-stream: the bucket verifies, the next run finishes ---------

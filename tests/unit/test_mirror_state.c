@@ -49,6 +49,7 @@ static void teardown(struct fixture *f)
 	ssi_strset_free(&r->new_refs);
 	ssi_strset_free(&r->valid.old);
 	ssi_strset_free(&r->valid.new);
+	ssi_strset_free(&r->names);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	CHECK(system(cmd) == 0);
