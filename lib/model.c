@@ -497,9 +497,10 @@ static const struct ss_item **by_place(const struct ss_products *p)
 	return v;
 }
 
-int ss_products_same(const struct ss_products *a, const struct ss_products *b)
+int ssi_items_same(const struct ss_products *a, const struct ss_products *b,
+		   json_t *(*view)(const struct ss_item *it))
 {
-	if (a->nitems != b->nitems || strcmp(a->content_id, b->content_id) != 0)
+	if (a->nitems != b->nitems)
 		return 0;
 	const struct ss_item **sa = by_place(a), **sb = by_place(b);
 	int eq = sa && sb;
@@ -508,7 +509,7 @@ int ss_products_same(const struct ss_products *a, const struct ss_products *b)
 			eq = 0;
 			break;
 		}
-		json_t *fa = item_flatten(sa[i]), *fb = item_flatten(sb[i]);
+		json_t *fa = view(sa[i]), *fb = view(sb[i]);
 		eq = fa && fb && json_equal(fa, fb);
 		json_decref(fa);
 		json_decref(fb);
@@ -516,6 +517,11 @@ int ss_products_same(const struct ss_products *a, const struct ss_products *b)
 	free(sa);
 	free(sb);
 	return eq;
+}
+
+int ss_products_same(const struct ss_products *a, const struct ss_products *b)
+{
+	return strcmp(a->content_id, b->content_id) == 0 && ssi_items_same(a, b, item_flatten);
 }
 
 int ss_products_check_index(const struct ss_products *p, struct ss_error *err)

@@ -47,6 +47,11 @@ struct ss_products {
 
 /* Items in order of product, version and name (strcmp). */
 int ssi_item_cmp_place(const struct ss_item *a, const struct ss_item *b);
+/* Whether A and B hold the same items (by place), VIEW of each pair
+ * json_equal (VIEW returns a new reference: the flattened item, or its own
+ * fields, ssi_item_object). */
+int ssi_items_same(const struct ss_products *a, const struct ss_products *b,
+		   json_t *(*view)(const struct ss_item *it));
 
 /* ---- model_rec.c: an item's fields as one compact record ---- */
 /* A record: the item's name, NUL, then per field a type byte ('s'tring,

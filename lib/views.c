@@ -57,36 +57,6 @@ static struct ss_products *load(const char *root, const char *rel, int signed_vi
 	return doc;
 }
 
-static int cmp_place(const void *a, const void *b)
-{
-	return ssi_item_cmp_place(*(const struct ss_item *const *)a, *(const struct ss_item *const *)b);
-}
-
-/* Whether A and B hold the same items, each with the same fields. */
-static int same_items(const struct ss_products *a, const struct ss_products *b)
-{
-	if (a->nitems != b->nitems)
-		return 0;
-	size_t n = a->nitems;
-	const struct ss_item **sa = malloc((n ? n : 1) * sizeof(*sa)), **sb = malloc((n ? n : 1) * sizeof(*sb));
-	int same = sa && sb;
-	for (size_t i = 0; same && i < n; i++)
-		sa[i] = &a->items[i], sb[i] = &b->items[i];
-	if (same && n) {
-		qsort(sa, n, sizeof(*sa), cmp_place);
-		qsort(sb, n, sizeof(*sb), cmp_place);
-	}
-	for (size_t i = 0; same && i < n; i++) {
-		json_t *x = ssi_item_object(sa[i]), *y = ssi_item_object(sb[i]);
-		same = ssi_item_cmp_place(sa[i], sb[i]) == 0 && x && y && json_equal(x, y);
-		json_decref(x);
-		json_decref(y);
-	}
-	free(sa);
-	free(sb);
-	return same;
-}
-
 /* 1 when REL.json and REL.sjson (REL without extension) hold the same
  * document, 0 when they differ or one cannot be read as JSON. */
 static int same_views(const char *root, const char *base)
@@ -102,7 +72,7 @@ static int same_views(const char *root, const char *base)
 		struct ss_products *a = load(root, pj, 0), *b = load(root, ps, 1);
 		/* the levels above the items (an index whole), then the items */
 		json_t *na = a ? normalised(a->root) : NULL, *nb = b ? normalised(b->root) : NULL;
-		same = na && nb && json_equal(na, nb) && same_items(a, b);
+		same = na && nb && json_equal(na, nb) && ssi_items_same(a, b, ssi_item_object);
 		ss_products_free(a);
 		ss_products_free(b);
 		json_decref(na);
