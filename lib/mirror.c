@@ -153,12 +153,7 @@ static int publish_failed(struct run *r, int rc)
  * first: the page's rows are then the only memory added to the items. */
 static void free_before_page(struct run *r)
 {
-	const struct ss_item **listed = r->docs.listed;
-	size_t nlisted = r->docs.nlisted;
-	r->docs.listed = NULL;
-	ssm_docs_free(r);
-	r->docs.listed = listed;
-	r->docs.nlisted = nlisted;
+	ssm_docs_free(r); /* (the items they list stay: the page's) */
 	ssm_fetch_free(r);
 	free(r->w);
 	r->w = NULL;
@@ -178,7 +173,9 @@ static void free_before_page(struct run *r)
 static void free_plan(struct run *r)
 {
 	free_before_page(r);
-	ssm_docs_free(r);
+	free(r->docs.listed);
+	r->docs.listed = NULL;
+	r->docs.nlisted = 0;
 	if (!r->old_is_src)
 		ss_tree_free(r->old);
 	ss_tree_free(r->src);

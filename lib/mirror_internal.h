@@ -160,6 +160,8 @@ int ssm_check_docs(struct run *r);
 int ssm_publish(struct run *r);
 /* Writes what ssm_publish built, the index last. */
 int ssm_publish_write(struct run *r);
+/* Frees the documents built; not the items they list (docs.listed, the
+ * page's), which the run frees after the page. */
 void ssm_docs_free(struct run *r);
 
 /* ---- mirror_prune.c ---- */

@@ -176,9 +176,6 @@ void ssm_docs_free(struct run *r)
 	free(r->docs.len);
 	free(r->docs.index);
 	free(r->docs.fallback);
-	free(r->docs.listed);
-	r->docs.listed = NULL;
-	r->docs.nlisted = 0;
 	r->docs.rel = r->docs.data = NULL;
 	r->docs.len = NULL;
 	r->docs.fallback = NULL;
