@@ -150,6 +150,25 @@ static void put_json(struct out *o, json_t *v, int depth)
 
 static void put_groups(struct out *o, const struct chosen *c, size_t a, size_t b, int level, int depth);
 
+/* The start of a member KEY of the object at DEPTH (FIRST: its first). */
+static void put_key(struct out *o, int first, const char *key, int depth)
+{
+	put(o, first ? "\n" : ",\n", first ? 1 : 2);
+	indent(o, depth + 1);
+	put_json(o, json_string(key), 0);
+	put(o, ": ", 2);
+}
+
+/* The end of the object at DEPTH (ANY: it has members). */
+static void put_end(struct out *o, int any, int depth)
+{
+	if (any) {
+		put(o, "\n", 1);
+		indent(o, depth);
+	}
+	put(o, "}", 1);
+}
+
 /* OBJ at DEPTH, its member CHILD being the chosen items C[A..B) one level down. */
 static void put_level(struct out *o, json_t *obj, const char *child, const struct chosen *c, size_t a,
 		      size_t b, int level, int depth)
@@ -169,18 +188,13 @@ static void put_level(struct out *o, json_t *obj, const char *child, const struc
 	qsort(keys, n, sizeof(*keys), ssi_cmp_str);
 	put(o, "{", 1);
 	for (i = 0; i < n; i++) {
-		put(o, i ? ",\n" : "\n", i ? 2 : 1);
-		indent(o, depth + 1);
-		put_json(o, json_string(keys[i]), 0);
-		put(o, ": ", 2);
+		put_key(o, i == 0, keys[i], depth);
 		if (keys[i] == child)
 			put_groups(o, c, a, b, level, depth + 1);
 		else
 			put_json(o, json_incref(json_object_get(obj, keys[i])), depth + 1);
 	}
-	put(o, "\n", 1);
-	indent(o, depth);
-	put(o, "}", 1);
+	put_end(o, 1, depth);
 	free(keys);
 }
 
@@ -198,10 +212,7 @@ static void put_groups(struct out *o, const struct chosen *c, size_t a, size_t b
 		const char *name = place_name(c[i].it, level);
 		for (j = i + 1; level < 2 && j < b && strcmp(place_name(c[j].it, level), name) == 0; j++)
 			;
-		put(o, i != a ? ",\n" : "\n", i != a ? 2 : 1);
-		indent(o, depth + 1);
-		put_json(o, json_string(name), 0);
-		put(o, ": ", 2);
+		put_key(o, i == a, name, depth);
 		if (level == 0)
 			put_level(o, c[i].it->v->prod, "versions", c, i, j, 1, depth + 1);
 		else if (level == 1)
@@ -209,11 +220,7 @@ static void put_groups(struct out *o, const struct chosen *c, size_t a, size_t b
 		else
 			put_json(o, ssi_item_object(c[i].it), depth + 1);
 	}
-	if (a < b) {
-		put(o, "\n", 1);
-		indent(o, depth);
-	}
-	put(o, "}", 1);
+	put_end(o, a < b, depth);
 }
 
 char *ss_subset_dump(const struct ss_subset *s, size_t *len)
