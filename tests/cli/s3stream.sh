@@ -17,12 +17,17 @@ W=$T/www
 mkdir -p "$W"
 # A tree whose root tarball (2 MiB, incompressible) is a multipart item at
 # --s3-part-size 64k, and whose metadata tarball is a single PUT.
+# DIR/root.tar: a root tarball holding BYTES random (incompressible) bytes
+root_tar() {
+	mkdir -p "$1/root/bin"
+	head -c "$2" /dev/urandom >"$1/root/bin/blob"
+	tar -C "$1/root" -cf "$1/root.tar" .
+}
 I=$T/img
-mkdir -p "$I/meta" "$I/root/bin"
+mkdir -p "$I/meta"
 printf 'architecture: x86_64\ncreation_date: 1795910400\nproperties:\n  os: TestOS\n  release: s3\n' >"$I/meta/metadata.yaml"
-head -c 2097152 /dev/urandom >"$I/root/bin/blob"
 tar -C "$I/meta" -cJf "$I/meta.tar.xz" metadata.yaml
-tar -C "$I/root" -cf "$I/root.tar" .
+root_tar "$I" 2097152
 expect 0 "publish add" "$P" add "$W/site" "$I/meta.tar.xz" "$I/root.tar"
 big=$(cd "$W/site" && find images -type f -size +1000k | head -1)
 small=$(cd "$W/site" && find images -type f -name '*.tar.xz' | head -1)
@@ -180,9 +185,7 @@ expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/again"
 # what has come at once and is never taken for stalled (--timeout 3 on a
 # 12 KiB item that takes 6 s)
 I3=$T/img3
-mkdir -p "$I3/root/bin"
-head -c 10240 /dev/urandom >"$I3/root/bin/blob"
-tar -C "$I3/root" -cf "$I3/root.tar" .
+root_tar "$I3" 10240
 expect 0 "publish add (12 KiB item)" "$P" add "$W/drip" "$I/meta.tar.xz" "$I3/root.tar"
 echo "drip images/" >"$T/faults"
 expect 0 "a source dripping 2 KiB/s, --timeout 3: the run finishes" "$M" --timeout 3 --retries 0 "$U/drip" s3://mirror/drip
@@ -192,9 +195,7 @@ expect 0 "... the bucket verifies, deep" "$V" --deep "$S3_ENDPOINT/mirror/drip"
 # ---- memory: a 24 MiB item (one PUT at the default 64 MiB part size) goes
 # through a ring of at most 4 MiB, never a buffer of the whole item
 I2=$T/img2
-mkdir -p "$I2/root/bin"
-head -c 25165824 /dev/urandom >"$I2/root/bin/blob"
-tar -C "$I2/root" -cf "$I2/root.tar" .
+root_tar "$I2" 25165824
 expect 0 "publish add (24 MiB item)" "$P" add "$W/large" "$I/meta.tar.xz" "$I2/root.tar"
 /usr/bin/time -f '%M' -o "$T/rss" "$M" -j 1 "$U/large" s3://mirror/large >"$T/l.out" 2>&1
 check "24 MiB item: the run exits 0" test $? -eq 0
