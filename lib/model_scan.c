@@ -103,7 +103,8 @@ static size_t value_end(const struct scan *sc)
 	if (sc->s[j] == '"')
 		return string_end(sc, j);
 	if (sc->s[j] != '{' && sc->s[j] != '[') {
-		while (j < sc->n && !strchr(" \t\r\n,:}]{[\"", sc->s[j]) && sc->s[j])
+		/* (strchr finds a NUL byte too: it ends the value) */
+		while (j < sc->n && !strchr(" \t\r\n,:}]{[\"", sc->s[j]))
 			j++;
 		return j;
 	}
