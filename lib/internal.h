@@ -28,9 +28,21 @@ int ssi_hexval(int c);
  * documents' bytes are not kept (read back as NULL), and a products file
  * costs little more than its text. */
 struct ss_tree *ssi_tree_load_items(const char *source, struct ss_error *err);
+/* As ss_tree_load_ex, each document of 4 MiB or more read in place as
+ * ssi_tree_load_items does, its bytes as served going to an unlinked file
+ * in the directory SPOOL: ss_tree_doc gives them as NULL (with their
+ * length), ssi_tree_doc_read reads them back. */
+struct ss_tree *ssi_tree_load_spooled(const char *source, struct ss_verifier *v, const struct ss_fetch_opts *fo,
+				      const char *spool, struct ss_error *err);
+/* T's document I as served (in memory or spooled), a malloc'd copy
+ * (NUL-terminated) in *DATA: SS_OK, or SS_FATAL with ERR filled. */
+int ssi_tree_doc_read(const struct ss_tree *t, size_t i, char **data, size_t *len, struct ss_error *err);
 /* Frees the bytes of T's documents (read back as NULL): for a tree whose
  * items are all that is still needed. */
 void ssi_tree_drop_texts(struct ss_tree *t);
+/* Seconds since the epoch of a version name that starts with a date
+ * ("20240423", "20121026.1", "20230424_07:42"), or -1 (updated.c). */
+long long ssi_version_date(const char *v);
 
 /* qsort/bsearch order of an array of strings (char *). */
 int ssi_cmp_str(const void *a, const void *b);

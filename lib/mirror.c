@@ -94,7 +94,15 @@ static int run_unchanged(struct run *r)
 static int load_and_plan(struct run *r, struct ss_verifier *v, const struct ss_fetch_opts *fo)
 {
 	int rc;
-	if (!(r->src = ss_tree_load_ex(r->o->source, v, fo, r->err)))
+	/* (upstream's bytes wait on disk for the documents, while its text
+	 * becomes the items: a dry run, which writes none, keeps them) */
+	char *spool = r->o->dry_run ? NULL : ss_join(r->dot, "tmp");
+	if (!r->o->dry_run && !spool)
+		return ssm_oom(r);
+	r->src = spool ? ssi_tree_load_spooled(r->o->source, v, fo, spool, r->err)
+		       : ss_tree_load_ex(r->o->source, v, fo, r->err);
+	free(spool);
+	if (!r->src)
 		return r->err->code;
 	/* upstream's date; a tree that states none (sstream-publish writes
 	 * none) is as new as its newest version */

@@ -39,11 +39,11 @@ struct want {
 };
 
 /* The documents this run writes (mirror_publish.c), tree-relative path
- * -> bytes, and what the page needs of them (mirror_page.c). */
+ * -> bytes (malloc'd; NULL: upstream's, read back from the source tree
+ * when written), and what the page needs of them (mirror_page.c). */
 struct ssm_docs {
 	char **rel, **data;
 	size_t *len, n, alloc;
-	char *borrowed;          /* 1: the bytes are the source tree's, not owned */
 	/* versions with a failed item are not listed; the old tree's items
 	 * of such a version are, when their files are there */
 	const struct ss_item **fallback;

@@ -35,11 +35,15 @@ int ssm_load_old(struct run *r)
 	r->old_is_src = 1;
 	int found_index = 0;
 	for (size_t i = 0; r->old_is_src && i < ss_tree_ndocs(r->src); i++) {
-		const char *data;
+		const char *d;
+		char *data;
 		size_t len;
-		const char *rel = ss_tree_doc(r->src, i, &data, &len);
+		const char *rel = ss_tree_doc(r->src, i, &d, &len);
+		if (ssi_tree_doc_read(r->src, i, &data, &len, r->err) != SS_OK)
+			return SS_FATAL;
 		if (!ssi_safe_holds(r->o->target, rel, data, len))
 			r->old_is_src = 0;
+		free(data);
 		found_index |= strcmp(rel, "streams/v1/index.json") == 0;
 	}
 	if (r->old_is_src && found_index) {

@@ -120,28 +120,24 @@ static int doc_grow(struct run *r)
 	if (nd)
 		r->docs.data = nd;
 	size_t *nl = nd ? realloc(r->docs.len, na * sizeof(*nl)) : NULL;
-	if (nl)
-		r->docs.len = nl;
-	char *no = nl ? realloc(r->docs.borrowed, na) : NULL;
-	if (!no)
+	if (!nl)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
-	r->docs.borrowed = no;
+	r->docs.len = nl;
 	r->docs.alloc = na;
 	return SS_OK;
 }
 
-/* Adds REL with DATA to the documents to write.  DATA is borrowed from
- * the source tree (which outlives the writing) unless OWN: then it is
- * malloc'd and taken, even on failure.  No copy: upstream's products file
- * of a 100 000-item tree is 15 MB. */
-static int write_doc(struct run *r, const char *rel, const char *data, size_t len, int own)
+/* Adds REL with DATA (malloc'd, taken even on failure) to the documents
+ * to write; DATA NULL: upstream's bytes for REL, read back from the source
+ * tree only when written (upstream's products file of a 1 000 000-item
+ * tree is 150 MB). */
+static int write_doc(struct run *r, const char *rel, char *data, size_t len)
 {
 	char *rc = NULL;
 	if (ssm_add(r, &r->new_meta, rel) != SS_OK || ssm_ref(r, &r->new_refs, rel, 1) != SS_OK)
 		goto fail;
 	if (r->o->dry_run) {
-		if (own)
-			free((char *)data);
+		free(data);
 		return SS_OK;
 	}
 	/* written with the index, by ssm_publish_write */
@@ -152,13 +148,11 @@ static int write_doc(struct run *r, const char *rel, const char *data, size_t le
 		goto fail;
 	}
 	r->docs.rel[r->docs.n] = rc;
-	r->docs.data[r->docs.n] = (char *)data;
-	r->docs.borrowed[r->docs.n] = !own;
+	r->docs.data[r->docs.n] = data;
 	r->docs.len[r->docs.n++] = len;
 	return SS_OK;
 fail:
-	if (own)
-		free((char *)data);
+	free(data);
 	return SS_FATAL;
 }
 
@@ -166,12 +160,9 @@ void ssm_docs_free(struct run *r)
 {
 	for (size_t i = 0; i < r->docs.n; i++) {
 		free(r->docs.rel[i]);
-		if (!r->docs.borrowed[i])
-			free(r->docs.data[i]);
+		free(r->docs.data[i]);
 	}
 	free(r->docs.rel);
-	free(r->docs.borrowed);
-	r->docs.borrowed = NULL;
 	free(r->docs.data);
 	free(r->docs.len);
 	free(r->docs.index);
@@ -184,15 +175,29 @@ void ssm_docs_free(struct run *r)
 	r->docs.n = r->docs.alloc = 0;
 }
 
-/* The bytes upstream served for REL, or NULL. */
-static const char *src_doc(const struct run *r, const char *rel, size_t *len)
+/* Upstream's bytes for REL, malloc'd into *DATA: SS_OK, or SS_FATAL
+ * (R's error; *DATA NULL when upstream served no REL). */
+static int src_doc(const struct run *r, const char *rel, char **data, size_t *len)
+{
+	*data = NULL;
+	for (size_t i = 0; i < ss_tree_ndocs(r->src); i++) {
+		const char *d;
+		if (strcmp(ss_tree_doc(r->src, i, &d, len), rel) == 0)
+			return ssi_tree_doc_read(r->src, i, data, len, r->err);
+	}
+	return ssi_err(r->err, SS_FATAL, "source '%s': no document '%s'", r->o->source, rel);
+}
+
+/* Whether upstream served a document at REL. */
+static int src_has(const struct run *r, const char *rel)
 {
 	for (size_t i = 0; i < ss_tree_ndocs(r->src); i++) {
-		const char *data;
-		if (strcmp(ss_tree_doc(r->src, i, &data, len), rel) == 0)
-			return data;
+		const char *d;
+		size_t l;
+		if (strcmp(ss_tree_doc(r->src, i, &d, &l), rel) == 0)
+			return 1;
 	}
-	return NULL;
+	return 0;
 }
 
 /* Where our JSON view keeps the products file read from REL: the same
@@ -322,13 +327,13 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 					listed_add(r, s, r->docs.fallback[k]);
 		}
 		size_t len;
-		const char *raw = rc == SS_OK && verbatim ? src_doc(r, rel, &len) : NULL;
+		int raw = rc == SS_OK && verbatim && src_has(r, rel);
 		if (raw) /* upstream's index names it there (ssm_check_docs: no clash) */
-			rc = write_doc(r, rel, raw, len, 0);
+			rc = write_doc(r, rel, NULL, 0);
 		int raw_is_view = raw && strcmp(rel, jrel) == 0;
 		if (rc == SS_OK && ss_subset_count(s) > 0 && !raw_is_view) {
 			char *doc = ss_subset_dump(s, &len);
-			rc = doc ? write_doc(r, jrel, doc, len, 1) : ssi_err(r->err, SS_FATAL, "out of memory");
+			rc = doc ? write_doc(r, jrel, doc, len) : ssi_err(r->err, SS_FATAL, "out of memory");
 		}
 		if (rc == SS_OK && (ss_subset_count(s) > 0 || raw_is_view))
 			rc = ss_index_add(iw, s, jrel);
@@ -340,6 +345,30 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 	if (rc == SS_OK && !(*index = ss_index_dump(iw, index_len)))
 		rc = ssi_err(r->err, SS_FATAL, "out of memory");
 	ss_index_free(iw);
+	return rc;
+}
+
+/* A verbatim run needs no more of the old tree than the paths it named
+ * that the new documents do not (R's new_refs so far: every item's): those
+ * are copied, and the old tree, as big as the new one, goes before
+ * upstream's documents are read back to be written. */
+static int let_old_go(struct run *r)
+{
+	struct ssi_strset gone = { .borrowed = 1 };
+	int rc = SS_OK;
+	ssi_strset_seal(&r->new_refs);
+	for (size_t i = 0; rc == SS_OK && i < r->old_refs.n; i++)
+		if (!ssi_strset_has(&r->new_refs, r->old_refs.v[i]))
+			rc = ssm_ref(r, &gone, r->old_refs.v[i], 1);
+	ssi_strset_seal(&gone);
+	ssi_strset_free(&r->old_refs);
+	r->old_refs = gone;
+	free(r->old_by_path);
+	free(r->old_by_sha);
+	r->old_by_path = r->old_by_sha = NULL;
+	r->nold = r->nsha = 0;
+	ss_tree_free(r->old);
+	r->old = NULL;
 	return rc;
 }
 
@@ -361,6 +390,9 @@ int ssm_publish(struct run *r)
 		r->st->items++;
 		rc = ssm_ref(r, &r->new_refs, ss_item_str(r->docs.fallback[i], "path"), 0);
 	}
+	/* (a dry run reports from the old tree after this) */
+	if (rc == SS_OK && verbatim && r->old && !r->old_is_src && !r->o->dry_run)
+		rc = let_old_go(r);
 	char *index = NULL;
 	size_t index_len = 0;
 	if (rc == SS_OK)
@@ -378,16 +410,10 @@ int ssm_publish(struct run *r)
 		if (is_products)
 			continue;
 		if (strcmp(rel, "streams/v1/index.json") == 0) {
-			char *copy = ssi_strndup(data, len);
-			if (!copy) {
-				rc = ssi_err(r->err, SS_FATAL, "out of memory");
-				break;
-			}
 			free(index);
-			index = copy;
-			index_len = len;
+			rc = src_doc(r, rel, &index, &index_len);
 		} else {
-			rc = write_doc(r, rel, data, len, 0);
+			rc = write_doc(r, rel, NULL, 0);
 		}
 	}
 	if (rc == SS_OK && (rc = ssm_ref(r, &r->new_refs, "streams/v1/index.json", 0)) == SS_OK)
@@ -409,23 +435,31 @@ int ssm_publish(struct run *r)
  * products files listing exactly its products. */
 int ssm_publish_write(struct run *r)
 {
-	int rc;
+	int rc = SS_OK;
 	const char **rels = calloc(r->docs.n + 1, sizeof(*rels)), **data = calloc(r->docs.n + 1, sizeof(*data));
 	size_t *lens = calloc(r->docs.n + 1, sizeof(*lens));
-	if (!rels || !data || !lens) {
+	char **upstream = calloc(r->docs.n + 1, sizeof(*upstream));
+	if (!rels || !data || !lens || !upstream) {
 		rc = ssm_oom(r);
 	} else {
-		for (size_t i = 0; i < r->docs.n; i++) {
+		for (size_t i = 0; rc == SS_OK && i < r->docs.n; i++) {
 			rels[i] = r->docs.rel[i];
 			data[i] = r->docs.data[i];
 			lens[i] = r->docs.len[i];
+			if (!data[i] && (rc = src_doc(r, rels[i], &upstream[i], &lens[i])) == SS_OK)
+				data[i] = upstream[i];
 		}
+	}
+	if (rc == SS_OK) {
 		rels[r->docs.n] = "streams/v1/index.json";
 		data[r->docs.n] = r->docs.index;
 		lens[r->docs.n] = r->docs.index_len;
 		rc = ssi_treedocs_put_signed(r->o->sign_key, 0, r->o->target, r->docs.n + 1, rels, data, lens,
 					     &r->st->metadata_written, r->err);
 	}
+	for (size_t i = 0; upstream && i < r->docs.n; i++)
+		free(upstream[i]);
+	free(upstream);
 	free(rels);
 	free(data);
 	free(lens);

@@ -4,12 +4,15 @@
  * (nested ones included) and loading every products file they name.  With a
  * verifier, every document must be clearsigned and verify, and what is
  * parsed is the verified text.  The raw bytes of every document are kept
- * so that a mirror can republish them verbatim.
+ * so that a mirror can republish them verbatim: in memory, or (a spooled
+ * tree, whose texts become its records) in unlinked files of a directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 
@@ -18,11 +21,14 @@
  * multiply a few KB into millions of loads. */
 #define MAX_TREE_DOCS 10000
 #define MAX_TREE_BYTES ((size_t)1 << 30)
+/* A spooled tree keeps smaller documents in memory, as they are. */
+#define SPOOL_MIN ((size_t)4 << 20)
 
 struct doc {
 	char *relpath;
 	char *data;
 	size_t len;
+	int fd;                         /* its bytes when spooled (DATA NULL), else -1 */
 };
 
 struct ss_tree {
@@ -34,7 +40,9 @@ struct ss_tree {
 	struct doc *docs;
 	size_t ndocs, docs_alloc;
 	size_t bytes;                   /* of every document read */
-	int in_place;                   /* items only: records over the texts */
+	int in_place;                   /* records over the texts */
+	int spool;                      /* a directory for the bytes, only while loading, or -1 */
+	long long updated;              /* the newest "updated" of the documents, or -1 */
 };
 
 void ss_tree_free(struct ss_tree *t)
@@ -43,10 +51,9 @@ void ss_tree_free(struct ss_tree *t)
 		return;
 	for (size_t i = 0; i < t->nproducts; i++)
 		ss_products_free(t->products[i]);
-	for (size_t i = 0; i < t->ndocs; i++) {
+	ssi_tree_drop_texts(t);
+	for (size_t i = 0; i < t->ndocs; i++)
 		free(t->docs[i].relpath);
-		free(t->docs[i].data);
-	}
 	free(t->docs);
 	free(t->products);
 	free(t->root);
@@ -57,8 +64,11 @@ void ssi_tree_drop_texts(struct ss_tree *t)
 {
 	for (size_t i = 0; t && i < t->ndocs; i++) {
 		free(t->docs[i].data);
+		if (t->docs[i].fd >= 0)
+			close(t->docs[i].fd);
 		t->docs[i].data = NULL;
 		t->docs[i].len = 0;
+		t->docs[i].fd = -1;
 	}
 }
 
@@ -80,6 +90,91 @@ const char *ss_tree_doc(const struct ss_tree *t, size_t i, const char **data, si
 	return t->docs[i].relpath;
 }
 
+int ssi_tree_doc_read(const struct ss_tree *t, size_t i, char **data, size_t *len, struct ss_error *err)
+{
+	const struct doc *d = &t->docs[i];
+	*len = d->len;
+	if (!(*data = malloc(d->len + 1)))
+		return ssi_err(err, SS_FATAL, "out of memory");
+	(*data)[d->len] = 0;
+	if (d->fd < 0) {
+		memcpy(*data, d->data, d->len);
+		return SS_OK;
+	}
+	for (size_t got = 0; got < d->len;) {
+		ssize_t n = pread(d->fd, *data + got, d->len - got, (off_t)got);
+		if (n > 0) {
+			got += (size_t)n;
+		} else if (n == 0 || errno != EINTR) {
+			free(*data);
+			*data = NULL;
+			return ssi_err_sys(err, SS_FATAL, n ? errno : EIO, "cannot read back '%s' of '%s'",
+					   d->relpath, t->root);
+		}
+	}
+	return SS_OK;
+}
+
+/* DATA into a new unlinked file of the spool directory: an fd, or -1
+ * with ERR filled naming LOC. */
+static int spool_doc(struct ss_tree *t, const char *data, size_t len, const char *loc, struct ss_error *err)
+{
+	int fd = openat(t->spool, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		char name[32];
+		if ((fd = ssi_tmpfile_at(t->spool, ".spool.", name, sizeof(name))) >= 0)
+			unlinkat(t->spool, name, 0);
+	}
+	for (size_t done = 0; fd >= 0 && done < len;) {
+		ssize_t n = write(fd, data + done, len - done);
+		if (n > 0) {
+			done += (size_t)n;
+		} else if (n < 0 && errno != EINTR) {
+			int e = errno;
+			close(fd);
+			fd = -1;
+			errno = e;
+		}
+	}
+	if (fd < 0)
+		ssi_err_sys(err, SS_FATAL, errno, "cannot keep a copy of '%s'", loc);
+	return fd;
+}
+
+/* The newest "updated" of DOC's root and, in an index, of its entries. */
+static void note_updated(struct ss_tree *t, json_t *root)
+{
+	long long d = ss_date_parse(json_string_value(json_object_get(root, "updated")));
+	const char *k;
+	json_t *entry;
+	if (d > t->updated)
+		t->updated = d;
+	json_object_foreach(json_object_get(root, "index"), k, entry) {
+		d = ss_date_parse(json_string_value(json_object_get(entry, "updated")));
+		if (d > t->updated)
+			t->updated = d;
+	}
+}
+
+long long ss_tree_updated(const struct ss_tree *t)
+{
+	return t->updated;
+}
+
+long long ss_tree_version_date(const struct ss_tree *t)
+{
+	long long best = -1;
+	for (size_t i = 0; i < t->nproducts; i++) {
+		const struct ss_products *p = t->products[i];
+		for (size_t k = 0; k < ss_products_count(p); k++) {
+			long long d = ssi_version_date(ss_item_version(ss_products_item(p, k)));
+			if (d > best)
+				best = d;
+		}
+	}
+	return best;
+}
+
 static int grow(void **arr, size_t *alloc, size_t n, size_t elem)
 {
 	if (n < *alloc)
@@ -93,6 +188,22 @@ static int grow(void **arr, size_t *alloc, size_t n, size_t elem)
 	return 0;
 }
 
+/* After a spooled text was refused: jansson's message for its bytes, as
+ * a tree read from memory gives it, when jansson refuses them too. */
+static void scan_message(int fd, size_t len, const char *loc, struct ss_error *err)
+{
+	char *raw = malloc(len + 1);
+	struct ss_error e;
+	ss_error_clear(&e);
+	if (raw && pread(fd, raw, len, 0) == (ssize_t)len) {
+		json_t *whole = ssi_json_parse(raw, len, loc, &e);
+		if (!whole)
+			*err = e;
+		json_decref(whole);
+	}
+	free(raw);
+}
+
 /* Reads, verifies (with a verifier) and reads the document at RELPATH
  * (its format not yet checked). */
 static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, struct ss_error *err)
@@ -100,6 +211,7 @@ static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, str
 	char *loc = ss_join(t->root, relpath);
 	char *data = NULL, *body = NULL, *rp = strdup(relpath);
 	size_t len, blen;
+	int fd = -1;
 	struct ss_products *root = NULL;
 	if (!loc || !rp || grow((void **)&t->docs, &t->docs_alloc, t->ndocs, sizeof(*t->docs))) {
 		ssi_err(err, SS_FATAL, "out of memory");
@@ -124,23 +236,35 @@ static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, str
 			MAX_TREE_BYTES >> 20);
 		goto out;
 	}
-	if (t->verifier) {
-		if (ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
-			goto out;
-		root = ssi_products_scan(body, blen, loc, 0, err);
-	} else if (t->in_place && !ss_is_clearsigned(data, len)) {
-		/* the text becomes the records: the tree keeps no bytes of it */
-		root = ssi_products_scan_own(data, len, loc, err);
-		data = NULL;
-		len = 0;
+	if (t->verifier && ss_verifier_check(t->verifier, data, len, loc, &body, &blen, err) != SS_OK)
+		goto out;
+	if (t->spool >= 0 && len >= SPOOL_MIN && (fd = spool_doc(t, data, len, loc, err)) < 0)
+		goto out;
+	if (t->in_place && (t->spool < 0 || fd >= 0) && (body || !ss_is_clearsigned(data, len))) {
+		/* the text becomes the records: the tree keeps its bytes only
+		 * in the spool */
+		char *text = body ? body : data;
+		root = ssi_products_scan_own(text, body ? blen : len, loc, err);
+		if (body)
+			body = NULL;
+		else
+			data = NULL, len = fd >= 0 ? len : 0;
+		if (!root && fd >= 0)
+			scan_message(fd, len, loc, err);
 	} else {
-		root = ssi_doc_scan(data, len, loc, 0, err);
+		root = body ? ssi_products_scan(body, blen, loc, 0, err) : ssi_doc_scan(data, len, loc, 0, err);
 	}
 	if (root) {
-		t->docs[t->ndocs++] = (struct doc){ rp, data, len };
+		note_updated(t, root->root);
+		if (fd >= 0) /* the bytes are in the spool */
+			free(data), data = NULL;
+		t->docs[t->ndocs++] = (struct doc){ rp, data, len, fd };
 		rp = data = NULL;
+		fd = -1;
 	}
 out:
+	if (fd >= 0)
+		close(fd);
 	free(body);
 	free(data);
 	free(rp);
@@ -260,7 +384,7 @@ static int not_found(const struct ss_error *e)
 }
 
 static struct ss_tree *load(const char *source, struct ss_verifier *v, const struct ss_fetch_opts *fo,
-			    int in_place, struct ss_error *err)
+			    int in_place, const char *spool, struct ss_error *err)
 {
 	struct ss_error local;
 	if (!err)
@@ -274,6 +398,13 @@ static struct ss_tree *load(const char *source, struct ss_verifier *v, const str
 	t->verifier = v;
 	t->fo = fo;
 	t->in_place = in_place;
+	t->updated = -1;
+	t->spool = -1;
+	if (spool && (t->spool = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", spool);
+		free(t);
+		return NULL;
+	}
 	struct stat st;
 	/* A document is named by its extension, or is an existing plain file. */
 	int doc = is_document(source) ||
@@ -313,11 +444,16 @@ static struct ss_tree *load(const char *source, struct ss_verifier *v, const str
 	free(rel);
 	t->verifier = NULL;
 	t->fo = NULL;
+	if (t->spool >= 0)
+		close(t->spool);
+	t->spool = -1;
 	return t;
 oom:
 	ssi_err(err, SS_FATAL, "out of memory");
 fail:
 	free(rel);
+	if (t->spool >= 0)
+		close(t->spool);
 	ss_tree_free(t);
 	return NULL;
 }
@@ -325,12 +461,18 @@ fail:
 struct ss_tree *ss_tree_load_ex(const char *source, struct ss_verifier *v,
 				const struct ss_fetch_opts *fo, struct ss_error *err)
 {
-	return load(source, v, fo, 0, err);
+	return load(source, v, fo, 0, NULL, err);
+}
+
+struct ss_tree *ssi_tree_load_spooled(const char *source, struct ss_verifier *v, const struct ss_fetch_opts *fo,
+				      const char *spool, struct ss_error *err)
+{
+	return load(source, v, fo, 1, spool, err);
 }
 
 struct ss_tree *ssi_tree_load_items(const char *source, struct ss_error *err)
 {
-	return load(source, NULL, NULL, 1, err);
+	return load(source, NULL, NULL, 1, NULL, err);
 }
 
 struct ss_tree *ss_tree_load(const char *source, struct ss_error *err)

@@ -43,38 +43,9 @@ long long ss_date_parse(const char *s)
 	return -1;
 }
 
-static void newest(json_t *o, long long *best)
-{
-	long long t = ss_date_parse(json_string_value(json_object_get(o, "updated")));
-	if (t > *best)
-		*best = t;
-}
-
-long long ss_tree_updated(const struct ss_tree *t)
-{
-	long long best = -1;
-	for (size_t i = 0; i < ss_tree_ndocs(t); i++) {
-		const char *data;
-		size_t len;
-		const char *rel = ss_tree_doc(t, i, &data, &len);
-		struct ss_error e;
-		json_t *root = ssi_json_outline(data, len, rel, &e);
-		if (!root)
-			continue;
-		newest(root, &best);
-		const char *k;
-		json_t *entry;
-		json_object_foreach(json_object_get(root, "index"), k, entry)
-			newest(entry, &best);
-		json_decref(root);
-	}
-	return best;
-}
-
-/* Seconds since the epoch of a version name that starts with a date, as
- * the upstreams write them: "20240423", "20121026.1", "20230424_07:42";
- * -1 for any other name. */
-static long long version_date(const char *v)
+/* A version name that starts with a date, as the upstreams write them:
+ * "20240423", "20121026.1", "20230424_07:42". */
+long long ssi_version_date(const char *v)
 {
 	if (!v || strspn(v, "0123456789") < 8 || (v[8] >= '0' && v[8] <= '9'))
 		return -1;
@@ -98,18 +69,4 @@ static long long version_date(const char *v)
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	return (long long)timegm(&tm);
-}
-
-long long ss_tree_version_date(const struct ss_tree *t)
-{
-	long long best = -1;
-	for (size_t i = 0; i < ss_tree_nproducts(t); i++) {
-		const struct ss_products *p = ss_tree_products(t, i);
-		for (size_t k = 0; k < ss_products_count(p); k++) {
-			long long d = version_date(ss_item_version(ss_products_item(p, k)));
-			if (d > best)
-				best = d;
-		}
-	}
-	return best;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Trees: roots, direct index and products files, nested indexes, selection. */
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "sstream.h"
 #include "harness.h"
+#include "model_internal.h"
 
 static size_t total_items(const struct ss_tree *t)
 {
@@ -156,4 +158,94 @@ static void test_many_products(void)
 	CHECK(system(path) == 0);
 }
 
-TEST_MAIN(test_sources, test_select, test_many_products)
+/* Entries of DIR besides . and .. */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	if (d)
+		closedir(d);
+	return d ? n : -1;
+}
+
+/* DIR/streams/v1/{index,big}.json: an index, and a products file of
+ * more than 4 MiB (spooled) with BAD, when not NULL, as one item's ftype. */
+static void write_big(const char *dir, const char *bad)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/streams/v1/big.json", dir);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "{\"format\": \"products:1.0\", \"content_id\": \"big\", \"updated\": "
+		   "\"Tue, 01 Dec 2026 10:00:00 +0000\", \"products\": {\"p\": {\"arch\": \"amd64\", \"versions\": {\"1\": {\"items\": {");
+	for (int i = 0; i < 40000; i++)
+		fprintf(f, "%s\n \"i%05d\": {\"ftype\": %s, \"path\": \"files/%05d.img\", \"size\": %d, "
+			   "\"sha256\": \"%064d\"}", i ? "," : "", i, bad && i == 30000 ? bad : "\"raw\"", i, i, i);
+	fprintf(f, "}}}}}}\n");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/streams/v1/index.json", dir);
+	f = fopen(path, "w");
+	fprintf(f, "{\"format\": \"index:1.0\", \"updated\": \"Mon, 30 Nov 2026 10:00:00 +0000\", \"index\": "
+		   "{\"big\": {\"path\": \"streams/v1/big.json\", \"products\": [\"p\"], "
+		   "\"updated\": \"Tue, 01 Dec 2026 11:00:00 +0000\"}}}\n");
+	fclose(f);
+}
+
+/* A spooled tree: the big document read in place, its bytes as served
+ * read back from an unlinked file; the same items, dates and errors as a
+ * tree read from memory. */
+static void test_spooled(void)
+{
+	char dir[] = "/tmp/ss-spool-XXXXXX", path[512], spool[512];
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	snprintf(path, sizeof(path), "mkdir -p '%s/streams/v1' '%s/spool'", dir, dir);
+	CHECK(system(path) == 0);
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	write_big(dir, NULL);
+	struct ss_error err;
+	struct ss_tree *mem = ss_tree_load(dir, &err), *sp = ssi_tree_load_spooled(dir, NULL, NULL, spool, &err);
+	CHECK(mem && sp);
+	if (mem && sp) {
+		CHECK(ss_tree_ndocs(sp) == 2 && total_items(sp) == 40000);
+		CHECK(ss_products_same(ss_tree_products(mem, 0), ss_tree_products(sp, 0)));
+		CHECK(ss_tree_updated(sp) == ss_tree_updated(mem) && ss_tree_updated(sp) == 1796122800);
+		CHECK(ss_tree_version_date(sp) == ss_tree_version_date(mem));
+		for (size_t i = 0; i < 2; i++) {
+			const char *md, *sd;
+			size_t ml, sl;
+			char *back = NULL;
+			const char *rel = ss_tree_doc(sp, i, &sd, &sl);
+			ss_tree_doc(mem, i, &md, &ml);
+			int big = strcmp(rel, "streams/v1/big.json") == 0;
+			/* the big one is spooled, the index (small) kept */
+			CHECK(big ? sd == NULL && ml > (4 << 20) : sd != NULL);
+			CHECK(ssi_tree_doc_read(sp, i, &back, &sl, &err) == SS_OK);
+			CHECK(back && sl == ml && memcmp(back, md, ml) == 0);
+			free(back);
+		}
+		/* nothing named is left in the spool */
+		CHECK(entries(spool) == 0);
+	}
+	ss_tree_free(mem);
+	ss_tree_free(sp);
+	/* a refused text: jansson's message, as from memory */
+	write_big(dir, "\"raw\" \"x\"");
+	struct ss_error e1, e2;
+	mem = ss_tree_load(dir, &e1);
+	sp = ssi_tree_load_spooled(dir, NULL, NULL, spool, &e2);
+	CHECK(!mem && !sp && e2.code == SS_FATAL);
+	CHECK_STR(e2.msg, e1.msg);
+	CHECK(strstr(e2.msg, "big.json") && strstr(e2.msg, "line 30002 column 30"));
+	CHECK(entries(spool) == 0);
+	/* no spool directory: said, naming it */
+	sp = ssi_tree_load_spooled(dir, NULL, NULL, "/nonexistent/spool", &e2);
+	CHECK(!sp && strstr(e2.msg, "/nonexistent/spool"));
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	CHECK(system(path) == 0);
+}
+
+TEST_MAIN(test_sources, test_select, test_many_products, test_spooled)
