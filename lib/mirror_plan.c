@@ -60,11 +60,9 @@ int ssm_load_old(struct run *r)
 	size_t n = 0;
 	for (size_t i = 0; i < ss_tree_nproducts(r->old); i++)
 		n += ss_products_count(ss_tree_products(r->old, i));
-	r->old_by_path = calloc(n ? n : 1, sizeof(*r->old_by_path));
-	r->old_by_sha = calloc(n ? n : 1, sizeof(*r->old_by_sha));
-	if (!r->old_by_path || !r->old_by_sha)
+	if (!(r->old_by_path = calloc(n ? n : 1, sizeof(*r->old_by_path))))
 		return ssi_err(r->err, SS_FATAL, "out of memory");
-	size_t np = 0, ns = 0;
+	size_t np = 0;
 	int rc = SS_OK;
 	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(r->old); i++) {
 		const struct ss_products *p = ss_tree_products(r->old, i);
@@ -76,9 +74,6 @@ int ssm_load_old(struct run *r)
 				continue;
 			r->old_by_path[np++] = (struct keyed){ path, it };
 			rc = ssm_ref(r, &r->old_refs, path, 0);
-			const char *sha = ss_item_str(it, "sha256");
-			if (sha)
-				r->old_by_sha[ns++] = (struct keyed){ sha, it };
 		}
 	}
 	for (size_t i = 0; rc == SS_OK && i < ss_tree_ndocs(r->old); i++) {
@@ -87,10 +82,26 @@ int ssm_load_old(struct run *r)
 		rc = ssm_ref(r, &r->old_refs, ss_tree_doc(r->old, i, &d, &l), 0);
 	}
 	qsort(r->old_by_path, np, sizeof(*r->old_by_path), ssm_cmp_keyed);
-	qsort(r->old_by_sha, ns, sizeof(*r->old_by_sha), ssm_cmp_keyed);
 	r->nold = np;
-	r->nsha = ns;
 	return rc;
+}
+
+/* The old tree's item with sha256 SHA, or NULL.  Its items by sha256 are
+ * sorted at the first question: a rerun whose files are all in place
+ * asks none (a million items, 16 MB). */
+static const struct ss_item *old_by_sha(struct run *r, const char *sha)
+{
+	if (!r->old_by_sha) {
+		if (!(r->old_by_sha = calloc(r->nold ? r->nold : 1, sizeof(*r->old_by_sha))))
+			return NULL; /* (then fetched: no reuse is no harm) */
+		for (size_t i = 0; i < r->nold; i++) {
+			const char *s = ss_item_str(r->old_by_path[i].it, "sha256");
+			if (s)
+				r->old_by_sha[r->nsha++] = (struct keyed){ s, r->old_by_path[i].it };
+		}
+		qsort(r->old_by_sha, r->nsha, sizeof(*r->old_by_sha), ssm_cmp_keyed);
+	}
+	return ssm_keyed_find(r->old_by_sha, r->nsha, sha);
 }
 
 /* Items of the old tree whose version vanished upstream, kept (--keep)
@@ -191,7 +202,7 @@ static int plan_one(struct run *r, struct want *w)
 	} else {
 		w->status = W_FETCH;
 		const char *sha = ss_item_str(it, "sha256");
-		const struct ss_item *twin = sha && r->old ? ssm_keyed_find(r->old_by_sha, r->nsha, sha) : NULL;
+		const struct ss_item *twin = sha && r->old ? old_by_sha(r, sha) : NULL;
 		if (twin && ssm_same_content(it, twin)) {
 			const char *tp = ss_item_str(twin, "path");
 			char *src = ssm_tpath(r, tp);
