@@ -60,6 +60,17 @@ check "... the tree exactly as it was" cmp -s "$T/before" "$T/after"
 check "... nothing in .sstream/tmp" spool_empty "$T/m"
 cp "$T/good.json" "$S/$P"
 
+# no room for the copy: said, naming the document, before anything changes
+if mount -t tmpfs -o size=2m tmpfs "$T/full" 2>/dev/null || { mkdir -p "$T/full" && mount -t tmpfs -o size=2m tmpfs "$T/full"; }; then
+	EXTRA_CLEANUP="umount $T/full"
+	expect 2 "a target without room for upstream's products file" "$M" --no-history "$S" "$T/full/m"
+	check "... says so, naming it" err_has "cannot keep a copy of '.*images.json': No space left on device"
+	check "... no document and no item written" test ! -e "$T/full/m/streams" -a ! -e "$T/full/m/files"
+	umount "$T/full" && EXTRA_CLEANUP=
+else
+	echo "  (no tmpfs: the full-disk check skipped)"
+fi
+
 # signed: the clearsigned bytes spooled, the verified text read in place
 export GNUPGHOME=$T/gnupg
 mkdir -m 700 "$GNUPGHOME"
