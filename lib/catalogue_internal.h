@@ -71,10 +71,8 @@ void ssi_cat_status(struct ssi_hbuf *b, const struct ss_catalogue_status *s);
 void ssi_cat_tail(struct ssi_hbuf *b);
 /* 1 when the LEN bytes of DATA are a page this module wrote. */
 int ssi_cat_ours(const char *data, size_t len);
-/* TREE/index.html into *DATA (malloc'd) and *LEN: 1 a page of ours, -1
- * another (a site's own: never overwritten), 0 none (*DATA NULL). */
-int ssi_cat_read(const char *tree, char **data, size_t *len);
-/* As ssi_cat_read, from the page's head only: -1, 0 or 1. */
+/* Whose TREE/index.html is, from its head: 1 a page of ours, -1 another
+ * (a site's own: never overwritten), 0 none. */
 int ssi_cat_owner(const char *tree);
 
 /* A page written as it is rendered: into a new file beside TREE/index.html
@@ -91,10 +89,6 @@ void ssi_cat_sink_flush(struct ssi_hbuf *b);
 /* Ends the page (RC: whether rendering went well): in place, or gone. */
 int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, int rc, int *changed,
 		       struct ss_error *err);
-/* HTML into TREE/index.html atomically, unless OLD (what is there, may
- * be NULL) holds the same bytes; *CHANGED says whether it wrote. */
-int ssi_cat_put(const char *tree, const char *old, size_t oldlen, const char *html, size_t len, int *changed,
-		struct ss_error *err);
 
 
 /* ---- for the mirror, which has its items loaded ---- */

@@ -152,21 +152,6 @@ int ssi_cat_ours(const char *data, size_t len)
 	return memmem(data, len, SSI_CAT_GENERATOR_META, strlen(SSI_CAT_GENERATOR_META)) != NULL;
 }
 
-int ssi_cat_read(const char *tree, char **data, size_t *len)
-{
-	char *file = ss_join(tree, "index.html");
-	struct ss_error e;
-	*data = NULL;
-	*len = 0;
-	if (!file || ss_fetch(file, 1 << 28, data, len, &e) != SS_OK) {
-		free(file);
-		*data = NULL;
-		return 0;
-	}
-	free(file);
-	return ssi_cat_ours(*data, *len) ? 1 : -1;
-}
-
 int ssi_cat_owner(const char *tree)
 {
 	char *file = ss_join(tree, "index.html"), head[65536];
@@ -247,42 +232,54 @@ int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf
 	return rc;
 }
 
-int ssi_cat_put(const char *tree, const char *old, size_t oldlen, const char *html, size_t len, int *changed,
-		struct ss_error *err)
+/* The first bytes of FD, up to N, into BUF: how many, or -1. */
+static ssize_t read_head(int fd, char *buf, size_t n)
 {
-	*changed = 0;
-	if (old && oldlen == len && memcmp(old, html, len) == 0)
-		return SS_OK;
-	int rc = ssi_safe_write(tree, "index.html", html, len, NULL, err);
-	*changed = rc == SS_OK;
-	return rc;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
 }
 
+/* The status block is near the top (after the head and the commands):
+ * looked for in the page's first piece, and the rest of the page (the
+ * products: 180 MB for a million items) copied a piece at a time. */
 int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_status *s, int *changed,
 				struct ss_error *err)
 {
-	char *data;
-	size_t len;
+	char *file = ss_join(tree, "index.html"), *piece = malloc(SSI_HB_PIECE);
+	int fd = file && piece ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	ssize_t n = fd >= 0 ? read_head(fd, piece, SSI_HB_PIECE) : -1;
+	char *from = n > 0 && ssi_cat_ours(piece, (size_t)n) ? memmem(piece, (size_t)n, STATUS_START, strlen(STATUS_START))
+							     : NULL;
+	char *to = from ? memmem(from, (size_t)n - (size_t)(from - piece), STATUS_END, strlen(STATUS_END)) : NULL;
+	int rc = to ? SS_OK : SS_PARTIAL;
+	struct ssi_cat_sink sk;
+	struct ssi_hbuf b;
 	*changed = 0;
-	if (ssi_cat_read(tree, &data, &len) != 1) {
-		free(data);
-		return SS_PARTIAL;
+	if (rc == SS_OK && (rc = ssi_cat_sink_open(tree, &sk, &b, err)) == SS_OK) {
+		to += strlen(STATUS_END);
+		ssi_hb_put(&b, piece, (size_t)(from - piece));
+		ssi_cat_status(&b, s);
+		ssi_hb_put(&b, to, (size_t)n - (size_t)(to - piece));
+		while ((n = read_head(fd, piece, SSI_HB_PIECE)) > 0 && !b.oom)
+			ssi_hb_put(&b, piece, (size_t)n);
+		if (n < 0)
+			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", file);
+		rc = ssi_cat_sink_close(tree, &sk, &b, rc, changed, err);
+		free(b.p);
 	}
-	char *from = memmem(data, len, STATUS_START, strlen(STATUS_START));
-	char *to = from ? memmem(from, len - (size_t)(from - data), STATUS_END, strlen(STATUS_END)) : NULL;
-	if (!to) {
-		free(data);
-		return SS_PARTIAL;
-	}
-	to += strlen(STATUS_END);
-	struct ssi_hbuf b = { 0 };
-	ssi_hb_reserve(&b, len + 4096);
-	ssi_hb_put(&b, data, (size_t)(from - data));
-	ssi_cat_status(&b, s);
-	ssi_hb_put(&b, to, len - (size_t)(to - data));
-	int rc = b.oom ? ssi_err(err, SS_FATAL, "catalogue: out of memory")
-		       : ssi_cat_put(tree, data, len, b.p, b.len, changed, err);
-	free(data);
-	free(b.p);
+	if (fd >= 0)
+		close(fd);
+	free(piece);
+	free(file);
 	return rc;
 }

@@ -177,13 +177,10 @@ static char *slurp(const char *dir, const char *name)
 {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "r");
-	char *buf = f ? calloc(1, 1 << 20) : NULL;
-	if (buf)
-		buf[fread(buf, 1, (1 << 20) - 1, f)] = '\0';
-	if (f)
-		fclose(f);
-	return buf;
+	char *buf = NULL;
+	size_t len;
+	struct ss_error e;
+	return ss_fetch(path, (size_t)1 << 30, &buf, &len, &e) == SS_OK ? buf : NULL;
 }
 
 /* What a mirror does with its loaded items, and with an unchanged tree:
@@ -289,6 +286,38 @@ static int drive(int argc, char **argv)
 	return 0;
 }
 
+/* A page of several pieces (the real lxc-images tree, 5435 items): the
+ * status block replaced in the first, the rest copied a piece at a time,
+ * gives the page rendered with the new status. */
+static void test_status_update_big(void)
+{
+	char dir[] = "/tmp/ss-catbig-XXXXXX", cmd[1200];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/streams/v1' && cp '%s' '%s/streams/v1/images.json' && printf '%%s' "
+		 "'{\"format\": \"index:1.0\", \"index\": {\"images\": {\"path\": \"streams/v1/images.json\", "
+		 "\"products\": []}}}' >'%s/streams/v1/index.json'",
+		 dir, SHARED("real/lxc-images-20230424.json"), dir, dir);
+	CHECK(system(cmd) == 0);
+	struct ss_catalogue_status a = { "https://up.example/", "", "2026-12-01 07:00 UTC", "ok", 5435, -1, NULL, 0 };
+	struct ss_catalogue_status b = { "https://up.example/", "", "2026-12-01 08:00 UTC", "ok", 5435, -1, NULL, 0 };
+	struct ss_catalogue_opts o = { .title = "Mirror", .status = &b };
+	struct ss_error e;
+	int changed = 0;
+	CHECK(ss_catalogue_write(dir, &o, NULL, &e) == SS_OK);
+	char *want = slurp(dir, "index.html");
+	CHECK(want && strlen(want) > SSI_HB_PIECE + SSI_HB_PIECE / 2);
+	o.status = &a;
+	CHECK(ss_catalogue_write(dir, &o, &changed, &e) == SS_OK && changed == 1);
+	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_OK && changed == 1);
+	char *got = slurp(dir, "index.html");
+	CHECK(want && got && strcmp(want, got) == 0);
+	free(want);
+	free(got);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "--write") == 0)
@@ -298,6 +327,7 @@ int main(int argc, char **argv)
 	test_deterministic_and_write();
 	test_status_and_commands();
 	test_items_and_status_update();
+	test_status_update_big();
 	test_sizes();
 	printf("%d passed, %d failed\n", h_passed, h_failed);
 	return h_failed ? 1 : 0;
