@@ -173,6 +173,8 @@ stream() {
 	printf '  CPU s per run, median (%s cores):  tool  radosgw ceph-osd    nginx    total  idle(all)\n' "$(nproc)"
 	cpu_row ours "$T/co"
 	cpu_row rclone "$T/cr"
+	printf '    radosgw, ours - rclone: %+.2f s (ours has it check each item'"'"'s sha256, rclone sends UNSIGNED-PAYLOAD)\n' \
+		"$(echo "$(cut -d' ' -f2 "$T/co" | stats | cut -d' ' -f1) - $(cut -d' ' -f2 "$T/cr" | stats | cut -d' ' -f1)" | bc -l)"
 	rm -rf "$T/state"
 	/usr/bin/time -f '%M' -o "$T/rss" "$M" -j 4 "$NGINX_URL/$name" "s3://bench/ours-stream-$name" \
 		>/dev/null 2>"$T/stream.err" &
