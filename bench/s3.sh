@@ -11,8 +11,10 @@
 #     bucket, against `rclone copy` from an HTTP remote on the same nginx
 #     into the same bucket (another prefix); S3_ROUNDS (default 3)
 #     interleaved rounds, medians and max, the ratio of the medians
-#  4. the same for the 1 GiB tree; and for each of 3 and 4 one more run of
-#     ours printing the state directory's peak size and the peak RSS
+#  4. the same for the 1 GiB tree; and for each of 3 and 4 the CPU seconds
+#     per run of each side (its own process, radosgw, ceph-osd, nginx, and
+#     the machine's idle time: medians), then one more run of ours printing
+#     the state directory's peak size and the peak RSS
 # Both tools get 4 parallel transfers and 64 MiB parts.  rclone also
 # uploads what it is told.  `bench/s3.sh stream` runs cases 3 and 4 alone.
 set -u
@@ -105,18 +107,59 @@ ours_stream() {
 }
 rclone_stream() { $RC copy --http-url "$NGINX_URL/$1" :http: "rgw:bench/rclone-stream-$1"; }
 
+# CPU seconds (user + system) used so far by the processes PIDS (commas)
+HZ=$(getconf CLK_TCK)
+ticks() {
+	local t=0 p
+	for p in ${1//,/ }; do
+		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+# radosgw, ceph-osd, nginx (master and workers), the machine's idle time
+cpu_snap() {
+	echo "$(ticks "$(cat "$CEPH_DIR/run/client.rgw.pid")") $(ticks "$(cat "$CEPH_DIR/run/osd.0.pid")")" \
+		"$(ticks "$NGINX_PID,$(pgrep -d, -P "$NGINX_PID")")" "$(awk '/^cpu / { print $5 + $6 }' /proc/stat)"
+}
+# FILE CMD...: like secs; appends to FILE the CPU seconds the command (with
+# its children), radosgw, ceph-osd and nginx used during it, and how long
+# the machine's CPUs were idle meanwhile (near 0: the run was CPU-bound)
+secs_cpu() {
+	local f=$1 a b t0 t1 cu cs
+	shift
+	a=$(cpu_snap)
+	t0=$(now)
+	( "$@" >/dev/null 2>&1 || echo "  (failed: $*)" >&2; times >"$T/times" )
+	t1=$(now)
+	b=$(cpu_snap)
+	read -r cu cs < <(tail -1 "$T/times" | sed 's/m/ /g; s/s//g' | awk '{ print $1 * 60 + $2, $3 * 60 + $4 }')
+	echo "$cu $cs $a $b" | awk -v hz="$HZ" '{ printf "%.2f %.2f %.2f %.2f %.2f\n", $1 + $2, ($7 - $3) / hz,
+		($8 - $4) / hz, ($9 - $5) / hz, ($10 - $6) / hz }' >>"$f"
+	printf '%.2f' "$(echo "$t1 - $t0" | bc -l)"
+}
+# LABEL FILE: the median of each column of FILE (secs_cpu's) and their sum
+cpu_row() {
+	printf '    %-8s' "$1"
+	for c in 1 2 3 4; do printf ' %8s' "$(cut -d' ' -f$c "$2" | stats | cut -d' ' -f1)"; done
+	printf ' %8s' "$(awk '{ print $1 + $2 + $3 + $4 }' "$2" | stats | cut -d' ' -f1)"
+	printf ' %10s\n' "$(cut -d' ' -f5 "$2" | stats | cut -d' ' -f1)"
+}
+
 # NAME: the tree $W/NAME served over http and mirrored from its URL (no
-# local copy of the items) against rclone copy, interleaved rounds; then
-# one run of ours sampling the state directory (every 0.1 s) and its peak
-# RSS (GNU time).
+# local copy of the items) against rclone copy, interleaved rounds, with
+# the CPU seconds each side costs (its own process, radosgw, ceph-osd,
+# nginx: medians); then one run of ours sampling the state directory
+# (every 0.1 s) and its peak RSS (GNU time).
 stream() {
 	local name=$1 peak=0 k rmed rmax omed omax
 	: >"$T/to"
 	: >"$T/tr"
+	: >"$T/co"
+	: >"$T/cr"
 	for _ in $(seq "${S3_ROUNDS:-3}"); do
-		secs ours_stream "$name" >>"$T/to"; echo >>"$T/to"
+		secs_cpu "$T/co" ours_stream "$name" >>"$T/to"; echo >>"$T/to"
 		purge "ours-stream-$name"
-		secs rclone_stream "$name" >>"$T/tr"; echo >>"$T/tr"
+		secs_cpu "$T/cr" rclone_stream "$name" >>"$T/tr"; echo >>"$T/tr"
 		purge "rclone-stream-$name"
 	done
 	read -r omed omax < <(stats <"$T/to")
@@ -124,6 +167,14 @@ stream() {
 	printf '  %-34s median %6s s, max %6s s\n' "sstream-mirror -j 4 URL s3://" "$omed" "$omax"
 	printf '  %-34s median %6s s, max %6s s\n' "rclone copy --transfers 4 :http:" "$rmed" "$rmax"
 	printf '  %-34s %sx   (target: at most 1.0x)\n' "ratio (median)" "$(ratio "$omed" "$rmed")"
+	# Ours sends each item's sha256 (x-amz-content-sha256), which radosgw
+	# checks as the bytes come; rclone sends UNSIGNED-PAYLOAD and no
+	# Content-MD5 (radosgw checks nothing of its bytes).
+	printf '  CPU s per run, median (%s cores):  tool  radosgw ceph-osd    nginx    total  idle(all)\n' "$(nproc)"
+	cpu_row ours "$T/co"
+	cpu_row rclone "$T/cr"
+	printf '    radosgw, ours - rclone: %+.2f s (ours has it check each item'"'"'s sha256, rclone sends UNSIGNED-PAYLOAD)\n' \
+		"$(echo "$(cut -d' ' -f2 "$T/co" | stats | cut -d' ' -f1) - $(cut -d' ' -f2 "$T/cr" | stats | cut -d' ' -f1)" | bc -l)"
 	rm -rf "$T/state"
 	/usr/bin/time -f '%M' -o "$T/rss" "$M" -j 4 "$NGINX_URL/$name" "s3://bench/ours-stream-$name" \
 		>/dev/null 2>"$T/stream.err" &

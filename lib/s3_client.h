@@ -45,6 +45,7 @@ struct ss_s3 {
 	/* The lock (s3_lock.c).  The keeper thread renews it every third of
 	 * its lifetime, so a long download or upload never lets it expire. */
 	char *owner;      /* of the lock we hold, NULL when none */
+	char lock_etag[80]; /* its ETag as last written, "" when not known */
 	long long lock_expires;
 	pthread_t keeper;
 	int keeper_on, keeper_stop, lock_lost;
@@ -138,9 +139,10 @@ void ssi_s3_req_done(struct ssi_s3_req *r);
 int ssi_s3_get(struct ss_s3 *s, const char *key, char **data, size_t *len, long long *mtime,
 	       struct ss_error *err);
 /* PUT of DATA as KEY; with ACL (NULL: none) and the condition header COND
- * (NULL: none).  Returns SS_OK, -1 when COND failed (412), or an error. */
+ * (NULL: none); the object's ETag into ETAG (80 bytes; may be NULL).
+ * Returns SS_OK, -1 when COND failed (412), or an error. */
 int ssi_s3_put(struct ss_s3 *s, const char *key, const char *data, size_t len, const char *ctype,
-	       const char *cc, const char *aclname, const char *cond, struct ss_error *err);
+	       const char *cc, const char *aclname, const char *cond, char *etag, struct ss_error *err);
 int ssi_s3_delete(struct ss_s3 *s, const char *key, struct ss_error *err);
 /* Every object under the prefix whose key is a plain path below it,
  * sorted by key; the others are dropped with a warning naming each. */

@@ -35,10 +35,13 @@ static int write_lock(struct ss_s3 *s, const char *key, int create, struct ss_er
 	char body[LOCK_BODY_MAX];
 	size_t n = lock_body(s, exp, body);
 	/* The lock is never public, whatever --s3-acl says. */
+	char etag[80];
 	int rc = ssi_s3_put(s, key, body, (size_t)n, "text/plain", "no-store", NULL,
-			    create ? "If-None-Match: *" : NULL, err);
-	if (rc == SS_OK)
+			    create ? "If-None-Match: *" : NULL, etag, err);
+	if (rc == SS_OK) {
 		s->lock_expires = exp;
+		memcpy(s->lock_etag, etag, sizeof(etag));
+	}
 	return rc;
 }
 
@@ -113,7 +116,7 @@ static void keeper_renew(struct ss_s3 *s, const char *key)
 	struct ssi_s3_req g = { .method = "GET", .key = key, .keeper = 1 };
 	static const long oks[] = { 200, 404, 0 };
 	int rc = ssi_s3_perform(s, &g, oks, what, &e);
-	char holder[256] = "";
+	char holder[256] = "", etag[80] = "";
 	long long exp;
 	int ours = rc == SS_OK && g.status == 200 && g.reply.data &&
 		   ssi_s3_lock_parse(g.reply.data, g.reply.len, holder, sizeof(holder), &exp) == 0 &&
@@ -128,11 +131,16 @@ static void keeper_renew(struct ss_s3 *s, const char *key)
 		p.headers[0] = "Content-Type: text/plain";
 		p.headers[1] = "Cache-Control: no-store";
 		rc = ssi_s3_perform(s, &p, NULL, what, &e);
+		memcpy(etag, p.etag, sizeof(etag));
 		ssi_s3_req_done(&p);
 	}
 	pthread_mutex_lock(&s->mu);
-	if (rc == SS_OK && ours)
+	if (rc == SS_OK && ours) {
 		s->lock_expires = nexp;
+		memcpy(s->lock_etag, etag, sizeof(etag));
+	} else if (ours) {
+		s->lock_etag[0] = '\0'; /* written or not: unknown */
+	}
 	else if ((rc == SS_OK && !ours) || (long long)time(NULL) >= s->lock_expires)
 		s->lock_lost = 1; /* taken over, or expired before we could renew */
 	pthread_mutex_unlock(&s->mu);
@@ -190,6 +198,26 @@ int ssi_s3_lock_check(struct ss_s3 *s, struct ss_error *err)
 	return SS_OK;
 }
 
+/* Is the lock KEY still the object we last wrote (its ETag)?  *STATE: 1
+ * yes, 2 gone, 0 not known (then its body tells).  A HEAD: RGW sends a
+ * small GET's body 40 ms after its headers (Nagle against the client's
+ * delayed ACK); a HEAD has none. */
+static int lock_unchanged(struct ss_s3 *s, const char *key, int *state, struct ss_error *err)
+{
+	*state = 0;
+	if (!s->lock_etag[0])
+		return SS_OK;
+	char what[512];
+	ssi_s3_what(what, sizeof(what), "check", s, key);
+	struct ssi_s3_req h = { .method = "HEAD", .key = key };
+	static const long oks[] = { 200, 404, 0 };
+	int rc = ssi_s3_perform(s, &h, oks, what, err);
+	if (rc == SS_OK)
+		*state = h.status == 404 ? 2 : strcmp(h.etag, s->lock_etag) == 0;
+	ssi_s3_req_done(&h);
+	return rc;
+}
+
 int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err)
 {
 	ssi_s3_keeper_stop(s);
@@ -201,11 +229,15 @@ int ss_s3_unlock(struct ss_s3 *s, struct ss_error *err)
 	char *data = NULL, holder[256];
 	size_t len = 0;
 	long long exp;
-	int rc = ssi_s3_get(s, key, &data, &len, NULL, err);
 	/* Only our own lock: after an expiry another run may hold it now. */
-	if (rc == SS_OK && data && ssi_s3_lock_parse(data, len, holder, sizeof(holder), &exp) == 0 &&
-	    strcmp(holder, s->owner) == 0)
+	int state, rc = lock_unchanged(s, key, &state, err);
+	if (rc == SS_OK && state == 1) {
 		rc = ssi_s3_delete(s, key, err);
+	} else if (rc == SS_OK && state == 0 && (rc = ssi_s3_get(s, key, &data, &len, NULL, err)) == SS_OK && data &&
+		   ssi_s3_lock_parse(data, len, holder, sizeof(holder), &exp) == 0 &&
+		   strcmp(holder, s->owner) == 0) {
+		rc = ssi_s3_delete(s, key, err);
+	}
 	free(data);
 	free(key);
 	free(s->owner);

@@ -236,7 +236,7 @@ static int save_state(struct ss_s3 *s, const char *key, struct ssi_s3_state *st,
 	char *data = ssi_s3_state_dump(st, &len);
 	if (!data)
 		return ssi_err(err, SS_FATAL, "out of memory");
-	int rc = ssi_s3_put(s, key, data, len, "text/plain", "no-store", NULL, NULL, err);
+	int rc = ssi_s3_put(s, key, data, len, "text/plain", "no-store", NULL, NULL, NULL, err);
 	free(data);
 	return rc;
 }
@@ -407,7 +407,7 @@ static int put_doc(struct run *r, const struct want *e, struct ss_error *err)
 	size_t nl = strlen(e->rel);
 	const char *ctype = nl > 5 && strcmp(e->rel + nl - 5, ".json") == 0 ? "application/json"
 									  : "text/plain; charset=utf-8";
-	rc = ssi_s3_put(r->s, e->key, data, len, ctype, CC_DOCS, r->s->o->acl, NULL, err);
+	rc = ssi_s3_put(r->s, e->key, data, len, ctype, CC_DOCS, r->s->o->acl, NULL, NULL, err);
 	free(data);
 	return rc;
 }
@@ -522,8 +522,14 @@ static int plan(struct run *r, struct ss_tree **tp, struct ss_error *err)
 	    (rc = add_docs(r->s, &r->w, r->tree, "streams", err)) != SS_OK)
 		return rc;
 	qsort(r->w.v, r->w.n, sizeof(*r->w.v), want_cmp_order);
+	/* The state only when the listing has it (taken under the lock: no
+	 * other run writes it meanwhile).  A store whose listing lagged would
+	 * cost uploads again and restart grace periods, never lose an object;
+	 * a fresh prefix saves a GET whose 404 RGW sends late (its body
+	 * behind Nagle and a delayed ACK, 40 ms). */
 	if ((rc = ssi_s3_list_prefix(r->s, &r->l, err)) != SS_OK ||
-	    (rc = ssi_s3_get(r->s, r->skey, &sdata, &slen, NULL, err)) != SS_OK)
+	    (ssi_s3_list_find(&r->l, r->skey) &&
+	     (rc = ssi_s3_get(r->s, r->skey, &sdata, &slen, NULL, err)) != SS_OK))
 		return rc;
 	if (sdata && ssi_s3_state_parse(sdata, slen, &r->st) != 0)
 		rc = ssi_err(err, SS_FATAL, "out of memory");

@@ -246,6 +246,27 @@ lock_expired conc
 expect 0 "the dead run's lock expires and is taken over" "$M" "$U/foocloud" s3://mirror/conc
 expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/conc"
 
+# ---- a lock another run took over is left to it ---------------------------
+# The run stalls on its source while its lock is overwritten (a takeover
+# after an expiry); at its end it releases only a lock that is still its
+# own (the lock's ETag no longer the one it wrote, its body names another).
+echo "stall streams/v1/index.json" >"$T/faults"
+"$M" --timeout 3 --retries 0 "$U/foocloud" s3://mirror/took >"$T/a.out" 2>&1 &
+A=$!
+i=0
+until $S3 -H "x-amz-content-sha256: $EMPTY" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/mirror/took/.sstream/lock" | grep -q 200; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || break
+	sleep 0.1
+done
+printf 'owner otherhost:77\nexpires %s\n' $(($(date +%s) + 3600)) >"$T/lock"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/took/.sstream/lock" -o /dev/null
+wait $A
+check "the run whose lock was taken over fails" test $? -ne 0
+rm -f "$T/faults"
+check "... and leaves the other run's lock" sh -c "$S3 -H 'x-amz-content-sha256: $EMPTY' '$S3_ENDPOINT/mirror/took/.sstream/lock' | grep -q 'owner otherhost:77'"
+$S3 -H "x-amz-content-sha256: $EMPTY" -X DELETE "$S3_ENDPOINT/mirror/took/.sstream/lock" -o /dev/null
+
 # ---- kill -9 at random points: the bucket always verifies -------------------
 rm "$W/current" && ln -s up1 "$W/current"
 expect 0 "kill test: start from up1" "$M" "$U/current" s3://mirror/kill
