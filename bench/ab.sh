@@ -9,7 +9,7 @@
 #
 # BEFORE defaults to the commit before issue 17's redesign (the parent of
 # "Publish split by concern"), AFTER to the working tree's build (BUILD).
-# Cases, each the median of 5 interleaved runs:
+# Cases, each the median of BENCH_ROUNDS (default 5) interleaved runs:
 #  1. a full mirror of the lxc-images-20230424 shape (5435 files, stand-in
 #     payloads) from nginx on loopback, -j 4
 #  2. a no-op rerun of it (conditional requests)
@@ -59,13 +59,13 @@ HTTPD=$NGINX_PID
 U=$NGINX_URL
 
 timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2; echo "$(now) - $t0" | bc -l; }
-# case NAME SETUP CMD...: 5 interleaved runs of CMD with each build's
+# case NAME SETUP CMD...: BENCH_ROUNDS interleaved runs of CMD with each build's
 # binaries ($X), SETUP run before each
 case_ab() {
 	local name=$1 setup=$2 i
 	shift 2
 	: >"$B/t.old"; : >"$B/t.new"
-	for i in 1 2 3 4 5; do
+	for i in $(seq "${BENCH_ROUNDS:-5}"); do
 		# the order alternates: whichever runs second pays for what
 		# the first left the kernel to do
 		sides="old new"

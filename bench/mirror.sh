@@ -5,7 +5,7 @@
 #     loopback vs curl fetching the same files with the same parallelism
 #     (then sync -f, as the mirror syncs), and lftp mirror -P 5 and rclone
 #     sync from an HTTP remote as public mirror sites run them: median and
-#     max of 5 interleaved runs each
+#     max of BENCH_ROUNDS (default 5) interleaved runs each
 #  2. a no-op rerun: wall time vs a plain load of the same metadata, and
 #     bytes on the wire (nginx's access log)
 #  3. the same as 1 for 1 GiB in 64 files
@@ -86,10 +86,10 @@ timed_into() {
 	sync -f "$B"
 	sleep 1
 }
-# 5 runs of each, alternating, so that all see the same machine
+# BENCH_ROUNDS runs of each, alternating, so that all see the same machine
 side_by_side() {
 	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"
-	for _ in 1 2 3 4 5; do
+	for _ in $(seq "${BENCH_ROUNDS:-5}"); do
 		timed_into "$B/tc" curl_run "$1"
 		timed_into "$B/tm" mirror_run "$1"
 		[ -z "$HAVE_LFTP" ] || timed_into "$B/tl" lftp_run "$1"

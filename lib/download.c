@@ -92,13 +92,20 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 	return len;
 }
 
-/* Opens the partial file and hashes what it already holds. */
-static int open_part(struct xfer *x)
+/* Opens the partial file and hashes what it already holds.  *FRESH when
+ * this open created it: then it is empty and its offset 0, and neither
+ * needs asking (a stat and two seeks a file, on a tree of small ones). */
+static int open_part(struct xfer *x, int *fresh)
 {
 	struct ssi_dl *dl = x->dl;
+	*fresh = 0;
 	if (x->fd < 0) {
-		/* never through a symlink planted in .sstream/tmp */
-		x->fd = open(dl->part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		/* never through a symlink planted in .sstream/tmp (O_EXCL
+		 * does not follow one either: EEXIST, then O_NOFOLLOW refuses) */
+		x->fd = open(dl->part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		*fresh = x->fd >= 0;
+		if (x->fd < 0 && errno == EEXIST)
+			x->fd = open(dl->part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (x->fd < 0)
 			return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot write '%s'", dl->part);
 	}
@@ -107,11 +114,13 @@ static int open_part(struct xfer *x)
 	if (!x->wbuf && !(x->wbuf = ssi_dlw_get_buf(&x->eng->w)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
 	x->wlen = 0;
+	ss_hasher_reset(x->h);
+	x->have = 0;
+	if (*fresh)
+		return SS_OK;
 	struct stat st;
 	if (fstat(x->fd, &st) < 0)
 		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot stat '%s'", dl->part);
-	ss_hasher_reset(x->h);
-	x->have = 0;
 	if (lseek(x->fd, 0, SEEK_SET) < 0)
 		return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
 	if (st.st_size > 0 && (size_cap(dl) < 0 || st.st_size <= size_cap(dl))) {
@@ -229,7 +238,8 @@ static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *
 int ssi_dlx_start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 {
 	struct ssi_dl *dl = x->dl;
-	if (open_part(x) != SS_OK) {
+	int fresh;
+	if (open_part(x, &fresh) != SS_OK) {
 		ssi_dlx_finish(x, SS_FATAL);
 		return 0;
 	}
@@ -251,6 +261,7 @@ int ssi_dlx_start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 		verify(x, &requeue);
 		if (!requeue)
 			return 0;
+		fresh = 0; /* (verify read it) */
 	}
 	x->easy = make_easy(x, o, url);
 	if (!x->easy) {
@@ -269,7 +280,7 @@ int ssi_dlx_start(struct xfer *x, CURLM *m, const struct ssi_dl_opts *o)
 		snprintf(range, sizeof(range), "%lld-", x->have);
 		curl_easy_setopt(x->easy, CURLOPT_RANGE, range);
 	}
-	if (lseek(x->fd, x->have, SEEK_SET) < 0) {
+	if (!fresh && lseek(x->fd, x->have, SEEK_SET) < 0) {
 		ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot seek '%s'", dl->part);
 		ssi_dlx_finish(x, SS_FATAL);
 		return 0;

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config
 libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev liblzma-dev
 libzstd-dev libgit2-dev libyaml-dev libgpgme-dev libpcre2-dev libsquashfs-dev
-python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time bc
+python3 python3-jsonschema gnupg gpgv curl ca-certificates openssl xz-utils time bc strace
 lxd lxd-client squashfs-tools xdelta3 nginx apache2 faketime rclone lftp awscli
 ceph-mon ceph-osd radosgw ceph-common
 debhelper fakeroot lintian mandoc bash-completion python3-prometheus-client systemd

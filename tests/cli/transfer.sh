@@ -21,6 +21,19 @@ for j in 1 4 16; do
 	check "-j $j: 3003 added" grep -q '"added": 3003' "$T/r$j.json"
 done
 expect 0 "the -j 16 tree verifies" "$BIN/sstream-verify" "$T/m16"
+# a part file this run creates is empty at offset 0: no stat, no seek
+# (three system calls a file, on a tree of small files)
+rm -rf "$T/sc"
+if command -v strace >/dev/null && strace -qq -e trace=none true 2>/dev/null; then
+	strace -f -qq -e trace=lseek -o "$T/lseek.log" "$BIN/sstream-mirror" -q -j 4 "$HTTP_URL/many" "$T/sc"
+	n=$(grep -c 'lseek(' "$T/lseek.log")
+	check "new part files are not sought ($n lseek calls for 3003 files)" test "$n" -lt 100
+	check "... and the tree verifies" "$BIN/sstream-verify" -q "$T/sc"
+elif ! command -v strace >/dev/null; then
+	fail "strace is not installed (scripts/install-deps.sh installs it)"
+else
+	echo "  (strace cannot trace here: the seek count is not checked)"
+fi
 
 # ---- --limit-rate caps the total, and nothing stalls under it -----------
 # 3 MiB at 1 MiB/s: at least ~2.5 s (unlimited it takes a fraction of a
