@@ -98,7 +98,8 @@ int ssi_tree_doc_read(const struct ss_tree *t, size_t i, char **data, size_t *le
 		return ssi_err(err, SS_FATAL, "out of memory");
 	(*data)[d->len] = 0;
 	if (d->fd < 0) {
-		memcpy(*data, d->data, d->len);
+		if (d->len)
+			memcpy(*data, d->data, d->len);
 		return SS_OK;
 	}
 	for (size_t got = 0; got < d->len;) {
