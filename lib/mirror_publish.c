@@ -391,7 +391,7 @@ int ssm_publish(struct run *r)
 		rc = ssm_ref(r, &r->new_refs, ss_item_str(r->docs.fallback[i], "path"), 0);
 	}
 	/* (a dry run reports from the old tree after this) */
-	if (rc == SS_OK && verbatim && r->old && !r->old_is_src && !r->o->dry_run)
+	if (rc == SS_OK && verbatim && r->old && !r->old_is_src && !r->docs.nfallback && !r->o->dry_run)
 		rc = let_old_go(r);
 	char *index = NULL;
 	size_t index_len = 0;
