@@ -223,16 +223,20 @@ keys mirror "bad2/$f"
 check "corrupt item not in the bucket" test ! -s "$T/keys"
 
 # ---- two runs at once: the second exits 75 naming the first ---------------
+# wait_lock PREFIX: until a run holds the lock of s3://mirror/PREFIX (60 s at most)
+wait_lock() {
+	local i=0
+	until $S3 -H "x-amz-content-sha256: $EMPTY" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/mirror/$1/.sstream/lock" | grep -q 200; do
+		i=$((i + 1))
+		[ $i -lt 600 ] || break
+		sleep 0.1
+	done
+}
 # The first run holds the lock while its source stalls.
 echo "stall streams/v1/index.json" >"$T/faults"
 "$M" --s3-lock-ttl 3s "$U/foocloud" s3://mirror/conc >"$T/a.out" 2>&1 &
 A=$!
-i=0
-until $S3 -H "x-amz-content-sha256: $EMPTY" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/mirror/conc/.sstream/lock" | grep -q 200; do
-	i=$((i + 1))
-	[ $i -lt 600 ] || break
-	sleep 0.1
-done
+wait_lock conc
 expect 75 "a second run while the first holds the lock" "$M" "$U/foocloud" s3://mirror/conc
 check "the second run says who holds it" err_has "locked by .*:$A until"
 # The first run renews its lock while it waits: still held after its TTL.
@@ -253,12 +257,7 @@ expect 0 "... and the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/conc"
 echo "stall streams/v1/index.json" >"$T/faults"
 "$M" --timeout 3 --retries 0 "$U/foocloud" s3://mirror/took >"$T/a.out" 2>&1 &
 A=$!
-i=0
-until $S3 -H "x-amz-content-sha256: $EMPTY" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/mirror/took/.sstream/lock" | grep -q 200; do
-	i=$((i + 1))
-	[ $i -lt 600 ] || break
-	sleep 0.1
-done
+wait_lock took
 printf 'owner otherhost:77\nexpires %s\n' $(($(date +%s) + 3600)) >"$T/lock"
 $S3 -H "x-amz-content-sha256: $(sha256sum <"$T/lock" | cut -c1-64)" -T "$T/lock" "$S3_ENDPOINT/mirror/took/.sstream/lock" -o /dev/null
 wait $A
