@@ -189,12 +189,8 @@ void ssi_cat_sink_flush(struct ssi_hbuf *b)
 {
 	struct ssi_cat_sink *s = b->sink;
 	ss_hasher_update(s->h, b->p, b->len);
-	for (size_t off = 0; off < b->len && !s->err_no;) {
-		ssize_t w = write(s->fd, b->p + off, b->len - off);
-		if (w < 0 && errno != EINTR)
-			s->err_no = errno;
-		off += w > 0 ? (size_t)w : 0;
-	}
+	if (!s->err_no && ssi_write_all(s->fd, b->p, b->len) < 0)
+		s->err_no = errno;
 	/* a failed write ends the page: nothing more is taken */
 	if (s->err_no)
 		b->oom = 1;

@@ -93,6 +93,8 @@ int ssi_parent_open(const char *root, const char *rel, int create, const char **
 /* Creates a new file PREFIX + 6 random characters in DFD (O_EXCL,
  * O_NOFOLLOW), its name in NAME: an fd, or -1 with errno. */
 int ssi_tmpfile_at(int dfd, const char *prefix, char *name, size_t namesz);
+/* All LEN bytes of DATA to FD (EINTR retried): 0, or -1 with errno. */
+int ssi_write_all(int fd, const void *data, size_t len);
 /* 1 when ROOT/REL (no symbolic link followed) holds exactly DATA; read
  * a piece at a time. */
 int ssi_safe_holds(const char *root, const char *rel, const void *data, size_t len);

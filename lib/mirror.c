@@ -165,10 +165,7 @@ static void free_before_page(struct run *r)
 	ssm_fetch_free(r);
 	free(r->w);
 	r->w = NULL;
-	free(r->old_by_path);
-	free(r->old_by_sha);
-	r->old_by_path = r->old_by_sha = NULL;
-	r->nold = r->nsha = 0;
+	ssm_keyed_free(r);
 	ssi_strset_free(&r->new_refs);
 	ssi_strset_free(&r->old_refs);
 	ss_selection_free(&r->sel);

@@ -108,6 +108,8 @@ struct run {
 };
 
 /* ---- mirror_run.c: shared by every phase ---- */
+/* Frees the old tree's items by path and by sha256 (R's keyed arrays). */
+void ssm_keyed_free(struct run *r);
 void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, long long size,
 	       const char *msg);
 /* A ssi_dl_opts progress callback; UD is the run. */

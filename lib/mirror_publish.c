@@ -175,29 +175,27 @@ void ssm_docs_free(struct run *r)
 	r->docs.n = r->docs.alloc = 0;
 }
 
-/* Upstream's bytes for REL, malloc'd into *DATA: SS_OK, or SS_FATAL
- * (R's error; *DATA NULL when upstream served no REL). */
-static int src_doc(const struct run *r, const char *rel, char **data, size_t *len)
-{
-	*data = NULL;
-	for (size_t i = 0; i < ss_tree_ndocs(r->src); i++) {
-		const char *d;
-		if (strcmp(ss_tree_doc(r->src, i, &d, len), rel) == 0)
-			return ssi_tree_doc_read(r->src, i, data, len, r->err);
-	}
-	return ssi_err(r->err, SS_FATAL, "source '%s': no document '%s'", r->o->source, rel);
-}
-
-/* Whether upstream served a document at REL. */
-static int src_has(const struct run *r, const char *rel)
+/* The index of the document upstream served at REL, or -1. */
+static long src_index(const struct run *r, const char *rel)
 {
 	for (size_t i = 0; i < ss_tree_ndocs(r->src); i++) {
 		const char *d;
 		size_t l;
 		if (strcmp(ss_tree_doc(r->src, i, &d, &l), rel) == 0)
-			return 1;
+			return (long)i;
 	}
-	return 0;
+	return -1;
+}
+
+/* Upstream's bytes for REL, malloc'd into *DATA: SS_OK, or SS_FATAL
+ * (R's error; *DATA NULL). */
+static int src_doc(const struct run *r, const char *rel, char **data, size_t *len)
+{
+	long i = src_index(r, rel);
+	*data = NULL;
+	if (i < 0)
+		return ssi_err(r->err, SS_FATAL, "source '%s': no document '%s'", r->o->source, rel);
+	return ssi_tree_doc_read(r->src, (size_t)i, data, len, r->err);
 }
 
 /* Where our JSON view keeps the products file read from REL: the same
@@ -327,7 +325,7 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 					listed_add(r, s, r->docs.fallback[k]);
 		}
 		size_t len;
-		int raw = rc == SS_OK && verbatim && src_has(r, rel);
+		int raw = rc == SS_OK && verbatim && src_index(r, rel) >= 0;
 		if (raw) /* upstream's index names it there (ssm_check_docs: no clash) */
 			rc = write_doc(r, rel, NULL, 0);
 		int raw_is_view = raw && strcmp(rel, jrel) == 0;
@@ -363,10 +361,7 @@ static int let_old_go(struct run *r)
 	ssi_strset_seal(&gone);
 	ssi_strset_free(&r->old_refs);
 	r->old_refs = gone;
-	free(r->old_by_path);
-	free(r->old_by_sha);
-	r->old_by_path = r->old_by_sha = NULL;
-	r->nold = r->nsha = 0;
+	ssm_keyed_free(r);
 	ss_tree_free(r->old);
 	r->old = NULL;
 	return rc;

@@ -59,6 +59,14 @@ int ssm_cmp_keyed(const void *a, const void *b)
 	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
 }
 
+void ssm_keyed_free(struct run *r)
+{
+	free(r->old_by_path);
+	free(r->old_by_sha);
+	r->old_by_path = r->old_by_sha = NULL;
+	r->nold = r->nsha = 0;
+}
+
 const struct ss_item *ssm_keyed_find(const struct keyed *k, size_t n, const char *key)
 {
 	struct keyed probe = { key, NULL };

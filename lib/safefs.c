@@ -66,7 +66,7 @@ int ssi_tmpfile_at(int dfd, const char *prefix, char *name, size_t namesz)
 	return -1;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int ssi_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len) {
@@ -138,7 +138,7 @@ int ssi_safe_write(const char *root, const char *rel, const void *data, size_t l
 	snprintf(prefix, sizeof(prefix), ".%.200s.tmp.", base);
 	int fd = ssi_tmpfile_at(dfd, prefix, tmp, sizeof(tmp));
 	int rc = SS_OK;
-	if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || ssi_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
 		rc = ssi_err_sys(err, SS_FATAL, errno, "cannot write '%s/%s'", root, rel);
 	} else if (close(fd) < 0) {
 		fd = -1;

@@ -90,29 +90,41 @@ const char *ss_tree_doc(const struct ss_tree *t, size_t i, const char **data, si
 	return t->docs[i].relpath;
 }
 
+/* The LEN bytes of the spooled FD, malloc'd and NUL-terminated; NULL
+ * with errno (ENOMEM, EIO for a short file). */
+static char *spool_read(int fd, size_t len)
+{
+	char *data = malloc(len + 1);
+	for (size_t got = 0; data && got < len;) {
+		ssize_t n = pread(fd, data + got, len - got, (off_t)got);
+		if (n > 0) {
+			got += (size_t)n;
+		} else if (n == 0 || errno != EINTR) {
+			int e = n ? errno : EIO;
+			free(data);
+			data = NULL;
+			errno = e;
+		}
+	}
+	if (data)
+		data[len] = 0;
+	return data;
+}
+
 int ssi_tree_doc_read(const struct ss_tree *t, size_t i, char **data, size_t *len, struct ss_error *err)
 {
 	const struct doc *d = &t->docs[i];
 	*len = d->len;
-	if (!(*data = malloc(d->len + 1)))
-		return ssi_err(err, SS_FATAL, "out of memory");
-	(*data)[d->len] = 0;
-	if (d->fd < 0) {
-		if (d->len)
-			memcpy(*data, d->data, d->len);
+	if (d->fd >= 0) {
+		if (!(*data = spool_read(d->fd, d->len)))
+			return ssi_err_sys(err, SS_FATAL, errno, "cannot read back '%s' of '%s'", d->relpath, t->root);
 		return SS_OK;
 	}
-	for (size_t got = 0; got < d->len;) {
-		ssize_t n = pread(d->fd, *data + got, d->len - got, (off_t)got);
-		if (n > 0) {
-			got += (size_t)n;
-		} else if (n == 0 || errno != EINTR) {
-			free(*data);
-			*data = NULL;
-			return ssi_err_sys(err, SS_FATAL, n ? errno : EIO, "cannot read back '%s' of '%s'",
-					   d->relpath, t->root);
-		}
-	}
+	if (!(*data = malloc(d->len + 1)))
+		return ssi_err(err, SS_FATAL, "out of memory");
+	if (d->len)
+		memcpy(*data, d->data, d->len);
+	(*data)[d->len] = 0;
 	return SS_OK;
 }
 
@@ -126,16 +138,11 @@ static int spool_doc(struct ss_tree *t, const char *data, size_t len, const char
 		if ((fd = ssi_tmpfile_at(t->spool, ".spool.", name, sizeof(name))) >= 0)
 			unlinkat(t->spool, name, 0);
 	}
-	for (size_t done = 0; fd >= 0 && done < len;) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n > 0) {
-			done += (size_t)n;
-		} else if (n < 0 && errno != EINTR) {
-			int e = errno;
-			close(fd);
-			fd = -1;
-			errno = e;
-		}
+	if (fd >= 0 && ssi_write_all(fd, data, len) < 0) {
+		int e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
 	}
 	if (fd < 0)
 		ssi_err_sys(err, SS_FATAL, errno, "cannot keep a copy of '%s'", loc);
@@ -193,10 +200,10 @@ static int grow(void **arr, size_t *alloc, size_t n, size_t elem)
  * a tree read from memory gives it, when jansson refuses them too. */
 static void scan_message(int fd, size_t len, const char *loc, struct ss_error *err)
 {
-	char *raw = malloc(len + 1);
+	char *raw = spool_read(fd, len);
 	struct ss_error e;
 	ss_error_clear(&e);
-	if (raw && pread(fd, raw, len, 0) == (ssize_t)len) {
+	if (raw) {
 		json_t *whole = ssi_json_parse(raw, len, loc, &e);
 		if (!whole)
 			*err = e;

@@ -55,8 +55,7 @@ static void teardown(struct fixture *f)
 {
 	struct run *r = &f->r;
 	free(r->w);
-	free(r->old_by_path);
-	free(r->old_by_sha);
+	ssm_keyed_free(r);
 	ssi_strset_free(&r->old_refs);
 	ss_selection_free(&r->sel);
 	if (!r->old_is_src)
