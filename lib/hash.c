@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,8 +21,24 @@ struct ss_hasher {
 	EVP_MD_CTX *ctx[3]; /* sha256, sha512, md5 */
 };
 
+/* The digests, fetched from the provider once: EVP_sha256() and the like
+ * make every EVP_DigestInit_ex fetch again (a lookup under a lock, per
+ * item of a mirror). */
+static EVP_MD *mds[3];
+static pthread_once_t mds_once = PTHREAD_ONCE_INIT;
+
+static void fetch_mds(void)
+{
+	static const char *const names[3] = { "SHA256", "SHA512", "MD5" };
+	for (int i = 0; i < 3; i++)
+		mds[i] = EVP_MD_fetch(NULL, names[i], NULL);
+}
+
 static const EVP_MD *md_of(int i)
 {
+	pthread_once(&mds_once, fetch_mds);
+	if (mds[i])
+		return mds[i];
 	return i == 0 ? EVP_sha256() : i == 1 ? EVP_sha512() : EVP_md5();
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/odb_backend.h>
 
 #include "history_internal.h"
 #include "treedocs.h"
@@ -34,6 +35,23 @@ static int git_fail(struct ss_error *err, const char *what, const char *tree)
 	return ssi_err(err, SS_FATAL, "history of '%s': %s: %s", tree, what, e && e->message ? e->message : "failed");
 }
 
+/* Objects are written at zlib's fastest level: a products file of a large
+ * tree is tens of MB, which the default level deflates about 2.5 times
+ * slower for an object a fifth smaller (lxc-images' 2 MB products: 424 KB
+ * against 524 KB).  The default backend stays, behind it, for reading. */
+static int fast_writes(git_repository *repo)
+{
+	git_odb *odb = NULL;
+	git_odb_backend *b = NULL;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%sobjects", git_repository_path(repo));
+	int rc = git_repository_odb(&odb, repo);
+	if (rc == 0 && (rc = git_odb_backend_loose(&b, dir, 1, 0, 0, 0)) == 0 && (rc = git_odb_add_backend(odb, b, 10)) != 0)
+		b->free(b);
+	git_odb_free(odb);
+	return rc;
+}
+
 static int open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err)
 {
 	pthread_once(&git_once, git_init);
@@ -46,7 +64,8 @@ static int open_repo(const char *tree, int create, git_repository **repo, struct
 	int fd = ssi_dir_open(tree, rel, strlen(rel), 0, &e);
 	if (fd >= 0) {
 		close(fd);
-		return git_repository_open_bare(repo, path) == 0 ? SS_OK : git_fail(err, "cannot open", tree);
+		return git_repository_open_bare(repo, path) == 0 && fast_writes(*repo) == 0 ? SS_OK
+										       : git_fail(err, "cannot open", tree);
 	}
 	if (e.sys_errno != ENOENT)
 		return ssi_err(err, SS_FATAL, "history of '%s': %s", tree, e.msg);
@@ -55,7 +74,8 @@ static int open_repo(const char *tree, int create, git_repository **repo, struct
 	if ((fd = ssi_dir_open(tree, SSI_PRIVATE_DIR, strlen(SSI_PRIVATE_DIR), 1, &e)) < 0)
 		return ssi_err(err, SS_FATAL, "history of '%s': %s", tree, e.msg);
 	close(fd);
-	return git_repository_init(repo, path, 1) == 0 ? SS_OK : git_fail(err, "cannot create", tree);
+	return git_repository_init(repo, path, 1) == 0 && fast_writes(*repo) == 0 ? SS_OK
+										  : git_fail(err, "cannot create", tree);
 }
 
 /* A git tree of the regular files below DIR; *EMPTY when there are none. */
@@ -159,8 +179,11 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	struct ss_error le;
 	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
 		ssi_treelock_clean_history(tree);
-	int rc = open_repo(tree, 1, &repo, err);
+	/* the new state is parsed while the objects are written */
+	struct ssh_after *after = ssh_after_start(tree);
+	int rc = after ? open_repo(tree, 1, &repo, err) : ssi_err(err, SS_FATAL, "history of '%s': out of memory", tree);
 	if (rc != SS_OK) {
+		ssh_after_free(after);
 		if (lock_fd >= 0)
 			close(lock_fd);
 		return rc;
@@ -183,7 +206,7 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	}
 	if (old_tree && git_oid_equal(git_tree_id(old_tree), &root_oid))
 		goto out; /* nothing changed: no commit */
-	char *msg = ssh_commit_message(repo, old_tree, new_tree, tool, note);
+	char *msg = ssh_commit_message(repo, old_tree, after, tool, note);
 	const git_commit *parents[1] = { parent };
 	if (!msg || git_signature_now(&sig, tool, "sstream@localhost") != 0 ||
 	    git_commit_create(&commit_oid, repo, "HEAD", sig, sig, NULL, msg, new_tree, parent ? 1 : 0, parents) != 0)
@@ -192,6 +215,7 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 		*committed = 1;
 	free(msg);
 out:
+	ssh_after_free(after);
 	git_treebuilder_free(b);
 	git_signature_free(sig);
 	git_commit_free(parent);

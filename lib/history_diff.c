@@ -4,9 +4,15 @@
  * products files: the versions and items added and removed, for commit
  * messages and for ss_history_diff.
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/sha.h>
 
@@ -91,45 +97,41 @@ static void state_free(struct state *s)
 	free(s->digests);
 }
 
-static void read_state(git_repository *repo, const git_tree *root, int names, struct state *s)
+/* A products document of streams/v1 by its name: NAME.json, not the index. */
+static int is_products(const char *name)
 {
-	memset(s, 0, sizeof(*s));
-	git_tree_entry *v1e = NULL;
-	git_tree *v1 = NULL;
-	if (!root || git_tree_entry_bypath(&v1e, root, "streams/v1") != 0 ||
-	    git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) != 0)
-		goto out;
-	for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(v1, i);
-		const char *name = git_tree_entry_name(e);
-		size_t nl = strlen(name);
-		if (nl < 5 || strcmp(name + nl - 5, ".json") != 0 || strcmp(name, "index.json") == 0)
-			continue;
-		git_blob *blob;
-		if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
-			continue;
-		struct ss_error err;
-		struct ss_products *p = ss_products_parse(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob),
-							  name, NULL, &err);
-		for (size_t k = 0; p && k < ss_products_count(p); k++) {
-			const struct ss_item *it = ss_products_item(p, k);
-			char key[2048];
-			snprintf(key, sizeof(key), "%s %s", ss_item_product(it), ss_item_version(it));
-			keys_add(&s->versions, key);
-			const char *sha = ss_item_str(it, "sha256");
-			snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it),
-				 ss_item_name(it), sha ? sha : "");
-			if (names)
-				keys_add(&s->items, key);
-			else
-				digest_add(s, key);
-			s->nitems++;
-			long long size = ss_item_get_int(it, "size");
-			s->bytes += size > 0 ? size : 0;
-		}
-		ss_products_free(p);
-		git_blob_free(blob);
+	size_t nl = strlen(name);
+	return nl >= 5 && strcmp(name + nl - 5, ".json") == 0 && strcmp(name, "index.json") != 0;
+}
+
+/* The items and versions of the products document DATA (LEN bytes, named
+ * NAME) added to S: by name with NAMES, else by digest. */
+static void state_add_doc(struct state *s, const char *data, size_t len, const char *name, int names)
+{
+	struct ss_error err;
+	struct ss_products *p = ss_products_parse(data, len, name, NULL, &err);
+	for (size_t k = 0; p && k < ss_products_count(p); k++) {
+		const struct ss_item *it = ss_products_item(p, k);
+		char key[2048];
+		snprintf(key, sizeof(key), "%s %s", ss_item_product(it), ss_item_version(it));
+		keys_add(&s->versions, key);
+		const char *sha = ss_item_str(it, "sha256");
+		snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it), ss_item_name(it),
+			 sha ? sha : "");
+		if (names)
+			keys_add(&s->items, key);
+		else
+			digest_add(s, key);
+		s->nitems++;
+		long long size = ss_item_get_int(it, "size");
+		s->bytes += size > 0 ? size : 0;
 	}
+	ss_products_free(p);
+}
+
+/* S's versions sorted without duplicates, its items and digests sorted. */
+static void state_finish(struct state *s)
+{
 	if (s->versions.n)
 		qsort(s->versions.v, s->versions.n, sizeof(char *), cmp_key);
 	size_t o = 0;
@@ -144,9 +146,138 @@ static void read_state(git_repository *repo, const git_tree *root, int names, st
 		qsort(s->items.v, s->items.n, sizeof(char *), cmp_key);
 	if (s->ndigests)
 		qsort(s->digests, s->ndigests, sizeof(*s->digests), cmp_digest);
+}
+
+/* The state of the git tree ROOT (NULL: empty). */
+static void read_state(git_repository *repo, const git_tree *root, int names, struct state *s)
+{
+	memset(s, 0, sizeof(*s));
+	git_tree_entry *v1e = NULL;
+	git_tree *v1 = NULL;
+	if (!root || git_tree_entry_bypath(&v1e, root, "streams/v1") != 0 ||
+	    git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) != 0)
+		goto out;
+	for (size_t i = 0; i < git_tree_entrycount(v1); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(v1, i);
+		git_blob *blob;
+		if (!is_products(git_tree_entry_name(e)) || git_blob_lookup(&blob, repo, git_tree_entry_id(e)) != 0)
+			continue;
+		state_add_doc(s, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), git_tree_entry_name(e),
+			      names);
+		git_blob_free(blob);
+	}
+	state_finish(s);
 out:
 	git_tree_free(v1);
 	git_tree_entry_free(v1e);
+}
+
+/* Calls FN for each products file of TREE's streams/v1 as it is on disk:
+ * those a record takes (regular files, not named with a dot), open. */
+static void each_products_file(const char *tree, void (*fn)(void *ud, const char *name, int fd, size_t size),
+			       void *ud)
+{
+	struct ss_error e;
+	static const char rel[] = "streams/v1";
+	int dfd = ssi_dir_open(tree, rel, strlen(rel), 0, &e);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !is_products(de->d_name))
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+			fn(ud, de->d_name, fd, (size_t)st.st_size);
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+}
+
+static void add_file(void *ud, const char *name, int fd, size_t size)
+{
+	void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m != MAP_FAILED) {
+		state_add_doc(ud, m, size, name, 0);
+		munmap(m, size);
+	}
+}
+
+static void add_size(void *ud, const char *name, int fd, size_t size)
+{
+	(void)name, (void)fd;
+	*(size_t *)ud += size;
+}
+
+static void read_state_dir(const char *tree, struct state *s)
+{
+	memset(s, 0, sizeof(*s));
+	each_products_file(tree, add_file, s);
+	state_finish(s);
+}
+
+/* The new state of a record, read on a thread of its own while the record
+ * writes its objects and reads the old state (two products files of a
+ * large tree parsed at once, one per core). */
+struct ssh_after {
+	pthread_t th;
+	int started;
+	char *tree;
+	struct state s;
+};
+
+static void *after_main(void *ud)
+{
+	struct ssh_after *a = ud;
+	read_state_dir(a->tree, &a->s);
+	return NULL;
+}
+
+/* Products files larger than this in all are read after the old state,
+ * as one: two models of a tree of a million items at once would double
+ * the record's memory. */
+#define AFTER_PARALLEL_MAX (32u << 20)
+
+struct ssh_after *ssh_after_start(const char *tree)
+{
+	struct ssh_after *a = calloc(1, sizeof(*a));
+	if (a && !(a->tree = strdup(tree))) {
+		free(a);
+		return NULL;
+	}
+	size_t bytes = 0;
+	if (a)
+		each_products_file(tree, add_size, &bytes);
+	if (a && bytes <= AFTER_PARALLEL_MAX)
+		a->started = pthread_create(&a->th, NULL, after_main, a) == 0;
+	return a;
+}
+
+/* A's state, read on its thread or, when that did not start, here. */
+static void after_join(struct ssh_after *a)
+{
+	if (a->started)
+		pthread_join(a->th, NULL);
+	else
+		read_state_dir(a->tree, &a->s);
+	a->started = 0;
+}
+
+void ssh_after_free(struct ssh_after *a)
+{
+	if (!a)
+		return;
+	if (a->started)
+		pthread_join(a->th, NULL);
+	state_free(&a->s);
+	free(a->tree);
+	free(a);
 }
 
 /* Calls CB for what is in B and not in A (+) and in A and not in B (-). */
@@ -192,23 +323,24 @@ static void compare_digests(const struct state *a, const struct state *b, size_t
 
 /* The message of a commit from OLD_TREE to NEW_TREE: a one-line summary,
  * then the versions added and removed.  malloc'd; NULL when out of memory. */
-char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, const git_tree *new_tree, const char *tool,
-			 const char *note)
+char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, struct ssh_after *new_state,
+			 const char *tool, const char *note)
 {
-	struct state before, after;
+	struct state before;
 	read_state(repo, old_tree, 0, &before);
-	read_state(repo, new_tree, 0, &after);
+	after_join(new_state);
+	const struct state *after = &new_state->s;
 	size_t va = 0, vr = 0, ia = 0, ir = 0;
-	compare(&before.versions, &after.versions, "version", NULL, NULL, &va, &vr);
-	compare_digests(&before, &after, &ir, &ia);
+	compare(&before.versions, &after->versions, "version", NULL, NULL, &va, &vr);
+	compare_digests(&before, after, &ir, &ia);
 	size_t cap = 512 + (note ? strlen(note) : 0) + 64 * (va + vr), len;
 	char *msg = malloc(cap);
 	if (msg) {
 		len = (size_t)snprintf(msg, cap, "%s: %s%s+%zu -%zu versions, +%zu -%zu items; %zu items, %lld bytes\n\n",
-				       tool, note ? note : "", note ? "; " : "", va, vr, ia, ir, after.nitems,
-				       after.bytes);
+				       tool, note ? note : "", note ? "; " : "", va, vr, ia, ir, after->nitems,
+				       after->bytes);
 		size_t i = 0, j = 0;
-		const struct keys *a = &before.versions, *bv = &after.versions;
+		const struct keys *a = &before.versions, *bv = &after->versions;
 		while ((i < a->n || j < bv->n) && len < cap) {
 			int c = i >= a->n ? 1 : j >= bv->n ? -1 : strcmp(a->v[i], bv->v[j]);
 			if (c == 0) {
@@ -220,7 +352,6 @@ char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, const g
 		}
 	}
 	state_free(&before);
-	state_free(&after);
 	return msg;
 }
 
