@@ -18,7 +18,9 @@ TOP=$(pwd)
 BIN=$TOP/$BUILD/bin
 PY=/usr/bin/python3
 FIX=${SS_FIXTURES:-$TOP/tests/fixtures/upstream}
-B=$(mktemp -d /var/tmp/ssbench.XXXXXX)
+# BENCH_TMP: where the trees go (default /var/tmp; /dev/shm takes the
+# disk, and its stalls, out of both sides)
+B=$(mktemp -d "${BENCH_TMP:-/var/tmp}/ssbench.XXXXXX")
 HTTPD=""
 trap '[ -z "$HTTPD" ] || kill $HTTPD 2>/dev/null; sleep 0.2; rm -rf "$B"' EXIT
 
