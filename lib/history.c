@@ -52,7 +52,7 @@ static int fast_writes(git_repository *repo)
 	return rc;
 }
 
-static int open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err)
+int ssh_open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err)
 {
 	pthread_once(&git_once, git_init);
 	char path[PATH_MAX];
@@ -146,7 +146,7 @@ int ss_history_resolve(const char *tree, const char *rev, char id[41], struct ss
 	git_repository *repo = NULL;
 	git_object *obj = NULL;
 	git_commit *c = NULL;
-	int rc = open_repo(tree, 0, &repo, err);
+	int rc = ssh_open_repo(tree, 0, &repo, err);
 	if (rc != SS_OK)
 		return rc;
 	if (git_revparse_single(&obj, repo, rev) != 0 || git_commit_lookup(&c, repo, git_object_id(obj)) != 0)
@@ -159,8 +159,23 @@ int ss_history_resolve(const char *tree, const char *rev, char id[41], struct ss
 	return rc;
 }
 
+static int record(const char *tree, const char *tool, const char *note, struct ssh_after *after, int *committed,
+		  struct ss_error *err);
+
 int ss_history_record_note(const char *tree, const char *tool, const char *note, int *committed,
 			   struct ss_error *err)
+{
+	return record(tree, tool, note, NULL, committed, err);
+}
+
+int ssi_history_record(const char *tree, const char *tool, struct ssh_after *prep, int *committed,
+		       struct ss_error *err)
+{
+	return record(tree, tool, NULL, prep, committed, err);
+}
+
+static int record(const char *tree, const char *tool, const char *note, struct ssh_after *after, int *committed,
+		  struct ss_error *err)
 {
 	struct ss_error local;
 	if (!err)
@@ -179,9 +194,12 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	struct ss_error le;
 	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
 		ssi_treelock_clean_history(tree);
-	/* the new state is parsed while the objects are written */
-	struct ssh_after *after = ssh_after_start(tree);
-	int rc = after ? open_repo(tree, 1, &repo, err) : ssi_err(err, SS_FATAL, "history of '%s': out of memory", tree);
+	/* the new state, unless prepared, is parsed while the objects are written */
+	if (after)
+		ssh_after_wait(after);
+	else
+		after = ssh_after_start(tree);
+	int rc = after ? ssh_open_repo(tree, 1, &repo, err) : ssi_err(err, SS_FATAL, "history of '%s': out of memory", tree);
 	if (rc != SS_OK) {
 		ssh_after_free(after);
 		if (lock_fd >= 0)
@@ -206,7 +224,7 @@ int ss_history_record_note(const char *tree, const char *tool, const char *note,
 	}
 	if (old_tree && git_oid_equal(git_tree_id(old_tree), &root_oid))
 		goto out; /* nothing changed: no commit */
-	char *msg = ssh_commit_message(repo, old_tree, after, tool, note);
+	char *msg = ssh_commit_message(repo, old_tree, new_tree, after, tool, note);
 	const git_commit *parents[1] = { parent };
 	if (!msg || git_signature_now(&sig, tool, "sstream@localhost") != 0 ||
 	    git_commit_create(&commit_oid, repo, "HEAD", sig, sig, NULL, msg, new_tree, parent ? 1 : 0, parents) != 0)
@@ -232,7 +250,7 @@ int ss_history_log(const char *tree, int max, void (*cb)(void *ud, const struct 
 {
 	git_repository *repo = NULL;
 	git_revwalk *walk = NULL;
-	int rc = open_repo(tree, 0, &repo, err);
+	int rc = ssh_open_repo(tree, 0, &repo, err);
 	if (rc != SS_OK)
 		return rc;
 	if (git_revwalk_new(&walk, repo) != 0 || git_revwalk_push_head(walk) != 0) {
@@ -269,7 +287,7 @@ int ss_history_diff(const char *tree, const char *rev_a, const char *rev_b,
 	git_repository *repo = NULL;
 	git_commit *ca = NULL, *cb_ = NULL;
 	git_tree *ta = NULL, *tb = NULL;
-	int rc = open_repo(tree, 0, &repo, err);
+	int rc = ssh_open_repo(tree, 0, &repo, err);
 	if (rc != SS_OK)
 		return rc;
 	if (commit_tree(repo, rev_a, &ca, &ta) != 0 || commit_tree(repo, rev_b, &cb_, &tb) != 0) {
@@ -437,7 +455,7 @@ int ss_history_rollback_ex(const char *tree, const char *rev, const struct ss_pu
 	git_commit *c = NULL;
 	git_tree *t = NULL;
 	int lock_fd = -1, dry_run = po && po->dry_run;
-	int rc = open_repo(tree, 0, &repo, err);
+	int rc = ssh_open_repo(tree, 0, &repo, err);
 	if (rc != SS_OK)
 		return rc;
 	/* a dry run takes no lock: it would create .sstream/lock */

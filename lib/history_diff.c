@@ -222,36 +222,77 @@ static void read_state_dir(const char *tree, struct state *s)
 	state_finish(s);
 }
 
-/* The new state of a record, read on a thread of its own while the record
- * writes its objects and reads the old state (two products files of a
- * large tree parsed at once, one per core). */
+/* The new state of a record, read on a thread of its own: from the files
+ * on disk while the record writes its objects and reads the old state
+ * (two products files parsed at once, one per core); or, prepared, from
+ * the products documents a run is about to write, while it syncs the
+ * items and writes them (their objects are written then too).  A
+ * prepared state stands only for the documents it was given: the record
+ * checks that the new tree's products files are exactly those (names and
+ * object ids), and reads the tree otherwise. */
 struct ssh_after {
 	pthread_t th;
-	int started;
+	int started, done;
 	char *tree;
+	/* prepared: the documents (taken, freed once read), their ids */
+	size_t n;
+	char **name, **data;
+	size_t *len;
+	git_oid *oid;
+	int written; /* every object written */
 	struct state s;
 };
 
+static void prepared_read(struct ssh_after *a)
+{
+	git_repository *repo = NULL;
+	struct ss_error e;
+	a->written = ssh_open_repo(a->tree, 1, &repo, &e) == SS_OK;
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->written && git_blob_create_from_buffer(&a->oid[i], repo, a->data[i], a->len[i]) != 0)
+			a->written = 0;
+		state_add_doc(&a->s, a->data[i], a->len[i], a->name[i], 0);
+		free(a->data[i]);
+		a->data[i] = NULL;
+	}
+	git_repository_free(repo);
+	state_finish(&a->s);
+}
+
+static void after_read(struct ssh_after *a)
+{
+	if (a->name)
+		prepared_read(a);
+	else
+		read_state_dir(a->tree, &a->s);
+}
+
 static void *after_main(void *ud)
 {
-	struct ssh_after *a = ud;
-	read_state_dir(a->tree, &a->s);
+	after_read(ud);
 	return NULL;
 }
 
 /* Products files larger than this in all are read after the old state,
- * as before: two models at once cost memory (bench/memory.sh, 100 000
- * items, 15 MiB of products: a changed rerun's peak 83 MiB instead of
- * 58 MiB), which a tree of a million items (150 MiB) cannot spare. */
+ * as before, and none is prepared: two models at once cost memory
+ * (bench/memory.sh, 100 000 items, 15 MiB of products: a changed rerun's
+ * peak 83 MiB instead of 58 MiB), which a tree of a million items
+ * (150 MiB) cannot spare. */
 #define AFTER_PARALLEL_MAX (32u << 20)
 
-struct ssh_after *ssh_after_start(const char *tree)
+static struct ssh_after *after_new(const char *tree)
 {
 	struct ssh_after *a = calloc(1, sizeof(*a));
 	if (a && !(a->tree = strdup(tree))) {
 		free(a);
 		return NULL;
 	}
+	return a;
+}
+
+struct ssh_after *ssh_after_start(const char *tree)
+{
+	struct ssh_after *a = after_new(tree);
 	size_t bytes = 0;
 	if (a)
 		each_products_file(tree, add_size, &bytes);
@@ -260,14 +301,81 @@ struct ssh_after *ssh_after_start(const char *tree)
 	return a;
 }
 
-/* A's state, read on its thread or, when that did not start, here. */
-static void after_join(struct ssh_after *a)
+struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const char *const *rel, const char *const *data,
+				      const size_t *len)
+{
+	struct ssh_after *a = after_new(tree);
+	size_t bytes = 0;
+	if (!a || !(a->name = calloc(n + 1, sizeof(char *))) || !(a->data = calloc(n + 1, sizeof(char *))) ||
+	    !(a->len = calloc(n + 1, sizeof(size_t))) || !(a->oid = calloc(n + 1, sizeof(git_oid))))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = strncmp(rel[i], "streams/v1/", 11) == 0 ? rel[i] + 11 : NULL;
+		if (!name || strchr(name, '/') || name[0] == '.' || !is_products(name))
+			continue;
+		if (!data[i] || (bytes += len[i]) > AFTER_PARALLEL_MAX) /* (upstream's, spooled: not at hand) */
+			goto fail;
+		if (!(a->name[a->n] = strdup(name)) || !(a->data[a->n] = malloc(len[i] ? len[i] : 1)))
+			goto fail;
+		memcpy(a->data[a->n], data[i], len[i]);
+		a->len[a->n++] = len[i];
+	}
+	if ((a->started = pthread_create(&a->th, NULL, after_main, a) == 0))
+		return a;
+fail:
+	ssh_after_free(a);
+	return NULL;
+}
+
+/* Whether the products files of the git tree ROOT are exactly A's. */
+static int prepared_matches(git_repository *repo, const git_tree *root, const struct ssh_after *a)
+{
+	git_tree_entry *v1e = NULL;
+	git_tree *v1 = NULL;
+	size_t seen = 0;
+	int same = a->written;
+	if (root && git_tree_entry_bypath(&v1e, root, "streams/v1") == 0 &&
+	    git_tree_lookup(&v1, repo, git_tree_entry_id(v1e)) == 0) {
+		for (size_t i = 0; same && i < git_tree_entrycount(v1); i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(v1, i);
+			if (!is_products(git_tree_entry_name(e)))
+				continue;
+			size_t k = 0;
+			while (k < a->n && strcmp(a->name[k], git_tree_entry_name(e)) != 0)
+				k++;
+			same = k < a->n && git_oid_equal(&a->oid[k], git_tree_entry_id(e));
+			seen++;
+		}
+	}
+	git_tree_free(v1);
+	git_tree_entry_free(v1e);
+	return same && seen == a->n;
+}
+
+void ssh_after_wait(struct ssh_after *a)
+{
+	if (a->name && a->started) {
+		pthread_join(a->th, NULL);
+		a->started = 0;
+		a->done = 1;
+	}
+}
+
+/* A's state, read on its thread or, when that did not start, here; a
+ * prepared one that is not NEW_TREE's is read again from NEW_TREE. */
+static const struct state *after_join(struct ssh_after *a, git_repository *repo, const git_tree *new_tree)
 {
 	if (a->started)
 		pthread_join(a->th, NULL);
-	else
-		read_state_dir(a->tree, &a->s);
+	else if (!a->done)
+		after_read(a);
 	a->started = 0;
+	a->done = 1;
+	if (a->name && !prepared_matches(repo, new_tree, a)) {
+		state_free(&a->s);
+		read_state(repo, new_tree, 0, &a->s);
+	}
+	return &a->s;
 }
 
 void ssh_after_free(struct ssh_after *a)
@@ -276,6 +384,14 @@ void ssh_after_free(struct ssh_after *a)
 		return;
 	if (a->started)
 		pthread_join(a->th, NULL);
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->name[i]);
+		free(a->data[i]);
+	}
+	free(a->name);
+	free(a->data);
+	free(a->len);
+	free(a->oid);
 	state_free(&a->s);
 	free(a->tree);
 	free(a);
@@ -324,13 +440,12 @@ static void compare_digests(const struct state *a, const struct state *b, size_t
 
 /* The message of a commit from OLD_TREE to NEW_TREE: a one-line summary,
  * then the versions added and removed.  malloc'd; NULL when out of memory. */
-char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, struct ssh_after *new_state,
-			 const char *tool, const char *note)
+char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, const git_tree *new_tree,
+			 struct ssh_after *new_state, const char *tool, const char *note)
 {
 	struct state before;
 	read_state(repo, old_tree, 0, &before);
-	after_join(new_state);
-	const struct state *after = &new_state->s;
+	const struct state *after = after_join(new_state, repo, new_tree);
 	size_t va = 0, vr = 0, ia = 0, ir = 0;
 	compare(&before.versions, &after->versions, "version", NULL, NULL, &va, &vr);
 	compare_digests(&before, after, &ir, &ia);

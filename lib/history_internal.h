@@ -7,18 +7,25 @@
 
 #include "internal.h"
 
+/* libgit2 initialised, TREE's history opened (CREATE: created when there
+ * is none), its objects written at zlib's fastest level. */
+int ssh_open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err);
+
 /* The state of TREE's products files as they are on disk, being read on a
  * thread of its own from now on (or, when no thread starts, when it is
- * asked for).  NULL when out of memory. */
+ * asked for).  NULL when out of memory.  ssi_history_prepare (internal.h)
+ * makes one from documents not yet written. */
 struct ssh_after *ssh_after_start(const char *tree);
-void ssh_after_free(struct ssh_after *a);
+/* A prepared state's thread, which writes objects into the history,
+ * joined: the record then opens the history alone. */
+void ssh_after_wait(struct ssh_after *a);
 
-/* The message of a commit from OLD_TREE (NULL: the first) to NEW_STATE
- * (waited for): a one-line summary ("TOOL: NOTE; +N -N versions, ..."),
- * then the versions added and removed.  malloc'd; NULL when out of
- * memory. */
-char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, struct ssh_after *new_state,
-			 const char *tool, const char *note);
+/* The message of a commit from OLD_TREE (NULL: the first) to NEW_TREE,
+ * whose state NEW_STATE has (waited for): a one-line summary ("TOOL:
+ * NOTE; +N -N versions, ..."), then the versions added and removed.
+ * malloc'd; NULL when out of memory. */
+char *ssh_commit_message(git_repository *repo, const git_tree *old_tree, const git_tree *new_tree,
+			 struct ssh_after *new_state, const char *tool, const char *note);
 
 /* Calls CB for what is in B and not in A ('+') and in A and not in B
  * ('-'): "version" ("product version") and "item" ("product version

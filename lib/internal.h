@@ -162,6 +162,18 @@ int ssi_dirs_unlink(struct ssi_dirs *d, const char *rel, int prune_dirs, struct 
  * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
  * it until closed. */
 int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
+/* The history (history.c, history_diff.c).  What a record of TREE will
+ * say of the products documents a run is about to write (N documents,
+ * REL[i] below TREE with DATA[i] of LEN[i] bytes; copied), read from now
+ * on, on a thread of its own, which also writes their objects into the
+ * history; NULL when it cannot be (a document not at hand, more than
+ * 32 MiB of them, out of memory).  ssi_history_record is
+ * ss_history_record with what PREP (NULL: nothing; taken) prepared. */
+struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const char *const *rel, const char *const *data,
+				      const size_t *len);
+int ssi_history_record(const char *tree, const char *tool, struct ssh_after *prep, int *committed,
+		       struct ss_error *err);
+void ssh_after_free(struct ssh_after *a);
 /* Retrying and workers (pool.c).  The delay before retry number TRIES
  * (from 0): 0.5 s, 1 s, 2 s ... at most 10 s; a sleep of MS milliseconds;
  * FN(ARG) on N threads (at least one; on the caller's thread when none

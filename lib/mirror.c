@@ -215,7 +215,9 @@ static int conclude(struct run *r)
 	if (!r->o->no_history && stats->metadata_written) {
 		struct ss_error he;
 		int committed;
-		if (ss_history_record(r->o->target, "sstream-mirror", &committed, &he) != SS_OK) {
+		struct ssh_after *prep = r->history;
+		r->history = NULL;
+		if (ssi_history_record(r->o->target, "sstream-mirror", prep, &committed, &he) != SS_OK) {
 			ssm_event(r, SS_EV_WARN, NULL, -1, he.msg);
 			if (rc == SS_OK)
 				rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
@@ -231,13 +233,17 @@ static int apply(struct run *r)
 	if ((rc = ssm_fetch(r)) != SS_OK || (rc = ssm_place(r)) != SS_OK)
 		return rc;
 	r->complete = r->st->failed == 0 && !r->valid.missing;
-	/* Items reach the disk before any document names them. */
+	/* The documents are built in memory, and what the history will say of
+	 * them read, while the items reach the disk: before any document
+	 * naming them is written. */
+	if ((rc = ssm_publish(r)) == SS_OK)
+		ssm_history_prepare(r);
 	int tfd = open(r->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tfd >= 0) {
 		syncfs(tfd);
 		close(tfd);
 	}
-	if ((rc = ssm_publish(r)) == SS_OK)
+	if (rc == SS_OK)
 		rc = commit(r);
 	if (rc != SS_OK)
 		return publish_failed(r, rc);
@@ -246,6 +252,7 @@ static int apply(struct run *r)
 
 static void run_free(struct run *r)
 {
+	ssh_after_free(r->history);
 	free_plan(r);
 	ssm_prune_free(r);
 	ssi_ledger_free(&r->prune.old);

@@ -105,6 +105,8 @@ struct run {
 	 * file (the thread that runs the phases; the download writer thread
 	 * only writes the files the engine opened) */
 	struct ssi_dirs dirs;
+	/* what the history will say of the documents (ssm_history_prepare) */
+	struct ssh_after *history;
 };
 
 /* ---- mirror_run.c: shared by every phase ---- */
@@ -162,6 +164,11 @@ int ssm_check_docs(struct run *r);
 int ssm_publish(struct run *r);
 /* Writes what ssm_publish built, the index last. */
 int ssm_publish_write(struct run *r);
+/* What the history will say of the documents ssm_publish built, read on a
+ * thread of the history's from now on (R->history), unless the run
+ * records no history or the documents are not at hand (upstream's, too
+ * big to be kept). */
+void ssm_history_prepare(struct run *r);
 /* Frees the documents built; not the items they list (docs.listed, the
  * page's), which the run frees after the page. */
 void ssm_docs_free(struct run *r);

@@ -460,3 +460,23 @@ int ssm_publish_write(struct run *r)
 	free(lens);
 	return rc;
 }
+
+void ssm_history_prepare(struct run *r)
+{
+	if (r->o->no_history || r->o->dry_run || !r->docs.n)
+		return;
+	const char **data = calloc(r->docs.n, sizeof(*data));
+	size_t *lens = calloc(r->docs.n, sizeof(*lens));
+	for (size_t i = 0; data && lens && i < r->docs.n; i++) {
+		data[i] = r->docs.data[i];
+		lens[i] = r->docs.len[i];
+		long k = data[i] ? -1 : src_index(r, r->docs.rel[i]);
+		if (k >= 0) /* (NULL when spooled: then nothing is prepared) */
+			ss_tree_doc(r->src, (size_t)k, &data[i], &lens[i]);
+	}
+	if (data && lens)
+		r->history = ssi_history_prepare(r->o->target, r->docs.n, (const char *const *)r->docs.rel, data,
+						 lens);
+	free(data);
+	free(lens);
+}

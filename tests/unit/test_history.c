@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* history: a record whose products file does not parse is not rolled
- * back to (rollback's check names it instead of skipping it). */
+ * back to (rollback's check names it instead of skipping it); a record
+ * with a state prepared from the documents says what the tree holds,
+ * whether they are what was written or not. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "sstream.h"
+#include "internal.h"
 #include "harness.h"
 
 static char top[] = "/tmp/ss-history-XXXXXX";
@@ -72,4 +75,70 @@ static void test_rollback_unparsable(void)
 	CHECK(system(cmd) == 0);
 }
 
-TEST_MAIN(test_rollback_unparsable)
+static void on_entry(void *ud, const struct ss_history_entry *e)
+{
+	char *msg = ud;
+	if (!msg[0])
+		snprintf(msg, 2048, "%s", e->message);
+}
+
+/* The newest record's message of TREE into MSG (2048 bytes). */
+static void newest(const char *tree, char *msg)
+{
+	struct ss_error err;
+	msg[0] = '\0';
+	CHECK(ss_history_log(tree, 1, on_entry, msg, &err) == SS_OK);
+}
+
+static const char products_two[] =
+	"{\"format\": \"products:1.0\", \"content_id\": \"x\", \"datatype\": \"image-ids\","
+	" \"products\": {\"p\": {\"versions\": {\"1\": {\"items\": {\"i\": {\"id\": \"a\"}}},"
+	" \"2\": {\"items\": {\"i\": {\"id\": \"b\", \"size\": 7}}}}}}}\n";
+
+static void test_prepared(void)
+{
+	char tree[300], msg[2048], cmd[600];
+	int committed = 0;
+	struct ss_error err;
+	snprintf(top, sizeof(top), "/tmp/ss-history-XXXXXX");
+	CHECK(mkdtemp(top) != NULL);
+	snprintf(tree, sizeof(tree), "%s/tree", top);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/streams/v1'", tree);
+	CHECK(system(cmd) == 0);
+	const char *rel[] = { "streams/v1/index.json", "streams/v1/x.json" };
+	/* prepared from what is then written */
+	const char *data[] = { index_broken, products_two };
+	size_t len[] = { strlen(index_broken), strlen(products_two) };
+	struct ssh_after *prep = ssi_history_prepare(tree, 2, rel, data, len);
+	CHECK(prep != NULL);
+	write_file(tree, "streams/v1/index.json", index_broken);
+	write_file(tree, "streams/v1/x.json", products_two);
+	CHECK(ssi_history_record(tree, "test", prep, &committed, &err) == SS_OK && committed);
+	newest(tree, msg);
+	CHECK(strstr(msg, "+2 -0 versions, +2 -0 items; 2 items, 7 bytes") != NULL);
+	CHECK(strstr(msg, "+ p 2\n") != NULL);
+	/* prepared from documents that are not what the tree then holds: the
+	 * record reads the tree */
+	data[1] = products_two;
+	prep = ssi_history_prepare(tree, 2, rel, data, len);
+	CHECK(prep != NULL);
+	write_file(tree, "streams/v1/x.json", products_ok);
+	CHECK(ssi_history_record(tree, "test", prep, &committed, &err) == SS_OK && committed);
+	newest(tree, msg);
+	CHECK(strstr(msg, "+0 -1 versions, +0 -1 items; 1 items, 0 bytes") != NULL);
+	CHECK(strstr(msg, "- p 2\n") != NULL);
+	/* a products file the prepared documents do not have: read too */
+	prep = ssi_history_prepare(tree, 2, rel, data, len);
+	write_file(tree, "streams/v1/x.json", products_two);
+	write_file(tree, "streams/v1/y.json", products_ok);
+	CHECK(ssi_history_record(tree, "test", prep, &committed, &err) == SS_OK && committed);
+	newest(tree, msg);
+	CHECK(strstr(msg, "+1 -0 versions, +2 -0 items; 3 items, 7 bytes") != NULL);
+	/* a document not at hand: nothing is prepared */
+	const char *none[] = { index_broken, NULL };
+	CHECK(ssi_history_prepare(tree, 2, rel, none, len) == NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	CHECK(system(cmd) == 0);
+}
+
+TEST_MAIN(test_rollback_unparsable, test_prepared)
