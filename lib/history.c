@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,67 +15,10 @@
 #include <unistd.h>
 
 #include <git2.h>
-#include <git2/sys/odb_backend.h>
 
 #include "history_internal.h"
 #include "treedocs.h"
 #include "treelock.h"
-
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-
-static void git_init(void)
-{
-	git_libgit2_init();
-}
-
-static int git_fail(struct ss_error *err, const char *what, const char *tree)
-{
-	const git_error *e = git_error_last();
-	return ssi_err(err, SS_FATAL, "history of '%s': %s: %s", tree, what, e && e->message ? e->message : "failed");
-}
-
-/* Objects are written at zlib's fastest level: a products file of a large
- * tree is tens of MB, which the default level deflates about 2.5 times
- * slower for an object a fifth smaller (lxc-images' 2 MB products: 424 KB
- * against 524 KB).  The default backend stays, behind it, for reading. */
-static int fast_writes(git_repository *repo)
-{
-	git_odb *odb = NULL;
-	git_odb_backend *b = NULL;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%sobjects", git_repository_path(repo));
-	int rc = git_repository_odb(&odb, repo);
-	if (rc == 0 && (rc = git_odb_backend_loose(&b, dir, 1, 0, 0, 0)) == 0 && (rc = git_odb_add_backend(odb, b, 10)) != 0)
-		b->free(b);
-	git_odb_free(odb);
-	return rc;
-}
-
-int ssh_open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err)
-{
-	pthread_once(&git_once, git_init);
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/" SSI_PRIVATE_DIR "/history.git", tree);
-	/* libgit2 writes below it by path: neither .sstream nor history.git
-	 * may be a symlink */
-	static const char rel[] = SSI_PRIVATE_DIR "/history.git";
-	struct ss_error e;
-	int fd = ssi_dir_open(tree, rel, strlen(rel), 0, &e);
-	if (fd >= 0) {
-		close(fd);
-		return git_repository_open_bare(repo, path) == 0 && fast_writes(*repo) == 0 ? SS_OK
-										       : git_fail(err, "cannot open", tree);
-	}
-	if (e.sys_errno != ENOENT)
-		return ssi_err(err, SS_FATAL, "history of '%s': %s", tree, e.msg);
-	if (!create)
-		return ssi_err(err, SS_FATAL, "history of '%s': none recorded", tree);
-	if ((fd = ssi_dir_open(tree, SSI_PRIVATE_DIR, strlen(SSI_PRIVATE_DIR), 1, &e)) < 0)
-		return ssi_err(err, SS_FATAL, "history of '%s': %s", tree, e.msg);
-	close(fd);
-	return git_repository_init(repo, path, 1) == 0 && fast_writes(*repo) == 0 ? SS_OK
-										  : git_fail(err, "cannot create", tree);
-}
 
 /* A git tree of the regular files below DIR; *EMPTY when there are none. */
 static int build_tree(git_repository *repo, const char *dir, git_oid *out, int *empty)
@@ -215,7 +157,7 @@ static int record(const char *tree, const char *tool, const char *note, struct s
 	if (build_tree(repo, streams, &streams_oid, &empty) != 0 || git_treebuilder_new(&b, repo, NULL) != 0 ||
 	    (!empty && git_treebuilder_insert(NULL, b, "streams", &streams_oid, GIT_FILEMODE_TREE) != 0) ||
 	    git_treebuilder_write(&root_oid, b) != 0 || git_tree_lookup(&new_tree, repo, &root_oid) != 0) {
-		rc = git_fail(err, "cannot record", tree);
+		rc = ssh_git_fail(err, "cannot record", tree);
 		goto out;
 	}
 	if (commit_tree(repo, "HEAD", &parent, &old_tree) != 0) {
@@ -228,7 +170,7 @@ static int record(const char *tree, const char *tool, const char *note, struct s
 	const git_commit *parents[1] = { parent };
 	if (!msg || git_signature_now(&sig, tool, "sstream@localhost") != 0 ||
 	    git_commit_create(&commit_oid, repo, "HEAD", sig, sig, NULL, msg, new_tree, parent ? 1 : 0, parents) != 0)
-		rc = git_fail(err, "cannot commit", tree);
+		rc = ssh_git_fail(err, "cannot commit", tree);
 	else
 		*committed = 1;
 	free(msg);
@@ -254,7 +196,7 @@ int ss_history_log(const char *tree, int max, void (*cb)(void *ud, const struct 
 	if (rc != SS_OK)
 		return rc;
 	if (git_revwalk_new(&walk, repo) != 0 || git_revwalk_push_head(walk) != 0) {
-		rc = git_fail(err, "cannot read", tree);
+		rc = ssh_git_fail(err, "cannot read", tree);
 		goto out;
 	}
 	git_oid oid;
@@ -337,7 +279,7 @@ static int collect(git_repository *repo, const git_tree *t, const char *root, co
 		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 			git_tree *sub;
 			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) != 0)
-				return git_fail(err, "cannot read", root);
+				return ssh_git_fail(err, "cannot read", root);
 			int rc = collect(repo, sub, root, rel, b, err);
 			git_tree_free(sub);
 			if (rc != SS_OK)
@@ -356,7 +298,7 @@ static int collect(git_repository *repo, const git_tree *t, const char *root, co
 			b->a = na;
 		}
 		if (git_blob_lookup(&b->blob[b->n], repo, git_tree_entry_id(e)) != 0)
-			return git_fail(err, "cannot read", root);
+			return ssh_git_fail(err, "cannot read", root);
 		if (!(b->rel[b->n] = strdup(rel))) {
 			git_blob_free(b->blob[b->n]);
 			return ssi_err(err, SS_FATAL, "out of memory");

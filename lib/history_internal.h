@@ -8,8 +8,10 @@
 #include "internal.h"
 
 /* libgit2 initialised, TREE's history opened (CREATE: created when there
- * is none), its objects written at zlib's fastest level. */
+ * is none), its objects written at zlib's fastest level (history_repo.c). */
 int ssh_open_repo(const char *tree, int create, git_repository **repo, struct ss_error *err);
+/* SS_FATAL, with ERR "history of 'TREE': WHAT: libgit2's last error". */
+int ssh_git_fail(struct ss_error *err, const char *what, const char *tree);
 
 /* The state of TREE's products files as they are on disk, being read on a
  * thread of its own from now on (or, when no thread starts, when it is
