@@ -46,7 +46,8 @@ curl_cfg() {
 curl_run() {
 	mkdir "$2" && (cd "$2" && curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg") && sync -f "$2"
 }
-mirror_run() { "$BIN/sstream-mirror" -j 4 "$U/$1" "$2"; }
+# (each run's --report kept as $B/reports/N.json: where its time went)
+mirror_run() { "$BIN/sstream-mirror" -j 4 --report "$B/reports/$nrun.json" "$U/$1" "$2"; }
 # the mirror tools public mirror sites run, over the same nginx: lftp's
 # mirror with 5 connections, rclone sync from an HTTP remote with 4; each
 # then flushes as the others do
@@ -91,6 +92,7 @@ timed_into() {
 # BENCH_ROUNDS runs of each, alternating, so that all see the same machine
 side_by_side() {
 	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"
+	rm -rf "$B/reports"; mkdir "$B/reports"
 	for _ in $(seq "${BENCH_ROUNDS:-5}"); do
 		timed_into "$B/tc" curl_run "$1"
 		timed_into "$B/tm" mirror_run "$1"
@@ -103,8 +105,23 @@ side_by_side() {
 	echo "  sstream-mirror -j 4                median ${mmed} s, max ${mmax} s"
 	echo "  ratio (median)                     $(ratio "$mmed" "$cmed")x   (target: within $2x)"
 	echo "  ratio (max)                        $(ratio "$mmax" "$cmax")x"
+	phases "$B/reports"
 	peer "lftp mirror -P 5 + sync -f" "$B/tl" "$mmed"
 	peer "rclone sync --transfers 4 + sync" "$B/tr" "$mmed"
+}
+# phases DIR: the median of each phase of our runs' reports in DIR
+# (--report: where a run's seconds went); all but fetch and sync are what
+# the reference does not do
+phases() {
+	"$PY" - "$1" <<'PY'
+import glob, json, statistics, sys
+runs = [r["phases"] for r in (json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json")) if "phases" in r]
+if runs:
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    rest = sum(v for k, v in med.items() if k not in ("fetch", "sync"))
+    print("  ours, phase medians (s)           ", ", ".join("%s %.3f" % kv for kv in med.items()),
+          "; beyond fetch and sync %.3f" % rest)
+PY
 }
 # peer NAME FILE OURS: a peer's median and ours against it, when it ran
 peer() {

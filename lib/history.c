@@ -20,8 +20,24 @@
 #include "treedocs.h"
 #include "treelock.h"
 
-/* A git tree of the regular files below DIR; *EMPTY when there are none. */
-static int build_tree(git_repository *repo, const char *dir, git_oid *out, int *empty)
+/* The blob of the regular file PATH into *OID.  HAVE: the history may
+ * have it already (a prepared record wrote it): hashed first, and written
+ * only when it does not (writing deflates it all again). */
+static int blob_of(git_repository *repo, const char *path, int have, git_oid *oid)
+{
+	git_odb *odb = NULL;
+	if (have && git_repository_odb(&odb, repo) == 0 && git_odb_hashfile(oid, path, GIT_OBJECT_BLOB) == 0 &&
+	    git_odb_exists(odb, oid)) {
+		git_odb_free(odb);
+		return 0;
+	}
+	git_odb_free(odb);
+	return git_blob_create_from_disk(oid, repo, path);
+}
+
+/* A git tree of the regular files below DIR; *EMPTY when there are none.
+ * HAVE: as blob_of's. */
+static int build_tree(git_repository *repo, const char *dir, int have, git_oid *out, int *empty)
 {
 	git_treebuilder *b = NULL;
 	DIR *d = opendir(dir);
@@ -40,14 +56,14 @@ static int build_tree(git_repository *repo, const char *dir, git_oid *out, int *
 		git_oid oid;
 		if (S_ISDIR(st.st_mode)) {
 			int sub_empty;
-			if (build_tree(repo, p, &oid, &sub_empty) != 0)
+			if (build_tree(repo, p, have, &oid, &sub_empty) != 0)
 				goto out;
 			if (sub_empty)
 				continue;
 			if (git_treebuilder_insert(NULL, b, e->d_name, &oid, GIT_FILEMODE_TREE) != 0)
 				goto out;
 		} else if (S_ISREG(st.st_mode)) {
-			if (git_blob_create_from_disk(&oid, repo, p) != 0 ||
+			if (blob_of(repo, p, have, &oid) != 0 ||
 			    git_treebuilder_insert(NULL, b, e->d_name, &oid, GIT_FILEMODE_BLOB) != 0)
 				goto out;
 		} else {
@@ -137,7 +153,8 @@ static int record(const char *tree, const char *tool, const char *note, struct s
 	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
 		ssi_treelock_clean_history(tree);
 	/* the new state, unless prepared, is parsed while the objects are written */
-	if (after)
+	int prepared = after != NULL;
+	if (prepared)
 		ssh_after_wait(after);
 	else
 		after = ssh_after_start(tree);
@@ -154,7 +171,7 @@ static int record(const char *tree, const char *tool, const char *note, struct s
 	git_oid streams_oid, root_oid, commit_oid;
 	git_treebuilder *b = NULL;
 	int empty = 1;
-	if (build_tree(repo, streams, &streams_oid, &empty) != 0 || git_treebuilder_new(&b, repo, NULL) != 0 ||
+	if (build_tree(repo, streams, prepared, &streams_oid, &empty) != 0 || git_treebuilder_new(&b, repo, NULL) != 0 ||
 	    (!empty && git_treebuilder_insert(NULL, b, "streams", &streams_oid, GIT_FILEMODE_TREE) != 0) ||
 	    git_treebuilder_write(&root_oid, b) != 0 || git_tree_lookup(&new_tree, repo, &root_oid) != 0) {
 		rc = ssh_git_fail(err, "cannot record", tree);

@@ -102,6 +102,7 @@ static int load_and_plan(struct run *r, struct ss_verifier *v, const struct ss_f
 	r->src = spool ? ssi_tree_load_spooled(r->o->source, v, fo, spool, r->err)
 		       : ss_tree_load_ex(r->o->source, v, fo, r->err);
 	free(spool);
+	ssm_phase(r, &r->st->phases.load);
 	if (!r->src)
 		return r->err->code;
 	/* upstream's date; a tree that states none (sstream-publish writes
@@ -115,7 +116,9 @@ static int load_and_plan(struct run *r, struct ss_verifier *v, const struct ss_f
 	if ((rc = ssm_load_old(r)) != SS_OK)
 		return rc;
 	ssi_strset_seal(&r->old_refs);
-	return ssm_plan(r);
+	rc = ssm_plan(r);
+	ssm_phase(r, &r->st->phases.plan);
+	return rc;
 }
 
 /* The documents and the state, in the order that keeps the tree
@@ -211,6 +214,7 @@ static int conclude(struct run *r)
 	rc = ssm_page(r, rc);
 	r->docs.paged = 1;
 	free_plan(r);
+	ssm_phase(r, &r->st->phases.page);
 	/* The history never fails a run: a damaged repository is a warning. */
 	if (!r->o->no_history && stats->metadata_written) {
 		struct ss_error he;
@@ -222,6 +226,7 @@ static int conclude(struct run *r)
 			if (rc == SS_OK)
 				rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
 		}
+		ssm_phase(r, &r->st->phases.history);
 	}
 	return rc;
 }
@@ -229,8 +234,11 @@ static int conclude(struct run *r)
 /* Fetch, publish, prune: everything after the plan that changes TARGET. */
 static int apply(struct run *r)
 {
-	int rc;
-	if ((rc = ssm_fetch(r)) != SS_OK || (rc = ssm_place(r)) != SS_OK)
+	int rc = ssm_fetch(r);
+	if (rc == SS_OK)
+		rc = ssm_place(r);
+	ssm_phase(r, &r->st->phases.fetch);
+	if (rc != SS_OK)
 		return rc;
 	r->complete = r->st->failed == 0 && !r->valid.missing;
 	/* The documents are built in memory, and what the history will say of
@@ -238,13 +246,16 @@ static int apply(struct run *r)
 	 * naming them is written. */
 	if ((rc = ssm_publish(r)) == SS_OK)
 		ssm_history_prepare(r);
+	ssm_phase(r, &r->st->phases.documents);
 	int tfd = open(r->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tfd >= 0) {
 		syncfs(tfd);
 		close(tfd);
 	}
+	ssm_phase(r, &r->st->phases.sync);
 	if (rc == SS_OK)
 		rc = commit(r);
+	ssm_phase(r, &r->st->phases.documents);
 	if (rc != SS_OK)
 		return publish_failed(r, rc);
 	return conclude(r);
@@ -346,7 +357,7 @@ int ss_mirror(const struct ss_mirror_opts *o, struct ss_mirror_stats *stats, str
 	ss_error_clear(err);
 	memset(stats, 0, sizeof(*stats));
 	stats->updated = -1;
-	struct run r = { .o = o, .st = stats, .err = err, .lock_fd = -1 };
+	struct run r = { .o = o, .st = stats, .err = err, .lock_fd = -1, .mark = t0 };
 	r.new_refs.borrowed = r.old_refs.borrowed = 1;
 	int rc = run(&r);
 	if (rc == SS_OK && !o->dry_run)

@@ -107,6 +107,7 @@ struct run {
 	struct ssi_dirs dirs;
 	/* what the history will say of the documents (ssm_history_prepare) */
 	struct ssh_after *history;
+	double mark;             /* when the phase being timed began (ssm_phase) */
 };
 
 /* ---- mirror_run.c: shared by every phase ---- */
@@ -116,6 +117,9 @@ void ssm_event(struct run *r, enum ss_mirror_event_type t, const char *path, lon
 	       const char *msg);
 /* A ssi_dl_opts progress callback; UD is the run. */
 void ssm_progress(void *ud, long long bytes, long long bytes_total, size_t done, size_t total);
+/* The time since the last call (or the run's start) added to R's phase
+ * *PHASE (one of R->st->phases). */
+void ssm_phase(struct run *r, double *phase);
 /* TARGET/REL, malloc'd. */
 char *ssm_tpath(const struct run *r, const char *rel);
 /* Sets R's error to "out of memory"; returns SS_FATAL. */

@@ -95,3 +95,10 @@ int ssm_same_content(const struct ss_item *a, const struct ss_item *b)
 	}
 	return compared == 2 || (compared && !ss_item_hash_kinds(a));
 }
+
+void ssm_phase(struct run *r, double *phase)
+{
+	double now = ssi_now();
+	*phase += now - r->mark;
+	r->mark = now;
+}

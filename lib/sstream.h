@@ -517,6 +517,13 @@ struct ss_mirror_stats {
 	int verbatim;            /* 1 when the upstream documents were kept as they are */
 	double seconds;
 	long long updated;       /* the source's newest "updated" date (ss_tree_updated), or -1 */
+	/* where the SECONDS went: starting and reading the source's documents,
+	 * planning, fetching and placing the items, syncing them to disk,
+	 * building and writing the documents (and deleting what expired), the
+	 * catalogue page, the history record */
+	struct ss_mirror_phases {
+		double load, plan, fetch, sync, documents, page, history;
+	} phases;
 };
 
 /* The files of the mirror at TARGET waiting out their grace period: CB (may

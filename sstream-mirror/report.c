@@ -21,6 +21,10 @@ static void report_json(FILE *rf, const struct mirror_report *r)
 		tool_json_str(rf, r->error);
 	else
 		fputs("null", rf);
+	const struct ss_mirror_phases *ph = &st->phases;
+	fprintf(rf, ", \"phases\": {\"load\": %.3f, \"plan\": %.3f, \"fetch\": %.3f, \"sync\": %.3f, "
+		    "\"documents\": %.3f, \"page\": %.3f, \"history\": %.3f}",
+		ph->load, ph->plan, ph->fetch, ph->sync, ph->documents, ph->page, ph->history);
 	if (r->s3)
 		fprintf(rf, ", \"s3\": {\"uploaded\": %zu, \"kept\": %zu, \"deleted\": %zu, "
 			    "\"bytes_uploaded\": %lld, \"bytes_deleted\": %lld, \"requests\": %zu}",

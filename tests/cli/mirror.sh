@@ -337,5 +337,13 @@ r = json.load(open(sys.argv[1]))
 assert r["result"] == 0 and r["added"] == 18 and r["items"] == 33 and r["failed"] == 0, r
 assert r["bytes_added"] == 1101 and r["failures"] == [] and r["verbatim"] is True
 ' "$T/report.json"
+check "report says where the seconds went" "$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["phases"]
+assert sorted(p) == sorted(["load", "plan", "fetch", "sync", "documents", "page", "history"]), p
+assert all(v >= 0 for v in p.values()) and p["load"] > 0 and p["fetch"] > 0 and p["history"] > 0, p
+assert sum(p.values()) <= r["seconds"] + 0.005, (sum(p.values()), r["seconds"])
+' "$T/report.json"
 
 finish
