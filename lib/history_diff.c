@@ -231,10 +231,10 @@ static void read_state_dir(const char *tree, struct state *s)
  * checks that the new tree's products files are exactly those (names and
  * object ids), and reads the tree otherwise. */
 struct ssh_after {
-	pthread_t th;
-	int started, done;
+	pthread_t th, objects_th;
+	int started, objects_started, done;
 	char *tree;
-	/* prepared: the documents (taken, freed once read), their ids */
+	/* prepared: the documents (copies), their object ids */
 	size_t n;
 	char **name, **data;
 	size_t *len;
@@ -243,34 +243,50 @@ struct ssh_after {
 	struct state s;
 };
 
-static void prepared_read(struct ssh_after *a)
+/* The prepared documents' objects written into the history. */
+static void prepared_objects(struct ssh_after *a)
 {
 	git_repository *repo = NULL;
 	struct ss_error e;
 	a->written = ssh_open_repo(a->tree, 1, &repo, &e) == SS_OK;
-	for (size_t i = 0; i < a->n; i++) {
-		if (a->written && git_blob_create_from_buffer(&a->oid[i], repo, a->data[i], a->len[i]) != 0)
-			a->written = 0;
-		state_add_doc(&a->s, a->data[i], a->len[i], a->name[i], 0);
-		free(a->data[i]);
-		a->data[i] = NULL;
-	}
+	for (size_t i = 0; a->written && i < a->n; i++)
+		a->written = git_blob_create_from_buffer(&a->oid[i], repo, a->data[i], a->len[i]) == 0;
 	git_repository_free(repo);
-	state_finish(&a->s);
+}
+
+static void *objects_main(void *ud)
+{
+	prepared_objects(ud);
+	return NULL;
 }
 
 static void after_read(struct ssh_after *a)
 {
-	if (a->name)
-		prepared_read(a);
-	else
+	if (!a->name) {
 		read_state_dir(a->tree, &a->s);
+		return;
+	}
+	if (!a->objects_started) /* (no thread of their own) */
+		prepared_objects(a);
+	for (size_t i = 0; i < a->n; i++)
+		state_add_doc(&a->s, a->data[i], a->len[i], a->name[i], 0);
+	state_finish(&a->s);
 }
 
 static void *after_main(void *ud)
 {
 	after_read(ud);
 	return NULL;
+}
+
+/* A's threads joined. */
+static void after_threads_join(struct ssh_after *a)
+{
+	if (a->objects_started)
+		pthread_join(a->objects_th, NULL);
+	if (a->started)
+		pthread_join(a->th, NULL);
+	a->objects_started = a->started = 0;
 }
 
 /* Products files larger than this in all are read after the old state,
@@ -320,6 +336,8 @@ struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const char *co
 		memcpy(a->data[a->n], data[i], len[i]);
 		a->len[a->n++] = len[i];
 	}
+	/* the objects and the state, each on a thread of its own */
+	a->objects_started = pthread_create(&a->objects_th, NULL, objects_main, a) == 0;
 	if ((a->started = pthread_create(&a->th, NULL, after_main, a) == 0))
 		return a;
 fail:
@@ -355,8 +373,7 @@ static int prepared_matches(git_repository *repo, const git_tree *root, const st
 void ssh_after_wait(struct ssh_after *a)
 {
 	if (a->name && a->started) {
-		pthread_join(a->th, NULL);
-		a->started = 0;
+		after_threads_join(a);
 		a->done = 1;
 	}
 }
@@ -366,10 +383,9 @@ void ssh_after_wait(struct ssh_after *a)
 static const struct state *after_join(struct ssh_after *a, git_repository *repo, const git_tree *new_tree)
 {
 	if (a->started)
-		pthread_join(a->th, NULL);
+		after_threads_join(a);
 	else if (!a->done)
 		after_read(a);
-	a->started = 0;
 	a->done = 1;
 	if (a->name && !prepared_matches(repo, new_tree, a)) {
 		state_free(&a->s);
@@ -382,8 +398,7 @@ void ssh_after_free(struct ssh_after *a)
 {
 	if (!a)
 		return;
-	if (a->started)
-		pthread_join(a->th, NULL);
+	after_threads_join(a);
 	for (size_t i = 0; i < a->n; i++) {
 		free(a->name[i]);
 		free(a->data[i]);
