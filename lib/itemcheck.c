@@ -11,11 +11,7 @@
 /* Whether S is exactly N hex digits (either case). */
 static int hex_of_length(const char *s, size_t n)
 {
-	size_t i = 0;
-	for (; s[i]; i++)
-		if (ssi_hexval((unsigned char)s[i]) < 0)
-			return 0;
-	return i == n;
+	return strspn(s, "0123456789abcdefABCDEF") == n && s[n] == '\0';
 }
 
 const char *ssi_item_problem(const struct ss_item *it)

@@ -185,14 +185,41 @@ static int file_matches(const char *file, const struct ss_item *it)
 	return ss_item_check(it, &d, &e) == SS_OK;
 }
 
-static int plan_one(struct run *r, struct want *w)
+/* Whether DEST is a regular file.  MISSING (PATH_MAX bytes): the
+ * shallowest directory above the last file found missing that is missing
+ * too: the items come in path order, and those below it (a new version's,
+ * all of a new tree's) then cost no stat. */
+static int have_file(const char *dest, char *missing, struct stat *st)
+{
+	size_t ml = strlen(missing);
+	if (ml && strncmp(dest, missing, ml) == 0 && dest[ml] == '/')
+		return 0;
+	if (stat(dest, st) == 0)
+		return S_ISREG(st->st_mode);
+	char dir[PATH_MAX];
+	if (errno != ENOENT || strlen(dest) >= sizeof(dir))
+		return 0;
+	memcpy(dir, dest, strlen(dest) + 1);
+	missing[0] = '\0';
+	char *slash;
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		struct stat ds;
+		if (stat(dir, &ds) == 0 || errno != ENOENT)
+			break;
+		memcpy(missing, dir, (size_t)(slash - dir) + 1);
+	}
+	return 0;
+}
+
+static int plan_one(struct run *r, struct want *w, char *missing)
 {
 	const struct ss_item *it = w->it;
 	char *dest = ssm_tpath(r, w->path);
 	if (!dest)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
 	struct stat st;
-	int have = stat(dest, &st) == 0 && S_ISREG(st.st_mode);
+	int have = have_file(dest, missing, &st);
 	const struct ss_item *old = r->old ? ssm_keyed_find(r->old_by_path, r->nold, w->path) : NULL;
 	if (have) {
 		if (r->o->check_existing || !old)
@@ -288,6 +315,7 @@ int ssm_plan(struct run *r)
 	/* Several items may share one file (same path): plan it once. */
 	qsort(byp, nb, sizeof(*byp), want_cmp_path);
 	int rc = SS_OK;
+	char missing[PATH_MAX] = "";
 	for (size_t i = 0; i < nb && rc == SS_OK; i++) {
 		struct want *w = byp[i];
 		if (i && strcmp(byp[i - 1]->path, w->path) == 0) {
@@ -304,7 +332,7 @@ int ssm_plan(struct run *r)
 			w->status = W_SKIPPED;
 			continue;
 		}
-		rc = plan_one(r, w);
+		rc = plan_one(r, w, missing);
 		refuse_unsized(r, w);
 	}
 	free(byp);
