@@ -139,6 +139,34 @@ static void test_check_existing(void)
 	teardown(&f);
 }
 
+/* Directories gone from the target: every item below them is fetched
+ * (found missing once, not file by file), and the items of the
+ * directories between and after them are still found present. */
+static void test_missing_dirs(void)
+{
+	struct fixture f;
+	if (setup(&f, 1) == 0) {
+		CHECK(sh("rm -r '%s/files/beta-2' '%s/files/release-20121026.1'", f.dir, f.dir) == 0);
+		CHECK(ssm_plan(&f.r) == SS_OK);
+		size_t below = 0, present = 0;
+		for (size_t i = 0; i < f.r.nw; i++) {
+			const struct want *w = &f.r.w[i];
+			if (!w->path || strncmp(w->path, "files/", 6) != 0)
+				continue;
+			if (strncmp(w->path, "files/beta-2/", 13) == 0 ||
+			    strncmp(w->path, "files/release-20121026.1/", 25) == 0) {
+				below++;
+				CHECK(w->status == W_FETCH);
+			} else {
+				present++;
+				CHECK(w->status == W_PRESENT);
+			}
+		}
+		CHECK(below > 0 && present > 0);
+	}
+	teardown(&f);
+}
+
 static void test_no_items(void)
 {
 	struct fixture f;
@@ -174,4 +202,5 @@ static void test_same_content(void)
 	teardown(&f);
 }
 
-TEST_MAIN(test_empty_target, test_copy_target, test_check_existing, test_no_items, test_same_content)
+TEST_MAIN(test_empty_target, test_copy_target, test_check_existing, test_missing_dirs, test_no_items,
+	  test_same_content)
