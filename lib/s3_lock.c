@@ -138,11 +138,12 @@ static void keeper_renew(struct ss_s3 *s, const char *key)
 	if (rc == SS_OK && ours) {
 		s->lock_expires = nexp;
 		memcpy(s->lock_etag, etag, sizeof(etag));
-	} else if (ours) {
-		s->lock_etag[0] = '\0'; /* written or not: unknown */
+	} else {
+		if (ours)
+			s->lock_etag[0] = '\0'; /* written or not: unknown */
+		if ((rc == SS_OK && !ours) || (long long)time(NULL) >= s->lock_expires)
+			s->lock_lost = 1; /* taken over, or expired before we could renew */
 	}
-	else if ((rc == SS_OK && !ours) || (long long)time(NULL) >= s->lock_expires)
-		s->lock_lost = 1; /* taken over, or expired before we could renew */
 	pthread_mutex_unlock(&s->mu);
 }
 
