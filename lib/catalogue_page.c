@@ -228,23 +228,6 @@ int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf
 	return rc;
 }
 
-/* The first bytes of FD, up to N, into BUF: how many, or -1. */
-static ssize_t read_head(int fd, char *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* The status block is near the top (after the head and the commands):
  * looked for in the page's first piece, and the rest of the page (the
  * products: 180 MB for a million items) copied a piece at a time. */
@@ -253,7 +236,8 @@ int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_stat
 {
 	char *file = ss_join(tree, "index.html"), *piece = malloc(SSI_HB_PIECE);
 	int fd = file && piece ? open(file, O_RDONLY | O_CLOEXEC) : -1;
-	ssize_t n = fd >= 0 ? read_head(fd, piece, SSI_HB_PIECE) : -1;
+	ssize_t n = fd >= 0 ? ssi_read_full(fd, piece, SSI_HB_PIECE, 0) : -1;
+	off_t off = n > 0 ? n : 0;
 	char *from = n > 0 && ssi_cat_ours(piece, (size_t)n) ? memmem(piece, (size_t)n, STATUS_START, strlen(STATUS_START))
 							     : NULL;
 	char *to = from ? memmem(from, (size_t)n - (size_t)(from - piece), STATUS_END, strlen(STATUS_END)) : NULL;
@@ -266,8 +250,10 @@ int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_stat
 		ssi_hb_put(&b, piece, (size_t)(from - piece));
 		ssi_cat_status(&b, s);
 		ssi_hb_put(&b, to, (size_t)n - (size_t)(to - piece));
-		while ((n = read_head(fd, piece, SSI_HB_PIECE)) > 0 && !b.oom)
+		while ((n = ssi_read_full(fd, piece, SSI_HB_PIECE, off)) > 0 && !b.oom) {
 			ssi_hb_put(&b, piece, (size_t)n);
+			off += n;
+		}
 		if (n < 0)
 			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", file);
 		rc = ssi_cat_sink_close(tree, &sk, &b, rc, changed, err);

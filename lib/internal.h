@@ -4,6 +4,7 @@
 #define SSTREAM_INTERNAL_H
 
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "sstream.h"
 
@@ -95,6 +96,9 @@ int ssi_parent_open(const char *root, const char *rel, int create, const char **
 int ssi_tmpfile_at(int dfd, const char *prefix, char *name, size_t namesz);
 /* All LEN bytes of DATA to FD (EINTR retried): 0, or -1 with errno. */
 int ssi_write_all(int fd, const void *data, size_t len);
+/* Up to N bytes of FD from offset OFF into BUF (EINTR retried; fewer only
+ * at the end of the file): how many, or -1 with errno. */
+ssize_t ssi_read_full(int fd, void *buf, size_t n, off_t off);
 /* 1 when ROOT/REL (no symbolic link followed) holds exactly DATA; read
  * a piece at a time. */
 int ssi_safe_holds(const char *root, const char *rel, const void *data, size_t len);

@@ -81,6 +81,22 @@ int ssi_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+ssize_t ssi_read_full(int fd, void *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 /* Whether BASE in DFD (not followed) holds exactly DATA: compared a
  * piece at a time, not read whole (a products file may be 150 MB). */
 static int holds(int dfd, const char *base, const void *data, size_t len)
@@ -97,13 +113,11 @@ static int holds(int dfd, const char *base, const void *data, size_t len)
 		same = buf != NULL;
 		while (same && got < len) {
 			size_t want = len - got < PIECE ? len - got : PIECE;
-			ssize_t n = read(fd, buf, want);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0 || memcmp(buf, (const char *)data + got, (size_t)n) != 0)
+			if (ssi_read_full(fd, buf, want, (off_t)got) != (ssize_t)want ||
+			    memcmp(buf, (const char *)data + got, want) != 0)
 				same = 0;
 			else
-				got += (size_t)n;
+				got += want;
 		}
 		free(buf);
 	}

@@ -95,16 +95,12 @@ const char *ss_tree_doc(const struct ss_tree *t, size_t i, const char **data, si
 static char *spool_read(int fd, size_t len)
 {
 	char *data = malloc(len + 1);
-	for (size_t got = 0; data && got < len;) {
-		ssize_t n = pread(fd, data + got, len - got, (off_t)got);
-		if (n > 0) {
-			got += (size_t)n;
-		} else if (n == 0 || errno != EINTR) {
-			int e = n ? errno : EIO;
-			free(data);
-			data = NULL;
-			errno = e;
-		}
+	ssize_t got = data ? ssi_read_full(fd, data, len, 0) : -1;
+	if (data && got != (ssize_t)len) {
+		int e = got < 0 ? errno : EIO;
+		free(data);
+		data = NULL;
+		errno = e;
 	}
 	if (data)
 		data[len] = 0;
