@@ -48,6 +48,10 @@ long long ssi_version_date(const char *v);
 /* qsort/bsearch order of an array of strings (char *). */
 int ssi_cmp_str(const void *a, const void *b);
 
+/* Room in *ARR (*ALLOC elements of ELEM bytes) for element N: grown
+ * (doubled) when N is past its end.  -1 when out of memory. */
+int ssi_grow(void **arr, size_t *alloc, size_t n, size_t elem);
+
 struct ssi_strset {
 	char **v;
 	size_t n, alloc;

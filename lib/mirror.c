@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,8 +192,28 @@ static void free_plan(struct run *r)
 	r->old_is_src = 0;
 }
 
+/* The history's record of a run, on a thread of its own beside the page. */
+struct record {
+	pthread_t th;
+	int started;
+	const char *target;
+	struct ssh_after *prep;
+	int rc, committed;
+	struct ss_error err;
+};
+
+static void *record_main(void *ud)
+{
+	struct record *h = ud;
+	h->rc = ssi_history_record(h->target, "sstream-mirror", h->prep, &h->committed, &h->err);
+	return NULL;
+}
+
 /* After the documents: the page (from the items they list, before those
- * are freed), the history, and the run's result. */
+ * are freed), the history, and the run's result.  A prepared record
+ * (ssm_history_prepare: products of a bounded size) is written while the
+ * page is; any other after the plan is freed, so that the two do not
+ * add up. */
 static int conclude(struct run *r)
 {
 	struct ss_mirror_stats *stats = r->st;
@@ -209,24 +230,31 @@ static int conclude(struct run *r)
 	else if (r->prune.held)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but %d expired files were not deleted (more than --max-delete)",
 			     r->prune.held);
+	/* The history never fails a run: a damaged repository is a warning. */
+	int record = !r->o->no_history && stats->metadata_written;
+	struct record h = { .target = r->o->target, .prep = r->history };
+	r->history = NULL;
+	if (record && h.prep)
+		h.started = pthread_create(&h.th, NULL, record_main, &h) == 0;
 	/* (a page not written is a warning: the run's success stands) */
 	free_before_page(r);
 	rc = ssm_page(r, rc);
 	r->docs.paged = 1;
 	free_plan(r);
 	ssm_phase(r, &r->st->phases.page);
-	/* The history never fails a run: a damaged repository is a warning. */
-	if (!r->o->no_history && stats->metadata_written) {
-		struct ss_error he;
-		int committed;
-		struct ssh_after *prep = r->history;
-		r->history = NULL;
-		if (ssi_history_record(r->o->target, "sstream-mirror", prep, &committed, &he) != SS_OK) {
-			ssm_event(r, SS_EV_WARN, NULL, -1, he.msg);
+	if (record) {
+		if (h.started)
+			pthread_join(h.th, NULL);
+		else
+			record_main(&h);
+		if (h.rc != SS_OK) {
+			ssm_event(r, SS_EV_WARN, NULL, -1, h.err.msg);
 			if (rc == SS_OK)
 				rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its history could not be recorded");
 		}
 		ssm_phase(r, &r->st->phases.history);
+	} else {
+		ssh_after_free(h.prep);
 	}
 	return rc;
 }

@@ -67,6 +67,19 @@ struct ssi_recf {
  * bytes, and *ROOM is set to what it took (0: it went to the arena). */
 int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item, char *at,
 		size_t *room);
+/* An item whose record is made later, by ssi_rec_add_many: its version,
+ * its name (at NAME in a buffer of names), its text (FROM to END). */
+struct ssi_pend {
+	const struct ssi_ver *v;
+	size_t name, from, end;
+};
+/* Adds the records of the N items PEND (texts in TEXT, names in NAMES) to
+ * P, in their order, reading them in two halves of about the same text
+ * at once (the second on a thread of its own).  An item that is not an
+ * object gets none.  SS_FATAL when one is not valid JSON (read_value's
+ * rules) or when out of memory (P is then to be freed). */
+int ssi_rec_add_many(struct ss_products *p, const char *text, const char *names, const struct ssi_pend *pend,
+		     size_t n);
 /* The next field of a record after *POS (start with the record itself);
  * 0 at its end. */
 int ssi_rec_next(const char **pos, struct ssi_recf *f);

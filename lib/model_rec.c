@@ -5,6 +5,7 @@
  * text.  A record is the item's name and its fields, NUL-separated, in an
  * arena of large blocks that the products object frees at once.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,87 @@ int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *inam
 	*w = '\0';
 	p->items[p->nitems++] = (struct ss_item){ v, rec };
 	return SS_OK;
+}
+
+/* ---- Items read in two halves, one on a thread of its own ---- */
+
+struct half {
+	struct ss_products shell; /* its items and arena only */
+	const char *text, *names;
+	const struct ssi_pend *pend;
+	size_t n;
+	int rc;
+};
+
+static void *half_main(void *ud)
+{
+	struct half *h = ud;
+	h->rc = SS_OK;
+	for (size_t i = 0; h->rc == SS_OK && i < h->n; i++) {
+		const struct ssi_pend *e = &h->pend[i];
+		/* (as the reader reads a value: model_scan.c read_value) */
+		json_t *item = json_loadb(h->text + e->from, e->end - e->from, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+					  NULL);
+		if (!item)
+			h->rc = SS_FATAL;
+		else if (json_is_object(item))
+			h->rc = ssi_rec_add(&h->shell, e->v, h->names + e->name, item, NULL, NULL);
+		json_decref(item);
+	}
+	return NULL;
+}
+
+/* H's records into P, after P's own; *RC SS_FATAL when out of memory or H
+ * failed (then H's records are freed). */
+static void half_join(struct ss_products *p, struct half *h, int *rc)
+{
+	if (*rc == SS_OK && h->rc != SS_OK)
+		*rc = SS_FATAL;
+	if (*rc == SS_OK && h->shell.nitems) {
+		struct ss_item *items = realloc(p->items, (p->nitems + h->shell.nitems) * sizeof(*items));
+		if (items) {
+			memcpy(items + p->nitems, h->shell.items, h->shell.nitems * sizeof(*items));
+			p->items = items;
+			p->nitems = p->items_alloc = p->nitems + h->shell.nitems;
+		} else {
+			*rc = SS_FATAL;
+		}
+	}
+	struct ssi_arena_block *tail = h->shell.arena;
+	while (*rc == SS_OK && tail && tail->next)
+		tail = tail->next;
+	if (*rc == SS_OK && tail) { /* (the blocks go to P, the new ones first) */
+		tail->next = p->arena;
+		p->arena = h->shell.arena;
+	} else if (*rc != SS_OK) {
+		ssi_arena_free(h->shell.arena);
+	}
+	free(h->shell.items);
+}
+
+int ssi_rec_add_many(struct ss_products *p, const char *text, const char *names, const struct ssi_pend *pend,
+		     size_t n)
+{
+	/* halves of about the same text */
+	size_t mid = 0;
+	if (n) {
+		size_t half = (pend[n - 1].end - pend[0].from) / 2;
+		while (mid < n && pend[mid].from - pend[0].from < half)
+			mid++;
+	}
+	struct half h[2] = { { .text = text, .names = names, .pend = pend, .n = mid },
+			     { .text = text, .names = names, .pend = pend + mid, .n = n - mid } };
+	pthread_t th;
+	int threaded = pthread_create(&th, NULL, half_main, &h[1]) == 0;
+	half_main(&h[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		half_main(&h[1]);
+	int rc = SS_OK;
+	half_join(p, &h[0], &rc);
+	half_join(p, &h[1], &rc);
+	return rc;
 }
 
 int ssi_rec_next(const char **pos, struct ssi_recf *f)

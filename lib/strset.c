@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Small sorted sets of strings (internal). */
+/* Small sorted sets of strings, and growing arrays (internal). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +8,21 @@
 int ssi_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ssi_grow(void **arr, size_t *alloc, size_t n, size_t elem)
+{
+	if (n < *alloc)
+		return 0;
+	size_t na = *alloc ? 2 * *alloc : 8;
+	while (na <= n)
+		na *= 2;
+	void *p = realloc(*arr, na * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*alloc = na;
+	return 0;
 }
 
 static long fail_countdown;

@@ -179,19 +179,6 @@ long long ss_tree_version_date(const struct ss_tree *t)
 	return best;
 }
 
-static int grow(void **arr, size_t *alloc, size_t n, size_t elem)
-{
-	if (n < *alloc)
-		return 0;
-	size_t na = *alloc ? 2 * *alloc : 8;
-	void *p = realloc(*arr, na * elem);
-	if (!p)
-		return -1;
-	*arr = p;
-	*alloc = na;
-	return 0;
-}
-
 /* After a spooled text was refused: jansson's message for its bytes, as
  * a tree read from memory gives it, when jansson refuses them too. */
 static void scan_message(int fd, size_t len, const char *loc, struct ss_error *err)
@@ -217,7 +204,7 @@ static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, str
 	size_t len, blen;
 	int fd = -1;
 	struct ss_products *root = NULL;
-	if (!loc || !rp || grow((void **)&t->docs, &t->docs_alloc, t->ndocs, sizeof(*t->docs))) {
+	if (!loc || !rp || ssi_grow((void **)&t->docs, &t->docs_alloc, t->ndocs, sizeof(*t->docs))) {
 		ssi_err(err, SS_FATAL, "out of memory");
 		goto out;
 	}
@@ -329,7 +316,7 @@ static int load_doc(struct ss_tree *t, struct ss_products *doc, const char *relp
 		p->index_key = strdup(cid);
 	/* A tree whose paths could escape its root is refused whole. */
 	if (!p->relpath || (entry && cid && !p->index_key) || ss_products_check_paths(p, err) != SS_OK ||
-	    grow((void **)&t->products, &t->alloc, t->nproducts, sizeof(*t->products))) {
+	    ssi_grow((void **)&t->products, &t->alloc, t->nproducts, sizeof(*t->products))) {
 		if (!err->msg[0])
 			ssi_err(err, SS_FATAL, "out of memory");
 		ss_products_free(p);

@@ -289,6 +289,65 @@ static void test_in_place(void)
 	CHECK(strstr(err.msg, "bad.json") != NULL);
 }
 
+/* A big document's items are read after the walk, in two halves at once
+ * (model_scan.c DEFER_MIN): one it refuses, with the fault in an item of
+ * the second half, gets the message a whole parse gives. */
+static void test_deferred_refusals(void)
+{
+	static const struct {
+		const char *from, *to, *needle;
+	} faults[] = {
+		{ "\"ftype\":\"", "\"ftype\"::\"", "cannot parse 'big.json': line 1 column " },
+		{ "\"ftype\":\"", "\"ftype\":1,\"ftype\":\"", "duplicate object key" },
+		{ "\"size\":", "\"size\":1e999999,\"x\":", "real number overflow" },
+		/* (two items of one name: the last one's name) */
+		{ "\"root.20230420_17:11.vcdiff\":{", "\"root.squashfs\":{", "duplicate object key" },
+	};
+	char *data;
+	size_t len;
+	struct ss_error err;
+	CHECK(ss_fetch(SHARED("real/lxc-images-20230424.json"), SS_METADATA_CAP, &data, &len, &err) == SS_OK);
+	for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
+		/* the last item's field, at the end of the second half */
+		const char *at = NULL;
+		for (const char *q = data; (q = strstr(q, faults[f].from)); q++)
+			at = q;
+		CHECK(at != NULL);
+		if (!at)
+			continue;
+		size_t head = (size_t)(at - data), fl = strlen(faults[f].from), tl = strlen(faults[f].to);
+		char *bad = malloc(len - fl + tl);
+		memcpy(bad, data, head);
+		memcpy(bad + head, faults[f].to, tl);
+		memcpy(bad + head + tl, at + fl, len - head - fl);
+		size_t blen = len - fl + tl;
+		struct ss_error whole;
+		json_t *j = ssi_json_parse(bad, blen, "big.json", &whole);
+		CHECK(j == NULL);
+		json_decref(j);
+		CHECK(ss_products_parse(bad, blen, "big.json", NULL, &err) == NULL);
+		CHECK(strcmp(err.msg, whole.msg) == 0 && strstr(err.msg, faults[f].needle) != NULL);
+		free(bad);
+	}
+	/* the last item not an object: the shape's message */
+	static const char key[] = "\"root.20230420_17:11.vcdiff\":";
+	const char *last = NULL;
+	for (const char *q = data; (q = strstr(q, key)); q++)
+		last = q;
+	CHECK(last != NULL);
+	if (last) {
+		char *odd = strdup(data);
+		char *v = odd + (last - data) + strlen(key);
+		char *end = strchr(v, '}');
+		memset(v, ' ', (size_t)(end - v));
+		*end = '7';
+		CHECK(ss_products_parse(odd, len, "big.json", NULL, &err) == NULL);
+		CHECK(strstr(err.msg, "item 'voidlinux:current:armhf:musl/20230421_17:11/root.20230420_17:11.vcdiff' is not an object") != NULL);
+		free(odd);
+	}
+	free(data);
+}
+
 /* A version's fields after its items, a product's after its versions:
  * items still inherit them, and keep their order. */
 static void test_fields_after_items(void)
@@ -467,6 +526,6 @@ static void test_bad_documents(void)
 }
 
 TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_as_jansson,
-	  test_fields_after_items, test_in_place, test_condense,
+	  test_fields_after_items, test_in_place, test_deferred_refusals, test_condense,
 	  test_condense_meaning, test_alias_views_agree,
 	  test_bad_documents)
