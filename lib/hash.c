@@ -42,6 +42,12 @@ static const EVP_MD *md_of(int i)
 	return i == 0 ? EVP_sha256() : i == 1 ? EVP_sha512() : EVP_md5();
 }
 
+void ssi_sha256(const void *data, size_t len, unsigned char out[32])
+{
+	if (!EVP_Digest(data, len, out, NULL, md_of(0), NULL))
+		memset(out, 0, 32);
+}
+
 struct ss_hasher *ss_hasher_new(int kinds)
 {
 	struct ss_hasher *h = calloc(1, sizeof(*h));

@@ -20,13 +20,16 @@
 #include "treedocs.h"
 #include "treelock.h"
 
-/* The blob of the regular file PATH into *OID.  HAVE: the history may
- * have it already (a prepared record wrote it): hashed first, and written
- * only when it does not (writing deflates it all again). */
-static int blob_of(git_repository *repo, const char *path, int have, git_oid *oid)
+/* The blob of the regular file PATH into *OID.  PREP (a prepared record,
+ * or NULL): a document it wrote the object of is known by its bytes; and
+ * the history may have others already: hashed first, and written only
+ * when it does not (writing deflates it all again). */
+static int blob_of(git_repository *repo, const char *path, const struct ssh_after *prep, git_oid *oid)
 {
+	if (prep && ssh_after_blob(prep, path, oid))
+		return 0;
 	git_odb *odb = NULL;
-	if (have && git_repository_odb(&odb, repo) == 0 && git_odb_hashfile(oid, path, GIT_OBJECT_BLOB) == 0 &&
+	if (prep && git_repository_odb(&odb, repo) == 0 && git_odb_hashfile(oid, path, GIT_OBJECT_BLOB) == 0 &&
 	    git_odb_exists(odb, oid)) {
 		git_odb_free(odb);
 		return 0;
@@ -36,8 +39,9 @@ static int blob_of(git_repository *repo, const char *path, int have, git_oid *oi
 }
 
 /* A git tree of the regular files below DIR; *EMPTY when there are none.
- * HAVE: as blob_of's. */
-static int build_tree(git_repository *repo, const char *dir, int have, git_oid *out, int *empty)
+ * PREP: as blob_of's. */
+static int build_tree(git_repository *repo, const char *dir, const struct ssh_after *prep, git_oid *out,
+		      int *empty)
 {
 	git_treebuilder *b = NULL;
 	DIR *d = opendir(dir);
@@ -56,14 +60,14 @@ static int build_tree(git_repository *repo, const char *dir, int have, git_oid *
 		git_oid oid;
 		if (S_ISDIR(st.st_mode)) {
 			int sub_empty;
-			if (build_tree(repo, p, have, &oid, &sub_empty) != 0)
+			if (build_tree(repo, p, prep, &oid, &sub_empty) != 0)
 				goto out;
 			if (sub_empty)
 				continue;
 			if (git_treebuilder_insert(NULL, b, e->d_name, &oid, GIT_FILEMODE_TREE) != 0)
 				goto out;
 		} else if (S_ISREG(st.st_mode)) {
-			if (blob_of(repo, p, have, &oid) != 0 ||
+			if (blob_of(repo, p, prep, &oid) != 0 ||
 			    git_treebuilder_insert(NULL, b, e->d_name, &oid, GIT_FILEMODE_BLOB) != 0)
 				goto out;
 		} else {
@@ -171,7 +175,8 @@ static int record(const char *tree, const char *tool, const char *note, struct s
 	git_oid streams_oid, root_oid, commit_oid;
 	git_treebuilder *b = NULL;
 	int empty = 1;
-	if (build_tree(repo, streams, prepared, &streams_oid, &empty) != 0 || git_treebuilder_new(&b, repo, NULL) != 0 ||
+	if (build_tree(repo, streams, prepared ? after : NULL, &streams_oid, &empty) != 0 ||
+	    git_treebuilder_new(&b, repo, NULL) != 0 ||
 	    (!empty && git_treebuilder_insert(NULL, b, "streams", &streams_oid, GIT_FILEMODE_TREE) != 0) ||
 	    git_treebuilder_write(&root_oid, b) != 0 || git_tree_lookup(&new_tree, repo, &root_oid) != 0) {
 		rc = ssh_git_fail(err, "cannot record", tree);

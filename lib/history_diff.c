@@ -14,8 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
 #include "history_internal.h"
 
 /* ---- what changed between two states, from their products files ---------- */
@@ -85,8 +83,8 @@ static void digest_add(struct state *s, const char *key)
 		s->digests = nd;
 		s->adigests = na;
 	}
-	unsigned char full[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)key, strlen(key), full);
+	unsigned char full[32];
+	ssi_sha256(key, strlen(key), full);
 	memcpy(s->digests[s->ndigests++].d, full, sizeof(struct digest));
 }
 
@@ -104,28 +102,35 @@ static int is_products(const char *name)
 	return nl >= 5 && strcmp(name + nl - 5, ".json") == 0 && strcmp(name, "index.json") != 0;
 }
 
+/* Item IT (its product, version and name, its sha256 and size) added to
+ * S: by name with NAMES, else by digest. */
+static void state_add_item(struct state *s, const struct ss_item *it, int names)
+{
+	char key[2048];
+	snprintf(key, sizeof(key), "%s %s", ss_item_product(it), ss_item_version(it));
+	/* (a version's items come together: its key once, not once each) */
+	if (!s->versions.n || strcmp(s->versions.v[s->versions.n - 1], key) != 0)
+		keys_add(&s->versions, key);
+	const char *sha = ss_item_str(it, "sha256");
+	snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it), ss_item_name(it),
+		 sha ? sha : "");
+	if (names)
+		keys_add(&s->items, key);
+	else
+		digest_add(s, key);
+	s->nitems++;
+	long long size = ss_item_get_int(it, "size");
+	s->bytes += size > 0 ? size : 0;
+}
+
 /* The items and versions of the products document DATA (LEN bytes, named
  * NAME) added to S: by name with NAMES, else by digest. */
 static void state_add_doc(struct state *s, const char *data, size_t len, const char *name, int names)
 {
 	struct ss_error err;
 	struct ss_products *p = ss_products_parse(data, len, name, NULL, &err);
-	for (size_t k = 0; p && k < ss_products_count(p); k++) {
-		const struct ss_item *it = ss_products_item(p, k);
-		char key[2048];
-		snprintf(key, sizeof(key), "%s %s", ss_item_product(it), ss_item_version(it));
-		keys_add(&s->versions, key);
-		const char *sha = ss_item_str(it, "sha256");
-		snprintf(key, sizeof(key), "%s %s %s\t%s", ss_item_product(it), ss_item_version(it), ss_item_name(it),
-			 sha ? sha : "");
-		if (names)
-			keys_add(&s->items, key);
-		else
-			digest_add(s, key);
-		s->nitems++;
-		long long size = ss_item_get_int(it, "size");
-		s->bytes += size > 0 ? size : 0;
-	}
+	for (size_t k = 0; p && k < ss_products_count(p); k++)
+		state_add_item(s, ss_products_item(p, k), names);
 	ss_products_free(p);
 }
 
@@ -234,11 +239,13 @@ struct ssh_after {
 	pthread_t th, objects_th;
 	int started, objects_started, done;
 	char *tree;
-	/* prepared: the documents (copies), their object ids */
+	/* prepared: the documents (copies), their object ids, the items
+	 * each lists when given (borrowed until ssi_history_prepared) */
 	size_t n;
 	char **name, **data;
 	size_t *len;
 	git_oid *oid;
+	struct ssi_prepdoc *given;
 	int written; /* every object written */
 	struct state s;
 };
@@ -268,8 +275,15 @@ static void after_read(struct ssh_after *a)
 	}
 	if (!a->objects_started) /* (no thread of their own) */
 		prepared_objects(a);
-	for (size_t i = 0; i < a->n; i++)
-		state_add_doc(&a->s, a->data[i], a->len[i], a->name[i], 0);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ssi_prepdoc *g = &a->given[i];
+		for (size_t k = 0; g->products && k < ss_products_count(g->products); k++)
+			state_add_item(&a->s, ss_products_item(g->products, k), 0);
+		for (size_t k = 0; g->items && k < g->nitems; k++)
+			state_add_item(&a->s, g->items[k], 0);
+		if (!g->products && !g->items)
+			state_add_doc(&a->s, a->data[i], a->len[i], a->name[i], 0);
+	}
 	state_finish(&a->s);
 }
 
@@ -317,24 +331,26 @@ struct ssh_after *ssh_after_start(const char *tree)
 	return a;
 }
 
-struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const char *const *rel, const char *const *data,
-				      const size_t *len)
+struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const struct ssi_prepdoc *docs)
 {
 	struct ssh_after *a = after_new(tree);
 	size_t bytes = 0;
 	if (!a || !(a->name = calloc(n + 1, sizeof(char *))) || !(a->data = calloc(n + 1, sizeof(char *))) ||
-	    !(a->len = calloc(n + 1, sizeof(size_t))) || !(a->oid = calloc(n + 1, sizeof(git_oid))))
+	    !(a->len = calloc(n + 1, sizeof(size_t))) || !(a->oid = calloc(n + 1, sizeof(git_oid))) ||
+	    !(a->given = calloc(n + 1, sizeof(*a->given))))
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		const char *name = strncmp(rel[i], "streams/v1/", 11) == 0 ? rel[i] + 11 : NULL;
+		const struct ssi_prepdoc *d = &docs[i];
+		const char *name = strncmp(d->rel, "streams/v1/", 11) == 0 ? d->rel + 11 : NULL;
 		if (!name || strchr(name, '/') || name[0] == '.' || !is_products(name))
 			continue;
-		if (!data[i] || (bytes += len[i]) > AFTER_PARALLEL_MAX) /* (upstream's, spooled: not at hand) */
+		if (!d->data || (bytes += d->len) > AFTER_PARALLEL_MAX) /* (upstream's, spooled: not at hand) */
 			goto fail;
-		if (!(a->name[a->n] = strdup(name)) || !(a->data[a->n] = malloc(len[i] ? len[i] : 1)))
+		if (!(a->name[a->n] = strdup(name)) || !(a->data[a->n] = malloc(d->len ? d->len : 1)))
 			goto fail;
-		memcpy(a->data[a->n], data[i], len[i]);
-		a->len[a->n++] = len[i];
+		memcpy(a->data[a->n], d->data, d->len);
+		a->given[a->n] = *d;
+		a->len[a->n++] = d->len;
 	}
 	/* the objects and the state, each on a thread of its own */
 	a->objects_started = pthread_create(&a->objects_th, NULL, objects_main, a) == 0;
@@ -343,6 +359,41 @@ struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const char *co
 fail:
 	ssh_after_free(a);
 	return NULL;
+}
+
+void ssi_history_prepared(struct ssh_after *a)
+{
+	if (a && a->started) {
+		pthread_join(a->th, NULL);
+		a->started = 0;
+		a->done = 1;
+	}
+	for (size_t i = 0; a && i < a->n; i++)
+		a->given[i] = (struct ssi_prepdoc){ 0 };
+}
+
+int ssh_after_blob(const struct ssh_after *a, const char *path, git_oid *oid)
+{
+	size_t tl = strlen(a->tree);
+	if (!a->written || strncmp(path, a->tree, tl) != 0 || strncmp(path + tl, "/streams/v1/", 12) != 0)
+		return 0;
+	const char *name = path + tl + 12;
+	size_t k = 0;
+	while (k < a->n && strcmp(a->name[k], name) != 0)
+		k++;
+	int fd = k < a->n ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	struct stat st;
+	int same = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == a->len[k] &&
+		   a->len[k] > 0;
+	void *m = same ? mmap(NULL, a->len[k], PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	same = m != MAP_FAILED && memcmp(m, a->data[k], a->len[k]) == 0;
+	if (m != MAP_FAILED)
+		munmap(m, a->len[k]);
+	if (fd >= 0)
+		close(fd);
+	if (same)
+		git_oid_cpy(oid, &a->oid[k]);
+	return same;
 }
 
 /* Whether the products files of the git tree ROOT are exactly A's. */
@@ -372,7 +423,7 @@ static int prepared_matches(git_repository *repo, const git_tree *root, const st
 
 void ssh_after_wait(struct ssh_after *a)
 {
-	if (a->name && a->started) {
+	if (a->name) {
 		after_threads_join(a);
 		a->done = 1;
 	}
@@ -407,6 +458,7 @@ void ssh_after_free(struct ssh_after *a)
 	free(a->data);
 	free(a->len);
 	free(a->oid);
+	free(a->given);
 	state_free(&a->s);
 	free(a->tree);
 	free(a);

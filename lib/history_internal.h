@@ -21,6 +21,9 @@ struct ssh_after *ssh_after_start(const char *tree);
 /* A prepared state's thread, which writes objects into the history,
  * joined: the record then opens the history alone. */
 void ssh_after_wait(struct ssh_after *a);
+/* 1 when PATH is a prepared document of A whose object A wrote, with
+ * exactly its bytes: its id then in *OID. */
+int ssh_after_blob(const struct ssh_after *a, const char *path, git_oid *oid);
 
 /* The message of a commit from OLD_TREE (NULL: the first) to NEW_TREE,
  * whose state NEW_STATE has (waited for): a one-line summary ("TOOL:

@@ -51,6 +51,8 @@ int ssi_cmp_str(const void *a, const void *b);
 /* Room in *ARR (*ALLOC elements of ELEM bytes) for element N: grown
  * (doubled) when N is past its end.  -1 when out of memory. */
 int ssi_grow(void **arr, size_t *alloc, size_t n, size_t elem);
+/* The Ith item of S, in the order it writes them (I < ss_subset_count). */
+const struct ss_item *ssi_subset_item(const struct ss_subset *s, size_t i);
 
 struct ssi_strset {
 	char **v;
@@ -170,15 +172,27 @@ int ssi_dirs_unlink(struct ssi_dirs *d, const char *rel, int prune_dirs, struct 
  * without waiting: SS_TEMPFAIL when another process holds it.  *FD keeps
  * it until closed. */
 int ssi_lock_tree(const char *root, int *fd, struct ss_error *err);
-/* The history (history.c, history_diff.c).  What a record of TREE will
- * say of the products documents a run is about to write (N documents,
- * REL[i] below TREE with DATA[i] of LEN[i] bytes; copied), read from now
- * on, on a thread of its own, which also writes their objects into the
- * history; NULL when it cannot be (a document not at hand, more than
- * 32 MiB of them, out of memory).  ssi_history_record is
- * ss_history_record with what PREP (NULL: nothing; taken) prepared. */
-struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const char *const *rel, const char *const *data,
-				      const size_t *len);
+/* The history (history.c, history_diff.c).  A products document a run is
+ * about to write: REL below the tree, DATA of LEN bytes and, when known,
+ * the items it lists, which then need not be read from DATA: those of
+ * PRODUCTS (DATA's own model), or the NITEMS ITEMS.  They must stay until
+ * ssi_history_prepared. */
+struct ssi_prepdoc {
+	const char *rel, *data;
+	size_t len;
+	const struct ss_products *products;
+	const struct ss_item **items;
+	size_t nitems;
+};
+/* What a record of TREE will say of the N documents DOCS (copied) a run is
+ * about to write, read from now on, on a thread of its own, while another
+ * writes their objects into the history; NULL when it cannot be (a
+ * document not at hand, more than 32 MiB of them, out of memory).
+ * ssi_history_prepared waits until the items are read (PREP NULL: none).
+ * ssi_history_record is ss_history_record with what PREP (NULL: nothing;
+ * taken) prepared. */
+struct ssh_after *ssi_history_prepare(const char *tree, size_t n, const struct ssi_prepdoc *docs);
+void ssi_history_prepared(struct ssh_after *prep);
 int ssi_history_record(const char *tree, const char *tool, struct ssh_after *prep, int *committed,
 		       struct ss_error *err);
 void ssh_after_free(struct ssh_after *a);
@@ -208,6 +222,9 @@ int ssi_fetch_unchanged(const char *const *urls, const char *const *etags,
 
 /* Feeds F's expressions to H (a fingerprint of what a filter selects). */
 void ssi_filter_hash(const struct ss_filter *f, struct ss_hasher *h);
+/* The sha256 of LEN bytes at DATA into OUT (its digest fetched once:
+ * OpenSSL's SHA256() fetches it on every call). */
+void ssi_sha256(const void *data, size_t len, unsigned char out[32]);
 
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);

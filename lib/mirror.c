@@ -234,6 +234,7 @@ static int conclude(struct run *r)
 	int record = !r->o->no_history && stats->metadata_written;
 	struct record h = { .target = r->o->target, .prep = r->history };
 	r->history = NULL;
+	ssi_history_prepared(h.prep); /* (it read the items the plan holds) */
 	if (record && h.prep)
 		h.started = pthread_create(&h.th, NULL, record_main, &h) == 0;
 	/* (a page not written is a warning: the run's success stands) */

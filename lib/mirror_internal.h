@@ -44,6 +44,7 @@ struct want {
 struct ssm_docs {
 	char **rel, **data;
 	size_t *len, n, alloc;
+	struct ssi_prepdoc *prep; /* the items each lists, for the history */
 	/* versions with a failed item are not listed; the old tree's items
 	 * of such a version are, when their files are there */
 	const struct ss_item **fallback;

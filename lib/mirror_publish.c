@@ -120,11 +120,31 @@ static int doc_grow(struct run *r)
 	if (nd)
 		r->docs.data = nd;
 	size_t *nl = nd ? realloc(r->docs.len, na * sizeof(*nl)) : NULL;
-	if (!nl)
+	if (nl)
+		r->docs.len = nl;
+	struct ssi_prepdoc *np = nl ? realloc(r->docs.prep, na * sizeof(*np)) : NULL;
+	if (!np)
 		return ssi_err(r->err, SS_FATAL, "out of memory");
-	r->docs.len = nl;
+	memset(np + r->docs.alloc, 0, (na - r->docs.alloc) * sizeof(*np));
+	r->docs.prep = np;
 	r->docs.alloc = na;
 	return SS_OK;
+}
+
+/* The document just added lists the items of P (upstream's bytes), or
+ * those of S: what the history will say of it needs no reading then. */
+static void doc_lists(struct run *r, const struct ss_products *p, const struct ss_subset *s)
+{
+	if (r->o->dry_run || r->o->no_history || !r->docs.n)
+		return;
+	struct ssi_prepdoc *d = &r->docs.prep[r->docs.n - 1];
+	d->products = p;
+	size_t n = s ? ss_subset_count(s) : 0;
+	if (s && (d->items = malloc((n ? n : 1) * sizeof(*d->items)))) {
+		for (size_t i = 0; i < n; i++)
+			d->items[i] = ssi_subset_item(s, i);
+		d->nitems = n;
+	}
 }
 
 /* Adds REL with DATA (malloc'd, taken even on failure) to the documents
@@ -161,7 +181,10 @@ void ssm_docs_free(struct run *r)
 	for (size_t i = 0; i < r->docs.n; i++) {
 		free(r->docs.rel[i]);
 		free(r->docs.data[i]);
+		free(r->docs.prep[i].items);
 	}
+	free(r->docs.prep);
+	r->docs.prep = NULL;
 	free(r->docs.rel);
 	free(r->docs.data);
 	free(r->docs.len);
@@ -326,12 +349,14 @@ static int write_products(struct run *r, int verbatim, char **index, size_t *ind
 		}
 		size_t len;
 		int raw = rc == SS_OK && verbatim && src_index(r, rel) >= 0;
-		if (raw) /* upstream's index names it there (ssm_check_docs: no clash) */
-			rc = write_doc(r, rel, NULL, 0);
+		if (raw && (rc = write_doc(r, rel, NULL, 0)) == SS_OK) /* upstream's index names it there (ssm_check_docs: no clash) */
+			doc_lists(r, p, NULL);
 		int raw_is_view = raw && strcmp(rel, jrel) == 0;
 		if (rc == SS_OK && ss_subset_count(s) > 0 && !raw_is_view) {
 			char *doc = ss_subset_dump(s, &len);
 			rc = doc ? write_doc(r, jrel, doc, len) : ssi_err(r->err, SS_FATAL, "out of memory");
+			if (rc == SS_OK)
+				doc_lists(r, NULL, s);
 		}
 		if (rc == SS_OK && (ss_subset_count(s) > 0 || raw_is_view))
 			rc = ss_index_add(iw, s, jrel);
@@ -465,18 +490,14 @@ void ssm_history_prepare(struct run *r)
 {
 	if (r->o->no_history || r->o->dry_run || !r->docs.n)
 		return;
-	const char **data = calloc(r->docs.n, sizeof(*data));
-	size_t *lens = calloc(r->docs.n, sizeof(*lens));
-	for (size_t i = 0; data && lens && i < r->docs.n; i++) {
-		data[i] = r->docs.data[i];
-		lens[i] = r->docs.len[i];
-		long k = data[i] ? -1 : src_index(r, r->docs.rel[i]);
+	for (size_t i = 0; i < r->docs.n; i++) {
+		struct ssi_prepdoc *d = &r->docs.prep[i];
+		d->rel = r->docs.rel[i];
+		d->data = r->docs.data[i];
+		d->len = r->docs.len[i];
+		long k = d->data ? -1 : src_index(r, d->rel);
 		if (k >= 0) /* (NULL when spooled: then nothing is prepared) */
-			ss_tree_doc(r->src, (size_t)k, &data[i], &lens[i]);
+			ss_tree_doc(r->src, (size_t)k, &d->data, &d->len);
 	}
-	if (data && lens)
-		r->history = ssi_history_prepare(r->o->target, r->docs.n, (const char *const *)r->docs.rel, data,
-						 lens);
-	free(data);
-	free(lens);
+	r->history = ssi_history_prepare(r->o->target, r->docs.n, r->docs.prep);
 }

@@ -93,6 +93,12 @@ size_t ss_subset_count(const struct ss_subset *s)
 	return s->n;
 }
 
+const struct ss_item *ssi_subset_item(const struct ss_subset *s, size_t i)
+{
+	settle((struct ss_subset *)s);
+	return s->c[i].it;
+}
+
 /* ---- Writing a subset as jansson would write it whole ---- */
 
 struct out {

@@ -87,4 +87,51 @@ check "warned" err_has "warning: history of"
 expect 0 "the tree is complete all the same" "$V" "$D4"
 expect 2 "history of a damaged repository" "$P" history "$D4"
 
+# What each record says, against the documents themselves (read here, in
+# Python): a mirror's record takes what it says of the documents from the
+# items it wrote (upstream's model, or our view's items), not from their
+# bytes; the two must agree.  Verbatim (no filter) and a view (--max 2
+# over a filter), each over two upstream generations.
+summary() {
+	"$PY" - "$@" <<'PY'
+import collections, glob, json, os, sys
+def state(d):
+    vers, items, n, b = set(), collections.Counter(), 0, 0
+    for f in sorted(glob.glob(d + "/*.json")):
+        name = os.path.basename(f)
+        if name == "index.json" or name.startswith("."):
+            continue
+        doc = json.load(open(f))
+        for pn, p in doc["products"].items():
+            for vn, v in p["versions"].items():
+                for iname, it in v["items"].items():
+                    get = lambda k: next((l[k] for l in (it, v, p, doc) if k in l), None)
+                    vers.add(pn + " " + vn)
+                    items["%s %s %s\t%s" % (pn, vn, iname, get("sha256") or "")] += 1
+                    n += 1
+                    size = get("size")
+                    b += size if isinstance(size, int) and size > 0 else 0
+    return vers, items, n, b
+ov, oi, _, _ = state(sys.argv[1]) if sys.argv[1] != "-" else (set(), collections.Counter(), 0, 0)
+nv, ni, n, b = state(sys.argv[2])
+print("+%d -%d versions, +%d -%d items; %d items, %d bytes" % (len(nv - ov), len(ov - nv), sum((ni - oi).values()),
+      sum((oi - ni).values()), n, b))
+PY
+}
+for how in verbatim view; do
+	D5=$T/said-$how
+	filter=()
+	[ $how = view ] && filter=(--max 2 "$D5" 'release~^(3.17|jammy|focal)$')
+	[ $how = view ] || filter=("$D5")
+	expect 0 "$how: first mirror" "$M" "$W/up1" "${filter[@]}"
+	cp -r "$D5/streams/v1" "$T/said-$how.1"
+	expect 0 "$how: upstream update" "$M" "$W/up2" "${filter[@]}"
+	first=$(summary - "$T/said-$how.1")
+	second=$(summary "$T/said-$how.1" "$D5/streams/v1")
+	"$P" history "$D5" >"$T/said" 2>&1
+	check "$how: the first record says what the documents hold ($first)" \
+		sh -c "tail -n 1 '$T/said' | grep -qF '$first'"
+	check "$how: the second too ($second)" sh -c "head -n 1 '$T/said' | grep -qF '$second'"
+done
+
 finish

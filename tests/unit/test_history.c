@@ -95,6 +95,27 @@ static const char products_two[] =
 	" \"products\": {\"p\": {\"versions\": {\"1\": {\"items\": {\"i\": {\"id\": \"a\"}}},"
 	" \"2\": {\"items\": {\"i\": {\"id\": \"b\", \"size\": 7}}}}}}}\n";
 
+/* Prepared from index.json D0 and x.json D1; with P, x.json's items are
+ * given (P's model, or with AS_ITEMS its items one by one). */
+static struct ssh_after *prepare(const char *tree, const char *d0, const char *d1, const struct ss_products *p,
+				 int as_items)
+{
+	struct ssi_prepdoc docs[2] = { { "streams/v1/index.json", d0, d0 ? strlen(d0) : 0, NULL, NULL, 0 },
+				       { "streams/v1/x.json", d1, d1 ? strlen(d1) : 0, NULL, NULL, 0 } };
+	const struct ss_item *items[8];
+	if (p && as_items) {
+		for (size_t k = 0; k < ss_products_count(p) && k < 8; k++)
+			items[k] = ss_products_item(p, k);
+		docs[1].items = items;
+		docs[1].nitems = ss_products_count(p);
+	} else {
+		docs[1].products = p;
+	}
+	struct ssh_after *a = ssi_history_prepare(tree, 2, docs);
+	ssi_history_prepared(a); /* (ITEMS go now) */
+	return a;
+}
+
 static void test_prepared(void)
 {
 	char tree[300], msg[2048], cmd[600];
@@ -105,11 +126,11 @@ static void test_prepared(void)
 	snprintf(tree, sizeof(tree), "%s/tree", top);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/streams/v1'", tree);
 	CHECK(system(cmd) == 0);
-	const char *rel[] = { "streams/v1/index.json", "streams/v1/x.json" };
-	/* prepared from what is then written */
-	const char *data[] = { index_broken, products_two };
-	size_t len[] = { strlen(index_broken), strlen(products_two) };
-	struct ssh_after *prep = ssi_history_prepare(tree, 2, rel, data, len);
+	struct ss_products *two = ss_products_parse(products_two, strlen(products_two), "two", NULL, &err);
+	struct ss_products *ok = ss_products_parse(products_ok, strlen(products_ok), "ok", NULL, &err);
+	CHECK(two && ok);
+	/* prepared from what is then written, its items given as its model */
+	struct ssh_after *prep = prepare(tree, index_broken, products_two, two, 0);
 	CHECK(prep != NULL);
 	write_file(tree, "streams/v1/index.json", index_broken);
 	write_file(tree, "streams/v1/x.json", products_two);
@@ -119,8 +140,7 @@ static void test_prepared(void)
 	CHECK(strstr(msg, "+ p 2\n") != NULL);
 	/* prepared from documents that are not what the tree then holds: the
 	 * record reads the tree */
-	data[1] = products_two;
-	prep = ssi_history_prepare(tree, 2, rel, data, len);
+	prep = prepare(tree, index_broken, products_two, NULL, 0);
 	CHECK(prep != NULL);
 	write_file(tree, "streams/v1/x.json", products_ok);
 	CHECK(ssi_history_record(tree, "test", prep, &committed, &err) == SS_OK && committed);
@@ -128,15 +148,25 @@ static void test_prepared(void)
 	CHECK(strstr(msg, "+0 -1 versions, +0 -1 items; 1 items, 0 bytes") != NULL);
 	CHECK(strstr(msg, "- p 2\n") != NULL);
 	/* a products file the prepared documents do not have: read too */
-	prep = ssi_history_prepare(tree, 2, rel, data, len);
+	prep = prepare(tree, index_broken, products_two, NULL, 0);
 	write_file(tree, "streams/v1/x.json", products_two);
 	write_file(tree, "streams/v1/y.json", products_ok);
 	CHECK(ssi_history_record(tree, "test", prep, &committed, &err) == SS_OK && committed);
 	newest(tree, msg);
 	CHECK(strstr(msg, "+1 -0 versions, +2 -0 items; 3 items, 7 bytes") != NULL);
+	/* the items given one by one stand for the bytes: given ones that
+	 * differ from them (x.json is products_two), the message follows the
+	 * items (products_ok's: one version, one item) */
+	snprintf(cmd, sizeof(cmd), "rm '%s/streams/v1/y.json'", tree);
+	CHECK(system(cmd) == 0);
+	prep = prepare(tree, index_broken, products_two, ok, 1);
+	CHECK(ssi_history_record(tree, "test", prep, &committed, &err) == SS_OK && committed);
+	newest(tree, msg);
+	CHECK(strstr(msg, "1 items, 0 bytes") != NULL);
 	/* a document not at hand: nothing is prepared */
-	const char *none[] = { index_broken, NULL };
-	CHECK(ssi_history_prepare(tree, 2, rel, none, len) == NULL);
+	CHECK(prepare(tree, index_broken, NULL, NULL, 0) == NULL);
+	ss_products_free(two);
+	ss_products_free(ok);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
 	CHECK(system(cmd) == 0);
 }
