@@ -100,8 +100,9 @@ void ssi_arena_free(struct ssi_arena_block *a);
 /* ---- model_scan.c: reading a document's text a level at a time ---- */
 /* Parses TEXT (plain JSON) into a new products object whose format is not
  * yet checked (an index document too: its "index" is in the root); NULL
- * with ERR naming NAME as ssi_json_parse would.  With OUTLINE the items
- * are passed over, unread and unchecked: for text read before. */
+ * with ERR naming NAME as ssi_json_parse would.  With OUTLINE what each
+ * product holds is passed over, unread and unchecked (every product an
+ * empty object, no items): for text read before. */
 struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
 				      struct ss_error *err);
 /* As ssi_products_scan (not in outline), taking TEXT (malloc'd, freed with
@@ -113,8 +114,8 @@ struct ss_products *ssi_products_scan_own(char *text, size_t len, const char *na
 struct ss_products *ssi_doc_scan(const char *data, size_t len, const char *name, int outline,
 				 struct ss_error *err);
 /* The document DATA (plain or clearsigned, read and checked before) as a
- * JSON object without its items: every "items" object is empty.  A new
- * reference; NULL with ERR filled. */
+ * JSON object of its fields and the names of its products: every product
+ * an empty object.  A new reference; NULL with ERR filled. */
 json_t *ssi_json_outline(const char *data, size_t len, const char *name, struct ss_error *err);
 /* Checks a scanned document is products:1.0 and sets its content id;
  * frees P and returns NULL (ERR filled) when it is not. */

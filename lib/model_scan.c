@@ -33,7 +33,7 @@ struct scan {
 	char *key;               /* the last member name read (scratch) */
 	size_t keycap;
 	json_t *shape;           /* the first shape error, as a string */
-	int outline;             /* items are passed over, not read */
+	int outline;             /* products' contents are passed over, not read */
 	char *own;               /* the text, when records go over it */
 	size_t w;                /* where the next record may go (before sc->i) */
 	int defer;               /* items are read after the walk, in two halves */
@@ -276,12 +276,12 @@ static int item_member(struct scan *sc, const char *iname, void *ud)
 	struct level *l = ud;
 	if (peek(sc) != '{')
 		shape(sc, "invalid products '%s': item '%s/%s/%s' is not an object", l->pname, l->ver->vname, iname);
-	if (sc->outline || sc->defer) {
+	if (sc->defer) {
 		size_t from = sc->i, end = value_end(sc);
 		if (end <= sc->i)
 			return refuse(sc, "a value expected");
 		sc->i = end;
-		return sc->defer ? defer_item(sc, l->ver, iname, from, end) : 0;
+		return defer_item(sc, l->ver, iname, from, end);
 	}
 	size_t from = sc->i;
 	json_t *item = read_value(sc);
@@ -362,6 +362,13 @@ static int product_member(struct scan *sc, const char *pname, void *ud)
 	json_t *prod = add_object(sc, products, pname, &stable);
 	if (!prod)
 		return -1;
+	if (sc->outline) {
+		size_t end = value_end(sc);
+		if (end <= sc->i)
+			return refuse(sc, "a value expected");
+		sc->i = end;
+		return 0;
+	}
 	struct level l = { prod, "versions", versions_kids, prod, stable, NULL };
 	return members(sc, level_member, &l);
 }

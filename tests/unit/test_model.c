@@ -348,6 +348,33 @@ static void test_deferred_refusals(void)
 	free(data);
 }
 
+/* The outline (a document read and checked before, put in place by the
+ * tree writer): its fields, and its products by name, each empty. */
+static void test_outline(void)
+{
+	char *data;
+	size_t len;
+	struct ss_error err;
+	CHECK(ss_fetch(SHARED("real/lxc-images-20230424.json"), SS_METADATA_CAP, &data, &len, &err) == SS_OK);
+	json_t *o = ssi_json_outline(data, len, "x.json", &err);
+	json_t *j = json_loadb(data, len, 0, NULL);
+	CHECK(o && j);
+	const char *k;
+	json_t *v;
+	size_t fields = 0, empty = 0;
+	json_object_foreach(j, k, v)
+		fields += strcmp(k, "products") == 0 || json_equal(v, json_object_get(o, k));
+	CHECK(fields == json_object_size(j) && json_object_size(o) == json_object_size(j));
+	json_t *op = json_object_get(o, "products");
+	json_object_foreach(json_object_get(j, "products"), k, v)
+		empty += json_is_object(json_object_get(op, k)) && json_object_size(json_object_get(op, k)) == 0;
+	CHECK(json_object_size(op) == json_object_size(json_object_get(j, "products")) &&
+	      empty == json_object_size(op) && empty > 100);
+	json_decref(o);
+	json_decref(j);
+	free(data);
+}
+
 /* A version's fields after its items, a product's after its versions:
  * items still inherit them, and keep their order. */
 static void test_fields_after_items(void)
@@ -526,6 +553,6 @@ static void test_bad_documents(void)
 }
 
 TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_as_jansson,
-	  test_fields_after_items, test_in_place, test_deferred_refusals, test_condense,
+	  test_fields_after_items, test_in_place, test_deferred_refusals, test_outline, test_condense,
 	  test_condense_meaning, test_alias_views_agree,
 	  test_bad_documents)
