@@ -105,6 +105,11 @@ side_by_side() {
 	echo "  sstream-mirror -j 4                median ${mmed} s, max ${mmax} s"
 	echo "  ratio (median)                     $(ratio "$mmed" "$cmed")x   (target: within $2x)"
 	echo "  ratio (max)                        $(ratio "$mmax" "$cmax")x"
+	# each round's two runs side by side, one after the other: the median
+	# of those ratios is the least moved by a machine whose speed drifts
+	# from one round to the next
+	echo "  ratio per round (median)           $(paste -d' ' "$B/tm" "$B/tc" | awk '{ printf "%.4f\n", $1 / $2 }' |
+		stats | cut -d' ' -f1 | xargs printf '%.2f')x"
 	phases "$B/reports"
 	peer "lftp mirror -P 5 + sync -f" "$B/tl" "$mmed"
 	peer "rclone sync --transfers 4 + sync" "$B/tr" "$mmed"
