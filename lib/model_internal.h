@@ -105,6 +105,11 @@ void ssi_arena_free(struct ssi_arena_block *a);
  * empty object, no items): for text read before. */
 struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
 				      struct ss_error *err);
+/* As ssi_products_scan (not in outline), its items read after the walk,
+ * in two halves at once (DEFER), or as they come, whatever TEXT's size:
+ * the two must agree (fuzz_products.c). */
+struct ss_products *ssi_products_scan_how(const char *text, size_t len, const char *name, int defer,
+					 struct ss_error *err);
 /* As ssi_products_scan (not in outline), taking TEXT (malloc'd, freed with
  * the result or on failure): records are written over the text of the
  * items already read, so the document costs little more than its text.

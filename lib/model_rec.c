@@ -224,13 +224,12 @@ static void half_join(struct ss_products *p, struct half *h, int *rc)
 int ssi_rec_add_many(struct ss_products *p, const char *text, const char *names, const struct ssi_pend *pend,
 		     size_t n)
 {
+	if (!n)
+		return SS_OK;
 	/* halves of about the same text */
-	size_t mid = 0;
-	if (n) {
-		size_t half = (pend[n - 1].end - pend[0].from) / 2;
-		while (mid < n && pend[mid].from - pend[0].from < half)
-			mid++;
-	}
+	size_t mid = 0, half = (pend[n - 1].end - pend[0].from) / 2;
+	while (mid < n && pend[mid].from - pend[0].from < half)
+		mid++;
 	struct half h[2] = { { .text = text, .names = names, .pend = pend, .n = mid },
 			     { .text = text, .names = names, .pend = pend + mid, .n = n - mid } };
 	pthread_t th;

@@ -460,6 +460,12 @@ struct ss_products *ssi_products_scan(const char *text, size_t len, const char *
 	return scan(text, len, name, outline, NULL, !outline && len >= DEFER_MIN && len <= DEFER_MAX, err);
 }
 
+struct ss_products *ssi_products_scan_how(const char *text, size_t len, const char *name, int defer,
+					 struct ss_error *err)
+{
+	return scan(text, len, name, 0, NULL, defer, err);
+}
+
 struct ss_products *ssi_products_scan_own(char *text, size_t len, const char *name, struct ss_error *err)
 {
 	return scan(text, len, name, 0, text, 0, err);
