@@ -75,11 +75,14 @@ struct ssi_pend {
 };
 /* Adds the records of the N items PEND (texts in TEXT, names in NAMES) to
  * P, in their order, reading them in two halves of about the same text
- * at once (the second on a thread of its own).  An item that is not an
- * object gets none.  SS_FATAL when one is not valid JSON (read_value's
- * rules) or when out of memory (P is then to be freed). */
-int ssi_rec_add_many(struct ss_products *p, const char *text, const char *names, const struct ssi_pend *pend,
-		     size_t n);
+ * at once (the second on a thread of its own); with OWN (TEXT itself,
+ * writable) records go over the text of the items read, as
+ * ssi_rec_add's AT.  An item that is not an object gets none.  SS_FATAL
+ * when one is not valid JSON (read_value's rules) or when out of memory:
+ * *FAILED is then the index of the first item refused and *WHY why ("invalid
+ * value", "out of memory"), and P is to be freed. */
+int ssi_rec_add_many(struct ss_products *p, const char *text, char *own, const char *names,
+		     const struct ssi_pend *pend, size_t n, size_t *failed, const char **why);
 /* The next field of a record after *POS (start with the record itself);
  * 0 at its end. */
 int ssi_rec_next(const char **pos, struct ssi_recf *f);
@@ -105,10 +108,11 @@ void ssi_arena_free(struct ssi_arena_block *a);
  * empty object, no items): for text read before. */
 struct ss_products *ssi_products_scan(const char *text, size_t len, const char *name, int outline,
 				      struct ss_error *err);
-/* As ssi_products_scan (not in outline), its items read after the walk,
+/* As ssi_products_scan (not in outline), or with OWN as
+ * ssi_products_scan_own of a copy of TEXT, its items read after the walk,
  * in two halves at once (DEFER), or as they come, whatever TEXT's size:
  * the two must agree (fuzz_products.c). */
-struct ss_products *ssi_products_scan_how(const char *text, size_t len, const char *name, int defer,
+struct ss_products *ssi_products_scan_how(const char *text, size_t len, const char *name, int defer, int own,
 					 struct ss_error *err);
 /* As ssi_products_scan (not in outline), taking TEXT (malloc'd, freed with
  * the result or on failure): records are written over the text of the

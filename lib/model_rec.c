@@ -170,8 +170,11 @@ int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *inam
 struct half {
 	struct ss_products shell; /* its items and arena only */
 	const char *text, *names;
+	char *own;                /* records over the text read (else NULL) */
 	const struct ssi_pend *pend;
 	size_t n;
+	size_t failed;            /* the first item refused (N: none) */
+	const char *why;          /* and why */
 	int rc;
 };
 
@@ -179,17 +182,24 @@ static void *half_main(void *ud)
 {
 	struct half *h = ud;
 	h->rc = SS_OK;
-	for (size_t i = 0; h->rc == SS_OK && i < h->n; i++) {
-		const struct ssi_pend *e = &h->pend[i];
+	size_t w = h->n ? h->pend[0].from : 0; /* (where the next record may go) */
+	for (h->failed = 0; h->rc == SS_OK && h->failed < h->n; h->failed++) {
+		const struct ssi_pend *e = &h->pend[h->failed];
 		/* (as the reader reads a value: model_scan.c read_value) */
 		json_t *item = json_loadb(h->text + e->from, e->end - e->from, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
 					  NULL);
+		size_t room = e->end - w;
+		h->why = item ? "out of memory" : "invalid value";
 		if (!item)
 			h->rc = SS_FATAL;
 		else if (json_is_object(item))
-			h->rc = ssi_rec_add(&h->shell, e->v, h->names + e->name, item, NULL, NULL);
+			h->rc = ssi_rec_add(&h->shell, e->v, h->names + e->name, item, h->own ? h->own + w : NULL, &room);
+		if (h->own && item && h->rc == SS_OK) /* (past a value that is no object) */
+			w += room;
 		json_decref(item);
 	}
+	if (h->rc != SS_OK)
+		h->failed--;
 	return NULL;
 }
 
@@ -221,17 +231,19 @@ static void half_join(struct ss_products *p, struct half *h, int *rc)
 	free(h->shell.items);
 }
 
-int ssi_rec_add_many(struct ss_products *p, const char *text, const char *names, const struct ssi_pend *pend,
-		     size_t n)
+int ssi_rec_add_many(struct ss_products *p, const char *text, char *own, const char *names,
+		     const struct ssi_pend *pend, size_t n, size_t *failed, const char **why)
 {
+	*failed = n;
+	*why = NULL;
 	if (!n)
 		return SS_OK;
 	/* halves of about the same text */
 	size_t mid = 0, half = (pend[n - 1].end - pend[0].from) / 2;
 	while (mid < n && pend[mid].from - pend[0].from < half)
 		mid++;
-	struct half h[2] = { { .text = text, .names = names, .pend = pend, .n = mid },
-			     { .text = text, .names = names, .pend = pend + mid, .n = n - mid } };
+	struct half h[2] = { { .text = text, .own = own, .names = names, .pend = pend, .n = mid },
+			     { .text = text, .own = own, .names = names, .pend = pend + mid, .n = n - mid } };
 	pthread_t th;
 	int threaded = pthread_create(&th, NULL, half_main, &h[1]) == 0;
 	half_main(&h[0]);
@@ -239,7 +251,12 @@ int ssi_rec_add_many(struct ss_products *p, const char *text, const char *names,
 		pthread_join(th, NULL);
 	else
 		half_main(&h[1]);
-	int rc = SS_OK;
+	/* the first refusal in the text's order, and why */
+	int rc = h[0].rc != SS_OK ? h[0].rc : h[1].rc;
+	if (rc != SS_OK) {
+		*failed = h[0].rc != SS_OK ? h[0].failed : mid + h[1].failed;
+		*why = h[0].rc != SS_OK ? h[0].why : h[1].why;
+	}
 	half_join(p, &h[0], &rc);
 	half_join(p, &h[1], &rc);
 	return rc;

@@ -44,9 +44,9 @@ struct scan {
 };
 
 /* Documents of this size or more have their items read in two halves at
- * once (ssi_rec_add_many): about half of a 2 MB products file's 45 ms,
- * for a mirror before its first request.  Up to a size whose list of
- * pending items (some 40 bytes an item) is small beside the document. */
+ * once (ssi_rec_add_many): 2 MB of lxc-images in 29-34 ms, not 37-43 ms.
+ * Up to a size whose list of pending items (some 40 bytes an item) is
+ * small beside the document (a 150 MB one is read as it comes). */
 #define DEFER_MIN ((size_t)256 << 10)
 #define DEFER_MAX ((size_t)64 << 20)
 
@@ -418,15 +418,24 @@ static struct ss_products *scan(const char *text, size_t len, const char *name, 
 	ws(&sc);
 	if (rc == 0 && sc.i != sc.n)
 		rc = refuse(&sc, "end of file expected");
-	if (rc == 0 && defer && ssi_rec_add_many(p, text, sc.names, sc.pend, sc.npend) != SS_OK)
+	int walked = rc == 0; /* (its refusal leaves the text as it was) */
+	size_t failed;
+	const char *why;
+	if (rc == 0 && defer &&
+	    ssi_rec_add_many(p, text, own, sc.names, sc.pend, sc.npend, &failed, &why) != SS_OK) {
+		/* the first item refused, as a walk reading them would say */
 		rc = -1;
+		sc.why = why;
+		sc.at = strcmp(why, "invalid value") == 0 ? sc.pend[failed].from : sc.pend[failed].end;
+	}
 	free(sc.key);
 	free(sc.pend);
 	free(sc.names);
 	if (rc == 0 && sc.shape)
 		p->bad = strdup(json_string_value(sc.shape));
 	json_decref(sc.shape);
-	if (rc != 0 && defer) { /* the refusal and its message as ever */
+	if (rc != 0 && defer && (!walked || !own)) { /* the refusal and its message as ever */
+		p->text = NULL; /* (OWN, still as it was, goes on) */
 		ss_products_free(p);
 		return scan(text, len, name, outline, own, 0, err);
 	}
@@ -460,15 +469,18 @@ struct ss_products *ssi_products_scan(const char *text, size_t len, const char *
 	return scan(text, len, name, outline, NULL, !outline && len >= DEFER_MIN && len <= DEFER_MAX, err);
 }
 
-struct ss_products *ssi_products_scan_how(const char *text, size_t len, const char *name, int defer,
+struct ss_products *ssi_products_scan_how(const char *text, size_t len, const char *name, int defer, int own,
 					 struct ss_error *err)
 {
-	return scan(text, len, name, 0, NULL, defer, err);
+	char *copy = own ? malloc(len + 1) : NULL; /* (none: read from TEXT) */
+	if (copy)
+		memcpy(copy, text, len);
+	return scan(copy ? copy : text, len, name, 0, copy, defer, err);
 }
 
 struct ss_products *ssi_products_scan_own(char *text, size_t len, const char *name, struct ss_error *err)
 {
-	return scan(text, len, name, 0, text, 0, err);
+	return scan(text, len, name, 0, text, len >= DEFER_MIN && len <= DEFER_MAX, err);
 }
 
 /* ---- whole documents ---- */

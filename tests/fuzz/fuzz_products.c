@@ -15,8 +15,8 @@
  *   subset of all its items as jansson writes the same subset built from
  *   that tree;
  * and the reader's two ways with items (read as they come, or after the
- * walk in two halves at once, as for a big document) agree: the same
- * items, or the same message.
+ * walk in two halves at once, as for a big document), with the records
+ * apart or over the text, agree: the same items, or the same message.
  */
 #include <string.h>
 
@@ -150,15 +150,16 @@ static void check_views(const struct ss_item *it)
 	free(js);
 }
 
-/* TEXT read with its items as they come and after the walk: both refuse
- * it with one message, or both read the same items and shape. */
-static void same_either_way(const char *text, size_t len)
+/* TEXT read with its items as they come and after the walk (with OWN, as
+ * records over a copy of the text): both refuse it with one message, or
+ * both read the same items and shape. */
+static void same_either_way(const char *text, size_t len, int own)
 {
 	struct ss_error e1, e2;
 	ss_error_clear(&e1);
 	ss_error_clear(&e2);
-	struct ss_products *a = ssi_products_scan_how(text, len, "fuzz", 0, &e1);
-	struct ss_products *b = ssi_products_scan_how(text, len, "fuzz", 1, &e2);
+	struct ss_products *a = ssi_products_scan_how(text, len, "fuzz", 0, own, &e1);
+	struct ss_products *b = ssi_products_scan_how(text, len, "fuzz", 1, own, &e2);
 	if (!a != !b || (!a && strcmp(e1.msg, e2.msg) != 0))
 		fprintf(stderr, "as they come: %s; after the walk: %s\n", a ? "read" : e1.msg, b ? "read" : e2.msg);
 	FUZZ_ASSERT(!a == !b && (a || strcmp(e1.msg, e2.msg) == 0));
@@ -178,8 +179,10 @@ static void same_either_way(const char *text, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!ss_is_clearsigned((const char *)data, size))
-		same_either_way((const char *)data, size);
+	if (!ss_is_clearsigned((const char *)data, size)) {
+		same_either_way((const char *)data, size, 0);
+		same_either_way((const char *)data, size, 1);
+	}
 	struct ss_error e;
 	ss_error_clear(&e);
 	struct ss_products *p = ss_products_parse((const char *)data, size, "fuzz", "fuzz:cid", &e);

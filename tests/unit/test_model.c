@@ -307,6 +307,22 @@ static void test_deferred_refusals(void)
 	size_t len;
 	struct ss_error err;
 	CHECK(ss_fetch(SHARED("real/lxc-images-20230424.json"), SS_METADATA_CAP, &data, &len, &err) == SS_OK);
+	/* read well, each way the same, records apart or over the text */
+	for (int own = 0; own < 2; own++) {
+		struct ss_products *a = ssi_products_scan_how(data, len, "a", 0, own, &err);
+		struct ss_products *b = ssi_products_scan_how(data, len, "b", 1, own, &err);
+		CHECK(a && b && a->nitems == 5435 && b->nitems == a->nitems);
+		size_t same = 0;
+		for (size_t i = 0; a && b && i < a->nitems; i++) {
+			char *ja = ss_item_json(&a->items[i], NULL), *jb = ss_item_json(&b->items[i], NULL);
+			same += ja && jb && strcmp(ja, jb) == 0 && !strcmp(ss_item_name(&a->items[i]), ss_item_name(&b->items[i]));
+			free(ja);
+			free(jb);
+		}
+		CHECK(a && same == a->nitems);
+		ss_products_free(a);
+		ss_products_free(b);
+	}
 	for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
 		/* the last item's field, at the end of the second half */
 		const char *at = NULL;
@@ -327,6 +343,12 @@ static void test_deferred_refusals(void)
 		json_decref(j);
 		CHECK(ss_products_parse(bad, blen, "big.json", NULL, &err) == NULL);
 		CHECK(strcmp(err.msg, whole.msg) == 0 && strstr(err.msg, faults[f].needle) != NULL);
+		/* records over the text (its bytes gone by then): the message
+		 * a reading of the items as they come gives */
+		struct ss_error seq;
+		CHECK(ssi_products_scan_how(bad, blen, "big.json", 0, 1, &seq) == NULL);
+		CHECK(ssi_products_scan_how(bad, blen, "big.json", 1, 1, &err) == NULL);
+		CHECK(strcmp(err.msg, seq.msg) == 0 && strstr(err.msg, "cannot parse 'big.json': ") != NULL);
 		free(bad);
 	}
 	/* the last item not an object: the shape's message */
