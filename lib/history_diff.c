@@ -377,20 +377,10 @@ int ssh_after_blob(const struct ssh_after *a, const char *path, git_oid *oid)
 	size_t tl = strlen(a->tree);
 	if (!a->written || strncmp(path, a->tree, tl) != 0 || strncmp(path + tl, "/streams/v1/", 12) != 0)
 		return 0;
-	const char *name = path + tl + 12;
 	size_t k = 0;
-	while (k < a->n && strcmp(a->name[k], name) != 0)
+	while (k < a->n && strcmp(a->name[k], path + tl + 12) != 0)
 		k++;
-	int fd = k < a->n ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	struct stat st;
-	int same = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == a->len[k] &&
-		   a->len[k] > 0;
-	void *m = same ? mmap(NULL, a->len[k], PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-	same = m != MAP_FAILED && memcmp(m, a->data[k], a->len[k]) == 0;
-	if (m != MAP_FAILED)
-		munmap(m, a->len[k]);
-	if (fd >= 0)
-		close(fd);
+	int same = k < a->n && ssi_safe_holds(a->tree, path + tl + 1, a->data[k], a->len[k]);
 	if (same)
 		git_oid_cpy(oid, &a->oid[k]);
 	return same;
