@@ -22,31 +22,54 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define REPLY_CAP (64u << 20)
-/* The connection cache of the calling worker thread (each has its own:
- * a share handle used by one thread at a time needs no locking). */
-static _Thread_local CURLSH *worker_share;
+/* The calling worker thread's own: its connection cache (a share handle
+ * used by one thread at a time needs no locking) and its buffer. */
+struct worker {
+	CURLSH *share;
+	char *buf;
+	size_t cap;
+};
+static _Thread_local struct worker *worker;
 
 void *ssi_s3_worker_begin(void)
 {
-	CURLSH *saved = worker_share, *share = curl_share_init();
-	if (share) {
-		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	struct worker *saved = worker, *w = calloc(1, sizeof(*w));
+	if (w && (w->share = curl_share_init())) {
+		curl_share_setopt(w->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(w->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	}
-	worker_share = share;
+	worker = w;
 	return saved;
 }
 
 void ssi_s3_worker_end(void *saved)
 {
-	if (worker_share)
-		curl_share_cleanup(worker_share);
-	worker_share = saved;
+	if (worker) {
+		if (worker->share)
+			curl_share_cleanup(worker->share);
+		free(worker->buf);
+		free(worker);
+	}
+	worker = saved;
+}
+
+char *ssi_s3_worker_buf(size_t n)
+{
+	if (!worker)
+		return NULL;
+	if (worker->cap < n) {
+		free(worker->buf);
+		worker->cap = 0;
+		if (!(worker->buf = malloc(n)))
+			return NULL;
+		worker->cap = n;
+	}
+	return worker->buf;
 }
 
 void ssi_s3_share_conns(const struct ss_s3 *s, CURL *h)
 {
-	CURLSH *sh = worker_share ? worker_share : s->share;
+	CURLSH *sh = worker && worker->share ? worker->share : s->share;
 	if (sh)
 		curl_easy_setopt(h, CURLOPT_SHARE, sh);
 }

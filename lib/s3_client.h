@@ -115,10 +115,15 @@ int ssi_s3_past_deadline(const struct ss_s3 *s);
 char *ssi_s3_full_key(const struct ss_s3 *s, const char *rel);
 void ssi_s3_what(char *buf, size_t sz, const char *verb, const struct ss_s3 *s, const char *key);
 
-/* The connection cache of a worker thread, for as long as it runs; _end
- * restores what the thread had before (a caller running a job itself). */
+/* The connection cache and buffer of a worker thread, for as long as it
+ * runs; _end restores what the thread had before (a caller running a job
+ * itself). */
 void *ssi_s3_worker_begin(void);
 void ssi_s3_worker_end(void *saved);
+/* The worker's buffer, of at least N bytes, kept for its next items (their
+ * pages stay mapped: a fresh buffer per item costs a page fault per 4 KiB);
+ * NULL outside a worker or out of memory. */
+char *ssi_s3_worker_buf(size_t n);
 /* H keeps its connection in that cache (else the run's), for the next
  * request of the thread to the same host: the S3 endpoint or a source. */
 void ssi_s3_share_conns(const struct ss_s3 *s, CURL *h);
