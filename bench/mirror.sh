@@ -115,17 +115,20 @@ side_by_side() {
 	peer "rclone sync --transfers 4 + sync" "$B/tr" "$mmed"
 }
 # phases DIR: the median of each phase of our runs' reports in DIR
-# (--report: where a run's seconds went); all but fetch and sync are what
-# the reference does not do
+# (--report: where a run's seconds went); before the fetch and after it:
+# the reference does nothing before and only its sync -f after (ours
+# builds the documents and the page while its sync runs: sync is what is
+# left of that wait)
 phases() {
 	"$PY" - "$1" <<'PY'
 import glob, json, statistics, sys
 runs = [r["phases"] for r in (json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json")) if "phases" in r]
 if runs:
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    rest = sum(v for k, v in med.items() if k not in ("fetch", "sync"))
+    before = med["load"] + med["plan"]
+    after = sum(v for k, v in med.items() if k not in ("load", "plan", "fetch"))
     print("  ours, phase medians (s)           ", ", ".join("%s %.3f" % kv for kv in med.items()),
-          "; beyond fetch and sync %.3f" % rest)
+          "; before the fetch %.3f, after it %.3f" % (before, after))
 PY
 }
 # peer NAME FILE OURS: a peer's median and ours against it, when it ran

@@ -414,11 +414,12 @@ static int render(struct ssi_hbuf *b, const struct ss_tree *t, const struct ss_i
 	return SS_OK;
 }
 
-char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opts *o, size_t *len,
-			  struct ss_error *err)
+/* The page of T (IT NULL) or of the N items IT, in memory. */
+static char *render_mem(const struct ss_tree *t, const struct ss_item *const *it, size_t n,
+			const struct ss_catalogue_opts *o, const char *base, size_t *len, struct ss_error *err)
 {
 	struct ssi_hbuf b = { 0 };
-	if (render(&b, t, NULL, 0, o, o ? o->base_url : NULL, err) != SS_OK || !b.p) {
+	if (render(&b, t, it, n, o, base, err) != SS_OK || !b.p) {
 		free(b.p);
 		if (!err->msg[0])
 			ssi_err(err, SS_FATAL, "catalogue: out of memory");
@@ -429,6 +430,26 @@ char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opt
 	return b.p;
 }
 
+char *ss_catalogue_render(const struct ss_tree *t, const struct ss_catalogue_opts *o, size_t *len,
+			  struct ss_error *err)
+{
+	return render_mem(t, NULL, 0, o, o ? o->base_url : NULL, len, err);
+}
+
+/* The base URL of TREE's page: O's, else its webconf's (malloc'd). */
+static char *base_of(const char *tree, const struct ss_catalogue_opts *o)
+{
+	return o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
+}
+
+char *ssi_catalogue_render_items(const char *tree, const struct ss_item *const *it, size_t n,
+				 const struct ss_catalogue_opts *o, size_t *len, struct ss_error *err)
+{
+	char *base = base_of(tree, o), *page = render_mem(NULL, it, n, o, base, len, err);
+	free(base);
+	return page;
+}
+
 /* The page of T (IT NULL) or of the N items IT, into TREE/index.html
  * unless that holds the same bytes already.  A page sstream did not write
  * (a site's own) is never overwritten: SS_PARTIAL. */
@@ -436,13 +457,13 @@ static int write_page(const char *tree, const struct ss_tree *t, const struct ss
 		      const struct ss_catalogue_opts *o, int *changed, struct ss_error *err)
 {
 	int dummy = 0;
-	if (ssi_cat_owner(tree) < 0)
-		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
+	if (ssi_cat_refuse_foreign(tree, err) != SS_OK)
+		return SS_PARTIAL;
 	struct ssi_cat_sink s;
 	struct ssi_hbuf b;
 	if (ssi_cat_sink_open(tree, &s, &b, err) != SS_OK)
 		return SS_FATAL;
-	char *base = o && o->base_url ? strdup(o->base_url) : ss_webconf_base_url(tree);
+	char *base = base_of(tree, o);
 	int rc = render(&b, t, it, n, o, base, err);
 	rc = ssi_cat_sink_close(tree, &s, &b, rc, changed ? changed : &dummy, err);
 	free(b.p);
@@ -455,8 +476,8 @@ int ss_catalogue_write(const char *tree, const struct ss_catalogue_opts *o, int 
 	if (changed)
 		*changed = 0;
 	/* (said before the tree is read: its load is what costs) */
-	if (ssi_cat_owner(tree) < 0)
-		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
+	if (ssi_cat_refuse_foreign(tree, err) != SS_OK)
+		return SS_PARTIAL;
 	struct ss_tree *t = ss_tree_load(tree, err);
 	if (!t)
 		return err->code ? err->code : SS_FATAL;

@@ -86,6 +86,8 @@ struct ssi_cat_sink {
 int ssi_cat_sink_open(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, struct ss_error *err);
 /* Writes out what B holds (B's flush). */
 void ssi_cat_sink_flush(struct ssi_hbuf *b);
+/* What B holds, then the LEN bytes of DATA as they are (not copied into B). */
+void ssi_cat_sink_write(struct ssi_hbuf *b, const char *data, size_t len);
 /* Ends the page (RC: whether rendering went well): in place, or gone. */
 int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, int rc, int *changed,
 		       struct ss_error *err);
@@ -101,5 +103,15 @@ int ssi_catalogue_write_items(const char *tree, const struct ss_item *const *it,
  * SS_PARTIAL when there is no page of ours with a status block to update. */
 int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_status *s, int *changed,
 				struct ss_error *err);
+/* SS_PARTIAL (in ERR) when TREE/index.html is a page sstream did not write
+ * (a site's own: never overwritten), else SS_OK. */
+int ssi_cat_refuse_foreign(const char *tree, struct ss_error *err);
+/* A page rendered ahead (ssi_catalogue_render_items, with any status),
+ * written as TREE/index.html with the status block S: the page
+ * ssi_catalogue_write_items gives with S. */
+char *ssi_catalogue_render_items(const char *tree, const struct ss_item *const *it, size_t n,
+				 const struct ss_catalogue_opts *o, size_t *len, struct ss_error *err);
+int ssi_catalogue_write_rendered(const char *tree, const char *page, size_t len,
+				 const struct ss_catalogue_status *s, int *changed, struct ss_error *err);
 
 #endif

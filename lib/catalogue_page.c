@@ -185,18 +185,31 @@ int ssi_cat_sink_open(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf 
 	return SS_OK;
 }
 
-void ssi_cat_sink_flush(struct ssi_hbuf *b)
+/* LEN bytes of DATA into the page's file (and its hash); a failed write
+ * ends the page: nothing more is taken. */
+static void sink_out(struct ssi_hbuf *b, const char *data, size_t len)
 {
 	struct ssi_cat_sink *s = b->sink;
-	ss_hasher_update(s->h, b->p, b->len);
-	if (!s->err_no && ssi_write_all(s->fd, b->p, b->len) < 0)
+	ss_hasher_update(s->h, data, len);
+	if (!s->err_no && ssi_write_all(s->fd, data, len) < 0)
 		s->err_no = errno;
-	/* a failed write ends the page: nothing more is taken */
 	if (s->err_no)
 		b->oom = 1;
+}
+
+void ssi_cat_sink_flush(struct ssi_hbuf *b)
+{
+	sink_out(b, b->p, b->len);
 	b->len = 0;
 	if (b->p)
 		b->p[0] = '\0';
+}
+
+void ssi_cat_sink_write(struct ssi_hbuf *b, const char *data, size_t len)
+{
+	ssi_cat_sink_flush(b);
+	if (!b->oom)
+		sink_out(b, data, len);
 }
 
 int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf *b, int rc, int *changed,
@@ -228,6 +241,36 @@ int ssi_cat_sink_close(const char *tree, struct ssi_cat_sink *s, struct ssi_hbuf
 	return rc;
 }
 
+int ssi_cat_refuse_foreign(const char *tree, struct ss_error *err)
+{
+	if (ssi_cat_owner(tree) < 0)
+		return ssi_err(err, SS_PARTIAL, "'%s/index.html' was not written by sstream: left as it is", tree);
+	return SS_OK;
+}
+
+/* Where the status block of the page TEXT (its first N bytes) starts and
+ * ends; -1 when TEXT is not a page of ours with one. */
+static int status_span(const char *text, size_t n, size_t *from, size_t *to)
+{
+	const char *f = ssi_cat_ours(text, n) ? memmem(text, n, STATUS_START, strlen(STATUS_START)) : NULL;
+	const char *t = f ? memmem(f, n - (size_t)(f - text), STATUS_END, strlen(STATUS_END)) : NULL;
+	if (!t)
+		return -1;
+	*from = (size_t)(f - text);
+	*to = (size_t)(t - text) + strlen(STATUS_END);
+	return 0;
+}
+
+/* The N bytes of TEXT with S in place of its status block (FROM to TO)
+ * into the page's file. */
+static void put_spliced(struct ssi_hbuf *b, const char *text, size_t n, size_t from, size_t to,
+			const struct ss_catalogue_status *s)
+{
+	ssi_hb_put(b, text, from);
+	ssi_cat_status(b, s);
+	ssi_cat_sink_write(b, text + to, n - to);
+}
+
 /* The status block is near the top (after the head and the commands):
  * looked for in the page's first piece, and the rest of the page (the
  * products: 180 MB for a million items) copied a piece at a time. */
@@ -238,20 +281,15 @@ int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_stat
 	int fd = file && piece ? open(file, O_RDONLY | O_CLOEXEC) : -1;
 	ssize_t n = fd >= 0 ? ssi_read_full(fd, piece, SSI_HB_PIECE, 0) : -1;
 	off_t off = n > 0 ? n : 0;
-	char *from = n > 0 && ssi_cat_ours(piece, (size_t)n) ? memmem(piece, (size_t)n, STATUS_START, strlen(STATUS_START))
-							     : NULL;
-	char *to = from ? memmem(from, (size_t)n - (size_t)(from - piece), STATUS_END, strlen(STATUS_END)) : NULL;
-	int rc = to ? SS_OK : SS_PARTIAL;
+	size_t from, to;
+	int rc = n > 0 && status_span(piece, (size_t)n, &from, &to) == 0 ? SS_OK : SS_PARTIAL;
 	struct ssi_cat_sink sk;
 	struct ssi_hbuf b;
 	*changed = 0;
 	if (rc == SS_OK && (rc = ssi_cat_sink_open(tree, &sk, &b, err)) == SS_OK) {
-		to += strlen(STATUS_END);
-		ssi_hb_put(&b, piece, (size_t)(from - piece));
-		ssi_cat_status(&b, s);
-		ssi_hb_put(&b, to, (size_t)n - (size_t)(to - piece));
-		while ((n = ssi_read_full(fd, piece, SSI_HB_PIECE, off)) > 0 && !b.oom) {
-			ssi_hb_put(&b, piece, (size_t)n);
+		put_spliced(&b, piece, (size_t)n, from, to, s);
+		while (!b.oom && (n = ssi_read_full(fd, piece, SSI_HB_PIECE, off)) > 0) {
+			ssi_cat_sink_write(&b, piece, (size_t)n);
 			off += n;
 		}
 		if (n < 0)
@@ -263,5 +301,25 @@ int ssi_catalogue_status_update(const char *tree, const struct ss_catalogue_stat
 		close(fd);
 	free(piece);
 	free(file);
+	return rc;
+}
+
+int ssi_catalogue_write_rendered(const char *tree, const char *page, size_t len,
+				 const struct ss_catalogue_status *s, int *changed, struct ss_error *err)
+{
+	size_t from, to;
+	int rc = ssi_cat_refuse_foreign(tree, err);
+	*changed = 0;
+	if (rc != SS_OK)
+		return rc;
+	if (status_span(page, len, &from, &to) < 0)
+		return ssi_err(err, SS_FATAL, "catalogue: the page rendered has no status block");
+	struct ssi_cat_sink sk;
+	struct ssi_hbuf b;
+	if ((rc = ssi_cat_sink_open(tree, &sk, &b, err)) != SS_OK)
+		return rc;
+	put_spliced(&b, page, len, from, to, s);
+	rc = ssi_cat_sink_close(tree, &sk, &b, SS_OK, changed, err);
+	free(b.p);
 	return rc;
 }

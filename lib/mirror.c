@@ -148,9 +148,7 @@ static int publish_failed(struct run *r, int rc)
 {
 	struct ss_error *err = r->err;
 	/* the page then shows what the documents on disk list, read back */
-	free(r->docs.listed);
-	r->docs.listed = NULL;
-	r->docs.nlisted = 0;
+	ssm_page_unlist(r);
 	if (rc == SS_FATAL && (r->st->added || r->st->reused) && err->sys_errno) { /* I/O, not a refusal */
 		char why[sizeof(err->msg)];
 		snprintf(why, sizeof(why), "%s", err->msg);
@@ -182,9 +180,7 @@ static void free_before_page(struct run *r)
 static void free_plan(struct run *r)
 {
 	free_before_page(r);
-	free(r->docs.listed);
-	r->docs.listed = NULL;
-	r->docs.nlisted = 0;
+	ssm_page_unlist(r);
 	if (!r->old_is_src)
 		ss_tree_free(r->old);
 	ss_tree_free(r->src);
@@ -260,6 +256,34 @@ static int conclude(struct run *r)
 	return rc;
 }
 
+/* The target's filesystem flushed (syncfs) on a thread of its own. */
+struct flush {
+	pthread_t th;
+	int fd, started;
+};
+
+static void *flush_main(void *ud)
+{
+	syncfs(((struct flush *)ud)->fd);
+	return NULL;
+}
+
+static void flush_begin(struct run *r, struct flush *f)
+{
+	f->fd = open(r->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	f->started = f->fd >= 0 && pthread_create(&f->th, NULL, flush_main, f) == 0;
+}
+
+static void flush_end(struct flush *f)
+{
+	if (f->started)
+		pthread_join(f->th, NULL);
+	else if (f->fd >= 0)
+		syncfs(f->fd);
+	if (f->fd >= 0)
+		close(f->fd);
+}
+
 /* Fetch, publish, prune: everything after the plan that changes TARGET. */
 static int apply(struct run *r)
 {
@@ -270,17 +294,18 @@ static int apply(struct run *r)
 	if (rc != SS_OK)
 		return rc;
 	r->complete = r->st->failed == 0 && !r->valid.missing;
-	/* The documents are built in memory, and what the history will say of
-	 * them read, while the items reach the disk: before any document
-	 * naming them is written. */
+	/* While the items reach the disk: the documents are built in memory,
+	 * what the history will say of them read, and their page rendered;
+	 * no document naming them is written before. */
+	struct flush f;
+	flush_begin(r, &f);
 	if ((rc = ssm_publish(r)) == SS_OK)
 		ssm_history_prepare(r);
 	ssm_phase(r, &r->st->phases.documents);
-	int tfd = open(r->o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd >= 0) {
-		syncfs(tfd);
-		close(tfd);
-	}
+	if (rc == SS_OK)
+		ssm_page_render(r);
+	ssm_phase(r, &r->st->phases.page);
+	flush_end(&f);
 	ssm_phase(r, &r->st->phases.sync);
 	if (rc == SS_OK)
 		rc = commit(r);

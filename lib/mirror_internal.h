@@ -52,6 +52,8 @@ struct ssm_docs {
 	/* the items the products files list (for the catalogue page) */
 	const struct ss_item **listed;
 	size_t nlisted;
+	char *page;              /* their page, rendered ahead (ssm_page_render) */
+	size_t page_len;
 	int paged;               /* the page was written (or tried) by conclude() */
 	char *index;             /* streams/v1/index.json to write */
 	size_t index_len;
@@ -208,5 +210,12 @@ int ssm_state_unchanged(struct run *r, const struct ss_fetch_opts *fo);
  * source unchanged) only its status block.  A page not written is a
  * warning; returns RC, or SS_PARTIAL for an SS_OK whose page failed. */
 int ssm_page(struct run *r, int rc);
+/* The page of the items the documents list, rendered in memory ahead
+ * (while the items reach the disk), for ssm_page to write with the run's
+ * status; nothing for a large tree, whose page is written as it is
+ * rendered. */
+void ssm_page_render(struct run *r);
+/* Forgets the items listed and their page (the page is then read back). */
+void ssm_page_unlist(struct run *r);
 
 #endif

@@ -16,6 +16,9 @@
 #include "mirror_internal.h"
 
 #define UTC_FORMAT "%Y-%m-%d %H:%M:%S UTC"
+/* The most items whose page is rendered ahead: about 16 MiB of page,
+ * held from the documents to the page's write. */
+#define AHEAD_MAX 50000
 
 /* The files waiting out their grace period and when each goes, into
  * *W; the times' text in *WHEN.  -1 when out of memory. */
@@ -68,6 +71,8 @@ static int write_page(struct run *r, const struct ss_catalogue_opts *co, struct 
 		return rc;
 	if (r->unchanged || !r->docs.listed)
 		return ss_catalogue_write(target, co, NULL, e);
+	if (r->docs.page)
+		return ssi_catalogue_write_rendered(target, r->docs.page, r->docs.page_len, co->status, &changed, e);
 	return ssi_catalogue_write_items(target, r->docs.listed, r->docs.nlisted, co, NULL, e);
 }
 
@@ -108,4 +113,29 @@ int ssm_page(struct run *r, int rc)
 	if (rc == SS_OK)
 		rc = ssi_err(r->err, SS_PARTIAL, "the tree is complete, but its catalogue page was not written");
 	return rc;
+}
+
+void ssm_page_render(struct run *r)
+{
+	const struct ss_mirror_opts *o = r->o;
+	if (!o->catalogue || o->dry_run || !r->docs.listed || r->docs.nlisted > AHEAD_MAX)
+		return;
+	/* any status: ssm_page writes the run's in its place */
+	struct ss_catalogue_status st = { 0 };
+	struct ss_catalogue_opts co = *o->catalogue;
+	co.status = &st;
+	struct ss_error e;
+	ss_error_clear(&e);
+	/* (not rendered: it is when written, and says why then) */
+	r->docs.page = ssi_catalogue_render_items(o->target, r->docs.listed, r->docs.nlisted, &co,
+						  &r->docs.page_len, &e);
+}
+
+void ssm_page_unlist(struct run *r)
+{
+	free(r->docs.listed);
+	r->docs.listed = NULL;
+	r->docs.nlisted = 0;
+	free(r->docs.page);
+	r->docs.page = NULL;
 }

@@ -37,6 +37,9 @@ check "... writes no page" test ! -e "$T/m2/index.html"
 # page of the tree read back shows them ----
 "$PY" tests/mkpayload.py "$FIXTURES/real/lxc-images-20230424.json" "$T/lxc" '^(alpine|debian):' --index >/dev/null
 expect 0 "a filtered mirror of the lxc-images fixture" "$M" "$T/lxc" "$T/lm" 'arch=amd64'
+# (its page is rendered while the items reach the disk, and written with
+# the run's status once the documents are)
+check "... its page has one status block, the run's" sh -c "[ \$(grep -c 'aria-labelledby=\"st\"' '$T/lm/index.html') = 1 ] && grep -q '<dd>ok: [1-9][0-9]* added, 0 removed, 0 failed</dd>' '$T/lm/index.html' && grep -q 'arch=amd64' '$T/lm/index.html'"
 imgs() { sed -n '/<section aria-labelledby="imgs">/,$p' "$1"; }
 imgs "$T/lm/index.html" >"$T/lm.imgs"
 mkdir -p "$T/lm2" && cp -r "$T/lm/streams" "$T/lm2/"

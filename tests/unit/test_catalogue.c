@@ -207,12 +207,30 @@ static void test_items_and_status_update(void)
 	for (size_t i = 0; i < n && i < 8; i++)
 		items[n - 1 - i] = ss_products_item(p, i);
 	CHECK(n == 3 && ssi_catalogue_write_items(dir, items, n, &o, &changed, &e) == SS_OK && changed == 0);
+	/* rendered ahead with status A, written with B: B's page */
+	o.status = &a;
+	size_t plen = 0;
+	char *ahead = n == 3 ? ssi_catalogue_render_items(dir, items, n, &o, &plen, &e) : NULL;
+	CHECK(ahead && plen == strlen(ahead) && strstr(ahead, "07:00 UTC") && !strstr(ahead, "08:00 UTC"));
+	CHECK(ss_catalogue_write(dir, &o, &changed, &e) == SS_OK && changed == 1);
+	CHECK(ahead && ssi_catalogue_write_rendered(dir, ahead, plen, &b, &changed, &e) == SS_OK && changed == 1);
+	char *got = slurp(dir, "index.html");
+	CHECK(want && got && strcmp(want, got) == 0);
+	free(got);
+	CHECK(ahead && ssi_catalogue_write_rendered(dir, ahead, plen, &b, &changed, &e) == SS_OK && changed == 0);
+	/* a page with no status block is refused, nothing written */
+	o.status = NULL;
+	char *plain = ssi_catalogue_render_items(dir, items, n, &o, &plen, &e);
+	CHECK(plain && ssi_catalogue_write_rendered(dir, plain, plen, &b, &changed, &e) == SS_FATAL && changed == 0);
+	CHECK((got = slurp(dir, "index.html")) && want && strcmp(want, got) == 0);
+	free(got);
+	free(plain);
 	ss_tree_free(t);
 	/* status A, then B in place: B's page */
 	o.status = &a;
 	CHECK(ss_catalogue_write(dir, &o, &changed, &e) == SS_OK && changed == 1);
 	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_OK && changed == 1);
-	char *got = slurp(dir, "index.html");
+	got = slurp(dir, "index.html");
 	CHECK(want && got && strcmp(want, got) == 0);
 	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_OK && changed == 0);
 	/* no status block to update, or not our page: the caller renders */
@@ -221,10 +239,13 @@ static void test_items_and_status_update(void)
 	snprintf(cmd, sizeof(cmd), "echo '<p>ours</p>' >'%s/index.html'", dir);
 	CHECK(system(cmd) == 0);
 	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_PARTIAL);
+	CHECK(ahead && ssi_catalogue_write_rendered(dir, ahead, plen, &b, &changed, &e) == SS_PARTIAL && changed == 0);
+	CHECK(strstr(e.msg, "not written by sstream") != NULL);
 	free(got);
 	CHECK((got = slurp(dir, "index.html")) && strcmp(got, "<p>ours</p>\n") == 0);
 	free(got);
 	free(want);
+	free(ahead);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 }
@@ -312,8 +333,23 @@ static void test_status_update_big(void)
 	CHECK(ssi_catalogue_status_update(dir, &b, &changed, &e) == SS_OK && changed == 1);
 	char *got = slurp(dir, "index.html");
 	CHECK(want && got && strcmp(want, got) == 0);
-	free(want);
 	free(got);
+	/* rendered ahead from the items with status A, written with B */
+	struct ss_tree *t = ss_tree_load(dir, &e);
+	const struct ss_products *p = t ? ss_tree_products(t, 0) : NULL;
+	size_t n = p ? ss_products_count(p) : 0, plen = 0;
+	const struct ss_item **items = calloc(n + 1, sizeof(*items));
+	for (size_t i = 0; items && i < n; i++)
+		items[i] = ss_products_item(p, i);
+	char *ahead = n == 5435 && items ? ssi_catalogue_render_items(dir, items, n, &o, &plen, &e) : NULL;
+	CHECK(ss_catalogue_write(dir, &o, &changed, &e) == SS_OK && changed == 1);
+	CHECK(ahead && ssi_catalogue_write_rendered(dir, ahead, plen, &b, &changed, &e) == SS_OK && changed == 1);
+	CHECK((got = slurp(dir, "index.html")) && want && strcmp(want, got) == 0);
+	free(got);
+	free(ahead);
+	free(items);
+	ss_tree_free(t);
+	free(want);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 }
