@@ -334,5 +334,13 @@ int ssi_image_meta_require(const struct ss_image_meta *m, const char *name, int 
  * once, with no hashing - for the catalogue, which asks a few fields of
  * every item. */
 void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out);
+/* The same for ss_item_get: of each of the N (at most 16) KEYS, its text
+ * (ss_item_get's, formatted into BUF[k]) and its string (ss_item_str's). */
+#define SSI_ITEM_BUF 160
+struct ssi_itemval {
+	const char *text, *str;
+};
+void ssi_item_gets(const struct ss_item *it, const char *const *keys, size_t n, char (*buf)[SSI_ITEM_BUF],
+		   struct ssi_itemval *out);
 
 #endif

@@ -4,6 +4,7 @@
  * written once: what one command accepts, the others accept too (an
  * import that wrote what verify rejects was the bug this prevents).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "itemcheck.h"
@@ -14,24 +15,33 @@ static int hex_of_length(const char *s, size_t n)
 	return strspn(s, "0123456789abcdefABCDEF") == n && s[n] == '\0';
 }
 
+/* Whether S is what ss_item_get_int reads as a size: a whole number of
+ * bytes (an integer, or a string of one), not negative. */
+static int whole_number(const char *s)
+{
+	char *end;
+	return *s && strtoll(s, &end, 10) >= 0 && !*end;
+}
+
 const char *ssi_item_problem(const struct ss_item *it)
 {
+	static const char *const keys[] = { "size", "sha256", "sha512", "md5", "path", "datatype" };
 	static const struct {
-		const char *key;
 		size_t len;
 		const char *why;
-	} hashes[] = { { "sha256", 64, "sha256 is not 64 hex digits" },
-		       { "sha512", 128, "sha512 is not 128 hex digits" },
-		       { "md5", 32, "md5 is not 32 hex digits" } };
-	char buf[160];
-	if (ss_item_get(it, "size", buf, sizeof(buf)) && ss_item_get_int(it, "size") < 0)
+	} hashes[] = { { 64, "sha256 is not 64 hex digits" },
+		       { 128, "sha512 is not 128 hex digits" },
+		       { 32, "md5 is not 32 hex digits" } };
+	/* (every field in one pass: this is asked of every item a run plans) */
+	char buf[6][SSI_ITEM_BUF];
+	struct ssi_itemval v[6];
+	ssi_item_gets(it, keys, 6, buf, v);
+	if (v[0].text && !whole_number(v[0].text))
 		return "size is not a whole number of bytes";
-	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
-		const char *h = ss_item_get(it, hashes[i].key, buf, sizeof(buf));
-		if (h && !hex_of_length(h, hashes[i].len))
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
+		if (v[1 + i].text && !hex_of_length(v[1 + i].text, hashes[i].len))
 			return hashes[i].why;
-	}
-	const char *path = ss_item_str(it, "path"), *dt = ss_item_str(it, "datatype");
+	const char *path = v[4].str, *dt = v[5].str;
 	struct ss_error pe;
 	if (path && ss_path_check(path, &pe) != SS_OK)
 		return "path is not a safe relative path";

@@ -212,13 +212,26 @@ static long src_index(const struct run *r, const char *rel)
 
 /* Upstream's bytes for REL, malloc'd into *DATA: SS_OK, or SS_FATAL
  * (R's error; *DATA NULL). */
-static int src_doc(const struct run *r, const char *rel, char **data, size_t *len)
+static int src_doc_copy(const struct run *r, const char *rel, char **data, size_t *len)
 {
 	long i = src_index(r, rel);
 	*data = NULL;
 	if (i < 0)
 		return ssi_err(r->err, SS_FATAL, "source '%s': no document '%s'", r->o->source, rel);
 	return ssi_tree_doc_read(r->src, (size_t)i, data, len, r->err);
+}
+
+/* The same in *DATA, without a copy when the tree holds them in memory
+ * (else the copy is *COPY, malloc'd). */
+static int src_doc(const struct run *r, const char *rel, const char **data, char **copy, size_t *len)
+{
+	long i = src_index(r, rel);
+	*copy = NULL;
+	if (i >= 0 && ss_tree_doc(r->src, (size_t)i, data, len) && *data)
+		return SS_OK;
+	int rc = src_doc_copy(r, rel, copy, len);
+	*data = *copy;
+	return rc;
 }
 
 /* Where our JSON view keeps the products file read from REL: the same
@@ -431,7 +444,7 @@ int ssm_publish(struct run *r)
 			continue;
 		if (strcmp(rel, "streams/v1/index.json") == 0) {
 			free(index);
-			rc = src_doc(r, rel, &index, &index_len);
+			rc = src_doc_copy(r, rel, &index, &index_len);
 		} else {
 			rc = write_doc(r, rel, NULL, 0);
 		}
@@ -466,8 +479,8 @@ int ssm_publish_write(struct run *r)
 			rels[i] = r->docs.rel[i];
 			data[i] = r->docs.data[i];
 			lens[i] = r->docs.len[i];
-			if (!data[i] && (rc = src_doc(r, rels[i], &upstream[i], &lens[i])) == SS_OK)
-				data[i] = upstream[i];
+			if (!data[i])
+				rc = src_doc(r, rels[i], &data[i], &upstream[i], &lens[i]);
 		}
 	}
 	if (rc == SS_OK) {

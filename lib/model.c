@@ -109,7 +109,9 @@ static const char *val_string(const struct val *v)
 	return v->f.type ? (v->f.type == 's' ? v->f.val : NULL) : json_string_value(v->j);
 }
 
-void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out)
+/* item_lookup of each of the N (at most 16) KEYS of IT into OUT (FOUND:
+ * a bit for each found), each level's fields read once. */
+static unsigned item_lookup_many(const struct ss_item *it, const char *const *keys, size_t n, struct val *out)
 {
 	json_t *levels[4] = { NULL, it->v->ver, it->v->prod, it->v->p->root }, *v;
 	unsigned left = (1u << n) - 1, seen;
@@ -117,14 +119,14 @@ void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, 
 	struct ssi_recf f = { 0 };
 	const char *pos = it->rec;
 	for (size_t k = 0; k < n; k++)
-		out[k] = NULL;
+		out[k] = (struct val){ 0 };
 	/* the item's own fields first, read once */
 	seen = 0;
 	while (ssi_rec_next(&pos, &f))
 		for (size_t k = 0; k < n; k++)
 			if ((left >> k & 1) && f.key[0] == keys[k][0] && strcmp(f.key, keys[k]) == 0) {
 				seen |= 1u << k;
-				out[k] = f.type == 's' ? f.val : NULL;
+				out[k].f = f;
 				left &= ~(1u << k);
 				break;
 			}
@@ -137,15 +139,24 @@ void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, 
 					if ((left >> k & 1) && key[0] == keys[k][0] && strcmp(key, keys[k]) == 0) {
 						seen |= 1u << k;
 						if (is_scalar(v))
-							out[k] = json_string_value(v), left &= ~(1u << k);
+							out[k].j = v, left &= ~(1u << k);
 						break;
 					}
 		}
 		for (size_t k = 0; it->v->p->aliases && k < n; k++)
 			if ((left >> k & 1) && !(seen >> k & 1) && (v = alias_get(it, i, keys[k])) &&
 			    (i == 0 || is_scalar(v)))
-				out[k] = json_string_value(v), left &= ~(1u << k);
+				out[k].j = v, left &= ~(1u << k);
 	}
+	return ~left & ((1u << n) - 1);
+}
+
+void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out)
+{
+	struct val v[16];
+	unsigned found = item_lookup_many(it, keys, n, v);
+	for (size_t k = 0; k < n; k++)
+		out[k] = found >> k & 1 ? val_string(&v[k]) : NULL;
 }
 
 /* The synthetic name fields: they win over stored fields of the same name. */
@@ -258,6 +269,24 @@ long long ss_item_get_int(const struct ss_item *it, const char *key)
 			return n;
 	}
 	return -1;
+}
+
+void ssi_item_gets(const struct ss_item *it, const char *const *keys, size_t n, char (*buf)[SSI_ITEM_BUF],
+		   struct ssi_itemval *out)
+{
+	struct val v[16];
+	unsigned found = item_lookup_many(it, keys, n, v);
+	for (size_t k = 0; k < n; k++) {
+		const char *name = name_field(it, keys[k]);
+		if (name)
+			out[k] = (struct ssi_itemval){ name, name };
+		else if (!(found >> k & 1))
+			out[k] = (struct ssi_itemval){ NULL, NULL };
+		else
+			out[k] = (struct ssi_itemval){ v[k].f.type ? field_str(&v[k].f, buf[k], SSI_ITEM_BUF)
+								  : value_str(v[k].j, buf[k], SSI_ITEM_BUF),
+						       val_string(&v[k]) };
+	}
 }
 
 /* Adds OBJ's fields (only scalars unless ALL) to OUT, after its alias fields. */

@@ -170,8 +170,12 @@ long long ss_tree_version_date(const struct ss_tree *t)
 	long long best = -1;
 	for (size_t i = 0; i < t->nproducts; i++) {
 		const struct ss_products *p = t->products[i];
+		const char *last = NULL;
 		for (size_t k = 0; k < ss_products_count(p); k++) {
-			long long d = ssi_version_date(ss_item_version(ss_products_item(p, k)));
+			/* (a version's items follow one another, sharing its key) */
+			const char *v = ss_item_version(ss_products_item(p, k));
+			long long d = v == last ? -1 : ssi_version_date(v);
+			last = v;
 			if (d > best)
 				best = d;
 		}

@@ -51,8 +51,11 @@ long long ssi_version_date(const char *v)
 		return -1;
 	struct tm tm;
 	memset(&tm, 0, sizeof(tm));
-	if (sscanf(v, "%4d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 || tm.tm_year < 1970 ||
-	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
+	/* (eight digits: YYYYMMDD) */
+	tm.tm_year = (v[0] - '0') * 1000 + (v[1] - '0') * 100 + (v[2] - '0') * 10 + v[3] - '0';
+	tm.tm_mon = (v[4] - '0') * 10 + v[5] - '0';
+	tm.tm_mday = (v[6] - '0') * 10 + v[7] - '0';
+	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
 		return -1;
 	if (v[8] && !strchr("._-T", v[8]))
 		return -1;

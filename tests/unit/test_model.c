@@ -574,7 +574,47 @@ static void test_bad_documents(void)
 	CHECK(strstr(err.msg, "larger than") != NULL);
 }
 
+/* The batched lookups read each level once and give what the one-field
+ * lookups give: every item of real streams and of an aliased one, for
+ * fields it has, inherits, gets from an alias, and lacks. */
+static int same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void test_batched_lookups(void)
+{
+	static const char *const keys[] = { "path", "size", "sha256", "md5", "ftype", "arch", "release", "endpoint",
+					    "region", "datatype", "os", "label", "no_such_field", "item_name",
+					    "version_name", "content_id" };
+	const char *files[] = { SHARED("real/lxc-images-20230424.json"), SHARED("real/ubuntu-released-download-trimmed.json"),
+				SHARED("real/juju-openstack-imagemetadata.json"), TESTDATA("aliases.json") };
+	size_t bad = 0, seen = 0;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct ss_error err;
+		struct ss_products *p = load(files[f], &err);
+		CHECK(p != NULL);
+		for (size_t i = 0; p && i < ss_products_count(p); i++) {
+			const struct ss_item *it = ss_products_item(p, i);
+			char buf[16][SSI_ITEM_BUF], one[SSI_ITEM_BUF];
+			struct ssi_itemval v[16];
+			const char *strs[13];
+			ssi_item_gets(it, keys, 16, buf, v);
+			ssi_item_strs(it, keys, 13, strs); /* (no name fields) */
+			for (size_t k = 0; k < 16; k++) {
+				seen += v[k].text != NULL;
+				if (!same(v[k].text, ss_item_get(it, keys[k], one, sizeof(one))) ||
+				    !same(v[k].str, ss_item_str(it, keys[k])) || (k < 13 && !same(strs[k], v[k].str)))
+					bad++;
+			}
+		}
+		ss_products_free(p);
+	}
+	CHECK(bad == 0);
+	CHECK(seen > 50000);
+}
+
 TEST_MAIN(test_real_counts, test_inheritance, test_aliases_and_types, test_roundtrip, test_as_jansson,
 	  test_fields_after_items, test_in_place, test_deferred_refusals, test_outline, test_condense,
 	  test_condense_meaning, test_alias_views_agree,
-	  test_bad_documents)
+	  test_bad_documents, test_batched_lookups)
