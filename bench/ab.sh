@@ -103,12 +103,31 @@ fresh() {
 	sleep 1
 }
 keep() { :; }
-mirror() { "$X/sstream-mirror" $XH -q -j 4 "$U/lxc" "$T"; }
+# (each full run's --report kept, for its phases: the fetch moves with the
+# disk and the machine's neighbours; the fixed work does not)
+nrep=0
+mirror() {
+	nrep=$((nrep + 1))
+	"$X/sstream-mirror" $XH -q -j 4 --report "$B/reports/$side.$nrep.json" "$U/lxc" "$T"
+}
+# the median of each phase of SIDE's reports that have phases
+phases() {
+	/usr/bin/python3 - "$B/reports" "$1" <<'PY'
+import glob, json, statistics, sys
+runs = [r["phases"] for r in (json.load(open(f)) for f in glob.glob("%s/%s.*.json" % tuple(sys.argv[1:]))) if "phases" in r]
+if runs:
+    print("    %-6s phase medians (s)  " % sys.argv[2], ", ".join("%s %.3f" % (k, statistics.median(r[k] for r in runs)) for k in runs[0]))
+PY
+}
 verify() { "$X/sstream-verify" -q "$T"; }
 deep() { "$X/sstream-verify" -q --deep "$U/lxc"; }
 
 echo "== lxc-images-20230424 shape, 5435 files, from nginx on loopback"
+mkdir -p "$B/reports"
 case_ab "full mirror -j 4" fresh mirror
+phases old
+phases new
+rm -f "$B"/reports/*
 case_ab "no-op rerun" keep mirror
 case_ab "sstream-verify" keep verify
 case_ab "sstream-verify --deep URL" keep deep
