@@ -335,10 +335,12 @@ int ssi_image_meta_require(const struct ss_image_meta *m, const char *name, int 
  * every item. */
 void ssi_item_strs(const struct ss_item *it, const char *const *keys, size_t n, const char **out);
 /* The same for ss_item_get: of each of the N (at most 16) KEYS, its text
- * (ss_item_get's, formatted into BUF[k]) and its string (ss_item_str's). */
+ * (ss_item_get's, formatted into BUF[k]), its string (ss_item_str's) and
+ * its number (ss_item_get_int's; -1 for a name field). */
 #define SSI_ITEM_BUF 160
 struct ssi_itemval {
 	const char *text, *str;
+	long long num;
 };
 void ssi_item_gets(const struct ss_item *it, const char *const *keys, size_t n, char (*buf)[SSI_ITEM_BUF],
 		   struct ssi_itemval *out);

@@ -4,7 +4,6 @@
  * written once: what one command accepts, the others accept too (an
  * import that wrote what verify rejects was the bug this prevents).
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "itemcheck.h"
@@ -13,14 +12,6 @@
 static int hex_of_length(const char *s, size_t n)
 {
 	return strspn(s, "0123456789abcdefABCDEF") == n && s[n] == '\0';
-}
-
-/* Whether S is what ss_item_get_int reads as a size: a whole number of
- * bytes (an integer, or a string of one), not negative. */
-static int whole_number(const char *s)
-{
-	char *end;
-	return *s && strtoll(s, &end, 10) >= 0 && !*end;
 }
 
 const char *ssi_item_problem(const struct ss_item *it)
@@ -36,7 +27,7 @@ const char *ssi_item_problem(const struct ss_item *it)
 	char buf[6][SSI_ITEM_BUF];
 	struct ssi_itemval v[6];
 	ssi_item_gets(it, keys, 6, buf, v);
-	if (v[0].text && !whole_number(v[0].text))
+	if (v[0].text && v[0].num < 0)
 		return "size is not a whole number of bytes";
 	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
 		if (v[1 + i].text && !hex_of_length(v[1 + i].text, hashes[i].len))

@@ -253,14 +253,12 @@ const char *ss_item_str(const struct ss_item *it, const char *key)
 	return name ? name : item_lookup(it, key, &v) ? val_string(&v) : NULL;
 }
 
-long long ss_item_get_int(const struct ss_item *it, const char *key)
+/* A value found as an integer: ss_item_get_int's. */
+static long long val_int(const struct val *v)
 {
-	struct val v;
-	if (!item_lookup(it, key, &v))
-		return -1;
-	if (v.f.type == 'i' || json_is_integer(v.j))
-		return v.f.type ? strtoll(v.f.val, NULL, 10) : json_integer_value(v.j);
-	const char *s = val_string(&v);
+	if (v->f.type == 'i' || json_is_integer(v->j))
+		return v->f.type ? strtoll(v->f.val, NULL, 10) : json_integer_value(v->j);
+	const char *s = val_string(v);
 	if (s) {
 		/* Some streams write sizes as strings. */
 		char *end;
@@ -271,6 +269,12 @@ long long ss_item_get_int(const struct ss_item *it, const char *key)
 	return -1;
 }
 
+long long ss_item_get_int(const struct ss_item *it, const char *key)
+{
+	struct val v;
+	return item_lookup(it, key, &v) ? val_int(&v) : -1;
+}
+
 void ssi_item_gets(const struct ss_item *it, const char *const *keys, size_t n, char (*buf)[SSI_ITEM_BUF],
 		   struct ssi_itemval *out)
 {
@@ -279,13 +283,13 @@ void ssi_item_gets(const struct ss_item *it, const char *const *keys, size_t n, 
 	for (size_t k = 0; k < n; k++) {
 		const char *name = name_field(it, keys[k]);
 		if (name)
-			out[k] = (struct ssi_itemval){ name, name };
+			out[k] = (struct ssi_itemval){ name, name, -1 };
 		else if (!(found >> k & 1))
-			out[k] = (struct ssi_itemval){ NULL, NULL };
+			out[k] = (struct ssi_itemval){ NULL, NULL, -1 };
 		else
 			out[k] = (struct ssi_itemval){ v[k].f.type ? field_str(&v[k].f, buf[k], SSI_ITEM_BUF)
 								  : value_str(v[k].j, buf[k], SSI_ITEM_BUF),
-						       val_string(&v[k]) };
+						       val_string(&v[k]), val_int(&v[k]) };
 	}
 }
 

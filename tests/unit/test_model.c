@@ -604,7 +604,8 @@ static void test_batched_lookups(void)
 			for (size_t k = 0; k < 16; k++) {
 				seen += v[k].text != NULL;
 				if (!same(v[k].text, ss_item_get(it, keys[k], one, sizeof(one))) ||
-				    !same(v[k].str, ss_item_str(it, keys[k])) || (k < 13 && !same(strs[k], v[k].str)))
+				    !same(v[k].str, ss_item_str(it, keys[k])) || (k < 13 && !same(strs[k], v[k].str)) ||
+				    (k < 13 && v[k].num != ss_item_get_int(it, keys[k])))
 					bad++;
 			}
 		}
