@@ -59,20 +59,25 @@ HAVE_LFTP=$(want_peer lftp && command -v lftp || true)
 HAVE_RCLONE=$(want_peer rclone && command -v rclone || true)
 # Every timed run writes a directory of its own, which ext4 places as it
 # places a top-level one (chattr +T on the parent: Orlov spreads such
-# directories over the block groups); the copy is deleted after the clock
-# stops.  A copy wiped just before the next run used to be the largest
-# cost of that run: without a journal (this machine's root file system)
-# ext4 skips inodes deleted less than a minute ago when it allocates one,
-# so each of the 5435 files created paid a scan over the thousands the
-# wipe had just freed in the same group (perf: recently_deleted and
-# find_get_block_common, 20-60 % of a run's CPU, for curl as for us).
+# directories over the block groups).  A copy wiped just before the next
+# run used to be the largest cost of that run: without a journal (this
+# machine's root file system) ext4 skips inodes deleted less than a minute
+# ago (five, while their table block is dirty) when it allocates one, so
+# each of the 5435 files created paid a scan over the thousands a wipe had
+# just freed (perf: recently_deleted and find_get_block_common, 20-60 % of
+# a run's CPU, for curl as for us; an emptier group draws the allocator
+# there).  So a case of many files (KEEP_RUNS=1) keeps every copy until
+# its last round, and deletes them after its figures; a case of a few
+# large files deletes each copy as soon as its clock stops.
 RUNS=$B/runs
 mkdir -p "$RUNS"
 chattr +T "$RUNS" 2>/dev/null || true
 nrun=0
+last_mirror=""
+KEEP_RUNS=""
 # timed_into OUT TOOL TREE: TOOL's time into a fresh directory (appended
-# to OUT), then that directory deleted; the mirror's last copy stays as
-# $B/m for the checks that follow
+# to OUT); the mirror's last copy is kept (last_mirror) for the checks
+# that follow
 timed_into() {
 	nrun=$((nrun + 1))
 	# a name of this invocation's own: ext4 starts its search for a
@@ -81,13 +86,20 @@ timed_into() {
 	local dir=$RUNS/$2.${B##*.}.$nrun
 	timed "$2" "$3" "$dir" >>"$1"
 	if [ "$2" = mirror_run ]; then
-		rm -rf "${B:?}/m"
-		mv "$dir" "$B/m"
-	else
+		[ -n "$KEEP_RUNS" ] || [ -z "$last_mirror" ] || rm -rf "$last_mirror"
+		last_mirror=$dir
+	elif [ -z "$KEEP_RUNS" ]; then
 		rm -rf "$dir"
 	fi
 	sync -f "$B"
 	sleep 1
+}
+# the mirror's last copy as $B/m, every other copy deleted
+runs_done() {
+	rm -rf "${B:?}/m"
+	mv "$last_mirror" "$B/m"
+	last_mirror=""
+	rm -rf "${RUNS:?}"/*
 }
 # BENCH_ROUNDS runs of each, alternating, so that all see the same machine
 side_by_side() {
@@ -111,8 +123,9 @@ side_by_side() {
 	echo "  ratio per round (median)           $(paste -d' ' "$B/tm" "$B/tc" | awk '{ printf "%.4f\n", $1 / $2 }' |
 		stats | cut -d' ' -f1 | xargs printf '%.2f')x"
 	phases "$B/reports"
-	peer "lftp mirror -P 5 + sync -f" "$B/tl" "$mmed"
-	peer "rclone sync --transfers 4 + sync" "$B/tr" "$mmed"
+	peer "lftp mirror -P 5 + sync -f" "$B/tl" "$mmed" lftp
+	peer "rclone sync --transfers 4 + sync" "$B/tr" "$mmed" rclone
+	runs_done
 }
 # phases DIR: the median of each phase of our runs' reports in DIR
 # (--report: where a run's seconds went); before the fetch and after it:
@@ -131,9 +144,12 @@ if runs:
           "; before the fetch %.3f, after it %.3f" % (before, after))
 PY
 }
-# peer NAME FILE OURS: a peer's median and ours against it, when it ran
+# peer NAME FILE OURS TOOL: a peer's median and ours against it, when it ran
 peer() {
-	if [ ! -s "$2" ]; then
+	if ! want_peer "$4"; then
+		printf '  %-34s left out (BENCH_PEERS)\n' "$1"
+		return
+	elif [ ! -s "$2" ]; then
 		printf '  %-34s not installed\n' "$1"
 		return
 	fi
@@ -146,7 +162,7 @@ if want lxc; then
 	"$PY" tests/mkpayload.py "$FIX/real/lxc-images-20230424.json" "$B/www/lxc" '.' --index
 	curl_cfg lxc
 	echo "  files                              $(grep -c '^url' "$B/curl.cfg")"
-	side_by_side lxc 1.05
+	KEEP_RUNS=1 side_by_side lxc 1.05
 	"$PY" tests/treecheck.py "$B/m" >/dev/null
 
 	echo "== no-op rerun of the same tree (conditional requests)"
