@@ -82,18 +82,18 @@ case_ab() {
 	read -r n _ < <(stats <"$B/t.new")
 	printf '  %-30s before %7s s   after %7s s   ratio %sx\n' "$name" "$o" "$n" "$(ratio "$n" "$o")"
 }
-# a fresh target: the previous one deleted before the clock starts, the
-# new one under another name that ext4 places as a top-level directory
-# (chattr +T: Orlov spreads them over the block groups).  Without a
-# journal (this machine's root file system) ext4 skips inodes deleted
-# less than a minute ago when it allocates: a target recreated where the
-# previous copy was paid a scan over its thousands of freed inodes for
-# every file it created (perf: recently_deleted, 20-60 % of a run's CPU).
+# a fresh target under another name, which ext4 places as a top-level
+# directory (chattr +T: Orlov spreads them over the block groups); the
+# earlier ones stay until the script ends (about 40 MB each).  Without a
+# journal (this machine's root file system) ext4 skips inodes deleted less
+# than a minute ago (five, while their table block is dirty) when it
+# allocates: a target deleted between runs made the next runs pay a scan
+# over its thousands of freed inodes for every file they created (perf:
+# recently_deleted, 20-60 % of a run's CPU).
 mkdir -p "$B/runs"
 chattr +T "$B/runs" 2>/dev/null || true
 nfresh=0
 fresh() {
-	rm -rf "$T"
 	nfresh=$((nfresh + 1))
 	# a name of this invocation's own: ext4 starts its search for a
 	# top-level directory's group from a hash of the name
