@@ -82,11 +82,15 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *ud)
 		g->npaused++;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	/* libcurl hands over at most CURLOPT_BUFFERSIZE (< WBUF_SIZE) at a time */
-	if (x->wlen + len > WBUF_SIZE && ssi_dlw_submit(x) < 0)
-		return 0;
-	memcpy(x->wbuf + x->wlen, ptr, len);
-	x->wlen += len;
+	/* the writer gets full buffers: whole blocks for O_DIRECT */
+	for (size_t off = 0; off < len;) {
+		size_t room = WBUF_SIZE - x->wlen, k = len - off < room ? len - off : room;
+		memcpy(x->wbuf + x->wlen, ptr + off, k);
+		x->wlen += k;
+		off += k;
+		if (x->wlen == WBUF_SIZE && ssi_dlw_submit(x) < 0)
+			return 0;
+	}
 	x->have += (long long)len;
 	x->dl->bytes += (long long)len;
 	return len;
@@ -109,6 +113,16 @@ static int open_part(struct xfer *x, int *fresh)
 		if (x->fd < 0)
 			return ssi_err_sys(&dl->err, SS_FATAL, errno, "cannot write '%s'", dl->part);
 	}
+	/* a file read back (to be hashed), or continued at any offset,
+	 * goes through the page cache; a big new one does not */
+	int e = ssi_dlw_direct_off(x);
+	if (e)
+		return ssi_err_sys(&dl->err, SS_FATAL, e, "cannot write '%s'", dl->part);
+	if (*fresh && dl->size >= DIRECT_MIN) {
+		int fl = fcntl(x->fd, F_GETFL);
+		x->direct = fl >= 0 && fcntl(x->fd, F_SETFL, fl | O_DIRECT) == 0;
+	}
+	x->hash_in_loop = x->direct;
 	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");
 	if (!x->wbuf && !(x->wbuf = ssi_dlw_get_buf(&x->eng->w)))

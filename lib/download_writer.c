@@ -5,27 +5,54 @@
  * file and hashes it, in order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "download_internal.h"
 
-/* Writes and hashes LEN bytes of BUF to X's file; 0 or an errno. */
+/* X's file goes back to the page cache; 0 or an errno. */
+int ssi_dlw_direct_off(struct xfer *x)
+{
+	if (!x->direct)
+		return 0;
+	int fl = fcntl(x->fd, F_GETFL);
+	if (fl < 0 || fcntl(x->fd, F_SETFL, fl & ~O_DIRECT) < 0)
+		return errno;
+	x->direct = 0;
+	return 0;
+}
+
+/* Writes and hashes LEN bytes of BUF to X's file; 0 or an errno.  An
+ * O_DIRECT file stays so while every write is whole blocks from an
+ * aligned buffer at an aligned offset: the writer's full buffers. */
 int ssi_dlw_write_hash(struct xfer *x, const char *buf, size_t len)
 {
 	const char *p = buf;
 	size_t left = len;
-	while (left) {
+	int e = len % DIRECT_ALIGN ? ssi_dlw_direct_off(x) : 0;
+	while (left && !e) {
 		ssize_t w = write(x->fd, p, left);
 		if (w < 0 && errno == EINTR)
 			continue;
+		/* a filesystem that took the flag but not the write, or a
+		 * short write that left the offset unaligned */
+		if (w < 0 && errno == EINVAL && x->direct) {
+			e = ssi_dlw_direct_off(x);
+			continue;
+		}
 		if (w < 0)
 			return errno;
+		if ((size_t)w < left && x->direct)
+			e = ssi_dlw_direct_off(x);
 		p += w;
 		left -= (size_t)w;
 	}
-	ss_hasher_update(x->h, buf, len);
+	if (e)
+		return e;
+	if (!x->hash_in_loop)
+		ss_hasher_update(x->h, buf, len);
 	return 0;
 }
 
@@ -64,8 +91,10 @@ char *ssi_dlw_get_buf(struct writer *w)
 		pthread_cond_wait(&w->done, &w->mu);
 	if (w->nspare)
 		b = w->spare[--w->nspare];
-	else if ((b = malloc(WBUF_SIZE)))
+	else if (posix_memalign((void **)&b, DIRECT_ALIGN, WBUF_SIZE) == 0)
 		w->nbufs++;
+	else
+		b = NULL;
 	pthread_mutex_unlock(&w->mu);
 	return b;
 }
@@ -95,6 +124,8 @@ static int write_failed(struct xfer *x, int e)
 int ssi_dlw_submit(struct xfer *x)
 {
 	struct writer *w = &x->eng->w;
+	if (x->hash_in_loop)
+		ss_hasher_update(x->h, x->wbuf, x->wlen);
 	if (!w->started && pthread_create(&w->th, NULL, writer_main, w) == 0)
 		w->started = 1;
 	if (!w->started) {
@@ -142,6 +173,8 @@ int ssi_dlw_flush(struct xfer *x)
 		return -1;
 	if (ssi_dlw_drain(x) < 0)
 		return -1;
+	if (x->hash_in_loop && x->wlen)
+		ss_hasher_update(x->h, x->wbuf, x->wlen);
 	int e = x->wlen ? ssi_dlw_write_hash(x, x->wbuf, x->wlen) : 0;
 	x->wlen = 0;
 	return e ? write_failed(x, e) : 0;

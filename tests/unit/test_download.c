@@ -5,6 +5,7 @@
  * token bucket.  Sources are local files (no server needed); the CLI tests
  * cover HTTP.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,67 @@ static void test_feed(void)
 	teardown(&f);
 }
 
+/* An O_DIRECT file takes whole blocks from aligned buffers; anything
+ * else (a filesystem's EINVAL, a last piece of odd length) sends it back
+ * through the page cache, and the bytes and hash are the same either way. */
+static void test_direct(void)
+{
+	char dir[] = "/var/tmp/ss-direct-XXXXXX", path[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	struct xfer x = { .fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644) };
+	int fl = fcntl(x.fd, F_GETFL);
+	x.direct = x.fd >= 0 && fcntl(x.fd, F_SETFL, fl | O_DIRECT) == 0;
+	if (!x.direct) {
+		printf("  (O_DIRECT refused in /var/tmp: the direct writes are not checked)\n");
+		close(x.fd);
+		unlink(path);
+		rmdir(dir);
+		return;
+	}
+	x.h = ss_hasher_new(SS_HASH_SHA256);
+	struct ss_hasher *ref = ss_hasher_new(SS_HASH_SHA256);
+	char *buf = NULL;
+	CHECK(posix_memalign((void **)&buf, DIRECT_ALIGN, WBUF_SIZE) == 0);
+	for (size_t i = 0; i < WBUF_SIZE; i++)
+		buf[i] = (char)(i * 7 + i / 4096);
+	CHECK(ssi_dlw_write_hash(&x, buf, WBUF_SIZE) == 0);
+	CHECK(x.direct == 1);                                /* a whole buffer */
+	CHECK(ssi_dlw_write_hash(&x, buf + 1, 2 * DIRECT_ALIGN) == 0);
+	CHECK(x.direct == 0);                                /* EINVAL: page cache */
+	CHECK((fcntl(x.fd, F_GETFL) & O_DIRECT) == 0);
+	CHECK(ssi_dlw_write_hash(&x, buf, 5000) == 0);      /* buffered from then on */
+	ss_hasher_update(ref, buf, WBUF_SIZE);
+	ss_hasher_update(ref, buf + 1, 2 * DIRECT_ALIGN);
+	ss_hasher_update(ref, buf, 5000);
+	/* a last piece of odd length leaves O_DIRECT before it is written */
+	CHECK(fcntl(x.fd, F_SETFL, fcntl(x.fd, F_GETFL) | O_DIRECT) == 0);
+	x.direct = 1;
+	CHECK(lseek(x.fd, 0, SEEK_END) == (off_t)(WBUF_SIZE + 2 * DIRECT_ALIGN + 5000));
+	CHECK(ssi_dlw_write_hash(&x, buf, 333) == 0);
+	CHECK(x.direct == 0);
+	ss_hasher_update(ref, buf, 333);
+	struct ss_digest a, b;
+	ss_hasher_final(x.h, &a);
+	ss_hasher_final(ref, &b);
+	CHECK(strcmp(a.sha256, b.sha256) == 0 && a.size == b.size);
+	CHECK(file_size(path) == (long long)(WBUF_SIZE + 2 * DIRECT_ALIGN + 5000 + 333));
+	/* what the file holds is what was written */
+	struct ss_hasher *back = ss_hasher_new(SS_HASH_SHA256);
+	struct ss_error err;
+	CHECK(lseek(x.fd, 0, SEEK_SET) == 0);
+	CHECK(ssi_hash_fd(x.fd, back, file_size(path), path, &err) == SS_OK);
+	ss_hasher_final(back, &b);
+	CHECK(strcmp(a.sha256, b.sha256) == 0 && a.size == b.size);
+	ss_hasher_free(back);
+	ss_hasher_free(ref);
+	ss_hasher_free(x.h);
+	free(buf);
+	close(x.fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_nothing(void)
 {
 	struct ssi_dl_opts o = { .jobs = 2 };
@@ -271,5 +333,5 @@ static void test_rate(void)
 	CHECK(b.burst == 1000 * 1000);           /* a tenth of a second */
 }
 
-TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_feed, test_nothing,
-	  test_rate)
+TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_feed, test_direct,
+	  test_nothing, test_rate)
