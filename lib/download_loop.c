@@ -2,9 +2,10 @@
 /*
  * The transfer loop of the download engine: a feed hands over transfers
  * one at a time, up to JOBS run at once over one curl multi handle, and
- * each is handed back as soon as it ends.  Only the transfers running or
- * waiting to retry exist here: a run of a million items holds a few
- * dozen, not a million (each with its error buffer, about 1.5 KiB).
+ * each is handed back as soon as the next requests are out.  Only the
+ * transfers running, just ended or waiting to retry exist here: a run of
+ * a million items holds a few dozen, not a million (each with its error
+ * buffer, about 1.5 KiB).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 /*
  * The download engine's writer thread (see download_internal.h): the
  * transfer loop hands over filled buffers; this thread writes each to its
- * file and hashes it, in order.
+ * file and hashes it (unless the loop did), in order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +24,10 @@ int ssi_dlw_direct_off(struct xfer *x)
 	return 0;
 }
 
-/* Writes and hashes LEN bytes of BUF to X's file; 0 or an errno.  An
- * O_DIRECT file stays so while every write is whole blocks from an
- * aligned buffer at an aligned offset: the writer's full buffers. */
+/* Writes LEN bytes of BUF to X's file and hashes them (unless the loop
+ * does: hash_in_loop); 0 or an errno.  An O_DIRECT file stays so while
+ * every write is whole blocks from an aligned buffer at an aligned
+ * offset: the writer's full buffers. */
 int ssi_dlw_write_hash(struct xfer *x, const char *buf, size_t len)
 {
 	const char *p = buf;

@@ -214,8 +214,10 @@ static void counting_done(void *ud, struct ssi_dl *dl)
 }
 
 /* Transfers are taken one at a time and handed back as they end: the
- * engine never holds more than JOBS (a million-item run holds a few,
- * not a million); each comes back exactly once. */
+ * engine never holds more than JOBS of these local copies, which end at
+ * once (over http, at most twice JOBS: those just ended wait until the
+ * next requests are out; a million-item run holds a few, not a million);
+ * each comes back exactly once. */
 static void test_feed(void)
 {
 	struct fixture f;
