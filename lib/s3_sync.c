@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@ struct want {
 	char *key;         /* full key */
 	long long size;
 	char sha256[65];
+	char md5[33];      /* a document's: what the store's ETag of it is */
 	const struct ss_item *it; /* an item naming it (borrowed from the tree), or NULL */
 	int doc;           /* 0 item, 1 products file, 2 index */
 };
@@ -108,13 +110,14 @@ static int add_docs(struct ss_s3 *s, struct wants *w, const char *root, const ch
 		} else if (S_ISREG(st.st_mode)) {
 			struct ss_digest dg;
 			struct want *e = NULL;
-			if (ss_hash_file(full, SS_HASH_SHA256, &dg, err) != SS_OK)
+			if (ss_hash_file(full, SS_HASH_SHA256 | SS_HASH_MD5, &dg, err) != SS_OK)
 				rc = SS_FATAL;
 			else if (!(e = want_add(s, w, sub)))
 				rc = ssi_err(err, SS_FATAL, "out of memory");
 			if (e) {
 				e->size = (long long)st.st_size;
 				memcpy(e->sha256, dg.sha256, 65);
+				memcpy(e->md5, dg.md5, 33);
 				e->doc = strncmp(de->d_name, "index.", 6) == 0 ? 2 : 1;
 			}
 		}
@@ -241,12 +244,20 @@ static int save_state(struct ss_s3 *s, const char *key, struct ssi_s3_state *st,
 	return rc;
 }
 
-/* Is the object already in the bucket with these bytes? */
+/* Is the object already in the bucket with these bytes?  A document by
+ * the store's word, its ETag (the MD5 of a single PUT's body): the state
+ * says what the last run that saved it had sent, and a run killed after
+ * it put a document but before it saved the state leaves it saying the
+ * old bytes, which a document going back to them (of the same size, as
+ * an index whose dates alone changed) would match.  An ETag that is not
+ * an MD5 (another store's encryption) only costs the document a PUT. */
 static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, struct want *w)
 {
 	const struct ssi_s3_obj *o = ssi_s3_list_find(l, w->key);
 	if (!o || o->size != w->size)
 		return 0;
+	if (w->doc)
+		return strcasecmp(o->etag, w->md5) == 0;
 	const struct ssi_s3_sent *e = ssi_s3_state_sent(st, w->key);
 	if (e && !w->sha256[0] && e->size == w->size) {
 		/* A streamed item the stream gives no sha256: the one its

@@ -39,6 +39,8 @@ expect() {
 	if [ "$RC" -eq "$want" ]; then pass; else
 		fail "$desc: exit $RC, wanted $want"
 		sed 's/^/    stderr: /' "$T/err" | head -5 >&2
+		# (sstream-verify names what failed on stdout)
+		[ -s "$T/err" ] || grep -v ': ok$' "$T/out" | sed 's/^/    stdout: /' | head -5 >&2
 	fi
 }
 

@@ -53,9 +53,9 @@ def esc(s):
     return s.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
 
 
-def contents(key, size=0):
-    return ('<Contents><Key>%s</Key><Size>%d</Size><ETag>"d41d8cd98f00b204e9800998ecf8427e"'
-            '</ETag></Contents>' % (esc(key), size))
+def contents(key, size=0, etag="d41d8cd98f00b204e9800998ecf8427e"):
+    return ('<Contents><Key>%s</Key><Size>%d</Size><ETag>"%s"'
+            '</ETag></Contents>' % (esc(key), size, etag))
 
 
 def page(keys, token):
@@ -130,7 +130,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.big_page(prefix)
         with lock:
             keys = sorted(k for (b, k) in objects if b == bucket and k.startswith(prefix))
-            listed = [contents(k, len(objects[(bucket, k)][0])) for k in keys]
+            listed = [contents(k, len(objects[(bucket, k)][0]),
+                               hashlib.md5(objects[(bucket, k)][0]).hexdigest()) for k in keys]
         if SCRIPT == 'hostile':
             listed += [contents(k, 5) for k in HOSTILE]
         self.reply(200, page(listed, None))
