@@ -18,6 +18,7 @@
 #ifndef SSTREAM_S3_CLIENT_H
 #define SSTREAM_S3_CLIENT_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -149,6 +150,13 @@ int ssi_s3_get(struct ss_s3 *s, const char *key, char **data, size_t *len, long 
 int ssi_s3_put(struct ss_s3 *s, const char *key, const char *data, size_t len, const char *ctype,
 	       const char *cc, const char *aclname, const char *cond, char *etag, struct ss_error *err);
 int ssi_s3_delete(struct ss_s3 *s, const char *key, struct ss_error *err);
+/* Before the products file REL (its new DATA) is put over the bucket's:
+ * when the bucket's index (*LIVE, read from the bucket once, L its
+ * listing) names REL with another product list than TREE's index, DATA
+ * goes up at an alternate key and an index naming it there replaces the
+ * bucket's (and *LIVE).  s3_switch.c. */
+int ssi_s3_switch(struct ss_s3 *s, const struct ssi_s3_list *l, json_t **live, const char *tree, const char *rel,
+		  const char *data, size_t len, struct ss_error *err);
 /* Every object under the prefix whose key is a plain path below it,
  * sorted by key; the others are dropped with a warning naming each. */
 int ssi_s3_list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *err);

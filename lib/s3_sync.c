@@ -356,6 +356,7 @@ struct run {
 	struct ssi_s3_state next; /* what the next run reads */
 	struct ss_s3_stats *stats;
 	int state_dirty;
+	json_t *live;             /* the bucket's index, once read (s3_switch.c) */
 };
 
 static void count_up(struct run *r, const struct want *e)
@@ -414,6 +415,10 @@ static int put_doc(struct run *r, const struct want *e, struct ss_error *err)
 	if (strcmp(sha, e->sha256) != 0 || (long long)len != e->size) {
 		free(data);
 		return ssi_err(err, SS_TEMPFAIL, "'%s/%s' changed while it was published", r->tree, e->rel);
+	}
+	if (e->doc == 1 && (rc = ssi_s3_switch(r->s, &r->l, &r->live, r->tree, e->rel, data, len, err)) != SS_OK) {
+		free(data);
+		return rc;
 	}
 	size_t nl = strlen(e->rel);
 	const char *ctype = nl > 5 && strcmp(e->rel + nl - 5, ".json") == 0 ? "application/json"
@@ -582,6 +587,7 @@ int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struc
 	ssi_s3_list_free(&r.l);
 	ssi_s3_state_free(&r.st);
 	ssi_s3_state_free(&r.next);
+	json_decref(r.live);
 	free(r.skey);
 	free(root);
 	return rc;

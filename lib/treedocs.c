@@ -144,10 +144,7 @@ static int view_names(json_t *view, const char *path)
 	return 0;
 }
 
-/* The two alternate names of REL ("streams/v1/x.json" ->
- * "streams/v1/.x.a.json", ".x.b.json") a products file is staged at when
- * its product list changes. */
-static void alt_name(const char *rel, int which, char *out, size_t outsz)
+void ssi_treedocs_alt_name(const char *rel, int which, char *out, size_t outsz)
 {
 	const char *slash = strrchr(rel, '/');
 	size_t dl = slash ? (size_t)(slash - rel + 1) : 0, n = strlen(rel);
@@ -162,7 +159,7 @@ void ssi_treedocs_visible(const char *tree, const char *cid, const char *rel, ch
 	snprintf(out, outsz, "%s", rel);
 	for (int w = 0; named && w < 2; w++) {
 		char alt[PATH_MAX];
-		alt_name(rel, w, alt, sizeof(alt));
+		ssi_treedocs_alt_name(rel, w, alt, sizeof(alt));
 		if (strcmp(named, alt) == 0)
 			snprintf(out, outsz, "%s", alt);
 	}
@@ -285,7 +282,7 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 		} else {
 			char alt[PATH_MAX], salt[PATH_MAX];
 			for (int w = 0; w < 2; w++) {
-				alt_name(d->rel, w, alt, sizeof(alt));
+				ssi_treedocs_alt_name(d->rel, w, alt, sizeof(alt));
 				ssi_treedocs_sjson_name(alt, salt, sizeof(salt));
 				if (!view_names(vj, alt) && !view_names(vs, salt))
 					break;
@@ -326,7 +323,7 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 	for (size_t i = 0; i < n; i++)
 		for (int w = 0; w < 2; w++) {
 			char alt[PATH_MAX], salt[PATH_MAX];
-			alt_name(docs[i].rel, w, alt, sizeof(alt));
+			ssi_treedocs_alt_name(docs[i].rel, w, alt, sizeof(alt));
 			ssi_treedocs_sjson_name(alt, salt, sizeof(salt));
 			struct ss_error e;
 			if (!view_names(vj, alt))

@@ -54,6 +54,11 @@ int ssi_treedocs_put_signed(const char *key, int resign, const char *tree, size_
 /* "streams/v1/x.json" -> "streams/v1/x.sjson": the signed twin's name. */
 void ssi_treedocs_sjson_name(const char *rel, char *out, size_t outsz);
 
+/* The two alternate names of REL ("streams/v1/x.json" ->
+ * "streams/v1/.x.a.json", ".x.b.json", WHICH 0 or 1) a products file is
+ * staged at when its product list changes. */
+void ssi_treedocs_alt_name(const char *rel, int which, char *out, size_t outsz);
+
 /* Adds to OUT (not sealed) what TREE's signed view names now: the signed
  * products files streams/v1/index.sjson names and every item path they
  * list.  Nothing when there is no signed index.  0, or -1 out of memory. */

@@ -287,6 +287,22 @@ $S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/flip/streams/v1/index
 check "flip: the bucket's index is upstream's again" cmp -s "$T/idx.orig" "$T/idx.bucket"
 expect 0 "flip: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/flip"
 
+# ---- a products file whose product list changes goes through an alternate
+# key: the bucket's index never lists a product its file lacks, even when a
+# run dies between the two PUTs (the kill rounds below hit that window now
+# and then); the alternate is pruned as any unnamed object
+expect 0 "switch: a first mirror (up1)" "$M" "$U/up1" s3://mirror/sw
+expect 0 "switch: upstream changes its product list (up2)" "$M" -v "$U/up2" s3://mirror/sw
+ALT=$($S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/sw/streams/v1/.images.a.json" | sha256sum | cut -c1-64)
+check "switch: the new products file went up at the alternate key first" \
+	test "$ALT" = "$(sha256sum <"$W/up2/streams/v1/images.json" | cut -c1-64)"
+expect 0 "switch: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/sw"
+expect 0 "switch: back to up1, with no grace" "$M" --grace 0 "$U/up1" s3://mirror/sw
+keys mirror sw/streams
+check "switch: only the documents the index names are left" \
+	test "$(tr '\n' ' ' <"$T/keys")" = "sw/streams/v1/images.json sw/streams/v1/index.json "
+expect 0 "switch: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/sw"
+
 # ---- kill -9 at random points: the bucket always verifies -------------------
 rm "$W/current" && ln -s up1 "$W/current"
 expect 0 "kill test: start from up1" "$M" "$U/current" s3://mirror/kill
