@@ -115,13 +115,11 @@ static int open_part(struct xfer *x, int *fresh)
 	}
 	/* a file read back (to be hashed), or continued at any offset,
 	 * goes through the page cache; a big new one does not */
-	int e = ssi_dlw_direct_off(x);
+	int e = ssi_dlw_direct(x, 0);
 	if (e)
 		return ssi_err_sys(&dl->err, SS_FATAL, e, "cannot write '%s'", dl->part);
-	if (*fresh && dl->size >= DIRECT_MIN) {
-		int fl = fcntl(x->fd, F_GETFL);
-		x->direct = fl >= 0 && fcntl(x->fd, F_SETFL, fl | O_DIRECT) == 0;
-	}
+	if (*fresh && dl->size >= DIRECT_MIN)
+		ssi_dlw_direct(x, 1); /* refused: written as any other */
 	x->hash_in_loop = x->direct;
 	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))
 		return ssi_err(&dl->err, SS_FATAL, "out of memory");

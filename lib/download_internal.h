@@ -138,8 +138,9 @@ void ssi_dlw_stop(struct writer *w);
 /* An empty buffer (NULL when out of memory), and back. */
 char *ssi_dlw_get_buf(struct writer *w);
 void ssi_dlw_put_buf(struct writer *w, char *b);
-/* X's file leaves O_DIRECT (if it was); 0 or an errno. */
-int ssi_dlw_direct_off(struct xfer *x);
+/* X's file written O_DIRECT (ON) or through the page cache; 0 or an
+ * errno (EINVAL: the filesystem refuses O_DIRECT). */
+int ssi_dlw_direct(struct xfer *x, int on);
 /* Writes LEN bytes of BUF to X's file here, and hashes them unless X is
  * hashed in the loop; 0 or an errno. */
 int ssi_dlw_write_hash(struct xfer *x, const char *buf, size_t len);

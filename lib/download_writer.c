@@ -12,15 +12,14 @@
 
 #include "download_internal.h"
 
-/* X's file goes back to the page cache; 0 or an errno. */
-int ssi_dlw_direct_off(struct xfer *x)
+int ssi_dlw_direct(struct xfer *x, int on)
 {
-	if (!x->direct)
+	if (x->direct == on)
 		return 0;
 	int fl = fcntl(x->fd, F_GETFL);
-	if (fl < 0 || fcntl(x->fd, F_SETFL, fl & ~O_DIRECT) < 0)
+	if (fl < 0 || fcntl(x->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
 		return errno;
-	x->direct = 0;
+	x->direct = on;
 	return 0;
 }
 
@@ -32,7 +31,7 @@ int ssi_dlw_write_hash(struct xfer *x, const char *buf, size_t len)
 {
 	const char *p = buf;
 	size_t left = len;
-	int e = len % DIRECT_ALIGN ? ssi_dlw_direct_off(x) : 0;
+	int e = len % DIRECT_ALIGN ? ssi_dlw_direct(x, 0) : 0;
 	while (left && !e) {
 		ssize_t w = write(x->fd, p, left);
 		if (w < 0 && errno == EINTR)
@@ -40,13 +39,13 @@ int ssi_dlw_write_hash(struct xfer *x, const char *buf, size_t len)
 		/* a filesystem that took the flag but not the write, or a
 		 * short write that left the offset unaligned */
 		if (w < 0 && errno == EINVAL && x->direct) {
-			e = ssi_dlw_direct_off(x);
+			e = ssi_dlw_direct(x, 0);
 			continue;
 		}
 		if (w < 0)
 			return errno;
 		if ((size_t)w < left && x->direct)
-			e = ssi_dlw_direct_off(x);
+			e = ssi_dlw_direct(x, 0);
 		p += w;
 		left -= (size_t)w;
 	}

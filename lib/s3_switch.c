@@ -63,17 +63,6 @@ static int must_switch(json_t *live, json_t *next, const char *rel)
 	return 0;
 }
 
-/* Whether LIVE names PATH. */
-static int names(json_t *live, const char *path)
-{
-	const char *cid;
-	json_t *e;
-	json_object_foreach(json_object_get(live, "index"), cid, e)
-		if (strcmp(entry_path(e), path) == 0)
-			return 1;
-	return 0;
-}
-
 /* LIVE becomes the index naming ALT for REL: its entries naming REL go,
  * NEXT's entries naming REL come, with ALT as their path.  0 or -1. */
 static int switch_view(json_t *live, json_t *next, const char *rel, const char *alt)
@@ -116,13 +105,9 @@ static int read_live(struct ss_s3 *s, const struct ssi_s3_list *l, json_t **live
 	free(key);
 	if (rc != SS_OK)
 		return rc;
-	json_t *v = data ? json_loadb(data, len, 0, NULL) : NULL;
+	json_t *v = ssi_treedocs_view_parse(data, len, INDEX_REL);
 	free(data);
-	if (!json_is_object(json_object_get(v, "index"))) {
-		json_decref(v);
-		v = json_null();
-	}
-	*live = v;
+	*live = v ? v : json_null();
 	return SS_OK;
 }
 
@@ -140,7 +125,7 @@ int ssi_s3_switch(struct ss_s3 *s, const struct ssi_s3_list *l, json_t **live, c
 	}
 	char alt[PATH_MAX];
 	ssi_treedocs_alt_name(rel, 0, alt, sizeof(alt));
-	if (names(*live, alt))
+	if (ssi_treedocs_view_names(*live, alt))
 		ssi_treedocs_alt_name(rel, 1, alt, sizeof(alt));
 	int rc = switch_view(*live, next, rel, alt) == 0 ? SS_OK : ssi_err(err, SS_FATAL, "out of memory");
 	json_decref(next);

@@ -89,18 +89,24 @@ struct pdoc {
 	json_t *products;      /* its "products" object (borrowed) */
 };
 
+json_t *ssi_treedocs_view_parse(const char *body, size_t len, const char *rel)
+{
+	struct ss_error e;
+	json_t *v = body ? ssi_json_parse(body, len, rel, &e) : NULL;
+	if (v && !json_is_object(json_object_get(v, "index"))) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
 /* The reader-visible index at REL, parsed; NULL when none or unreadable. */
 json_t *ssi_treedocs_view(const char *tree, const char *rel)
 {
 	size_t len;
 	char *body = read_body(tree, rel, &len);
-	struct ss_error e;
-	json_t *v = body ? ssi_json_parse(body, len, rel, &e) : NULL;
+	json_t *v = ssi_treedocs_view_parse(body, len, rel);
 	free(body);
-	if (v && !json_is_object(json_object_get(v, "index"))) {
-		json_decref(v);
-		v = NULL;
-	}
 	return v;
 }
 
@@ -132,7 +138,7 @@ static int view_allows(json_t *view, const char *path, json_t *products)
 	return 1;
 }
 
-static int view_names(json_t *view, const char *path)
+int ssi_treedocs_view_names(json_t *view, const char *path)
 {
 	const char *cid;
 	json_t *e;
@@ -284,7 +290,7 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 			for (int w = 0; w < 2; w++) {
 				ssi_treedocs_alt_name(d->rel, w, alt, sizeof(alt));
 				ssi_treedocs_sjson_name(alt, salt, sizeof(salt));
-				if (!view_names(vj, alt) && !view_names(vs, salt))
+				if (!ssi_treedocs_view_names(vj, alt) && !ssi_treedocs_view_names(vs, salt))
 					break;
 			}
 			json_t *visible = vj ? json_deep_copy(vj) : json_pack("{s:s, s:{}}", "format", "index:1.0", "index");
@@ -326,9 +332,9 @@ static int put_docs(const char *key, const char *tree, const struct pdoc *docs, 
 			ssi_treedocs_alt_name(docs[i].rel, w, alt, sizeof(alt));
 			ssi_treedocs_sjson_name(alt, salt, sizeof(salt));
 			struct ss_error e;
-			if (!view_names(vj, alt))
+			if (!ssi_treedocs_view_names(vj, alt))
 				ssi_safe_unlink(tree, alt, 0, NULL, &e);
-			if (!view_names(vs, salt))
+			if (!ssi_treedocs_view_names(vs, salt))
 				ssi_safe_unlink(tree, salt, 0, NULL, &e);
 		}
 	json_decref(vj);

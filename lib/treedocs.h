@@ -37,6 +37,10 @@ int ssi_treedocs_differ(const char *key, const char *tree, json_t *docs, json_t 
 /* The reader-visible index at TREE/REL (the signed body of a clearsigned
  * one), parsed: a new reference, NULL when none or unreadable. */
 json_t *ssi_treedocs_view(const char *tree, const char *rel);
+/* The same from BODY (LEN bytes, REL naming it; NULL: none). */
+json_t *ssi_treedocs_view_parse(const char *body, size_t len, const char *rel);
+/* Whether an entry of the index VIEW names PATH. */
+int ssi_treedocs_view_names(json_t *view, const char *path);
 
 /* The tree-relative path of the products file REL of content id CID
  * that readers see now: REL, or the alternate the index names while a

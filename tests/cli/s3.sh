@@ -302,6 +302,13 @@ keys mirror sw/streams
 check "switch: only the documents the index names are left" \
 	test "$(tr '\n' ' ' <"$T/keys")" = "sw/streams/v1/images.json sw/streams/v1/index.json "
 expect 0 "switch: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/sw"
+# a bucket index that is not one (not JSON) names nothing: no switch, and
+# the run replaces it
+printf 'not {json' >"$T/junk"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/junk" | cut -c1-64)" -T "$T/junk" \
+	"$S3_ENDPOINT/mirror/sw/streams/v1/index.json" -o /dev/null
+expect 0 "switch: over a bucket index that is not JSON" "$M" --grace 0 "$U/up2" s3://mirror/sw
+expect 0 "switch: ... the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/sw"
 
 # ---- kill -9 at random points: the bucket always verifies -------------------
 rm "$W/current" && ln -s up1 "$W/current"
