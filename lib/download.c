@@ -118,7 +118,7 @@ static int open_part(struct xfer *x, int *fresh)
 	int e = ssi_dlw_direct(x, 0);
 	if (e)
 		return ssi_err_sys(&dl->err, SS_FATAL, e, "cannot write '%s'", dl->part);
-	if (*fresh && dl->size >= DIRECT_MIN)
+	if (*fresh && dl->size >= DIRECT_MIN && ssi_dlw_direct_fs(x->fd))
 		ssi_dlw_direct(x, 1); /* refused: written as any other */
 	x->hash_in_loop = x->direct;
 	if (!x->h && !(x->h = ss_hasher_new(dl->kinds)))

@@ -57,7 +57,8 @@ struct xfer {
  * allocated, filled and flushed, which on the development VM costs from
  * 0.5 s to 4.3 s of CPU a GiB from one minute to the next, while its disk
  * takes the same GiB O_DIRECT in about 1.3 s of waiting (dd, bs=512K).
- * Where the filesystem refuses O_DIRECT the file is written as any other.
+ * Only on a local disk's filesystem (ext4, XFS, btrfs: ssi_dlw_direct_fs);
+ * where one refuses O_DIRECT the file is written as any other.
  */
 #define DIRECT_MIN ((long long)8 << 20)
 #define DIRECT_ALIGN 4096
@@ -138,6 +139,8 @@ void ssi_dlw_stop(struct writer *w);
 /* An empty buffer (NULL when out of memory), and back. */
 char *ssi_dlw_get_buf(struct writer *w);
 void ssi_dlw_put_buf(struct writer *w, char *b);
+/* Is FD's filesystem one whose O_DIRECT writes are worth it? */
+int ssi_dlw_direct_fs(int fd);
 /* X's file written O_DIRECT (ON) or through the page cache; 0 or an
  * errno (EINVAL: the filesystem refuses O_DIRECT). */
 int ssi_dlw_direct(struct xfer *x, int on);

@@ -6,11 +6,32 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/vfs.h>
 
 #include "download_internal.h"
+
+/* Filesystems whose O_DIRECT writes go straight to a local disk.  On
+ * others it is refused (tmpfs before Linux 6.6), gains nothing, or makes
+ * every write a synchronous round trip (NFS, CIFS, FUSE): the page cache
+ * serves them better. */
+int ssi_dlw_direct_fs(int fd)
+{
+	struct statfs sf;
+	if (fstatfs(fd, &sf) != 0)
+		return 0;
+	switch ((unsigned long)sf.f_type) {
+	case EXT4_SUPER_MAGIC: /* (ext2 and ext3 share it) */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 int ssi_dlw_direct(struct xfer *x, int on)
 {
