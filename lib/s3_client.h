@@ -162,9 +162,11 @@ int ssi_s3_switch(struct ss_s3 *s, const struct ssi_s3_list *l, json_t **live, c
 int ssi_s3_list_prefix(struct ss_s3 *s, struct ssi_s3_list *l, struct ss_error *err);
 
 /* s3_multipart.c: puts the file PATH as KEY; its bytes must have SHA256
- * (the server refuses others); multipart above the part size. */
+ * (the server refuses others); multipart above the part size.  The
+ * object's ETag goes into ETAG (SSI_S3_ETAG bytes; empty when the store
+ * gave none we keep). */
 int ssi_s3_put_file(struct ss_s3 *s, const char *key, const char *path, long long size,
-		    const char *sha256, struct ss_error *err);
+		    const char *sha256, char *etag, struct ss_error *err);
 
 /* The Content-Type, Cache-Control and (with --acl) x-amz-acl headers of
  * an object put, in R's headers from the first, formatted into CT, CC and
@@ -175,12 +177,13 @@ int ssi_s3_put_headers(const struct ss_s3 *s, struct ssi_s3_req *r, char *ct, ch
 long long ssi_s3_part_size(const struct ss_s3 *s);
 /* A multipart upload's steps: starting it (its UploadId, malloc'd, in
  * *ID), completing it with the ETags of its N parts (EID: the UploadId
- * URI-encoded), and aborting it (best effort: the parts of a failed
- * upload are not kept, and billed). */
+ * URI-encoded; the object's ETag into ETAG, SSI_S3_ETAG bytes), and
+ * aborting it (best effort: the parts of a failed upload are not kept,
+ * and billed). */
 int ssi_s3_mp_initiate(struct ss_s3 *s, const char *key, const char *what, char **id,
 		       struct ss_error *err);
 int ssi_s3_mp_complete(struct ss_s3 *s, const char *key, const char *eid, const char *what,
-		       const char (*etags)[80], size_t n, struct ss_error *err);
+		       const char (*etags)[80], size_t n, char *etag, struct ss_error *err);
 void ssi_s3_mp_abort(struct ss_s3 *s, const char *key, const char *eid, const char *what);
 
 /* s3_stream.c: puts the item IT (SIZE bytes, SHA256) as KEY, fetched from
@@ -190,15 +193,16 @@ void ssi_s3_mp_abort(struct ss_s3 *s, const char *key, const char *eid, const ch
  * SS_INTEGRITY and nothing is stored under KEY.  An empty SHA256 (the
  * stream gives none) is filled with the body's. */
 int ssi_s3_put_from_url(struct ss_s3 *s, const char *key, const char *url, const struct ss_item *it,
-			long long size, char sha256[65], struct ss_error *err);
+			long long size, char sha256[65], char *etag, struct ss_error *err);
 
 /* s3_stream.c: puts the item REL (IT may be NULL) as KEY: from SOURCE
  * when given (an http(s) root: ssi_s3_put_from_url; else a directory,
  * file://DIR too, each item hashed first), else from the local TREE
- * (hashed first with check_items). */
+ * (hashed first with check_items).  Both: the object's ETag into ETAG
+ * (SSI_S3_ETAG bytes), as ssi_s3_put_file. */
 int ssi_s3_put_item(struct ss_s3 *s, const char *key, const char *rel, const char *tree,
 		    const char *source, const struct ss_item *it, long long size, char sha256[65],
-		    struct ss_error *err);
+		    char *etag, struct ss_error *err);
 
 /* s3_lock.c: SS_OK while we hold the lock (or hold none) and the run's
  * time is not up; before each write.  _keeper_stop ends the keeper. */

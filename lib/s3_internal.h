@@ -14,13 +14,20 @@
 
 /* ---- Parsers: bytes in, struct out; no I/O (fuzzed) ---------------------- */
 
+/* An object's ETag, without quotes: an MD5 in hex, "-N" appended for a
+ * multipart upload; empty when longer or not made of letters, digits
+ * and '-' (ssi_s3_etag_set).  Small: a listing holds up to 4M. */
+#define SSI_S3_ETAG 48
+
 struct ssi_s3_obj {
 	char *key;
 	long long size;
-	/* Without quotes: an MD5 in hex, "-N" appended for a multipart
-	 * upload; empty when longer.  Small: a listing holds up to 4M. */
-	char etag[48];
+	char etag[SSI_S3_ETAG];
 };
+
+/* The ETag in [S, E), quotes around it dropped, into OUT (SSI_S3_ETAG
+ * bytes); OUT is empty when it is not one we keep. */
+void ssi_s3_etag_set(char *out, const char *s, const char *e);
 
 struct ssi_s3_list {
 	struct ssi_s3_obj *objs;
@@ -62,6 +69,9 @@ int ssi_s3_parse_error(const char *xml, size_t len, char *code, size_t codesz, c
 
 /* The UploadId of an InitiateMultipartUploadResult (malloc'd), or NULL. */
 char *ssi_s3_parse_upload_id(const char *xml, size_t len);
+/* The ETag of a CompleteMultipartUploadResult into OUT (SSI_S3_ETAG
+ * bytes, ssi_s3_etag_set): 0, or -1 when there is none. */
+int ssi_s3_parse_complete_etag(const char *xml, size_t len, char *out);
 
 /*
  * The state object a mirror keeps in the bucket: what it uploaded (key,
@@ -69,12 +79,16 @@ char *ssi_s3_parse_upload_id(const char *xml, size_t len);
  * unlisted (for the grace period, a ledger: ledger.h).  Text, one entry
  * per line:
  *   o SHA256 SIZE KEY
+ *   e ETAG               (the ETag the store gave the object of the line
+ *                         above when it was put; older runs wrote none,
+ *                         and older versions pass over such a line)
  *   P UNIXTIME KEY       (before the ledger: "d UNIXTIME KEY", still read)
  */
 struct ssi_s3_sent {
 	char *key;
 	char sha256[65];
 	long long size;
+	char etag[SSI_S3_ETAG]; /* "" when not known */
 };
 struct ssi_s3_state {
 	struct ssi_s3_sent *sent;
@@ -90,10 +104,11 @@ int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st);
 void ssi_s3_state_sort(struct ssi_s3_state *st);
 const struct ssi_s3_sent *ssi_s3_state_sent(const struct ssi_s3_state *st, const char *key);
 const struct ssi_ledger_entry *ssi_s3_state_gone(const struct ssi_s3_state *st, const char *key);
-/* Adds or replaces; -1 when out of memory or KEY holds a newline; _gone
- * -2 when KEY is not a path the ledger keeps (ledger.h). */
+/* Adds or replaces (ETAG may be NULL or empty: not known); -1 when out
+ * of memory or KEY holds a newline; _gone -2 when KEY is not a path the
+ * ledger keeps (ledger.h). */
 int ssi_s3_state_add_sent(struct ssi_s3_state *st, const char *key, const char *sha256,
-			  long long size);
+			  long long size, const char *etag);
 int ssi_s3_state_add_gone(struct ssi_s3_state *st, const char *key, long long since);
 /* The text form (malloc'd, length in *LEN; ST sealed first), or NULL
  * when out of memory. */

@@ -158,8 +158,9 @@ int ssi_s3_mp_initiate(struct ss_s3 *s, const char *key, const char *what, char 
 }
 
 int ssi_s3_mp_complete(struct ss_s3 *s, const char *key, const char *eid, const char *what,
-		       const char (*etags)[80], size_t n, struct ss_error *err)
+		       const char (*etags)[80], size_t n, char *etag, struct ss_error *err)
 {
+	etag[0] = '\0';
 	size_t xl = 64 + n * 140;
 	char *xml = malloc(xl);
 	if (!xml)
@@ -180,6 +181,8 @@ int ssi_s3_mp_complete(struct ss_s3 *s, const char *key, const char *eid, const 
 	if (rc == SS_OK && cr.reply.data &&
 	    ssi_s3_parse_error(cr.reply.data, cr.reply.len, cr.code, sizeof(cr.code), cr.msg, sizeof(cr.msg)) == 0)
 		rc = ssi_err(err, SS_TEMPFAIL, "cannot %s: %s %s", what, cr.code, cr.msg);
+	else if (rc == SS_OK && cr.reply.data)
+		ssi_s3_parse_complete_etag(cr.reply.data, cr.reply.len, etag);
 	ssi_s3_req_done(&cr);
 	free(xml);
 	return rc;
@@ -199,7 +202,7 @@ void ssi_s3_mp_abort(struct ss_s3 *s, const char *key, const char *eid, const ch
  * up to -j parts go at once, each carrying its own sha256 so the server
  * checks every byte; any failure aborts the upload. */
 static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long size,
-			 const char *sha256, struct ss_error *err)
+			 const char *sha256, char *etag, struct ss_error *err)
 {
 	char what[512];
 	ssi_s3_what(what, sizeof(what), "upload", s, key);
@@ -225,7 +228,7 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 		if ((rc = p.rc) != SS_OK && err)
 			*err = p.err;
 		if (rc == SS_OK)
-			rc = ssi_s3_mp_complete(s, key, eid, what, (const char (*)[80])etags, nparts, err);
+			rc = ssi_s3_mp_complete(s, key, eid, what, (const char (*)[80])etags, nparts, etag, err);
 	}
 	if (rc != SS_OK && eid)
 		ssi_s3_mp_abort(s, key, eid, what);
@@ -236,8 +239,9 @@ static int put_multipart(struct ss_s3 *s, const char *key, int fd, long long siz
 }
 
 int ssi_s3_put_file(struct ss_s3 *s, const char *key, const char *path, long long size,
-		    const char *sha256, struct ss_error *err)
+		    const char *sha256, char *etag, struct ss_error *err)
 {
+	etag[0] = '\0';
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ssi_err_sys(err, SS_FATAL, errno, "cannot read '%s'", path);
@@ -247,7 +251,7 @@ int ssi_s3_put_file(struct ss_s3 *s, const char *key, const char *path, long lon
 		rc = ssi_err(err, SS_INTEGRITY, "cannot upload '%s': size %lld, expected %lld", path,
 			     (long long)st.st_size, size);
 	} else if (size > ssi_s3_part_size(s)) {
-		rc = put_multipart(s, key, fd, size, sha256, err);
+		rc = put_multipart(s, key, fd, size, sha256, etag, err);
 	} else {
 		char what[512], ct[128], cc[128], acl[128];
 		ssi_s3_what(what, sizeof(what), "put", s, key);
@@ -256,6 +260,8 @@ int ssi_s3_put_file(struct ss_s3 *s, const char *key, const char *path, long lon
 		rc = ssi_s3_perform(s, &r, NULL, what, err);
 		if (rc != SS_OK && strcmp(r.code, "XAmzContentSHA256Mismatch") == 0)
 			rc = SS_INTEGRITY;
+		if (rc == SS_OK)
+			ssi_s3_etag_set(etag, r.etag, r.etag + strlen(r.etag));
 		if (err)
 			err->code = rc;
 		ssi_s3_req_done(&r);

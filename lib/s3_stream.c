@@ -49,6 +49,7 @@ struct stream {
 	size_t blen, bcap;
 	struct ss_hasher *whole, *part;
 	char *id, *eid;      /* the multipart upload, once started */
+	char *etag;          /* the object's, once put (SSI_S3_ETAG bytes) */
 	char (*etags)[80];
 	size_t nparts, done;
 	int rc;              /* a failure inside the write callback */
@@ -292,6 +293,8 @@ static int put_whole(struct stream *st, const char *sha256, struct ss_error *err
 	if (rc != SS_OK && strcmp(r.code, "XAmzContentSHA256Mismatch") == 0)
 		rc = ssi_err(err, SS_INTEGRITY, "cannot %s: '%s' does not have sha256 %s (the store refused it)",
 			     st->what, st->url, sha256);
+	if (rc == SS_OK)
+		ssi_s3_etag_set(st->etag, r.etag, r.etag + strlen(r.etag));
 	ssi_s3_req_done(&r);
 	return rc;
 }
@@ -441,6 +444,8 @@ static int pipe_once(struct stream *st, const struct ss_item *it, char *sha256, 
 	} else if (rc == SS_OK && !st->verified) {
 		rc = ssi_err(err, SS_FATAL, "cannot %s: the store took the object before all of it came", st->what);
 	}
+	if (rc == SS_OK)
+		ssi_s3_etag_set(st->etag, r.etag, r.etag + strlen(r.etag));
 	ssi_s3_req_done(&r);
 	return rc;
 }
@@ -489,7 +494,7 @@ static int stream_once(struct stream *st, const struct ss_item *it, char *sha256
 				     st->nparts);
 		if (rc == SS_OK && multipart)
 			rc = ssi_s3_mp_complete(st->s, st->key, st->eid, st->what,
-						(const char (*)[80])st->etags, st->nparts, err);
+						(const char (*)[80])st->etags, st->nparts, st->etag, err);
 	}
 	if (rc != SS_OK && st->eid)
 		ssi_s3_mp_abort(st->s, st->key, st->eid, st->what);
@@ -503,11 +508,13 @@ static int stream_once(struct stream *st, const struct ss_item *it, char *sha256
 }
 
 int ssi_s3_put_from_url(struct ss_s3 *s, const char *key, const char *url, const struct ss_item *it,
-			long long size, char sha256[65], struct ss_error *err)
+			long long size, char sha256[65], char *etag, struct ss_error *err)
 {
 	char what[512];
 	ssi_s3_what(what, sizeof(what), "upload", s, key);
-	struct stream st = { .s = s, .key = key, .url = url, .what = what, .size = size, .rc = SS_OK };
+	etag[0] = '\0';
+	struct stream st = { .s = s, .key = key, .url = url, .what = what, .size = size, .rc = SS_OK,
+			     .etag = etag };
 	return stream_once(&st, it, sha256, err);
 }
 
@@ -519,13 +526,14 @@ static const char *local_root(const char *source)
 
 int ssi_s3_put_item(struct ss_s3 *s, const char *key, const char *rel, const char *tree,
 		    const char *source, const struct ss_item *it, long long size, char sha256[65],
-		    struct ss_error *err)
+		    char *etag, struct ss_error *err)
 {
+	etag[0] = '\0';
 	if (source && (strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0)) {
 		char *url = ss_join(source, rel);
 		if (!url)
 			return ssi_err(err, SS_FATAL, "out of memory");
-		int rc = ssi_s3_put_from_url(s, key, url, it, size, sha256, err);
+		int rc = ssi_s3_put_from_url(s, key, url, it, size, sha256, etag, err);
 		free(url);
 		return rc;
 	}
@@ -543,7 +551,7 @@ int ssi_s3_put_item(struct ss_s3 *s, const char *key, const char *rel, const cha
 			memcpy(sha256, d.sha256, 65);
 	}
 	if (rc == SS_OK)
-		rc = ssi_s3_put_file(s, key, full, size, sha256, err);
+		rc = ssi_s3_put_file(s, key, full, size, sha256, etag, err);
 	free(full);
 	return rc;
 }

@@ -3,234 +3,17 @@
  * S3 object storage: publishing a local tree into a bucket prefix in the
  * order that keeps it consistent for readers at every moment: items, then
  * products files, then indexes; what the documents no longer name goes
- * after a grace period.  Sits on the client, the uploader and the lock.
+ * after a grace period.  Sits on the client, the uploader and the lock;
+ * what the bucket should hold comes from s3_wants.c.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "s3_client.h"
-
-struct want {
-	char *rel;         /* tree-relative path */
-	char *key;         /* full key */
-	long long size;
-	char sha256[65];
-	char md5[33];      /* a document's: what the store's ETag of it is */
-	const struct ss_item *it; /* an item naming it (borrowed from the tree), or NULL */
-	int doc;           /* 0 item, 1 products file, 2 index */
-};
-
-struct wants {
-	struct want *v;
-	size_t n, alloc;
-};
-
-static int want_cmp_key(const void *a, const void *b)
-{
-	return strcmp(((const struct want *)a)->key, ((const struct want *)b)->key);
-}
-
-/* Items before products files before indexes; paths in order within each. */
-static int want_cmp_order(const void *a, const void *b)
-{
-	const struct want *x = a, *y = b;
-	if (x->doc != y->doc)
-		return x->doc - y->doc;
-	return strcmp(x->rel, y->rel);
-}
-
-static struct want *want_add(struct ss_s3 *s, struct wants *w, const char *rel)
-{
-	if (w->n == w->alloc) {
-		size_t na = w->alloc ? w->alloc * 2 : 256;
-		struct want *nv = realloc(w->v, na * sizeof(*nv));
-		if (!nv)
-			return NULL;
-		w->v = nv;
-		w->alloc = na;
-	}
-	struct want *e = &w->v[w->n];
-	memset(e, 0, sizeof(*e));
-	e->rel = strdup(rel);
-	e->key = ssi_s3_full_key(s, rel);
-	if (!e->rel || !e->key) {
-		free(e->rel);
-		free(e->key);
-		return NULL;
-	}
-	w->n++;
-	return e;
-}
-
-static void wants_free(struct wants *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->v[i].rel);
-		free(w->v[i].key);
-	}
-	free(w->v);
-}
-
-/* Every regular file under DIR/REL (the documents under streams/). */
-static int add_docs(struct ss_s3 *s, struct wants *w, const char *root, const char *rel,
-		    struct ss_error *err)
-{
-	char *dir = ssi_s3_asprintf("%s/%s", root, rel);
-	if (!dir)
-		return ssi_err(err, SS_FATAL, "out of memory");
-	DIR *d = opendir(dir);
-	if (!d) {
-		int e = errno;
-		free(dir);
-		if (e == ENOENT && strcmp(rel, "streams") == 0)
-			return ssi_err(err, SS_FATAL, "cannot publish '%s': no streams/ directory", root);
-		return ssi_err_sys(err, SS_FATAL, e, "cannot read '%s/%s'", root, rel);
-	}
-	int rc = SS_OK;
-	struct dirent *de;
-	while (rc == SS_OK && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue; /* ., .., and temporary files */
-		char *sub = ssi_s3_asprintf("%s/%s", rel, de->d_name);
-		char *full = sub ? ssi_s3_asprintf("%s/%s", root, sub) : NULL;
-		struct stat st;
-		if (!full) {
-			rc = ssi_err(err, SS_FATAL, "out of memory");
-		} else if (lstat(full, &st) != 0) {
-			rc = ssi_err_sys(err, SS_FATAL, errno, "cannot stat '%s'", full);
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = add_docs(s, w, root, sub, err);
-		} else if (S_ISREG(st.st_mode)) {
-			struct ss_digest dg;
-			struct want *e = NULL;
-			if (ss_hash_file(full, SS_HASH_SHA256 | SS_HASH_MD5, &dg, err) != SS_OK)
-				rc = SS_FATAL;
-			else if (!(e = want_add(s, w, sub)))
-				rc = ssi_err(err, SS_FATAL, "out of memory");
-			if (e) {
-				e->size = (long long)st.st_size;
-				memcpy(e->sha256, dg.sha256, 65);
-				memcpy(e->md5, dg.md5, 33);
-				e->doc = strncmp(de->d_name, "index.", 6) == 0 ? 2 : 1;
-			}
-		}
-		free(sub);
-		free(full);
-	}
-	closedir(d);
-	free(dir);
-	return rc;
-}
-
-/* Wants in path order. */
-static int want_cmp_rel(const void *a, const void *b)
-{
-	return strcmp(((const struct want *)a)->rel, ((const struct want *)b)->rel);
-}
-
-/* One want per path from FIRST on (items share files across versions). */
-static void wants_dedupe(struct wants *w, size_t first)
-{
-	if (w->n <= first)
-		return;
-	qsort(w->v + first, w->n - first, sizeof(*w->v), want_cmp_rel);
-	size_t k = first;
-	for (size_t i = first; i < w->n; i++) {
-		if (k > first && strcmp(w->v[k - 1].rel, w->v[i].rel) == 0) {
-			free(w->v[i].rel);
-			free(w->v[i].key);
-			continue;
-		}
-		w->v[k++] = w->v[i];
-	}
-	w->n = k;
-}
-
-/* The want E of item IT from the staged documents of a streamed sync:
- * its size comes from the stream, which must give it (the buffer and a
- * multipart upload are planned before the first byte).  Without a sha256
- * in the stream E's stays empty until the upload computed it. */
-static int want_from_item(struct want *e, const struct ss_item *it, struct ss_error *err)
-{
-	(void)it;
-	e->size = ss_item_get_int(it, "size");
-	if (e->size < 0)
-		return ssi_err(err, SS_FATAL, "cannot stream '%s' into the bucket: the stream gives no size", e->rel);
-	return SS_OK;
-}
-
-/* The want E of item IT from the local file FULL. */
-static int want_from_file(struct want *e, const struct ss_item *it, const char *full, struct ss_error *err)
-{
-	struct stat st;
-	if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
-		return ssi_err(err, SS_FATAL, "cannot publish '%s': the tree names it but it is missing", full);
-	e->size = (long long)st.st_size;
-	const char *sha = ss_item_str(it, "sha256");
-	if (!sha || strlen(sha) != 64) {
-		/* No sha256 in the stream: the file's own, so the server
-		 * still checks the bytes it gets. */
-		struct ss_digest dg;
-		if (ss_hash_file(full, SS_HASH_SHA256, &dg, err) != SS_OK)
-			return SS_FATAL;
-		memcpy(e->sha256, dg.sha256, 65);
-	}
-	long long isz = ss_item_get_int(it, "size");
-	if (isz >= 0 && isz != e->size)
-		return ssi_err(err, SS_INTEGRITY, "'%s': size %lld, expected %lld", full, e->size, isz);
-	return SS_OK;
-}
-
-/* The items the tree's documents name, each path once; *TP keeps the tree
- * (the wants point into it).  STREAMED: the items are not in the tree. */
-static int add_items(struct ss_s3 *s, struct wants *w, const char *root, int streamed,
-		     struct ss_tree **tp, struct ss_error *err)
-{
-	struct ss_tree *t = *tp = ss_tree_load(root, err);
-	if (!t)
-		return err ? err->code : SS_FATAL;
-	int rc = SS_OK;
-	size_t first = w->n;
-	for (size_t i = 0; rc == SS_OK && i < ss_tree_nproducts(t); i++) {
-		const struct ss_products *p = ss_tree_products(t, i);
-		if (ss_products_check_paths(p, err) != SS_OK) {
-			rc = SS_FATAL;
-			break;
-		}
-		for (size_t j = 0; rc == SS_OK && j < ss_products_count(p); j++) {
-			const struct ss_item *it = ss_products_item(p, j);
-			const char *path = ss_item_str(it, "path");
-			if (!path)
-				continue;
-			const char *sha = ss_item_str(it, "sha256");
-			char *full = ssi_s3_asprintf("%s/%s", root, path);
-			struct want *e = full ? want_add(s, w, path) : NULL;
-			if (!e) {
-				free(full);
-				rc = ssi_err(err, SS_FATAL, "out of memory");
-				break;
-			}
-			e->it = it;
-			if (sha && strlen(sha) == 64) {
-				memcpy(e->sha256, sha, 65);
-				for (char *c = e->sha256; *c; c++)
-					if (*c >= 'A' && *c <= 'F')
-						*c = (char)(*c - 'A' + 'a');
-			}
-			rc = streamed ? want_from_item(e, it, err) : want_from_file(e, it, full, err);
-			free(full);
-		}
-	}
-	wants_dedupe(w, first);
-	return rc;
-}
+#include "s3_wants.h"
 
 static int save_state(struct ss_s3 *s, const char *key, struct ssi_s3_state *st,
 		      struct ss_error *err)
@@ -244,28 +27,47 @@ static int save_state(struct ss_s3 *s, const char *key, struct ssi_s3_state *st,
 	return rc;
 }
 
-/* Is the object already in the bucket with these bytes?  A document by
- * the store's word, its ETag (the MD5 of a single PUT's body): the state
- * says what the last run that saved it had sent, and a run killed after
- * it put a document but before it saved the state leaves it saying the
- * old bytes, which a document going back to them (of the same size, as
- * an index whose dates alone changed) would match.  An ETag that is not
- * an MD5 (another store's encryption) only costs the document a PUT. */
+/* Is the object already in the bucket with these bytes?  The state says
+ * what the last run that saved it had sent, and a run killed after it
+ * put an object but before it saved the state leaves it saying the old
+ * bytes, which an object going back to them (of the same size, as an
+ * index whose dates alone changed) would match.  So the store's word
+ * decides too: a document's ETag must be its MD5 (that of a single PUT's
+ * body; an ETag that is not one, as another store's encryption gives,
+ * only costs the document a PUT), and an item's the ETag the store gave
+ * the bytes the state names when they were put (states written before
+ * it was kept have none: the item is taken on the state's word, and its
+ * ETag kept from now on).  An ETag that is not an MD5 but looks like one
+ * (a store's encryption) costs an item the stream gives only an md5 a
+ * PUT each run. */
 static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, struct want *w)
 {
 	const struct ssi_s3_obj *o = ssi_s3_list_find(l, w->key);
 	if (!o || o->size != w->size)
 		return 0;
-	if (w->doc)
-		return strcasecmp(o->etag, w->md5) == 0;
-	const struct ssi_s3_sent *e = ssi_s3_state_sent(st, w->key);
-	if (e && !w->sha256[0] && e->size == w->size) {
-		/* A streamed item the stream gives no sha256: the one its
-		 * upload computed. */
-		memcpy(w->sha256, e->sha256, 65);
+	if (w->doc) {
+		if (strcasecmp(o->etag, w->md5) != 0)
+			return 0;
+		memcpy(w->etag, o->etag, sizeof(w->etag));
 		return 1;
 	}
-	return e && e->size == w->size && strcmp(e->sha256, w->sha256) == 0;
+	const struct ssi_s3_sent *e = ssi_s3_state_sent(st, w->key);
+	if (!e || e->size != w->size || (e->etag[0] && o->etag[0] && strcasecmp(e->etag, o->etag) != 0))
+		return 0;
+	if (!w->sha256[0]) {
+		/* An item the stream gives no sha256: the one its upload
+		 * computed, when the bytes are still the stream's by its md5
+		 * (a single PUT's ETag; upstream may change an item in place) */
+		char mb[40];
+		const char *md5 = w->it ? ss_item_get(w->it, "md5", mb, sizeof(mb)) : NULL;
+		if (md5 && strlen(o->etag) == 32 && strcasecmp(md5, o->etag) != 0)
+			return 0;
+		memcpy(w->sha256, e->sha256, 65);
+	} else if (strcmp(e->sha256, w->sha256) != 0) {
+		return 0;
+	}
+	memcpy(w->etag, e->etag[0] ? e->etag : o->etag, sizeof(w->etag));
+	return 1;
 }
 
 /* The items to put, shared by the upload workers. */
@@ -301,9 +103,10 @@ static void *upload_worker(void *arg)
 		ss_error_clear(&err);
 		int rc = ssi_s3_lock_check(s, &err);
 		if (rc == SS_OK)  /* fills an empty sha256 */
-			rc = ssi_s3_put_item(s, e->key, e->rel, p->tree, p->source, e->it, e->size, e->sha256, &err);
+			rc = ssi_s3_put_item(s, e->key, e->rel, p->tree, p->source, e->it, e->size, e->sha256,
+					     e->etag, &err);
 		pthread_mutex_lock(&p->mu);
-		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size) != 0)
+		if (rc == SS_OK && ssi_s3_state_add_sent(p->st, e->key, e->sha256, e->size, e->etag) != 0)
 			rc = ssi_err(&err, SS_FATAL, "out of memory");
 		if (rc == SS_OK) {
 			p->stats->uploaded++;
@@ -375,10 +178,15 @@ static int put_items(struct run *r, struct ss_error *err)
 	if (!todo)
 		return ssi_err(err, SS_FATAL, "out of memory");
 	for (size_t i = 0; i < r->w.n && !r->w.v[i].doc; i++) {
-		if (have(&r->l, &r->st, &r->w.v[i]))
-			r->stats->kept++;
-		else
-			todo[ntodo++] = &r->w.v[i];
+		struct want *w = &r->w.v[i];
+		if (!have(&r->l, &r->st, w)) {
+			todo[ntodo++] = w;
+			continue;
+		}
+		r->stats->kept++;
+		/* an ETag the state lacked (an older version's): kept from now on */
+		const struct ssi_s3_sent *e = ssi_s3_state_sent(&r->st, w->key);
+		r->state_dirty |= e && !e->etag[0] && w->etag[0];
 	}
 	if (r->s->o->dry_run) {
 		for (size_t i = 0; i < ntodo; i++) {
@@ -400,7 +208,7 @@ static int put_items(struct run *r, struct ss_error *err)
 }
 
 /* Puts the document E, which must still be what was hashed. */
-static int put_doc(struct run *r, const struct want *e, struct ss_error *err)
+static int put_doc(struct run *r, struct want *e, struct ss_error *err)
 {
 	char *full = ssi_s3_asprintf("%s/%s", r->tree, e->rel), *data = NULL;
 	size_t len = 0;
@@ -423,7 +231,10 @@ static int put_doc(struct run *r, const struct want *e, struct ss_error *err)
 	size_t nl = strlen(e->rel);
 	const char *ctype = nl > 5 && strcmp(e->rel + nl - 5, ".json") == 0 ? "application/json"
 									  : "text/plain; charset=utf-8";
-	rc = ssi_s3_put(r->s, e->key, data, len, ctype, CC_DOCS, r->s->o->acl, NULL, NULL, err);
+	char etag[80];
+	rc = ssi_s3_put(r->s, e->key, data, len, ctype, CC_DOCS, r->s->o->acl, NULL, etag, err);
+	if (rc == SS_OK)
+		ssi_s3_etag_set(e->etag, etag, etag + strlen(etag));
 	free(data);
 	return rc;
 }
@@ -456,7 +267,7 @@ static int put_docs(struct run *r, struct ss_error *err)
 		if (rc != SS_OK)
 			return rc;
 		count_up(r, e);
-		if (ssi_s3_state_add_sent(&r->st, e->key, e->sha256, e->size) != 0)
+		if (ssi_s3_state_add_sent(&r->st, e->key, e->sha256, e->size, e->etag) != 0)
 			return ssi_err(err, SS_FATAL, "out of memory");
 		r->state_dirty = 1;
 	}
@@ -492,7 +303,7 @@ static int prune_one(struct run *r, const struct ssi_s3_obj *o, long long now, s
 		ssi_s3_emit(s, SS_EV_WARN, o->key + plen, -1, "not a plain path: never deleted");
 		return SS_OK;
 	}
-	if ((e && ssi_s3_state_add_sent(&r->next, o->key, e->sha256, e->size) != 0) || grc != 0)
+	if ((e && ssi_s3_state_add_sent(&r->next, o->key, e->sha256, e->size, e->etag) != 0) || grc != 0)
 		return ssi_err(err, SS_FATAL, "out of memory");
 	if (!g)
 		r->state_dirty = 1;
@@ -503,18 +314,18 @@ static int prune_one(struct run *r, const struct ssi_s3_obj *o, long long now, s
 static int prune(struct run *r, struct ss_error *err)
 {
 	struct wants *w = &r->w;
-	qsort(w->v, w->n, sizeof(*w->v), want_cmp_key);
+	qsort(w->v, w->n, sizeof(*w->v), ssi_s3_want_cmp_key);
 	long long now = (long long)time(NULL);
 	size_t plen = strlen(r->s->prefix);
 	for (size_t i = 0; i < w->n; i++)
-		if (ssi_s3_state_add_sent(&r->next, w->v[i].key, w->v[i].sha256, w->v[i].size) != 0)
+		if (ssi_s3_state_add_sent(&r->next, w->v[i].key, w->v[i].sha256, w->v[i].size, w->v[i].etag) != 0)
 			return ssi_err(err, SS_FATAL, "out of memory");
 	for (size_t i = 0; i < r->l.n; i++) {
 		const struct ssi_s3_obj *o = &r->l.objs[i];
 		if (strncmp(o->key + plen, ".sstream/", 9) == 0)
 			continue;
 		struct want k = { .key = o->key };
-		if (w->n && bsearch(&k, w->v, w->n, sizeof(k), want_cmp_key))
+		if (w->n && bsearch(&k, w->v, w->n, sizeof(k), ssi_s3_want_cmp_key))
 			continue;
 		int rc = prune_one(r, o, now, err);
 		if (rc != SS_OK)
@@ -534,10 +345,10 @@ static int plan(struct run *r, struct ss_tree **tp, struct ss_error *err)
 	char *sdata = NULL;
 	size_t slen = 0;
 	int rc;
-	if ((rc = add_items(r->s, &r->w, r->tree, r->source != NULL, tp, err)) != SS_OK ||
-	    (rc = add_docs(r->s, &r->w, r->tree, "streams", err)) != SS_OK)
+	if ((rc = ssi_s3_add_items(r->s, &r->w, r->tree, r->source != NULL, tp, err)) != SS_OK ||
+	    (rc = ssi_s3_add_docs(r->s, &r->w, r->tree, "streams", err)) != SS_OK)
 		return rc;
-	qsort(r->w.v, r->w.n, sizeof(*r->w.v), want_cmp_order);
+	qsort(r->w.v, r->w.n, sizeof(*r->w.v), ssi_s3_want_cmp_order);
 	/* The state only when the listing has it (taken under the lock: no
 	 * other run writes it meanwhile).  A store whose listing lagged would
 	 * cost uploads again and restart grace periods, never lose an object;
@@ -582,7 +393,7 @@ int ss_s3_sync_from(struct ss_s3 *s, const char *tree, const char *source, struc
 		 (rc = put_docs(&r, err)) == SS_OK)
 		rc = prune(&r, err);
 	stats->requests = s->requests - req0;
-	wants_free(&r.w);
+	ssi_s3_wants_free(&r.w);
 	ss_tree_free(t);
 	ssi_s3_list_free(&r.l);
 	ssi_s3_state_free(&r.st);

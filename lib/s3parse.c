@@ -177,6 +177,32 @@ static void text_into(const char *s, const char *e, char *buf, size_t bufsz)
 	free(t);
 }
 
+void ssi_s3_etag_set(char *out, const char *s, const char *e)
+{
+	out[0] = '\0';
+	if (e - s >= 2 && s[0] == '"' && e[-1] == '"') {
+		s++;
+		e--;
+	}
+	if (e - s >= SSI_S3_ETAG)
+		return;
+	for (const char *p = s; p < e; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-'))
+			return;
+	memcpy(out, s, (size_t)(e - s));
+	out[e - s] = '\0';
+}
+
+/* The ETag element [S, E) (XML text) into OUT (SSI_S3_ETAG bytes). */
+static void etag_into(const char *s, const char *e, char *out)
+{
+	char *t = xml_text(s, e);
+	out[0] = '\0';
+	if (t)
+		ssi_s3_etag_set(out, t, t + strlen(t));
+	free(t);
+}
+
 int ssi_s3_parse_num(const char *s, const char *e, long long *out)
 {
 	long long v = 0;
@@ -224,20 +250,8 @@ int ssi_s3_parse_list(const char *xml, size_t len, struct ssi_s3_list *l)
 		struct ssi_s3_obj o = { 0 };
 		if (ssi_s3_parse_num(ss, se, &o.size) != 0)
 			return -1;
-		if (elem(s, e, "ETag", &es, &ee)) {
-			char tag[sizeof(o.etag) + 16];
-			text_into(es, ee, tag, sizeof(tag));
-			const char *t = tag;
-			size_t tl = strlen(t);
-			if (tl >= 2 && t[0] == '"' && t[tl - 1] == '"') {
-				t++;
-				tl -= 2;
-			}
-			if (tl < sizeof(o.etag)) {
-				memcpy(o.etag, t, tl);
-				o.etag[tl] = '\0';
-			}
-		}
+		if (elem(s, e, "ETag", &es, &ee))
+			etag_into(es, ee, o.etag);
 		if (!(o.key = xml_text(ks, ke)))
 			return -1;
 		if (l->n == l->alloc) {
@@ -323,6 +337,16 @@ int ssi_s3_parse_error(const char *xml, size_t len, char *code, size_t codesz, c
 	if (elem(s, e, "Message", &fs, &fe))
 		text_into(fs, fe, msg, msgsz);
 	return 0;
+}
+
+int ssi_s3_parse_complete_etag(const char *xml, size_t len, char *out)
+{
+	const char *end = xml + len, *s, *e, *fs, *fe;
+	out[0] = '\0';
+	if (!elem(xml, end, "CompleteMultipartUploadResult", &s, &e) || !elem(s, e, "ETag", &fs, &fe))
+		return -1;
+	etag_into(fs, fe, out);
+	return out[0] ? 0 : -1;
 }
 
 char *ssi_s3_parse_upload_id(const char *xml, size_t len)

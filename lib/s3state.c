@@ -46,7 +46,8 @@ static char *dupn(const char *s, const char *e)
 	return k;
 }
 
-static int push_sent(struct ssi_s3_state *st, char *key, const char *sha256, long long size)
+static int push_sent(struct ssi_s3_state *st, char *key, const char *sha256, long long size,
+		     const char *etag)
 {
 	if (st->nsent == st->asent) {
 		size_t na = st->asent ? st->asent * 2 : 64;
@@ -61,19 +62,28 @@ static int push_sent(struct ssi_s3_state *st, char *key, const char *sha256, lon
 	memcpy(e->sha256, sha256, 64);
 	e->sha256[64] = '\0';
 	e->size = size;
+	ssi_s3_etag_set(e->etag, etag, etag + strlen(etag));
 	return 0;
 }
 
 int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st)
 {
 	const char *p = data, *end = data + len;
+	int after_o = 0; /* the line before was an entry, kept */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		const char *line = p;
 		p = nl ? nl + 1 : end;
+		int was_o = after_o;
+		after_o = 0;
 		if (le - line < 3 || line[1] != ' ')
 			continue;
+		if (line[0] == 'e') { /* the ETag of the entry above */
+			if (was_o)
+				ssi_s3_etag_set(st->sent[st->nsent - 1].etag, line + 2, le);
+			continue;
+		}
 		/* "P" of the ledger, or the "d" it replaced */
 		int lr = ssi_ledger_parse_line(&st->gone, line, (size_t)(le - line), SSI_LEDGER_OLD_S3, NULL);
 		if (lr == -1)
@@ -91,10 +101,11 @@ int ssi_s3_state_parse(const char *data, size_t len, struct ssi_s3_state *st)
 		char *k;
 		if (!f2 || !is_hex64(f1, n1) || ssi_s3_parse_num(f2, f2 + n2, &v) != 0)
 			continue;
-		if (!(k = dupn(q, le)) || push_sent(st, k, f1, v) != 0) {
+		if (!(k = dupn(q, le)) || push_sent(st, k, f1, v, "") != 0) {
 			free(k);
 			return -1;
 		}
+		after_o = 1;
 	}
 	ssi_s3_state_sort(st);
 	return 0;
@@ -138,18 +149,21 @@ const struct ssi_ledger_entry *ssi_s3_state_gone(const struct ssi_s3_state *st, 
 }
 
 int ssi_s3_state_add_sent(struct ssi_s3_state *st, const char *key, const char *sha256,
-			  long long size)
+			  long long size, const char *etag)
 {
 	if (strchr(key, '\n') || strlen(sha256) != 64)
 		return -1;
+	if (!etag)
+		etag = "";
 	struct ssi_s3_sent *found = (struct ssi_s3_sent *)ssi_s3_state_sent(st, key);
 	if (found) {
 		memcpy(found->sha256, sha256, 65);
 		found->size = size;
+		ssi_s3_etag_set(found->etag, etag, etag + strlen(etag));
 		return 0;
 	}
 	char *k = strdup(key);
-	if (!k || push_sent(st, k, sha256, size) != 0) {
+	if (!k || push_sent(st, k, sha256, size, etag) != 0) {
 		free(k);
 		return -1;
 	}
@@ -172,15 +186,16 @@ char *ssi_s3_state_dump(struct ssi_s3_state *st, size_t *len)
 	ssi_ledger_seal(&st->gone);
 	size_t n = 1;
 	for (size_t i = 0; i < st->nsent; i++)
-		n += strlen(st->sent[i].key) + 64 + 25 + 4;
+		n += strlen(st->sent[i].key) + 64 + 25 + 4 + 3 + SSI_S3_ETAG;
 	n += ssi_ledger_text_len(&st->gone);
 	char *out = malloc(n), *o = out;
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < st->nsent; i++) {
 		size_t room = n - (size_t)(o - out);
-		int w = snprintf(o, room, "o %s %lld %s\n", st->sent[i].sha256, st->sent[i].size,
-				 st->sent[i].key);
+		const struct ssi_s3_sent *e = &st->sent[i];
+		int w = snprintf(o, room, "o %s %lld %s\n%s%s%s", e->sha256, e->size, e->key,
+				 e->etag[0] ? "e " : "", e->etag, e->etag[0] ? "\n" : "");
 		if (w < 0 || (size_t)w >= room) {
 			free(out);
 			return NULL;

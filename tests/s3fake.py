@@ -42,7 +42,7 @@ ARG = sys.argv[4] if len(sys.argv) > 4 else None
 HOSTILE = ['site/../../victim/important', 'site/a/./b', 'site//x', 'other/notunder',
            'site/ctl\x01key']
 
-objects = {}  # (bucket, key) -> (bytes, mtime)
+objects = {}  # (bucket, key) -> (bytes, mtime[, multipart ETag])
 lock = threading.Lock()
 log = open(LOGFILE, 'a', buffering=1)
 pages = [0]
@@ -51,6 +51,13 @@ uploads = {}  # upload id -> {part number: bytes}
 
 def esc(s):
     return s.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+
+
+def etag_of(bucket, key):
+    """An object's ETag: the MD5 of a single PUT's body, else the one its
+    multipart upload was given."""
+    o = objects[(bucket, key)]
+    return o[2] if len(o) > 2 else hashlib.md5(o[0]).hexdigest()
 
 
 def contents(key, size=0, etag="d41d8cd98f00b204e9800998ecf8427e"):
@@ -130,8 +137,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.big_page(prefix)
         with lock:
             keys = sorted(k for (b, k) in objects if b == bucket and k.startswith(prefix))
-            listed = [contents(k, len(objects[(bucket, k)][0]),
-                               hashlib.md5(objects[(bucket, k)][0]).hexdigest()) for k in keys]
+            listed = [contents(k, len(objects[(bucket, k)][0]), etag_of(bucket, k)) for k in keys]
         if SCRIPT == 'hostile':
             listed += [contents(k, 5) for k in HOSTILE]
         self.reply(200, page(listed, None))
@@ -175,7 +181,8 @@ class Handler(BaseHTTPRequestHandler):
             if self.headers.get('If-None-Match') == '*' and (bucket, key) in objects:
                 return self.error(412, 'PreconditionFailed')
             objects[(bucket, key)] = (data, time.time())
-        self.reply(200, b'', [('ETag', '"e%d"' % len(data))])
+            etag = etag_of(bucket, key)
+        self.reply(200, b'', [('ETag', '"%s"' % etag)])
 
     def do_DELETE(self):
         bucket, key, q = self.target()
@@ -202,9 +209,13 @@ class Handler(BaseHTTPRequestHandler):
             if parts is None:
                 return self.error(404, 'NoSuchUpload')
             data = b''.join(parts[n] for n in sorted(parts))
-            objects[(bucket, key)] = (data, time.time())
+            # as S3 names a multipart upload: the MD5 of its parts' MD5s, "-N"
+            etag = '%s-%d' % (hashlib.md5(b''.join(hashlib.md5(parts[n]).digest()
+                                                   for n in sorted(parts))).hexdigest(), len(parts))
+            objects[(bucket, key)] = (data, time.time(), etag)
         log.write('COMPLETE %s %s %d\n' % (key, hashlib.sha256(data).hexdigest(), len(parts)))
-        self.reply(200, b'<CompleteMultipartUploadResult><ETag>"x-1"</ETag></CompleteMultipartUploadResult>', xml)
+        self.reply(200, ('<CompleteMultipartUploadResult><ETag>&quot;%s&quot;</ETag>'
+                         '</CompleteMultipartUploadResult>' % etag).encode(), xml)
 
 
 if SCRIPT == 'badlock':

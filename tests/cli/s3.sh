@@ -287,6 +287,74 @@ $S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/flip/streams/v1/index
 check "flip: the bucket's index is upstream's again" cmp -s "$T/idx.orig" "$T/idx.bucket"
 expect 0 "flip: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/flip"
 
+# ---- the same for an item changed in place (other bytes, the same size):
+# put again when the bucket holds other bytes than the ones the state
+# names.  With a sha256 in the stream, the store's ETag of what was put,
+# kept in the state, decides; with an md5 alone, that md5 against the
+# ETag of a single PUT (and upstream's in-place change is seen by it).
+# set_item FILE DOC NEW SHA: FILE's bytes become NEW's (its first byte
+# flipped when NEW is "flip"), its hashes in DOC follow (a sha256 added
+# when SHA is 1)
+set_item() {
+	"$PY" - "$@" <<'PY'
+import hashlib, json, sys
+item, doc, new, sha = sys.argv[1:]
+old = open(item, "rb").read()
+data = open(new, "rb").read() if new != "flip" else bytes([old[0] ^ 1]) + old[1:]
+open(item, "wb").write(data)
+d = json.load(open(doc))
+for p in d["products"].values():
+    for v in p["versions"].values():
+        for i in v["items"].values():
+            if i.get("md5") == hashlib.md5(old).hexdigest():
+                i["md5"] = hashlib.md5(data).hexdigest()
+                if sha == "1":
+                    i["sha256"] = hashlib.sha256(data).hexdigest()
+json.dump(d, open(doc, "w"), indent=1)
+PY
+}
+item_flip() {
+	local n=$1 sha=$2
+	local ITEM=files/beta-2/foovendor-6.1-beta2-server-cloudimg-amd64-disk1.img
+	local DL="$W/$n/streams/v1/com.example.foovendor:released:download.json"
+	cp -r "$W/foocloud" "$W/$n"
+	cp "$W/$n/$ITEM" "$T/item.orig"
+	set_item "$W/$n/$ITEM" "$DL" "$T/item.orig" "$sha"
+	cp "$DL" "$T/dl.orig"
+	expect 0 "$n: a first mirror" "$M" --grace 0 "$U/$n" s3://mirror/$n
+	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/$n/.sstream/state" -o "$T/state.old"
+	check "$n: the state keeps the ETag of what was put" grep -q '^e [0-9a-f]\{32\}$' "$T/state.old"
+	set_item "$W/$n/$ITEM" "$DL" flip "$sha"
+	check "$n: the changed item has the same size" test "$(stat -c %s "$W/$n/$ITEM")" -eq "$(stat -c %s "$T/item.orig")"
+	expect 0 "$n: upstream changes the item in place" "$M" --grace 0 "$U/$n" s3://mirror/$n
+	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/$n/$ITEM" -o "$T/item.bucket"
+	check "$n: the bucket has the changed item" cmp -s "$W/$n/$ITEM" "$T/item.bucket"
+	# as if that run had been killed before it saved the state
+	$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/state.old" | cut -c1-64)" -T "$T/state.old" \
+		"$S3_ENDPOINT/mirror/$n/.sstream/state" -o /dev/null
+	cp "$T/item.orig" "$W/$n/$ITEM"
+	cp "$T/dl.orig" "$DL"
+	expect 0 "$n: upstream goes back, the state naming the old bytes" "$M" --grace 0 "$U/$n" s3://mirror/$n
+	$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/$n/$ITEM" -o "$T/item.bucket"
+	check "$n: the bucket's item is upstream's again" cmp -s "$T/item.orig" "$T/item.bucket"
+	expect 0 "$n: the bucket verifies" "$V" --deep "$S3_ENDPOINT/mirror/$n"
+	expect 0 "$n: a rerun" "$M" --grace 0 --report "$T/report.json" "$U/$n" s3://mirror/$n
+	check "$n: ... puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+}
+item_flip iflip-md5 0
+item_flip iflip-sha 1
+# a state written before ETags were kept: the items stand on its word,
+# and the next state has their ETags
+$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/iflip-sha/.sstream/state" -o "$T/state.old"
+sed '/^e /d' "$T/state.old" >"$T/state.noetag"
+$S3 -H "x-amz-content-sha256: $(sha256sum <"$T/state.noetag" | cut -c1-64)" -T "$T/state.noetag" \
+	"$S3_ENDPOINT/mirror/iflip-sha/.sstream/state" -o /dev/null
+expect 0 "a state without ETags" "$M" --grace 0 --report "$T/report.json" "$U/iflip-sha" s3://mirror/iflip-sha
+check "... puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
+$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/iflip-sha/.sstream/state" -o "$T/state.new"
+check "... and the next state has their ETags ($(grep -c '^e ' "$T/state.new"))" \
+	test "$(grep -c '^e ' "$T/state.new")" -eq "$(grep -c '^e ' "$T/state.old")"
+
 # ---- a products file whose product list changes goes through an alternate
 # key: the bucket's index never lists a product its file lacks, even when a
 # run dies between the two PUTs (the kill rounds below hit that window now

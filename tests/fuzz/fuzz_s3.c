@@ -4,7 +4,8 @@
  * hold.  The first byte picks the parser, the rest is its input.
  * Invariants: listing keys are whole strings (no NUL inside, no size below
  * zero) and a truncated listing always says where to go on; the state
- * object survives a dump and parse unchanged; a lock owner and credentials
+ * object survives a dump and parse unchanged (ETags too, each a word of
+ * letters, digits and '-', as a completed multipart upload's); a lock owner and credentials
  * hold no line break (they go into one-line messages and headers); a
  * listed key passes the key check only when it is a plain path strictly
  * below the prefix.
@@ -63,6 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		no_newline(code);
 		no_newline(msg);
 		free(ssi_s3_parse_upload_id(in, n));
+		/* an ETag kept (in the state, on a line of its own) is a word */
+		char etag[SSI_S3_ETAG];
+		int er = ssi_s3_parse_complete_etag(in, n, etag);
+		FUZZ_ASSERT(strlen(etag) < sizeof(etag) && (er == 0) == (etag[0] != '\0'));
+		for (const char *p = etag; *p; p++)
+			FUZZ_ASSERT((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				    *p == '-');
 		break;
 	}
 	case 2:
@@ -75,8 +83,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(ssi_s3_state_parse(da, la, &b) == 0);
 		char *db = ssi_s3_state_dump(&b, &lb);
 		FUZZ_ASSERT(db && la == lb && memcmp(da, db, la) == 0);
-		for (size_t i = 0; i < a.nsent; i++)
+		for (size_t i = 0; i < a.nsent; i++) {
 			FUZZ_ASSERT(ssi_s3_state_sent(&a, a.sent[i].key) == &a.sent[i]);
+			FUZZ_ASSERT(!strchr(a.sent[i].etag, ' ') && !strchr(a.sent[i].etag, '\n'));
+		}
 		free(da);
 		free(db);
 		ssi_s3_state_free(&a);

@@ -64,6 +64,15 @@ static void test_error(void)
 	CHECK_STR(id, "2~abc");
 	free(id);
 	CHECK(ssi_s3_parse_upload_id(S("<InitiateMultipartUploadResult><UploadId></UploadId>")) == NULL);
+	char etag[SSI_S3_ETAG];
+	CHECK(ssi_s3_parse_complete_etag(S("<CompleteMultipartUploadResult><Key>k</Key>"
+					   "<ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag>"
+					   "</CompleteMultipartUploadResult>"), etag) == 0);
+	CHECK_STR(etag, "3858f62230ac3c915f300c664312c11f-9");
+	CHECK(ssi_s3_parse_complete_etag(S("<CompleteMultipartUploadResult><ETag>\"a b\"</ETag>"
+					   "</CompleteMultipartUploadResult>"), etag) == -1);
+	CHECK_STR(etag, "");
+	CHECK(ssi_s3_parse_complete_etag(S("<Error><ETag>abc</ETag></Error>"), etag) == -1);
 }
 
 static void test_state(void)
@@ -73,23 +82,36 @@ static void test_state(void)
 	char text[600];
 	snprintf(text, sizeof(text),
 		 "o %s 10 b/with space\n"
+		 "e 9e107d9d372bb6826bd81d3542a419d6-3\n"
 		 "o %s 11 a\n"
+		 "e \"d41d8cd98f00b204e9800998ecf8427e\"\n"
 		 "o NOTHEX 1 bad\n"
+		 "e 0123456789abcdef0123456789abcdef\n"
 		 "x junk\n"
 		 "o %s 12 a\n"
+		 "e not an etag\n"
+		 "e 0123\n"
 		 "d 1700000000 gone/x\n"
+		 "e 4567\n"
 		 "d abc gone/bad\n"
 		 "d 5",
 		 sha, sha, sha);
 	CHECK(ssi_s3_state_parse(text, strlen(text), &st) == 0);
 	CHECK(st.nsent == 2);
-	CHECK(ssi_s3_state_sent(&st, "b/with space") && ssi_s3_state_sent(&st, "b/with space")->size == 10);
-	CHECK(ssi_s3_state_sent(&st, "a") != NULL);
+	const struct ssi_s3_sent *b = ssi_s3_state_sent(&st, "b/with space");
+	CHECK(b && b->size == 10);
+	CHECK_STR(b ? b->etag : "", "9e107d9d372bb6826bd81d3542a419d6-3");
+	/* the last entry of a key wins, with the ETag after it (one that is
+	 * not made of letters, digits and '-' is none; an "e" line after
+	 * anything but an entry is passed over) */
+	CHECK(ssi_s3_state_sent(&st, "a") && ssi_s3_state_sent(&st, "a")->size == 12);
+	CHECK_STR(ssi_s3_state_sent(&st, "a") ? ssi_s3_state_sent(&st, "a")->etag : "x", "");
 	CHECK(ssi_s3_state_sent(&st, "bad") == NULL);
 	CHECK(st.gone.n == 1 && ssi_s3_state_gone(&st, "gone/x")->since == 1700000000);
-	CHECK(ssi_s3_state_add_sent(&st, "0first", sha, 5) == 0);
-	CHECK(ssi_s3_state_add_sent(&st, "a", sha, 99) == 0);
-	CHECK(ssi_s3_state_add_sent(&st, "new\nline", sha, 1) == -1);
+	CHECK(ssi_s3_state_add_sent(&st, "0first", sha, 5, "\"abc-2\"") == 0);
+	CHECK(ssi_s3_state_add_sent(&st, "a", sha, 99, NULL) == 0);
+	CHECK(ssi_s3_state_add_sent(&st, "new\nline", sha, 1, "") == -1);
+	CHECK_STR(ssi_s3_state_sent(&st, "0first") ? ssi_s3_state_sent(&st, "0first")->etag : "", "abc-2");
 	CHECK(ssi_s3_state_add_gone(&st, "gone/y", 7) == 0);
 	size_t len;
 	char *d = ssi_s3_state_dump(&st, &len);
@@ -99,6 +121,11 @@ static void test_state(void)
 	CHECK(st2.nsent == 3 && st2.gone.n == 2);
 	CHECK(ssi_s3_state_sent(&st2, "a") && ssi_s3_state_sent(&st2, "a")->size == 99);
 	CHECK(ssi_s3_state_sent(&st2, "0first") != NULL);
+	CHECK_STR(ssi_s3_state_sent(&st2, "0first") ? ssi_s3_state_sent(&st2, "0first")->etag : "", "abc-2");
+	CHECK_STR(ssi_s3_state_sent(&st2, "b/with space") ? ssi_s3_state_sent(&st2, "b/with space")->etag : "",
+		  "9e107d9d372bb6826bd81d3542a419d6-3");
+	CHECK(d && strstr(d, "o " "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+			     " 5 0first\ne abc-2\n"));
 	CHECK(ssi_s3_state_gone(&st2, "gone/y") && ssi_s3_state_gone(&st2, "gone/y")->since == 7);
 	char *d2 = ssi_s3_state_dump(&st2, NULL);
 	CHECK_STR(d2, d);
