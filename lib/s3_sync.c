@@ -39,8 +39,9 @@ static int save_state(struct ss_s3 *s, const char *key, struct ssi_s3_state *st,
  * it was kept have none: the item is taken on the state's word, and its
  * ETag kept from now on).  An ETag that is not an MD5 but looks like one
  * (a store's encryption) costs an item the stream gives only an md5 a
- * PUT each run. */
-static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, struct want *w)
+ * PUT each run.  *LEARNED (may be NULL): an item's ETag the state lacked
+ * is in W now, for the next state. */
+static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, struct want *w, int *learned)
 {
 	const struct ssi_s3_obj *o = ssi_s3_list_find(l, w->key);
 	if (!o || o->size != w->size)
@@ -67,6 +68,8 @@ static int have(const struct ssi_s3_list *l, const struct ssi_s3_state *st, stru
 		return 0;
 	}
 	memcpy(w->etag, e->etag[0] ? e->etag : o->etag, sizeof(w->etag));
+	if (learned)
+		*learned = !e->etag[0] && w->etag[0];
 	return 1;
 }
 
@@ -179,14 +182,14 @@ static int put_items(struct run *r, struct ss_error *err)
 		return ssi_err(err, SS_FATAL, "out of memory");
 	for (size_t i = 0; i < r->w.n && !r->w.v[i].doc; i++) {
 		struct want *w = &r->w.v[i];
-		if (!have(&r->l, &r->st, w)) {
+		int learned = 0;
+		if (!have(&r->l, &r->st, w, &learned)) {
 			todo[ntodo++] = w;
 			continue;
 		}
 		r->stats->kept++;
 		/* an ETag the state lacked (an older version's): kept from now on */
-		const struct ssi_s3_sent *e = ssi_s3_state_sent(&r->st, w->key);
-		r->state_dirty |= e && !e->etag[0] && w->etag[0];
+		r->state_dirty |= learned;
 	}
 	if (r->s->o->dry_run) {
 		for (size_t i = 0; i < ntodo; i++) {
@@ -247,7 +250,7 @@ static int put_docs(struct run *r, struct ss_error *err)
 		struct want *e = &r->w.v[i];
 		if (!e->doc)
 			continue;
-		if (have(&r->l, &r->st, e)) {
+		if (have(&r->l, &r->st, e, NULL)) {
 			r->stats->kept++;
 			continue;
 		}

@@ -31,15 +31,15 @@ done
 # piece: on a local disk's filesystem (ext4, XFS, btrfs), and on no other
 # (tmpfs here; NFS, CIFS and FUSE alike)
 local_disk() { case $(stat -f -c %T "$1") in ext2/ext3 | xfs | btrfs) return 0 ;; esac; return 1; }
-D=""
-for d in "$T" /var/tmp; do
-	if local_disk "$d"; then
-		D=$(mktemp -d "$d/ssdirect.XXXXXX")
-		break
-	fi
-done
 setfl() { grep 'F_SETFL, .*O_NOFOLLOW' "$1"; } # (the part files: opened O_NOFOLLOW)
 if command -v strace >/dev/null && strace -qq -e trace=none true 2>/dev/null; then
+	D=""
+	for d in "$T" /var/tmp; do
+		if local_disk "$d"; then
+			D=$(mktemp -d "$d/ssdirect.XXXXXX")
+			break
+		fi
+	done
 	if [ -n "$D" ]; then
 		for t in odd small; do
 			strace -f -qq -e trace=fcntl -o "$T/fcntl-$t.log" "$M" -q --no-history "$HTTP_URL/$t" "$D/s-$t"
