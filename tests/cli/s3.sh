@@ -349,6 +349,9 @@ $S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/iflip-sha/.sstream/st
 sed '/^e /d' "$T/state.old" >"$T/state.noetag"
 $S3 -H "x-amz-content-sha256: $(sha256sum <"$T/state.noetag" | cut -c1-64)" -T "$T/state.noetag" \
 	"$S3_ENDPOINT/mirror/iflip-sha/.sstream/state" -o /dev/null
+expect 0 "a state without ETags, dry run" "$M" -n --grace 0 "$U/iflip-sha" s3://mirror/iflip-sha
+$S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/iflip-sha/.sstream/state" -o "$T/state.dry"
+check "... leaves the state as it was" cmp -s "$T/state.noetag" "$T/state.dry"
 expect 0 "a state without ETags" "$M" --grace 0 --report "$T/report.json" "$U/iflip-sha" s3://mirror/iflip-sha
 check "... puts nothing" test "$(report 'd["s3"]["uploaded"]')" -eq 0
 $S3 -H "x-amz-content-sha256: $EMPTY" "$S3_ENDPOINT/mirror/iflip-sha/.sstream/state" -o "$T/state.new"
