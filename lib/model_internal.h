@@ -67,6 +67,13 @@ struct ssi_recf {
  * bytes, and *ROOM is set to what it took (0: it went to the arena). */
 int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item, char *at,
 		size_t *room);
+/* The same from the item's text (LEN bytes): read directly when it is a
+ * flat object of plain fields, else by jansson as model_scan.c reads a
+ * value.  A value that is not an object gets no record.  SS_OK, SS_FATAL
+ * when out of memory, SSI_REC_INVALID when jansson refuses the text. */
+#define SSI_REC_INVALID (-1)
+int ssi_rec_add_text(struct ss_products *p, const struct ssi_ver *v, const char *iname, const char *text,
+		     size_t len, char *at, size_t *room);
 /* An item whose record is made later, by ssi_rec_add_many: its version,
  * its name (at NAME in a buffer of names), its text (FROM to END). */
 struct ssi_pend {

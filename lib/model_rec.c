@@ -123,8 +123,8 @@ static char value_text(json_t *v, const char **text, char **dumped, char *num, s
 	}
 }
 
-int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item, char *at,
-		size_t *room)
+/* Room in P's items for one more; SS_FATAL when out of memory. */
+static int items_room(struct ss_products *p)
 {
 	if (p->nitems == p->items_alloc) {
 		size_t na = p->items_alloc ? p->items_alloc + p->items_alloc / 2 : 64;
@@ -134,6 +134,24 @@ int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *inam
 		p->items = ni;
 		p->items_alloc = na;
 	}
+	return SS_OK;
+}
+
+/* Where a record of SIZE bytes goes: AT when it fits in *ROOM (then *ROOM
+ * is SIZE, else 0), or P's arena; NULL when out of memory. */
+static char *rec_place(struct ss_products *p, size_t size, char *at, size_t *room)
+{
+	char *rec = at && size <= *room ? at : arena_alloc(p, size);
+	if (rec && at)
+		*room = rec == at ? size : 0;
+	return rec;
+}
+
+int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *iname, json_t *item, char *at,
+		size_t *room)
+{
+	if (items_room(p) != SS_OK)
+		return SS_FATAL;
 	const char *k, *text;
 	json_t *val;
 	char *dumped, num[32];
@@ -146,11 +164,9 @@ int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *inam
 		free(dumped);
 	}
 	/* in place of the item's text when it fits, else in the arena */
-	char *rec = at && size <= *room ? at : arena_alloc(p, size), *w = rec;
+	char *rec = rec_place(p, size, at, room), *w = rec;
 	if (!rec)
 		return SS_FATAL;
-	if (at)
-		*room = rec == at ? size : 0;
 	w = stpcpy(w, iname) + 1;
 	json_object_foreach(item, k, val) {
 		*w++ = value_text(val, &text, &dumped, num, sizeof(num));
@@ -163,6 +179,167 @@ int ssi_rec_add(struct ss_products *p, const struct ssi_ver *v, const char *inam
 	*w = '\0';
 	p->items[p->nitems++] = (struct ss_item){ v, rec };
 	return SS_OK;
+}
+
+/* ---- Items of plain fields, read without jansson ---- */
+
+/* Most items are flat objects of short strings and integers, and a
+ * record is made from such text directly, about ten times faster than
+ * through a jansson object.  Only text that jansson reads into the very
+ * same record is taken here: member names and strings of printable ASCII
+ * without escapes, integers of at most 18 digits other than -0, true,
+ * false and null, each member name once.  Anything else, an item of more
+ * fields or bytes than below included, goes to jansson (and its refusals
+ * are jansson's).  tests/fuzz/fuzz_products.c holds the two to the same
+ * record. */
+#define FLAT_FIELDS 32
+#define FLAT_MAX 4096
+
+struct flat {
+	const char *s;
+	size_t n, i;
+	char *w, *end; /* the record, and the end of its buffer */
+};
+
+static void flat_ws(struct flat *f)
+{
+	while (f->i < f->n && (f->s[f->i] == ' ' || f->s[f->i] == '\n' || f->s[f->i] == '\r' || f->s[f->i] == '\t'))
+		f->i++;
+}
+
+/* The plain string at f->i into *FROM and *LEN; -1 when it is none. */
+static int flat_string(struct flat *f, const char **from, size_t *len)
+{
+	if (f->i >= f->n || f->s[f->i] != '"')
+		return -1;
+	size_t j = f->i + 1;
+	for (; j < f->n && f->s[j] != '"'; j++)
+		if ((unsigned char)f->s[j] < 0x20 || (unsigned char)f->s[j] > 0x7e || f->s[j] == '\\')
+			return -1;
+	if (j >= f->n)
+		return -1;
+	*from = f->s + f->i + 1;
+	*len = j - f->i - 1;
+	f->i = j + 1;
+	return 0;
+}
+
+/* The scalar at f->i into *FROM and *LEN: its type byte, or 0. */
+static char flat_scalar(struct flat *f, const char **from, size_t *len)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	if (f->i >= f->n)
+		return 0;
+	char c = f->s[f->i];
+	if (c == '"')
+		return flat_string(f, from, len) == 0 ? 's' : 0;
+	for (int k = 0; k < 3; k++) {
+		size_t wl = strlen(words[k]);
+		if (c == words[k][0] && f->n - f->i >= wl && memcmp(f->s + f->i, words[k], wl) == 0) {
+			f->i += wl;
+			*from = "";
+			*len = 0;
+			return "tfn"[k];
+		}
+	}
+	/* -?(0|[1-9][0-9]*): whatever follows is for the caller to refuse */
+	size_t j = f->i + (c == '-');
+	if (j >= f->n || f->s[j] < '0' || f->s[j] > '9')
+		return 0;
+	if (f->s[j] == '0')
+		j++;
+	else
+		while (j < f->n && f->s[j] >= '0' && f->s[j] <= '9')
+			j++;
+	/* (jansson writes -0 as 0; 18 digits never overflow) */
+	if (j - f->i > 18 + (c == '-') || (c == '-' && f->s[f->i + 1] == '0'))
+		return 0;
+	*from = f->s + f->i;
+	*len = j - f->i;
+	f->i = j;
+	return 'i';
+}
+
+/* Appends LEN bytes and a NUL to the record; -1 when they do not fit. */
+static int flat_put(struct flat *f, const char *from, size_t len)
+{
+	if ((size_t)(f->end - f->w) < len + 1)
+		return -1;
+	memcpy(f->w, from, len);
+	f->w[len] = '\0';
+	f->w += len + 1;
+	return 0;
+}
+
+/* The record of item INAME from its text into BUF: its size, or 0 when
+ * the text is not a flat object as above. */
+static size_t flat_record(const char *iname, const char *text, size_t len, char *buf, size_t cap)
+{
+	struct flat f = { text, len, 0, buf, buf + cap - 1 }; /* (room for the end) */
+	const char *keys[FLAT_FIELDS];
+	size_t klen[FLAT_FIELDS], nk = 0;
+	if (flat_put(&f, iname, strlen(iname)) < 0)
+		return 0;
+	flat_ws(&f);
+	if (f.i >= f.n || text[f.i++] != '{')
+		return 0;
+	flat_ws(&f);
+	int more = f.i < f.n && text[f.i] != '}';
+	while (more) {
+		const char *k, *val;
+		size_t kl, vl;
+		if (nk == FLAT_FIELDS || flat_string(&f, &k, &kl) < 0)
+			return 0;
+		for (size_t j = 0; j < nk; j++)
+			if (klen[j] == kl && memcmp(keys[j], k, kl) == 0)
+				return 0;
+		keys[nk] = k;
+		klen[nk++] = kl;
+		flat_ws(&f);
+		if (f.i >= f.n || text[f.i++] != ':')
+			return 0;
+		flat_ws(&f);
+		char type = flat_scalar(&f, &val, &vl);
+		if (!type || f.w == f.end)
+			return 0;
+		*f.w++ = type;
+		if (flat_put(&f, k, kl) < 0 || flat_put(&f, val, vl) < 0)
+			return 0;
+		flat_ws(&f);
+		more = f.i < f.n && text[f.i] == ',';
+		if (more) {
+			f.i++;
+			flat_ws(&f);
+		}
+	}
+	if (f.i >= f.n || text[f.i++] != '}')
+		return 0;
+	flat_ws(&f);
+	if (f.i != f.n)
+		return 0;
+	*f.w++ = '\0';
+	return (size_t)(f.w - buf);
+}
+
+int ssi_rec_add_text(struct ss_products *p, const struct ssi_ver *v, const char *iname, const char *text,
+		     size_t len, char *at, size_t *room)
+{
+	char buf[FLAT_MAX];
+	size_t size = flat_record(iname, text, len, buf, sizeof(buf));
+	if (size) {
+		char *rec = items_room(p) == SS_OK ? rec_place(p, size, at, room) : NULL;
+		if (!rec)
+			return SS_FATAL;
+		memcpy(rec, buf, size);
+		p->items[p->nitems++] = (struct ss_item){ v, rec };
+		return SS_OK;
+	}
+	json_t *item = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+	if (!item)
+		return SSI_REC_INVALID;
+	int rc = json_is_object(item) ? ssi_rec_add(p, v, iname, item, at, room) : SS_OK;
+	json_decref(item);
+	return rc;
 }
 
 /* ---- Items read in two halves, one on a thread of its own ---- */
@@ -185,18 +362,13 @@ static void *half_main(void *ud)
 	size_t w = h->n ? h->pend[0].from : 0; /* (where the next record may go) */
 	for (h->failed = 0; h->rc == SS_OK && h->failed < h->n; h->failed++) {
 		const struct ssi_pend *e = &h->pend[h->failed];
-		/* (as the reader reads a value: model_scan.c read_value) */
-		json_t *item = json_loadb(h->text + e->from, e->end - e->from, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-					  NULL);
 		size_t room = e->end - w;
-		h->why = item ? "out of memory" : "invalid value";
-		if (!item)
-			h->rc = SS_FATAL;
-		else if (json_is_object(item))
-			h->rc = ssi_rec_add(&h->shell, e->v, h->names + e->name, item, h->own ? h->own + w : NULL, &room);
-		if (h->own && item && h->rc == SS_OK) /* (past a value that is no object) */
+		int rc = ssi_rec_add_text(&h->shell, e->v, h->names + e->name, h->text + e->from, e->end - e->from,
+					  h->own ? h->own + w : NULL, &room);
+		h->why = rc == SSI_REC_INVALID ? "invalid value" : "out of memory";
+		h->rc = rc == SS_OK ? SS_OK : SS_FATAL;
+		if (h->own && h->rc == SS_OK) /* (past a value that is no object, too) */
 			w += room;
-		json_decref(item);
 	}
 	if (h->rc != SS_OK)
 		h->failed--;

@@ -8,7 +8,8 @@
  * which becomes a compact record (model_rec.c).  What it reads of the text
  * itself is only the structure between those values: whitespace, braces,
  * colons, commas and the member names.  Every value is parsed, and so
- * checked, by jansson.
+ * checked, by jansson, except items that are flat objects of plain fields
+ * (model_rec.c reads those into the record jansson's reading would give).
  *
  * Also here: whole documents, plain or clearsigned, through that reader
  * (ss_products_parse) and, for the small ones that are not products files,
@@ -283,19 +284,19 @@ static int item_member(struct scan *sc, const char *iname, void *ud)
 		sc->i = end;
 		return defer_item(sc, l->ver, iname, from, end);
 	}
-	size_t from = sc->i;
-	json_t *item = read_value(sc);
-	if (!item)
-		return -1;
-	/* the text of the items read so far is free: jansson has read it */
+	size_t from = sc->i, end = value_end(sc);
+	if (end <= sc->i)
+		return refuse(sc, "a value expected");
+	/* the text of the items read so far is free: it has been read */
 	if (sc->own && sc->w == 0)
 		sc->w = from;
-	size_t room = sc->i - sc->w;
-	int rc = json_is_object(item)
-			 ? ssi_rec_add(sc->p, l->ver, iname, item, sc->own ? sc->own + sc->w : NULL, &room)
-			 : SS_OK;
+	size_t room = end - sc->w;
+	int rc = ssi_rec_add_text(sc->p, l->ver, iname, sc->s + from, end - from, sc->own ? sc->own + sc->w : NULL,
+				  &room);
+	if (rc == SSI_REC_INVALID)
+		return refuse(sc, "invalid value");
+	sc->i = end;
 	sc->w += sc->own ? room : 0;
-	json_decref(item);
 	return rc == SS_OK ? 0 : refuse(sc, "out of memory");
 }
 

@@ -16,7 +16,10 @@
  *   that tree;
  * and the reader's two ways with items (read as they come, or after the
  * walk in two halves at once, as for a big document), with the records
- * apart or over the text, agree: the same items, or the same message.
+ * apart or over the text, agree: the same items, or the same message;
+ * and the whole input read as one item makes the record jansson's object
+ * of it makes, byte for byte, or is refused exactly when jansson refuses
+ * it (the direct reader of flat items, model_rec.c).
  */
 #include <string.h>
 
@@ -177,8 +180,42 @@ static void same_either_way(const char *text, size_t len, int own)
 	ss_products_free(b);
 }
 
+/* Record size: up to the NUL type byte that ends it. */
+static size_t rec_size(const char *rec)
+{
+	const char *pos = rec;
+	struct ssi_recf f = { 0 };
+	while (ssi_rec_next(&pos, &f))
+		;
+	return (size_t)(pos - rec) + (f.type ? 0 : strlen(rec) + 1) + 1;
+}
+
+/* TEXT as one item: the direct reader and jansson make the same record. */
+static void same_record(const char *text, size_t len)
+{
+	struct ss_products a = { 0 }, b = { 0 };
+	int rc = ssi_rec_add_text(&a, NULL, "item", text, len, NULL, NULL);
+	json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+	FUZZ_ASSERT((rc == SSI_REC_INVALID) == !j);
+	if (json_is_object(j))
+		FUZZ_ASSERT(ssi_rec_add(&b, NULL, "item", j, NULL, NULL) == SS_OK);
+	FUZZ_ASSERT(a.nitems == b.nitems);
+	if (a.nitems) {
+		size_t la = rec_size(a.items[0].rec), lb = rec_size(b.items[0].rec);
+		if (la != lb || memcmp(a.items[0].rec, b.items[0].rec, la) != 0)
+			fprintf(stderr, "direct and jansson records differ (%zu, %zu bytes)\n", la, lb);
+		FUZZ_ASSERT(la == lb && memcmp(a.items[0].rec, b.items[0].rec, la) == 0);
+	}
+	json_decref(j);
+	free(a.items);
+	free(b.items);
+	ssi_arena_free(a.arena);
+	ssi_arena_free(b.arena);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	same_record((const char *)data, size);
 	if (!ss_is_clearsigned((const char *)data, size)) {
 		same_either_way((const char *)data, size, 0);
 		same_either_way((const char *)data, size, 1);

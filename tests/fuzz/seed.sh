@@ -12,6 +12,17 @@ find tests/fixtures -type f \( -name '*.json' -o -name '*.sjson' \) -size -64k |
 	cp "$f" "$C/products/$(name "$f")"
 	case $f in *.sjson) cp "$f" "$C/clearsign/$(name "$f")" ;; esac
 done
+# products: single items, for the direct reader of flat items (an input
+# is also read as one item): flat ones, and each thing it leaves to jansson
+i=0
+for item in '{"ftype": "lxd.tar.xz", "size": 884, "path": "images/a/lxd.tar.xz", "sha256": "ab12"}' \
+	'{"a":-0}' '{"a":1234567890123456789}' '{"a":123456789012345678,"b":-123456789012345678}' \
+	'{"a":"x","a":"y"}' '{"a":"\\u00e9","b":"\\n"}' '{"a":true,"b":false,"c":null,"d":1.5,"e":[1],"f":{}}' \
+	' {\t"a" : "b" ,\r\n"c":01 } ' '{"a":"b"} x' '{}' '{"a":"b",}' '{"a":tru}' '"item"' '{"k\\u0000":"v"}' '{"k\001":"v"}' \
+	'{"a":"caf\303\251","b":-5,"c":"\177"}'; do
+	i=$((i + 1))
+	printf "$item" >"$C/products/seed-item-$i"
+done
 # tree: each fixture tree's documents, as "=== RELPATH" records
 for d in $(find tests/fixtures -type d -name v1 | sort); do
 	root=${d%/streams/v1}
