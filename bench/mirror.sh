@@ -32,6 +32,9 @@ want_peer() { case " $BENCH_PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 . bench/nginx.sh
 nginx_serve_tmp "$B"
 timed() { t0=$(now); "$@" >/dev/null 2>"$B/timed.err" || { echo "FAILED: $*" >&2; head -3 "$B/timed.err" >&2; }; echo "$(now) - $t0" | bc -l; }
+# (each tool's process under /usr/bin/time, its page faults (%R) into
+# $B/faults: on this VM a fresh page costs some 15 us)
+faults() { /usr/bin/time -a -o "$B/faults" -f '%R' "$@"; }
 # curl fetching every item of TREE (as listed by the mirror's own query),
 # into the directory it runs in
 curl_cfg() {
@@ -44,15 +47,15 @@ curl_cfg() {
 # curl leaves the data in the page cache; the mirror makes it durable before
 # publishing (one syncfs): the reference pays the same.
 curl_run() {
-	mkdir "$2" && (cd "$2" && curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg") && sync -f "$2"
+	mkdir "$2" && (cd "$2" && faults curl -sS --fail --create-dirs --parallel --parallel-max 4 -K "$B/curl.cfg") && sync -f "$2"
 }
 # (each run's --report kept as $B/reports/N.json: where its time went)
-mirror_run() { "$BIN/sstream-mirror" -j 4 --report "$B/reports/$nrun.json" "$U/$1" "$2"; }
+mirror_run() { faults "$BIN/sstream-mirror" -j 4 --report "$B/reports/$nrun.json" "$U/$1" "$2"; }
 # the mirror tools public mirror sites run, over the same nginx: lftp's
 # mirror with 5 connections, rclone sync from an HTTP remote with 4; each
 # then flushes as the others do
-lftp_run() { lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $2" && sync -f "$2"; }
-rclone_run() { rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$2" && sync -f "$2"; }
+lftp_run() { faults lftp -c "set cmd:fail-exit yes; mirror -P 5 $U/$1/ $2" && sync -f "$2"; }
+rclone_run() { faults rclone sync -q --transfers 4 --http-url "$U/$1" :http: "$2" && sync -f "$2"; }
 # BENCH_PEERS: which of them run beside curl (default both)
 : "${BENCH_PEERS=lftp rclone}"
 HAVE_LFTP=$(want_peer lftp && command -v lftp || true)
@@ -85,6 +88,7 @@ timed_into() {
 	# name would land where the previous invocation just deleted its copy
 	local dir=$RUNS/$2.${B##*.}.$nrun
 	timed "$2" "$3" "$dir" >>"$1"
+	tail -1 "$B/faults" >>"$1.faults"
 	if [ "$2" = mirror_run ]; then
 		[ -n "$KEEP_RUNS" ] || [ -z "$last_mirror" ] || rm -rf "$last_mirror"
 		last_mirror=$dir
@@ -106,7 +110,8 @@ runs_done() {
 # right after the other (in one experiment of the 1 GiB case, our fetch
 # took 2.7 s right after curl's run, 1.7-1.8 s after one of ours)
 side_by_side() {
-	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"
+	: >"$B/tc"; : >"$B/tm"; : >"$B/tl"; : >"$B/tr"; : >"$B/faults"
+	rm -f "$B"/t?.faults
 	rm -rf "$B/reports"; mkdir "$B/reports"
 	for round in $(seq "${BENCH_ROUNDS:-5}"); do
 		if [ $((round % 2)) = 1 ]; then
@@ -128,6 +133,7 @@ side_by_side() {
 	# each round's two runs side by side, one after the other: the median
 	# of those ratios is the least moved by a machine whose speed drifts
 	# from one round to the next
+	echo "  page faults (median)               ours $(stats <"$B/tm.faults" | cut -d' ' -f1 | xargs printf '%.0f'), curl $(stats <"$B/tc.faults" | cut -d' ' -f1 | xargs printf '%.0f')"
 	echo "  ratio per round (median)           $(paste -d' ' "$B/tm" "$B/tc" | awk '{ printf "%.4f\n", $1 / $2 }' |
 		stats | cut -d' ' -f1 | xargs printf '%.2f')x"
 	# BENCH_VERBOSE=1: every round's two times (ours, curl)

@@ -232,7 +232,7 @@ static CURL *make_easy(struct xfer *x, const struct ssi_dl_opts *o, const char *
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, ssi_curl_bufsize(x->dl->size));
 	if (o->limit_rate > 0) {
 		/* The stall limit must stay below what a transfer can get
 		 * under the cap (paused transfers are not speed-checked). */

@@ -224,6 +224,15 @@ int ssi_curl_transient(CURLcode c)
 	}
 }
 
+long ssi_curl_bufsize(long long size)
+{
+	const long big = 512L * 1024, least = 16L * 1024;
+	if (size < 0 || size >= big)
+		return big;
+	/* (a 200-byte reply still gets curl's default: its headers come too) */
+	return size <= least ? least : (long)((size + least - 1) / least * least);
+}
+
 CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *ebuf)
 {
 	CURL *h = curl_easy_init();

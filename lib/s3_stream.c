@@ -200,8 +200,7 @@ static int get_begin(struct stream *st, struct ss_error *err)
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, st);
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	ssi_s3_share_conns(st->s, h); /* one connection to the source per worker */
-	/* 512 KiB reads, not 16 KiB: a third less system time on large items */
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, ssi_curl_bufsize(st->size - st->got));
 	st->h = h;
 	st->from = st->got;
 	st->first = 1;
