@@ -8,8 +8,7 @@
  * which becomes a compact record (model_rec.c).  What it reads of the text
  * itself is only the structure between those values: whitespace, braces,
  * colons, commas and the member names.  Every value is parsed, and so
- * checked, by jansson, except items that are flat objects of plain fields
- * (model_rec.c reads those into the record jansson's reading would give).
+ * checked, by jansson, or, for flat items, as jansson would (model_rec.c).
  *
  * Also here: whole documents, plain or clearsigned, through that reader
  * (ss_products_parse) and, for the small ones that are not products files,
