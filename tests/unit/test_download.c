@@ -335,5 +335,20 @@ static void test_rate(void)
 	CHECK(b.burst == 1000 * 1000);           /* a tenth of a second */
 }
 
+/* A small body's transfer gets a receive buffer its size, in 16 KiB
+ * steps; a large or unknown one 512 KiB. */
+static void test_bufsize(void)
+{
+	CHECK(ssi_curl_bufsize(-1) == 512L * 1024);
+	CHECK(ssi_curl_bufsize(0) == 16384);
+	CHECK(ssi_curl_bufsize(200) == 16384);
+	CHECK(ssi_curl_bufsize(16384) == 16384);
+	CHECK(ssi_curl_bufsize(16385) == 32768);
+	CHECK(ssi_curl_bufsize(7 * 16384 + 1) == 8 * 16384);
+	CHECK(ssi_curl_bufsize(512L * 1024 - 1) == 512L * 1024);
+	CHECK(ssi_curl_bufsize(512L * 1024) == 512L * 1024);
+	CHECK(ssi_curl_bufsize(1LL << 40) == 512L * 1024);
+}
+
 TEST_MAIN(test_all_done, test_mismatch, test_missing, test_deadline, test_max_size, test_feed, test_direct,
-	  test_nothing, test_rate)
+	  test_nothing, test_rate, test_bufsize)
