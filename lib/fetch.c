@@ -276,8 +276,28 @@ static long doc_time_limit(const struct ss_fetch_opts *o)
 	return limit;
 }
 
-static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o, char **data,
-		      size_t *len, struct ss_error *err)
+struct ssi_conns *ssi_conns_new(void)
+{
+	if (ssi_curl_init() != 0)
+		return NULL;
+	CURLSH *sh = curl_share_init();
+	if (sh && (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+		   curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+		   curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+		curl_share_cleanup(sh);
+		sh = NULL;
+	}
+	return (struct ssi_conns *)sh;
+}
+
+void ssi_conns_free(struct ssi_conns *c)
+{
+	if (c)
+		curl_share_cleanup((CURLSH *)c);
+}
+
+static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o, struct ssi_conns *conns,
+		      char **data, size_t *len, struct ss_error *err)
 {
 	if (ssi_curl_init() != 0)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': libcurl initialisation failed", url);
@@ -285,6 +305,8 @@ static int fetch_http(const char *url, size_t cap, const struct ss_fetch_opts *o
 	CURL *h = ssi_curl_easy(url, o ? o->timeout : 0, o ? o->ca_file : NULL, ebuf);
 	if (!h)
 		return ssi_err(err, SS_FATAL, "cannot fetch '%s': out of memory", url);
+	if (conns)
+		curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)conns);
 	struct ssi_membuf m = { .cap = cap };
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, doc_time_limit(o));
 	struct ssi_header hdr = { 0 };
@@ -385,6 +407,12 @@ int ss_fetch(const char *location, size_t cap, char **data, size_t *len,
 int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o, char **data,
 		size_t *len, struct ss_error *err)
 {
+	return ssi_fetch_conns(location, cap, o, NULL, data, len, err);
+}
+
+int ssi_fetch_conns(const char *location, size_t cap, const struct ss_fetch_opts *o, struct ssi_conns *conns,
+		    char **data, size_t *len, struct ss_error *err)
+{
 	if (strncmp(location, "file://", 7) == 0) {
 		char *path = file_url_path(location);
 		if (!path)
@@ -396,7 +424,7 @@ int ss_fetch_ex(const char *location, size_t cap, const struct ss_fetch_opts *o,
 	if (ss_is_url(location)) {
 		/* Temporary failures are retried after 0.5 s, 1 s, 2 s ... (10 s at most). */
 		int rc, tries = 0;
-		while ((rc = fetch_http(location, cap, o, data, len, err)) == SS_TEMPFAIL && o &&
+		while ((rc = fetch_http(location, cap, o, conns, data, len, err)) == SS_TEMPFAIL && o &&
 		       tries < o->retries && (!o->deadline || time(NULL) < o->deadline)) {
 			ssi_sleep_ms(ssi_backoff_ms(tries++));
 		}

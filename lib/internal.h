@@ -229,6 +229,18 @@ void ssi_sha256(const void *data, size_t len, unsigned char out[32]);
 /* curl_global_init, once per process; 0 on success. */
 int ssi_curl_init(void);
 
+/* Connections (and DNS answers, TLS sessions) kept from one document
+ * fetch to the next, as a tree's index and products files are read one
+ * after the other: a new connection per document was a new TCP and TLS
+ * handshake each.  For one thread at a time.  NULL when out of memory
+ * (the fetches then connect each time). */
+struct ssi_conns;
+struct ssi_conns *ssi_conns_new(void);
+void ssi_conns_free(struct ssi_conns *c);
+/* ss_fetch_ex over C's connections (C may be NULL). */
+int ssi_fetch_conns(const char *location, size_t cap, const struct ss_fetch_opts *o, struct ssi_conns *c,
+		    char **data, size_t *len, struct ss_error *err);
+
 /* Feeds up to LIMIT bytes (all when < 0) of FD to SINK, 1 MiB at a time;
  * *DONE (may be NULL) gets the count read.  A SINK result other than SS_OK
  * stops the reading and is returned; a read error is SS_FATAL naming NAME. */

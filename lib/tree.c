@@ -42,6 +42,7 @@ struct ss_tree {
 	size_t bytes;                   /* of every document read */
 	int in_place;                   /* records over the texts */
 	int spool;                      /* a directory for the bytes, only while loading, or -1 */
+	struct ssi_conns *conns;        /* the documents' connections, only while loading */
 	long long updated;              /* the newest "updated" of the documents, or -1 */
 };
 
@@ -224,7 +225,7 @@ static struct ss_products *fetch_doc(struct ss_tree *t, const char *relpath, str
 		ssi_err(err, SS_FATAL, "invalid tree '%s': more than %d documents", t->root, MAX_TREE_DOCS);
 		goto out;
 	}
-	if (ss_fetch_ex(loc, SS_METADATA_CAP, t->fo, &data, &len, err) != SS_OK)
+	if (ssi_fetch_conns(loc, SS_METADATA_CAP, t->fo, t->conns, &data, &len, err) != SS_OK)
 		goto out;
 	if ((t->bytes += len) > MAX_TREE_BYTES) {
 		ssi_err(err, SS_FATAL, "invalid tree '%s': more than %zu MiB of documents", t->root,
@@ -395,8 +396,11 @@ static struct ss_tree *load(const char *source, struct ss_verifier *v, const str
 	t->in_place = in_place;
 	t->updated = -1;
 	t->spool = -1;
+	if (ss_is_url(source) && strncmp(source, "file://", 7) != 0)
+		t->conns = ssi_conns_new();
 	if (spool && (t->spool = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		ssi_err_sys(err, SS_FATAL, errno, "cannot open '%s'", spool);
+		ssi_conns_free(t->conns);
 		free(t);
 		return NULL;
 	}
@@ -442,6 +446,8 @@ static struct ss_tree *load(const char *source, struct ss_verifier *v, const str
 	if (t->spool >= 0)
 		close(t->spool);
 	t->spool = -1;
+	ssi_conns_free(t->conns);
+	t->conns = NULL;
 	return t;
 oom:
 	ssi_err(err, SS_FATAL, "out of memory");
@@ -449,6 +455,8 @@ fail:
 	free(rel);
 	if (t->spool >= 0)
 		close(t->spool);
+	ssi_conns_free(t->conns);
+	t->conns = NULL;
 	ss_tree_free(t);
 	return NULL;
 }
