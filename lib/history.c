@@ -154,13 +154,15 @@ static int record(const char *tree, const char *tool, const char *note, struct s
 	 * mirror calling us, or another run), as before. */
 	int lock_fd = -1;
 	struct ss_error le;
-	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
-		ssi_treelock_clean_history(tree);
-	/* the new state, unless prepared, is parsed while the objects are written */
+	/* A prepared record's objects are written first: its thread may be
+	 * creating the repository, whose lock files are not stale. */
 	int prepared = after != NULL;
 	if (prepared)
 		ssh_after_wait(after);
-	else
+	if (ssi_lock_tree(tree, &lock_fd, &le) == SS_OK)
+		ssi_treelock_clean_history(tree);
+	/* the new state, unless prepared, is parsed while the objects are written */
+	if (!prepared)
 		after = ssh_after_start(tree);
 	int rc = after ? ssh_open_repo(tree, 1, &repo, err) : ssi_err(err, SS_FATAL, "history of '%s': out of memory", tree);
 	if (rc != SS_OK) {

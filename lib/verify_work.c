@@ -66,8 +66,9 @@ static size_t curl_feed(char *ptr, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-/* HEAD (existence and size) or, deep, GET streamed through the hashes. */
-static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, int deep)
+/* HEAD (existence and size) or, deep, GET streamed through the hashes;
+ * over the worker's connections CONNS (may be NULL). */
+static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, int deep, struct ssi_conns *conns)
 {
 	char ebuf[CURL_ERROR_SIZE];
 	CURL *e = ssi_curl_easy(j->loc, r->o->timeout, r->o->ca_file, ebuf);
@@ -78,9 +79,12 @@ static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, in
 	}
 	struct curl_ctx c = { j, h };
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+	if (conns)
+		curl_easy_setopt(e, CURLOPT_SHARE, (CURLSH *)conns);
 	if (deep) {
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_feed);
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, ssi_curl_bufsize(ss_item_get_int(j->items[0], "size")));
 	} else {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	}
@@ -105,7 +109,7 @@ static void check_remote(struct vrun *r, struct vjob *j, struct ss_hasher *h, in
 	curl_easy_cleanup(e);
 }
 
-static void run_job(struct vrun *r, struct vjob *j)
+static void run_job(struct vrun *r, struct vjob *j, struct ssi_conns *conns)
 {
 	struct ss_hasher *h = ss_hasher_new(j->kinds);
 	if (!h) {
@@ -115,7 +119,7 @@ static void run_job(struct vrun *r, struct vjob *j)
 	}
 	int deep = !r->remote || r->o->deep;
 	if (r->remote)
-		check_remote(r, j, h, r->o->deep);
+		check_remote(r, j, h, r->o->deep, conns);
 	else
 		hash_local(j, h);
 	if (!j->failed && deep) {
@@ -147,15 +151,19 @@ static void run_job(struct vrun *r, struct vjob *j)
 	ss_hasher_free(h);
 }
 
+/* Each worker keeps its connections from one file to the next (a new
+ * TCP and TLS handshake per file was most of a remote check's time). */
 static void *worker(void *arg)
 {
 	struct vrun *r = arg;
+	struct ssi_conns *conns = r->remote ? ssi_conns_new() : NULL;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
 		if (i >= r->njobs)
 			break;
-		run_job(r, &r->jobs[i]);
+		run_job(r, &r->jobs[i], conns);
 	}
+	ssi_conns_free(conns);
 	return NULL;
 }
 
