@@ -3,7 +3,8 @@
 # A tree's documents (its index, then each products file) are read over
 # one connection, http or https, not a new one (a TCP and a TLS handshake)
 # each: the connections (and TLS sessions) are kept for the whole load
-# (lib/fetch.c, ssi_conns).  Counted with strace: connect() to the server.
+# (lib/fetch.c, ssi_conns); sstream-verify's workers keep theirs from one
+# file to the next.  Counted with strace: connect() to the server.
 . tests/lib.sh
 
 SRV=$T/srv
@@ -33,6 +34,16 @@ strace -f -qq -e trace=connect -o "$T/m.log" "$BIN/sstream-mirror" -q --no-histo
 expect 0 "the mirror verifies" "$BIN/sstream-verify" -q "$T/m"
 n=$(connects "$HTTP_PORT" "$T/m.log")
 check "the mirror: 1 + at most 2 connections ($n)" test "$n" -ge 2 -a "$n" -le 3
+
+# sstream-verify of a URL: each of its -j workers keeps its connection
+# from one file to the next, checking sizes (HEAD) or every byte (--deep)
+files=$(cd "$T/m" && find . -type f ! -path './.sstream/*' ! -path './streams/*' | wc -l)
+for deep in "" --deep; do
+	strace -f -qq -e trace=connect -o "$T/v$deep.log" "$BIN/sstream-verify" -q -j 2 $deep "$HTTP_URL/foocloud"
+	n=$(connects "$HTTP_PORT" "$T/v$deep.log")
+	check "verify ${deep:-(sizes)} of a URL: $files files over at most 1 + 2 connections ($n)" test "$n" -ge 2 -a "$n" -le 3
+done
+expect 0 "verify --deep of the URL passes" "$BIN/sstream-verify" -q -j 2 --deep "$HTTP_URL/foocloud"
 
 tls_cert
 httpd_start "$SRV" --tls "$T/cert.pem" "$T/key.pem"
