@@ -28,6 +28,12 @@ CURL *ssi_curl_easy(const char *url, long timeout, const char *ca_file, char *eb
  * faulted in page by page: most of a 5435-file mirror's page faults. */
 long ssi_curl_bufsize(long long size);
 
+/* A share handle that keeps connections, DNS answers and TLS sessions
+ * from one transfer to the next (struct ssi_conns, internal.h, is one);
+ * for one thread at a time (no lock callbacks).  NULL when out of memory
+ * or libcurl cannot start: the transfers then connect each time. */
+CURLSH *ssi_curl_share(void);
+
 /* A response body in memory, at most CAP bytes (OVER set when more came);
  * DATA stays NUL-terminated.  ssi_membuf_write is its CURLOPT_WRITEFUNCTION. */
 struct ssi_membuf {

@@ -276,7 +276,7 @@ static long doc_time_limit(const struct ss_fetch_opts *o)
 	return limit;
 }
 
-struct ssi_conns *ssi_conns_new(void)
+CURLSH *ssi_curl_share(void)
 {
 	if (ssi_curl_init() != 0)
 		return NULL;
@@ -287,7 +287,12 @@ struct ssi_conns *ssi_conns_new(void)
 		curl_share_cleanup(sh);
 		sh = NULL;
 	}
-	return (struct ssi_conns *)sh;
+	return sh;
+}
+
+struct ssi_conns *ssi_conns_new(void)
+{
+	return (struct ssi_conns *)ssi_curl_share();
 }
 
 void ssi_conns_free(struct ssi_conns *c)

@@ -174,10 +174,7 @@ struct ss_s3 *ss_s3_open(const struct ss_s3_opts *o, struct ss_error *err)
 		return NULL;
 	}
 	/* One thread uses the handle: the share needs no lock callbacks. */
-	if (ssi_curl_init() == 0 && (s->share = curl_share_init())) {
-		curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	}
+	s->share = ssi_curl_share();
 	return s;
 }
 

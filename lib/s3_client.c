@@ -34,10 +34,8 @@ static _Thread_local struct worker *worker;
 void *ssi_s3_worker_begin(void)
 {
 	struct worker *saved = worker, *w = calloc(1, sizeof(*w));
-	if (w && (w->share = curl_share_init())) {
-		curl_share_setopt(w->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(w->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	}
+	if (w)
+		w->share = ssi_curl_share();
 	worker = w;
 	return saved;
 }
